@@ -1,0 +1,120 @@
+//! Configuration, read from the environment once per cold start.
+//!
+//! A missing or malformed variable fails the cold start with its name, so a
+//! misconfigured deploy is caught at once, not on the first request that
+//! needs the value.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub queue_url: String,
+    pub bucket_name: String,
+    /// Secrets Manager id (name or ARN) of the JWT key set.
+    pub jwt_secret_id: String,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    pub invite_ttl_seconds: i64,
+    pub login_max_failures: i64,
+    pub login_lockout_seconds: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from any name → value source; `toolbox-local`
+    /// overlays its locally provisioned resource names on the environment.
+    pub fn from_source(source: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            source(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let with_default = |name: &'static str, default: &str| {
+            source(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            queue_url: required("QUEUE_URL")?,
+            bucket_name: required("BUCKET_NAME")?,
+            jwt_secret_id: required("JWT_SECRET_ID")?,
+            jwt_issuer: with_default("JWT_ISSUER", "toolbox-ai"),
+            jwt_audience: with_default("JWT_AUDIENCE", "toolbox-api"),
+            access_token_ttl_seconds: parse_positive("ACCESS_TOKEN_TTL_SECONDS", &with_default("ACCESS_TOKEN_TTL_SECONDS", "900"))?,
+            refresh_token_ttl_seconds: parse_positive("REFRESH_TOKEN_TTL_SECONDS", &with_default("REFRESH_TOKEN_TTL_SECONDS", "2592000"))?,
+            invite_ttl_seconds: parse_positive("INVITE_TTL_SECONDS", &with_default("INVITE_TTL_SECONDS", "604800"))?,
+            login_max_failures: parse_positive("LOGIN_MAX_FAILURES", &with_default("LOGIN_MAX_FAILURES", "5"))?,
+            login_lockout_seconds: parse_positive("LOGIN_LOCKOUT_SECONDS", &with_default("LOGIN_LOCKOUT_SECONDS", "900"))?,
+        })
+    }
+}
+
+fn parse_positive<T>(name: &'static str, raw: &str) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Default,
+    T::Err: Display,
+{
+    let value: T = raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+        name,
+        reason: e.to_string(),
+    })?;
+    if value <= T::default() {
+        return Err(ConfigError::Invalid { name, reason: "must be greater than zero".into() });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(name: &str) -> Option<String> {
+        match name {
+            "TABLE_NAME" => Some("t".into()),
+            "QUEUE_URL" => Some("q".into()),
+            "BUCKET_NAME" => Some("b".into()),
+            "JWT_SECRET_ID" => Some("s".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_variables_are_absent() {
+        let config = Config::from_source(base).unwrap();
+        assert_eq!(config.access_token_ttl_seconds, 900);
+        assert_eq!(config.invite_ttl_seconds, 7 * 24 * 3600);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let err = Config::from_source(|n| if n == "QUEUE_URL" { None } else { base(n) }).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable QUEUE_URL is required but not set");
+    }
+
+    #[test]
+    fn a_malformed_number_is_named() {
+        let err = Config::from_source(|n| {
+            if n == "ACCESS_TOKEN_TTL_SECONDS" { Some("soon".into()) } else { base(n) }
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("environment variable ACCESS_TOKEN_TTL_SECONDS is invalid"));
+        let err = Config::from_source(|n| if n == "LOGIN_MAX_FAILURES" { Some("0".into()) } else { base(n) }).unwrap_err();
+        assert!(err.to_string().contains("LOGIN_MAX_FAILURES"));
+    }
+}

@@ -1,0 +1,329 @@
+//! The single-table DynamoDB layer: typed items through `serde_dynamo`,
+//! conditional creates, versioned updates, transactions and paginated queries.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use crate::error::AppError;
+use crate::tenancy::Key;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A condition on a single write did not hold.
+    #[error("condition failed")]
+    ConditionFailed,
+    /// A transaction was cancelled; `failed` lists the indexes of the writes
+    /// whose condition did not hold (empty for a transaction conflict).
+    #[error("transaction cancelled")]
+    Cancelled { failed: Vec<usize> },
+    #[error("item could not be converted: {0}")]
+    Serde(#[from] serde_dynamo::Error),
+    #[error("dynamodb: {0}")]
+    Service(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::ConditionFailed | DbError::Cancelled { .. } => {
+                AppError::Conflict("the resource was changed by another request; retry".into())
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+fn service<E, R>(err: SdkError<E, R>) -> DbError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    // The context form names the service error; plain Display says only "service error".
+    DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string().into())
+}
+
+/// One page of a query, and the key to continue from.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<HashMap<String, String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    client: Client,
+    table: String,
+}
+
+impl Db {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn item<T: Serialize>(key: &Key, value: &T) -> Result<Item, DbError> {
+        let mut item: Item = to_item(value)?;
+        item.extend(key.to_item());
+        Ok(item)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, DbError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(service)?;
+        output.item.map(from_item).transpose().map_err(DbError::from)
+    }
+
+    /// Reads several items in one round trip; the result follows `keys`.
+    pub async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, DbError> {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys.iter().map(Key::to_item).collect()))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))?;
+        let output = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(service)?;
+        let found = output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                found
+                    .iter()
+                    .find(|item| {
+                        item.get("pk").and_then(|v| v.as_s().ok()) == Some(&key.pk)
+                            && item.get("sk").and_then(|v| v.as_s().ok()) == Some(&key.sk)
+                    })
+                    .cloned()
+            })
+            .collect())
+    }
+
+    pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, DbError> {
+        Ok(from_item(item)?)
+    }
+
+    /// Creates an item that must not exist yet.
+    pub async fn create<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), DbError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, value)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|err| match err.into_service_error() {
+                e if e.is_conditional_check_failed_exception() => DbError::ConditionFailed,
+                e => DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into()),
+            })?;
+        Ok(())
+    }
+
+    /// Replaces an item only if it is still at `expected_version`; the stored
+    /// value must already carry the next version.
+    pub async fn replace_versioned<T: Serialize>(&self, key: &Key, value: &T, expected_version: u64) -> Result<(), DbError> {
+        let put = self.put_versioned(key, value, expected_version)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_names(put.expression_attribute_names)
+            .set_expression_attribute_values(put.expression_attribute_values)
+            .send()
+            .await
+            .map_err(|err| match err.into_service_error() {
+                e if e.is_conditional_check_failed_exception() => DbError::ConditionFailed,
+                e => DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into()),
+            })?;
+        Ok(())
+    }
+
+    pub fn put_new<T: Serialize>(&self, key: &Key, value: &T) -> Result<Put, DbError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, value)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))
+    }
+
+    pub fn put_versioned<T: Serialize>(&self, key: &Key, value: &T, expected_version: u64) -> Result<Put, DbError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, value)?))
+            .condition_expression("attribute_exists(pk) AND #version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))
+    }
+
+    /// An update for a transaction; `names` and `values` fill the expressions.
+    pub fn update(
+        &self,
+        key: &Key,
+        update_expression: &str,
+        condition: Option<&str>,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Update, DbError> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .update_expression(update_expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(non_empty(names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()))
+            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))
+    }
+
+    pub fn delete(&self, key: &Key) -> Result<Delete, DbError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))
+    }
+
+    pub fn condition_check(&self, key: &Key, condition: &str, values: Vec<(&str, AttributeValue)>) -> Result<ConditionCheck, DbError> {
+        ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression(condition)
+            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))
+    }
+
+    /// Runs one update outside a transaction, returning the new attributes.
+    pub async fn run_update(&self, update: Update) -> Result<Item, DbError> {
+        self.client
+            .update_item()
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map(|output| output.attributes.unwrap_or_default())
+            .map_err(|err| match err.into_service_error() {
+                e if e.is_conditional_check_failed_exception() => DbError::ConditionFailed,
+                e => DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into()),
+            })
+    }
+
+    /// All or nothing: every write lands, or none does.
+    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), DbError> {
+        let items = writes
+            .into_iter()
+            .map(|write| match write {
+                Write::Put(put) => TransactWriteItem::builder().put(put).build(),
+                Write::Update(update) => TransactWriteItem::builder().update(update).build(),
+                Write::Delete(delete) => TransactWriteItem::builder().delete(delete).build(),
+                Write::Check(check) => TransactWriteItem::builder().condition_check(check).build(),
+            })
+            .collect();
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|err| match err.into_service_error() {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
+                    DbError::Cancelled {
+                        failed: e
+                            .cancellation_reasons()
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+                            .map(|(index, _)| index)
+                            .collect(),
+                    }
+                }
+                e => DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into()),
+            })?;
+        Ok(())
+    }
+
+    /// One page of the items in `pk` whose sort key starts with `sk_prefix`.
+    pub async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: i32,
+        start: Option<HashMap<String, String>>,
+        filter_not_deleted: bool,
+    ) -> Result<Page<T>, DbError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+            .consistent_read(true)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(n, v)| (n, AttributeValue::S(v))).collect()));
+        if filter_not_deleted {
+            query = query.filter_expression("attribute_not_exists(deleted_at)");
+        }
+        let output = query.send().await.map_err(service)?;
+        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        let last_key = output.last_evaluated_key.map(|key| {
+            key.into_iter()
+                .filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone())))
+                .collect()
+        });
+        Ok(Page { items, last_key })
+    }
+}
+
+pub enum Write {
+    Put(Put),
+    Update(Update),
+    Delete(Delete),
+    Check(ConditionCheck),
+}
+
+fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
+    (!map.is_empty()).then_some(map)
+}
+
+/// The number form DynamoDB expressions take.
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}

@@ -1,0 +1,33 @@
+//! Audit fields every stored entity carries.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::clock::rfc3339;
+use crate::ids::UserId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    pub created_at: String,
+    pub created_by: UserId,
+    pub updated_at: String,
+    pub updated_by: UserId,
+    /// Starts at 1; every update adds one. Sent as `ETag`, checked on `If-Match`.
+    pub version: u64,
+}
+
+impl Audit {
+    pub fn new(by: &UserId, at: OffsetDateTime) -> Self {
+        let now = rfc3339(at);
+        Self { created_at: now.clone(), created_by: by.clone(), updated_at: now, updated_by: by.clone(), version: 1 }
+    }
+
+    /// Marks the next version, returning the one the update must find stored.
+    pub fn touch(&mut self, by: &UserId, at: OffsetDateTime) -> u64 {
+        let expected = self.version;
+        self.updated_at = rfc3339(at);
+        self.updated_by = by.clone();
+        self.version += 1;
+        expected
+    }
+}

@@ -1,0 +1,9 @@
+//! The items of the single table and the rules on them that more than one
+//! function needs.
+
+pub mod audit;
+pub mod fields;
+pub mod invite;
+pub mod organization;
+pub mod session;
+pub mod user;

@@ -1,0 +1,74 @@
+//! The success envelope: `{"status": "success", "data": …, "metadata": …}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+use crate::request_meta;
+
+#[derive(Debug, Serialize)]
+pub struct Metadata {
+    pub request_id: String,
+    pub timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl Metadata {
+    pub fn now() -> Self {
+        let meta = request_meta::current();
+        Self { request_id: meta.request_id, timestamp: rfc3339(meta.received_at), next_cursor: None }
+    }
+}
+
+/// A successful answer. `ETag` is set from an item's version so clients can
+/// send it back in `If-Match`.
+#[derive(Debug)]
+pub struct ApiResponse<T> {
+    status: StatusCode,
+    data: T,
+    next_cursor: Option<String>,
+    etag: Option<u64>,
+}
+
+impl<T: Serialize> ApiResponse<T> {
+    pub fn ok(data: T) -> Self {
+        Self { status: StatusCode::OK, data, next_cursor: None, etag: None }
+    }
+
+    pub fn created(data: T) -> Self {
+        Self { status: StatusCode::CREATED, ..Self::ok(data) }
+    }
+
+    /// A page of a list; `next_cursor` is `null` on the last page.
+    pub fn page(data: T, next_cursor: Option<String>) -> Self {
+        Self { next_cursor, ..Self::ok(data) }
+    }
+
+    pub fn with_etag(mut self, version: u64) -> Self {
+        self.etag = Some(version);
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Body<T> {
+    status: &'static str,
+    data: T,
+    metadata: Metadata,
+}
+
+impl<T: Serialize> IntoResponse for ApiResponse<T> {
+    fn into_response(self) -> Response {
+        let mut metadata = Metadata::now();
+        metadata.next_cursor = self.next_cursor;
+        let mut response = (self.status, axum::Json(Body { status: "success", data: self.data, metadata })).into_response();
+        if let Some(version) = self.etag {
+            if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+        }
+        response
+    }
+}

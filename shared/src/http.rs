@@ -1,0 +1,147 @@
+//! Router plumbing shared by every function: a route table that remembers its
+//! routes (so tests can compare them with `template.yaml`), the request-id and
+//! logging middleware, and the envelope for unknown routes and methods.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use lambda_http::request::RequestContext;
+use tracing::Instrument;
+
+use crate::error::AppError;
+use crate::principal::Principal;
+use crate::request_meta::{self, RequestMeta};
+use crate::state::AppState;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A function's routes: the axum router and the list of `(method, path)`
+/// pairs it serves, with paths written as in `template.yaml`.
+pub struct RouteTable {
+    router: Router<AppState>,
+    routes: Vec<(Method, &'static str)>,
+}
+
+macro_rules! verb {
+    ($name:ident, $method:ident) => {
+        pub fn $name<H, T>(self, path: &'static str, handler: H) -> Self
+        where
+            H: Handler<T, AppState>,
+            T: 'static,
+        {
+            self.add(Method::$method, path, axum::routing::$name(handler))
+        }
+    };
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        Self { router: Router::new(), routes: Vec::new() }
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: axum::routing::MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, route);
+        self.routes.push((method, path));
+        self
+    }
+
+    verb!(get, GET);
+    verb!(post, POST);
+    verb!(put, PUT);
+    verb!(patch, PATCH);
+    verb!(delete, DELETE);
+
+    pub fn routes(&self) -> &[(Method, &'static str)] {
+        &self.routes
+    }
+
+    /// The finished router: unknown paths and methods answer in the envelope,
+    /// and every request runs inside the request-id and logging middleware.
+    pub fn into_router(self, state: AppState) -> Router {
+        self.router
+            .fallback(|| async { AppError::NotFound("no such route".into()) })
+            .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+            .layer(middleware::from_fn_with_state(state.clone(), request_scope))
+            .with_state(state)
+    }
+}
+
+/// Gives the request its id (the caller's if sane, else API Gateway's, else a
+/// new one), a span that every log line inside it carries, and one access log
+/// line; echoes the id in `X-Request-ID`.
+async fn request_scope(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let context = req.extensions().get::<RequestContext>();
+    let request_id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| request_meta::sane_request_id(id))
+        .map(str::to_owned)
+        .or_else(|| match context {
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone().filter(|id| request_meta::sane_request_id(id)),
+            _ => None,
+        })
+        .unwrap_or_else(request_meta::new_request_id);
+    let principal = context.and_then(Principal::from_request_context);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        tenant_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    );
+    if let Some(principal) = &principal {
+        span.record("tenant_id", tracing::field::display(&principal.org_id));
+        span.record("user_id", tracing::field::display(&principal.user_id));
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let meta = RequestMeta { request_id: request_id.clone(), received_at: state.now() };
+    let mut response = request_meta::scope(meta, next.run(req)).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+/// Parses a path id; a malformed id is simply not found, like another
+/// tenant's id would be.
+pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::not_found(what))
+}
+
+/// The version a client sent in `If-Match`, if any. `*` means any version.
+pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError> {
+    let Some(raw) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = raw.to_str().map_err(|_| AppError::BadRequest("If-Match is malformed".into()))?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let unquoted = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    unquoted
+        .parse()
+        .map(Some)
+        .map_err(|_| AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into()))
+}

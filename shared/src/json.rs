@@ -1,0 +1,136 @@
+//! The JSON body extractor. Every way a body can be wrong gets the envelope:
+//! 415 for another content type, 413 over the limit, 400 for malformed JSON,
+//! 422 with the offending field for well-formed but invalid values (missing
+//! fields, wrong types, and every newtype's own parse error).
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldError};
+
+/// The default body limit of API.md.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, AppError> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(AppError::UnsupportedMediaType("the body must be application/json".into()));
+        }
+        let bytes = read_limited(req.into_body(), BODY_LIMIT).await?;
+        parse(&bytes).map(Json)
+    }
+}
+
+fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+pub async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, AppError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(AppError::PayloadTooLarge { limit }),
+        Err(_) => Err(AppError::BadRequest("the request body could not be read".into())),
+    }
+}
+
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => AppError::Validation(vec![field_error(&path, &inner)]),
+            _ => AppError::BadRequest("the body is not well-formed JSON".into()),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| AppError::BadRequest("the body is not well-formed JSON".into()))?;
+    Ok(value)
+}
+
+fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
+    let text = err.to_string();
+    // serde_json appends the position; the field name says more to a client.
+    let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    let field = match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    };
+    FieldError { field, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        name: String,
+        inner: Inner,
+    }
+
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    struct Inner {
+        count: u8,
+    }
+
+    fn details(err: AppError) -> Vec<FieldError> {
+        match err {
+            AppError::Validation(details) => details,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        assert!(matches!(parse::<Sample>(b"{\"name\":"), Err(AppError::BadRequest(_))));
+        assert!(matches!(parse::<Sample>(br#"{"name":"x","inner":{"count":1}} {}"#), Err(AppError::BadRequest(_))));
+        assert!(matches!(parse::<Sample>(b""), Err(AppError::BadRequest(_))));
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let d = details(parse::<Sample>(br#"{"inner":{"count":1}}"#).unwrap_err());
+        assert_eq!(d[0].field, "name");
+        let d = details(parse::<Sample>(br#"{"name":"x","inner":{}}"#).unwrap_err());
+        assert_eq!(d[0].field, "inner.count");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_path() {
+        let d = details(parse::<Sample>(br#"{"name":"x","inner":{"count":"many"}}"#).unwrap_err());
+        assert_eq!(d[0].field, "inner.count");
+        assert!(!d[0].message.contains("line"));
+    }
+
+    #[test]
+    fn content_types() {
+        let v = |s: &'static str| header::HeaderValue::from_static(s);
+        assert!(is_json(Some(&v("application/json"))));
+        assert!(is_json(Some(&v("Application/JSON; charset=utf-8"))));
+        assert!(is_json(Some(&v("application/merge-patch+json"))));
+        assert!(!is_json(Some(&v("text/plain"))));
+        assert!(!is_json(None));
+    }
+}

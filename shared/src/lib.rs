@@ -1,0 +1,29 @@
+//! The domain crate: every rule that two functions share.
+//!
+//! A function crate builds its routes on [`http::RouteTable`], takes its
+//! dependencies from [`state::AppState`] and answers with [`envelope`] types or
+//! an [`error::AppError`]. Tenant-owned data is only reachable through
+//! [`tenancy::Tenant`], which can only be made from a verified source.
+
+pub mod auth;
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod cursor;
+pub mod db;
+pub mod domain;
+pub mod envelope;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod json;
+pub mod keyset;
+pub mod lambda;
+pub mod logging;
+pub mod principal;
+pub mod request_meta;
+pub mod state;
+pub mod tenancy;
+
+pub use error::{AppError, AppResult};
+pub use state::AppState;

@@ -1,0 +1,56 @@
+//! The per-request facts every response and log line needs: the request id and
+//! the time the request was received. Set once by the middleware in
+//! [`crate::http`], read by the envelopes through a task-local so an error
+//! raised deep in a handler still answers with the right request id.
+
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub received_at: OffsetDateTime,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestMeta;
+}
+
+pub async fn scope<F: Future>(meta: RequestMeta, fut: F) -> F::Output {
+    CURRENT.scope(meta, fut).await
+}
+
+/// The current request's meta, or a fresh one outside a request (a response
+/// built by a test or by a background task).
+pub fn current() -> RequestMeta {
+    CURRENT.try_with(Clone::clone).unwrap_or_else(|_| RequestMeta {
+        request_id: new_request_id(),
+        received_at: OffsetDateTime::now_utc(),
+    })
+}
+
+pub fn new_request_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+/// A caller's request id is kept only when it is short and plain, so it can be
+/// logged and echoed without risk of header or log injection.
+pub fn sane_request_id(candidate: &str) -> bool {
+    (1..=128).contains(&candidate.len())
+        && candidate
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_short_ids_are_sane() {
+        assert!(sane_request_id("abc-123_X.y:z"));
+        assert!(!sane_request_id(""));
+        assert!(!sane_request_id("a b"));
+        assert!(!sane_request_id("line\nbreak"));
+        assert!(!sane_request_id(&"x".repeat(129)));
+    }
+}

@@ -1,0 +1,50 @@
+//! What every handler can reach, built once per cold start.
+
+use std::sync::Arc;
+
+use crate::aws::{AwsClients, load_sdk_config};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::keyset::{KeySet, KeyStore};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub aws: AwsClients,
+    pub db: Db,
+    pub keys: KeyStore,
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    pub fn new(config: Config, aws: AwsClients, clock: SharedClock) -> Self {
+        Self {
+            db: Db::new(aws.dynamodb.clone(), config.table_name.clone()),
+            keys: KeyStore::new(aws.secrets.clone(), config.jwt_secret_id.clone()),
+            config: Arc::new(config),
+            aws,
+            clock,
+        }
+    }
+
+    /// The cold-start path of every function.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = load_sdk_config().await;
+        Ok(Self::new(config, AwsClients::new(&sdk), Arc::new(SystemClock)))
+    }
+
+    /// The key set, or a 503 when Secrets Manager cannot be read.
+    pub async fn key_set(&self) -> Result<Arc<KeySet>, AppError> {
+        self.keys.current().await.map_err(|err| {
+            tracing::error!(error = %err, "key set unavailable");
+            AppError::Unavailable { message: "authentication keys are unavailable".into(), retry_after_seconds: Some(5) }
+        })
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,143 @@
+//! Key builders. Every tenant-owned item lives under `pk = ORG#<org_id>`, and
+//! the only way to name such a key is through a [`Tenant`], which can only be
+//! made from a verified source: the authorizer's principal, a global lookup
+//! item read from the table, a freshly created organisation, or a refresh
+//! token whose secret is then checked against the stored hash. A handler
+//! cannot build a key for another tenant from a path, query or body value.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{InviteId, OrgId, SessionId, UserId};
+use crate::principal::Principal;
+
+/// A DynamoDB primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn to_item(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(self.pk.clone())),
+            ("sk".to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}
+
+/// A pointer from a globally unique value (login email, username, invite
+/// token hash) into one tenant's partition. It carries ids only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lookup {
+    pub org_id: OrgId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_id: Option<InviteId>,
+    /// Epoch seconds; DynamoDB's TTL removes expired invite lookups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    org_id: OrgId,
+}
+
+impl Tenant {
+    pub fn of(principal: &Principal) -> Self {
+        Self { org_id: principal.org_id.clone() }
+    }
+
+    pub fn of_lookup(lookup: &Lookup) -> Self {
+        Self { org_id: lookup.org_id.clone() }
+    }
+
+    /// A new organisation's partition; the id is minted here, never taken
+    /// from a request.
+    pub fn for_new_organization() -> Self {
+        Self { org_id: OrgId::new() }
+    }
+
+    /// The tenant a refresh token names. The token is not yet verified: the
+    /// caller must compare its secret with the session stored under this key.
+    pub fn claimed_by_refresh_token(org_id: &OrgId) -> Self {
+        Self { org_id: org_id.clone() }
+    }
+
+    pub fn org_id(&self) -> &OrgId {
+        &self.org_id
+    }
+
+    pub fn pk(&self) -> String {
+        format!("ORG#{}", self.org_id)
+    }
+
+    fn key(&self, sk: String) -> Key {
+        Key { pk: self.pk(), sk }
+    }
+
+    pub fn organization(&self) -> Key {
+        self.key("ORG".into())
+    }
+
+    pub fn user(&self, user: &UserId) -> Key {
+        self.key(format!("USER#{user}"))
+    }
+
+    pub const USER_PREFIX: &'static str = "USER#";
+
+    pub fn session(&self, user: &UserId, session: &SessionId) -> Key {
+        self.key(format!("SESSION#{user}#{session}"))
+    }
+
+    pub fn sessions_of_prefix(user: &UserId) -> String {
+        format!("SESSION#{user}#")
+    }
+
+    pub fn invite(&self, invite: &InviteId) -> Key {
+        self.key(format!("INVITE#{invite}"))
+    }
+
+    /// True when `pk` belongs to this tenant's partition; cursors are checked
+    /// with it before they reach DynamoDB.
+    pub fn owns_partition(&self, pk: &str) -> bool {
+        pk == self.pk()
+    }
+}
+
+/// Keys outside every tenant partition: lookups by globally unique values.
+pub mod global {
+    use super::Key;
+
+    pub fn email(normalized_email: &str) -> Key {
+        Key { pk: format!("EMAIL#{normalized_email}"), sk: "LOOKUP".into() }
+    }
+
+    pub fn username(normalized_username: &str) -> Key {
+        Key { pk: format!("USERNAME#{normalized_username}"), sk: "LOOKUP".into() }
+    }
+
+    pub fn invite_token(token_hash_hex: &str) -> Key {
+        Key { pk: format!("INVITE#{token_hash_hex}"), sk: "LOOKUP".into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_two_tenants_never_share_a_partition() {
+        let a = Tenant::for_new_organization();
+        let b = Tenant::for_new_organization();
+        let user = UserId::new();
+        assert_ne!(a.user(&user).pk, b.user(&user).pk);
+        assert!(a.owns_partition(&a.user(&user).pk));
+        assert!(!b.owns_partition(&a.user(&user).pk));
+    }
+}
