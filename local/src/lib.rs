@@ -1,1 +1,173 @@
+//! `toolbox-local`: every function's router on one port, behind the same
+//! authorizer code and the same request context API Gateway would give them,
+//! with routes read from `template.yaml`.
 
+pub mod provision;
+pub mod template;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use lambda_http::request::RequestContext;
+use toolbox::AppState;
+use toolbox::config::{Config, ConfigError};
+use toolbox::error::AppError;
+use toolbox::http::X_REQUEST_ID;
+use toolbox::request_meta::{self, RequestMeta};
+use toolbox_authorizer::Denial;
+use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::provision::Provisioned;
+use crate::template::Template;
+
+/// The stage name local requests carry, like `dev` or `prod` in AWS.
+pub const STAGE: &str = "local";
+
+/// The router of the function a template logical id names.
+pub fn function_router(logical_id: &str, state: &AppState) -> Option<Router> {
+    let build: fn(AppState) -> Router = match logical_id {
+        "HealthFunction" => toolbox_health::router,
+        "AuthFunction" => toolbox_auth::router,
+        "OrganizationsFunction" => toolbox_organizations::router,
+        _ => return None,
+    };
+    Some(build(state.clone()))
+}
+
+/// The functions' configuration as the template's `Globals` give it, with
+/// the local resources' names; the process environment overrides any value.
+pub fn config(template: &Template, provisioned: &Provisioned) -> Result<Config, ConfigError> {
+    let from_template: HashMap<String, String> = template
+        .global_environment()
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, provisioned.resolve(&value, STAGE)?)))
+        .collect();
+    Config::from_source(|name| std::env::var(name).ok().or_else(|| from_template.get(name).cloned()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppBuildError {
+    #[error("template route {method} {path} names {function}, which toolbox-local cannot serve")]
+    UnknownFunction { function: String, method: String, path: String },
+    #[error("template route {method} {path} has a method axum cannot route")]
+    BadMethod { method: String, path: String },
+}
+
+struct Target {
+    router: Router,
+    authorized: bool,
+    resource_path: String,
+}
+
+/// The whole API. Each template route forwards to its function's router after
+/// the authorizer has judged it, exactly as API Gateway would.
+pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError> {
+    let mut routers: HashMap<String, Router> = HashMap::new();
+    let mut app: Router = Router::new();
+    for route in template.routes() {
+        let router = match routers.get(&route.function) {
+            Some(router) => router.clone(),
+            None => {
+                let router =
+                    function_router(&route.function, &state).ok_or_else(|| AppBuildError::UnknownFunction {
+                        function: route.function.clone(),
+                        method: route.method.clone(),
+                        path: route.path.clone(),
+                    })?;
+                routers.insert(route.function.clone(), router.clone());
+                router
+            }
+        };
+        let method: Method = route.method.parse().map_err(|_| bad_method(&route))?;
+        let filter = MethodFilter::try_from(method).map_err(|_| bad_method(&route))?;
+        let target = Arc::new(Target { router, authorized: route.authorized, resource_path: route.path.clone() });
+        let state = state.clone();
+        app = app.route(
+            &route.path,
+            on(filter, move |req: Request| {
+                let target = target.clone();
+                let state = state.clone();
+                async move { dispatch(&state, &target, req).await }
+            }),
+        );
+    }
+    let app = app.fallback(|| async { AppError::NotFound("no such route".into()) });
+    Ok(app.layer(cors()))
+}
+
+fn bad_method(route: &template::Route) -> AppBuildError {
+    AppBuildError::BadMethod { method: route.method.clone(), path: route.path.clone() }
+}
+
+async fn dispatch(state: &AppState, target: &Target, mut req: Request) -> Response {
+    let request_id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| request_meta::sane_request_id(id))
+        .map(str::to_owned)
+        .unwrap_or_else(request_meta::new_request_id);
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.stage = Some(STAGE.into());
+    context.request_id = Some(request_id.clone());
+    context.resource_path = Some(target.resource_path.clone());
+    context.path = Some(req.uri().path().to_owned());
+    context.http_method = req.method().clone();
+    if target.authorized {
+        let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match toolbox_authorizer::authorize(state, authorization).await {
+            Ok(principal) => context.authorizer.fields = principal.to_context(),
+            Err(denial) => return denied(denial, request_id, state).await,
+        }
+    }
+    req.extensions_mut().insert(RequestContext::ApiGatewayV1(context));
+    match target.router.clone().oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The local twin of API Gateway's gateway responses for an authorizer's
+/// refusal (401, 403; 500 there, 503 here, when the authorizer itself fails).
+async fn denied(denial: Denial, request_id: String, state: &AppState) -> Response {
+    let error = match denial {
+        Denial::Unauthenticated(reason) => AppError::Unauthenticated(reason.into()),
+        Denial::Forbidden(reason) => AppError::Forbidden(reason.into()),
+        Denial::Unavailable => {
+            AppError::Unavailable { message: "the authorizer is unavailable".into(), retry_after_seconds: Some(5) }
+        }
+    };
+    let meta = RequestMeta { request_id: request_id.clone(), received_at: state.now() };
+    let mut response = request_meta::scope(meta, async move { error.into_response() }).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+/// CORS for a local dashboard; `LOCAL_CORS_ORIGIN` names it.
+fn cors() -> CorsLayer {
+    let origin = std::env::var("LOCAL_CORS_ORIGIN").unwrap_or_else(|_| "http://localhost:3000".into());
+    let origin = HeaderValue::from_str(&origin).unwrap_or(HeaderValue::from_static("http://localhost:3000"));
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::exact(origin))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            X_REQUEST_ID.clone(),
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-api-key"),
+        ])
+        .expose_headers([X_REQUEST_ID.clone(), header::ETAG, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}

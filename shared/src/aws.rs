@@ -29,9 +29,7 @@ pub async fn load_sdk_config() -> SdkConfig {
 impl AwsClients {
     pub fn new(sdk: &SdkConfig) -> Self {
         // Virtual-hosted bucket names do not resolve on a local endpoint.
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
@@ -40,3 +38,5 @@ impl AwsClients {
         }
     }
 }
+
+pub use aws_sdk_sqs::types::QueueAttributeName;

@@ -39,15 +39,10 @@ impl Config {
     /// Reads the configuration from any name → value source; `toolbox-local`
     /// overlays its locally provisioned resource names on the environment.
     pub fn from_source(source: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            source(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
+        let required =
+            |name: &'static str| source(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name));
         let with_default = |name: &'static str, default: &str| {
-            source(name)
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned())
+            source(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
         };
         Ok(Self {
             table_name: required("TABLE_NAME")?,
@@ -56,11 +51,20 @@ impl Config {
             jwt_secret_id: required("JWT_SECRET_ID")?,
             jwt_issuer: with_default("JWT_ISSUER", "toolbox-ai"),
             jwt_audience: with_default("JWT_AUDIENCE", "toolbox-api"),
-            access_token_ttl_seconds: parse_positive("ACCESS_TOKEN_TTL_SECONDS", &with_default("ACCESS_TOKEN_TTL_SECONDS", "900"))?,
-            refresh_token_ttl_seconds: parse_positive("REFRESH_TOKEN_TTL_SECONDS", &with_default("REFRESH_TOKEN_TTL_SECONDS", "2592000"))?,
+            access_token_ttl_seconds: parse_positive(
+                "ACCESS_TOKEN_TTL_SECONDS",
+                &with_default("ACCESS_TOKEN_TTL_SECONDS", "900"),
+            )?,
+            refresh_token_ttl_seconds: parse_positive(
+                "REFRESH_TOKEN_TTL_SECONDS",
+                &with_default("REFRESH_TOKEN_TTL_SECONDS", "2592000"),
+            )?,
             invite_ttl_seconds: parse_positive("INVITE_TTL_SECONDS", &with_default("INVITE_TTL_SECONDS", "604800"))?,
             login_max_failures: parse_positive("LOGIN_MAX_FAILURES", &with_default("LOGIN_MAX_FAILURES", "5"))?,
-            login_lockout_seconds: parse_positive("LOGIN_LOCKOUT_SECONDS", &with_default("LOGIN_LOCKOUT_SECONDS", "900"))?,
+            login_lockout_seconds: parse_positive(
+                "LOGIN_LOCKOUT_SECONDS",
+                &with_default("LOGIN_LOCKOUT_SECONDS", "900"),
+            )?,
         })
     }
 }
@@ -70,10 +74,7 @@ where
     T: FromStr + PartialOrd + Default,
     T::Err: Display,
 {
-    let value: T = raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-        name,
-        reason: e.to_string(),
-    })?;
+    let value: T = raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string() })?;
     if value <= T::default() {
         return Err(ConfigError::Invalid { name, reason: "must be greater than zero".into() });
     }
@@ -109,12 +110,11 @@ mod tests {
 
     #[test]
     fn a_malformed_number_is_named() {
-        let err = Config::from_source(|n| {
-            if n == "ACCESS_TOKEN_TTL_SECONDS" { Some("soon".into()) } else { base(n) }
-        })
-        .unwrap_err();
+        let err = Config::from_source(|n| if n == "ACCESS_TOKEN_TTL_SECONDS" { Some("soon".into()) } else { base(n) })
+            .unwrap_err();
         assert!(err.to_string().starts_with("environment variable ACCESS_TOKEN_TTL_SECONDS is invalid"));
-        let err = Config::from_source(|n| if n == "LOGIN_MAX_FAILURES" { Some("0".into()) } else { base(n) }).unwrap_err();
+        let err =
+            Config::from_source(|n| if n == "LOGIN_MAX_FAILURES" { Some("0".into()) } else { base(n) }).unwrap_err();
         assert!(err.to_string().contains("LOGIN_MAX_FAILURES"));
     }
 }

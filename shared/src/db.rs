@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
@@ -102,13 +104,7 @@ impl Db {
             .consistent_read(true)
             .build()
             .map_err(|e| DbError::Service(Box::new(e)))?;
-        let output = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, request)
-            .send()
-            .await
-            .map_err(service)?;
+        let output = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(service)?;
         let found = output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
         Ok(keys
             .iter()
@@ -146,7 +142,12 @@ impl Db {
 
     /// Replaces an item only if it is still at `expected_version`; the stored
     /// value must already carry the next version.
-    pub async fn replace_versioned<T: Serialize>(&self, key: &Key, value: &T, expected_version: u64) -> Result<(), DbError> {
+    pub async fn replace_versioned<T: Serialize>(
+        &self,
+        key: &Key,
+        value: &T,
+        expected_version: u64,
+    ) -> Result<(), DbError> {
         let put = self.put_versioned(key, value, expected_version)?;
         self.client
             .put_item()
@@ -198,7 +199,9 @@ impl Db {
             .set_key(Some(key.to_item()))
             .update_expression(update_expression)
             .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names(non_empty(names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()))
+            .set_expression_attribute_names(non_empty(
+                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            ))
             .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
             .build()
             .map_err(|e| DbError::Service(Box::new(e)))
@@ -212,7 +215,12 @@ impl Db {
             .map_err(|e| DbError::Service(Box::new(e)))
     }
 
-    pub fn condition_check(&self, key: &Key, condition: &str, values: Vec<(&str, AttributeValue)>) -> Result<ConditionCheck, DbError> {
+    pub fn condition_check(
+        &self,
+        key: &Key,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<ConditionCheck, DbError> {
         ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_item()))
@@ -300,9 +308,7 @@ impl Db {
         let output = query.send().await.map_err(service)?;
         let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
         let last_key = output.last_evaluated_key.map(|key| {
-            key.into_iter()
-                .filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone())))
-                .collect()
+            key.into_iter().filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone()))).collect()
         });
         Ok(Page { items, last_key })
     }

@@ -63,7 +63,8 @@ impl<T: Serialize> IntoResponse for ApiResponse<T> {
     fn into_response(self) -> Response {
         let mut metadata = Metadata::now();
         metadata.next_cursor = self.next_cursor;
-        let mut response = (self.status, axum::Json(Body { status: "success", data: self.data, metadata })).into_response();
+        let mut response =
+            (self.status, axum::Json(Body { status: "success", data: self.data, metadata })).into_response();
         if let Some(version) = self.etag {
             if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
                 response.headers_mut().insert(header::ETAG, value);

@@ -89,7 +89,9 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
         .filter(|id| request_meta::sane_request_id(id))
         .map(str::to_owned)
         .or_else(|| match context {
-            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone().filter(|id| request_meta::sane_request_id(id)),
+            Some(RequestContext::ApiGatewayV1(ctx)) => {
+                ctx.request_id.clone().filter(|id| request_meta::sane_request_id(id))
+            }
             _ => None,
         })
         .unwrap_or_else(request_meta::new_request_id);
@@ -140,8 +142,5 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError
         return Ok(None);
     }
     let unquoted = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    unquoted
-        .parse()
-        .map(Some)
-        .map_err(|_| AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into()))
+    unquoted.parse().map(Some).map_err(|_| AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into()))
 }

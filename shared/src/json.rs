@@ -55,9 +55,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             _ => AppError::BadRequest("the body is not well-formed JSON".into()),
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|_| AppError::BadRequest("the body is not well-formed JSON".into()))?;
+    deserializer.end().map_err(|_| AppError::BadRequest("the body is not well-formed JSON".into()))?;
     Ok(value)
 }
 
@@ -65,9 +63,7 @@ fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
     let text = err.to_string();
     // serde_json appends the position; the field name says more to a client.
     let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.strip_suffix('`'));
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
     let field = match (path, missing) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => "body".to_owned(),

@@ -22,10 +22,9 @@ pub async fn scope<F: Future>(meta: RequestMeta, fut: F) -> F::Output {
 /// The current request's meta, or a fresh one outside a request (a response
 /// built by a test or by a background task).
 pub fn current() -> RequestMeta {
-    CURRENT.try_with(Clone::clone).unwrap_or_else(|_| RequestMeta {
-        request_id: new_request_id(),
-        received_at: OffsetDateTime::now_utc(),
-    })
+    CURRENT
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| RequestMeta { request_id: new_request_id(), received_at: OffsetDateTime::now_utc() })
 }
 
 pub fn new_request_id() -> String {
@@ -36,9 +35,7 @@ pub fn new_request_id() -> String {
 /// logged and echoed without risk of header or log injection.
 pub fn sane_request_id(candidate: &str) -> bool {
     (1..=128).contains(&candidate.len())
-        && candidate
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && candidate.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 #[cfg(test)]

@@ -40,7 +40,10 @@ impl AppState {
     pub async fn key_set(&self) -> Result<Arc<KeySet>, AppError> {
         self.keys.current().await.map_err(|err| {
             tracing::error!(error = %err, "key set unavailable");
-            AppError::Unavailable { message: "authentication keys are unavailable".into(), retry_after_seconds: Some(5) }
+            AppError::Unavailable {
+                message: "authentication keys are unavailable".into(),
+                retry_after_seconds: Some(5),
+            }
         })
     }
 

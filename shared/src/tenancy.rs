@@ -63,9 +63,9 @@ impl Tenant {
         Self { org_id: OrgId::new() }
     }
 
-    /// The tenant a refresh token names. The token is not yet verified: the
-    /// caller must compare its secret with the session stored under this key.
-    pub fn claimed_by_refresh_token(org_id: &OrgId) -> Self {
+    /// The tenant a credential names: a verified access token, or a refresh
+    /// token whose secret the caller then compares with the stored session.
+    pub fn claimed_by_credential(org_id: &OrgId) -> Self {
         Self { org_id: org_id.clone() }
     }
 

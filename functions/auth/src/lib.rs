@@ -1,1 +1,25 @@
+//! `/api/v1/auth/*`: registration, login, refresh, logout, me, password.
 
+mod login;
+mod me;
+mod register;
+mod session;
+mod tokens;
+
+use axum::Router;
+use toolbox::AppState;
+use toolbox::http::RouteTable;
+
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .post("/api/v1/auth/register", register::register)
+        .post("/api/v1/auth/login", login::login)
+        .post("/api/v1/auth/refresh", session::refresh)
+        .post("/api/v1/auth/logout", session::logout)
+        .get("/api/v1/auth/me", me::me)
+        .post("/api/v1/auth/password", me::change_password)
+}
+
+pub fn router(state: AppState) -> Router {
+    routes().into_router(state)
+}

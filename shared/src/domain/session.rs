@@ -34,7 +34,14 @@ impl Session {
 }
 
 /// Revokes a session; a no-op for one already revoked.
-pub async fn revoke(db: &Db, tenant: &Tenant, user: &UserId, session: &SessionId, reason: &str, now: OffsetDateTime) -> Result<(), DbError> {
+pub async fn revoke(
+    db: &Db,
+    tenant: &Tenant,
+    user: &UserId,
+    session: &SessionId,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<(), DbError> {
     let update = db.update(
         &tenant.session(user, session),
         "SET revoked_at = :now, revoked_reason = :reason",
@@ -50,7 +57,14 @@ pub async fn revoke(db: &Db, tenant: &Tenant, user: &UserId, session: &SessionId
 
 /// Revokes every live session of a user but `keep` (the caller's own, when a
 /// password change should not log out the device it was made on).
-pub async fn revoke_all(db: &Db, tenant: &Tenant, user: &UserId, keep: Option<&SessionId>, reason: &str, now: OffsetDateTime) -> Result<usize, DbError> {
+pub async fn revoke_all(
+    db: &Db,
+    tenant: &Tenant,
+    user: &UserId,
+    keep: Option<&SessionId>,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<usize, DbError> {
     let prefix = Tenant::sessions_of_prefix(user);
     let mut start = None;
     let mut revoked = 0;

@@ -73,8 +73,5 @@ impl From<User> for UserView {
 /// An active user of the tenant, or 404: a removed user and another tenant's
 /// id look the same.
 pub async fn find_active(db: &Db, tenant: &Tenant, user_id: &UserId) -> Result<User, AppError> {
-    db.get::<User>(&tenant.user(user_id))
-        .await?
-        .filter(User::is_active)
-        .ok_or_else(|| AppError::not_found("user"))
+    db.get::<User>(&tenant.user(user_id)).await?.filter(User::is_active).ok_or_else(|| AppError::not_found("user"))
 }

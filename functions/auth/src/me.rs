@@ -1,0 +1,53 @@
+//! `GET /auth/me` and `POST /auth/password`.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use toolbox::AppState;
+use toolbox::auth::password;
+use toolbox::domain::fields::Password;
+use toolbox::domain::session;
+use toolbox::domain::user::{self, UserView};
+use toolbox::envelope::ApiResponse;
+use toolbox::error::{AppError, AppResult};
+use toolbox::json::Json;
+use toolbox::principal::Principal;
+use toolbox::tenancy::Tenant;
+
+pub async fn me(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<UserView>> {
+    let user = user::find_active(&state.db, &Tenant::of(&principal), &principal.user_id).await?;
+    Ok(ApiResponse::ok(user.into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: Password,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PasswordChanged {
+    sessions_revoked: usize,
+}
+
+/// Changes the password and ends every other session of the user; the
+/// session the change was made from stays signed in.
+pub async fn change_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<PasswordChange>,
+) -> AppResult<ApiResponse<PasswordChanged>> {
+    let tenant = Tenant::of(&principal);
+    let mut user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+    if !password::verify(req.current_password, Some(user.password_hash.clone())).await? {
+        return Err(AppError::invalid("current_password", "is not the current password"));
+    }
+    user.password_hash = password::hash(req.new_password.expose().to_owned()).await?;
+    let now = state.now();
+    let expected = user.audit.touch(&principal.user_id, now);
+    state.db.replace_versioned(&tenant.user(&user.id), &user, expected).await?;
+    let sessions_revoked =
+        session::revoke_all(&state.db, &tenant, &user.id, principal.session_id.as_ref(), "password changed", now)
+            .await?;
+    Ok(ApiResponse::ok(PasswordChanged { sessions_revoked }))
+}

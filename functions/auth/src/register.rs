@@ -1,0 +1,203 @@
+//! `POST /auth/register`: a new organisation with its first admin, or joining
+//! one with an invite token as the invited role.
+
+use axum::extract::State;
+use serde::Deserialize;
+use toolbox::AppState;
+use toolbox::auth::{password, sha256_hex};
+use toolbox::clock::rfc3339;
+use toolbox::db::{DbError, Write, n, s};
+use toolbox::domain::audit::Audit;
+use toolbox::domain::fields::{Email, OrgName, Password, PersonName, Username};
+use toolbox::domain::invite::Invite;
+use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization};
+use toolbox::domain::user::User;
+use toolbox::envelope::ApiResponse;
+use toolbox::error::{AppError, AppResult, FieldError};
+use toolbox::ids::UserId;
+use toolbox::json::Json;
+use toolbox::principal::Role;
+use toolbox::tenancy::{Lookup, Tenant, global};
+
+use crate::tokens::{AuthResponse, new_session, respond, session_write};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: Email,
+    password: Password,
+    #[serde(default)]
+    username: Option<Username>,
+    first_name: PersonName,
+    last_name: PersonName,
+    #[serde(default)]
+    organization_name: Option<OrgName>,
+    #[serde(default)]
+    invite_token: Option<String>,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> AppResult<ApiResponse<AuthResponse>> {
+    let keys = state.key_set().await?;
+    let response = match (req.organization_name.clone(), req.invite_token.clone()) {
+        (Some(name), None) => create_organization(&state, req, name).await?,
+        (None, Some(token)) => join_with_invite(&state, req, &token).await?,
+        _ => {
+            return Err(AppError::Validation(vec![FieldError::new(
+                "organization_name",
+                "give exactly one of organization_name (a new organization) or invite_token (joining one)",
+            )]));
+        }
+    };
+    let (user, refresh) = response;
+    Ok(ApiResponse::created(respond(&state, &keys, user, &refresh)))
+}
+
+fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role, password_hash: String) -> User {
+    let id = UserId::new();
+    User {
+        audit: Audit::new(&id, state.now()),
+        id,
+        org_id: tenant.org_id().clone(),
+        email: req.email.clone(),
+        username: req.username.clone(),
+        first_name: req.first_name.clone(),
+        last_name: req.last_name.clone(),
+        role,
+        password_hash,
+        failed_logins: 0,
+        locked_until: None,
+        deleted_at: None,
+        deleted_by: None,
+    }
+}
+
+/// The user item and the lookups that make its email and username unique.
+/// Returns the writes and the index of each lookup, to name a conflict.
+fn user_writes(state: &AppState, tenant: &Tenant, user: &User) -> Result<(Vec<Write>, usize, Option<usize>), DbError> {
+    let pointer =
+        Lookup { org_id: user.org_id.clone(), user_id: Some(user.id.clone()), invite_id: None, expires_at: None };
+    let mut writes = vec![
+        Write::Put(state.db.put_new(&tenant.user(&user.id), user)?),
+        Write::Put(state.db.put_new(&global::email(user.email.as_str()), &pointer)?),
+    ];
+    let email_index = 1;
+    let username_index = match &user.username {
+        Some(username) => {
+            writes.push(Write::Put(state.db.put_new(&global::username(username.as_str()), &pointer)?));
+            Some(writes.len() - 1)
+        }
+        None => None,
+    };
+    Ok((writes, email_index, username_index))
+}
+
+fn taken(err: DbError, offset: usize, email_index: usize, username_index: Option<usize>) -> AppError {
+    match &err {
+        DbError::Cancelled { failed } if failed.contains(&(offset + email_index)) => {
+            AppError::Conflict("an account with this email already exists".into())
+        }
+        DbError::Cancelled { failed } if username_index.is_some_and(|i| failed.contains(&(offset + i))) => {
+            AppError::Conflict("this username is taken".into())
+        }
+        _ => err.into(),
+    }
+}
+
+async fn create_organization(
+    state: &AppState,
+    req: RegisterRequest,
+    name: OrgName,
+) -> AppResult<(User, toolbox::auth::refresh::RefreshToken)> {
+    let password_hash = password::hash(req.password.expose().to_owned()).await?;
+    let tenant = Tenant::for_new_organization();
+    let user = new_user(state, &tenant, &req, Role::Admin, password_hash);
+    let org = Organization {
+        id: tenant.org_id().clone(),
+        name,
+        status: OrgStatus::Active,
+        tier: "free".into(),
+        settings: OrgSettings::default(),
+        admin_count: 1,
+        audit: Audit::new(&user.id, state.now()),
+    };
+    let (session, refresh) = new_session(state, &user);
+    let mut writes = vec![Write::Put(state.db.put_new(&tenant.organization(), &org)?)];
+    let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user)?;
+    writes.extend(user_writes);
+    writes.push(session_write(state, &tenant, &session)?);
+    state.db.transact(writes).await.map_err(|err| taken(err, 1, email_index, username_index))?;
+    tracing::info!(org_id = %org.id, user_id = %user.id, "organization registered");
+    Ok((user, refresh))
+}
+
+fn bad_invite(message: &str) -> AppError {
+    AppError::invalid("invite_token", message)
+}
+
+async fn join_with_invite(
+    state: &AppState,
+    req: RegisterRequest,
+    token: &str,
+) -> AppResult<(User, toolbox::auth::refresh::RefreshToken)> {
+    let token_hash = sha256_hex(token.trim().as_bytes());
+    let lookup: Lookup =
+        state.db.get(&global::invite_token(&token_hash)).await?.ok_or_else(|| bad_invite("the invite is not valid"))?;
+    let tenant = Tenant::of_lookup(&lookup);
+    let invite_id = lookup.invite_id.ok_or_else(|| bad_invite("the invite is not valid"))?;
+    let items = state.db.batch_get(&[tenant.invite(&invite_id), tenant.organization()]).await?;
+    let [invite, org] = <[_; 2]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
+    let invite: Invite = toolbox::db::Db::decode(invite.ok_or_else(|| bad_invite("the invite is not valid"))?)?;
+    let org: Organization = toolbox::db::Db::decode(org.ok_or_else(|| bad_invite("the invite is not valid"))?)?;
+    let now = state.now();
+    if invite.used_at.is_some() {
+        return Err(bad_invite("the invite has already been used"));
+    }
+    if invite.expires_at <= now.unix_timestamp() {
+        return Err(bad_invite("the invite has expired"));
+    }
+    if invite.email != req.email {
+        return Err(AppError::invalid("email", "the invite was sent to another email address"));
+    }
+    if org.status == OrgStatus::Suspended {
+        return Err(AppError::Forbidden("the organization is suspended".into()));
+    }
+
+    let password_hash = password::hash(req.password.expose().to_owned()).await?;
+    let user = new_user(state, &tenant, &req, invite.role, password_hash);
+    let (session, refresh) = new_session(state, &user);
+    let db = &state.db;
+    // The invite is spent in the same transaction that creates the user, on
+    // the condition that nobody spent it first: single use, even in a race.
+    let mut writes = vec![
+        Write::Update(db.update(
+            &tenant.invite(&invite.id),
+            "SET used_at = :now, used_by = :user",
+            Some("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch"),
+            &[],
+            vec![(":now", s(rfc3339(now))), (":user", s(user.id.to_string())), (":epoch", n(now.unix_timestamp()))],
+        )?),
+        Write::Delete(db.delete(&global::invite_token(&token_hash))?),
+    ];
+    if invite.role == Role::Admin {
+        writes.push(Write::Update(db.update(
+            &tenant.organization(),
+            "SET admin_count = admin_count + :one",
+            Some("attribute_exists(pk)"),
+            &[],
+            vec![(":one", n(1))],
+        )?));
+    }
+    let offset = writes.len();
+    let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user)?;
+    writes.extend(user_writes);
+    writes.push(session_write(state, &tenant, &session)?);
+    db.transact(writes).await.map_err(|err| match &err {
+        DbError::Cancelled { failed } if failed.contains(&0) => bad_invite("the invite has already been used"),
+        _ => taken(err, offset, email_index, username_index),
+    })?;
+    tracing::info!(user_id = %user.id, invite_id = %invite.id, "joined with invite");
+    Ok((user, refresh))
+}

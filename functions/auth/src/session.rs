@@ -1,0 +1,110 @@
+//! `POST /auth/refresh` (rotation with reuse detection) and `POST /auth/logout`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use toolbox::AppState;
+use toolbox::auth::refresh::RefreshToken;
+use toolbox::clock::rfc3339;
+use toolbox::db::{Db, DbError, n, s};
+use toolbox::domain::organization::{OrgStatus, Organization};
+use toolbox::domain::session::{self, Session};
+use toolbox::domain::user::User;
+use toolbox::envelope::ApiResponse;
+use toolbox::error::{AppError, AppResult};
+use toolbox::json::Json;
+use toolbox::principal::Principal;
+use toolbox::tenancy::Tenant;
+
+use crate::tokens::{AuthResponse, respond};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+fn refused() -> AppError {
+    AppError::Unauthenticated("the refresh token is not valid".into())
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> AppResult<ApiResponse<AuthResponse>> {
+    let presented: RefreshToken = req.refresh_token.trim().parse().map_err(|_| refused())?;
+    let keys = state.key_set().await?;
+    let now = state.now();
+    let tenant = Tenant::claimed_by_credential(&presented.org_id);
+    let items = state
+        .db
+        .batch_get(&[
+            tenant.session(&presented.user_id, &presented.session_id),
+            tenant.user(&presented.user_id),
+            tenant.organization(),
+        ])
+        .await?;
+    let [stored, user, org] = <[_; 3]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
+    let stored: Session = Db::decode(stored.ok_or_else(refused)?)?;
+    if !stored.is_live(now) {
+        return Err(refused());
+    }
+    let presented_hash = presented.secret_hash();
+    if !bool::from(presented_hash.as_bytes().ct_eq(stored.token_hash.as_bytes())) {
+        // A token of this family that is not the current one was spent
+        // already: someone holds a copy. End the family for everyone.
+        session::revoke(&state.db, &tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now)
+            .await?;
+        tracing::warn!(session_id = %presented.session_id, "refresh token reuse detected; session revoked");
+        return Err(AppError::Unauthenticated("refresh token reuse detected; the session has been revoked".into()));
+    }
+    let user: User = Db::decode(user.ok_or_else(refused)?)?;
+    let org: Organization = Db::decode(org.ok_or_else(refused)?)?;
+    if !user.is_active() {
+        return Err(refused());
+    }
+    if org.status == OrgStatus::Suspended {
+        return Err(AppError::Forbidden("the organization is suspended".into()));
+    }
+
+    let next = RefreshToken::mint(presented.org_id.clone(), presented.user_id.clone(), presented.session_id.clone());
+    let rotate = state.db.update(
+        &tenant.session(&presented.user_id, &presented.session_id),
+        "SET token_hash = :next, generation = generation + :one, last_used_at = :now",
+        Some("token_hash = :current AND attribute_not_exists(revoked_at)"),
+        &[],
+        vec![
+            (":next", s(next.secret_hash())),
+            (":one", n(1)),
+            (":now", s(rfc3339(now))),
+            (":current", s(presented_hash)),
+        ],
+    )?;
+    match state.db.run_update(rotate).await {
+        Ok(_) => Ok(ApiResponse::ok(respond(&state, &keys, user, &next))),
+        // Two uses of one token raced and the other won: that is reuse too.
+        Err(DbError::ConditionFailed) => {
+            session::revoke(&state.db, &tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now)
+                .await?;
+            Err(AppError::Unauthenticated("refresh token reuse detected; the session has been revoked".into()))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Ends the session the refresh token belongs to; only the caller's own.
+pub async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<RefreshRequest>,
+) -> AppResult<StatusCode> {
+    let token: RefreshToken =
+        req.refresh_token.trim().parse().map_err(|_| AppError::invalid("refresh_token", "is not a refresh token"))?;
+    if token.org_id != principal.org_id || token.user_id != principal.user_id {
+        return Err(AppError::not_found("session"));
+    }
+    let tenant = Tenant::of(&principal);
+    session::revoke(&state.db, &tenant, &principal.user_id, &token.session_id, "logout", state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,68 @@
+//! Starting a session and answering with its tokens: the tail of register,
+//! login and refresh.
+
+use serde::Serialize;
+use toolbox::AppState;
+use toolbox::auth::jwt::{self, Subject};
+use toolbox::auth::refresh::RefreshToken;
+use toolbox::clock::rfc3339;
+use toolbox::db::DbError;
+use toolbox::domain::session::Session;
+use toolbox::domain::user::{User, UserView};
+use toolbox::ids::SessionId;
+use toolbox::keyset::KeySet;
+use toolbox::tenancy::Tenant;
+
+#[derive(Debug, Serialize)]
+pub struct AuthResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub user: UserView,
+}
+
+/// A new session for `user`, to be stored with the caller's other writes.
+pub fn new_session(state: &AppState, user: &User) -> (Session, RefreshToken) {
+    let now = state.now();
+    let token = RefreshToken::mint(user.org_id.clone(), user.id.clone(), SessionId::new());
+    let session = Session {
+        user_id: user.id.clone(),
+        session_id: token.session_id.clone(),
+        token_hash: token.secret_hash(),
+        generation: 0,
+        created_at: rfc3339(now),
+        last_used_at: rfc3339(now),
+        revoked_at: None,
+        revoked_reason: None,
+        expires_at: now.unix_timestamp() + state.config.refresh_token_ttl_seconds,
+    };
+    (session, token)
+}
+
+pub fn session_write(state: &AppState, tenant: &Tenant, session: &Session) -> Result<toolbox::db::Write, DbError> {
+    Ok(toolbox::db::Write::Put(state.db.put_new(&tenant.session(&session.user_id, &session.session_id), session)?))
+}
+
+/// The tokens for a stored session. Handlers fetch `keys` before they write,
+/// so a missing key set fails the request before anything is stored.
+pub fn respond(state: &AppState, keys: &KeySet, user: User, refresh: &RefreshToken) -> AuthResponse {
+    let access_token = jwt::issue(
+        keys,
+        &state.config,
+        state.now(),
+        &Subject {
+            user_id: &user.id.to_string(),
+            org_id: &user.org_id.to_string(),
+            role: user.role.as_str(),
+            session_id: &refresh.session_id.to_string(),
+        },
+    );
+    AuthResponse {
+        access_token,
+        refresh_token: refresh.to_string(),
+        token_type: "bearer",
+        expires_in: state.config.access_token_ttl_seconds,
+        user: user.into(),
+    }
+}

@@ -1,0 +1,84 @@
+//! `POST /organizations/current/invites`: admins invite someone by email to
+//! join as a role. The token is shown once; only its hash is stored.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use toolbox::AppState;
+use toolbox::auth::{random_secret, sha256_hex};
+use toolbox::clock::rfc3339;
+use toolbox::db::{DbError, Write};
+use toolbox::domain::fields::Email;
+use toolbox::domain::invite::{Invite, TOKEN_PREFIX};
+use toolbox::envelope::ApiResponse;
+use toolbox::error::{AppError, AppResult};
+use toolbox::ids::InviteId;
+use toolbox::json::Json;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::{Lookup, Tenant, global};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    email: Email,
+    role: Role,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InviteCreated {
+    id: InviteId,
+    email: Email,
+    role: Role,
+    invite_token: String,
+    expires_at: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<InviteRequest>,
+) -> AppResult<ApiResponse<InviteCreated>> {
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(&principal);
+    if state.db.get::<Lookup>(&global::email(req.email.as_str())).await?.is_some() {
+        return Err(AppError::Conflict("an account with this email already exists".into()));
+    }
+    let now = state.now();
+    let token = format!("{TOKEN_PREFIX}{}", random_secret());
+    let token_hash = sha256_hex(token.as_bytes());
+    let expires_at = now.unix_timestamp() + state.config.invite_ttl_seconds;
+    let invite = Invite {
+        id: InviteId::new(),
+        org_id: tenant.org_id().clone(),
+        email: req.email,
+        role: req.role,
+        token_hash: token_hash.clone(),
+        expires_at,
+        created_at: rfc3339(now),
+        created_by: principal.user_id.clone(),
+        used_at: None,
+        used_by: None,
+    };
+    let pointer = Lookup {
+        org_id: tenant.org_id().clone(),
+        user_id: None,
+        invite_id: Some(invite.id.clone()),
+        expires_at: Some(expires_at),
+    };
+    state
+        .db
+        .transact(vec![
+            Write::Put(state.db.put_new(&tenant.invite(&invite.id), &invite)?),
+            Write::Put(state.db.put_new(&global::invite_token(&token_hash), &pointer)?),
+        ])
+        .await
+        .map_err(|err: DbError| AppError::from(err))?;
+    tracing::info!(invite_id = %invite.id, role = %invite.role, "invite created");
+    Ok(ApiResponse::created(InviteCreated {
+        id: invite.id,
+        email: invite.email,
+        role: invite.role,
+        invite_token: token,
+        expires_at: rfc3339(OffsetDateTime::from_unix_timestamp(expires_at).unwrap_or(now)),
+    }))
+}

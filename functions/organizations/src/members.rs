@@ -1,0 +1,129 @@
+//! Members: list (paginated), change a role, remove. The organisation's
+//! `admin_count` changes in the same transaction as the member, on the
+//! condition that one admin remains.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use toolbox::AppState;
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{DbError, Write, n};
+use toolbox::domain::session;
+use toolbox::domain::user::{self, User, UserView};
+use toolbox::envelope::ApiResponse;
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::path_id;
+use toolbox::ids::UserId;
+use toolbox::json::Json;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::{Tenant, global};
+
+const LIST: &str = "members";
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<UserView>>> {
+    let tenant = Tenant::of(&principal);
+    let keys = state.key_set().await?;
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
+    let found = state.db.query_prefix::<User>(&tenant.pk(), Tenant::USER_PREFIX, page.limit, start, true).await?;
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
+    Ok(ApiResponse::page(found.items.into_iter().map(UserView::from).collect(), next))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    role: Role,
+}
+
+/// The write that keeps `admin_count` exact when `from` becomes `to`, if any.
+fn admin_count_change(
+    state: &AppState,
+    tenant: &Tenant,
+    from: Role,
+    to: Option<Role>,
+) -> Result<Option<Write>, DbError> {
+    let update = match (from == Role::Admin, to == Some(Role::Admin)) {
+        (true, false) => state.db.update(
+            &tenant.organization(),
+            "SET admin_count = admin_count - :one",
+            Some("admin_count > :one"),
+            &[],
+            vec![(":one", n(1))],
+        )?,
+        (false, true) => state.db.update(
+            &tenant.organization(),
+            "SET admin_count = admin_count + :one",
+            Some("attribute_exists(pk)"),
+            &[],
+            vec![(":one", n(1))],
+        )?,
+        _ => return Ok(None),
+    };
+    Ok(Some(Write::Update(update)))
+}
+
+fn last_admin(err: DbError) -> AppError {
+    match err {
+        DbError::Cancelled { failed } if failed.contains(&1) => {
+            AppError::Conflict("the organization must keep at least one admin".into())
+        }
+        other => other.into(),
+    }
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(user_id): Path<String>,
+    Json(change): Json<RoleChange>,
+) -> AppResult<ApiResponse<UserView>> {
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(&principal);
+    let user_id: UserId = path_id(&user_id, "member")?;
+    let mut member =
+        user::find_active(&state.db, &tenant, &user_id).await.map_err(|_| AppError::not_found("member"))?;
+    if member.role == change.role {
+        return Ok(ApiResponse::ok(member.into()));
+    }
+    let from = member.role;
+    member.role = change.role;
+    let expected = member.audit.touch(&principal.user_id, state.now());
+    let mut writes = vec![Write::Put(state.db.put_versioned(&tenant.user(&member.id), &member, expected)?)];
+    writes.extend(admin_count_change(&state, &tenant, from, Some(change.role))?);
+    state.db.transact(writes).await.map_err(last_admin)?;
+    tracing::info!(member_id = %member.id, %from, to = %change.role, "member role changed");
+    Ok(ApiResponse::ok(member.into()))
+}
+
+/// Removes a member: the user is kept, marked deleted, for the audit trail;
+/// their email and username are freed and their sessions end.
+pub async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(user_id): Path<String>,
+) -> AppResult<StatusCode> {
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(&principal);
+    let user_id: UserId = path_id(&user_id, "member")?;
+    let mut member =
+        user::find_active(&state.db, &tenant, &user_id).await.map_err(|_| AppError::not_found("member"))?;
+    let now = state.now();
+    member.deleted_at = Some(rfc3339(now));
+    member.deleted_by = Some(principal.user_id.clone());
+    let expected = member.audit.touch(&principal.user_id, now);
+    let mut writes = vec![Write::Put(state.db.put_versioned(&tenant.user(&member.id), &member, expected)?)];
+    writes.extend(admin_count_change(&state, &tenant, member.role, None)?);
+    writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
+    if let Some(username) = &member.username {
+        writes.push(Write::Delete(state.db.delete(&global::username(username.as_str()))?));
+    }
+    state.db.transact(writes).await.map_err(last_admin)?;
+    session::revoke_all(&state.db, &tenant, &member.id, None, "member removed", now).await?;
+    tracing::info!(member_id = %member.id, "member removed");
+    Ok(StatusCode::NO_CONTENT)
+}

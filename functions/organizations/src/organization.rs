@@ -1,0 +1,81 @@
+//! `GET` and `PATCH /organizations/current`.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use toolbox::AppState;
+use toolbox::db::DbError;
+use toolbox::domain::fields::{Locale, OrgName, TimeZone};
+use toolbox::domain::organization::{OrgSettings, Organization, OrganizationView};
+use toolbox::envelope::ApiResponse;
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::if_match;
+use toolbox::json::Json;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::Tenant;
+
+async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
+    state.db.get(&tenant.organization()).await?.ok_or_else(|| AppError::not_found("organization"))
+}
+
+pub async fn get(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<OrganizationView>> {
+    let org = load(&state, &Tenant::of(&principal)).await?;
+    let version = org.audit.version;
+    Ok(ApiResponse::ok(org.into()).with_etag(version))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    #[serde(default)]
+    timezone: Option<TimeZone>,
+    #[serde(default)]
+    locale: Option<Locale>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationPatch {
+    #[serde(default)]
+    name: Option<OrgName>,
+    #[serde(default)]
+    settings: Option<SettingsPatch>,
+}
+
+/// Admins rename the organisation or change its settings. With `If-Match`,
+/// a stale version is a 412; without, a concurrent change is a 409.
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Json(patch): Json<OrganizationPatch>,
+) -> AppResult<ApiResponse<OrganizationView>> {
+    principal.require_role(&[Role::Admin])?;
+    if patch.name.is_none() && patch.settings.is_none() {
+        return Err(AppError::invalid("body", "give name or settings to change"));
+    }
+    let expected = if_match(&headers)?;
+    let tenant = Tenant::of(&principal);
+    let mut org = load(&state, &tenant).await?;
+    if expected.is_some_and(|v| v != org.audit.version) {
+        return Err(AppError::PreconditionFailed(format!("the organization is at version {}", org.audit.version)));
+    }
+    if let Some(name) = patch.name {
+        org.name = name;
+    }
+    if let Some(settings) = patch.settings {
+        org.settings = OrgSettings {
+            timezone: settings.timezone.or(org.settings.timezone),
+            locale: settings.locale.or(org.settings.locale),
+        };
+    }
+    let stored_version = org.audit.touch(&principal.user_id, state.now());
+    state.db.replace_versioned(&tenant.organization(), &org, stored_version).await.map_err(|err| match err {
+        DbError::ConditionFailed if expected.is_some() => {
+            AppError::PreconditionFailed("the organization was changed meanwhile".into())
+        }
+        other => other.into(),
+    })?;
+    let version = org.audit.version;
+    Ok(ApiResponse::ok(org.into()).with_etag(version))
+}

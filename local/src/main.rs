@@ -1,0 +1,85 @@
+//! `toolbox-local`: provisions the template's resources in the local AWS
+//! endpoint, seeds a demo organisation, and serves the whole API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use toolbox::AppState;
+use toolbox::aws::{AwsClients, load_sdk_config};
+use toolbox::clock::SystemClock;
+use toolbox_local::provision::provision;
+use toolbox_local::template::Template;
+use tower::ServiceExt;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    toolbox::logging::init();
+    // Never provision into a real account by accident.
+    if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
+        return Err("AWS_ENDPOINT_URL must point at the local AWS endpoint (moto); `make dev` sets it".into());
+    }
+    let template = Template::load(&PathBuf::from(env_or("TEMPLATE_PATH", "template.yaml")))?;
+    let sdk = load_sdk_config().await;
+    let provisioned = provision(&template, &sdk, &env_or("LOCAL_RESOURCE_PREFIX", "toolbox-local")).await?;
+    let config = toolbox_local::config(&template, &provisioned)?;
+    let state = AppState::new(config, AwsClients::new(&sdk), Arc::new(SystemClock));
+    let app = toolbox_local::app(state, &template)?;
+
+    if env_or("LOCAL_SEED_DEMO", "1") != "0" {
+        seed_demo(&app).await?;
+    }
+
+    let addr: SocketAddr = env_or("LOCAL_ADDR", "127.0.0.1:8011").parse()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "toolbox-local serving");
+    eprintln!("ToolboxAI API on http://{addr} (Ctrl-C stops it)");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    tracing::info!("toolbox-local stopped");
+    Ok(())
+}
+
+/// A demo organisation to log in with, registered through the API itself.
+async fn seed_demo(app: &axum::Router) -> Result<(), Error> {
+    let email = env_or("DEMO_EMAIL", "admin@demo.school");
+    let password = env_or("DEMO_PASSWORD", "demo-password-123");
+    let body = serde_json::json!({
+        "email": email, "password": password, "username": "demo-admin",
+        "first_name": "Demo", "last_name": "Admin", "organization_name": "Demo School",
+    });
+    let request = Request::post("/api/v1/auth/register")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))?;
+    let status = app.clone().oneshot(request).await?.status();
+    match status {
+        StatusCode::CREATED => eprintln!("Seeded the demo organization."),
+        StatusCode::CONFLICT => eprintln!("The demo organization exists already."),
+        other => return Err(format!("seeding the demo organization failed with {other}").into()),
+    }
+    eprintln!("Demo login: email {email}, password {password}");
+    Ok(())
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}
