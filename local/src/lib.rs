@@ -18,7 +18,7 @@ use lambda_http::request::RequestContext;
 use toolbox::AppState;
 use toolbox::config::{Config, ConfigError};
 use toolbox::error::AppError;
-use toolbox::http::X_REQUEST_ID;
+use toolbox::http::{RouteTable, X_REQUEST_ID};
 use toolbox::request_meta::{self, RequestMeta};
 use toolbox_authorizer::Denial;
 use tower::ServiceExt;
@@ -30,16 +30,19 @@ use crate::template::Template;
 /// The stage name local requests carry, like `dev` or `prod` in AWS.
 pub const STAGE: &str = "local";
 
-/// The router of the function a template logical id names.
-pub fn function_router(logical_id: &str, state: &AppState) -> Option<Router> {
-    let build: fn(AppState) -> Router = match logical_id {
-        "HealthFunction" => toolbox_health::router,
-        "AuthFunction" => toolbox_auth::router,
-        "OrganizationsFunction" => toolbox_organizations::router,
+/// The routes of the function a template logical id names.
+pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
+    let routes: fn() -> RouteTable = match logical_id {
+        "HealthFunction" => toolbox_health::routes,
+        "AuthFunction" => toolbox_auth::routes,
+        "OrganizationsFunction" => toolbox_organizations::routes,
         _ => return None,
     };
-    Some(build(state.clone()))
+    Some(routes())
 }
+
+/// Every HTTP function's logical id in `template.yaml`.
+pub const HTTP_FUNCTIONS: &[&str] = &["HealthFunction", "AuthFunction", "OrganizationsFunction"];
 
 /// The functions' configuration as the template's `Globals` give it, with
 /// the local resources' names; the process environment overrides any value.
@@ -75,8 +78,9 @@ pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError
         let router = match routers.get(&route.function) {
             Some(router) => router.clone(),
             None => {
-                let router =
-                    function_router(&route.function, &state).ok_or_else(|| AppBuildError::UnknownFunction {
+                let router = function_routes(&route.function)
+                    .map(|routes| routes.into_router(state.clone()))
+                    .ok_or_else(|| AppBuildError::UnknownFunction {
                         function: route.function.clone(),
                         method: route.method.clone(),
                         path: route.path.clone(),
@@ -98,7 +102,11 @@ pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError
             }),
         );
     }
-    let app = app.fallback(|| async { AppError::NotFound("no such route".into()) });
+    // API Gateway answers an unknown method on a known path like an unknown
+    // path (our gateway response makes that a 404), so local does too.
+    let app = app
+        .fallback(|| async { AppError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { AppError::NotFound("no such route".into()) });
     Ok(app.layer(cors()))
 }
 
@@ -106,7 +114,7 @@ fn bad_method(route: &template::Route) -> AppBuildError {
     AppBuildError::BadMethod { method: route.method.clone(), path: route.path.clone() }
 }
 
-async fn dispatch(state: &AppState, target: &Target, mut req: Request) -> Response {
+async fn dispatch(state: &AppState, target: &Target, req: Request) -> Response {
     let request_id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -127,8 +135,15 @@ async fn dispatch(state: &AppState, target: &Target, mut req: Request) -> Respon
             Err(denial) => return denied(denial, request_id, state).await,
         }
     }
-    req.extensions_mut().insert(RequestContext::ApiGatewayV1(context));
-    match target.router.clone().oneshot(req).await {
+    // The function gets a fresh request, as from an API Gateway event: only
+    // method, URI, headers, body and the request context, nothing of this router.
+    let (parts, body) = req.into_parts();
+    let mut forwarded = Request::new(body);
+    *forwarded.method_mut() = parts.method;
+    *forwarded.uri_mut() = parts.uri;
+    *forwarded.headers_mut() = parts.headers;
+    forwarded.extensions_mut().insert(RequestContext::ApiGatewayV1(context));
+    match target.router.clone().oneshot(forwarded).await {
         Ok(response) => response,
         Err(never) => match never {},
     }

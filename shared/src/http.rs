@@ -5,8 +5,10 @@
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::handler::Handler;
+use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -126,10 +128,21 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
     response
 }
 
-/// Parses a path id; a malformed id is simply not found, like another
-/// tenant's id would be.
-pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::not_found(what))
+/// A resource id from the path. A malformed id is simply not found, like
+/// another tenant's id would be; any other rejection answers in the envelope.
+pub struct PathId<T>(pub T);
+
+impl<S: Send + Sync, T: std::str::FromStr> FromRequestParts<S> for PathId<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Path(raw) =
+            Path::<String>::from_request_parts(parts, state).await.map_err(|rejection| match rejection {
+                PathRejection::FailedToDeserializePathParams(_) => AppError::BadRequest("the path is malformed".into()),
+                other => AppError::internal(other.body_text()),
+            })?;
+        raw.parse().map(PathId).map_err(|_| AppError::NotFound("no such resource".into()))
+    }
 }
 
 /// The version a client sent in `If-Match`, if any. `*` means any version.

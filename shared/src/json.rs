@@ -46,17 +46,16 @@ pub async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes,
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // Syntax first: a typed parse stops at the first unknown field and would
+    // call a truncated body "invalid" rather than "malformed".
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|_| AppError::BadRequest("the body is not well-formed JSON".into()))?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    // Well-formed, so whatever fails now is a value the type refuses.
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => AppError::Validation(vec![field_error(&path, &inner)]),
-            _ => AppError::BadRequest("the body is not well-formed JSON".into()),
-        }
-    })?;
-    deserializer.end().map_err(|_| AppError::BadRequest("the body is not well-formed JSON".into()))?;
-    Ok(value)
+        AppError::Validation(vec![field_error(&path, &err.into_inner())])
+    })
 }
 
 fn field_error(path: &str, err: &serde_json::Error) -> FieldError {

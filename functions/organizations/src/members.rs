@@ -2,7 +2,7 @@
 //! `admin_count` changes in the same transaction as the member, on the
 //! condition that one admin remains.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use toolbox::AppState;
@@ -13,7 +13,7 @@ use toolbox::domain::session;
 use toolbox::domain::user::{self, User, UserView};
 use toolbox::envelope::ApiResponse;
 use toolbox::error::{AppError, AppResult};
-use toolbox::http::path_id;
+use toolbox::http::PathId;
 use toolbox::ids::UserId;
 use toolbox::json::Json;
 use toolbox::principal::{Principal, Role};
@@ -79,12 +79,11 @@ fn last_admin(err: DbError) -> AppError {
 pub async fn change_role(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user_id): Path<String>,
+    PathId(user_id): PathId<UserId>,
     Json(change): Json<RoleChange>,
 ) -> AppResult<ApiResponse<UserView>> {
     principal.require_role(&[Role::Admin])?;
     let tenant = Tenant::of(&principal);
-    let user_id: UserId = path_id(&user_id, "member")?;
     let mut member =
         user::find_active(&state.db, &tenant, &user_id).await.map_err(|_| AppError::not_found("member"))?;
     if member.role == change.role {
@@ -105,11 +104,10 @@ pub async fn change_role(
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user_id): Path<String>,
+    PathId(user_id): PathId<UserId>,
 ) -> AppResult<StatusCode> {
     principal.require_role(&[Role::Admin])?;
     let tenant = Tenant::of(&principal);
-    let user_id: UserId = path_id(&user_id, "member")?;
     let mut member =
         user::find_active(&state.db, &tenant, &user_id).await.map_err(|_| AppError::not_found("member"))?;
     let now = state.now();

@@ -1,0 +1,45 @@
+# ToolboxAI Serverless. `make dev` runs the whole API locally; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv dev test lint fmt build clean
+
+help:
+	@echo "make dev    - moto + the whole API on http://127.0.0.1:8011 (Ctrl-C stops both)"
+	@echo "make test   - cfn-lint, then every Rust test against a fresh moto"
+	@echo "make lint   - rustfmt check and clippy, warnings denied"
+	@echo "make build  - release Lambda binaries with cargo-lambda (arm64)"
+
+# Python tools (moto, cfn-lint, cargo-lambda) in a project-local virtualenv.
+$(STAMP): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+dev: $(STAMP)
+	cargo build --bin toolbox-local
+	MOTO_PORT=$${MOTO_PORT:-4566} scripts/with-moto cargo run --quiet --bin toolbox-local
+
+test: $(STAMP)
+	cfn-lint template.yaml
+	scripts/with-moto cargo test --workspace
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+build: $(STAMP)
+	cargo lambda build --release --arm64 --workspace --bins
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

@@ -1,0 +1,128 @@
+//! Every JSON route against every kind of bad body: a clear 4xx each time,
+//! and nothing stored changes.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Account, TestApp};
+
+struct JsonRoute {
+    method: Method,
+    path: String,
+    authenticated: bool,
+    /// Well-formed JSON with a wrong type, and the field it names.
+    wrong_type: Value,
+    field: &'static str,
+}
+
+fn routes(admin: &Account) -> Vec<JsonRoute> {
+    let route = |method, path: &str, authenticated, wrong_type, field| JsonRoute {
+        method,
+        path: path.to_owned(),
+        authenticated,
+        wrong_type,
+        field,
+    };
+    vec![
+        route(
+            Method::POST,
+            "/api/v1/auth/register",
+            false,
+            json!({"email": 1, "password": "a-long-password", "first_name": "A", "last_name": "B", "organization_name": "Org"}),
+            "email",
+        ),
+        route(
+            Method::POST,
+            "/api/v1/auth/login",
+            false,
+            json!({"email": ["x"], "password": "a-long-password"}),
+            "email",
+        ),
+        route(Method::POST, "/api/v1/auth/refresh", false, json!({"refresh_token": 42}), "refresh_token"),
+        route(Method::POST, "/api/v1/auth/logout", true, json!({"refresh_token": true}), "refresh_token"),
+        route(
+            Method::POST,
+            "/api/v1/auth/password",
+            true,
+            json!({"current_password": 1, "new_password": "a-long-password"}),
+            "current_password",
+        ),
+        route(Method::PATCH, "/api/v1/organizations/current", true, json!({"name": 7}), "name"),
+        route(
+            Method::PATCH,
+            &format!("/api/v1/organizations/current/members/{}", admin.user_id),
+            true,
+            json!({"role": 3}),
+            "role",
+        ),
+        route(
+            Method::POST,
+            "/api/v1/organizations/current/invites",
+            true,
+            json!({"email": "a@b.co", "role": null}),
+            "role",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let user_key = admin.tenant().user(&admin.user_id.parse().unwrap());
+    let before = (app.raw_item(&user_key).await, app.raw_item(&admin.tenant().organization()).await);
+    let oversized = format!("{{\"padding\":\"{}\"}}", "a".repeat(1024 * 1024));
+
+    for route in routes(&admin) {
+        let call = || {
+            let call = app.call(route.method.clone(), &route.path);
+            if route.authenticated { call.bearer(&admin.access_token) } else { call }
+        };
+        let label = format!("{} {}", route.method, route.path);
+
+        call().raw("application/json", "{\"email\":").send().await.expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+        call().raw("application/json", "").send().await.expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+        call()
+            .raw("text/plain", "{}")
+            .send()
+            .await
+            .expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type"));
+        call().send().await.expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type"));
+        call()
+            .raw("application/json", oversized.clone())
+            .send()
+            .await
+            .expect(StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"));
+        call().json(json!([])).send().await.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+        let missing = call().json(json!({})).send().await;
+        missing.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+        assert!(missing.body["error"]["details"][0]["field"].is_string(), "{label}: {}", missing.text);
+        let wrong = call().json(route.wrong_type.clone()).send().await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{label}: {}", wrong.text);
+        assert_eq!(wrong.body["error"]["details"][0]["field"], route.field, "{label}: {}", wrong.text);
+        let unknown = call().json(with_unknown_field(&route.wrong_type)).send().await;
+        unknown.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    }
+
+    let after = (app.raw_item(&user_key).await, app.raw_item(&admin.tenant().organization()).await);
+    assert_eq!(after, before, "bad input changed stored data");
+    app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
+}
+
+fn with_unknown_field(body: &Value) -> Value {
+    let mut body = body.clone();
+    body["is_superuser"] = json!(true);
+    body
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_404_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    app.get("/api/v1/nothing-here").send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.delete("/api/v1/auth/me")
+        .bearer(&account.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND, Some("not_found"));
+}

@@ -1,0 +1,179 @@
+//! Replays every sample event in `events/` through the handler it belongs to,
+//! so the events stay true. The events act on a fixed sample tenant, seeded here.
+
+use std::path::{Path, PathBuf};
+
+use axum::http::StatusCode;
+use serde_json::Value;
+use toolbox::auth::password;
+use toolbox::clock::rfc3339;
+use toolbox::db::Db;
+use toolbox::domain::audit::Audit;
+use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization};
+use toolbox::domain::session::Session;
+use toolbox::domain::user::User;
+use toolbox::ids::{OrgId, SessionId, UserId};
+use toolbox::principal::Role;
+use toolbox::tenancy::{Key, Lookup, Tenant, global};
+use tower::ServiceExt;
+
+use crate::helpers::TestApp;
+
+const ORG: &str = "01JEVENTS0000000000000000A";
+const USER: &str = "01JEVENTS0000000000000000B";
+const SESSION: &str = "01JEVENTS0000000000000000C";
+
+/// The status each API event must produce. A new event file needs a line here.
+const EXPECTED: &[(&str, &str, u16)] = &[
+    ("health/ready.json", "HealthFunction", 200),
+    ("auth/register.json", "AuthFunction", 201),
+    ("auth/login.json", "AuthFunction", 200),
+    ("auth/me.json", "AuthFunction", 200),
+    ("organizations/get-current.json", "OrganizationsFunction", 200),
+    ("organizations/list-members.json", "OrganizationsFunction", 200),
+    ("organizations/create-invite.json", "OrganizationsFunction", 201),
+];
+/// Events for non-HTTP handlers, replayed by their own tests below.
+const OTHER_TRIGGERS: &[&str] = &["authorizer/request.json"];
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn event_files() -> Vec<String> {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(events_dir()).unwrap() {
+        let dir = dir.unwrap().path();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            files.push(file.strip_prefix(events_dir()).unwrap().to_string_lossy().into_owned());
+        }
+    }
+    files.sort();
+    files
+}
+
+async fn put<T: serde::Serialize>(app: &TestApp, key: &Key, value: &T) {
+    app.state
+        .aws
+        .dynamodb
+        .put_item()
+        .table_name(&app.state.config.table_name)
+        .set_item(Some(Db::item(key, value).unwrap()))
+        .send()
+        .await
+        .expect("seed put");
+}
+
+/// The sample tenant the events name, in the state the events expect.
+async fn seed(app: &TestApp) {
+    let (org_id, user_id, session_id): (OrgId, UserId, SessionId) =
+        (ORG.parse().unwrap(), USER.parse().unwrap(), SESSION.parse().unwrap());
+    let tenant = Tenant::claimed_by_credential(&org_id);
+    let now = app.state.now();
+    let org = Organization {
+        id: org_id.clone(),
+        name: "Sample School".to_owned().try_into().unwrap(),
+        status: OrgStatus::Active,
+        tier: "free".into(),
+        settings: OrgSettings::default(),
+        admin_count: 1,
+        audit: Audit::new(&user_id, now),
+    };
+    let user = User {
+        id: user_id.clone(),
+        org_id: org_id.clone(),
+        email: "events-admin@example.com".to_owned().try_into().unwrap(),
+        username: None,
+        first_name: "Eve".to_owned().try_into().unwrap(),
+        last_name: "Ents".to_owned().try_into().unwrap(),
+        role: Role::Admin,
+        password_hash: password::hash("events-password-1".into()).await.unwrap(),
+        failed_logins: 0,
+        locked_until: None,
+        deleted_at: None,
+        deleted_by: None,
+        audit: Audit::new(&user_id, now),
+    };
+    let session = Session {
+        user_id: user_id.clone(),
+        session_id: session_id.clone(),
+        token_hash: toolbox::auth::sha256_hex(b"sample"),
+        generation: 0,
+        created_at: rfc3339(now),
+        last_used_at: rfc3339(now),
+        revoked_at: None,
+        revoked_reason: None,
+        expires_at: now.unix_timestamp() + 3600,
+    };
+    put(app, &tenant.organization(), &org).await;
+    put(app, &tenant.user(&user_id), &user).await;
+    put(app, &tenant.session(&user_id, &session_id), &session).await;
+    let pointer = Lookup { org_id, user_id: Some(user_id), invite_id: None, expires_at: None };
+    put(app, &global::email("events-admin@example.com"), &pointer).await;
+    // The register event creates this account; a second run must be able to again.
+    app.state
+        .aws
+        .dynamodb
+        .delete_item()
+        .table_name(&app.state.config.table_name)
+        .set_key(Some(global::email("events-register@example.com").to_item()))
+        .send()
+        .await
+        .expect("seed delete");
+}
+
+#[tokio::test]
+async fn every_event_file_is_replayed() {
+    let known: Vec<&str> = EXPECTED.iter().map(|(f, _, _)| *f).chain(OTHER_TRIGGERS.iter().copied()).collect();
+    for file in event_files() {
+        assert!(known.contains(&file.as_str()), "events/{file} has no expected outcome in tests/api/events.rs");
+    }
+}
+
+#[tokio::test]
+async fn api_events_replay_through_their_functions() {
+    assert!(
+        std::env::var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_ok(),
+        "set AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH as template.yaml does (make test does)"
+    );
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    for (file, function, status) in EXPECTED {
+        let text = std::fs::read_to_string(events_dir().join(file)).unwrap();
+        let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+        let router = toolbox_local::function_routes(function).unwrap().into_router(app.state.clone());
+        let response = router.oneshot(request).await.unwrap();
+        let got = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        assert_eq!(got, StatusCode::from_u16(*status).unwrap(), "events/{file}: {}", String::from_utf8_lossy(&body));
+        let json: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["metadata"]["request_id"], "sample-event-request", "events/{file}");
+    }
+}
+
+#[tokio::test]
+async fn the_authorizer_event_replays_through_the_authorizer() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let text = std::fs::read_to_string(events_dir().join("authorizer/request.json")).unwrap();
+
+    // As committed, the placeholder token is refused with API Gateway's 401 message.
+    let event = serde_json::from_str(&text).unwrap();
+    let refused = toolbox_authorizer::handle(&app.state, event).await.unwrap_err();
+    assert_eq!(refused.to_string(), "Unauthorized");
+
+    // With a real token for the sample session, the sample tenant is allowed.
+    let keys = app.state.key_set().await.unwrap();
+    let token = toolbox::auth::jwt::issue(
+        &keys,
+        &app.state.config,
+        app.state.now(),
+        &toolbox::auth::jwt::Subject { user_id: USER, org_id: ORG, role: "admin", session_id: SESSION },
+    );
+    let event = serde_json::from_str(&text.replace("REPLACE_WITH_ACCESS_TOKEN", &token)).unwrap();
+    let allowed = serde_json::to_value(toolbox_authorizer::handle(&app.state, event).await.unwrap()).unwrap();
+    assert_eq!(allowed["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    assert_eq!(allowed["context"]["tenant_id"], ORG);
+    assert_eq!(allowed["principalId"], USER);
+}

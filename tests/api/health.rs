@@ -1,0 +1,63 @@
+use axum::http::StatusCode;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn health_and_liveness_answer_without_credentials() {
+    let app = TestApp::spawn().await;
+    for path in ["/health", "/health/live"] {
+        let response = app.get(path).send().await;
+        response.expect(StatusCode::OK, None);
+        assert_eq!(response.data()["status"], "ok");
+        assert_eq!(response.body["status"], "success");
+        assert!(response.headers.contains_key("x-request-id"));
+    }
+}
+
+#[tokio::test]
+async fn readiness_reports_every_dependency() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/health/ready").send().await;
+    response.expect(StatusCode::OK, None);
+    let checks = &response.data()["checks"];
+    for dependency in ["dynamodb", "sqs", "s3", "secretsmanager"] {
+        assert_eq!(checks[dependency]["status"], "ok", "{dependency}: {}", response.text);
+    }
+}
+
+#[tokio::test]
+async fn readiness_is_503_naming_the_missing_table() {
+    let app = TestApp::spawn_with(|config| config.table_name = "no-such-table".into()).await;
+    let response = app.get("/health/ready").send().await;
+    response.expect(StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"));
+    let message = response.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("dynamodb"), "{message}");
+    assert!(!message.contains("sqs") && !message.contains("s3"), "{message}");
+    assert!(response.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn readiness_is_503_naming_every_dependency_when_the_endpoint_is_down() {
+    let app = TestApp::spawn().await;
+    // The same functions, pointed at an endpoint where nothing listens: the
+    // state of a stopped moto.
+    let sdk = toolbox::aws::sdk_config_loader().endpoint_url("http://127.0.0.1:9").load().await;
+    let state = toolbox::AppState::new(
+        (*app.state.config).clone(),
+        toolbox::aws::AwsClients::new(&sdk),
+        std::sync::Arc::new(toolbox::clock::SystemClock),
+    );
+    let router = toolbox_health::router(state);
+    let response = tower::ServiceExt::oneshot(
+        router,
+        axum::http::Request::get("/health/ready").body(axum::body::Body::empty()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    for dependency in ["dynamodb", "sqs", "s3", "secretsmanager"] {
+        assert!(text.contains(dependency), "{dependency} not named in {text}");
+    }
+}

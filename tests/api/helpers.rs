@@ -1,0 +1,256 @@
+//! `TestApp`: the whole API as `toolbox-local` serves it (authorizer, routes
+//! from `template.yaml`, every function), on the AWS endpoint the harness
+//! started (`scripts/with-moto`), driven with `oneshot` — no port, no server.
+//! Each test registers its own organisations, so tests share nothing.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use toolbox::AppState;
+use toolbox::aws::{AwsClients, load_sdk_config};
+use toolbox::clock::OffsetClock;
+use toolbox::config::Config;
+use toolbox_local::provision::{Provisioned, provision};
+use toolbox_local::template::Template;
+use tower::ServiceExt;
+
+pub struct Stack {
+    pub template: Template,
+    pub provisioned: Provisioned,
+}
+
+/// Provisions once per test run; every test reuses the resources.
+pub async fn stack() -> &'static Stack {
+    static STACK: OnceCell<Stack> = OnceCell::const_new();
+    STACK
+        .get_or_init(|| async {
+            assert!(
+                std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty()),
+                "AWS_ENDPOINT_URL is not set: run the tests with `make test`, which starts moto"
+            );
+            let template = Template::workspace().expect("template.yaml loads");
+            let sdk = load_sdk_config().await;
+            let provisioned =
+                provision(&template, &sdk, "toolbox-test").await.expect("local resources are provisioned");
+            Stack { template, provisioned }
+        })
+        .await
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub clock: Arc<OffsetClock>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A stack whose configuration the test has changed first.
+    pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> Self {
+        let stack = stack().await;
+        let mut config = toolbox_local::config(&stack.template, &stack.provisioned).expect("config resolves");
+        change(&mut config);
+        let sdk = load_sdk_config().await;
+        let clock = Arc::new(OffsetClock::default());
+        let state = AppState::new(config, AwsClients::new(&sdk), clock.clone());
+        let router = toolbox_local::app(state.clone(), &stack.template).expect("every template route has a handler");
+        Self { router, state, clock }
+    }
+
+    pub fn get(&self, path: &str) -> Call<'_> {
+        Call::new(self, Method::GET, path)
+    }
+    pub fn post(&self, path: &str) -> Call<'_> {
+        Call::new(self, Method::POST, path)
+    }
+    pub fn patch(&self, path: &str) -> Call<'_> {
+        Call::new(self, Method::PATCH, path)
+    }
+    pub fn delete(&self, path: &str) -> Call<'_> {
+        Call::new(self, Method::DELETE, path)
+    }
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        Call::new(self, method, path)
+    }
+
+    /// Registers a new organisation; its admin is returned signed in.
+    pub async fn register_org(&self) -> Account {
+        let email = unique_email("admin");
+        let password = "correct-horse-battery".to_owned();
+        let response = self
+            .post("/api/v1/auth/register")
+            .json(json!({
+                "email": email, "password": password,
+                "first_name": "Ada", "last_name": "Admin", "organization_name": "Test School",
+            }))
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        Account::from_auth(&response.body, email, password)
+    }
+
+    /// Invites `email` as `role` as `admin`; returns the invite token.
+    pub async fn invite(&self, admin: &Account, email: &str, role: &str) -> String {
+        let response = self
+            .post("/api/v1/organizations/current/invites")
+            .bearer(&admin.access_token)
+            .json(json!({"email": email, "role": role}))
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        response.data()["invite_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A new member of `admin`'s organisation with `role`, signed in.
+    pub async fn member(&self, admin: &Account, role: &str) -> Account {
+        let email = unique_email(role);
+        let token = self.invite(admin, &email, role).await;
+        let password = "member-password-1".to_owned();
+        let response = self
+            .post("/api/v1/auth/register")
+            .json(json!({
+                "email": email, "password": password,
+                "first_name": "Max", "last_name": "Member", "invite_token": token,
+            }))
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        Account::from_auth(&response.body, email, password)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.post("/api/v1/auth/login").json(json!({"email": email, "password": password})).send().await
+    }
+
+    /// An item exactly as stored, for byte-for-byte comparisons.
+    pub async fn raw_item(&self, key: &toolbox::tenancy::Key) -> Option<String> {
+        let output = self
+            .state
+            .aws
+            .dynamodb
+            .get_item()
+            .table_name(&self.state.config.table_name)
+            .set_key(Some(key.to_item()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item");
+        output.item.map(|item| {
+            let mut pairs: Vec<_> = item.into_iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            pairs.sort();
+            pairs.join("\n")
+        })
+    }
+}
+
+pub fn unique_email(what: &str) -> String {
+    format!("{what}-{}@example.com", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub email: String,
+    pub password: String,
+    pub user_id: String,
+    pub org_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl Account {
+    pub fn from_auth(body: &Value, email: String, password: String) -> Self {
+        let data = &body["data"];
+        Self {
+            email,
+            password,
+            user_id: data["user"]["id"].as_str().unwrap().to_owned(),
+            org_id: data["user"]["organization_id"].as_str().unwrap().to_owned(),
+            access_token: data["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: data["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub fn tenant(&self) -> toolbox::tenancy::Tenant {
+        toolbox::tenancy::Tenant::claimed_by_credential(&self.org_id.parse().unwrap())
+    }
+}
+
+pub struct Call<'a> {
+    app: &'a TestApp,
+    request: axum::http::request::Builder,
+    body: Body,
+}
+
+impl<'a> Call<'a> {
+    fn new(app: &'a TestApp, method: Method, path: &str) -> Self {
+        Self { app, request: Request::builder().method(method).uri(path), body: Body::empty() }
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header(header::AUTHORIZATION.as_str(), &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.header(name, value);
+        self
+    }
+
+    pub fn json(self, value: Value) -> Self {
+        self.raw("application/json", value.to_string())
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<Body>) -> Self {
+        self.request = self.request.header(header::CONTENT_TYPE, content_type);
+        self.body = body.into();
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let request = self.request.body(self.body).expect("a valid request");
+        let response = self.app.router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse { status, headers, body, text }
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts the status and, for errors, the envelope's code.
+    #[track_caller]
+    pub fn expect(&self, status: StatusCode, code: Option<&str>) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        if let Some(code) = code {
+            assert_eq!(self.body["status"], "error", "{}", self.text);
+            assert_eq!(self.code(), code, "{}", self.text);
+        }
+        self
+    }
+}

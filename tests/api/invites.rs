@@ -1,0 +1,145 @@
+//! Invitations: admin only, single use, expiring, stored hashed.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, unique_email};
+
+fn join(email: &str, token: &str) -> serde_json::Value {
+    json!({"email": email, "password": "joiner-password", "first_name": "Jo", "last_name": "Iner", "invite_token": token})
+}
+
+#[tokio::test]
+async fn an_invited_teacher_joins_as_a_teacher() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let email = unique_email("teacher");
+    let token = app.invite(&admin, &email, "teacher").await;
+    let joined = app.post("/api/v1/auth/register").json(join(&email, &token)).send().await;
+    joined.expect(StatusCode::CREATED, None);
+    assert_eq!(joined.data()["user"]["role"], "teacher");
+    assert_eq!(joined.data()["user"]["organization_id"], admin.org_id.as_str());
+
+    let teacher_token = joined.data()["access_token"].as_str().unwrap();
+    let me = app.get("/api/v1/auth/me").bearer(teacher_token).send().await;
+    assert_eq!(me.data()["role"], "teacher");
+}
+
+#[tokio::test]
+async fn an_invite_is_single_use() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let email = unique_email("once");
+    let token = app.invite(&admin, &email, "student").await;
+    app.post("/api/v1/auth/register").json(join(&email, &token)).send().await.expect(StatusCode::CREATED, None);
+    let again = app.post("/api/v1/auth/register").json(join(&unique_email("twice"), &token)).send().await;
+    again.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(again.body["error"]["details"][0]["field"], "invite_token");
+}
+
+#[tokio::test]
+async fn an_invite_expires_after_seven_days() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let email = unique_email("late");
+    let response = app
+        .post("/api/v1/organizations/current/invites")
+        .bearer(&admin.access_token)
+        .json(json!({"email": email, "role": "teacher"}))
+        .send()
+        .await;
+    response.expect(StatusCode::CREATED, None);
+    let expires = time::OffsetDateTime::parse(
+        response.data()["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_hours();
+    assert!((167..=168).contains(&days), "expires in {days} hours");
+
+    app.clock.advance(7 * 24 * 3600 + 1);
+    let token = response.data()["invite_token"].as_str().unwrap();
+    let late = app.post("/api/v1/auth/register").json(join(&email, token)).send().await;
+    late.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert!(late.body["error"]["details"][0]["message"].as_str().unwrap().contains("expired"));
+}
+
+#[tokio::test]
+async fn an_invite_is_for_its_email_only() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let token = app.invite(&admin, &unique_email("intended"), "teacher").await;
+    let other = app.post("/api/v1/auth/register").json(join(&unique_email("other"), &token)).send().await;
+    other.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(other.body["error"]["details"][0]["field"], "email");
+}
+
+#[tokio::test]
+async fn an_unknown_invite_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let response = app.post("/api/v1/auth/register").json(join(&unique_email("x"), "inv_0000")).send().await;
+    response.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(response.body["error"]["details"][0]["field"], "invite_token");
+}
+
+#[tokio::test]
+async fn only_admins_invite() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    for role in ["teacher", "student", "parent"] {
+        let member = app.member(&admin, role).await;
+        app.post("/api/v1/organizations/current/invites")
+            .bearer(&member.access_token)
+            .json(json!({"email": unique_email("nope"), "role": "admin"}))
+            .send()
+            .await
+            .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    }
+}
+
+#[tokio::test]
+async fn inviting_a_registered_email_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let other = app.register_org().await;
+    app.post("/api/v1/organizations/current/invites")
+        .bearer(&admin.access_token)
+        .json(json!({"email": other.email, "role": "teacher"}))
+        .send()
+        .await
+        .expect(StatusCode::CONFLICT, Some("conflict"));
+}
+
+#[tokio::test]
+async fn the_invite_token_is_stored_only_as_a_hash() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let response = app
+        .post("/api/v1/organizations/current/invites")
+        .bearer(&admin.access_token)
+        .json(json!({"email": unique_email("hashed"), "role": "student"}))
+        .send()
+        .await;
+    let token = response.data()["invite_token"].as_str().unwrap();
+    let secret = token.trim_start_matches("inv_");
+    let invite_id = response.data()["id"].as_str().unwrap().parse().unwrap();
+    let stored = app.raw_item(&admin.tenant().invite(&invite_id)).await.expect("the invite is stored");
+    assert!(!stored.contains(secret), "the token is in the item: {stored}");
+    let hash = toolbox::auth::sha256_hex(token.as_bytes());
+    assert!(stored.contains(&hash));
+    assert!(app.raw_item(&toolbox::tenancy::global::invite_token(&hash)).await.is_some());
+}
+
+#[tokio::test]
+async fn an_invite_for_a_suspended_organization_cannot_be_used() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let email = unique_email("suspended");
+    let token = app.invite(&admin, &email, "teacher").await;
+    crate::authorizer::suspend(&app, &admin).await;
+    app.post("/api/v1/auth/register")
+        .json(join(&email, &token))
+        .send()
+        .await
+        .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+}

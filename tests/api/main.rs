@@ -1,0 +1,15 @@
+//! Black-box tests of the API on the local stack. Run them with `make test`.
+
+mod helpers;
+
+mod auth;
+mod authorizer;
+mod bad_input;
+mod drift;
+mod events;
+mod health;
+mod invites;
+mod isolation;
+mod members;
+mod organizations;
+mod sessions;

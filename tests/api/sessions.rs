@@ -1,0 +1,132 @@
+//! Refresh rotation and reuse detection, logout, password change.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Account, TestApp};
+
+async fn refresh(app: &TestApp, token: &str) -> crate::helpers::TestResponse {
+    app.post("/api/v1/auth/refresh").json(json!({"refresh_token": token})).send().await
+}
+
+async fn me_status(app: &TestApp, account_token: &str) -> StatusCode {
+    app.get("/api/v1/auth/me").bearer(account_token).send().await.status
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_refresh_token() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    let first = refresh(&app, &account.refresh_token).await;
+    first.expect(StatusCode::OK, None);
+    let next = first.data()["refresh_token"].as_str().unwrap();
+    assert_ne!(next, account.refresh_token);
+    assert_eq!(first.data()["user"]["id"], account.user_id.as_str());
+    let second = refresh(&app, next).await;
+    second.expect(StatusCode::OK, None);
+    assert_eq!(me_status(&app, second.data()["access_token"].as_str().unwrap()).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reusing_a_spent_refresh_token_revokes_the_whole_family() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    let rotated = refresh(&app, &account.refresh_token).await;
+    rotated.expect(StatusCode::OK, None);
+    let live_refresh = rotated.data()["refresh_token"].as_str().unwrap().to_owned();
+    let live_access = rotated.data()["access_token"].as_str().unwrap().to_owned();
+
+    // The spent token comes back: a copy exists somewhere.
+    let reuse = refresh(&app, &account.refresh_token).await;
+    reuse.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    assert!(reuse.body["error"]["message"].as_str().unwrap().contains("reuse"));
+
+    // Every token of the family is dead, the newest included.
+    refresh(&app, &live_refresh).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    assert_eq!(me_status(&app, &live_access).await, StatusCode::UNAUTHORIZED);
+    // Other sessions of the user live on.
+    let other = app.login(&account.email, &account.password).await;
+    other.expect(StatusCode::OK, None);
+    assert_eq!(me_status(&app, other.data()["access_token"].as_str().unwrap()).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_malformed_or_forged_refresh_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    refresh(&app, "garbage").await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    // Well-formed, but for a session that does not exist.
+    let mut parts: Vec<&str> = account.refresh_token.split('.').collect();
+    let other_session = ulid::Ulid::new().to_string();
+    parts[2] = &other_session;
+    refresh(&app, &parts.join(".")).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    refresh(&app, &account.refresh_token).await.expect(StatusCode::OK, None);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_at_once() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    let response = app
+        .post("/api/v1/auth/logout")
+        .bearer(&account.access_token)
+        .json(json!({"refresh_token": account.refresh_token}))
+        .send()
+        .await;
+    response.expect(StatusCode::NO_CONTENT, None);
+    refresh(&app, &account.refresh_token).await.expect(StatusCode::UNAUTHORIZED, None);
+    assert_eq!(me_status(&app, &account.access_token).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_needs_credentials() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    app.post("/api/v1/auth/logout")
+        .json(json!({"refresh_token": account.refresh_token}))
+        .send()
+        .await
+        .expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    refresh(&app, &account.refresh_token).await.expect(StatusCode::OK, None);
+}
+
+async fn change_password(app: &TestApp, account: &Account, current: &str, new: &str) -> crate::helpers::TestResponse {
+    app.post("/api/v1/auth/password")
+        .bearer(&account.access_token)
+        .json(json!({"current_password": current, "new_password": new}))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_other_session() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    let elsewhere = app.login(&account.email, &account.password).await;
+    let elsewhere_access = elsewhere.data()["access_token"].as_str().unwrap().to_owned();
+    let elsewhere_refresh = elsewhere.data()["refresh_token"].as_str().unwrap().to_owned();
+
+    let changed = change_password(&app, &account, &account.password, "a-brand-new-password").await;
+    changed.expect(StatusCode::OK, None);
+    assert_eq!(changed.data()["sessions_revoked"], 1);
+
+    assert_eq!(me_status(&app, &elsewhere_access).await, StatusCode::UNAUTHORIZED);
+    refresh(&app, &elsewhere_refresh).await.expect(StatusCode::UNAUTHORIZED, None);
+    assert_eq!(me_status(&app, &account.access_token).await, StatusCode::OK, "this session stays");
+    app.login(&account.email, &account.password).await.expect(StatusCode::UNAUTHORIZED, None);
+    app.login(&account.email, "a-brand-new-password").await.expect(StatusCode::OK, None);
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    let before = app.raw_item(&account.tenant().user(&account.user_id.parse().unwrap())).await;
+    let response = change_password(&app, &account, "not-my-password", "a-brand-new-password").await;
+    response.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(response.body["error"]["details"][0]["field"], "current_password");
+    let short = change_password(&app, &account, &account.password, "short").await;
+    short.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(app.raw_item(&account.tenant().user(&account.user_id.parse().unwrap())).await, before);
+    app.login(&account.email, &account.password).await.expect(StatusCode::OK, None);
+}
