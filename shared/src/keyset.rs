@@ -136,7 +136,12 @@ impl KeySet {
 pub struct KeyStore {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    cached: Arc<RwLock<Option<(Arc<KeySet>, Instant)>>>,
+    cached: Arc<RwLock<Option<Loaded>>>,
+}
+
+struct Loaded {
+    keys: Arc<KeySet>,
+    at: Instant,
 }
 
 impl KeyStore {
@@ -145,27 +150,25 @@ impl KeyStore {
     }
 
     pub async fn current(&self) -> Result<Arc<KeySet>, KeySetError> {
-        if let Some((keys, at)) = self.cached.read().await.as_ref() {
-            if at.elapsed() < REFRESH_AFTER {
-                return Ok(keys.clone());
-            }
+        if let Some(loaded) = self.cached.read().await.as_ref().filter(|l| l.at.elapsed() < REFRESH_AFTER) {
+            return Ok(loaded.keys.clone());
         }
         let mut cached = self.cached.write().await;
-        if let Some((keys, at)) = cached.as_ref() {
-            if at.elapsed() < REFRESH_AFTER {
-                return Ok(keys.clone());
-            }
+        if let Some(loaded) = cached.as_ref().filter(|l| l.at.elapsed() < REFRESH_AFTER) {
+            return Ok(loaded.keys.clone());
         }
         match self.fetch().await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
-                *cached = Some((keys.clone(), Instant::now()));
+                *cached = Some(Loaded { keys: keys.clone(), at: Instant::now() });
                 Ok(keys)
             }
-            Err(err) => match cached.as_ref() {
-                Some((keys, _)) => {
+            Err(err) => match cached.as_mut() {
+                Some(loaded) => {
                     tracing::warn!(error = %err, "key set refresh failed; keeping the loaded keys");
-                    Ok(keys.clone())
+                    // Retry later, not on every request while the outage lasts.
+                    loaded.at = Instant::now();
+                    Ok(loaded.keys.clone())
                 }
                 None => Err(err),
             },
