@@ -30,11 +30,12 @@ pub struct ApiResponse<T> {
     data: T,
     next_cursor: Option<String>,
     etag: Option<u64>,
+    revalidate: bool,
 }
 
 impl<T: Serialize> ApiResponse<T> {
     pub fn ok(data: T) -> Self {
-        Self { status: StatusCode::OK, data, next_cursor: None, etag: None }
+        Self { status: StatusCode::OK, data, next_cursor: None, etag: None, revalidate: false }
     }
 
     pub fn created(data: T) -> Self {
@@ -48,6 +49,13 @@ impl<T: Serialize> ApiResponse<T> {
 
     pub fn with_etag(mut self, version: u64) -> Self {
         self.etag = Some(version);
+        self
+    }
+
+    /// Marks a per-user resource that clients may keep and revalidate with
+    /// `If-None-Match`.
+    pub fn revalidate(mut self) -> Self {
+        self.revalidate = true;
         self
     }
 }
@@ -65,6 +73,9 @@ impl<T: Serialize> IntoResponse for ApiResponse<T> {
         metadata.next_cursor = self.next_cursor;
         let mut response =
             (self.status, axum::Json(Body { status: "success", data: self.data, metadata })).into_response();
+        if self.revalidate {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        }
         if let Some(version) = self.etag {
             if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
                 response.headers_mut().insert(header::ETAG, value);

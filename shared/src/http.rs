@@ -157,3 +157,15 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError
     let unquoted = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
     unquoted.parse().map(Some).map_err(|_| AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into()))
 }
+
+/// True when the client's `If-None-Match` already names this version, so a
+/// cacheable GET can answer 304 without a body.
+pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {
+    let tag = format!("\"{version}\"");
+    headers.get(axum::http::header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|value| {
+        value.split(',').any(|candidate| {
+            let candidate = candidate.trim();
+            candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
+        })
+    })
+}

@@ -143,3 +143,23 @@ async fn an_invite_for_a_suspended_organization_cannot_be_used() {
         .await
         .expect(StatusCode::FORBIDDEN, Some("forbidden"));
 }
+
+#[tokio::test]
+async fn two_joins_racing_on_one_invite_make_one_account() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let email = unique_email("race");
+    let token = app.invite(&admin, &email, "teacher").await;
+    let mut second = join(&email, &token);
+    second["password"] = json!("a-different-password");
+    let (a, b) = tokio::join!(
+        app.post("/api/v1/auth/register").json(join(&email, &token)).send(),
+        app.post("/api/v1/auth/register").json(second).send(),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses[0], 201, "{} / {}", a.text, b.text);
+    assert!(statuses[1] == 409 || statuses[1] == 422, "{} / {}", a.text, b.text);
+    let members = app.get("/api/v1/organizations/current/members").bearer(&admin.access_token).send().await;
+    assert_eq!(members.data().as_array().unwrap().len(), 2);
+}

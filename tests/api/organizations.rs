@@ -107,3 +107,34 @@ async fn invalid_updates_are_422_and_change_nothing() {
     }
     assert_eq!(app.raw_item(&admin.tenant().organization()).await, before);
 }
+
+#[tokio::test]
+async fn the_organization_revalidates_with_if_none_match() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let first = app.get("/api/v1/organizations/current").bearer(&admin.access_token).send().await;
+    assert_eq!(first.headers["cache-control"], "private, no-cache");
+    let etag = first.headers["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .get("/api/v1/organizations/current")
+        .bearer(&admin.access_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await;
+    again.expect(StatusCode::NOT_MODIFIED, None);
+    assert!(again.text.is_empty());
+    app.patch("/api/v1/organizations/current")
+        .bearer(&admin.access_token)
+        .json(json!({"name": "Changed"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let changed = app
+        .get("/api/v1/organizations/current")
+        .bearer(&admin.access_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await;
+    changed.expect(StatusCode::OK, None);
+    assert_eq!(changed.data()["name"], "Changed");
+}

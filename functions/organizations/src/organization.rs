@@ -1,7 +1,8 @@
 //! `GET` and `PATCH /organizations/current`.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::db::DbError;
@@ -9,7 +10,7 @@ use toolbox::domain::fields::{Locale, OrgName, TimeZone};
 use toolbox::domain::organization::{OrgSettings, Organization, OrganizationView};
 use toolbox::envelope::ApiResponse;
 use toolbox::error::{AppError, AppResult};
-use toolbox::http::if_match;
+use toolbox::http::{if_match, not_modified};
 use toolbox::json::Json;
 use toolbox::principal::{Principal, Role};
 use toolbox::tenancy::Tenant;
@@ -18,10 +19,13 @@ async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     state.db.get(&tenant.organization()).await?.ok_or_else(|| AppError::not_found("organization"))
 }
 
-pub async fn get(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<OrganizationView>> {
+pub async fn get(State(state): State<AppState>, principal: Principal, headers: HeaderMap) -> AppResult<Response> {
     let org = load(&state, &Tenant::of(&principal)).await?;
     let version = org.audit.version;
-    Ok(ApiResponse::ok(org.into()).with_etag(version))
+    if not_modified(&headers, version) {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    Ok(ApiResponse::ok(OrganizationView::from(org)).with_etag(version).revalidate().into_response())
 }
 
 #[derive(Debug, Deserialize)]

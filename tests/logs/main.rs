@@ -1,0 +1,105 @@
+//! Secrets never reach a log line: passwords, tokens and invite tokens.
+//!
+//! A binary of its own: it installs the process's global subscriber, which
+//! would otherwise capture (and race with) every other test.
+
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::http::StatusCode;
+use serde_json::json;
+use tracing_subscriber::fmt::MakeWriter;
+
+use helpers::{TestApp, unique_email};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+/// Every log line of this process, at the level deployments use.
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("info,toolbox=debug")
+            .with_writer(capture.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber of the test binary");
+        capture
+    })
+}
+
+#[tokio::test]
+async fn no_secret_of_a_whole_session_appears_in_the_logs() {
+    let capture = capture();
+
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    app.login(&admin.email, "a-wrong-password-9").await.expect(StatusCode::UNAUTHORIZED, None);
+    let login = app.login(&admin.email, &admin.password).await;
+    let refreshed = app.post("/api/v1/auth/refresh").json(json!({"refresh_token": admin.refresh_token})).send().await;
+    refreshed.expect(StatusCode::OK, None);
+    // A reuse, which is logged as a warning.
+    app.post("/api/v1/auth/refresh").json(json!({"refresh_token": admin.refresh_token})).send().await;
+    // The reuse ended the registration session; carry on in the login's.
+    let login_access = login.data()["access_token"].as_str().unwrap();
+    let signed_in = helpers::Account { access_token: login_access.to_owned(), ..admin.clone() };
+    let email = unique_email("logged");
+    let invite = app.invite(&signed_in, &email, "teacher").await;
+    let joined = app
+        .post("/api/v1/auth/register")
+        .json(json!({"email": email, "password": "joiner-secret-pw", "first_name": "J", "last_name": "O", "invite_token": invite}))
+        .send()
+        .await;
+    joined.expect(StatusCode::CREATED, None);
+    app.post("/api/v1/auth/password")
+        .bearer(login_access)
+        .json(json!({"current_password": admin.password, "new_password": "the-next-secret-pw"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("request finished") && logs.contains("refresh token reuse"),
+        "the logs were not captured: {}",
+        &logs[..logs.len().min(3000)]
+    );
+    let secrets = [
+        admin.password.as_str(),
+        "a-wrong-password-9",
+        "joiner-secret-pw",
+        "the-next-secret-pw",
+        admin.refresh_token.rsplit('.').next().unwrap(),
+        refreshed.data()["refresh_token"].as_str().unwrap().rsplit('.').next().unwrap(),
+        login.data()["refresh_token"].as_str().unwrap().rsplit('.').next().unwrap(),
+        admin.access_token.rsplit('.').next().unwrap(),
+        login_access.rsplit('.').next().unwrap(),
+        invite.trim_start_matches("inv_"),
+        "$argon2id$",
+    ];
+    for secret in secrets {
+        assert!(!logs.contains(secret), "a secret is in the logs: {secret}");
+    }
+}
