@@ -52,3 +52,56 @@ async fn public_routes_are_exactly_health_register_login_and_refresh() {
     .collect();
     assert_eq!(public, expected);
 }
+
+#[tokio::test]
+async fn provisioning_again_keeps_what_exists() {
+    let stack = stack().await;
+    let sdk = toolbox::aws::load_sdk_config().await;
+    let again = toolbox_local::provision::provision(&stack.template, &sdk, "toolbox-test")
+        .await
+        .expect("a second run succeeds");
+    for logical in ["Table", "GenerationQueue", "GenerationDeadLetterQueue", "ArtifactsBucket", "JwtKeySecret"] {
+        assert_eq!(again.physical_id(logical), stack.provisioned.physical_id(logical), "{logical}");
+        assert!(again.physical_id(logical).is_some(), "{logical} was not provisioned");
+    }
+}
+
+#[tokio::test]
+async fn local_resources_follow_the_template_definitions() {
+    let stack = stack().await;
+    let app = crate::helpers::TestApp::spawn().await;
+    let table = app.state.aws.dynamodb.describe_table().table_name(&app.state.config.table_name).send().await.unwrap();
+    let table = table.table.unwrap();
+    let keys: Vec<String> =
+        table.key_schema().iter().map(|k| format!("{}:{}", k.attribute_name(), k.key_type())).collect();
+    assert_eq!(keys, ["pk:HASH", "sk:RANGE"]);
+    assert_eq!(table.global_secondary_indexes()[0].index_name(), Some("gsi1"));
+    let ttl =
+        app.state.aws.dynamodb.describe_time_to_live().table_name(&app.state.config.table_name).send().await.unwrap();
+    assert_eq!(ttl.time_to_live_description().and_then(|t| t.attribute_name()), Some("expires_at"));
+
+    let queue = stack.provisioned.physical_id("GenerationQueue").unwrap();
+    let attributes = app
+        .state
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(toolbox::aws::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let redrive: serde_json::Value =
+        serde_json::from_str(&attributes[&toolbox::aws::QueueAttributeName::RedrivePolicy]).unwrap();
+    assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "5");
+    assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with("generationdeadletterqueue"));
+    assert_eq!(attributes[&toolbox::aws::QueueAttributeName::VisibilityTimeout], "180");
+
+    let secret =
+        app.state.aws.secrets.get_secret_value().secret_id(&app.state.config.jwt_secret_id).send().await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(secret.secret_string().unwrap()).unwrap();
+    assert_eq!(value["kid"], "k1");
+    assert_eq!(value["secret"].as_str().unwrap().len(), 64);
+}
