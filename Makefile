@@ -37,8 +37,13 @@ lint:
 fmt:
 	cargo fmt --all
 
-build: $(STAMP)
-	cargo lambda build --release --arm64 --workspace --bins
+BUILD_STAMP := $(VENV)/.build-installed
+$(BUILD_STAMP): requirements-build.txt $(STAMP)
+	$(VENV)/bin/pip install --quiet -r requirements-build.txt
+	touch $(BUILD_STAMP)
+
+build: $(BUILD_STAMP)
+	cargo lambda build --release --arm64 -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer
 
 clean:
 	cargo clean

@@ -12,7 +12,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
+use time::OffsetDateTime;
+
+use crate::clock::rfc3339;
 use crate::error::AppError;
+use crate::ids::UserId;
 use crate::tenancy::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -97,15 +101,32 @@ impl Db {
         output.item.map(from_item).transpose().map_err(DbError::from)
     }
 
-    /// Reads several items in one round trip; the result follows `keys`.
+    /// Reads several items in one round trip (more only when DynamoDB
+    /// leaves keys unprocessed under load); the result follows `keys`.
     pub async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, DbError> {
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(keys.iter().map(Key::to_item).collect()))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| DbError::Service(Box::new(e)))?;
-        let output = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(service)?;
-        let found = output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
+        let mut pending: Vec<Item> = keys.iter().map(Key::to_item).collect();
+        let mut found: Vec<Item> = Vec::with_capacity(keys.len());
+        for attempt in 0..4u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| DbError::Service(Box::new(e)))?;
+            let output =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(service)?;
+            found.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending =
+                output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(DbError::Service("batch get left keys unprocessed after retries".into()));
+        }
         Ok(keys
             .iter()
             .map(|key| {
@@ -207,6 +228,41 @@ impl Db {
             .map_err(|e| DbError::Service(Box::new(e)))
     }
 
+    /// A partial update of a versioned item: sets `changes` and the audit
+    /// fields, on the condition that the item is still at `expected_version`.
+    /// Attributes it does not name (counters, lockout state) are left alone.
+    pub fn update_versioned(
+        &self,
+        key: &Key,
+        expected_version: u64,
+        by: &UserId,
+        at: OffsetDateTime,
+        changes: Vec<(&str, AttributeValue)>,
+    ) -> Result<Update, DbError> {
+        let mut sets = vec!["updated_at = :updated_at".to_owned(), "updated_by = :updated_by".to_owned()];
+        let mut names = vec![("#version".to_owned(), "version".to_owned())];
+        let mut values = vec![
+            (":updated_at".to_owned(), s(rfc3339(at))),
+            (":updated_by".to_owned(), s(by.to_string())),
+            (":one".to_owned(), n(1)),
+            (":expected".to_owned(), n(expected_version)),
+        ];
+        for (index, (attribute, value)) in changes.into_iter().enumerate() {
+            sets.push(format!("#c{index} = :c{index}"));
+            names.push((format!("#c{index}"), attribute.to_owned()));
+            values.push((format!(":c{index}"), value));
+        }
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .update_expression(format!("SET {}, #version = #version + :one", sets.join(", ")))
+            .condition_expression("attribute_exists(pk) AND #version = :expected")
+            .set_expression_attribute_names(Some(names.into_iter().collect()))
+            .set_expression_attribute_values(Some(values.into_iter().collect()))
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))
+    }
+
     pub fn delete(&self, key: &Key) -> Result<Delete, DbError> {
         Delete::builder()
             .table_name(&self.table)
@@ -219,12 +275,16 @@ impl Db {
         &self,
         key: &Key,
         condition: &str,
+        names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<ConditionCheck, DbError> {
         ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_item()))
             .condition_expression(condition)
+            .set_expression_attribute_names(non_empty(
+                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            ))
             .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
             .build()
             .map_err(|e| DbError::Service(Box::new(e)))
@@ -323,6 +383,11 @@ pub enum Write {
 
 fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
     (!map.is_empty()).then_some(map)
+}
+
+/// Any serializable value as an attribute value.
+pub fn value<T: Serialize>(value: &T) -> Result<AttributeValue, DbError> {
+    Ok(serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)?)
 }
 
 /// The number form DynamoDB expressions take.

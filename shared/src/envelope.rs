@@ -72,7 +72,7 @@ impl<T: Serialize> IntoResponse for ApiResponse<T> {
         let mut metadata = Metadata::now();
         metadata.next_cursor = self.next_cursor;
         let mut response =
-            (self.status, axum::Json(Body { status: "success", data: self.data, metadata })).into_response();
+            crate::http::json_response(self.status, &Body { status: "success", data: self.data, metadata });
         if self.revalidate {
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
         }

@@ -138,7 +138,7 @@ impl IntoResponse for AppError {
             error: ErrorDetail { code: self.code(), message: self.to_string(), details },
             metadata: Metadata::now(),
         };
-        let mut response = (self.status(), axum::Json(body)).into_response();
+        let mut response = crate::http::json_response(self.status(), &body);
         if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -169,3 +169,23 @@ pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {
         })
     })
 }
+
+/// A JSON body with the content type API.md names, charset included.
+pub fn json_response<T: serde::Serialize>(status: axum::http::StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut response = Response::new(axum::body::Body::from(bytes));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "response did not serialize");
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
+}

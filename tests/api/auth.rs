@@ -160,10 +160,10 @@ async fn me_returns_the_caller() {
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_and_an_unsafe_one_replaced() {
     let app = TestApp::spawn().await;
-    let kept = app.get("/health").header("x-request-id", "client-abc-123").send().await;
+    let kept = app.get("/api/v1/health").header("x-request-id", "client-abc-123").send().await;
     assert_eq!(kept.headers["x-request-id"], "client-abc-123");
     assert_eq!(kept.body["metadata"]["request_id"], "client-abc-123");
-    let replaced = app.get("/health").header("x-request-id", "has spaces<script>").send().await;
+    let replaced = app.get("/api/v1/health").header("x-request-id", "has spaces<script>").send().await;
     assert_ne!(replaced.headers["x-request-id"], "has spaces<script>");
     assert_eq!(replaced.body["metadata"]["request_id"], replaced.headers["x-request-id"].to_str().unwrap());
 }
@@ -197,4 +197,34 @@ async fn a_success_resets_the_failure_count() {
     app.login(&account.email, &account.password).await.expect(StatusCode::OK, None);
     app.login(&account.email, "wrong-password-1").await.expect(StatusCode::UNAUTHORIZED, None);
     app.login(&account.email, &account.password).await.expect(StatusCode::OK, None);
+}
+
+#[tokio::test]
+async fn password_change_guesses_count_towards_the_lockout() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    for _ in 0..app.state.config.login_max_failures {
+        app.post("/api/v1/auth/password")
+            .bearer(&account.access_token)
+            .json(json!({"current_password": "a-guessed-password", "new_password": "attacker-password"}))
+            .send()
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    }
+    // Locked now, even with the right current password, and for logins too.
+    app.post("/api/v1/auth/password")
+        .bearer(&account.access_token)
+        .json(json!({"current_password": account.password, "new_password": "attacker-password"}))
+        .send()
+        .await
+        .expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+    app.login(&account.email, &account.password).await.expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+}
+
+#[tokio::test]
+async fn responses_are_json_with_a_charset() {
+    let app = TestApp::spawn().await;
+    for response in [app.get("/api/v1/health").send().await, app.get("/api/v1/auth/me").send().await] {
+        assert_eq!(response.headers["content-type"], "application/json; charset=utf-8");
+    }
 }

@@ -40,9 +40,9 @@ async fn public_routes_are_exactly_health_register_login_and_refresh() {
     let template = &stack().await.template;
     let public: BTreeSet<String> = template.routes().into_iter().filter(|r| !r.authorized).map(|r| r.path).collect();
     let expected: BTreeSet<String> = [
-        "/health",
-        "/health/live",
-        "/health/ready",
+        "/api/v1/health",
+        "/api/v1/health/live",
+        "/api/v1/health/ready",
         "/api/v1/auth/register",
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",

@@ -99,6 +99,7 @@ async fn seed(app: &TestApp) {
         user_id: user_id.clone(),
         session_id: session_id.clone(),
         token_hash: toolbox::auth::sha256_hex(b"sample"),
+        spent_hashes: Vec::new(),
         generation: 0,
         created_at: rfc3339(now),
         last_used_at: rfc3339(now),

@@ -5,7 +5,7 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn health_and_liveness_answer_without_credentials() {
     let app = TestApp::spawn().await;
-    for path in ["/health", "/health/live"] {
+    for path in ["/api/v1/health", "/api/v1/health/live"] {
         let response = app.get(path).send().await;
         response.expect(StatusCode::OK, None);
         assert_eq!(response.data()["status"], "ok");
@@ -17,7 +17,7 @@ async fn health_and_liveness_answer_without_credentials() {
 #[tokio::test]
 async fn readiness_reports_every_dependency() {
     let app = TestApp::spawn().await;
-    let response = app.get("/health/ready").send().await;
+    let response = app.get("/api/v1/health/ready").send().await;
     response.expect(StatusCode::OK, None);
     let checks = &response.data()["checks"];
     for dependency in ["dynamodb", "sqs", "s3", "secretsmanager"] {
@@ -28,7 +28,7 @@ async fn readiness_reports_every_dependency() {
 #[tokio::test]
 async fn readiness_is_503_naming_the_missing_table() {
     let app = TestApp::spawn_with(|config| config.table_name = "no-such-table".into()).await;
-    let response = app.get("/health/ready").send().await;
+    let response = app.get("/api/v1/health/ready").send().await;
     response.expect(StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"));
     let message = response.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("dynamodb"), "{message}");
@@ -50,7 +50,7 @@ async fn readiness_is_503_naming_every_dependency_when_the_endpoint_is_down() {
     let router = toolbox_health::router(state);
     let response = tower::ServiceExt::oneshot(
         router,
-        axum::http::Request::get("/health/ready").body(axum::body::Body::empty()).unwrap(),
+        axum::http::Request::get("/api/v1/health/ready").body(axum::body::Body::empty()).unwrap(),
     )
     .await
     .unwrap();

@@ -163,3 +163,23 @@ async fn two_joins_racing_on_one_invite_make_one_account() {
     let members = app.get("/api/v1/organizations/current/members").bearer(&admin.access_token).send().await;
     assert_eq!(members.data().as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn an_invite_dies_with_its_senders_admin_role() {
+    let app = TestApp::spawn().await;
+    let owner = app.register_org().await;
+    let second_admin = app.member(&owner, "admin").await;
+    let email = unique_email("orphan");
+    let token = app.invite(&second_admin, &email, "admin").await;
+    app.patch(&format!("/api/v1/organizations/current/members/{}", second_admin.user_id))
+        .bearer(&owner.access_token)
+        .json(json!({"role": "teacher"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let response = app.post("/api/v1/auth/register").json(join(&email, &token)).send().await;
+    response.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(response.body["error"]["details"][0]["field"], "invite_token");
+    let members = app.get("/api/v1/organizations/current/members").bearer(&owner.access_token).send().await;
+    assert_eq!(members.data().as_array().unwrap().len(), 2, "nobody joined");
+}

@@ -6,10 +6,10 @@ use axum::extract::State;
 use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::auth::password;
-use toolbox::db::{Db, n};
+use toolbox::db::{Db, DbError, Write};
 use toolbox::domain::fields::{Email, Password, Username};
 use toolbox::domain::organization::{OrgStatus, Organization};
-use toolbox::domain::user::User;
+use toolbox::domain::user::{self, User};
 use toolbox::envelope::ApiResponse;
 use toolbox::error::{AppError, AppResult};
 use toolbox::json::Json;
@@ -46,18 +46,13 @@ pub async fn login(
         Some(lookup) => load(&state, &lookup).await?,
         None => None,
     };
-    if let Some((_, user, _)) = &found {
-        if let Some(until) = user.locked_until.filter(|until| *until > now.unix_timestamp()) {
-            return Err(AppError::RateLimited {
-                message: "too many failed logins; the account is locked for a while".into(),
-                retry_after_seconds: (until - now.unix_timestamp()) as u64,
-            });
-        }
+    if let Some(seconds) = found.as_ref().and_then(|(_, user, _)| user.locked_for(now)) {
+        return Err(user::locked(seconds));
     }
     let stored_hash = found.as_ref().map(|(_, user, _)| user.password_hash.clone());
     if !password::verify(req.password.expose().to_owned(), stored_hash).await? {
         if let Some((tenant, user, _)) = &found {
-            record_failure(&state, tenant, user).await?;
+            user::record_password_failure(&state.db, tenant, &user.id, &state.config, now).await?;
         }
         return Err(invalid_credentials());
     }
@@ -66,17 +61,14 @@ pub async fn login(
         return Err(AppError::Forbidden("the organization is suspended".into()));
     }
     let (session, refresh) = new_session(&state, &user);
-    let mut writes = vec![session_write(&state, &tenant, &session)?];
-    if user.failed_logins > 0 || user.locked_until.is_some() {
-        writes.push(toolbox::db::Write::Update(state.db.update(
-            &tenant.user(&user.id),
-            "SET failed_logins = :zero REMOVE locked_until",
-            Some("attribute_exists(pk)"),
-            &[],
-            vec![(":zero", n(0))],
-        )?));
-    }
-    state.db.transact(writes).await?;
+    let writes = vec![
+        session_write(&state, &tenant, &session)?,
+        Write::Update(user::password_success(&state.db, &tenant, &user.id, now)?),
+    ];
+    state.db.transact(writes).await.map_err(|err| match err {
+        DbError::Cancelled { failed } if failed.contains(&1) => user::locked(state.config.login_lockout_seconds as u64),
+        other => other.into(),
+    })?;
     Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)))
 }
 
@@ -89,28 +81,4 @@ async fn load(state: &AppState, lookup: &Lookup) -> AppResult<Option<(Tenant, Us
     let (Some(user), Some(org)) = (user, org) else { return Ok(None) };
     let user: User = Db::decode(user)?;
     Ok(user.is_active().then_some((tenant, user, Db::decode(org)?)))
-}
-
-/// Counts a failure atomically; the one that reaches the limit locks the
-/// account and starts the count again.
-async fn record_failure(state: &AppState, tenant: &Tenant, user: &User) -> AppResult<()> {
-    let key = tenant.user(&user.id);
-    let update =
-        state.db.update(&key, "ADD failed_logins :one", Some("attribute_exists(pk)"), &[], vec![(":one", n(1))])?;
-    let after = state.db.run_update(update).await?;
-    let failures: i64 =
-        after.get("failed_logins").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-    if failures >= state.config.login_max_failures {
-        let until = state.now().unix_timestamp() + state.config.login_lockout_seconds;
-        let lock = state.db.update(
-            &key,
-            "SET locked_until = :until, failed_logins = :zero",
-            Some("attribute_exists(pk)"),
-            &[],
-            vec![(":until", n(until)), (":zero", n(0))],
-        )?;
-        state.db.run_update(lock).await?;
-        tracing::warn!(user_id = %user.id, "account locked after repeated failed logins");
-    }
-    Ok(())
 }

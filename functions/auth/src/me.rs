@@ -4,6 +4,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use toolbox::AppState;
 use toolbox::auth::password;
+use toolbox::db::s;
 use toolbox::domain::fields::Password;
 use toolbox::domain::session;
 use toolbox::domain::user::{self, UserView};
@@ -18,7 +19,8 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> AppResul
     Ok(ApiResponse::ok(user.into()))
 }
 
-#[derive(Debug, Deserialize)]
+// No Debug: the passwords are secrets.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
@@ -38,14 +40,25 @@ pub async fn change_password(
     Json(req): Json<PasswordChange>,
 ) -> AppResult<ApiResponse<PasswordChanged>> {
     let tenant = Tenant::of(&principal);
-    let mut user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+    let user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+    let now = state.now();
+    // A stolen access token must not become a password-guessing oracle.
+    if let Some(seconds) = user.locked_for(now) {
+        return Err(user::locked(seconds));
+    }
     if !password::verify(req.current_password, Some(user.password_hash.clone())).await? {
+        user::record_password_failure(&state.db, &tenant, &user.id, &state.config, now).await?;
         return Err(AppError::invalid("current_password", "is not the current password"));
     }
-    user.password_hash = password::hash(req.new_password.expose().to_owned()).await?;
-    let now = state.now();
-    let expected = user.audit.touch(&principal.user_id, now);
-    state.db.replace_versioned(&tenant.user(&user.id), &user, expected).await?;
+    let password_hash = password::hash(req.new_password.expose().to_owned()).await?;
+    let update = state.db.update_versioned(
+        &tenant.user(&user.id),
+        user.audit.version,
+        &principal.user_id,
+        now,
+        vec![("password_hash", s(password_hash))],
+    )?;
+    state.db.run_update(update).await?;
     let sessions_revoked =
         session::revoke_all(&state.db, &tenant, &user.id, principal.session_id.as_ref(), "password changed", now)
             .await?;

@@ -21,7 +21,8 @@ use toolbox::tenancy::{Lookup, Tenant, global};
 
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
-#[derive(Debug, Deserialize)]
+// No Debug: the invite token is a secret.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     email: Email,
@@ -180,6 +181,14 @@ async fn join_with_invite(
             vec![(":now", s(rfc3339(now))), (":user", s(user.id.to_string())), (":epoch", n(now.unix_timestamp()))],
         )?),
         Write::Delete(db.delete(&global::invite_token(&token_hash))?),
+        // An invite is only as good as its sender: one sent by an admin who
+        // has since been demoted or removed no longer admits anyone.
+        Write::Check(db.condition_check(
+            &tenant.user(&invite.created_by),
+            "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #role = :admin",
+            &[("#role", "role")],
+            vec![(":admin", s(Role::Admin.as_str()))],
+        )?),
     ];
     if invite.role == Role::Admin {
         writes.push(Write::Update(db.update(
@@ -196,6 +205,7 @@ async fn join_with_invite(
     writes.push(session_write(state, &tenant, &session)?);
     db.transact(writes).await.map_err(|err| match &err {
         DbError::Cancelled { failed } if failed.contains(&0) => bad_invite("the invite has already been used"),
+        DbError::Cancelled { failed } if failed.contains(&2) => bad_invite("the invite is no longer valid"),
         _ => taken(err, offset, email_index, username_index),
     })?;
     tracing::info!(user_id = %user.id, invite_id = %invite.id, "joined with invite");

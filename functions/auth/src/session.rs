@@ -7,9 +7,9 @@ use subtle::ConstantTimeEq;
 use toolbox::AppState;
 use toolbox::auth::refresh::RefreshToken;
 use toolbox::clock::rfc3339;
-use toolbox::db::{Db, DbError, n, s};
+use toolbox::db::{Db, DbError, n, s, value};
 use toolbox::domain::organization::{OrgStatus, Organization};
-use toolbox::domain::session::{self, Session};
+use toolbox::domain::session::{self, SPENT_HASHES_KEPT, Session};
 use toolbox::domain::user::User;
 use toolbox::envelope::ApiResponse;
 use toolbox::error::{AppError, AppResult};
@@ -19,7 +19,8 @@ use toolbox::tenancy::Tenant;
 
 use crate::tokens::{AuthResponse, respond};
 
-#[derive(Debug, Deserialize)]
+// No Debug: the token is a secret.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
@@ -51,13 +52,13 @@ pub async fn refresh(
         return Err(refused());
     }
     let presented_hash = presented.secret_hash();
-    if !bool::from(presented_hash.as_bytes().ct_eq(stored.token_hash.as_bytes())) {
-        // A token of this family that is not the current one was spent
-        // already: someone holds a copy. End the family for everyone.
-        session::revoke(&state.db, &tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now)
-            .await?;
-        tracing::warn!(session_id = %presented.session_id, "refresh token reuse detected; session revoked");
-        return Err(AppError::Unauthenticated("refresh token reuse detected; the session has been revoked".into()));
+    if !same(&presented_hash, &stored.token_hash) {
+        if stored.spent_hashes.iter().any(|spent| same(spent, &presented_hash)) {
+            // A token of this family that was already rotated away came back:
+            // someone holds a copy. End the family for everyone.
+            return Err(reuse(&state, &tenant, &presented, now).await);
+        }
+        return Err(refused());
     }
     let user: User = Db::decode(user.ok_or_else(refused)?)?;
     let org: Organization = Db::decode(org.ok_or_else(refused)?)?;
@@ -69,13 +70,18 @@ pub async fn refresh(
     }
 
     let next = RefreshToken::mint(presented.org_id.clone(), presented.user_id.clone(), presented.session_id.clone());
+    let spent: Vec<String> = std::iter::once(presented_hash.clone())
+        .chain(stored.spent_hashes.iter().cloned())
+        .take(SPENT_HASHES_KEPT)
+        .collect();
     let rotate = state.db.update(
         &tenant.session(&presented.user_id, &presented.session_id),
-        "SET token_hash = :next, generation = generation + :one, last_used_at = :now",
+        "SET token_hash = :next, spent_hashes = :spent, generation = generation + :one, last_used_at = :now",
         Some("token_hash = :current AND attribute_not_exists(revoked_at)"),
         &[],
         vec![
             (":next", s(next.secret_hash())),
+            (":spent", value(&spent)?),
             (":one", n(1)),
             (":now", s(rfc3339(now))),
             (":current", s(presented_hash)),
@@ -91,6 +97,22 @@ pub async fn refresh(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Ends a family whose spent token was presented again; the answer is the
+/// 401 the presenter gets.
+async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now: time::OffsetDateTime) -> AppError {
+    let revoked =
+        session::revoke(&state.db, tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now).await;
+    if let Err(err) = revoked {
+        return err.into();
+    }
+    tracing::warn!(session_id = %presented.session_id, "refresh token reuse detected; session revoked");
+    AppError::Unauthenticated("refresh token reuse detected; the session has been revoked".into())
 }
 
 /// Ends the session the refresh token belongs to; only the caller's own.

@@ -30,6 +30,7 @@ pub fn new_session(state: &AppState, user: &User) -> (Session, RefreshToken) {
         user_id: user.id.clone(),
         session_id: token.session_id.clone(),
         token_hash: token.secret_hash(),
+        spent_hashes: Vec::new(),
         generation: 0,
         created_at: rfc3339(now),
         last_used_at: rfc3339(now),

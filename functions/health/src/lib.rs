@@ -1,4 +1,4 @@
-//! `/health`, `/health/live` and `/health/ready`. Readiness really calls each
+//! `/api/v1/health`, `/health/live` and `/health/ready`. Readiness really calls each
 //! dependency, each with a short timeout, and names whichever failed.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use toolbox::http::RouteTable;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn routes() -> RouteTable {
-    RouteTable::new().get("/health", health).get("/health/live", live).get("/health/ready", ready)
+    RouteTable::new().get("/api/v1/health", health).get("/api/v1/health/live", live).get("/api/v1/health/ready", ready)
 }
 
 pub fn router(state: AppState) -> Router {

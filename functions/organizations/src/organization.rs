@@ -1,11 +1,11 @@
 //! `GET` and `PATCH /organizations/current`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use toolbox::AppState;
-use toolbox::db::DbError;
+use toolbox::db::{Db, DbError, value};
 use toolbox::domain::fields::{Locale, OrgName, TimeZone};
 use toolbox::domain::organization::{OrgSettings, Organization, OrganizationView};
 use toolbox::envelope::ApiResponse;
@@ -23,7 +23,12 @@ pub async fn get(State(state): State<AppState>, principal: Principal, headers: H
     let org = load(&state, &Tenant::of(&principal)).await?;
     let version = org.audit.version;
     if not_modified(&headers, version) {
-        return Ok(StatusCode::NOT_MODIFIED.into_response());
+        let etag = HeaderValue::from_str(&format!("\"{version}\"")).map_err(AppError::internal)?;
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"))],
+        )
+            .into_response());
     }
     Ok(ApiResponse::ok(OrganizationView::from(org)).with_etag(version).revalidate().into_response())
 }
@@ -60,26 +65,34 @@ pub async fn update(
     }
     let expected = if_match(&headers)?;
     let tenant = Tenant::of(&principal);
-    let mut org = load(&state, &tenant).await?;
+    let org = load(&state, &tenant).await?;
     if expected.is_some_and(|v| v != org.audit.version) {
         return Err(AppError::PreconditionFailed(format!("the organization is at version {}", org.audit.version)));
     }
-    if let Some(name) = patch.name {
-        org.name = name;
-    }
-    if let Some(settings) = patch.settings {
-        org.settings = OrgSettings {
-            timezone: settings.timezone.or(org.settings.timezone),
-            locale: settings.locale.or(org.settings.locale),
-        };
-    }
-    let stored_version = org.audit.touch(&principal.user_id, state.now());
-    state.db.replace_versioned(&tenant.organization(), &org, stored_version).await.map_err(|err| match err {
+    let name = patch.name.unwrap_or(org.name);
+    let settings = match patch.settings {
+        Some(changed) => OrgSettings {
+            timezone: changed.timezone.or(org.settings.timezone),
+            locale: changed.locale.or(org.settings.locale),
+        },
+        None => org.settings,
+    };
+    // Only name and settings are written: `admin_count` and `status` belong to
+    // other writers and must not be overwritten with what was read here.
+    let update = state.db.update_versioned(
+        &tenant.organization(),
+        org.audit.version,
+        &principal.user_id,
+        state.now(),
+        vec![("name", value(&name)?), ("settings", value(&settings)?)],
+    )?;
+    let stored = state.db.run_update(update).await.map_err(|err| match err {
         DbError::ConditionFailed if expected.is_some() => {
             AppError::PreconditionFailed("the organization was changed meanwhile".into())
         }
         other => other.into(),
     })?;
+    let org: Organization = Db::decode(stored)?;
     let version = org.audit.version;
     Ok(ApiResponse::ok(org.into()).with_etag(version))
 }

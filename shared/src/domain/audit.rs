@@ -21,13 +21,4 @@ impl Audit {
         let now = rfc3339(at);
         Self { created_at: now.clone(), created_by: by.clone(), updated_at: now, updated_by: by.clone(), version: 1 }
     }
-
-    /// Marks the next version, returning the one the update must find stored.
-    pub fn touch(&mut self, by: &UserId, at: OffsetDateTime) -> u64 {
-        let expected = self.version;
-        self.updated_at = rfc3339(at);
-        self.updated_by = by.clone();
-        self.version += 1;
-        expected
-    }
 }

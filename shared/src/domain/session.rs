@@ -15,6 +15,11 @@ pub struct Session {
     pub user_id: UserId,
     pub session_id: SessionId,
     pub token_hash: String,
+    /// Hashes of the family's last spent tokens, newest first. Presenting one
+    /// of these is reuse and ends the family; any other wrong secret is just
+    /// refused, so knowing a session id is not enough to log someone out.
+    #[serde(default)]
+    pub spent_hashes: Vec<String>,
     /// How many times the family has rotated.
     pub generation: u64,
     pub created_at: String,
@@ -26,6 +31,9 @@ pub struct Session {
     /// Epoch seconds; the table's TTL removes the family after it.
     pub expires_at: i64,
 }
+
+/// How many spent token hashes a session remembers.
+pub const SPENT_HASHES_KEPT: usize = 20;
 
 impl Session {
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
