@@ -5,7 +5,7 @@
 pub mod provision;
 pub mod template;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
@@ -22,10 +22,9 @@ use toolbox::http::{RouteTable, X_REQUEST_ID};
 use toolbox::request_meta::{self, RequestMeta};
 use toolbox_authorizer::Denial;
 use tower::ServiceExt;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::provision::Provisioned;
-use crate::template::Template;
+use crate::template::{Expr, Template};
 
 /// The stage name local requests carry, like `dev` or `prod` in AWS.
 pub const STAGE: &str = "local";
@@ -50,7 +49,13 @@ pub fn config(template: &Template, provisioned: &Provisioned) -> Result<Config, 
     let from_template: HashMap<String, String> = template
         .global_environment()
         .into_iter()
-        .filter_map(|(name, value)| Some((name, provisioned.resolve(&value, STAGE)?)))
+        .filter_map(|(name, value)| {
+            let resolved = provisioned.resolve(&value, STAGE).or_else(|| match &value {
+                Expr::Ref(parameter) => template.parameter_default(parameter),
+                _ => None,
+            });
+            Some((name, resolved?))
+        })
         .collect();
     Config::from_source(|name| std::env::var(name).ok().or_else(|| from_template.get(name).cloned()))
 }
@@ -73,6 +78,7 @@ struct Target {
 /// the authorizer has judged it, exactly as API Gateway would.
 pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError> {
     let mut routers: HashMap<String, Router> = HashMap::new();
+    let mut preflights: HashSet<String> = HashSet::new();
     let mut app: Router = Router::new();
     for route in template.routes() {
         let router = match routers.get(&route.function) {
@@ -91,6 +97,21 @@ pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError
         };
         let method: Method = route.method.parse().map_err(|_| bad_method(&route))?;
         let filter = MethodFilter::try_from(method).map_err(|_| bad_method(&route))?;
+        // Browsers' CORS preflights reach the function unauthorized and its
+        // CORS layer answers them, as SAM's OPTIONS mock does in AWS.
+        if preflights.insert(route.path.clone()) {
+            let preflight =
+                Arc::new(Target { router: router.clone(), authorized: false, resource_path: route.path.clone() });
+            let state = state.clone();
+            app = app.route(
+                &route.path,
+                on(MethodFilter::OPTIONS, move |req: Request| {
+                    let target = preflight.clone();
+                    let state = state.clone();
+                    async move { dispatch(&state, &target, req).await }
+                }),
+            );
+        }
         let target = Arc::new(Target { router, authorized: route.authorized, resource_path: route.path.clone() });
         let state = state.clone();
         app = app.route(
@@ -107,7 +128,7 @@ pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError
     let app = app
         .fallback(|| async { AppError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { AppError::NotFound("no such route".into()) });
-    Ok(app.layer(cors()))
+    Ok(app)
 }
 
 fn bad_method(route: &template::Route) -> AppBuildError {
@@ -165,24 +186,4 @@ async fn denied(denial: Denial, request_id: String, state: &AppState) -> Respons
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
-}
-
-/// CORS for a local dashboard; `LOCAL_CORS_ORIGIN` names it.
-fn cors() -> CorsLayer {
-    let origin = std::env::var("LOCAL_CORS_ORIGIN").unwrap_or_else(|_| "http://localhost:3000".into());
-    let origin = HeaderValue::from_str(&origin).unwrap_or(HeaderValue::from_static("http://localhost:3000"));
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::exact(origin))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-            X_REQUEST_ID.clone(),
-            header::HeaderName::from_static("idempotency-key"),
-            header::HeaderName::from_static("x-api-key"),
-        ])
-        .expose_headers([X_REQUEST_ID.clone(), header::ETAG, header::RETRY_AFTER])
-        .max_age(std::time::Duration::from_secs(600))
 }

@@ -93,6 +93,15 @@ impl Template {
         routes
     }
 
+    /// A template parameter's default value.
+    pub fn parameter_default(&self, name: &str) -> Option<String> {
+        let default = self.root.get("Parameters")?.get(name)?.get("Default")?;
+        match expr(default)? {
+            Expr::Literal(text) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The environment every function gets (`Globals.Function.Environment`).
     pub fn global_environment(&self) -> Vec<(String, Expr)> {
         self.root

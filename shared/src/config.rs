@@ -21,6 +21,8 @@ pub struct Config {
     pub invite_ttl_seconds: i64,
     pub login_max_failures: i64,
     pub login_lockout_seconds: i64,
+    /// The browser origin (the dashboard) allowed to call the API, if any.
+    pub cors_origin: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ impl Config {
             )?,
             invite_ttl_seconds: parse_positive("INVITE_TTL_SECONDS", &with_default("INVITE_TTL_SECONDS", "604800"))?,
             login_max_failures: parse_positive("LOGIN_MAX_FAILURES", &with_default("LOGIN_MAX_FAILURES", "5"))?,
+            cors_origin: source("CORS_ORIGIN").filter(|v| !v.trim().is_empty()),
             login_lockout_seconds: parse_positive(
                 "LOGIN_LOCKOUT_SECONDS",
                 &with_default("LOGIN_LOCKOUT_SECONDS", "900"),

@@ -9,10 +9,11 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use lambda_http::request::RequestContext;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use crate::error::AppError;
@@ -71,12 +72,36 @@ impl RouteTable {
     /// The finished router: unknown paths and methods answer in the envelope,
     /// and every request runs inside the request-id and logging middleware.
     pub fn into_router(self, state: AppState) -> Router {
+        let cors = state.config.cors_origin.as_deref().and_then(cors);
         self.router
             .fallback(|| async { AppError::NotFound("no such route".into()) })
             .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
             .layer(middleware::from_fn_with_state(state.clone(), request_scope))
+            .layer(tower::util::option_layer(cors))
             .with_state(state)
     }
+}
+
+/// CORS for the dashboard origin. With Lambda proxy integration the function
+/// must send these headers itself; API Gateway only answers the preflight.
+fn cors(origin: &str) -> Option<CorsLayer> {
+    let origin = HeaderValue::from_str(origin).ok()?;
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::exact(origin))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                X_REQUEST_ID.clone(),
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-api-key"),
+            ])
+            .expose_headers([X_REQUEST_ID.clone(), header::ETAG, header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// Gives the request its id (the caller's if sane, else API Gateway's, else a

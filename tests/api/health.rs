@@ -61,3 +61,28 @@ async fn readiness_is_503_naming_every_dependency_when_the_endpoint_is_down() {
         assert!(text.contains(dependency), "{dependency} not named in {text}");
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_origin_gets_cors_headers_and_others_do_not() {
+    let app = TestApp::spawn().await;
+    let origin = app.state.config.cors_origin.clone().expect("template.yaml gives a CORS origin");
+    let preflight = app
+        .call(axum::http::Method::OPTIONS, "/api/v1/auth/me")
+        .header("origin", &origin)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(preflight.headers["access-control-allow-origin"], origin.as_str());
+    assert!(preflight.headers["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+
+    let actual = app.get("/api/v1/health").header("origin", &origin).send().await;
+    assert_eq!(actual.headers["access-control-allow-origin"], origin.as_str());
+    assert!(actual.headers["access-control-expose-headers"].to_str().unwrap().contains("x-request-id"));
+    let foreign = app.get("/api/v1/health").header("origin", "https://evil.example").send().await;
+    // The configured origin is named, never the caller's: a browser on
+    // another origin refuses the response.
+    let allowed = foreign.headers.get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned());
+    assert_ne!(allowed.as_deref(), Some("https://evil.example"));
+}
