@@ -136,13 +136,7 @@ fn bad_method(route: &template::Route) -> AppBuildError {
 }
 
 async fn dispatch(state: &AppState, target: &Target, req: Request) -> Response {
-    let request_id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| request_meta::sane_request_id(id))
-        .map(str::to_owned)
-        .unwrap_or_else(request_meta::new_request_id);
+    let request_id = request_meta::from_headers(req.headers()).unwrap_or_else(request_meta::new_request_id);
     let mut context = ApiGatewayProxyRequestContext::default();
     context.stage = Some(STAGE.into());
     context.request_id = Some(request_id.clone());

@@ -109,12 +109,7 @@ fn cors(origin: &str) -> Option<CorsLayer> {
 /// line; echoes the id in `X-Request-ID`.
 async fn request_scope(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let context = req.extensions().get::<RequestContext>();
-    let request_id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| request_meta::sane_request_id(id))
-        .map(str::to_owned)
+    let request_id = request_meta::from_headers(req.headers())
         .or_else(|| match context {
             Some(RequestContext::ApiGatewayV1(ctx)) => {
                 ctx.request_id.clone().filter(|id| request_meta::sane_request_id(id))

@@ -31,6 +31,11 @@ pub fn new_request_id() -> String {
     ulid::Ulid::new().to_string()
 }
 
+/// The caller's `X-Request-ID`, when it is sane.
+pub fn from_headers(headers: &http::HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|id| sane_request_id(id)).map(str::to_owned)
+}
+
 /// A caller's request id is kept only when it is short and plain, so it can be
 /// logged and echoed without risk of header or log injection.
 pub fn sane_request_id(candidate: &str) -> bool {
