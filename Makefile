@@ -6,13 +6,14 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv dev test lint fmt build clean
+.PHONY: help venv dev test lint fmt build openapi clean
 
 help:
 	@echo "make dev    - moto + the whole API on http://127.0.0.1:8011 (Ctrl-C stops both)"
 	@echo "make test   - cfn-lint, then every Rust test against a fresh moto"
 	@echo "make lint   - rustfmt check and clippy, warnings denied"
 	@echo "make build  - release Lambda binaries with cargo-lambda (arm64)"
+	@echo "make openapi - regenerate openapi.json from the code"
 
 # Python tools (moto, cfn-lint, cargo-lambda) in a project-local virtualenv.
 $(STAMP): requirements-dev.txt
@@ -36,6 +37,9 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+openapi:
+	cargo run --quiet --bin toolbox-local -- openapi > openapi.json.tmp && mv openapi.json.tmp openapi.json
 
 BUILD_STAMP := $(VENV)/.build-installed
 $(BUILD_STAMP): requirements-build.txt $(STAMP)

@@ -40,6 +40,19 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
     Some(routes())
 }
 
+/// The whole API's OpenAPI document: the shared parts and every function's
+/// paths. `make openapi` writes it to `openapi.json`, which the health
+/// function serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = toolbox::openapi::BaseDoc::openapi();
+    doc.merge(toolbox_health::ApiDoc::openapi());
+    doc.merge(toolbox_auth::ApiDoc::openapi());
+    doc.merge(toolbox_organizations::ApiDoc::openapi());
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
 /// Every HTTP function's logical id in `template.yaml`.
 pub const HTTP_FUNCTIONS: &[&str] = &["HealthFunction", "AuthFunction", "OrganizationsFunction"];
 

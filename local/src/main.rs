@@ -1,5 +1,6 @@
 //! `toolbox-local`: provisions the template's resources in the local AWS
 //! endpoint, seeds a demo organisation, and serves the whole API.
+//! `toolbox-local openapi` prints the API's OpenAPI document instead.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +23,10 @@ fn env_or(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    if std::env::args().nth(1).as_deref() == Some("openapi") {
+        println!("{}", toolbox_local::openapi().to_pretty_json()?);
+        return Ok(());
+    }
     toolbox::logging::init();
     // Never provision into a real account by accident.
     if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {

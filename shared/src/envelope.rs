@@ -7,10 +7,12 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::request_meta;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Metadata {
     pub request_id: String,
+    /// RFC 3339, UTC.
     pub timestamp: String,
+    /// Present on lists that have a next page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
@@ -60,8 +62,11 @@ impl<T: Serialize> ApiResponse<T> {
     }
 }
 
-#[derive(Serialize)]
-struct Body<T> {
+/// The body of every success: also the schema the OpenAPI document shows.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Success<T> {
+    /// Always `success`.
+    #[schema(value_type = String, example = "success")]
     status: &'static str,
     data: T,
     metadata: Metadata,
@@ -72,7 +77,7 @@ impl<T: Serialize> IntoResponse for ApiResponse<T> {
         let mut metadata = Metadata::now();
         metadata.next_cursor = self.next_cursor;
         let mut response =
-            crate::http::json_response(self.status, &Body { status: "success", data: self.data, metadata });
+            crate::http::json_response(self.status, &Success { status: "success", data: self.data, metadata });
         if self.revalidate {
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
         }

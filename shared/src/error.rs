@@ -8,7 +8,7 @@ use crate::envelope::Metadata;
 
 pub type AppResult<T> = Result<T, AppError>;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -109,19 +109,24 @@ impl AppError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error: also the schema the OpenAPI document shows.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Always `error`.
+    #[schema(value_type = String, example = "error")]
     status: &'static str,
-    error: ErrorDetail<'a>,
+    error: ErrorDetail,
     metadata: Metadata,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    #[schema(value_type = String, example = "validation_failed")]
     code: &'static str,
     message: String,
+    /// The offending fields of a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a [FieldError]>,
+    details: Option<Vec<FieldError>>,
 }
 
 impl IntoResponse for AppError {
@@ -130,7 +135,7 @@ impl IntoResponse for AppError {
             tracing::error!(error = %source, "internal error");
         }
         let details = match &self {
-            Self::Validation(details) => Some(details.as_slice()),
+            Self::Validation(details) => Some(details.clone()),
             _ => None,
         };
         let body = ErrorBody {

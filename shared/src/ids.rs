@@ -13,6 +13,18 @@ macro_rules! ulid_id {
         #[serde(try_from = "String", into = "String")]
         pub struct $name(ulid::Ulid);
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some("^[0-9A-HJKMNP-TV-Z]{26}$"))
+                    .description(Some("A ULID"))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             pub fn new() -> Self {
                 Self(ulid::Ulid::new())

@@ -20,6 +20,7 @@ pub mod json;
 pub mod keyset;
 pub mod lambda;
 pub mod logging;
+pub mod openapi;
 pub mod principal;
 pub mod request_meta;
 pub mod state;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::error::AppError;
 use crate::ids::{OrgId, SessionId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,

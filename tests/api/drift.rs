@@ -36,13 +36,15 @@ async fn every_template_function_with_api_events_is_served_locally() {
 }
 
 #[tokio::test]
-async fn public_routes_are_exactly_health_register_login_and_refresh() {
+async fn public_routes_are_exactly_health_docs_register_login_and_refresh() {
     let template = &stack().await.template;
     let public: BTreeSet<String> = template.routes().into_iter().filter(|r| !r.authorized).map(|r| r.path).collect();
     let expected: BTreeSet<String> = [
         "/api/v1/health",
         "/api/v1/health/live",
         "/api/v1/health/ready",
+        "/api/v1/openapi.json",
+        "/api/v1/docs",
         "/api/v1/auth/register",
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
@@ -51,6 +53,14 @@ async fn public_routes_are_exactly_health_register_login_and_refresh() {
     .map(String::from)
     .collect();
     assert_eq!(public, expected);
+
+    // The document says the same of each operation.
+    let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
+    for route in template.routes() {
+        let security = &doc["paths"][&route.path][route.method.to_lowercase()]["security"];
+        let documented_public = security.as_array().unwrap().iter().all(|s| s.as_object().unwrap().is_empty());
+        assert_eq!(documented_public, !route.authorized, "{} {}", route.method, route.path);
+    }
 }
 
 #[tokio::test]
@@ -104,4 +114,73 @@ async fn local_resources_follow_the_template_definitions() {
     let value: serde_json::Value = serde_json::from_str(secret.secret_string().unwrap()).unwrap();
     assert_eq!(value["kid"], "k1");
     assert_eq!(value["secret"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn the_committed_openapi_document_is_generated_from_the_code() {
+    let generated = toolbox_local::openapi().to_pretty_json().unwrap();
+    assert_eq!(
+        toolbox_health::OPENAPI_JSON.trim_end(),
+        generated.trim_end(),
+        "openapi.json is stale: run `make openapi` and commit it"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_served_routes() {
+    let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let served: BTreeSet<(String, String)> =
+        stack().await.template.routes().into_iter().map(|r| (r.method, r.path)).collect();
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(undocumented.is_empty(), "served but not in openapi.json: {undocumented:?}");
+    assert!(unserved.is_empty(), "in openapi.json but served by nobody: {unserved:?}");
+}
+
+#[test]
+fn every_reference_in_the_openapi_document_resolves() {
+    let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for reference in refs {
+        let pointer = reference.trim_start_matches('#');
+        assert!(doc.pointer(pointer).is_some(), "dangling $ref {reference}");
+    }
+}
+
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", serde_json::Value::String(target)) => out.push(target.clone()),
+                    _ => collect_refs(inner, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_authenticated_operation_documents_401_and_every_public_one_says_so() {
+    let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let security =
+                operation["security"].as_array().unwrap_or_else(|| panic!("{method} {path} has no security"));
+            let public = security.iter().all(|s| s.as_object().is_some_and(|o| o.is_empty()));
+            if !public {
+                assert!(operation["responses"]["401"].is_object(), "{method} {path} does not document 401");
+            }
+        }
+    }
 }

@@ -86,3 +86,18 @@ async fn the_dashboard_origin_gets_cors_headers_and_others_do_not() {
     let allowed = foreign.headers.get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned());
     assert_ne!(allowed.as_deref(), Some("https://evil.example"));
 }
+
+#[tokio::test]
+async fn the_api_describes_itself() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/api/v1/openapi.json").send().await;
+    doc.expect(StatusCode::OK, None);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    assert!(doc.body["paths"]["/api/v1/auth/register"]["post"].is_object());
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc.body["components"]["securitySchemes"]["api_key"].is_object());
+    let page = app.get("/api/v1/docs").send().await;
+    page.expect(StatusCode::OK, None);
+    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.text.contains("spec-url=\"openapi.json\""));
+}

@@ -20,6 +20,13 @@ pub fn routes() -> RouteTable {
         .post("/api/v1/auth/password", me::change_password)
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(register::register, login::login, session::refresh, session::logout, me::me, me::change_password),
+    tags((name = "auth", description = "Registration, sessions and the signed-in user"))
+)]
+pub struct ApiDoc;
+
 pub fn router(state: AppState) -> Router {
     routes().into_router(state)
 }

@@ -10,14 +10,17 @@ use toolbox::db::{Db, DbError, Write};
 use toolbox::domain::fields::{Email, Password, Username};
 use toolbox::domain::organization::{OrgStatus, Organization};
 use toolbox::domain::user::{self, User};
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::json::Json;
+use toolbox::openapi::*;
 use toolbox::tenancy::{Lookup, Tenant, global};
+use utoipa::ToSchema;
 
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
-#[derive(Debug, Deserialize)]
+/// Exactly one of `email` and `username`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[serde(default)]
@@ -31,6 +34,25 @@ fn invalid_credentials() -> AppError {
     AppError::Unauthenticated("invalid credentials".into())
 }
 
+/// Signs in with an email or a username; each login is a new session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = Success<AuthResponse>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+    security(())
+)]
 pub async fn login(
     State(state): State<AppState>,
     Json(req): Json<LoginRequest>,

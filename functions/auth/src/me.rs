@@ -8,32 +8,64 @@ use toolbox::db::s;
 use toolbox::domain::fields::Password;
 use toolbox::domain::session;
 use toolbox::domain::user::{self, UserView};
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::json::Json;
+use toolbox::openapi::*;
 use toolbox::principal::Principal;
 use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
 
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The caller", body = Success<UserView>),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<UserView>> {
     let user = user::find_active(&state.db, &Tenant::of(&principal), &principal.user_id).await?;
     Ok(ApiResponse::ok(user.into()))
 }
 
 // No Debug: the passwords are secrets.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
     new_password: Password,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PasswordChanged {
     sessions_revoked: usize,
 }
 
 /// Changes the password and ends every other session of the user; the
 /// session the change was made from stays signed in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Changed; other sessions ended", body = Success<PasswordChanged>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,

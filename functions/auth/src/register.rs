@@ -12,17 +12,19 @@ use toolbox::domain::fields::{Email, OrgName, Password, PersonName, Username};
 use toolbox::domain::invite::Invite;
 use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization};
 use toolbox::domain::user::User;
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult, FieldError};
 use toolbox::ids::UserId;
 use toolbox::json::Json;
+use toolbox::openapi::*;
 use toolbox::principal::Role;
 use toolbox::tenancy::{Lookup, Tenant, global};
+use utoipa::ToSchema;
 
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
 // No Debug: the invite token is a secret.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     email: Email,
@@ -37,6 +39,25 @@ pub struct RegisterRequest {
     invite_token: Option<String>,
 }
 
+/// Registers a new organization with its first admin (`organization_name`),
+/// or joins one as the invited role (`invite_token`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered and signed in", body = Success<AuthResponse>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+    security(())
+)]
 pub async fn register(
     State(state): State<AppState>,
     Json(req): Json<RegisterRequest>,

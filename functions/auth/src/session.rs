@@ -11,16 +11,18 @@ use toolbox::db::{Db, DbError, n, s, value};
 use toolbox::domain::organization::{OrgStatus, Organization};
 use toolbox::domain::session::{self, SPENT_HASHES_KEPT, Session};
 use toolbox::domain::user::User;
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::json::Json;
+use toolbox::openapi::*;
 use toolbox::principal::Principal;
 use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
 
 use crate::tokens::{AuthResponse, respond};
 
 // No Debug: the token is a secret.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
@@ -30,6 +32,25 @@ fn refused() -> AppError {
     AppError::Unauthenticated("the refresh token is not valid".into())
 }
 
+/// Trades a refresh token for new tokens. The token is spent: presenting it
+/// again ends the whole session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New access and refresh tokens", body = Success<AuthResponse>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    ),
+    security(())
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -116,6 +137,22 @@ async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now:
 }
 
 /// Ends the session the refresh token belongs to; only the caller's own.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     principal: Principal,

@@ -13,11 +13,14 @@ use toolbox::ids::SessionId;
 use toolbox::keyset::KeySet;
 use toolbox::tenancy::Tenant;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthResponse {
     pub access_token: String,
     pub refresh_token: String,
+    /// Always `bearer`.
+    #[schema(value_type = String, example = "bearer")]
     pub token_type: &'static str,
+    /// Seconds the access token is valid.
     pub expires_in: i64,
     pub user: UserView,
 }

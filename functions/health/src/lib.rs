@@ -1,53 +1,93 @@
-//! `/api/v1/health`, `/health/live` and `/health/ready`. Readiness really calls each
-//! dependency, each with a short timeout, and names whichever failed.
+//! `/api/v1/health`, `/health/live` and `/health/ready` (readiness really
+//! calls each dependency, each with a short timeout, and names whichever
+//! failed), and the API's own description: `/openapi.json` and `/docs`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
 use serde::Serialize;
 use toolbox::AppState;
 use toolbox::aws::QueueAttributeName;
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::http::RouteTable;
+use toolbox::openapi::Unavailable;
+use utoipa::ToSchema;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn routes() -> RouteTable {
-    RouteTable::new().get("/api/v1/health", health).get("/api/v1/health/live", live).get("/api/v1/health/ready", ready)
+    RouteTable::new()
+        .get("/api/v1/health", health)
+        .get("/api/v1/health/live", live)
+        .get("/api/v1/health/ready", ready)
+        .get("/api/v1/openapi.json", openapi_json)
+        .get("/api/v1/docs", docs)
 }
 
 pub fn router(state: AppState) -> Router {
     routes().into_router(state)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(health, live, ready, openapi_json, docs),
+    tags((name = "health", description = "Liveness, readiness and this document"))
+)]
+pub struct ApiDoc;
+
+/// The whole API's OpenAPI document, generated from the code of every
+/// function by `make openapi`; a test fails when it is stale.
+pub const OPENAPI_JSON: &str = include_str!("../../../openapi.json");
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     status: &'static str,
     service: &'static str,
     version: &'static str,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "health",
+    responses((status = 200, description = "The service answers", body = Success<Health>)),
+    security(())
+)]
 async fn health() -> ApiResponse<Health> {
     ApiResponse::ok(Health { status: "ok", service: "toolbox-ai", version: env!("CARGO_PKG_VERSION") })
 }
 
 /// Liveness: the process answers. No dependency is called.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/live",
+    tag = "health",
+    responses((status = 200, description = "The process is alive", body = Success<Health>)),
+    security(())
+)]
 async fn live() -> ApiResponse<Health> {
     health().await
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Check {
+    /// `ok`, `error` or `timeout`.
+    #[schema(value_type = String)]
     status: &'static str,
     latency_ms: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
+    #[schema(value_type = String, example = "ready")]
     status: &'static str,
+    /// One check per dependency: dynamodb, sqs, s3, secretsmanager.
+    #[schema(value_type = BTreeMap<String, Check>)]
     checks: BTreeMap<&'static str, Check>,
 }
 
@@ -71,6 +111,17 @@ where
     (name, Check { status, latency_ms: started.elapsed().as_millis() as u64 })
 }
 
+/// Readiness: each dependency answers within its timeout.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Every dependency answers", body = Success<Readiness>),
+        (status = 503, response = Unavailable),
+    ),
+    security(())
+)]
 async fn ready(State(state): State<AppState>) -> AppResult<ApiResponse<Readiness>> {
     let aws = &state.aws;
     let config = &state.config;
@@ -97,3 +148,42 @@ async fn ready(State(state): State<AppState>) -> AppResult<ApiResponse<Readiness
     }
     Ok(ApiResponse::ok(Readiness { status: "ready", checks }))
 }
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")),
+    security(())
+)]
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        OPENAPI_JSON,
+    )
+}
+
+/// The document rendered for people (Redoc, loaded by the browser).
+#[utoipa::path(
+    get,
+    path = "/api/v1/docs",
+    tag = "health",
+    responses((status = 200, description = "An HTML page", content_type = "text/html")),
+    security(())
+)]
+async fn docs() -> impl IntoResponse {
+    Html(DOCS_PAGE)
+}
+
+// A relative spec URL, so the page works under an API Gateway stage prefix.
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>ToolboxAI Serverless API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<redoc spec-url="openapi.json"></redoc>
+<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
+</body>
+</html>
+"#;

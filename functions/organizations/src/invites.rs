@@ -10,21 +10,23 @@ use toolbox::clock::rfc3339;
 use toolbox::db::{DbError, Write};
 use toolbox::domain::fields::Email;
 use toolbox::domain::invite::{Invite, TOKEN_PREFIX};
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::ids::InviteId;
 use toolbox::json::Json;
+use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
 use toolbox::tenancy::{Lookup, Tenant, global};
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     email: Email,
     role: Role,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InviteCreated {
     id: InviteId,
     email: Email,
@@ -33,6 +35,25 @@ pub struct InviteCreated {
     expires_at: String,
 }
 
+/// Invites someone by email as a role; the token is in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/current/invites",
+    tag = "organizations",
+    request_body = InviteRequest,
+    responses(
+        (status = 201, description = "The invite, with its token", body = Success<InviteCreated>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,

@@ -19,6 +19,20 @@ pub fn routes() -> RouteTable {
         .post("/api/v1/organizations/current/invites", invites::create)
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        organization::get,
+        organization::update,
+        members::list,
+        members::change_role,
+        members::remove,
+        invites::create
+    ),
+    tags((name = "organizations", description = "The caller's organization, its members and invites"))
+)]
+pub struct ApiDoc;
+
 pub fn router(state: AppState) -> Router {
     routes().into_router(state)
 }

@@ -11,18 +11,36 @@ use toolbox::cursor::{self, PageRequest};
 use toolbox::db::{DbError, Write, n, s, value};
 use toolbox::domain::session;
 use toolbox::domain::user::{self, User, UserView};
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::http::PathId;
 use toolbox::ids::UserId;
 use toolbox::json::Json;
+use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
 use toolbox::tenancy::{Tenant, global};
+use utoipa::ToSchema;
 
 const LIST: &str = "members";
 /// Queries one list request may make (the budget of DESIGN.md is three round trips).
 const MAX_QUERIES: usize = 3;
 
+/// The organization's members, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/current/members",
+    tag = "organizations",
+    params(
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of members", body = Success<Vec<UserView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -48,7 +66,7 @@ pub async fn list(
     Ok(ApiResponse::page(members, next))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     role: Role,
@@ -90,6 +108,27 @@ fn last_admin(err: DbError) -> AppError {
     }
 }
 
+/// Gives a member another role. The last admin cannot be demoted.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organizations/current/members/{user_id}",
+    tag = "organizations",
+    params(("user_id" = String, Path, description = "The member's user id")),
+    request_body = RoleChange,
+    responses(
+        (status = 200, description = "The member with the new role", body = Success<UserView>),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
 pub async fn change_role(
     State(state): State<AppState>,
     principal: Principal,
@@ -118,6 +157,22 @@ pub async fn change_role(
     Ok(ApiResponse::ok(member.into()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/current/members/{user_id}",
+    tag = "organizations",
+    params(("user_id" = String, Path, description = "The member's user id")),
+    responses(
+        (status = 204, description = "Removed and signed out"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
 /// Removes a member: the user is kept, marked deleted, for the audit trail;
 /// their email and username are freed and their sessions end.
 pub async fn remove(

@@ -8,17 +8,34 @@ use toolbox::AppState;
 use toolbox::db::{Db, DbError, value};
 use toolbox::domain::fields::{Locale, OrgName, TimeZone};
 use toolbox::domain::organization::{OrgSettings, Organization, OrganizationView};
-use toolbox::envelope::ApiResponse;
+use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::http::{if_match, not_modified};
 use toolbox::json::Json;
+use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
 use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
 
 async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     state.db.get(&tenant.organization()).await?.ok_or_else(|| AppError::not_found("organization"))
 }
 
+/// The caller's organization. Revalidate with `If-None-Match`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/current",
+    tag = "organizations",
+    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from before")),
+    responses(
+        (status = 200, description = "The organization", body = Success<OrganizationView>,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 304, description = "Unchanged since the `ETag` sent"),
+        (status = 401, response = Unauthenticated),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(State(state): State<AppState>, principal: Principal, headers: HeaderMap) -> AppResult<Response> {
     let org = load(&state, &Tenant::of(&principal)).await?;
     let version = org.audit.version;
@@ -33,7 +50,7 @@ pub async fn get(State(state): State<AppState>, principal: Principal, headers: H
     Ok(ApiResponse::ok(OrganizationView::from(org)).with_etag(version).revalidate().into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     #[serde(default)]
@@ -42,7 +59,8 @@ pub struct SettingsPatch {
     locale: Option<Locale>,
 }
 
-#[derive(Debug, Deserialize)]
+/// At least one of `name` and `settings`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationPatch {
     #[serde(default)]
@@ -51,6 +69,28 @@ pub struct OrganizationPatch {
     settings: Option<SettingsPatch>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organizations/current",
+    tag = "organizations",
+    params(("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on")),
+    request_body = OrganizationPatch,
+    responses(
+        (status = 200, description = "The changed organization", body = Success<OrganizationView>,
+            headers(("ETag" = String, description = "The new version, quoted"))),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
 /// Admins rename the organisation or change its settings. With `If-Match`,
 /// a stale version is a 412; without, a concurrent change is a 409.
 pub async fn update(

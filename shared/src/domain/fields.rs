@@ -5,8 +5,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use utoipa::openapi::schema::{KnownFormat, SchemaFormat, Type};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
+
+/// A string newtype: parsed on the way in, described to OpenAPI by `$schema`
+/// (constraints that say exactly what the parse accepts).
 macro_rules! parsed_string {
-    ($(#[$doc:meta])* $name:ident, $parse:expr) => {
+    ($(#[$doc:meta])* $name:ident, $parse:expr, $schema:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -17,6 +22,15 @@ macro_rules! parsed_string {
                 &self.0
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let describe: fn(ObjectBuilder) -> ObjectBuilder = $schema;
+                describe(ObjectBuilder::new().schema_type(Type::String)).into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl TryFrom<String> for $name {
             type Error = String;
@@ -46,38 +60,56 @@ macro_rules! parsed_string {
     };
 }
 
+/// Printable text without surrounding blanks; the OpenAPI pattern below
+/// says the same.
 fn plain_text(raw: String, min: usize, max: usize) -> Result<String, String> {
-    let trimmed = raw.trim();
-    let count = trimmed.chars().count();
+    let count = raw.chars().count();
     if count < min || count > max {
         return Err(format!("must be {min} to {max} characters"));
     }
-    if trimmed.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
-    Ok(trimmed.to_owned())
+    if raw.trim() != raw {
+        return Err("must not start or end with a blank".into());
+    }
+    Ok(raw)
 }
 
+const PLAIN_TEXT_PATTERN: &str = r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$";
+
+fn plain_text_schema(builder: ObjectBuilder, min: usize, max: usize) -> ObjectBuilder {
+    builder.min_length(Some(min)).max_length(Some(max)).pattern(Some(PLAIN_TEXT_PATTERN))
+}
+
+/// Login emails: ASCII, as the pattern says; stored lowercased.
+const EMAIL_PATTERN: &str = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+
 parsed_string!(
-    /// A login email, trimmed and lowercased: the same address always finds
-    /// the same account.
+    /// A login email, lowercased: the same address always finds the same
+    /// account.
     Email,
     |raw| {
-        let email = raw.trim().to_lowercase();
         let invalid = || Err("must be an email address".to_owned());
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if raw.len() > 254 {
             return invalid();
         }
-        let Some((local, domain)) = email.split_once('@') else { return invalid() };
-        if local.is_empty() || local.len() > 64 || domain.contains('@') {
-            return invalid();
-        }
+        let Some((local, domain)) = raw.split_once('@') else { return invalid() };
+        let local_ok = (1..=64).contains(&local.len())
+            && local.bytes().all(|b| b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b));
+        let label_ok = |label: &str| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
         let labels: Vec<&str> = domain.split('.').collect();
-        if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-')) {
+        if !local_ok || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
             return invalid();
         }
-        Ok(email)
-    }
+        Ok(raw.to_ascii_lowercase())
+    },
+    |schema| schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))).max_length(Some(254)).pattern(Some(EMAIL_PATTERN))
 );
 
 parsed_string!(
@@ -85,19 +117,19 @@ parsed_string!(
     /// so a login can tell it from an email.
     Username,
     |raw| {
-        let name = raw.trim().to_lowercase();
-        if !(3..=32).contains(&name.len()) {
+        if !(3..=32).contains(&raw.len()) {
             return Err("must be 3 to 32 characters".into());
         }
-        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
             return Err("may contain only letters, digits, '.', '_' and '-'".into());
         }
-        Ok(name)
-    }
+        Ok(raw.to_ascii_lowercase())
+    },
+    |schema| schema.pattern(Some("^[A-Za-z0-9._-]{3,32}$"))
 );
 
-parsed_string!(PersonName, |raw| plain_text(raw, 1, 100));
-parsed_string!(OrgName, |raw| plain_text(raw, 2, 100));
+parsed_string!(PersonName, |raw| plain_text(raw, 1, 100), |schema| plain_text_schema(schema, 1, 100));
+parsed_string!(OrgName, |raw| plain_text(raw, 2, 100), |schema| plain_text_schema(schema, 2, 100));
 
 parsed_string!(
     /// An IANA time zone name such as `Europe/Paris` or `UTC`.
@@ -107,7 +139,8 @@ parsed_string!(
             && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
             && raw.as_bytes()[0].is_ascii_alphabetic();
         if ok { Ok(raw) } else { Err("must be an IANA time zone name, like Europe/Paris".into()) }
-    }
+    },
+    |schema| schema.pattern(Some("^[A-Za-z][A-Za-z0-9/_+-]{0,63}$"))
 );
 
 parsed_string!(
@@ -117,7 +150,8 @@ parsed_string!(
         let ok = (2..=35).contains(&raw.len())
             && raw.split('-').all(|part| !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric()));
         if ok { Ok(raw) } else { Err("must be a language tag, like en or pt-BR".into()) }
-    }
+    },
+    |schema| schema.min_length(Some(2)).max_length(Some(35)).pattern(Some("^[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8})*$"))
 );
 
 /// A password as typed: 10–128 characters. Never serialized, never printed.
@@ -139,6 +173,19 @@ impl TryFrom<String> for Password {
     }
 }
 
+impl utoipa::PartialSchema for Password {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+            .min_length(Some(10))
+            .max_length(Some(128))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Password {}
+
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")
@@ -151,10 +198,19 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(Email::try_from(" Ada@Example.COM ".to_owned()).unwrap().as_str(), "ada@example.com");
-        for bad in
-            ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@example.com", "ada@-x.com"]
-        {
+        assert_eq!(Email::try_from("Ada@Example.COM".to_owned()).unwrap().as_str(), "ada@example.com");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@example.com",
+            "ada@-x.com",
+            " ada@example.com",
+            "ad\u{e9}@example.com",
+        ] {
             assert!(Email::try_from(bad.to_owned()).is_err(), "{bad} should be refused");
         }
     }
@@ -176,7 +232,8 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(PersonName::try_from("  Ada ".to_owned()).unwrap().as_str(), "Ada");
+        assert_eq!(PersonName::try_from("Ada L".to_owned()).unwrap().as_str(), "Ada L");
+        assert!(PersonName::try_from(" Ada".to_owned()).is_err());
         assert!(PersonName::try_from("   ".to_owned()).is_err());
         assert!(OrgName::try_from("x".repeat(101)).is_err());
         assert!(PersonName::try_from("a\u{0007}".to_owned()).is_err());

@@ -6,7 +6,7 @@ use crate::domain::audit::Audit;
 use crate::domain::fields::{Locale, OrgName, TimeZone};
 use crate::ids::OrgId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgStatus {
     Active,
@@ -14,7 +14,7 @@ pub enum OrgStatus {
     Suspended,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,7 +39,7 @@ pub struct Organization {
 }
 
 /// The organisation as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrganizationView {
     pub id: OrgId,
     pub name: OrgName,

@@ -103,7 +103,7 @@ pub fn password_success(db: &Db, tenant: &Tenant, user: &UserId, now: OffsetDate
 }
 
 /// A user as the API shows it: never the hash, never the lockout state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: UserId,
     pub email: Email,
