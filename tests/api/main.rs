@@ -10,6 +10,7 @@ mod events;
 mod health;
 mod invites;
 mod isolation;
+mod matrix;
 mod members;
 mod organizations;
 mod sessions;

@@ -1,0 +1,235 @@
+//! The auth and cross-tenant matrix, generated from the OpenAPI document, so
+//! a new route is covered the day it is documented:
+//! - every authenticated operation refuses no token, a garbage token and an
+//!   expired token with 401;
+//! - every operation with a resource id answers another tenant with 404;
+//! - every operation with an `x-roles` rule answers the other roles with 403;
+//! and none of those requests changes a byte of the target tenant's data.
+
+use std::collections::BTreeMap;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use toolbox::auth::jwt::{self, AccessClaims};
+
+use crate::helpers::{Account, TestApp};
+
+struct Operation {
+    id: String,
+    method: Method,
+    path: String,
+    authenticated: bool,
+    roles: Option<Vec<String>>,
+    has_body: bool,
+}
+
+fn operations() -> Vec<Operation> {
+    let doc: Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let security = operation["security"].as_array().cloned().unwrap_or_default();
+            operations.push(Operation {
+                id: operation["operationId"].as_str().unwrap().to_owned(),
+                method: method.to_uppercase().parse().unwrap(),
+                path: path.clone(),
+                authenticated: security.iter().any(|s| s.as_object().is_some_and(|o| !o.is_empty())),
+                roles: operation[toolbox::openapi::ROLES_EXTENSION]
+                    .as_array()
+                    .map(|roles| roles.iter().map(|r| r.as_str().unwrap().to_owned()).collect()),
+                has_body: operation["requestBody"].is_object(),
+            });
+        }
+    }
+    assert!(operations.len() >= 17, "the document lists {} operations", operations.len());
+    operations
+}
+
+/// A body each operation would accept, so a refusal is about who asks, not
+/// about what they sent. A new operation with a body needs a line here.
+fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
+    if !operation.has_body {
+        return None;
+    }
+    Some(match operation.id.as_str() {
+        "logout" => json!({"refresh_token": tenant.admin.refresh_token}),
+        "change_password" => json!({"current_password": tenant.admin.password, "new_password": "matrix-password-1"}),
+        "update" => json!({"name": "Renamed by the matrix"}),
+        "change_role" => json!({"role": "admin"}),
+        "create" => json!({"email": crate::helpers::unique_email("matrix"), "role": "admin"}),
+        other => panic!("operation {other} has a body but no valid body in tests/api/matrix.rs"),
+    })
+}
+
+/// The path with its ids filled in from `tenant`. A new path parameter needs
+/// a line here.
+fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
+    let mut path = operation.path.clone();
+    while let Some(start) = path.find('{') {
+        let end = path[start..].find('}').unwrap() + start;
+        let value = match &path[start + 1..end] {
+            "user_id" => tenant.student.user_id.clone(),
+            other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
+        };
+        path.replace_range(start..=end, &value);
+    }
+    path
+}
+
+struct Tenant {
+    admin: Account,
+    teacher: Account,
+    student: Account,
+    parent: Account,
+}
+
+impl Tenant {
+    async fn new(app: &TestApp) -> Self {
+        let admin = app.register_org().await;
+        Self {
+            teacher: app.member(&admin, "teacher").await,
+            student: app.member(&admin, "student").await,
+            parent: app.member(&admin, "parent").await,
+            admin,
+        }
+    }
+
+    fn by_role(&self, role: &str) -> &Account {
+        match role {
+            "admin" => &self.admin,
+            "teacher" => &self.teacher,
+            "student" => &self.student,
+            "parent" => &self.parent,
+            other => panic!("unknown role {other}"),
+        }
+    }
+}
+
+/// Every item of a tenant's partition, exactly as stored.
+async fn snapshot(app: &TestApp, account: &Account) -> BTreeMap<String, String> {
+    let mut items = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = app
+            .state
+            .aws
+            .dynamodb
+            .query()
+            .table_name(&app.state.config.table_name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(account.tenant().pk()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let sk = item["sk"].as_s().unwrap().clone();
+            let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            pairs.sort();
+            items.insert(sk, pairs.join("\n"));
+        }
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return items,
+        }
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    operation: &Operation,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> crate::helpers::TestResponse {
+    let mut call = app.call(operation.method.clone(), path);
+    if let Some(token) = token {
+        call = call.bearer(token);
+    }
+    if let Some(body) = body {
+        call = call.json(body);
+    }
+    call.send().await
+}
+
+async fn expired_token(app: &TestApp, account: &Account) -> String {
+    let keys = app.state.key_set().await.unwrap();
+    let payload = account.access_token.split('.').nth(1).unwrap();
+    let mut claims: AccessClaims = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    (claims.iat, claims.nbf, claims.exp) = (now - 3600, now - 3600, now - 120);
+    jwt::sign(&keys, &claims)
+}
+
+#[tokio::test]
+async fn every_authenticated_operation_refuses_missing_garbage_and_expired_tokens() {
+    let app = TestApp::spawn().await;
+    let a = Tenant::new(&app).await;
+    let before = snapshot(&app, &a.admin).await;
+    let expired = expired_token(&app, &a.admin).await;
+    for operation in operations().iter().filter(|o| o.authenticated) {
+        let path = concrete_path(operation, &a);
+        for (case, token) in
+            [("no token", None), ("garbage", Some("garbage.token.here")), ("expired", Some(expired.as_str()))]
+        {
+            let response = call(&app, operation, &path, token, valid_body(operation, &a)).await;
+            assert_eq!(
+                response.status,
+                StatusCode::UNAUTHORIZED,
+                "{case}: {} {path}: {}",
+                operation.method,
+                response.text
+            );
+            assert_eq!(response.code(), "unauthenticated");
+        }
+    }
+    assert_eq!(snapshot(&app, &a.admin).await, before, "a refused request changed data");
+}
+
+#[tokio::test]
+async fn another_tenants_ids_are_404_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let a = Tenant::new(&app).await;
+    let b = Tenant::new(&app).await;
+    let before = snapshot(&app, &a.admin).await;
+    let with_ids: Vec<_> = operations().into_iter().filter(|o| o.authenticated && o.path.contains('{')).collect();
+    assert!(!with_ids.is_empty());
+    for operation in &with_ids {
+        let path = concrete_path(operation, &a);
+        // B's admin may do anything in B, so only tenancy can refuse this.
+        let response = call(&app, operation, &path, Some(&b.admin.access_token), valid_body(operation, &b)).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{} {path}: {}", operation.method, response.text);
+        assert_eq!(response.code(), "not_found");
+    }
+    assert_eq!(snapshot(&app, &a.admin).await, before, "another tenant changed data");
+}
+
+#[tokio::test]
+async fn every_role_rule_refuses_the_other_roles_with_403() {
+    let app = TestApp::spawn().await;
+    let a = Tenant::new(&app).await;
+    let before = snapshot(&app, &a.admin).await;
+    let ruled: Vec<_> = operations().into_iter().filter(|o| o.roles.is_some()).collect();
+    assert!(!ruled.is_empty());
+    for operation in &ruled {
+        let allowed = operation.roles.as_ref().unwrap();
+        for role in ["admin", "teacher", "student", "parent"].into_iter().filter(|r| !allowed.iter().any(|a| a == r)) {
+            let caller = a.by_role(role);
+            let path = concrete_path(operation, &a);
+            let response = call(&app, operation, &path, Some(&caller.access_token), valid_body(operation, &a)).await;
+            assert_eq!(
+                response.status,
+                StatusCode::FORBIDDEN,
+                "{role}: {} {path}: {}",
+                operation.method,
+                response.text
+            );
+            assert_eq!(response.code(), "forbidden");
+        }
+    }
+    assert_eq!(snapshot(&app, &a.admin).await, before, "a forbidden request changed data");
+}
