@@ -136,11 +136,10 @@ pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError
             }),
         );
     }
-    // API Gateway answers an unknown method on a known path like an unknown
-    // path (our gateway response makes that a 404), so local does too.
+    // axum adds the `Allow` header to the 405.
     let app = app
         .fallback(|| async { AppError::NotFound("no such route".into()) })
-        .method_not_allowed_fallback(|| async { AppError::NotFound("no such route".into()) });
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed });
     Ok(app)
 }
 

@@ -58,6 +58,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     })
 }
 
+/// For optional request fields, with `#[serde(default, deserialize_with =
+/// "present")]`: an absent field is `None`, but an explicit `null` is refused,
+/// as the OpenAPI schema (not nullable) says.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
     let text = err.to_string();
     // serde_json appends the position; the field name says more to a client.

@@ -209,7 +209,7 @@ async fn password_change_guesses_count_towards_the_lockout() {
             .json(json!({"current_password": "a-guessed-password", "new_password": "attacker-password"}))
             .send()
             .await
-            .expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+            .expect(StatusCode::FORBIDDEN, Some("forbidden"));
     }
     // Locked now, even with the right current password, and for logins too.
     app.post("/api/v1/auth/password")

@@ -116,13 +116,12 @@ fn with_unknown_field(body: &Value) -> Value {
 }
 
 #[tokio::test]
-async fn unknown_routes_and_methods_are_404_in_the_envelope() {
+async fn unknown_routes_are_404_and_unknown_methods_405_with_allow() {
     let app = TestApp::spawn().await;
     let account = app.register_org().await;
     app.get("/api/v1/nothing-here").send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
-    app.delete("/api/v1/auth/me")
-        .bearer(&account.access_token)
-        .send()
-        .await
-        .expect(StatusCode::NOT_FOUND, Some("not_found"));
+    let wrong = app.delete("/api/v1/auth/me").bearer(&account.access_token).send().await;
+    wrong.expect(StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"));
+    let allow = wrong.headers["allow"].to_str().unwrap();
+    assert!(allow.contains("GET") && !allow.contains("DELETE"), "{allow}");
 }

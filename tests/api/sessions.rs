@@ -152,8 +152,7 @@ async fn a_wrong_current_password_changes_nothing() {
     };
     let before = stored().await;
     let response = change_password(&app, &account, "not-my-password", "a-brand-new-password").await;
-    response.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
-    assert_eq!(response.body["error"]["details"][0]["field"], "current_password");
+    response.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     let short = change_password(&app, &account, &account.password, "short").await;
     short.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     assert_eq!(stored().await, before);

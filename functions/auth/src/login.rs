@@ -12,21 +12,47 @@ use toolbox::domain::organization::{OrgStatus, Organization};
 use toolbox::domain::user::{self, User};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
-use toolbox::json::Json;
+use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::tenancy::{Lookup, Tenant, global};
 use utoipa::ToSchema;
 
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
-/// Exactly one of `email` and `username`.
-#[derive(Debug, Deserialize, ToSchema)]
+// Parsed flat, so a wrong field is named in the 422; documented as
+// `LoginBody`, one of its two shapes.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     email: Option<Email>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     username: Option<Username>,
+    password: Password,
+}
+
+/// Login, as the OpenAPI document describes it: by email or by username.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a description; requests parse as `LoginRequest`
+pub enum LoginBody {
+    ByEmail(ByEmail),
+    ByUsername(ByUsername),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ByEmail {
+    email: Email,
+    password: Password,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ByUsername {
+    username: Username,
     password: Password,
 }
 
@@ -39,7 +65,7 @@ fn invalid_credentials() -> AppError {
     post,
     path = "/api/v1/auth/login",
     tag = "auth",
-    request_body = LoginRequest,
+    request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in", body = Success<AuthResponse>),
         (status = 400, response = BadRequest),

@@ -60,6 +60,7 @@ pub struct PasswordChanged {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 429, response = RateLimited),
@@ -80,7 +81,7 @@ pub async fn change_password(
     }
     if !password::verify(req.current_password, Some(user.password_hash.clone())).await? {
         user::record_password_failure(&state.db, &tenant, &user.id, &state.config, now).await?;
-        return Err(AppError::invalid("current_password", "is not the current password"));
+        return Err(AppError::Forbidden("the current password is not correct".into()));
     }
     let password_hash = password::hash(req.new_password.expose().to_owned()).await?;
     let update = state.db.update_versioned(

@@ -15,7 +15,7 @@ use toolbox::domain::user::User;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult, FieldError};
 use toolbox::ids::UserId;
-use toolbox::json::Json;
+use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::principal::Role;
 use toolbox::tenancy::{Lookup, Tenant, global};
@@ -23,20 +23,62 @@ use utoipa::ToSchema;
 
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
-// No Debug: the invite token is a secret.
-#[derive(Deserialize, ToSchema)]
+// No Debug: the invite token is a secret. Parsed flat, so a wrong field is
+// named in the 422; documented as `RegisterBody`, one of its two shapes.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     email: Email,
     password: Password,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     username: Option<Username>,
     first_name: PersonName,
     last_name: PersonName,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     organization_name: Option<OrgName>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     invite_token: Option<String>,
+}
+
+/// Registration, as the OpenAPI document describes it: exactly one of a new
+/// organization or an invite.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a description; requests parse as `RegisterRequest`
+pub enum RegisterBody {
+    NewOrganization(NewOrganization),
+    JoinWithInvite(JoinWithInvite),
+}
+
+/// A new organization, with the caller as its first admin.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NewOrganization {
+    email: Email,
+    password: Password,
+    #[serde(default)]
+    #[schema(nullable = false)]
+    username: Option<Username>,
+    first_name: PersonName,
+    last_name: PersonName,
+    organization_name: OrgName,
+}
+
+/// Joining an organization as the role an admin invited the email to.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct JoinWithInvite {
+    email: Email,
+    password: Password,
+    #[serde(default)]
+    #[schema(nullable = false)]
+    username: Option<Username>,
+    first_name: PersonName,
+    last_name: PersonName,
+    #[schema(pattern = "^inv_[0-9a-f]{64}$")]
+    invite_token: String,
 }
 
 /// Registers a new organization with its first admin (`organization_name`),
@@ -45,7 +87,7 @@ pub struct RegisterRequest {
     post,
     path = "/api/v1/auth/register",
     tag = "auth",
-    request_body = RegisterRequest,
+    request_body = RegisterBody,
     responses(
         (status = 201, description = "Registered and signed in", body = Success<AuthResponse>),
         (status = 400, response = BadRequest),
@@ -53,6 +95,7 @@ pub struct RegisterRequest {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 503, response = Unavailable),
     ),
@@ -155,8 +198,8 @@ async fn create_organization(
     Ok((user, refresh))
 }
 
-fn bad_invite(message: &str) -> AppError {
-    AppError::invalid("invite_token", message)
+fn no_invite() -> AppError {
+    AppError::NotFound("no such invite".into())
 }
 
 async fn join_with_invite(
@@ -165,23 +208,22 @@ async fn join_with_invite(
     token: &str,
 ) -> AppResult<(User, toolbox::auth::refresh::RefreshToken)> {
     let token_hash = sha256_hex(token.trim().as_bytes());
-    let lookup: Lookup =
-        state.db.get(&global::invite_token(&token_hash)).await?.ok_or_else(|| bad_invite("the invite is not valid"))?;
+    let lookup: Lookup = state.db.get(&global::invite_token(&token_hash)).await?.ok_or_else(|| no_invite())?;
     let tenant = Tenant::of_lookup(&lookup);
-    let invite_id = lookup.invite_id.ok_or_else(|| bad_invite("the invite is not valid"))?;
+    let invite_id = lookup.invite_id.ok_or_else(|| no_invite())?;
     let items = state.db.batch_get(&[tenant.invite(&invite_id), tenant.organization()]).await?;
     let [invite, org] = <[_; 2]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
-    let invite: Invite = toolbox::db::Db::decode(invite.ok_or_else(|| bad_invite("the invite is not valid"))?)?;
-    let org: Organization = toolbox::db::Db::decode(org.ok_or_else(|| bad_invite("the invite is not valid"))?)?;
+    let invite: Invite = toolbox::db::Db::decode(invite.ok_or_else(|| no_invite())?)?;
+    let org: Organization = toolbox::db::Db::decode(org.ok_or_else(|| no_invite())?)?;
     let now = state.now();
     if invite.used_at.is_some() {
-        return Err(bad_invite("the invite has already been used"));
+        return Err(AppError::Conflict("the invite has already been used".into()));
     }
     if invite.expires_at <= now.unix_timestamp() {
-        return Err(bad_invite("the invite has expired"));
+        return Err(AppError::Conflict("the invite has expired".into()));
     }
     if invite.email != req.email {
-        return Err(AppError::invalid("email", "the invite was sent to another email address"));
+        return Err(AppError::Forbidden("the invite was sent to another email address".into()));
     }
     if org.status == OrgStatus::Suspended {
         return Err(AppError::Forbidden("the organization is suspended".into()));
@@ -225,8 +267,12 @@ async fn join_with_invite(
     writes.extend(user_writes);
     writes.push(session_write(state, &tenant, &session)?);
     db.transact(writes).await.map_err(|err| match &err {
-        DbError::Cancelled { failed } if failed.contains(&0) => bad_invite("the invite has already been used"),
-        DbError::Cancelled { failed } if failed.contains(&2) => bad_invite("the invite is no longer valid"),
+        DbError::Cancelled { failed } if failed.contains(&0) => {
+            AppError::Conflict("the invite has already been used".into())
+        }
+        DbError::Cancelled { failed } if failed.contains(&2) => {
+            AppError::Conflict("the invite is no longer valid".into())
+        }
         _ => taken(err, offset, email_index, username_index),
     })?;
     tracing::info!(user_id = %user.id, invite_id = %invite.id, "joined with invite");

@@ -25,6 +25,9 @@ use crate::tokens::{AuthResponse, respond};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(
+        pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}\\.[0-7][0-9A-HJKMNP-TV-Z]{25}\\.[0-7][0-9A-HJKMNP-TV-Z]{25}\\.[0-9a-f]{64}$"
+    )]
     refresh_token: String,
 }
 

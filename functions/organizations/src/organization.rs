@@ -11,11 +11,13 @@ use toolbox::domain::organization::{OrgSettings, Organization, OrganizationView}
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::http::{if_match, not_modified};
-use toolbox::json::Json;
+use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::AdditionalProperties;
+use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Schema};
 
 async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     state.db.get(&tenant.organization()).await?.ok_or_else(|| AppError::not_found("organization"))
@@ -53,20 +55,43 @@ pub async fn get(State(state): State<AppState>, principal: Principal, headers: H
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     timezone: Option<TimeZone>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     locale: Option<Locale>,
 }
 
 /// At least one of `name` and `settings`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     name: Option<OrgName>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     settings: Option<SettingsPatch>,
+}
+
+// Written by hand: utoipa 5.5's `min_properties` emits `maxProperties`.
+impl utoipa::PartialSchema for OrganizationPatch {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .description(Some("At least one of `name` and `settings`."))
+            .property("name", Ref::from_schema_name(OrgName::name()))
+            .property("settings", Ref::from_schema_name(SettingsPatch::name()))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .min_properties(Some(1))
+            .into()
+    }
+}
+
+impl ToSchema for OrganizationPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((OrgName::name().into_owned(), <OrgName as utoipa::PartialSchema>::schema()));
+        schemas.push((SettingsPatch::name().into_owned(), <SettingsPatch as utoipa::PartialSchema>::schema()));
+        <SettingsPatch as ToSchema>::schemas(schemas);
+    }
 }
 
 #[utoipa::path(
