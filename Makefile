@@ -6,11 +6,17 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv dev test lint fmt build openapi clean
+.PHONY: help venv dev test fuzz lint fmt build openapi clean
+
+# Schemathesis examples per operation: a bounded run in `make test`, a
+# longer one in `make fuzz`.
+TEST_FUZZ_EXAMPLES ?= 10
+FUZZ_EXAMPLES ?= 200
 
 help:
 	@echo "make dev    - moto + the whole API on http://127.0.0.1:8011 (Ctrl-C stops both)"
-	@echo "make test   - cfn-lint, then every Rust test against a fresh moto"
+	@echo "make test   - cfn-lint, every Rust test and a bounded schema fuzz, against a fresh moto"
+	@echo "make fuzz   - a longer schemathesis run against the local API"
 	@echo "make lint   - rustfmt check and clippy, warnings denied"
 	@echo "make build  - release Lambda binaries with cargo-lambda (arm64)"
 	@echo "make openapi - regenerate openapi.json from the code"
@@ -30,6 +36,10 @@ dev: $(STAMP)
 test: $(STAMP)
 	cfn-lint template.yaml
 	scripts/with-moto cargo test --workspace
+	scripts/with-moto scripts/fuzz $(TEST_FUZZ_EXAMPLES)
+
+fuzz: $(STAMP)
+	scripts/with-moto scripts/fuzz $(FUZZ_EXAMPLES)
 
 lint:
 	cargo fmt --all -- --check

@@ -165,17 +165,26 @@ impl<S: Send + Sync, T: std::str::FromStr> FromRequestParts<S> for PathId<T> {
     }
 }
 
-/// The version a client sent in `If-Match`, if any. `*` means any version.
+/// The version a client sent in `If-Match`, if any: `"<version>"` (weak
+/// `W/` and bare digits allowed) or `*` for any version. Anything else is a 400.
 pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError> {
     let Some(raw) = headers.get(axum::http::header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = raw.to_str().map_err(|_| AppError::BadRequest("If-Match is malformed".into()))?.trim();
+    let malformed = || AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into());
+    let text = raw.to_str().map_err(|_| malformed())?.trim();
     if text == "*" {
         return Ok(None);
     }
-    let unquoted = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    unquoted.parse().map(Some).map_err(|_| AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into()))
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    let version = match tag.strip_prefix('"') {
+        Some(rest) => rest.strip_suffix('"').ok_or_else(malformed)?,
+        None => tag,
+    };
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed());
+    }
+    version.parse().map(Some).map_err(|_| malformed())
 }
 
 /// True when the client's `If-None-Match` already names this version, so a

@@ -3,8 +3,9 @@
 //! - every authenticated operation refuses no token, a garbage token and an
 //!   expired token with 401;
 //! - every operation with a resource id answers another tenant with 404;
-//! - every operation with an `x-roles` rule answers the other roles with 403;
-//! and none of those requests changes a byte of the target tenant's data.
+//! - every operation with an `x-roles` rule answers the other roles with 403.
+//!
+//! None of those requests may change a byte of the target tenant's data.
 
 use std::collections::BTreeMap;
 

@@ -208,13 +208,13 @@ async fn join_with_invite(
     token: &str,
 ) -> AppResult<(User, toolbox::auth::refresh::RefreshToken)> {
     let token_hash = sha256_hex(token.trim().as_bytes());
-    let lookup: Lookup = state.db.get(&global::invite_token(&token_hash)).await?.ok_or_else(|| no_invite())?;
+    let lookup: Lookup = state.db.get(&global::invite_token(&token_hash)).await?.ok_or_else(no_invite)?;
     let tenant = Tenant::of_lookup(&lookup);
-    let invite_id = lookup.invite_id.ok_or_else(|| no_invite())?;
+    let invite_id = lookup.invite_id.ok_or_else(no_invite)?;
     let items = state.db.batch_get(&[tenant.invite(&invite_id), tenant.organization()]).await?;
     let [invite, org] = <[_; 2]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
-    let invite: Invite = toolbox::db::Db::decode(invite.ok_or_else(|| no_invite())?)?;
-    let org: Organization = toolbox::db::Db::decode(org.ok_or_else(|| no_invite())?)?;
+    let invite: Invite = toolbox::db::Db::decode(invite.ok_or_else(no_invite)?)?;
+    let org: Organization = toolbox::db::Db::decode(org.ok_or_else(no_invite)?)?;
     let now = state.now();
     if invite.used_at.is_some() {
         return Err(AppError::Conflict("the invite has already been used".into()));

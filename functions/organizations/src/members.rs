@@ -31,8 +31,8 @@ const MAX_QUERIES: usize = 3;
     path = "/api/v1/organizations/current/members",
     tag = "organizations",
     params(
-        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`metadata.next_cursor` of the previous page"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "A page of members", body = Success<Vec<UserView>>),

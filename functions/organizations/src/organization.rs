@@ -28,7 +28,7 @@ async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     get,
     path = "/api/v1/organizations/current",
     tag = "organizations",
-    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from before")),
+    params(("If-None-Match" = Option<String>, Header, nullable = false, description = "An `ETag` from before")),
     responses(
         (status = 200, description = "The organization", body = Success<OrganizationView>,
             headers(("ETag" = String, description = "The version, quoted"))),
@@ -98,7 +98,7 @@ impl ToSchema for OrganizationPatch {
     patch,
     path = "/api/v1/organizations/current",
     tag = "organizations",
-    params(("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on")),
+    params(("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on")),
     request_body = OrganizationPatch,
     responses(
         (status = 200, description = "The changed organization", body = Success<OrganizationView>,
