@@ -55,12 +55,33 @@ impl TestApp {
 
     /// A stack whose configuration the test has changed first.
     pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> Self {
+        Self::build(change, |_, _| {}).await
+    }
+
+    /// A stack whose DynamoDB client carries `interceptor`.
+    pub async fn spawn_intercepted(interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static) -> Self {
+        Self::build(
+            |_| {},
+            |sdk, clients| {
+                let config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(interceptor).build();
+                clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(config);
+            },
+        )
+        .await
+    }
+
+    async fn build(
+        change: impl FnOnce(&mut Config),
+        clients: impl FnOnce(&toolbox::aws::SdkConfig, &mut AwsClients),
+    ) -> Self {
         let stack = stack().await;
         let mut config = toolbox_local::config(&stack.template, &stack.provisioned).expect("config resolves");
         change(&mut config);
         let sdk = load_sdk_config().await;
+        let mut aws = AwsClients::new(&sdk);
+        clients(&sdk, &mut aws);
         let clock = Arc::new(OffsetClock::default());
-        let state = AppState::new(config, AwsClients::new(&sdk), clock.clone());
+        let state = AppState::new(config, aws, clock.clone());
         let router = toolbox_local::app(state.clone(), &stack.template).expect("every template route has a handler");
         Self { router, state, clock }
     }

@@ -13,4 +13,5 @@ mod isolation;
 mod matrix;
 mod members;
 mod organizations;
+mod round_trips;
 mod sessions;

@@ -1,0 +1,207 @@
+//! DynamoDB calls per request, counted by an SDK interceptor on the client
+//! every function uses: no Scan anywhere, and at most three round trips for
+//! a read route (the authorizer's included), as DESIGN.md budgets.
+//! `make bench` prints the table (`--nocapture`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, TestResponse, unique_email};
+
+const READ_BUDGET: usize = 3;
+
+/// The name of every DynamoDB operation the client starts.
+#[derive(Debug, Clone, Default)]
+struct CallLog(Arc<Mutex<Vec<String>>>);
+
+impl CallLog {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    // Once per operation, after the operation's own configuration is loaded.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "unknown".into());
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+struct Measured {
+    method: &'static str,
+    path: &'static str,
+    calls: Vec<String>,
+}
+
+async fn measure(
+    log: &CallLog,
+    table: &mut Vec<Measured>,
+    method: &'static str,
+    path: &'static str,
+    call: impl Future<Output = TestResponse>,
+) -> TestResponse {
+    log.take();
+    let response = call.await;
+    assert!(
+        response.status.is_success() || response.status == StatusCode::NOT_MODIFIED,
+        "{method} {path}: {}",
+        response.text
+    );
+    table.push(Measured { method, path, calls: log.take() });
+    response
+}
+
+#[tokio::test]
+async fn every_route_stays_within_its_dynamodb_budget() {
+    let log = CallLog::default();
+    let app = TestApp::spawn_intercepted(log.clone()).await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let leaving = app.member(&admin, "student").await;
+    let mut table = Vec::new();
+    let t = &mut table;
+
+    measure(&log, t, "GET", "/api/v1/health", app.get("/api/v1/health").send()).await;
+    measure(&log, t, "GET", "/api/v1/health/live", app.get("/api/v1/health/live").send()).await;
+    measure(&log, t, "GET", "/api/v1/health/ready", app.get("/api/v1/health/ready").send()).await;
+    measure(&log, t, "GET", "/api/v1/openapi.json", app.get("/api/v1/openapi.json").send()).await;
+    measure(&log, t, "GET", "/api/v1/docs", app.get("/api/v1/docs").send()).await;
+    let body = json!({"email": unique_email("budget"), "password": "a-long-password", "first_name": "B", "last_name": "U",
+        "organization_name": "Budget School"});
+    measure(&log, t, "POST", "/api/v1/auth/register", app.post("/api/v1/auth/register").json(body).send()).await;
+    let login = measure(&log, t, "POST", "/api/v1/auth/login", app.login(&admin.email, &admin.password)).await;
+    let refresh = login.data()["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/auth/refresh",
+        app.post("/api/v1/auth/refresh").json(json!({"refresh_token": refresh})).send(),
+    )
+    .await;
+    let spare = refreshed.data()["refresh_token"].as_str().unwrap().to_owned();
+    let token = &admin.access_token;
+    measure(&log, t, "GET", "/api/v1/auth/me", app.get("/api/v1/auth/me").bearer(token).send()).await;
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/auth/logout",
+        app.post("/api/v1/auth/logout").bearer(token).json(json!({"refresh_token": spare})).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/organizations/current",
+        app.get("/api/v1/organizations/current").bearer(token).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "PATCH",
+        "/api/v1/organizations/current",
+        app.patch("/api/v1/organizations/current").bearer(token).json(json!({"name": "Budgeted"})).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/organizations/current/members",
+        app.get("/api/v1/organizations/current/members?limit=2").bearer(token).send(),
+    )
+    .await;
+    let member = format!("/api/v1/organizations/current/members/{}", teacher.user_id);
+    measure(
+        &log,
+        t,
+        "PATCH",
+        "/api/v1/organizations/current/members/{user_id}",
+        app.patch(&member).bearer(token).json(json!({"role": "parent"})).send(),
+    )
+    .await;
+    let leaver = format!("/api/v1/organizations/current/members/{}", leaving.user_id);
+    measure(
+        &log,
+        t,
+        "DELETE",
+        "/api/v1/organizations/current/members/{user_id}",
+        app.delete(&leaver).bearer(token).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/organizations/current/invites",
+        app.post("/api/v1/organizations/current/invites")
+            .bearer(token)
+            .json(json!({"email": unique_email("budget"), "role": "teacher"}))
+            .send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/auth/password",
+        app.post("/api/v1/auth/password")
+            .bearer(token)
+            .json(json!({"current_password": admin.password, "new_password": "budget-password-2"}))
+            .send(),
+    )
+    .await;
+
+    // Every documented operation was measured.
+    let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                table.iter().any(|m| m.path == path && m.method.eq_ignore_ascii_case(method)),
+                "{method} {path} has no round-trip measurement in tests/api/round_trips.rs"
+            );
+        }
+    }
+
+    println!("\n| route | DynamoDB calls | operations |\n|---|---|---|");
+    for m in &table {
+        let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
+        m.calls.iter().for_each(|c| *ops.entry(c.as_str()).or_default() += 1);
+        let ops: Vec<String> = ops.into_iter().map(|(op, n)| format!("{op}×{n}")).collect();
+        println!("| {} {} | {} | {} |", m.method, m.path, m.calls.len(), ops.join(", "));
+    }
+    for m in &table {
+        assert!(!m.calls.iter().any(|c| c == "Scan"), "{} {} scans", m.method, m.path);
+        if m.method == "GET" {
+            assert!(
+                m.calls.len() <= READ_BUDGET,
+                "{} {} makes {} DynamoDB calls: {:?}",
+                m.method,
+                m.path,
+                m.calls.len(),
+                m.calls
+            );
+        }
+    }
+}
