@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv dev test fuzz lint fmt build openapi clean
+.PHONY: help venv dev test fuzz bench lint fmt build openapi clean
 
 # Schemathesis examples per operation: a bounded run in `make test`, a
 # longer one in `make fuzz`.
@@ -17,6 +17,7 @@ help:
 	@echo "make dev    - moto + the whole API on http://127.0.0.1:8011 (Ctrl-C stops both)"
 	@echo "make test   - cfn-lint, every Rust test and a bounded schema fuzz, against a fresh moto"
 	@echo "make fuzz   - a longer schemathesis run against the local API"
+	@echo "make bench  - cold start, size, memory, DynamoDB calls and latency, as tables"
 	@echo "make lint   - rustfmt check and clippy, warnings denied"
 	@echo "make build  - release Lambda binaries with cargo-lambda (arm64)"
 	@echo "make openapi - regenerate openapi.json from the code"
@@ -40,6 +41,12 @@ test: $(STAMP)
 
 fuzz: $(STAMP)
 	scripts/with-moto scripts/fuzz $(FUZZ_EXAMPLES)
+
+bench: $(STAMP)
+	cargo build --release -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer \
+		-p toolbox-local -p toolbox-bench
+	scripts/with-moto $${CARGO_TARGET_DIR:-target}/release/toolbox-bench
+	scripts/with-moto cargo test --quiet -p toolbox-tests --test api round_trips -- --nocapture
 
 lint:
 	cargo fmt --all -- --check

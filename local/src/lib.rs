@@ -56,10 +56,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Every HTTP function's logical id in `template.yaml`.
 pub const HTTP_FUNCTIONS: &[&str] = &["HealthFunction", "AuthFunction", "OrganizationsFunction"];
 
-/// The functions' configuration as the template's `Globals` give it, with
-/// the local resources' names; the process environment overrides any value.
-pub fn config(template: &Template, provisioned: &Provisioned) -> Result<Config, ConfigError> {
-    let from_template: HashMap<String, String> = template
+/// The environment the template's `Globals` give every function, resolved
+/// against the local resources.
+pub fn environment(template: &Template, provisioned: &Provisioned) -> HashMap<String, String> {
+    template
         .global_environment()
         .into_iter()
         .filter_map(|(name, value)| {
@@ -69,7 +69,13 @@ pub fn config(template: &Template, provisioned: &Provisioned) -> Result<Config, 
             });
             Some((name, resolved?))
         })
-        .collect();
+        .collect()
+}
+
+/// The functions' configuration as the template's `Globals` give it, with
+/// the local resources' names; the process environment overrides any value.
+pub fn config(template: &Template, provisioned: &Provisioned) -> Result<Config, ConfigError> {
+    let from_template = environment(template, provisioned);
     Config::from_source(|name| std::env::var(name).ok().or_else(|| from_template.get(name).cloned()))
 }
 
