@@ -27,8 +27,7 @@ pub const ROLES_EXTENSION: &str = "x-roles";
     components(
         schemas(ErrorBody, ErrorDetail, FieldError),
         responses(
-        BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, PreconditionFailed, PayloadTooLarge,
-        UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable
+        BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, PreconditionFailed, RateLimited, Unavailable
     )),
 )]
 pub struct BaseDoc;
@@ -61,8 +60,23 @@ error_response!(Forbidden, "`forbidden`: the role or scope does not allow it");
 error_response!(NotFound, "`not_found`: no such resource in the caller's organization");
 error_response!(Conflict, "`conflict`: a duplicate, or a concurrent change");
 error_response!(PreconditionFailed, "`precondition_failed`: `If-Match` names another version");
-error_response!(PayloadTooLarge, "`payload_too_large`: the body is over 1 MiB");
-error_response!(UnsupportedMediaType, "`unsupported_media_type`: the body is not `application/json`");
-error_response!(ValidationFailed, "`validation_failed`: well-formed but invalid fields, named in `details`");
 error_response!(RateLimited, "`rate_limited`: over a limit; see `Retry-After`");
 error_response!(Unavailable, "`unavailable`: a dependency is down; see `Retry-After`");
+
+/// The refusals of every route that takes a JSON body (see `crate::json`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // described, never built: the bodies are `AppError`s
+pub enum JsonBodyErrors {
+    /// `bad_request`: the body is not well-formed JSON
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// `payload_too_large`: the body is over 1 MiB
+    #[response(status = 413)]
+    PayloadTooLarge(ErrorBody),
+    /// `unsupported_media_type`: the body is not `application/json`
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// `validation_failed`: well-formed but invalid fields, named in `details`
+    #[response(status = 422)]
+    ValidationFailed(ErrorBody),
+}

@@ -68,10 +68,7 @@ fn invalid_credentials() -> AppError {
     request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in", body = Success<AuthResponse>),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 429, response = RateLimited),

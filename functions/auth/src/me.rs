@@ -55,10 +55,7 @@ pub struct PasswordChanged {
     request_body = PasswordChange,
     responses(
         (status = 200, description = "Changed; other sessions ended", body = Success<PasswordChanged>),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),

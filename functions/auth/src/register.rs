@@ -90,10 +90,7 @@ pub struct JoinWithInvite {
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Registered and signed in", body = Success<AuthResponse>),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),

@@ -44,10 +44,7 @@ fn refused() -> AppError {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New access and refresh tokens", body = Success<AuthResponse>),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 503, response = Unavailable),
@@ -147,10 +144,7 @@ async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now:
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 404, response = NotFound),
     ),

@@ -43,10 +43,7 @@ pub struct InviteCreated {
     request_body = InviteRequest,
     responses(
         (status = 201, description = "The invite, with its token", body = Success<InviteCreated>),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 409, response = Conflict),

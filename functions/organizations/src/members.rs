@@ -118,10 +118,7 @@ fn last_admin(err: DbError) -> AppError {
     request_body = RoleChange,
     responses(
         (status = 200, description = "The member with the new role", body = Success<UserView>),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),

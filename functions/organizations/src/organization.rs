@@ -103,10 +103,7 @@ impl ToSchema for OrganizationPatch {
     responses(
         (status = 200, description = "The changed organization", body = Success<OrganizationView>,
             headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = ValidationFailed),
+        JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
