@@ -65,10 +65,6 @@ fn mib(bytes: u64) -> String {
 fn spawn_function(binary: &Path, api: &RuntimeApi, env: &[(String, String)]) -> std::io::Result<Child> {
     Command::new(binary)
         .envs(env.iter().cloned())
-        // Lambda sets neither; with SSL_CERT_DIR (set on this machine) the TLS
-        // client reads ~150 certificate files instead of one bundle at init.
-        .env_remove("SSL_CERT_DIR")
-        .env_remove("SSL_CERT_FILE")
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
