@@ -100,6 +100,18 @@ fn admin_count_change(
     Ok(Some(Write::Update(update)))
 }
 
+/// The member an admin acts on, in the admin's own organization. Only a
+/// missing member is a 404; a failing read stays a 500.
+async fn target(state: &AppState, principal: &Principal, user_id: &UserId) -> AppResult<(Tenant, User)> {
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(principal);
+    let member = user::find_active(&state.db, &tenant, user_id).await.map_err(|err| match err {
+        AppError::NotFound(_) => AppError::not_found("member"),
+        other => other,
+    })?;
+    Ok((tenant, member))
+}
+
 fn last_admin(err: DbError) -> AppError {
     match err {
         DbError::Cancelled { failed } if failed.contains(&1) => {
@@ -133,10 +145,7 @@ pub async fn change_role(
     PathId(user_id): PathId<UserId>,
     Json(change): Json<RoleChange>,
 ) -> AppResult<ApiResponse<UserView>> {
-    principal.require_role(&[Role::Admin])?;
-    let tenant = Tenant::of(&principal);
-    let mut member =
-        user::find_active(&state.db, &tenant, &user_id).await.map_err(|_| AppError::not_found("member"))?;
+    let (tenant, mut member) = target(&state, &principal, &user_id).await?;
     if member.role == change.role {
         return Ok(ApiResponse::ok(member.into()));
     }
@@ -178,9 +187,7 @@ pub async fn remove(
     principal: Principal,
     PathId(user_id): PathId<UserId>,
 ) -> AppResult<StatusCode> {
-    principal.require_role(&[Role::Admin])?;
-    let tenant = Tenant::of(&principal);
-    let member = user::find_active(&state.db, &tenant, &user_id).await.map_err(|_| AppError::not_found("member"))?;
+    let (tenant, member) = target(&state, &principal, &user_id).await?;
     let now = state.now();
     let mut writes = vec![Write::Update(state.db.update_versioned(
         &tenant.user(&member.id),
