@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use axum::http::StatusCode;
 use serde_json::Value;
 use toolbox::auth::password;
-use toolbox::clock::rfc3339;
 use toolbox::db::Db;
 use toolbox::domain::audit::Audit;
 use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization};
@@ -95,18 +94,7 @@ async fn seed(app: &TestApp) {
         deleted_by: None,
         audit: Audit::new(&user_id, now),
     };
-    let session = Session {
-        user_id: user_id.clone(),
-        session_id: session_id.clone(),
-        token_hash: toolbox::auth::sha256_hex(b"sample"),
-        spent_hashes: Vec::new(),
-        generation: 0,
-        created_at: rfc3339(now),
-        last_used_at: rfc3339(now),
-        revoked_at: None,
-        revoked_reason: None,
-        expires_at: now.unix_timestamp() + 3600,
-    };
+    let session = Session::start(user_id.clone(), session_id.clone(), toolbox::auth::sha256_hex(b"sample"), now, 3600);
     put(app, &tenant.organization(), &org).await;
     put(app, &tenant.user(&user_id), &user).await;
     put(app, &tenant.session(&user_id, &session_id), &session).await;

@@ -5,7 +5,6 @@ use serde::Serialize;
 use toolbox::AppState;
 use toolbox::auth::jwt::{self, Subject};
 use toolbox::auth::refresh::RefreshToken;
-use toolbox::clock::rfc3339;
 use toolbox::db::DbError;
 use toolbox::domain::session::Session;
 use toolbox::domain::user::{User, UserView};
@@ -29,18 +28,13 @@ pub struct AuthResponse {
 pub fn new_session(state: &AppState, user: &User) -> (Session, RefreshToken) {
     let now = state.now();
     let token = RefreshToken::mint(user.org_id.clone(), user.id.clone(), SessionId::new());
-    let session = Session {
-        user_id: user.id.clone(),
-        session_id: token.session_id.clone(),
-        token_hash: token.secret_hash(),
-        spent_hashes: Vec::new(),
-        generation: 0,
-        created_at: rfc3339(now),
-        last_used_at: rfc3339(now),
-        revoked_at: None,
-        revoked_reason: None,
-        expires_at: now.unix_timestamp() + state.config.refresh_token_ttl_seconds,
-    };
+    let session = Session::start(
+        user.id.clone(),
+        token.session_id.clone(),
+        token.secret_hash(),
+        now,
+        state.config.refresh_token_ttl_seconds,
+    );
     (session, token)
 }
 

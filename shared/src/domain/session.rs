@@ -36,6 +36,28 @@ pub struct Session {
 pub const SPENT_HASHES_KEPT: usize = 20;
 
 impl Session {
+    /// A fresh family whose only usable token has `token_hash`.
+    pub fn start(
+        user_id: UserId,
+        session_id: SessionId,
+        token_hash: String,
+        now: OffsetDateTime,
+        ttl_seconds: i64,
+    ) -> Self {
+        Self {
+            user_id,
+            session_id,
+            token_hash,
+            spent_hashes: Vec::new(),
+            generation: 0,
+            created_at: rfc3339(now),
+            last_used_at: rfc3339(now),
+            revoked_at: None,
+            revoked_reason: None,
+            expires_at: now.unix_timestamp() + ttl_seconds,
+        }
+    }
+
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && self.expires_at > now.unix_timestamp()
     }
