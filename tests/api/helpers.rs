@@ -164,12 +164,15 @@ impl TestApp {
             .send()
             .await
             .expect("get item");
-        output.item.map(|item| {
-            let mut pairs: Vec<_> = item.into_iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            pairs.sort();
-            pairs.join("\n")
-        })
+        output.item.as_ref().map(describe_item)
     }
+}
+
+/// An item as sorted `name=value` lines: equal strings mean equal items.
+pub fn describe_item(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
+    let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    pairs.sort();
+    pairs.join("\n")
 }
 
 pub fn unique_email(what: &str) -> String {

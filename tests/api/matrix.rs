@@ -125,10 +125,7 @@ async fn snapshot(app: &TestApp, account: &Account) -> BTreeMap<String, String> 
             .await
             .unwrap();
         for item in page.items() {
-            let sk = item["sk"].as_s().unwrap().clone();
-            let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            pairs.sort();
-            items.insert(sk, pairs.join("\n"));
+            items.insert(item["sk"].as_s().unwrap().clone(), crate::helpers::describe_item(item));
         }
         match page.last_evaluated_key {
             Some(key) => start = Some(key),
