@@ -4,13 +4,15 @@
 
 pub mod provision;
 pub mod template;
+pub mod throttle;
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
@@ -20,11 +22,14 @@ use toolbox::config::{Config, ConfigError};
 use toolbox::error::AppError;
 use toolbox::http::{RouteTable, X_REQUEST_ID};
 use toolbox::request_meta::{self, RequestMeta};
-use toolbox_authorizer::Denial;
+use toolbox_authorizer::{Credentials, Denial};
 use tower::ServiceExt;
 
 use crate::provision::Provisioned;
 use crate::template::{Expr, Template};
+use crate::throttle::{Gate, Refusal};
+
+const X_API_KEY: &str = "x-api-key";
 
 /// The stage name local requests carry, like `dev` or `prod` in AWS.
 pub const STAGE: &str = "local";
@@ -35,6 +40,7 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
         "HealthFunction" => toolbox_health::routes,
         "AuthFunction" => toolbox_auth::routes,
         "OrganizationsFunction" => toolbox_organizations::routes,
+        "ApiKeysFunction" => toolbox_api_keys::routes,
         _ => return None,
     };
     Some(routes())
@@ -49,12 +55,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(toolbox_health::ApiDoc::openapi());
     doc.merge(toolbox_auth::ApiDoc::openapi());
     doc.merge(toolbox_organizations::ApiDoc::openapi());
+    doc.merge(toolbox_api_keys::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }
 
 /// Every HTTP function's logical id in `template.yaml`.
-pub const HTTP_FUNCTIONS: &[&str] = &["HealthFunction", "AuthFunction", "OrganizationsFunction"];
+pub const HTTP_FUNCTIONS: &[&str] = &["HealthFunction", "AuthFunction", "OrganizationsFunction", "ApiKeysFunction"];
 
 /// The environment the template's `Globals` give every function, resolved
 /// against the local resources.
@@ -90,12 +97,15 @@ pub enum AppBuildError {
 struct Target {
     router: Router,
     authorized: bool,
+    metered: bool,
     resource_path: String,
+    gate: Option<Arc<Gate>>,
 }
 
 /// The whole API. Each template route forwards to its function's router after
-/// the authorizer has judged it, exactly as API Gateway would.
-pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError> {
+/// the authorizer has judged it and `gate` (when given) has applied the
+/// template's throttles and usage plans, as API Gateway would.
+pub fn app(state: AppState, template: &Template, gate: Option<Arc<Gate>>) -> Result<Router, AppBuildError> {
     let mut routers: HashMap<String, Router> = HashMap::new();
     let mut preflights: HashSet<String> = HashSet::new();
     let mut app: Router = Router::new();
@@ -119,8 +129,13 @@ pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError
         // Browsers' CORS preflights reach the function unauthorized and its
         // CORS layer answers them, as SAM's OPTIONS mock does in AWS.
         if preflights.insert(route.path.clone()) {
-            let preflight =
-                Arc::new(Target { router: router.clone(), authorized: false, resource_path: route.path.clone() });
+            let preflight = Arc::new(Target {
+                router: router.clone(),
+                authorized: false,
+                metered: false,
+                resource_path: route.path.clone(),
+                gate: None,
+            });
             let state = state.clone();
             app = app.route(
                 &route.path,
@@ -131,7 +146,13 @@ pub fn app(state: AppState, template: &Template) -> Result<Router, AppBuildError
                 }),
             );
         }
-        let target = Arc::new(Target { router, authorized: route.authorized, resource_path: route.path.clone() });
+        let target = Arc::new(Target {
+            router,
+            authorized: route.authorized,
+            metered: route.metered,
+            resource_path: route.path.clone(),
+            gate: gate.clone(),
+        });
         let state = state.clone();
         app = app.route(
             &route.path,
@@ -161,12 +182,30 @@ async fn dispatch(state: &AppState, target: &Target, req: Request) -> Response {
     context.resource_path = Some(target.resource_path.clone());
     context.path = Some(req.uri().path().to_owned());
     context.http_method = req.method().clone();
+    let mut usage_key = None;
     if target.authorized {
-        let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match toolbox_authorizer::authorize(state, authorization).await {
-            Ok(principal) => context.authorizer.fields = principal.to_context(),
-            Err(denial) => return denied(denial, request_id, state).await,
+        let headers = req.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let credentials = Credentials {
+            authorization: header(header::AUTHORIZATION.as_str()),
+            api_key: header(X_API_KEY),
+            // API Gateway's `sourceIp`: the connection's peer, never a header.
+            source_ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()),
+        };
+        context.identity.source_ip = credentials.source_ip.map(|ip| ip.to_string());
+        match toolbox_authorizer::authorize(state, credentials).await {
+            Ok(grant) => {
+                context.authorizer.fields = grant.principal.to_context();
+                usage_key = grant.usage_key;
+            }
+            Err(denial) => return refuse(denial_error(denial), request_id, state).await,
         }
+    }
+    if let Some(gate) = &target.gate
+        && let Err(refusal) =
+            gate.admit(req.method().as_str(), &target.resource_path, target.metered, usage_key.as_deref()).await
+    {
+        return refuse(refusal_error(refusal), request_id, state).await;
     }
     // The function gets a fresh request, as from an API Gateway event: only
     // method, URI, headers, body and the request context, nothing of this router.
@@ -183,15 +222,34 @@ async fn dispatch(state: &AppState, target: &Target, req: Request) -> Response {
 }
 
 /// The local twin of API Gateway's gateway responses for an authorizer's
-/// refusal (401, 403; 500 there, 503 here, when the authorizer itself fails).
-async fn denied(denial: Denial, request_id: String, state: &AppState) -> Response {
-    let error = match denial {
+/// refusal (401, 403; 503 when the authorizer itself fails).
+fn denial_error(denial: Denial) -> AppError {
+    match denial {
         Denial::Unauthenticated(reason) => AppError::Unauthenticated(reason.into()),
         Denial::Forbidden(reason) => AppError::Forbidden(reason.into()),
         Denial::Unavailable => {
             AppError::Unavailable { message: "the authorizer is unavailable".into(), retry_after_seconds: Some(5) }
         }
-    };
+    }
+}
+
+/// The local twin of the `THROTTLED` and `QUOTA_EXCEEDED` gateway responses
+/// (429), and of API Gateway's 403 for a metered call without a plan.
+fn refusal_error(refusal: Refusal) -> AppError {
+    match refusal {
+        Refusal::Throttled { retry_after } => {
+            AppError::RateLimited { message: "too many requests".into(), retry_after_seconds: retry_after, limit: None }
+        }
+        Refusal::QuotaExceeded { retry_after } => AppError::RateLimited {
+            message: "the plan's request quota is used up for this period".into(),
+            retry_after_seconds: retry_after,
+            limit: None,
+        },
+        Refusal::NoPlan => AppError::Forbidden("access denied".into()),
+    }
+}
+
+async fn refuse(error: AppError, request_id: String, state: &AppState) -> Response {
     let meta = RequestMeta { request_id: request_id.clone(), received_at: state.now() };
     let mut response = request_meta::scope(meta, async move { error.into_response() }).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -13,6 +13,7 @@ use toolbox::aws::{AwsClients, load_sdk_config};
 use toolbox::clock::SystemClock;
 use toolbox_local::provision::provision;
 use toolbox_local::template::Template;
+use toolbox_local::throttle::{Gate, Limits};
 use tower::ServiceExt;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -36,8 +37,11 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let provisioned = provision(&template, &sdk, &env_or("LOCAL_RESOURCE_PREFIX", "toolbox-local")).await?;
     let config = toolbox_local::config(&template, &provisioned)?;
-    let state = AppState::new(config, AwsClients::new(&sdk), Arc::new(SystemClock));
-    let app = toolbox_local::app(state, &template)?;
+    let aws = AwsClients::new(&sdk);
+    let limits = Limits::from_template(&template)?;
+    let gate = Gate::new(limits, &provisioned, aws.apigateway.clone(), Arc::new(SystemClock));
+    let state = AppState::new(config, aws, Arc::new(SystemClock));
+    let app = toolbox_local::app(state, &template, Some(gate))?;
 
     if env_or("LOCAL_SEED_DEMO", "1") != "0" {
         seed_demo(&app).await?;
@@ -47,7 +51,9 @@ async fn main() -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "toolbox-local serving");
     eprintln!("ToolboxAI API on http://{addr} (Ctrl-C stops it)");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
     tracing::info!("toolbox-local stopped");
     Ok(())
 }

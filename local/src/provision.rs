@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use aws_config::SdkConfig;
+use aws_sdk_apigateway::types::{QuotaPeriodType, QuotaSettings, ThrottleSettings};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
@@ -34,6 +35,8 @@ fn fail(resource: &str, message: impl std::fmt::Display) -> ProvisionError {
 pub struct Provisioned {
     refs: HashMap<String, String>,
     arns: HashMap<String, String>,
+    /// What `${AWS::StackName}` stands for: the local resource prefix.
+    stack_name: String,
 }
 
 impl Provisioned {
@@ -44,7 +47,11 @@ impl Provisioned {
             Expr::Ref(name) => self.refs.get(name).cloned(),
             Expr::GetAtt(name, attribute) if attribute == "Arn" => self.arns.get(name).cloned(),
             Expr::GetAtt(..) => None,
-            Expr::Sub(text) => Some(text.replace("${Stage}", stage).replace("${AWS::Region}", "us-east-1")),
+            Expr::Sub(text) => Some(
+                text.replace("${Stage}", stage)
+                    .replace("${AWS::Region}", "us-east-1")
+                    .replace("${AWS::StackName}", &self.stack_name),
+            ),
         }
     }
 
@@ -59,7 +66,7 @@ pub fn local_name(prefix: &str, logical: &str) -> String {
 }
 
 pub async fn provision(template: &Template, sdk: &SdkConfig, prefix: &str) -> Result<Provisioned, ProvisionError> {
-    let mut out = Provisioned::default();
+    let mut out = Provisioned { stack_name: prefix.to_owned(), ..Provisioned::default() };
     for (logical, resource) in template.resources_of_type("AWS::DynamoDB::Table") {
         table(sdk, &mut out, logical, &local_name(prefix, logical), props(resource)).await?;
     }
@@ -76,6 +83,14 @@ pub async fn provision(template: &Template, sdk: &SdkConfig, prefix: &str) -> Re
     }
     for (logical, resource) in template.resources_of_type("AWS::SecretsManager::Secret") {
         secret(sdk, &mut out, logical, &format!("{prefix}/{logical}"), props(resource)).await?;
+    }
+    for (logical, resource) in template.resources_of_type("AWS::ApiGateway::UsagePlan") {
+        let name = props(resource)
+            .get("UsagePlanName")
+            .and_then(expr)
+            .and_then(|name| out.resolve(&name, "local"))
+            .ok_or_else(|| fail(logical, "UsagePlanName does not resolve"))?;
+        usage_plan(sdk, &mut out, logical, &name, props(resource)).await?;
     }
     Ok(out)
 }
@@ -316,5 +331,57 @@ async fn secret(
     };
     out.refs.insert(logical.to_owned(), arn.clone());
     out.arns.insert(logical.to_owned(), arn);
+    Ok(())
+}
+
+/// A usage plan with the template's throttle and quota. The local API has no
+/// API Gateway stage to attach, so `ApiStages` (and their per-method
+/// throttles) live only in `toolbox-local`'s own gate (see `throttle`).
+async fn usage_plan(
+    sdk: &SdkConfig,
+    out: &mut Provisioned,
+    logical: &str,
+    name: &str,
+    props: &Value,
+) -> Result<(), ProvisionError> {
+    let client = aws_sdk_apigateway::Client::new(sdk);
+    let existing = client
+        .get_usage_plans()
+        .limit(500)
+        .send()
+        .await
+        .map_err(|e| fail(logical, aws_sdk_apigateway::error::DisplayErrorContext(e)))?
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .find(|plan| plan.name() == Some(name));
+    let id = match existing {
+        Some(plan) => plan.id.unwrap_or_default(),
+        None => {
+            let throttle = props.get("Throttle").map(|t| {
+                ThrottleSettings::builder()
+                    .set_rate_limit(t.get("RateLimit").and_then(Value::as_f64))
+                    .set_burst_limit(t.get("BurstLimit").and_then(Value::as_i64).map(|b| b as i32))
+                    .build()
+            });
+            let quota = props.get("Quota").map(|q| {
+                QuotaSettings::builder()
+                    .set_limit(q.get("Limit").and_then(Value::as_i64).map(|l| l as i32))
+                    .set_period(q.get("Period").and_then(Value::as_str).map(QuotaPeriodType::from))
+                    .build()
+            });
+            client
+                .create_usage_plan()
+                .name(name)
+                .set_throttle(throttle)
+                .set_quota(quota)
+                .send()
+                .await
+                .map_err(|e| fail(logical, aws_sdk_apigateway::error::DisplayErrorContext(e)))?
+                .id
+                .unwrap_or_default()
+        }
+    };
+    out.refs.insert(logical.to_owned(), id);
     Ok(())
 }

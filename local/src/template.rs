@@ -25,6 +25,9 @@ pub struct Route {
     pub path: String,
     /// False when the event says `Auth: {Authorizer: NONE}`.
     pub authorized: bool,
+    /// Metered by a usage plan: the event's `Auth.ApiKeyRequired`, else
+    /// the API's.
+    pub metered: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +74,10 @@ impl Template {
     }
 
     pub fn routes(&self) -> Vec<Route> {
+        let api_default = self
+            .resources_of_type("AWS::Serverless::Api")
+            .find_map(|(_, api)| api.get("Properties")?.get("Auth")?.get("ApiKeyRequired")?.as_bool())
+            .unwrap_or(false);
         let mut routes = Vec::new();
         for (function, resource) in self.resources_of_type("AWS::Serverless::Function") {
             let events = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
@@ -81,12 +88,16 @@ impl Template {
                 let Some(props) = event.get("Properties") else { continue };
                 let text = |name: &str| props.get(name).and_then(Value::as_str).map(str::to_owned);
                 let (Some(path), Some(method)) = (text("Path"), text("Method")) else { continue };
-                let authorizer = props.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str);
+                let auth = props.get("Auth");
+                let authorizer = auth.and_then(|a| a.get("Authorizer")).and_then(Value::as_str);
+                let metered =
+                    auth.and_then(|a| a.get("ApiKeyRequired")).and_then(Value::as_bool).unwrap_or(api_default);
                 routes.push(Route {
                     function: function.to_owned(),
                     method: method.to_ascii_uppercase(),
                     path,
                     authorized: authorizer != Some("NONE"),
+                    metered,
                 });
             }
         }
@@ -151,8 +162,9 @@ mod tests {
         let routes = template.routes();
         let login = routes.iter().find(|r| r.path == "/api/v1/auth/login").unwrap();
         assert_eq!((login.function.as_str(), login.method.as_str(), login.authorized), ("AuthFunction", "POST", false));
+        assert!(!login.metered);
         let me = routes.iter().find(|r| r.path == "/api/v1/auth/me").unwrap();
-        assert!(me.authorized);
+        assert!(me.authorized && me.metered);
     }
 
     #[test]

@@ -23,6 +23,20 @@ pub struct Config {
     pub login_lockout_seconds: i64,
     /// The browser origin (the dashboard) allowed to call the API, if any.
     pub cors_origin: Option<String>,
+    /// The API Gateway usage plan of each tier, by name.
+    pub usage_plans: TierPlans,
+    /// Invites one admin may send per minute (a business quota).
+    pub invites_per_minute: u32,
+}
+
+/// Usage plan names by tier, as `template.yaml` names them. Names, not ids:
+/// the plans depend on the API's stage, which depends on the functions, so a
+/// function cannot be given a plan's id without a dependency cycle.
+#[derive(Debug, Clone)]
+pub struct TierPlans {
+    pub free: String,
+    pub pro: String,
+    pub enterprise: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +82,12 @@ impl Config {
                 "LOGIN_LOCKOUT_SECONDS",
                 &with_default("LOGIN_LOCKOUT_SECONDS", "900"),
             )?,
+            usage_plans: TierPlans {
+                free: required("USAGE_PLAN_FREE")?,
+                pro: required("USAGE_PLAN_PRO")?,
+                enterprise: required("USAGE_PLAN_ENTERPRISE")?,
+            },
+            invites_per_minute: parse_positive("INVITES_PER_MINUTE", &with_default("INVITES_PER_MINUTE", "20"))?,
         })
     }
 }
@@ -94,6 +114,7 @@ mod tests {
             "QUEUE_URL" => Some("q".into()),
             "BUCKET_NAME" => Some("b".into()),
             "JWT_SECRET_ID" => Some("s".into()),
+            "USAGE_PLAN_FREE" | "USAGE_PLAN_PRO" | "USAGE_PLAN_ENTERPRISE" => Some("plan".into()),
             _ => None,
         }
     }

@@ -43,7 +43,7 @@ pub enum AppError {
     #[error("request validation failed")]
     Validation(Vec<FieldError>),
     #[error("{message}")]
-    RateLimited { message: String, retry_after_seconds: u64 },
+    RateLimited { message: String, retry_after_seconds: u64, limit: Option<crate::quota::RateLimit> },
     /// The source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -147,6 +147,9 @@ impl IntoResponse for AppError {
         if let Some(seconds) = self.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Self::RateLimited { limit: Some(limit), .. } = &self {
+            limit.set_headers(response.headers_mut());
+        }
         response
     }
 }
@@ -169,7 +172,8 @@ mod tests {
 
     #[tokio::test]
     async fn rate_limited_sets_retry_after() {
-        let response = AppError::RateLimited { message: "slow down".into(), retry_after_seconds: 42 }.into_response();
+        let response =
+            AppError::RateLimited { message: "slow down".into(), retry_after_seconds: 42, limit: None }.into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "42");
     }

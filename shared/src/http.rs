@@ -11,15 +11,16 @@ use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use crate::error::AppError;
-use crate::principal::Principal;
+use crate::principal::{Principal, Scope};
 use crate::request_meta::{self, RequestMeta};
 use crate::state::AppState;
+use crate::{quota, signature};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -76,6 +77,7 @@ impl RouteTable {
         self.router
             .fallback(|| async { AppError::NotFound("no such route".into()) })
             .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+            .layer(middleware::from_fn_with_state(state.clone(), credential_guard))
             .layer(middleware::from_fn_with_state(state.clone(), request_scope))
             .layer(tower::util::option_layer(cors))
             .with_state(state)
@@ -98,8 +100,17 @@ fn cors(origin: &str) -> Option<CorsLayer> {
                 X_REQUEST_ID.clone(),
                 HeaderName::from_static("idempotency-key"),
                 HeaderName::from_static("x-api-key"),
+                signature::X_TIMESTAMP.clone(),
+                signature::X_SIGNATURE.clone(),
             ])
-            .expose_headers([X_REQUEST_ID.clone(), header::ETAG, header::RETRY_AFTER])
+            .expose_headers([
+                X_REQUEST_ID.clone(),
+                header::ETAG,
+                header::RETRY_AFTER,
+                quota::X_RATELIMIT_LIMIT.clone(),
+                quota::X_RATELIMIT_REMAINING.clone(),
+                quota::X_RATELIMIT_RESET.clone(),
+            ])
             .max_age(std::time::Duration::from_secs(600)),
     )
 }
@@ -146,6 +157,29 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
+}
+
+/// What the authorizer could not check: an API key's signature over the
+/// body, then the scope the method needs (`read` to read, `write` to change).
+/// Routes needing more (`admin`, `content:generate`) ask for it themselves.
+async fn credential_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(principal) = req.extensions().get::<RequestContext>().and_then(Principal::from_request_context) else {
+        return next.run(req).await;
+    };
+    let req = match principal.api_key.as_ref() {
+        Some(key) => match &key.signing {
+            Some(signing) => match signature::verify(&state, &principal, &key.id, signing, req).await {
+                Ok(req) => req,
+                Err(err) => return err.into_response(),
+            },
+            None => req,
+        },
+        None => req,
+    };
+    if let Err(err) = principal.require_scope(Scope::for_method(req.method())) {
+        return err.into_response();
+    }
+    next.run(req).await
 }
 
 /// A resource id from the path. A malformed id is simply not found, like

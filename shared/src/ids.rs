@@ -79,3 +79,7 @@ ulid_id!(
     /// A refresh-token family: one login and every token rotated from it.
     SessionId
 );
+ulid_id!(
+    /// An integration's API key (not its secret).
+    ApiKeyId
+);

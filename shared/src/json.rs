@@ -29,6 +29,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: no body (or an empty one) is
+/// `T::default()`; a body that is there is held to [`Json`]'s rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = read_limited(req.into_body(), BODY_LIMIT).await?;
+        if bytes.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        let mut rebuilt = Request::new(Body::from(bytes));
+        if let Some(value) = content_type {
+            rebuilt.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        Json::from_request(rebuilt, state).await.map(|Json(value)| Self(value))
+    }
+}
+
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
     let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;

@@ -22,9 +22,12 @@ pub mod lambda;
 pub mod logging;
 pub mod openapi;
 pub mod principal;
+pub mod quota;
 pub mod request_meta;
+pub mod signature;
 pub mod state;
 pub mod tenancy;
+pub mod usage_plans;
 
 pub use error::{AppError, AppResult};
 pub use state::AppState;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::AppError;
-use crate::ids::{OrgId, SessionId, UserId};
+use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -53,6 +53,61 @@ impl FromStr for Role {
     }
 }
 
+/// What a credential may do. A signed-in user's scopes follow from the role;
+/// an API key carries the subset its admin chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Scope {
+    #[serde(rename = "read")]
+    Read,
+    #[serde(rename = "write")]
+    Write,
+    #[serde(rename = "content:generate")]
+    ContentGenerate,
+    #[serde(rename = "analytics:read")]
+    AnalyticsRead,
+    #[serde(rename = "admin")]
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [Self::Read, Self::Write, Self::ContentGenerate, Self::AnalyticsRead, Self::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::ContentGenerate => "content:generate",
+            Self::AnalyticsRead => "analytics:read",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The scopes a signed-in user of `role` holds.
+    pub fn of_role(role: Role) -> Vec<Scope> {
+        match role {
+            Role::Admin => Self::ALL.to_vec(),
+            Role::Teacher => vec![Self::Read, Self::Write, Self::ContentGenerate, Self::AnalyticsRead],
+            Role::Student | Role::Parent => vec![Self::Read, Self::Write],
+        }
+    }
+
+    /// The scope a request needs by its method alone: reading is `read`,
+    /// anything that changes state is `write`. Routes add what they need more.
+    pub fn for_method(method: &axum::http::Method) -> Scope {
+        if method.is_safe() { Self::Read } else { Self::Write }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
+            .ok_or_else(|| "must be one of read, write, content:generate, analytics:read, admin".into())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
@@ -69,17 +124,36 @@ impl AuthMethod {
     }
 }
 
+/// The API key a request came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGrant {
+    pub id: ApiKeyId,
+    /// Set when the key requires signed requests: which signing secret the
+    /// function derives to check them (see `domain::api_key`).
+    pub signing: Option<SigningRef>,
+}
+
+/// Names a derived signing secret: the key-set key it is derived with and
+/// the key's secret generation (each rotation makes a new one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningRef {
+    pub kid: String,
+    pub generation: u32,
+}
+
 /// Who is calling. Only the authorizer makes one; handlers receive it through
 /// the [`FromRequestParts`] extractor and never from the request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub org_id: OrgId,
+    /// The signed-in user, or for an API key the admin who created it.
     pub user_id: UserId,
     pub role: Role,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     pub auth_method: AuthMethod,
     /// The refresh-token family a JWT was issued from.
     pub session_id: Option<SessionId>,
+    pub api_key: Option<KeyGrant>,
 }
 
 impl Principal {
@@ -91,17 +165,41 @@ impl Principal {
         }
     }
 
+    pub fn require_scope(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("this credential lacks the {} scope", scope.as_str())))
+        }
+    }
+
+    /// For what only a person may do (their password, their sessions, the
+    /// organisation's API keys): an integration's key is refused.
+    pub fn require_user(&self) -> Result<(), AppError> {
+        match self.auth_method {
+            AuthMethod::Jwt => Ok(()),
+            AuthMethod::ApiKey => Err(AppError::Forbidden("this route needs a signed-in user, not an API key".into())),
+        }
+    }
+
     /// The authorizer context as API Gateway passes it on: flat string values.
     pub fn to_context(&self) -> HashMap<String, Value> {
         let mut context = HashMap::from([
             ("tenant_id".to_owned(), Value::from(self.org_id.to_string())),
             ("user_id".to_owned(), Value::from(self.user_id.to_string())),
             ("role".to_owned(), Value::from(self.role.as_str())),
-            ("scopes".to_owned(), Value::from(self.scopes.join(" "))),
+            ("scopes".to_owned(), Value::from(self.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))),
             ("auth_method".to_owned(), Value::from(self.auth_method.as_str())),
         ]);
         if let Some(session) = &self.session_id {
             context.insert("session_id".to_owned(), Value::from(session.to_string()));
+        }
+        if let Some(key) = &self.api_key {
+            context.insert("api_key_id".to_owned(), Value::from(key.id.to_string()));
+            if let Some(signing) = &key.signing {
+                context.insert("signing_kid".to_owned(), Value::from(signing.kid.clone()));
+                context.insert("signing_generation".to_owned(), Value::from(signing.generation.to_string()));
+            }
         }
         context
     }
@@ -112,13 +210,30 @@ impl Principal {
             org_id: text("tenant_id")?.parse().ok()?,
             user_id: text("user_id")?.parse().ok()?,
             role: text("role")?.parse().ok()?,
-            scopes: text("scopes").unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+            scopes: text("scopes")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?,
             auth_method: match text("auth_method")? {
                 "jwt" => AuthMethod::Jwt,
                 "api_key" => AuthMethod::ApiKey,
                 _ => return None,
             },
             session_id: text("session_id").and_then(|s| s.parse().ok()),
+            api_key: match text("api_key_id") {
+                None => None,
+                Some(id) => Some(KeyGrant {
+                    id: id.parse().ok()?,
+                    signing: match (text("signing_kid"), text("signing_generation")) {
+                        (Some(kid), Some(generation)) => {
+                            Some(SigningRef { kid: kid.to_owned(), generation: generation.parse().ok()? })
+                        }
+                        _ => None,
+                    },
+                }),
+            },
         })
     }
 
@@ -152,9 +267,27 @@ mod tests {
             org_id: OrgId::new(),
             user_id: UserId::new(),
             role: Role::Teacher,
-            scopes: vec!["read".into(), "write".into()],
+            scopes: vec![Scope::Read, Scope::Write],
             auth_method: AuthMethod::Jwt,
             session_id: Some(SessionId::new()),
+            api_key: None,
+        };
+        assert_eq!(Principal::from_context(&principal.to_context()), Some(principal));
+    }
+
+    #[test]
+    fn an_api_key_context_round_trips() {
+        let principal = Principal {
+            org_id: OrgId::new(),
+            user_id: UserId::new(),
+            role: Role::Teacher,
+            scopes: vec![Scope::Read, Scope::ContentGenerate],
+            auth_method: AuthMethod::ApiKey,
+            session_id: None,
+            api_key: Some(KeyGrant {
+                id: ApiKeyId::new(),
+                signing: Some(SigningRef { kid: "k1".into(), generation: 3 }),
+            }),
         };
         assert_eq!(Principal::from_context(&principal.to_context()), Some(principal));
     }
@@ -168,6 +301,7 @@ mod tests {
             scopes: vec![],
             auth_method: AuthMethod::Jwt,
             session_id: None,
+            api_key: None,
         }
         .to_context();
         context.insert("tenant_id".into(), Value::from("ORG#x"));

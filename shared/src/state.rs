@@ -8,6 +8,7 @@ use crate::config::{Config, ConfigError};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::keyset::{KeySet, KeyStore};
+use crate::usage_plans::UsagePlans;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +17,7 @@ pub struct AppState {
     pub db: Db,
     pub keys: KeyStore,
     pub clock: SharedClock,
+    usage_plans: UsagePlans,
 }
 
 impl AppState {
@@ -23,6 +25,7 @@ impl AppState {
         Self {
             db: Db::new(aws.dynamodb.clone(), config.table_name.clone()),
             keys: KeyStore::new(aws.secrets.clone(), config.jwt_secret_id.clone()),
+            usage_plans: UsagePlans::new(aws.apigateway.clone(), config.usage_plans.clone()),
             config: Arc::new(config),
             aws,
             clock,
@@ -45,6 +48,10 @@ impl AppState {
                 retry_after_seconds: Some(5),
             }
         })
+    }
+
+    pub fn usage_plans(&self) -> &UsagePlans {
+        &self.usage_plans
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{InviteId, OrgId, SessionId, UserId};
+use crate::ids::{ApiKeyId, InviteId, OrgId, SessionId, UserId};
 use crate::principal::Principal;
 
 /// A DynamoDB primary key.
@@ -65,6 +65,9 @@ impl Tenant {
 
     /// The tenant a credential names: a verified access token, or a refresh
     /// token whose secret the caller then compares with the stored session.
+    ///
+    /// For an API key, the organisation its lookup item names, once the
+    /// presented secret has matched the stored hash.
     pub fn claimed_by_credential(org_id: &OrgId) -> Self {
         Self { org_id: org_id.clone() }
     }
@@ -103,6 +106,27 @@ impl Tenant {
         self.key(format!("INVITE#{invite}"))
     }
 
+    pub fn api_key(&self, key: &ApiKeyId) -> Key {
+        self.key(format!("APIKEY#{key}"))
+    }
+
+    pub const API_KEY_PREFIX: &'static str = "APIKEY#";
+
+    /// Requests made with a key on one UTC day (`YYYY-MM-DD`).
+    pub fn api_key_usage(&self, key: &ApiKeyId, day: &str) -> Key {
+        self.key(format!("KEYUSAGE#{key}#{day}"))
+    }
+
+    /// A signature already accepted for a key; its existence refuses a replay.
+    pub fn seen_signature(&self, key: &ApiKeyId, signature_hex: &str) -> Key {
+        self.key(format!("SIG#{key}#{signature_hex}"))
+    }
+
+    /// The counter of one business quota for one user in one window.
+    pub fn quota_counter(&self, quota: &str, user: &UserId, window_start: i64) -> Key {
+        self.key(format!("QUOTA#{quota}#{user}#{window_start}"))
+    }
+
     /// True when `pk` belongs to this tenant's partition; cursors are checked
     /// with it before they reach DynamoDB.
     pub fn owns_partition(&self, pk: &str) -> bool {
@@ -124,6 +148,11 @@ pub mod global {
 
     pub fn invite_token(token_hash_hex: &str) -> Key {
         Key { pk: format!("INVITE#{token_hash_hex}"), sk: "LOOKUP".into() }
+    }
+
+    /// An API key by its public prefix.
+    pub fn api_key(prefix: &str) -> Key {
+        Key { pk: format!("APIKEY#{prefix}"), sk: "LOOKUP".into() }
     }
 }
 

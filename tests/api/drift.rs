@@ -53,6 +53,11 @@ async fn public_routes_are_exactly_health_docs_register_login_and_refresh() {
     .map(String::from)
     .collect();
     assert_eq!(public, expected);
+    // Usage plans meter exactly the authorized routes: a public route has no
+    // usage key to meter, and an authorized one must not escape its plan.
+    for route in template.routes() {
+        assert_eq!(route.metered, route.authorized, "{} {}", route.method, route.path);
+    }
 
     // The document says the same of each operation.
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
@@ -70,7 +75,16 @@ async fn provisioning_again_keeps_what_exists() {
     let again = toolbox_local::provision::provision(&stack.template, &sdk, "toolbox-test")
         .await
         .expect("a second run succeeds");
-    for logical in ["Table", "GenerationQueue", "GenerationDeadLetterQueue", "ArtifactsBucket", "JwtKeySecret"] {
+    for logical in [
+        "Table",
+        "GenerationQueue",
+        "GenerationDeadLetterQueue",
+        "ArtifactsBucket",
+        "JwtKeySecret",
+        "FreeUsagePlan",
+        "ProUsagePlan",
+        "EnterpriseUsagePlan",
+    ] {
         assert_eq!(again.physical_id(logical), stack.provisioned.physical_id(logical), "{logical}");
         assert!(again.physical_id(logical).is_some(), "{logical} was not provisioned");
     }

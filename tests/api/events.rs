@@ -8,7 +8,7 @@ use serde_json::Value;
 use toolbox::auth::password;
 use toolbox::db::Db;
 use toolbox::domain::audit::Audit;
-use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization};
+use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization, Tier, UsageKey};
 use toolbox::domain::session::Session;
 use toolbox::domain::user::User;
 use toolbox::ids::{OrgId, SessionId, UserId};
@@ -74,7 +74,8 @@ async fn seed(app: &TestApp) {
         id: org_id.clone(),
         name: "Sample School".to_owned().try_into().unwrap(),
         status: OrgStatus::Active,
-        tier: "free".into(),
+        tier: Tier::Free,
+        usage_key: Some(UsageKey { id: "sample-key".into(), value: "sample-usage-key".into() }),
         settings: OrgSettings::default(),
         admin_count: 1,
         audit: Audit::new(&user_id, now),

@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use toolbox::AppState;
 use toolbox::aws::{AwsClients, load_sdk_config};
-use toolbox::clock::OffsetClock;
+use toolbox::clock::{ManualClock, OffsetClock};
 use toolbox::config::Config;
 use toolbox_local::provision::{Provisioned, provision};
 use toolbox_local::template::Template;
+use toolbox_local::throttle::{Gate, Limits};
 use tower::ServiceExt;
 
 pub struct Stack {
@@ -42,6 +43,9 @@ pub async fn stack() -> &'static Stack {
         .await
 }
 
+/// The gate's clock, and a change to the template's limits.
+type GateSetup<'a> = (Arc<ManualClock>, Box<dyn FnOnce(&mut Limits) + 'a>);
+
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
@@ -55,7 +59,14 @@ impl TestApp {
 
     /// A stack whose configuration the test has changed first.
     pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> Self {
-        Self::build(change, |_, _| {}).await
+        Self::build(change, |_, _| {}, None).await
+    }
+
+    /// A stack that applies the template's throttles and usage plans, as
+    /// `make dev` does, on a clock that moves only when `clock` is advanced;
+    /// `change` may adjust the limits first.
+    pub async fn spawn_gated(clock: Arc<ManualClock>, change: impl FnOnce(&mut Limits)) -> Self {
+        Self::build(|_| {}, |_, _| {}, Some((clock, Box::new(change)))).await
     }
 
     /// A stack whose DynamoDB client carries `interceptor`.
@@ -66,6 +77,7 @@ impl TestApp {
                 let config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(interceptor).build();
                 clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(config);
             },
+            None,
         )
         .await
     }
@@ -73,6 +85,7 @@ impl TestApp {
     async fn build(
         change: impl FnOnce(&mut Config),
         clients: impl FnOnce(&toolbox::aws::SdkConfig, &mut AwsClients),
+        gate: Option<GateSetup<'_>>,
     ) -> Self {
         let stack = stack().await;
         let mut config = toolbox_local::config(&stack.template, &stack.provisioned).expect("config resolves");
@@ -82,7 +95,13 @@ impl TestApp {
         clients(&sdk, &mut aws);
         let clock = Arc::new(OffsetClock::default());
         let state = AppState::new(config, aws, clock.clone());
-        let router = toolbox_local::app(state.clone(), &stack.template).expect("every template route has a handler");
+        let gate = gate.map(|(clock, change)| {
+            let mut limits = Limits::from_template(&stack.template).expect("the template's limits parse");
+            change(&mut limits);
+            Gate::new(limits, &stack.provisioned, state.aws.apigateway.clone(), clock)
+        });
+        let router =
+            toolbox_local::app(state.clone(), &stack.template, gate).expect("every template route has a handler");
         Self { router, state, clock }
     }
 
@@ -147,6 +166,19 @@ impl TestApp {
         Account::from_auth(&response.body, email, password)
     }
 
+    /// Creates an API key as `admin` from `body`; the key's secrets are in
+    /// the result only.
+    pub async fn create_api_key(&self, admin: &Account, body: Value) -> CreatedKey {
+        let response = self.post("/api/v1/api-keys").bearer(&admin.access_token).json(body).send().await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        let data = response.data();
+        CreatedKey {
+            id: data["id"].as_str().unwrap().to_owned(),
+            key: data["key"].as_str().unwrap().to_owned(),
+            signing_secret: data["signing_secret"].as_str().map(str::to_owned),
+        }
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> TestResponse {
         self.post("/api/v1/auth/login").json(json!({"email": email, "password": password})).send().await
     }
@@ -170,13 +202,36 @@ impl TestApp {
 
 /// An item as sorted `name=value` lines: equal strings mean equal items.
 pub fn describe_item(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
-    let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={}", describe_value(v))).collect();
     pairs.sort();
     pairs.join("\n")
 }
 
+/// One attribute value, with map entries in key order (a `HashMap`'s own
+/// order differs between two reads of the same item).
+fn describe_value(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    match value {
+        AttributeValue::M(map) => {
+            let mut entries: Vec<_> = map.iter().map(|(k, v)| format!("{k}: {}", describe_value(v))).collect();
+            entries.sort();
+            format!("M{{{}}}", entries.join(", "))
+        }
+        AttributeValue::L(list) => format!("L[{}]", list.iter().map(describe_value).collect::<Vec<_>>().join(", ")),
+        other => format!("{other:?}"),
+    }
+}
+
 pub fn unique_email(what: &str) -> String {
     format!("{what}-{}@example.com", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// An API key as its creation returned it.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    pub id: String,
+    pub key: String,
+    pub signing_secret: Option<String>,
 }
 
 /// A signed-in user.
@@ -221,6 +276,17 @@ impl<'a> Call<'a> {
 
     pub fn bearer(self, token: &str) -> Self {
         self.header(header::AUTHORIZATION.as_str(), &format!("Bearer {token}"))
+    }
+
+    pub fn api_key(self, key: &str) -> Self {
+        self.header("x-api-key", key)
+    }
+
+    /// The address the request comes from, as a TCP peer would be seen.
+    pub fn peer_ip(mut self, ip: &str) -> Self {
+        let addr = std::net::SocketAddr::new(ip.parse().expect("an IP address"), 40000);
+        self.request = self.request.extension(axum::extract::ConnectInfo(addr));
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod api_keys;
 mod auth;
 mod authorizer;
 mod bad_input;
@@ -10,6 +11,7 @@ mod events;
 mod health;
 mod invites;
 mod isolation;
+mod limits;
 mod matrix;
 mod members;
 mod organizations;

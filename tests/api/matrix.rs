@@ -58,6 +58,8 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "update" => json!({"name": "Renamed by the matrix"}),
         "change_role" => json!({"role": "admin"}),
         "create" => json!({"email": crate::helpers::unique_email("matrix"), "role": "admin"}),
+        "create_api_key" => json!({"name": "matrix", "scopes": ["read"]}),
+        "rotate_api_key" => json!({"grace_period_seconds": 0}),
         other => panic!("operation {other} has a body but no valid body in tests/api/matrix.rs"),
     })
 }
@@ -70,6 +72,7 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
         let end = path[start..].find('}').unwrap() + start;
         let value = match &path[start + 1..end] {
             "user_id" => tenant.student.user_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/api-keys/") => tenant.api_key_id.clone(),
             other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
         };
         path.replace_range(start..=end, &value);
@@ -82,6 +85,7 @@ struct Tenant {
     teacher: Account,
     student: Account,
     parent: Account,
+    api_key_id: String,
 }
 
 impl Tenant {
@@ -91,6 +95,7 @@ impl Tenant {
             teacher: app.member(&admin, "teacher").await,
             student: app.member(&admin, "student").await,
             parent: app.member(&admin, "parent").await,
+            api_key_id: app.create_api_key(&admin, json!({"name": "fixture", "scopes": ["read"]})).await.id,
             admin,
         }
     }

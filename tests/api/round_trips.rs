@@ -173,6 +173,43 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
 
+    let created = measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/api-keys",
+        app.post("/api/v1/api-keys").bearer(token).json(json!({"name": "budget", "scopes": ["read"]})).send(),
+    )
+    .await;
+    let key_id = created.data()["id"].as_str().unwrap().to_owned();
+    let api_key = created.data()["key"].as_str().unwrap().to_owned();
+    let key_path = format!("/api/v1/api-keys/{key_id}");
+    measure(&log, t, "GET", "/api/v1/api-keys", app.get("/api/v1/api-keys").bearer(token).send()).await;
+    measure(&log, t, "GET", "/api/v1/api-keys/{id}", app.get(&key_path).bearer(token).send()).await;
+    measure(&log, t, "GET", "/api/v1/api-keys/{id}/usage", app.get(&format!("{key_path}/usage")).bearer(token).send())
+        .await;
+    // With an API key the authorizer reads the key's lookup, then the
+    // organisation and key beside the day's usage count: one round trip more
+    // than a token's, and one call that runs concurrently.
+    log.take();
+    app.get("/api/v1/organizations/current").api_key(&api_key).send().await.expect(StatusCode::OK, None);
+    let calls = log.take();
+    assert_eq!(calls.iter().filter(|c| *c == "UpdateItem").count(), 1, "{calls:?}");
+    assert!(
+        calls.len() - 1 <= READ_BUDGET,
+        "an API-key read makes {} sequential round trips: {calls:?}",
+        calls.len() - 1
+    );
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/api-keys/{id}/rotate",
+        app.post(&format!("{key_path}/rotate")).bearer(token).send(),
+    )
+    .await;
+    measure(&log, t, "DELETE", "/api/v1/api-keys/{id}", app.delete(&key_path).bearer(token).send()).await;
+
     // Every documented operation was measured.
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {

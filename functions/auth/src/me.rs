@@ -24,11 +24,13 @@ use utoipa::ToSchema;
     responses(
         (status = 200, description = "The caller", body = Success<UserView>),
         (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     ),
     security(("bearer" = []))
 )]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<UserView>> {
+    principal.require_user()?;
     let user = user::find_active(&state.db, &Tenant::of(&principal), &principal.user_id).await?;
     Ok(ApiResponse::ok(user.into()))
 }
@@ -69,6 +71,7 @@ pub async fn change_password(
     principal: Principal,
     Json(req): Json<PasswordChange>,
 ) -> AppResult<ApiResponse<PasswordChanged>> {
+    principal.require_user()?;
     let tenant = Tenant::of(&principal);
     let user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
     let now = state.now();

@@ -10,7 +10,7 @@ use toolbox::db::{DbError, Write, n, s};
 use toolbox::domain::audit::Audit;
 use toolbox::domain::fields::{Email, OrgName, Password, PersonName, Username};
 use toolbox::domain::invite::Invite;
-use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization};
+use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization, Tier};
 use toolbox::domain::user::User;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult, FieldError};
@@ -173,14 +173,22 @@ async fn create_organization(
     req: RegisterRequest,
     name: OrgName,
 ) -> AppResult<(User, toolbox::auth::refresh::RefreshToken)> {
+    // Checked before the organisation's usage key is made, so a repeated
+    // sign-up costs no API Gateway calls; the transaction still decides races.
+    if state.db.get::<Lookup>(&global::email(req.email.as_str())).await?.is_some() {
+        return Err(AppError::Conflict("an account with this email already exists".into()));
+    }
     let password_hash = password::hash(req.password.expose().to_owned()).await?;
     let tenant = Tenant::for_new_organization();
     let user = new_user(state, &tenant, &req, Role::Admin, password_hash);
+    let tier = Tier::Free;
+    let usage_key = state.usage_plans().issue_key(tenant.org_id(), tier).await?;
     let org = Organization {
         id: tenant.org_id().clone(),
         name,
         status: OrgStatus::Active,
-        tier: "free".into(),
+        tier,
+        usage_key: Some(usage_key.clone()),
         settings: OrgSettings::default(),
         admin_count: 1,
         audit: Audit::new(&user.id, state.now()),
@@ -190,7 +198,10 @@ async fn create_organization(
     let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user)?;
     writes.extend(user_writes);
     writes.push(session_write(state, &tenant, &session)?);
-    state.db.transact(writes).await.map_err(|err| taken(err, 1, email_index, username_index))?;
+    if let Err(err) = state.db.transact(writes).await {
+        state.usage_plans().delete_key(&usage_key).await;
+        return Err(taken(err, 1, email_index, username_index));
+    }
     tracing::info!(org_id = %org.id, user_id = %user.id, "organization registered");
     Ok((user, refresh))
 }

@@ -146,6 +146,7 @@ async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now:
         (status = 204, description = "The session has ended"),
         JsonBodyErrors,
         (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     ),
     security(("bearer" = []))
@@ -155,6 +156,7 @@ pub async fn logout(
     principal: Principal,
     Json(req): Json<RefreshRequest>,
 ) -> AppResult<StatusCode> {
+    principal.require_user()?;
     let token: RefreshToken =
         req.refresh_token.trim().parse().map_err(|_| AppError::invalid("refresh_token", "is not a refresh token"))?;
     if token.org_id != principal.org_id || token.user_id != principal.user_id {

@@ -1,20 +1,25 @@
-//! The API Gateway REQUEST authorizer. `toolbox-local` calls [`authorize`]
-//! too, so a request is judged the same way in dev as behind API Gateway.
+//! The API Gateway REQUEST authorizer, for bearer tokens and API keys.
+//! `toolbox-local` calls [`authorize`] too, so a request is judged the same
+//! way in dev as behind API Gateway.
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use std::net::IpAddr;
+
 use serde_json::Value;
+use time::OffsetDateTime;
 use toolbox::AppState;
 use toolbox::auth::jwt;
-use toolbox::db::Db;
+use toolbox::db::{Db, DbError, Item, n};
+use toolbox::domain::api_key::{ApiKey, ApiKeyLookup, KeyStatus, PresentedKey, usage};
 use toolbox::domain::organization::{OrgStatus, Organization};
 use toolbox::domain::session::Session;
 use toolbox::domain::user::User;
-use toolbox::ids::{OrgId, SessionId, UserId};
-use toolbox::principal::{AuthMethod, Principal, Role};
-use toolbox::tenancy::Tenant;
+use toolbox::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use toolbox::principal::{AuthMethod, KeyGrant, Principal, Role, Scope, SigningRef};
+use toolbox::tenancy::{Tenant, global};
 
 /// Why a request was refused. API Gateway answers 401 for the first (the
 /// authorizer fails with `Unauthorized`) and 403 for the second (a Deny policy).
@@ -26,21 +31,51 @@ pub enum Denial {
     Unavailable,
 }
 
-/// Scopes a signed-in user carries; API keys (later) carry their own subset.
-fn scopes_for(role: Role) -> Vec<String> {
-    let scopes: &[&str] = match role {
-        Role::Admin => &["read", "write", "content:generate", "analytics:read", "admin"],
-        Role::Teacher => &["read", "write", "content:generate", "analytics:read"],
-        Role::Student | Role::Parent => &["read", "write"],
-    };
-    scopes.iter().map(|s| s.to_string()).collect()
+/// What a request presents. API Gateway passes every header to a REQUEST
+/// authorizer; the template names no identity source, because API Gateway
+/// refuses a request that lacks any named source without asking us, and a
+/// request carries either `Authorization` or `X-API-Key`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    pub authorization: Option<&'a str>,
+    pub api_key: Option<&'a str>,
+    pub source_ip: Option<IpAddr>,
 }
 
-/// Judges an `Authorization` header value. The token must verify, and its
-/// organisation, user and session must still be live: one DynamoDB round trip
-/// makes a suspension, a removal or a logout take effect at once.
-pub async fn authorize(state: &AppState, authorization: Option<&str>) -> Result<Principal, Denial> {
-    let header = authorization.ok_or(Denial::Unauthenticated("missing bearer token"))?;
+/// A request let through: who is calling, and the organisation's API Gateway
+/// usage key, returned as `usageIdentifierKey` so its tier's plan applies.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub principal: Principal,
+    pub usage_key: Option<String>,
+}
+
+/// Judges a request's credentials: a bearer access token or an API key,
+/// never both.
+pub async fn authorize(state: &AppState, credentials: Credentials<'_>) -> Result<Grant, Denial> {
+    match (credentials.authorization, credentials.api_key) {
+        (Some(_), Some(_)) => Err(Denial::Unauthenticated("send either a bearer token or an API key, not both")),
+        (Some(header), None) => authorize_token(state, header).await,
+        (None, Some(key)) => authorize_key(state, key, credentials.source_ip).await,
+        (None, None) => Err(Denial::Unauthenticated("missing credentials")),
+    }
+}
+
+fn unavailable(what: &'static str) -> impl Fn(DbError) -> Denial {
+    move |err| {
+        tracing::error!(error = %err, what, "authorizer lookup failed");
+        Denial::Unavailable
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(item: Option<Item>, missing: Denial) -> Result<T, Denial> {
+    Db::decode(item.ok_or(missing)?).map_err(unavailable("stored item unreadable"))
+}
+
+/// The token must verify, and its organisation, user and session must still
+/// be live: one DynamoDB round trip makes a suspension, a removal or a
+/// logout take effect at once.
+async fn authorize_token(state: &AppState, header: &str) -> Result<Grant, Denial> {
     let (scheme, token) =
         header.trim().split_once(' ').ok_or(Denial::Unauthenticated("malformed authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -64,18 +99,11 @@ pub async fn authorize(state: &AppState, authorization: Option<&str>) -> Result<
         .db
         .batch_get(&[tenant.organization(), tenant.user(&user_id), tenant.session(&user_id, &session_id)])
         .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "authorizer lookup failed");
-            Denial::Unavailable
-        })?;
+        .map_err(unavailable("token lookup"))?;
     let [org, user, session] = <[_; 3]>::try_from(items).map_err(|_| Denial::Unavailable)?;
-    let decode_failed = |err| {
-        tracing::error!(error = %err, "stored item unreadable");
-        Denial::Unavailable
-    };
-    let org: Organization = Db::decode(org.ok_or_else(invalid)?).map_err(decode_failed)?;
-    let user: User = Db::decode(user.ok_or_else(invalid)?).map_err(decode_failed)?;
-    let session: Session = Db::decode(session.ok_or_else(invalid)?).map_err(decode_failed)?;
+    let org: Organization = decode(org, invalid())?;
+    let user: User = decode(user, invalid())?;
+    let session: Session = decode(session, invalid())?;
     if !user.is_active() || !session.is_live(state.now()) {
         return Err(Denial::Unauthenticated("the session has ended"));
     }
@@ -83,14 +111,91 @@ pub async fn authorize(state: &AppState, authorization: Option<&str>) -> Result<
         return Err(Denial::Forbidden("the organization is suspended"));
     }
     // The stored role, not the token's: a demotion applies at once.
-    Ok(Principal {
+    let principal = Principal {
         org_id,
         user_id,
         role: user.role,
-        scopes: scopes_for(user.role),
+        scopes: Scope::of_role(user.role),
         auth_method: AuthMethod::Jwt,
         session_id: Some(session_id),
-    })
+        api_key: None,
+    };
+    Ok(Grant { principal, usage_key: org.usage_key.map(|key| key.value) })
+}
+
+/// The key's prefix finds its lookup item, whose hashes the secret must
+/// match (the previous secret only within its grace period). Then, in one
+/// round trip, the organisation and the key's own item must still allow it;
+/// the day's usage is counted beside that read, so counting costs no time.
+async fn authorize_key(state: &AppState, header: &str, source_ip: Option<IpAddr>) -> Result<Grant, Denial> {
+    let invalid = || Denial::Unauthenticated("invalid API key");
+    let presented = PresentedKey::parse(header).ok_or_else(invalid)?;
+    let now = state.now();
+    let lookup: Option<ApiKeyLookup> =
+        state.db.get(&global::api_key(presented.prefix())).await.map_err(unavailable("api key lookup"))?;
+    let Some(lookup) = lookup else {
+        ApiKeyLookup::compare_nothing(&presented);
+        return Err(invalid());
+    };
+    let secret = lookup.matching(&presented, now.unix_timestamp()).ok_or_else(invalid)?.clone();
+
+    let tenant = Tenant::claimed_by_credential(&lookup.org_id);
+    let keys = [tenant.organization(), tenant.api_key(&lookup.key_id)];
+    let (items, ()) = tokio::join!(state.db.batch_get(&keys), count_use(state, &tenant, &lookup.key_id, now));
+    let items = items.map_err(unavailable("api key read"))?;
+    let [org, key] = <[_; 2]>::try_from(items).map_err(|_| Denial::Unavailable)?;
+    let org: Organization = decode(org, invalid())?;
+    let key: ApiKey = decode(key, invalid())?;
+    if key.status == KeyStatus::Revoked {
+        return Err(Denial::Unauthenticated("the API key was revoked"));
+    }
+    if key.is_expired(now.unix_timestamp()) {
+        return Err(Denial::Unauthenticated("the API key has expired"));
+    }
+    if !key.allows(source_ip) {
+        return Err(Denial::Forbidden("the caller's address is not in the key's allow-list"));
+    }
+    if org.status == OrgStatus::Suspended {
+        return Err(Denial::Forbidden("the organization is suspended"));
+    }
+    let signing = match (key.require_signature, secret.signing_kid) {
+        (true, Some(kid)) => Some(SigningRef { kid, generation: secret.generation }),
+        (true, None) => return Err(Denial::Unavailable),
+        (false, _) => None,
+    };
+    // A key acts for its organisation with the authority of its scopes: an
+    // `admin` key as an admin, any other as staff (a teacher).
+    let role = if key.scopes.contains(&Scope::Admin) { Role::Admin } else { Role::Teacher };
+    let principal = Principal {
+        org_id: lookup.org_id,
+        user_id: key.audit.created_by,
+        role,
+        scopes: key.scopes,
+        auth_method: AuthMethod::ApiKey,
+        session_id: None,
+        api_key: Some(KeyGrant { id: key.id, signing }),
+    };
+    Ok(Grant { principal, usage_key: org.usage_key.map(|key| key.value) })
+}
+
+/// Adds one to the key's count for the day. A failure is logged and the
+/// request goes on: usage statistics are not worth refusing a caller for.
+async fn count_use(state: &AppState, tenant: &Tenant, key: &ApiKeyId, now: OffsetDateTime) {
+    let day = usage::day(now);
+    let update = state.db.update(
+        &tenant.api_key_usage(key, &day),
+        "ADD #count :one SET expires_at = if_not_exists(expires_at, :expires)",
+        None,
+        &[("#count", "count")],
+        vec![(":one", n(1)), (":expires", n(now.unix_timestamp() + usage::KEEP_SECONDS))],
+    );
+    let result = match update {
+        Ok(update) => state.db.run_update(update).await.map(drop),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = result {
+        tracing::warn!(error = %err, api_key_id = %key, "api key usage not counted");
+    }
 }
 
 /// The Lambda entry point.
@@ -98,11 +203,18 @@ pub async fn handle(
     state: &AppState,
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
 ) -> Result<ApiGatewayCustomAuthorizerResponse<std::collections::HashMap<String, Value>>, lambda_runtime::Error> {
-    let header = event.headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok());
+    let source_ip =
+        event.request_context.identity.as_ref().and_then(|i| i.source_ip.as_deref()).and_then(|ip| ip.parse().ok());
+    let credentials = Credentials { authorization: header("authorization"), api_key: header("x-api-key"), source_ip };
     let resource = api_wildcard(event.method_arn.as_deref().unwrap_or("*"));
-    match authorize(state, header.as_deref()).await {
-        Ok(principal) => {
-            Ok(response(principal.user_id.to_string(), IamPolicyEffect::Allow, resource, principal.to_context()))
+    match authorize(state, credentials).await {
+        Ok(grant) => {
+            let principal = grant.principal;
+            let mut response =
+                response(principal.user_id.to_string(), IamPolicyEffect::Allow, resource, principal.to_context());
+            response.usage_identifier_key = grant.usage_key;
+            Ok(response)
         }
         Err(Denial::Forbidden(reason)) => {
             tracing::info!(reason, "denied");

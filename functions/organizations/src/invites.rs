@@ -16,6 +16,7 @@ use toolbox::ids::InviteId;
 use toolbox::json::Json;
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
+use toolbox::quota::{Quota, RateLimit};
 use toolbox::tenancy::{Lookup, Tenant, global};
 use utoipa::ToSchema;
 
@@ -47,17 +48,21 @@ pub struct InviteCreated {
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))
 )]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Json(req): Json<InviteRequest>,
-) -> AppResult<ApiResponse<InviteCreated>> {
+) -> AppResult<(RateLimit, ApiResponse<InviteCreated>)> {
     principal.require_role(&[Role::Admin])?;
     let tenant = Tenant::of(&principal);
+    // Invites will send email: one admin (or key) sends a bounded number.
+    let quota = Quota { name: "invites", limit: state.config.invites_per_minute, window_seconds: 60 };
+    let rate_limit = quota.take(&state, &tenant, &principal.user_id).await?;
     if state.db.get::<Lookup>(&global::email(req.email.as_str())).await?.is_some() {
         return Err(AppError::Conflict("an account with this email already exists".into()));
     }
@@ -92,11 +97,14 @@ pub async fn create(
         .await
         .map_err(|err: DbError| AppError::from(err))?;
     tracing::info!(invite_id = %invite.id, role = %invite.role, "invite created");
-    Ok(ApiResponse::created(InviteCreated {
-        id: invite.id,
-        email: invite.email,
-        role: invite.role,
-        invite_token: token,
-        expires_at: rfc3339(OffsetDateTime::from_unix_timestamp(expires_at).unwrap_or(now)),
-    }))
+    Ok((
+        rate_limit,
+        ApiResponse::created(InviteCreated {
+            id: invite.id,
+            email: invite.email,
+            role: invite.role,
+            invite_token: token,
+            expires_at: rfc3339(OffsetDateTime::from_unix_timestamp(expires_at).unwrap_or(now)),
+        }),
+    ))
 }

@@ -40,7 +40,7 @@ const MAX_QUERIES: usize = 2;
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -136,7 +136,7 @@ fn last_admin(err: DbError) -> AppError {
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))
 )]
 pub async fn change_role(
@@ -177,7 +177,7 @@ pub async fn change_role(
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))
 )]
 /// Removes a member: the user is kept, marked deleted, for the audit trail;

@@ -36,7 +36,7 @@ async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
         (status = 401, response = Unauthenticated),
         (status = 404, response = NotFound),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn get(State(state): State<AppState>, principal: Principal, headers: HeaderMap) -> AppResult<Response> {
     let org = load(&state, &Tenant::of(&principal)).await?;
@@ -110,7 +110,7 @@ impl ToSchema for OrganizationPatch {
         (status = 409, response = Conflict),
         (status = 412, response = PreconditionFailed),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))
 )]
 /// Admins rename the organisation or change its settings. With `If-Match`,

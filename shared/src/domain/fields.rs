@@ -133,6 +133,12 @@ parsed_string!(
 
 parsed_string!(PersonName, |raw| plain_text(raw, 1, 100), |schema| plain_text_schema(schema, 1, 100));
 parsed_string!(OrgName, |raw| plain_text(raw, 2, 100), |schema| plain_text_schema(schema, 2, 100));
+parsed_string!(
+    /// What an admin calls an API key, like "SIS sync".
+    KeyName,
+    |raw| plain_text(raw, 1, 100),
+    |schema| plain_text_schema(schema, 1, 100)
+);
 
 parsed_string!(
     /// An IANA time zone name such as `Europe/Paris` or `UTC`.

@@ -1,6 +1,7 @@
 //! The items of the single table and the rules on them that more than one
 //! function needs.
 
+pub mod api_key;
 pub mod audit;
 pub mod fields;
 pub mod invite;

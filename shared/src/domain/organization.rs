@@ -14,6 +14,37 @@ pub enum OrgStatus {
     Suspended,
 }
 
+/// The plan a tenant pays for; API Gateway holds it to its usage plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Free,
+    Pro,
+    Enterprise,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Self::Free, Self::Pro, Self::Enterprise];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Pro => "pro",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// The tenant's own API Gateway API key. The authorizer returns its value as
+/// `usageIdentifierKey`, so API Gateway meters and throttles each tenant by
+/// the usage plan of its tier. It is not a credential: the API takes its
+/// usage keys from the authorizer only, never from a request header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageKey {
+    pub id: String,
+    pub value: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgSettings {
@@ -28,7 +59,9 @@ pub struct Organization {
     pub id: OrgId,
     pub name: OrgName,
     pub status: OrgStatus,
-    pub tier: String,
+    pub tier: Tier,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_key: Option<UsageKey>,
     #[serde(default)]
     pub settings: OrgSettings,
     /// Kept exact by the transactions that change roles, so the last admin can
@@ -44,7 +77,7 @@ pub struct OrganizationView {
     pub id: OrgId,
     pub name: OrgName,
     pub status: OrgStatus,
-    pub tier: String,
+    pub tier: Tier,
     pub settings: OrgSettings,
     pub created_at: String,
     pub updated_at: String,

@@ -57,6 +57,7 @@ pub fn locked(retry_after_seconds: u64) -> AppError {
     AppError::RateLimited {
         message: "too many failed password attempts; the account is locked for a while".into(),
         retry_after_seconds,
+        limit: None,
     }
 }
 

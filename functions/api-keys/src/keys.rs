@@ -1,0 +1,363 @@
+//! Create, list, read, revoke and rotate API keys.
+
+use axum::extract::State;
+use ipnet::IpNet;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use toolbox::AppState;
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{Write, n, s, value};
+use toolbox::domain::api_key::{
+    ApiKey, ApiKeyLookup, KeyStatus, MintedKey, RetiringSecret, SecretRecord, signing_secret,
+};
+use toolbox::domain::audit::Audit;
+use toolbox::domain::fields::KeyName;
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult, FieldError};
+use toolbox::http::PathId;
+use toolbox::ids::ApiKeyId;
+use toolbox::json::{Json, OptionalJson, present};
+use toolbox::keyset::KeySet;
+use toolbox::openapi::*;
+use toolbox::principal::{Principal, Role, Scope};
+use toolbox::tenancy::{Tenant, global};
+use utoipa::ToSchema;
+
+use crate::view::{ApiKeySecret, ApiKeyView};
+
+const LIST: &str = "api-keys";
+const MAX_ALLOWLIST: usize = 20;
+/// The longest grace a rotation may give the old secret: a week.
+const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+const DEFAULT_GRACE_SECONDS: i64 = 24 * 3600;
+
+/// The tenant of a signed-in admin; keys are managed by people only.
+pub(crate) fn admin_tenant(principal: &Principal) -> AppResult<Tenant> {
+    principal.require_user()?;
+    principal.require_role(&[Role::Admin])?;
+    Ok(Tenant::of(principal))
+}
+
+pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &ApiKeyId) -> AppResult<ApiKey> {
+    state.db.get(&tenant.api_key(id)).await?.ok_or_else(|| AppError::NotFound("no such API key".into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: KeyName,
+    /// One or more of the API's scopes (a repeat counts once).
+    #[schema(min_items = 1)]
+    scopes: Vec<Scope>,
+    /// RFC 3339, in the future; the key is refused from then on.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, format = DateTime)]
+    expires_at: Option<String>,
+    /// CIDR networks (IPv4 or IPv6) the key may be used from; none means anywhere.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, max_items = 20, value_type = Option<Vec<String>>)]
+    ip_allowlist: Option<Vec<IpNet>>,
+    /// Requests with this key must carry `X-Timestamp` and `X-Signature`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    require_signature: Option<bool>,
+}
+
+/// The scopes, each once, in a stable order.
+fn scope_set(mut scopes: Vec<Scope>) -> Result<Vec<Scope>, FieldError> {
+    if scopes.is_empty() {
+        return Err(FieldError::new("scopes", "give at least one scope"));
+    }
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
+}
+
+/// Parses `expires_at`: RFC 3339 and after `now`.
+fn expiry(raw: &str, now: OffsetDateTime) -> Result<OffsetDateTime, FieldError> {
+    let at = OffsetDateTime::parse(raw, &Rfc3339)
+        .map_err(|_| FieldError::new("expires_at", "must be an RFC 3339 date-time, like 2027-01-31T00:00:00Z"))?;
+    if at <= now {
+        return Err(FieldError::new("expires_at", "must be in the future"));
+    }
+    Ok(at)
+}
+
+/// The signing secret of a key's generation, if it requires signatures.
+fn signing_secret_of(keys: &KeySet, key: &ApiKey, record: &SecretRecord) -> Option<String> {
+    let kid = record.signing_kid.as_deref()?;
+    Some(signing_secret(keys.find(kid)?, &key.org_id, &key.id, record.generation))
+}
+
+/// Creates a key. The key (and signing secret) are in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    operation_id = "create_api_key",
+    tag = "api-keys",
+    request_body = CreateKey,
+    responses(
+        (status = 201, description = "The key, with its secret", body = Success<ApiKeySecret>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<CreateKey>,
+) -> AppResult<ApiResponse<ApiKeySecret>> {
+    let tenant = admin_tenant(&principal)?;
+    let now = state.now();
+    let mut problems = Vec::new();
+    let scopes = scope_set(req.scopes).unwrap_or_else(|problem| {
+        problems.push(problem);
+        Vec::new()
+    });
+    let expires = match req.expires_at.as_deref().map(|raw| expiry(raw, now)).transpose() {
+        Ok(expires) => expires,
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    let allowlist = req.ip_allowlist.unwrap_or_default();
+    if allowlist.len() > MAX_ALLOWLIST {
+        problems.push(FieldError::new("ip_allowlist", format!("at most {MAX_ALLOWLIST} networks")));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    let keys = state.key_set().await?;
+    let require_signature = req.require_signature.unwrap_or(false);
+    let minted = MintedKey::new();
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        org_id: tenant.org_id().clone(),
+        name: req.name,
+        prefix: minted.prefix.clone(),
+        scopes,
+        expires_at: expires.map(rfc3339),
+        expires_epoch: expires.map(OffsetDateTime::unix_timestamp),
+        ip_allowlist: allowlist.into_iter().map(|net| net.trunc()).collect(),
+        require_signature,
+        status: KeyStatus::Active,
+        generation: 1,
+        rotated_at: None,
+        revoked_at: None,
+        revoked_by: None,
+        audit: Audit::new(&principal.user_id, now),
+    };
+    let record = SecretRecord {
+        hash: minted.secret_hash(),
+        generation: 1,
+        signing_kid: require_signature.then(|| keys.newest().kid.clone()),
+    };
+    let lookup = ApiKeyLookup { org_id: key.org_id.clone(), key_id: key.id.clone(), current: record, previous: None };
+    state
+        .db
+        .transact(vec![
+            Write::Put(state.db.put_new(&tenant.api_key(&key.id), &key)?),
+            Write::Put(state.db.put_new(&global::api_key(&key.prefix), &lookup)?),
+        ])
+        .await?;
+    tracing::info!(api_key_id = %key.id, prefix = %key.prefix, "api key created");
+    let signing_secret = signing_secret_of(&keys, &key, &lookup.current);
+    Ok(ApiResponse::created(ApiKeySecret { key: minted.token(), signing_secret, view: key.into() }))
+}
+
+/// The organization's API keys, revoked ones included, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    operation_id = "list_api_keys",
+    tag = "api-keys",
+    params(
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of keys", body = Success<Vec<ApiKeyView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<ApiKeyView>>> {
+    let tenant = admin_tenant(&principal)?;
+    let keys = state.key_set().await?;
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
+    let found = state.db.query_prefix::<ApiKey>(&tenant.pk(), Tenant::API_KEY_PREFIX, page.limit, start, false).await?;
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
+    Ok(ApiResponse::page(found.items.into_iter().map(ApiKeyView::from).collect(), next))
+}
+
+/// One API key, without its secret.
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys/{id}",
+    operation_id = "get_api_key",
+    tag = "api-keys",
+    params(("id" = ApiKeyId, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "The key", body = Success<ApiKeyView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<ApiKeyId>,
+) -> AppResult<ApiResponse<ApiKeyView>> {
+    let tenant = admin_tenant(&principal)?;
+    let key = find(&state, &tenant, &id).await?;
+    let version = key.audit.version;
+    Ok(ApiResponse::ok(ApiKeyView::from(key)).with_etag(version))
+}
+
+/// Revokes a key: refused from this moment on. Revoking twice is harmless.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{id}",
+    operation_id = "revoke_api_key",
+    tag = "api-keys",
+    params(("id" = ApiKeyId, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "The revoked key", body = Success<ApiKeyView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<ApiKeyId>,
+) -> AppResult<ApiResponse<ApiKeyView>> {
+    let tenant = admin_tenant(&principal)?;
+    let key = find(&state, &tenant, &id).await?;
+    if key.status == KeyStatus::Revoked {
+        return Ok(ApiResponse::ok(key.into()));
+    }
+    let now = state.now();
+    let update = state.db.update_versioned(
+        &tenant.api_key(&id),
+        key.audit.version,
+        &principal.user_id,
+        now,
+        vec![
+            ("status", value(&KeyStatus::Revoked)?),
+            ("revoked_at", s(rfc3339(now))),
+            ("revoked_by", s(principal.user_id.to_string())),
+        ],
+    )?;
+    // Deleting the lookup is what the authorizer notices: the prefix no
+    // longer leads anywhere.
+    state
+        .db
+        .transact(vec![Write::Update(update), Write::Delete(state.db.delete(&global::api_key(&key.prefix))?)])
+        .await?;
+    tracing::info!(api_key_id = %id, "api key revoked");
+    let revoked = find(&state, &tenant, &id).await?;
+    Ok(ApiResponse::ok(revoked.into()))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// How long the old secret keeps working, in seconds (default 86400, at most 604800).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, minimum = 0, maximum = 604800)]
+    grace_period_seconds: Option<i64>,
+}
+
+/// Gives a key a new secret (and signing secret). The old secret keeps
+/// working for the grace period, then stops; an older one stops at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys/{id}/rotate",
+    operation_id = "rotate_api_key",
+    tag = "api-keys",
+    params(("id" = ApiKeyId, Path, description = "The key's id")),
+    request_body(content = Option<Rotation>, description = "Optional; an empty body takes the defaults"),
+    responses(
+        (status = 200, description = "The key, with its new secret", body = Success<ApiKeySecret>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn rotate(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<ApiKeyId>,
+    OptionalJson(req): OptionalJson<Rotation>,
+) -> AppResult<ApiResponse<ApiKeySecret>> {
+    let tenant = admin_tenant(&principal)?;
+    let grace = req.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
+    if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
+        return Err(AppError::invalid("grace_period_seconds", format!("must be between 0 and {MAX_GRACE_SECONDS}")));
+    }
+    let key = find(&state, &tenant, &id).await?;
+    if key.status == KeyStatus::Revoked {
+        return Err(AppError::Conflict("a revoked key cannot be rotated".into()));
+    }
+    let lookup: ApiKeyLookup = state
+        .db
+        .get(&global::api_key(&key.prefix))
+        .await?
+        .ok_or_else(|| AppError::Conflict("the key was revoked meanwhile".into()))?;
+    let keys = state.key_set().await?;
+    let now = state.now();
+    let minted = MintedKey::with_prefix(key.prefix.clone());
+    let generation = key.generation + 1;
+    let record = SecretRecord {
+        hash: minted.secret_hash(),
+        generation,
+        signing_kid: key.require_signature.then(|| keys.newest().kid.clone()),
+    };
+    let previous = RetiringSecret { record: lookup.current.clone(), valid_until: now.unix_timestamp() + grace };
+    let update_key = state.db.update_versioned(
+        &tenant.api_key(&id),
+        key.audit.version,
+        &principal.user_id,
+        now,
+        vec![("generation", n(generation)), ("rotated_at", s(rfc3339(now)))],
+    )?;
+    // On the condition that no other rotation replaced the secret meanwhile.
+    let update_lookup = state.db.update(
+        &global::api_key(&key.prefix),
+        "SET #current = :current, #previous = :previous",
+        Some("#current.#generation = :seen"),
+        &[("#current", "current"), ("#previous", "previous"), ("#generation", "generation")],
+        vec![(":current", value(&record)?), (":previous", value(&previous)?), (":seen", n(lookup.current.generation))],
+    )?;
+    state.db.transact(vec![Write::Update(update_key), Write::Update(update_lookup)]).await?;
+    tracing::info!(api_key_id = %id, generation, grace_seconds = grace, "api key rotated");
+    let rotated = find(&state, &tenant, &id).await?;
+    let signing_secret = signing_secret_of(&keys, &rotated, &record);
+    Ok(ApiResponse::ok(ApiKeySecret { key: minted.token(), signing_secret, view: rotated.into() }))
+}

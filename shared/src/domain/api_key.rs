@@ -1,0 +1,312 @@
+//! Integration API keys: `tbx_<prefix>_<secret>`.
+//!
+//! The prefix names the key and stays the same across rotations; the secret
+//! is 40 random alphanumerics of which only a SHA-256 hash is stored, in the
+//! global lookup item `APIKEY#<prefix>`. The authorizer reads that one item by
+//! prefix and compares hashes in constant time, so a key can be neither
+//! enumerated nor timed. The key's description (name, scopes, allow-list,
+//! status) lives in the tenant's partition, where admins manage it.
+//!
+//! A key created with `require_signature` also has a signing secret. It is
+//! never stored: it is an HMAC of the key's identity under the key-set key
+//! named by `signing_kid`, so the function that checks a signature derives it
+//! again (see [`signing_secret`]).
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::auth::sha256_hex;
+use crate::domain::audit::Audit;
+use crate::domain::fields::KeyName;
+use crate::ids::{ApiKeyId, OrgId, UserId};
+use crate::keyset::{KeySet, SigningKey};
+use crate::principal::Scope;
+
+const KEY_MARK: &str = "tbx_";
+const PREFIX_LEN: usize = 12;
+const SECRET_LEN: usize = 40;
+const SIGNING_PURPOSE: &str = "api-key-signing";
+
+/// A key as a client presents it in `X-API-Key`. No `Debug`: it holds the secret.
+pub struct PresentedKey {
+    prefix: String,
+    secret: String,
+}
+
+impl PresentedKey {
+    /// Parses the header value; anything not shaped like one of our keys is
+    /// refused before any lookup.
+    pub fn parse(header: &str) -> Option<Self> {
+        let rest = header.trim().strip_prefix(KEY_MARK)?;
+        let (prefix, secret) = rest.split_once('_')?;
+        let prefix_ok =
+            prefix.len() == PREFIX_LEN && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let secret_ok = secret.len() == SECRET_LEN && secret.bytes().all(|b| b.is_ascii_alphanumeric());
+        (prefix_ok && secret_ok).then(|| Self { prefix: prefix.to_owned(), secret: secret.to_owned() })
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn secret_hash(&self) -> String {
+        sha256_hex(self.secret.as_bytes())
+    }
+}
+
+/// A freshly minted secret for a key: the full key string, shown once.
+pub struct MintedKey {
+    pub prefix: String,
+    secret: String,
+}
+
+impl MintedKey {
+    pub fn new() -> Self {
+        Self::with_prefix(random_chars(PREFIX_LEN, true))
+    }
+
+    /// A new secret under a key's existing prefix (rotation).
+    pub fn with_prefix(prefix: String) -> Self {
+        Self { prefix, secret: random_chars(SECRET_LEN, false) }
+    }
+
+    pub fn token(&self) -> String {
+        format!("{KEY_MARK}{}_{}", self.prefix, self.secret)
+    }
+
+    pub fn secret_hash(&self) -> String {
+        sha256_hex(self.secret.as_bytes())
+    }
+}
+
+impl Default for MintedKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn random_chars(len: usize, lowercase: bool) -> String {
+    let text: String = rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect();
+    if lowercase { text.to_ascii_lowercase() } else { text }
+}
+
+/// One secret of a key, as the lookup item keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRecord {
+    pub hash: String,
+    /// 1 at creation, one more per rotation.
+    pub generation: u32,
+    /// The key-set key the signing secret is derived with, for keys that
+    /// require signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_kid: Option<String>,
+}
+
+/// The previous secret after a rotation, honoured until `valid_until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    #[serde(flatten)]
+    pub record: SecretRecord,
+    /// Epoch seconds.
+    pub valid_until: i64,
+}
+
+/// The global item `APIKEY#<prefix> / LOOKUP`: the way from a presented key
+/// to its tenant, and the hashes to check it against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyLookup {
+    pub org_id: OrgId,
+    pub key_id: ApiKeyId,
+    pub current: SecretRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<RetiringSecret>,
+}
+
+/// Compared against when a prefix is unknown, so a miss costs the same work.
+const NO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl ApiKeyLookup {
+    /// The secret record `presented` matches at `now_epoch`, if any. Both
+    /// hashes are always compared, in constant time.
+    pub fn matching(&self, presented: &PresentedKey, now_epoch: i64) -> Option<&SecretRecord> {
+        let hash = presented.secret_hash();
+        let current = bool::from(hash.as_bytes().ct_eq(self.current.hash.as_bytes()));
+        let previous = self.previous.as_ref().is_some_and(|old| {
+            bool::from(hash.as_bytes().ct_eq(old.record.hash.as_bytes())) && now_epoch < old.valid_until
+        });
+        if current {
+            Some(&self.current)
+        } else if previous {
+            self.previous.as_ref().map(|old| &old.record)
+        } else {
+            None
+        }
+    }
+
+    /// The same work as a real check, for a prefix with no lookup item.
+    pub fn compare_nothing(presented: &PresentedKey) {
+        let _ = presented.secret_hash().as_bytes().ct_eq(NO_HASH.as_bytes());
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    /// Refused from the moment of revocation; kept for the audit trail.
+    Revoked,
+}
+
+/// The tenant item `ORG#<org> / APIKEY#<id>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
+    pub name: KeyName,
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    /// RFC 3339; the key is refused from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Epoch seconds of `expires_at`, for the authorizer's check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_epoch: Option<i64>,
+    #[serde(default)]
+    pub ip_allowlist: Vec<IpNet>,
+    #[serde(default)]
+    pub require_signature: bool,
+    pub status: KeyStatus,
+    pub generation: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<UserId>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+impl ApiKey {
+    pub fn is_expired(&self, now_epoch: i64) -> bool {
+        self.expires_epoch.is_some_and(|at| now_epoch >= at)
+    }
+
+    /// An empty allow-list allows every address.
+    pub fn allows(&self, ip: Option<IpAddr>) -> bool {
+        self.ip_allowlist.is_empty() || ip.is_some_and(|ip| self.ip_allowlist.iter().any(|net| net.contains(&ip)))
+    }
+}
+
+/// The signing secret of one generation of a key: lowercase hex of an HMAC
+/// under a key-set key. Clients use the hex string's bytes as their HMAC key.
+pub fn signing_secret(key: &SigningKey, org: &OrgId, id: &ApiKeyId, generation: u32) -> String {
+    let data = format!("{org}\0{id}\0{generation}");
+    hex::encode(KeySet::mac(key, SIGNING_PURPOSE, data.as_bytes()))
+}
+
+/// Requests per key per UTC day, counted by the authorizer.
+pub mod usage {
+    use serde::{Deserialize, Serialize};
+    use time::OffsetDateTime;
+
+    /// How long a day's count is kept (DynamoDB TTL): the longest range the
+    /// usage route reports, and a day more.
+    pub const KEEP_SECONDS: i64 = 91 * 24 * 3600;
+    pub const MAX_DAYS: u32 = 90;
+
+    /// `YYYY-MM-DD` of `at`, in UTC.
+    pub fn day(at: OffsetDateTime) -> String {
+        let date = at.to_offset(time::UtcOffset::UTC).date();
+        format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct DayCount {
+        #[serde(default)]
+        pub count: u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_key_parses_back_to_its_prefix_and_hash() {
+        let minted = MintedKey::new();
+        let presented = PresentedKey::parse(&minted.token()).unwrap();
+        assert_eq!(presented.prefix(), minted.prefix);
+        assert_eq!(presented.secret_hash(), minted.secret_hash());
+    }
+
+    #[test]
+    fn malformed_keys_are_refused_before_any_lookup() {
+        let token = MintedKey::new().token();
+        for bad in [
+            "",
+            "tbx_",
+            &token.replace("tbx_", "tbk_"),
+            &token[..token.len() - 1],
+            &format!("{token}x"),
+            &token.to_ascii_uppercase(),
+            "tbx_abcdefghijkl_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        ] {
+            assert!(PresentedKey::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_previous_secret_works_only_until_its_grace_ends() {
+        let old = MintedKey::new();
+        let new = MintedKey::with_prefix(old.prefix.clone());
+        let lookup = ApiKeyLookup {
+            org_id: OrgId::new(),
+            key_id: ApiKeyId::new(),
+            current: SecretRecord { hash: new.secret_hash(), generation: 2, signing_kid: None },
+            previous: Some(RetiringSecret {
+                record: SecretRecord { hash: old.secret_hash(), generation: 1, signing_kid: None },
+                valid_until: 1_000,
+            }),
+        };
+        let old = PresentedKey::parse(&old.token()).unwrap();
+        let new = PresentedKey::parse(&new.token()).unwrap();
+        assert_eq!(lookup.matching(&new, 5_000).map(|r| r.generation), Some(2));
+        assert_eq!(lookup.matching(&old, 999).map(|r| r.generation), Some(1));
+        assert_eq!(lookup.matching(&old, 1_000), None);
+        let stranger = PresentedKey::parse(&MintedKey::new().token()).unwrap();
+        assert_eq!(lookup.matching(&stranger, 0), None);
+    }
+
+    #[test]
+    fn the_allow_list_contains_addresses_by_network() {
+        let mut key = ApiKey {
+            id: ApiKeyId::new(),
+            org_id: OrgId::new(),
+            name: KeyName::try_from("sis".to_owned()).unwrap(),
+            prefix: "abc".into(),
+            scopes: vec![Scope::Read],
+            expires_at: None,
+            expires_epoch: None,
+            ip_allowlist: vec![],
+            require_signature: false,
+            status: KeyStatus::Active,
+            generation: 1,
+            rotated_at: None,
+            revoked_at: None,
+            revoked_by: None,
+            audit: Audit::new(&UserId::new(), time::OffsetDateTime::UNIX_EPOCH),
+        };
+        assert!(key.allows(None));
+        key.ip_allowlist = vec!["203.0.113.0/24".parse().unwrap(), "2001:db8::/32".parse().unwrap()];
+        assert!(key.allows(Some("203.0.113.77".parse().unwrap())));
+        assert!(key.allows(Some("2001:db8::1".parse().unwrap())));
+        assert!(!key.allows(Some("198.51.100.1".parse().unwrap())));
+        assert!(!key.allows(None));
+    }
+}

@@ -1,0 +1,81 @@
+//! Business quotas API Gateway cannot express, such as "10 generations per
+//! user per minute": a fixed-window counter per (quota, user, window) item,
+//! incremented atomically with a condition, so concurrent requests can never
+//! exceed the limit. DynamoDB's TTL removes the counters of past windows.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponseParts, ResponseParts};
+
+use crate::db::{DbError, n};
+use crate::error::AppError;
+use crate::ids::UserId;
+use crate::state::AppState;
+use crate::tenancy::Tenant;
+
+pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// One named limit: at most `limit` uses per user per `window_seconds`.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub name: &'static str,
+    pub limit: u32,
+    pub window_seconds: i64,
+}
+
+/// Where a caller stands against a quota, sent as `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Epoch seconds at which the window ends and the count starts again.
+    pub reset: i64,
+}
+
+impl RateLimit {
+    pub fn set_headers(&self, headers: &mut HeaderMap) {
+        headers.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(self.limit));
+        headers.insert(X_RATELIMIT_REMAINING.clone(), HeaderValue::from(self.remaining));
+        headers.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(self.reset));
+    }
+}
+
+impl IntoResponseParts for RateLimit {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut parts: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        self.set_headers(parts.headers_mut());
+        Ok(parts)
+    }
+}
+
+impl Quota {
+    /// Counts one use by `user`, or answers 429 with `Retry-After` when the
+    /// window's uses are spent. A refused request does not count.
+    pub async fn take(&self, state: &AppState, tenant: &Tenant, user: &UserId) -> Result<RateLimit, AppError> {
+        let now = state.now().unix_timestamp();
+        let window_start = now - now.rem_euclid(self.window_seconds);
+        let reset = window_start + self.window_seconds;
+        let key = tenant.quota_counter(self.name, user, window_start);
+        let update = state.db.update(
+            &key,
+            "ADD #count :one SET expires_at = :expires",
+            Some("attribute_not_exists(#count) OR #count < :limit"),
+            &[("#count", "count")],
+            vec![(":one", n(1)), (":limit", n(self.limit)), (":expires", n(reset + 60))],
+        )?;
+        match state.db.run_update(update).await {
+            Ok(item) => {
+                let used: u32 = item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+                Ok(RateLimit { limit: self.limit, remaining: self.limit.saturating_sub(used), reset })
+            }
+            Err(DbError::ConditionFailed) => Err(AppError::RateLimited {
+                message: format!("at most {} per {} seconds; try again later", self.limit, self.window_seconds),
+                retry_after_seconds: (reset - now).max(1) as u64,
+                limit: Some(RateLimit { limit: self.limit, remaining: 0, reset }),
+            }),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
