@@ -339,6 +339,13 @@ async fn bad_key_requests_are_422_and_create_nothing() {
         .send()
         .await
         .expect(StatusCode::UNSUPPORTED_MEDIA_TYPE, None);
+    let oversized = format!("{{\"grace_period_seconds\":1,\"pad\":\"{}\"}}", "a".repeat(1024 * 1024));
+    app.post(&rotate)
+        .bearer(&admin.access_token)
+        .raw("application/json", oversized)
+        .send()
+        .await
+        .expect(StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"));
     // The key was not rotated by any of those.
     read_org(&app, &key.key).await.expect(StatusCode::OK, None);
     assert_eq!(key_view(&app, &admin, &key.id).await.data()["version"], 1);

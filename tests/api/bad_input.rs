@@ -62,6 +62,7 @@ fn routes(admin: &Account) -> Vec<JsonRoute> {
             json!({"email": "a@b.co", "role": null}),
             "role",
         ),
+        route(Method::POST, "/api/v1/api-keys", true, json!({"name": "k", "scopes": "read"}), "scopes"),
     ]
 }
 

@@ -31,9 +31,11 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("organizations/get-current.json", "OrganizationsFunction", 200),
     ("organizations/list-members.json", "OrganizationsFunction", 200),
     ("organizations/create-invite.json", "OrganizationsFunction", 201),
+    ("api-keys/create-key.json", "ApiKeysFunction", 201),
+    ("api-keys/list-keys.json", "ApiKeysFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
-const OTHER_TRIGGERS: &[&str] = &["authorizer/request.json"];
+const OTHER_TRIGGERS: &[&str] = &["authorizer/request.json", "authorizer/request-api-key.json"];
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -166,4 +168,29 @@ async fn the_authorizer_event_replays_through_the_authorizer() {
     assert_eq!(allowed["policyDocument"]["Statement"][0]["Effect"], "Allow");
     assert_eq!(allowed["context"]["tenant_id"], ORG);
     assert_eq!(allowed["principalId"], USER);
+}
+
+#[tokio::test]
+async fn the_api_key_authorizer_event_replays_through_the_authorizer() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let text = std::fs::read_to_string(events_dir().join("authorizer/request-api-key.json")).unwrap();
+    let refused = toolbox_authorizer::handle(&app.state, serde_json::from_str(&text).unwrap()).await.unwrap_err();
+    assert_eq!(refused.to_string(), "Unauthorized");
+
+    let login = app.login("events-admin@example.com", "events-password-1").await;
+    let token = login.data()["access_token"].as_str().unwrap();
+    let created = app
+        .post("/api/v1/api-keys")
+        .bearer(token)
+        .json(serde_json::json!({"name": "event", "scopes": ["read"], "ip_allowlist": ["203.0.113.0/24"]}))
+        .send()
+        .await;
+    let key = created.data()["key"].as_str().unwrap();
+    let event = serde_json::from_str(&text.replace("REPLACE_WITH_API_KEY", key)).unwrap();
+    let allowed = serde_json::to_value(toolbox_authorizer::handle(&app.state, event).await.unwrap()).unwrap();
+    assert_eq!(allowed["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    assert_eq!(allowed["context"]["tenant_id"], ORG);
+    assert_eq!(allowed["context"]["auth_method"], "api_key");
+    assert_eq!(allowed["usageIdentifierKey"], "sample-usage-key");
 }

@@ -103,3 +103,38 @@ async fn no_secret_of_a_whole_session_appears_in_the_logs() {
         assert!(!logs.contains(secret), "a secret is in the logs: {secret}");
     }
 }
+
+#[tokio::test]
+async fn no_api_key_secret_appears_in_the_logs() {
+    let capture = capture();
+
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let plain = app.create_api_key(&admin, json!({"name": "plain", "scopes": ["read"]})).await;
+    let signed =
+        app.create_api_key(&admin, json!({"name": "signed", "scopes": ["read"], "require_signature": true})).await;
+    app.get("/api/v1/organizations/current").api_key(&plain.key).send().await.expect(StatusCode::OK, None);
+    // A wrong secret under a real prefix, which is refused.
+    let prefix = plain.key.split('_').nth(1).unwrap();
+    let wrong = format!("tbx_{prefix}_{}", "W".repeat(40));
+    app.get("/api/v1/organizations/current").api_key(&wrong).send().await.expect(StatusCode::UNAUTHORIZED, None);
+    let rotated = app.post(&format!("/api/v1/api-keys/{}/rotate", signed.id)).bearer(&admin.access_token).send().await;
+    rotated.expect(StatusCode::OK, None);
+    // Unsigned: refused.
+    app.get("/api/v1/organizations/current").api_key(&signed.key).send().await.expect(StatusCode::UNAUTHORIZED, None);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("api key created") && logs.contains("api key rotated"), "the logs were not captured");
+    let secret_of = |key: &str| key.rsplit('_').next().unwrap().to_owned();
+    let secrets = [
+        secret_of(&plain.key),
+        secret_of(&signed.key),
+        secret_of(rotated.data()["key"].as_str().unwrap()),
+        signed.signing_secret.clone().unwrap(),
+        rotated.data()["signing_secret"].as_str().unwrap().to_owned(),
+        "W".repeat(40),
+    ];
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs: {secret}");
+    }
+}
