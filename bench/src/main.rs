@@ -212,6 +212,7 @@ async fn http_routes(release: &Path, env: &[(String, String)]) -> Result<(), Err
         .envs(env.iter().cloned())
         .env("LOCAL_ADDR", addr.to_string())
         .env("LOCAL_SEED_DEMO", "0")
+        .env("LOCAL_THROTTLE", "0")
         .env("LOCAL_RESOURCE_PREFIX", "toolbox-bench")
         .env("TEMPLATE_PATH", Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
         .env("LOG_LEVEL", "warn")

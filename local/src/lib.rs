@@ -57,7 +57,38 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(toolbox_organizations::ApiDoc::openapi());
     doc.merge(toolbox_api_keys::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    if let Ok(template) = Template::workspace() {
+        document_throttling(&mut doc, &template);
+    }
     doc
+}
+
+/// Every operation API Gateway may throttle (a metered route, or one with a
+/// stage throttle) may answer 429; the document says so, from the template.
+fn document_throttling(doc: &mut utoipa::openapi::OpenApi, template: &Template) {
+    use utoipa::openapi::{Ref, RefOr};
+    let stage_throttled: HashSet<String> = throttle::Limits::from_template(template)
+        .map(|limits| limits.stage_methods.into_keys().collect())
+        .unwrap_or_default();
+    for route in template.routes() {
+        let throttled = route.metered || stage_throttled.contains(&format!("{}/{}", route.path, route.method));
+        let Some(item) = doc.paths.paths.get_mut(&route.path) else { continue };
+        let operation = match route.method.as_str() {
+            "GET" => item.get.as_mut(),
+            "POST" => item.post.as_mut(),
+            "PUT" => item.put.as_mut(),
+            "PATCH" => item.patch.as_mut(),
+            "DELETE" => item.delete.as_mut(),
+            _ => None,
+        };
+        if let Some(operation) = operation.filter(|_| throttled) {
+            operation
+                .responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("RateLimited")));
+        }
+    }
 }
 
 /// Every HTTP function's logical id in `template.yaml`.

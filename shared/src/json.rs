@@ -29,8 +29,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-/// A JSON body that may be left out: no body (or an empty one) is
-/// `T::default()`; a body that is there is held to [`Json`]'s rules.
+/// A JSON body that may be left out: no body, an empty one or `null` is
+/// `T::default()`; any other body is held to [`Json`]'s rules.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OptionalJson<T>(pub T);
 
@@ -47,7 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if let Some(value) = content_type {
             rebuilt.headers_mut().insert(header::CONTENT_TYPE, value);
         }
-        Json::from_request(rebuilt, state).await.map(|Json(value)| Self(value))
+        Json::<Option<T>>::from_request(rebuilt, state).await.map(|Json(value)| Self(value.unwrap_or_default()))
     }
 }
 

@@ -156,7 +156,13 @@ async fn rotation_keeps_the_old_secret_for_its_grace_period_only() {
 
     // The default grace is a day; a second rotation ends the first secret's
     // grace at once, since only one previous secret is kept.
-    let second = app.post(&format!("/api/v1/api-keys/{}/rotate", old.id)).bearer(&admin.access_token).send().await;
+    // No body, an empty object and `null` all take the defaults.
+    let second = app
+        .post(&format!("/api/v1/api-keys/{}/rotate", old.id))
+        .bearer(&admin.access_token)
+        .raw("application/json", "null")
+        .send()
+        .await;
     second.expect(StatusCode::OK, None);
     let third = app
         .post(&format!("/api/v1/api-keys/{}/rotate", old.id))
