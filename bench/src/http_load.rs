@@ -15,17 +15,26 @@ pub struct Load {
     pub p99: Duration,
 }
 
+/// How a request authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    Bearer(&'a str),
+    ApiKey(&'a str),
+}
+
 /// One request on an open connection: the status and the body.
 pub async fn request(
     stream: &mut BufReader<TcpStream>,
     method: &str,
     path: &str,
-    token: Option<&str>,
+    credential: Option<Credential<'_>>,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    match credential {
+        Some(Credential::Bearer(token)) => head.push_str(&format!("Authorization: Bearer {token}\r\n")),
+        Some(Credential::ApiKey(key)) => head.push_str(&format!("X-API-Key: {key}\r\n")),
+        None => {}
     }
     let body = body.unwrap_or_default();
     if !body.is_empty() {
@@ -63,20 +72,25 @@ pub async fn connect(addr: SocketAddr) -> std::io::Result<BufReader<TcpStream>> 
     Ok(BufReader::new(stream))
 }
 
-pub async fn run(addr: SocketAddr, path: &str, token: Option<&str>, concurrency: usize, duration: Duration) -> Load {
+pub async fn run(
+    addr: SocketAddr,
+    path: &str,
+    credential: Option<Credential<'static>>,
+    concurrency: usize,
+    duration: Duration,
+) -> Load {
     let started = Instant::now();
     let deadline = started + duration;
     let mut workers = Vec::new();
     for _ in 0..concurrency {
         let path = path.to_owned();
-        let token = token.map(str::to_owned);
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0;
             let Ok(mut stream) = connect(addr).await else { return (latencies, 1) };
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                match request(&mut stream, "GET", &path, token.as_deref(), None).await {
+                match request(&mut stream, "GET", &path, credential, None).await {
                     Ok((200, _)) => latencies.push(sent.elapsed()),
                     Ok(_) => errors += 1,
                     Err(_) => {

@@ -19,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_load::Credential;
 use runtime_api::RuntimeApi;
 use serde_json::Value;
 
@@ -238,20 +239,36 @@ async fn http_routes(release: &Path, env: &[(String, String)]) -> Result<(), Err
             return Err(format!("registering failed with {status}: {registered}").into());
         }
         let registered: Value = serde_json::from_str(&registered)?;
-        let token = registered["data"]["access_token"].as_str().ok_or("no token")?.to_owned();
+        // 'static for the load workers; the process ends soon after.
+        let token: &'static str =
+            registered["data"]["access_token"].as_str().ok_or("no token")?.to_owned().leak();
+        let key_body = r#"{"name":"bench","scopes":["read"]}"#;
+        let (status, created) = http_load::request(
+            &mut stream,
+            "POST",
+            "/api/v1/api-keys",
+            Some(Credential::Bearer(token)),
+            Some(key_body),
+        )
+        .await?;
+        if status != 201 {
+            return Err(format!("creating an API key failed with {status}: {created}").into());
+        }
+        let created: Value = serde_json::from_str(&created)?;
+        let api_key: &'static str = created["data"]["key"].as_str().ok_or("no key")?.to_owned().leak();
 
         println!("\n### HTTP through toolbox-local ({LOAD_CONCURRENCY} connections, {LOAD_SECONDS} s per route)\n");
         println!("| route | requests | errors | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|");
-        for (path, auth) in [
-            ("/api/v1/health/live", false),
-            ("/api/v1/auth/me", true),
-            ("/api/v1/organizations/current", true),
-            ("/api/v1/organizations/current/members?limit=20", true),
+        for (path, credential, how) in [
+            ("/api/v1/health/live", None, ""),
+            ("/api/v1/auth/me", Some(Credential::Bearer(token)), ""),
+            ("/api/v1/organizations/current", Some(Credential::Bearer(token)), " (bearer)"),
+            ("/api/v1/organizations/current", Some(Credential::ApiKey(api_key)), " (API key)"),
+            ("/api/v1/organizations/current/members?limit=20", Some(Credential::Bearer(token)), ""),
         ] {
-            let token = auth.then_some(token.as_str());
-            let load = http_load::run(addr, path, token, LOAD_CONCURRENCY, Duration::from_secs(LOAD_SECONDS)).await;
+            let load = http_load::run(addr, path, credential, LOAD_CONCURRENCY, Duration::from_secs(LOAD_SECONDS)).await;
             println!(
-                "| GET {path} | {} | {} | {:.0} | {} | {} |",
+                "| GET {path}{how} | {} | {} | {:.0} | {} | {} |",
                 load.requests,
                 load.errors,
                 load.rps,

@@ -41,7 +41,12 @@ async fn main() -> Result<(), Error> {
     // The fuzzer and the benchmark measure the functions, not the plans.
     let gate = match env_or("LOCAL_THROTTLE", "1").as_str() {
         "0" | "off" => None,
-        _ => Some(Gate::new(Limits::from_template(&template)?, &provisioned, aws.apigateway.clone(), Arc::new(SystemClock))),
+        _ => Some(Gate::new(
+            Limits::from_template(&template)?,
+            &provisioned,
+            aws.apigateway.clone(),
+            Arc::new(SystemClock),
+        )),
     };
     let state = AppState::new(config, aws, Arc::new(SystemClock));
     let app = toolbox_local::app(state, &template, gate)?;
