@@ -91,6 +91,22 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// Like [`present`], for an optional integer: JSON Schema counts `5.0` as
+/// the integer 5, so it is accepted as one; `5.5` is not an integer.
+pub fn present_integer<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_i64()
+        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+        .map(Some)
+        .ok_or_else(|| D::Error::custom("must be a whole number"))
+}
+
 fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
     let text = err.to_string();
     // serde_json appends the position; the field name says more to a client.
@@ -150,6 +166,21 @@ mod tests {
         let d = details(parse::<Sample>(br#"{"name":"x","inner":{"count":"many"}}"#).unwrap_err());
         assert_eq!(d[0].field, "inner.count");
         assert!(!d[0].message.contains("line"));
+    }
+
+    #[test]
+    fn an_integer_may_be_written_with_a_zero_fraction() {
+        #[derive(Debug, Deserialize)]
+        struct Seconds {
+            #[serde(default, deserialize_with = "present_integer")]
+            value: Option<i64>,
+        }
+        assert_eq!(parse::<Seconds>(br#"{"value": 60}"#).unwrap().value, Some(60));
+        assert_eq!(parse::<Seconds>(br#"{"value": 60.0}"#).unwrap().value, Some(60));
+        assert_eq!(parse::<Seconds>(br#"{}"#).unwrap().value, None);
+        for bad in [&br#"{"value": 60.5}"#[..], br#"{"value": null}"#, br#"{"value": "60"}"#] {
+            assert_eq!(details(parse::<Seconds>(bad).unwrap_err())[0].field, "value");
+        }
     }
 
     #[test]

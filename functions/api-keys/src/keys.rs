@@ -18,7 +18,7 @@ use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult, FieldError};
 use toolbox::http::PathId;
 use toolbox::ids::ApiKeyId;
-use toolbox::json::{Json, OptionalJson, present};
+use toolbox::json::{Json, OptionalJson, present, present_integer};
 use toolbox::keyset::KeySet;
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role, Scope};
@@ -285,7 +285,7 @@ pub async fn revoke(
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
     /// How long the old secret keeps working, in seconds (default 86400, at most 604800).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_integer")]
     #[schema(nullable = false, minimum = 0, maximum = 604800)]
     grace_period_seconds: Option<i64>,
 }
