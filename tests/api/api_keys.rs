@@ -118,16 +118,17 @@ async fn a_revoked_key_is_refused_at_once() {
     assert_eq!(revoked.data()["status"], "revoked");
     assert!(revoked.data()["revoked_at"].is_string());
     read_org(&app, &key.key).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
-    // Still listed, for the audit trail; revoking again changes nothing.
-    assert_eq!(key_view(&app, &admin, &key.id).await.data()["status"], "revoked");
-    let again = app.delete(&format!("/api/v1/api-keys/{}", key.id)).bearer(&admin.access_token).send().await;
-    again.expect(StatusCode::OK, None);
-    assert_eq!(again.data()["version"], revoked.data()["version"]);
-    app.post(&format!("/api/v1/api-keys/{}/rotate", key.id))
-        .bearer(&admin.access_token)
-        .send()
-        .await
-        .expect(StatusCode::CONFLICT, Some("conflict"));
+    // Gone from the API; the item stays, marked, for the audit trail.
+    let path = format!("/api/v1/api-keys/{}", key.id);
+    key_view(&app, &admin, &key.id).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.delete(&path).bearer(&admin.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    let rotate = app.post(&format!("{path}/rotate")).bearer(&admin.access_token).send().await;
+    rotate.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    let listed = app.get("/api/v1/api-keys").bearer(&admin.access_token).send().await;
+    assert_eq!(listed.data(), &json!([]));
+    let stored = app.raw_item(&admin.tenant().api_key(&key.id.parse().unwrap())).await.unwrap();
+    assert!(stored.contains("status=S(\"revoked\")") && stored.contains("deleted_by="), "{stored}");
+    assert!(app.raw_item(&toolbox::tenancy::global::api_key(key.key.split('_').nth(1).unwrap())).await.is_none());
 }
 
 #[tokio::test]

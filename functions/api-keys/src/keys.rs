@@ -40,8 +40,14 @@ pub(crate) fn admin_tenant(principal: &Principal) -> AppResult<Tenant> {
     Ok(Tenant::of(principal))
 }
 
+/// A key that is not revoked; a revoked one is gone as far as the API goes.
 pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &ApiKeyId) -> AppResult<ApiKey> {
-    state.db.get(&tenant.api_key(id)).await?.ok_or_else(|| AppError::NotFound("no such API key".into()))
+    state
+        .db
+        .get::<ApiKey>(&tenant.api_key(id))
+        .await?
+        .filter(|key| key.status == KeyStatus::Active)
+        .ok_or_else(|| AppError::NotFound("no such API key".into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -150,8 +156,8 @@ pub async fn create(
         status: KeyStatus::Active,
         generation: 1,
         rotated_at: None,
-        revoked_at: None,
-        revoked_by: None,
+        deleted_at: None,
+        deleted_by: None,
         audit: Audit::new(&principal.user_id, now),
     };
     let record = SecretRecord {
@@ -172,7 +178,7 @@ pub async fn create(
     Ok(ApiResponse::created(ApiKeySecret { key: minted.token(), signing_secret, view: key.into() }))
 }
 
-/// The organization's API keys, revoked ones included, a page at a time.
+/// The organization's API keys (not revoked ones), a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/api-keys",
@@ -199,7 +205,7 @@ pub async fn list(
     let tenant = admin_tenant(&principal)?;
     let keys = state.key_set().await?;
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
-    let found = state.db.query_prefix::<ApiKey>(&tenant.pk(), Tenant::API_KEY_PREFIX, page.limit, start, false).await?;
+    let found = state.db.query_prefix::<ApiKey>(&tenant.pk(), Tenant::API_KEY_PREFIX, page.limit, start, true).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     Ok(ApiResponse::page(found.items.into_iter().map(ApiKeyView::from).collect(), next))
 }
@@ -231,7 +237,7 @@ pub async fn get(
     Ok(ApiResponse::ok(ApiKeyView::from(key)).with_etag(version))
 }
 
-/// Revokes a key: refused from this moment on. Revoking twice is harmless.
+/// Revokes a key: refused from this moment on, and no longer listed.
 #[utoipa::path(
     delete,
     path = "/api/v1/api-keys/{id}",
@@ -255,9 +261,6 @@ pub async fn revoke(
 ) -> AppResult<ApiResponse<ApiKeyView>> {
     let tenant = admin_tenant(&principal)?;
     let key = find(&state, &tenant, &id).await?;
-    if key.status == KeyStatus::Revoked {
-        return Ok(ApiResponse::ok(key.into()));
-    }
     let now = state.now();
     let update = state.db.update_versioned(
         &tenant.api_key(&id),
@@ -266,8 +269,8 @@ pub async fn revoke(
         now,
         vec![
             ("status", value(&KeyStatus::Revoked)?),
-            ("revoked_at", s(rfc3339(now))),
-            ("revoked_by", s(principal.user_id.to_string())),
+            ("deleted_at", s(rfc3339(now))),
+            ("deleted_by", s(principal.user_id.to_string())),
         ],
     )?;
     // Deleting the lookup is what the authorizer notices: the prefix no
@@ -277,7 +280,18 @@ pub async fn revoke(
         .transact(vec![Write::Update(update), Write::Delete(state.db.delete(&global::api_key(&key.prefix))?)])
         .await?;
     tracing::info!(api_key_id = %id, "api key revoked");
-    let revoked = find(&state, &tenant, &id).await?;
+    let revoked = ApiKey {
+        status: KeyStatus::Revoked,
+        deleted_at: Some(rfc3339(now)),
+        deleted_by: Some(principal.user_id.clone()),
+        audit: Audit {
+            updated_at: rfc3339(now),
+            updated_by: principal.user_id,
+            version: key.audit.version + 1,
+            ..key.audit
+        },
+        ..key
+    };
     Ok(ApiResponse::ok(revoked.into()))
 }
 
@@ -322,9 +336,6 @@ pub async fn rotate(
         return Err(AppError::invalid("grace_period_seconds", format!("must be between 0 and {MAX_GRACE_SECONDS}")));
     }
     let key = find(&state, &tenant, &id).await?;
-    if key.status == KeyStatus::Revoked {
-        return Err(AppError::Conflict("a revoked key cannot be rotated".into()));
-    }
     let lookup: ApiKeyLookup = state
         .db
         .get(&global::api_key(&key.prefix))

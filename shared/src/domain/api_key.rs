@@ -158,7 +158,8 @@ impl ApiKeyLookup {
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
     Active,
-    /// Refused from the moment of revocation; kept for the audit trail.
+    /// Refused from the moment of revocation; the item stays for the audit
+    /// trail, but the API no longer shows it.
     Revoked,
 }
 
@@ -184,10 +185,11 @@ pub struct ApiKey {
     pub generation: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<String>,
+    /// When and by whom it was revoked: the soft delete of DESIGN.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
+    pub deleted_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_by: Option<UserId>,
+    pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
 }
@@ -298,8 +300,8 @@ mod tests {
             status: KeyStatus::Active,
             generation: 1,
             rotated_at: None,
-            revoked_at: None,
-            revoked_by: None,
+            deleted_at: None,
+            deleted_by: None,
             audit: Audit::new(&UserId::new(), time::OffsetDateTime::UNIX_EPOCH),
         };
         assert!(key.allows(None));
