@@ -290,6 +290,25 @@ impl Db {
             .map_err(|e| DbError::Service(Box::new(e)))
     }
 
+    /// Adds one to the `count` of a counter item, creating it if need be,
+    /// with `expires_at` for DynamoDB's TTL; with `below`, only while the
+    /// count is under it (else [`DbError::ConditionFailed`]). Returns the new count.
+    pub async fn increment(&self, key: &Key, expires_at: i64, below: Option<u64>) -> Result<u64, DbError> {
+        let mut values = vec![(":one", n(1)), (":expires", n(expires_at))];
+        if let Some(limit) = below {
+            values.push((":limit", n(limit)));
+        }
+        let update = self.update(
+            key,
+            "ADD #count :one SET expires_at = if_not_exists(expires_at, :expires)",
+            below.map(|_| "attribute_not_exists(#count) OR #count < :limit"),
+            &[("#count", "count")],
+            values,
+        )?;
+        let item = self.run_update(update).await?;
+        Ok(item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
     /// Runs one update outside a transaction, returning the new attributes.
     pub async fn run_update(&self, update: Update) -> Result<Item, DbError> {
         self.client

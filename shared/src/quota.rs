@@ -6,7 +6,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
 
-use crate::db::{DbError, n};
+use crate::db::DbError;
 use crate::error::AppError;
 use crate::ids::UserId;
 use crate::state::AppState;
@@ -58,17 +58,10 @@ impl Quota {
         let window_start = now - now.rem_euclid(self.window_seconds);
         let reset = window_start + self.window_seconds;
         let key = tenant.quota_counter(self.name, user, window_start);
-        let update = state.db.update(
-            &key,
-            "ADD #count :one SET expires_at = :expires",
-            Some("attribute_not_exists(#count) OR #count < :limit"),
-            &[("#count", "count")],
-            vec![(":one", n(1)), (":limit", n(self.limit)), (":expires", n(reset + 60))],
-        )?;
-        match state.db.run_update(update).await {
-            Ok(item) => {
-                let used: u32 = item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-                Ok(RateLimit { limit: self.limit, remaining: self.limit.saturating_sub(used), reset })
+        match state.db.increment(&key, reset + 60, Some(u64::from(self.limit))).await {
+            Ok(used) => {
+                let remaining = u64::from(self.limit).saturating_sub(used) as u32;
+                Ok(RateLimit { limit: self.limit, remaining, reset })
             }
             Err(DbError::ConditionFailed) => Err(AppError::RateLimited {
                 message: format!("at most {} per {} seconds; try again later", self.limit, self.window_seconds),

@@ -94,6 +94,21 @@ async fn a_read_key_cannot_write_and_only_admin_keys_act_as_admins() {
     renamed.expect(StatusCode::OK, None);
     assert_eq!(renamed.data()["name"], "Renamed by a key");
 
+    // Nor can an admin key make principals that would outlive it.
+    app.post("/api/v1/organizations/current/invites")
+        .api_key(&admin_key.key)
+        .json(json!({"email": crate::helpers::unique_email("by-key"), "role": "admin"}))
+        .send()
+        .await
+        .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    let teacher = app.member(&admin, "teacher").await;
+    app.patch(&format!("/api/v1/organizations/current/members/{}", teacher.user_id))
+        .api_key(&admin_key.key)
+        .json(json!({"role": "admin"}))
+        .send()
+        .await
+        .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+
     // What only a person may do: keys, their own session, their password.
     for key in [&read.key, &admin_key.key] {
         app.post("/api/v1/api-keys")

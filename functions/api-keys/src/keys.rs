@@ -91,6 +91,11 @@ fn expiry(raw: &str, now: OffsetDateTime) -> Result<OffsetDateTime, FieldError> 
     Ok(at)
 }
 
+/// The audit fields after the versioned update a handler just committed.
+fn updated(audit: Audit, principal: &Principal, now: OffsetDateTime) -> Audit {
+    Audit { updated_at: rfc3339(now), updated_by: principal.user_id.clone(), version: audit.version + 1, ..audit }
+}
+
 /// The signing secret of a key's generation, if it requires signatures.
 fn signing_secret_of(keys: &KeySet, key: &ApiKey, record: &SecretRecord) -> Option<String> {
     let kid = record.signing_kid.as_deref()?;
@@ -160,11 +165,7 @@ pub async fn create(
         deleted_by: None,
         audit: Audit::new(&principal.user_id, now),
     };
-    let record = SecretRecord {
-        hash: minted.secret_hash(),
-        generation: 1,
-        signing_kid: require_signature.then(|| keys.newest().kid.clone()),
-    };
+    let record = SecretRecord::of(&minted, 1, require_signature.then(|| keys.newest().kid.clone()));
     let lookup = ApiKeyLookup { org_id: key.org_id.clone(), key_id: key.id.clone(), current: record, previous: None };
     state
         .db
@@ -284,12 +285,7 @@ pub async fn revoke(
         status: KeyStatus::Revoked,
         deleted_at: Some(rfc3339(now)),
         deleted_by: Some(principal.user_id.clone()),
-        audit: Audit {
-            updated_at: rfc3339(now),
-            updated_by: principal.user_id,
-            version: key.audit.version + 1,
-            ..key.audit
-        },
+        audit: updated(key.audit, &principal, now),
         ..key
     };
     Ok(ApiResponse::ok(revoked.into()))
@@ -345,11 +341,7 @@ pub async fn rotate(
     let now = state.now();
     let minted = MintedKey::with_prefix(key.prefix.clone());
     let generation = key.generation + 1;
-    let record = SecretRecord {
-        hash: minted.secret_hash(),
-        generation,
-        signing_kid: key.require_signature.then(|| keys.newest().kid.clone()),
-    };
+    let record = SecretRecord::of(&minted, generation, key.require_signature.then(|| keys.newest().kid.clone()));
     let previous = RetiringSecret { record: lookup.current.clone(), valid_until: now.unix_timestamp() + grace };
     let update_key = state.db.update_versioned(
         &tenant.api_key(&id),
@@ -368,7 +360,8 @@ pub async fn rotate(
     )?;
     state.db.transact(vec![Write::Update(update_key), Write::Update(update_lookup)]).await?;
     tracing::info!(api_key_id = %id, generation, grace_seconds = grace, "api key rotated");
-    let rotated = find(&state, &tenant, &id).await?;
+    let rotated =
+        ApiKey { generation, rotated_at: Some(rfc3339(now)), audit: updated(key.audit, &principal, now), ..key };
     let signing_secret = signing_secret_of(&keys, &rotated, &record);
     Ok(ApiResponse::ok(ApiKeySecret { key: minted.token(), signing_secret, view: rotated.into() }))
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use toolbox::AppState;
 use toolbox::auth::jwt;
-use toolbox::db::{Db, DbError, Item, n};
+use toolbox::db::{Db, DbError, Item};
 use toolbox::domain::api_key::{ApiKey, ApiKeyLookup, KeyStatus, PresentedKey, usage};
 use toolbox::domain::organization::{OrgStatus, Organization};
 use toolbox::domain::session::Session;
@@ -133,10 +133,7 @@ async fn authorize_key(state: &AppState, header: &str, source_ip: Option<IpAddr>
     let now = state.now();
     let lookup: Option<ApiKeyLookup> =
         state.db.get(&global::api_key(presented.prefix())).await.map_err(unavailable("api key lookup"))?;
-    let Some(lookup) = lookup else {
-        ApiKeyLookup::compare_nothing(&presented);
-        return Err(invalid());
-    };
+    let lookup = lookup.ok_or_else(invalid)?;
     let secret = lookup.matching(&presented, now.unix_timestamp()).ok_or_else(invalid)?.clone();
 
     let tenant = Tenant::claimed_by_credential(&lookup.org_id);
@@ -178,22 +175,13 @@ async fn authorize_key(state: &AppState, header: &str, source_ip: Option<IpAddr>
     Ok(Grant { principal, usage_key: org.usage_key.map(|key| key.value) })
 }
 
-/// Adds one to the key's count for the day. A failure is logged and the
-/// request goes on: usage statistics are not worth refusing a caller for.
+/// Adds one to the key's count for the day: every request that presented the
+/// key's secret, refused ones (expired, outside the allow-list) included. A
+/// failure is logged and the request goes on: usage statistics are not worth
+/// refusing a caller for.
 async fn count_use(state: &AppState, tenant: &Tenant, key: &ApiKeyId, now: OffsetDateTime) {
-    let day = usage::day(now);
-    let update = state.db.update(
-        &tenant.api_key_usage(key, &day),
-        "ADD #count :one SET expires_at = if_not_exists(expires_at, :expires)",
-        None,
-        &[("#count", "count")],
-        vec![(":one", n(1)), (":expires", n(now.unix_timestamp() + usage::KEEP_SECONDS))],
-    );
-    let result = match update {
-        Ok(update) => state.db.run_update(update).await.map(drop),
-        Err(err) => Err(err),
-    };
-    if let Err(err) = result {
+    let counter = tenant.api_key_usage(key, &usage::day(now));
+    if let Err(err) = state.db.increment(&counter, now.unix_timestamp() + usage::KEEP_SECONDS, None).await {
         tracing::warn!(error = %err, api_key_id = %key, "api key usage not counted");
     }
 }

@@ -58,9 +58,12 @@ pub async fn create(
     principal: Principal,
     Json(req): Json<InviteRequest>,
 ) -> AppResult<(RateLimit, ApiResponse<InviteCreated>)> {
+    // An invite makes a new member, who would outlive any key: people only.
+    principal.require_user()?;
     principal.require_role(&[Role::Admin])?;
     let tenant = Tenant::of(&principal);
-    // Invites will send email: one admin (or key) sends a bounded number.
+    // Invites will send email: one admin sends a bounded number. Refusals
+    // (an email already taken) count too, so the quota also bounds probing.
     let quota = Quota { name: "invites", limit: state.config.invites_per_minute, window_seconds: 60 };
     let rate_limit = quota.take(&state, &tenant, &principal.user_id).await?;
     if state.db.get::<Lookup>(&global::email(req.email.as_str())).await?.is_some() {

@@ -145,6 +145,8 @@ pub async fn change_role(
     PathId(user_id): PathId<UserId>,
     Json(change): Json<RoleChange>,
 ) -> AppResult<ApiResponse<UserView>> {
+    // Granting a role makes a principal that outlives any key: people only.
+    principal.require_user()?;
     let (tenant, mut member) = target(&state, &principal, &user_id).await?;
     if member.role == change.role {
         return Ok(ApiResponse::ok(member.into()));

@@ -1,11 +1,12 @@
 //! Integration API keys: `tbx_<prefix>_<secret>`.
 //!
 //! The prefix names the key and stays the same across rotations; the secret
-//! is 40 random alphanumerics of which only a SHA-256 hash is stored, in the
-//! global lookup item `APIKEY#<prefix>`. The authorizer reads that one item by
-//! prefix and compares hashes in constant time, so a key can be neither
-//! enumerated nor timed. The key's description (name, scopes, allow-list,
-//! status) lives in the tenant's partition, where admins manage it.
+//! is 40 random alphanumerics (238 bits) of which only a SHA-256 hash is
+//! stored, in the global lookup item `APIKEY#<prefix>`. The authorizer reads
+//! that one item by prefix and compares hashes in constant time, so how long
+//! a check takes says nothing about how much of a secret was right, and
+//! guessing a prefix gains nothing without its secret. The key's description
+//! (name, scopes, allow-list, status) lives in the tenant's partition.
 //!
 //! A key created with `require_signature` also has a signing secret. It is
 //! never stored: it is an HMAC of the key's identity under the key-set key
@@ -95,8 +96,9 @@ fn random_chars(len: usize, lowercase: bool) -> String {
     if lowercase { text.to_ascii_lowercase() } else { text }
 }
 
-/// One secret of a key, as the lookup item keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One secret of a key, as the lookup item keeps it. No `Debug`, so its
+/// hash cannot reach a log line by a stray `?`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRecord {
     pub hash: String,
     /// 1 at creation, one more per rotation.
@@ -107,8 +109,16 @@ pub struct SecretRecord {
     pub signing_kid: Option<String>,
 }
 
+impl SecretRecord {
+    /// The record of a freshly minted secret; `signing_kid` is the key-set
+    /// key its signing secret derives from, for keys that require signatures.
+    pub fn of(minted: &MintedKey, generation: u32, signing_kid: Option<String>) -> Self {
+        Self { hash: minted.secret_hash(), generation, signing_kid }
+    }
+}
+
 /// The previous secret after a rotation, honoured until `valid_until`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetiringSecret {
     #[serde(flatten)]
     pub record: SecretRecord,
@@ -117,8 +127,8 @@ pub struct RetiringSecret {
 }
 
 /// The global item `APIKEY#<prefix> / LOOKUP`: the way from a presented key
-/// to its tenant, and the hashes to check it against.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// to its tenant, and the hashes to check it against. No `Debug` (hashes).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ApiKeyLookup {
     pub org_id: OrgId,
     pub key_id: ApiKeyId,
@@ -126,9 +136,6 @@ pub struct ApiKeyLookup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<RetiringSecret>,
 }
-
-/// Compared against when a prefix is unknown, so a miss costs the same work.
-const NO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl ApiKeyLookup {
     /// The secret record `presented` matches at `now_epoch`, if any. Both
@@ -146,11 +153,6 @@ impl ApiKeyLookup {
         } else {
             None
         }
-    }
-
-    /// The same work as a real check, for a prefix with no lookup item.
-    pub fn compare_nothing(presented: &PresentedKey) {
-        let _ = presented.secret_hash().as_bytes().ct_eq(NO_HASH.as_bytes());
     }
 }
 
@@ -278,11 +280,12 @@ mod tests {
         };
         let old = PresentedKey::parse(&old.token()).unwrap();
         let new = PresentedKey::parse(&new.token()).unwrap();
-        assert_eq!(lookup.matching(&new, 5_000).map(|r| r.generation), Some(2));
-        assert_eq!(lookup.matching(&old, 999).map(|r| r.generation), Some(1));
-        assert_eq!(lookup.matching(&old, 1_000), None);
+        let generation = |presented, now| lookup.matching(presented, now).map(|r| r.generation);
+        assert_eq!(generation(&new, 5_000), Some(2));
+        assert_eq!(generation(&old, 999), Some(1));
+        assert_eq!(generation(&old, 1_000), None);
         let stranger = PresentedKey::parse(&MintedKey::new().token()).unwrap();
-        assert_eq!(lookup.matching(&stranger, 0), None);
+        assert_eq!(generation(&stranger, 0), None);
     }
 
     #[test]
