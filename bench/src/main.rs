@@ -42,6 +42,7 @@ const FUNCTIONS: &[Function] = &[
     Function { binary: "auth", event: "auth/login.json", what: "POST /auth/login (unknown user: argon2 + 1 read)" },
     Function { binary: "organizations", event: "organizations/get-current.json", what: "GET /organizations/current" },
     Function { binary: "authorizer", event: "authorizer/request.json", what: "a refused token" },
+    Function { binary: "api-keys", event: "api-keys/list-keys.json", what: "GET /api-keys" },
 ];
 
 fn release_dir() -> PathBuf {

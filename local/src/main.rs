@@ -44,7 +44,7 @@ async fn main() -> Result<(), Error> {
         _ => Some(Gate::new(
             Limits::from_template(&template)?,
             &provisioned,
-            aws.apigateway.clone(),
+            aws_sdk_apigateway::Client::new(&sdk),
             Arc::new(SystemClock),
         )),
     };

@@ -16,7 +16,9 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-    pub apigateway: aws_sdk_apigateway::Client,
+    /// For clients only some functions need, made on first use (see
+    /// `usage_plans`), so the others neither link nor build them.
+    pub sdk: SdkConfig,
 }
 
 /// The roots AWS endpoints chain to: Amazon Root CA 1–4 and the Starfield
@@ -57,7 +59,7 @@ impl AwsClients {
             sqs: aws_sdk_sqs::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
-            apigateway: aws_sdk_apigateway::Client::new(sdk),
+            sdk: sdk.clone(),
         }
     }
 }

@@ -4,10 +4,12 @@
 //! value as `usageIdentifierKey`, so the limits apply per tenant.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_sdk_apigateway::error::{DisplayErrorContext, SdkError};
 use tokio::sync::OnceCell;
+
+use crate::aws::SdkConfig;
 
 use crate::config::TierPlans;
 use crate::db::value;
@@ -19,7 +21,10 @@ use crate::tenancy::Tenant;
 
 #[derive(Clone, Debug)]
 pub struct UsagePlans {
-    client: aws_sdk_apigateway::Client,
+    sdk: SdkConfig,
+    /// Built on first use: only sign-up and tier changes call API Gateway,
+    /// so the other functions' binaries and cold starts carry none of it.
+    client: Arc<OnceLock<aws_sdk_apigateway::Client>>,
     names: TierPlans,
     /// Plan ids by tier, looked up by name on first use.
     ids: Arc<OnceCell<HashMap<Tier, String>>>,
@@ -35,8 +40,12 @@ where
 }
 
 impl UsagePlans {
-    pub fn new(client: aws_sdk_apigateway::Client, names: TierPlans) -> Self {
-        Self { client, names, ids: Arc::new(OnceCell::new()) }
+    pub fn new(sdk: SdkConfig, names: TierPlans) -> Self {
+        Self { sdk, client: Arc::new(OnceLock::new()), names, ids: Arc::new(OnceCell::new()) }
+    }
+
+    fn client(&self) -> &aws_sdk_apigateway::Client {
+        self.client.get_or_init(|| aws_sdk_apigateway::Client::new(&self.sdk))
     }
 
     fn name(&self, tier: Tier) -> &str {
@@ -56,7 +65,7 @@ impl UsagePlans {
                 let mut position = None;
                 loop {
                     let page = self
-                        .client
+                        .client()
                         .get_usage_plans()
                         .limit(500)
                         .set_position(position)
@@ -89,7 +98,7 @@ impl UsagePlans {
     /// fails the key is deleted again, so no key is left outside every plan.
     pub async fn issue_key(&self, org: &OrgId, tier: Tier) -> AppResult<UsageKey> {
         let created = self
-            .client
+            .client()
             .create_api_key()
             .name(format!("org-{org}"))
             .description("usage key of one organisation; see shared/src/usage_plans.rs")
@@ -111,13 +120,13 @@ impl UsagePlans {
     /// Deletes a key nothing will use (a registration that did not commit).
     /// A failure is logged: an orphaned key meters nothing.
     pub async fn delete_key(&self, key: &UsageKey) {
-        if let Err(err) = self.client.delete_api_key().api_key(&key.id).send().await {
+        if let Err(err) = self.client().delete_api_key().api_key(&key.id).send().await {
             tracing::warn!(error = %DisplayErrorContext(&err), key_id = %key.id, "orphaned usage key not deleted");
         }
     }
 
     async fn attach(&self, key: &UsageKey, tier: Tier) -> AppResult<()> {
-        self.client
+        self.client()
             .create_usage_plan_key()
             .usage_plan_id(self.plan_id(tier).await?)
             .key_id(&key.id)
@@ -129,7 +138,7 @@ impl UsagePlans {
     }
 
     async fn detach(&self, key: &UsageKey, tier: Tier) -> AppResult<()> {
-        self.client
+        self.client()
             .delete_usage_plan_key()
             .usage_plan_id(self.plan_id(tier).await?)
             .key_id(&key.id)
@@ -158,7 +167,7 @@ impl UsagePlans {
         let mut found = Vec::new();
         for tier in Tier::ALL {
             let keys = self
-                .client
+                .client()
                 .get_usage_plan_keys()
                 .usage_plan_id(self.plan_id(tier).await?)
                 .send()
@@ -169,6 +178,38 @@ impl UsagePlans {
             }
         }
         Ok(found)
+    }
+}
+
+/// Gives an organisation made before usage plans existed its usage key, in
+/// its tier's plan. Login calls it, so such a tenant heals on its next
+/// sign-in instead of meeting API Gateway's 403 on every route. Two logins
+/// at once may both mint a key: the one that loses the write deletes its own.
+pub async fn ensure_usage_key(state: &AppState, tenant: &Tenant, org: &Organization) -> AppResult<()> {
+    if org.usage_key.is_some() {
+        return Ok(());
+    }
+    let plans = state.usage_plans();
+    let key = plans.issue_key(&org.id, org.tier).await?;
+    let update = state.db.update(
+        &tenant.organization(),
+        "SET usage_key = :key",
+        Some("attribute_exists(pk) AND attribute_not_exists(usage_key)"),
+        &[],
+        vec![(":key", value(&key)?)],
+    )?;
+    match state.db.run_update(update).await {
+        Ok(_) => {
+            tracing::info!(org_id = %org.id, "usage key issued to an organisation that had none");
+            Ok(())
+        }
+        Err(err) => {
+            plans.delete_key(&key).await;
+            match err {
+                crate::db::DbError::ConditionFailed => Ok(()),
+                other => Err(other.into()),
+            }
+        }
     }
 }
 

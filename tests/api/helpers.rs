@@ -98,7 +98,7 @@ impl TestApp {
         let gate = gate.map(|(clock, change)| {
             let mut limits = Limits::from_template(&stack.template).expect("the template's limits parse");
             change(&mut limits);
-            Gate::new(limits, &stack.provisioned, state.aws.apigateway.clone(), clock)
+            Gate::new(limits, &stack.provisioned, aws_sdk_apigateway::Client::new(&sdk), clock)
         });
         let router =
             toolbox_local::app(state.clone(), &stack.template, gate).expect("every template route has a handler");

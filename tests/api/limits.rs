@@ -143,6 +143,30 @@ async fn each_organization_gets_its_own_usage_key_and_a_tier_change_moves_it() {
     assert_eq!(plans.tiers_of(org_b.usage_key.as_ref().unwrap()).await.unwrap(), vec![Tier::Free]);
 }
 
+#[tokio::test]
+async fn an_organization_without_a_usage_key_gets_one_at_its_next_login() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    // As an organisation registered before usage plans existed would be.
+    app.state
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(&app.state.config.table_name)
+        .set_key(Some(admin.tenant().organization().to_item()))
+        .update_expression("REMOVE usage_key")
+        .send()
+        .await
+        .unwrap();
+    assert!(organization(&app, &admin).await.usage_key.is_none());
+    app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
+    let healed = organization(&app, &admin).await.usage_key.expect("a usage key after login");
+    assert_eq!(app.state.usage_plans().tiers_of(&healed).await.unwrap(), vec![Tier::Free]);
+    // A second login keeps that key.
+    app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
+    assert_eq!(organization(&app, &admin).await.usage_key, Some(healed));
+}
+
 fn header_number(response: &TestResponse, name: &axum::http::HeaderName) -> i64 {
     response.headers[name].to_str().unwrap().parse().unwrap()
 }

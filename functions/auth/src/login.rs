@@ -105,6 +105,7 @@ pub async fn login(
     if org.status == OrgStatus::Suspended {
         return Err(AppError::Forbidden("the organization is suspended".into()));
     }
+    toolbox::usage_plans::ensure_usage_key(&state, &tenant, &org).await?;
     let (session, refresh) = new_session(&state, &user);
     let writes = vec![
         session_write(&state, &tenant, &session)?,
