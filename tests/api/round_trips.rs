@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -241,4 +243,54 @@ async fn every_route_stays_within_its_dynamodb_budget() {
             );
         }
     }
+}
+
+/// When each DynamoDB operation starts and ends, in order.
+#[derive(Debug, Clone, Default)]
+struct Timeline(Arc<Mutex<Vec<String>>>);
+
+fn operation_name(cfg: &ConfigBag) -> String {
+    cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "unknown".into())
+}
+
+impl Intercept for Timeline {
+    fn name(&self) -> &'static str {
+        "Timeline"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.lock().unwrap().push(format!("start {}", operation_name(cfg)));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.lock().unwrap().push(format!("end {}", operation_name(cfg)));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_api_keys_use_is_counted_beside_the_authorizers_read_not_after_it() {
+    let timeline = Timeline::default();
+    let app = TestApp::spawn_intercepted(timeline.clone()).await;
+    let admin = app.register_org().await;
+    let key = app.create_api_key(&admin, json!({"name": "timed", "scopes": ["read"]})).await;
+    timeline.0.lock().unwrap().clear();
+    app.get("/api/v1/organizations/current").api_key(&key.key).send().await.expect(StatusCode::OK, None);
+    let events = timeline.0.lock().unwrap().clone();
+    let at = |event: &str| events.iter().position(|e| e == event).unwrap_or_else(|| panic!("{event}: {events:?}"));
+    // The lookup comes first; the count and the read are in flight together.
+    assert!(at("end GetItem") < at("start BatchGetItem"), "{events:?}");
+    assert!(at("start UpdateItem") < at("end BatchGetItem"), "{events:?}");
+    assert!(at("start BatchGetItem") < at("end UpdateItem"), "{events:?}");
 }
