@@ -43,7 +43,11 @@ pub struct InviteCreated {
     tag = "organizations",
     request_body = InviteRequest,
     responses(
-        (status = 201, description = "The invite, with its token", body = Success<InviteCreated>),
+        (status = 201, description = "The invite, with its token", body = Success<InviteCreated>, headers(
+            ("X-RateLimit-Limit" = u32, description = "Invites the caller may send per minute"),
+            ("X-RateLimit-Remaining" = u32, description = "Invites left in this minute"),
+            ("X-RateLimit-Reset" = i64, description = "When the minute ends, in epoch seconds"),
+        )),
         JsonBodyErrors,
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
