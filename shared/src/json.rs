@@ -91,20 +91,29 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
-/// Like [`present`], for an optional integer: JSON Schema counts `5.0` as
-/// the integer 5, so it is accepted as one; `5.5` is not an integer.
+/// An integer as JSON Schema counts one: `5` or `5.0`, not `5.5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> serde::Deserialize<'de> for WholeNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let number = serde_json::Number::deserialize(deserializer)?;
+        number
+            .as_i64()
+            .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+            .map(Self)
+            .ok_or_else(|| D::Error::custom("must be a whole number"))
+    }
+}
+
+/// Like [`present`], for an optional integer written as a [`WholeNumber`].
 pub fn present_integer<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
     use serde::Deserialize;
-    use serde::de::Error;
-    let number = serde_json::Number::deserialize(deserializer)?;
-    number
-        .as_i64()
-        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
-        .map(Some)
-        .ok_or_else(|| D::Error::custom("must be a whole number"))
+    WholeNumber::deserialize(deserializer).map(|n| Some(n.0))
 }
 
 fn field_error(path: &str, err: &serde_json::Error) -> FieldError {

@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod envelope;
 pub mod error;
+pub mod generation;
 pub mod http;
 pub mod ids;
 pub mod json;

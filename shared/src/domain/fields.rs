@@ -134,6 +134,24 @@ parsed_string!(
 parsed_string!(PersonName, |raw| plain_text(raw, 1, 100), |schema| plain_text_schema(schema, 1, 100));
 parsed_string!(OrgName, |raw| plain_text(raw, 2, 100), |schema| plain_text_schema(schema, 2, 100));
 parsed_string!(
+    /// A school subject for generated content, like "Biology".
+    Subject,
+    |raw| plain_text(raw, 1, 100),
+    |schema| plain_text_schema(schema, 1, 100)
+);
+parsed_string!(
+    /// What generated content is about, like "Photosynthesis".
+    Topic,
+    |raw| plain_text(raw, 1, 200),
+    |schema| plain_text_schema(schema, 1, 200)
+);
+parsed_string!(
+    /// One learning objective, like "Explain what chlorophyll does".
+    Objective,
+    |raw| plain_text(raw, 1, 300),
+    |schema| plain_text_schema(schema, 1, 300)
+);
+parsed_string!(
     /// What an admin calls an API key, like "SIS sync".
     KeyName,
     |raw| plain_text(raw, 1, 100),
