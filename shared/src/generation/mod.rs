@@ -3,7 +3,9 @@
 //! ([`content`]), the providers that write it ([`provider`], [`template`]),
 //! and the staged pipeline that runs them ([`pipeline`]).
 
+pub mod breaker;
 pub mod content;
+pub mod openai;
 pub mod pipeline;
 pub mod provider;
 pub mod request;

@@ -48,6 +48,8 @@ pub struct Task<'a> {
 pub enum ProviderError {
     #[error("the provider did not answer in time")]
     Timeout,
+    #[error("the provider could not be reached")]
+    Unreachable,
     #[error("the provider is rate limiting")]
     RateLimited { retry_after_seconds: Option<u64> },
     #[error("the provider failed with status {0}")]
@@ -56,12 +58,15 @@ pub enum ProviderError {
     Malformed(String),
     #[error("the provider refused the request: {0}")]
     Refused(String),
+    /// Too many calls failed lately; jobs fail fast instead of waiting.
+    #[error("the provider is unavailable")]
+    Unavailable,
 }
 
 impl ProviderError {
     /// Worth another try after a pause: the provider may answer next time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Timeout | Self::RateLimited { .. } | Self::Server(_))
+        matches!(self, Self::Timeout | Self::Unreachable | Self::RateLimited { .. } | Self::Server(_))
     }
 }
 
