@@ -23,6 +23,7 @@ pub mod lambda;
 pub mod logging;
 pub mod openapi;
 pub mod principal;
+pub mod pusher;
 pub mod quota;
 pub mod request_meta;
 pub mod signature;
