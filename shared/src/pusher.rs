@@ -266,7 +266,7 @@ mod tests {
         let realtime = Realtime::new(Some(documented(&format!("http://{addr}"))));
         let channels = vec!["private-org-1".to_owned(), "private-user-2".to_owned()];
         realtime.trigger(&channels, "job.completed", &json!({"job_id": "j1"}), 1_800_000_000).await.unwrap();
-        let seen = seen.lock().unwrap();
+        let seen = seen.lock().unwrap().clone();
         assert_eq!(seen[0]["name"], "job.completed");
         assert_eq!(seen[0]["channels"], json!(channels));
         // `data` is itself JSON, as a string.
