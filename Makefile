@@ -43,7 +43,7 @@ fuzz: $(STAMP)
 	scripts/with-moto scripts/fuzz $(FUZZ_EXAMPLES)
 
 bench: $(STAMP)
-	cargo build --release -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys \
+	cargo build --release -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys -p toolbox-content-worker \
 		-p toolbox-local -p toolbox-bench
 	scripts/with-moto $${CARGO_TARGET_DIR:-target}/release/toolbox-bench
 	scripts/with-moto cargo test --quiet -p toolbox-tests --test api round_trips -- --nocapture
@@ -64,7 +64,7 @@ $(BUILD_STAMP): requirements-build.txt $(STAMP)
 	touch $(BUILD_STAMP)
 
 build: $(BUILD_STAMP)
-	cargo lambda build --release --arm64 -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys
+	cargo lambda build --release --arm64 -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys -p toolbox-content-worker
 
 clean:
 	cargo clean

@@ -5,6 +5,7 @@
 pub mod provision;
 pub mod template;
 pub mod throttle;
+pub mod worker;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

@@ -11,9 +11,13 @@ use axum::http::{Request, StatusCode, header};
 use toolbox::AppState;
 use toolbox::aws::{AwsClients, load_sdk_config};
 use toolbox::clock::SystemClock;
+use toolbox::generation::template::TemplateProvider;
+use toolbox::pusher::{PusherConfig, Realtime};
+use toolbox_content_worker::Worker;
 use toolbox_local::provision::provision;
 use toolbox_local::template::Template;
 use toolbox_local::throttle::{Gate, Limits};
+use toolbox_local::worker::Poller;
 use tower::ServiceExt;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -49,7 +53,20 @@ async fn main() -> Result<(), Error> {
         )),
     };
     let state = AppState::new(config, aws, Arc::new(SystemClock));
-    let app = toolbox_local::app(state, &template, gate)?;
+    let app = toolbox_local::app(state.clone(), &template, gate)?;
+    // The worker, fed from the queue as Lambda's event source mapping would.
+    let poller = Poller {
+        sqs: state.aws.sqs.clone(),
+        queue_url: state.config.queue_url.clone(),
+        worker: Arc::new(Worker {
+            state,
+            provider: Arc::new(TemplateProvider),
+            realtime: Realtime::new(PusherConfig::from_source(|name| std::env::var(name).ok())),
+            lease_seconds: 120,
+        }),
+        visibility_timeout: None,
+    };
+    let polling = tokio::spawn(poller.run());
 
     if env_or("LOCAL_SEED_DEMO", "1") != "0" {
         seed_demo(&app).await?;
@@ -62,6 +79,7 @@ async fn main() -> Result<(), Error> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await?;
+    polling.abort();
     tracing::info!("toolbox-local stopped");
     Ok(())
 }

@@ -83,3 +83,11 @@ ulid_id!(
     /// An integration's API key (not its secret).
     ApiKeyId
 );
+ulid_id!(
+    /// A content generation job.
+    JobId
+);
+ulid_id!(
+    /// A lesson or quiz, generated or written.
+    ContentId
+);

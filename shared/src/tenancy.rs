@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ApiKeyId, InviteId, OrgId, SessionId, UserId};
+use crate::ids::{ApiKeyId, ContentId, InviteId, JobId, OrgId, SessionId, UserId};
 use crate::principal::Principal;
 
 /// A DynamoDB primary key.
@@ -72,6 +72,12 @@ impl Tenant {
         Self { org_id: org_id.clone() }
     }
 
+    /// The tenant a message on our own queue names: only the API writes
+    /// them, after the authorizer verified the caller.
+    pub fn named_by_queue(org_id: &OrgId) -> Self {
+        Self { org_id: org_id.clone() }
+    }
+
     pub fn org_id(&self) -> &OrgId {
         &self.org_id
     }
@@ -125,6 +131,23 @@ impl Tenant {
     /// The counter of one business quota for one user in one window.
     pub fn quota_counter(&self, quota: &str, user: &UserId, window_start: i64) -> Key {
         self.key(format!("QUOTA#{quota}#{user}#{window_start}"))
+    }
+
+    pub fn job(&self, job: &JobId) -> Key {
+        self.key(format!("JOB#{job}"))
+    }
+
+    pub const JOB_PREFIX: &'static str = "JOB#";
+
+    pub fn content(&self, content: &ContentId) -> Key {
+        self.key(format!("CONTENT#{content}"))
+    }
+
+    pub const CONTENT_PREFIX: &'static str = "CONTENT#";
+
+    /// Where a content body too large for its item is kept in the bucket.
+    pub fn content_body_object(&self, content: &ContentId) -> String {
+        format!("org/{}/content/{content}.json", self.org_id)
     }
 
     /// True when `pk` belongs to this tenant's partition; cursors are checked

@@ -35,7 +35,8 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-keys/list-keys.json", "ApiKeysFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
-const OTHER_TRIGGERS: &[&str] = &["authorizer/request.json", "authorizer/request-api-key.json"];
+const OTHER_TRIGGERS: &[&str] =
+    &["authorizer/request.json", "authorizer/request-api-key.json", "content-worker/job.json"];
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -193,4 +194,45 @@ async fn the_api_key_authorizer_event_replays_through_the_authorizer() {
     assert_eq!(allowed["context"]["tenant_id"], ORG);
     assert_eq!(allowed["context"]["auth_method"], "api_key");
     assert_eq!(allowed["usageIdentifierKey"], "sample-usage-key");
+}
+
+#[tokio::test]
+async fn the_queue_event_replays_through_the_worker() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let text = std::fs::read_to_string(events_dir().join("content-worker/job.json")).unwrap();
+    let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
+    let message: toolbox::domain::job::JobMessage =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let tenant = Tenant::claimed_by_credential(&ORG.parse().unwrap());
+    let user: UserId = USER.parse().unwrap();
+    let job = toolbox::domain::job::Job {
+        id: message.job_id.clone(),
+        org_id: ORG.parse().unwrap(),
+        request: serde_json::from_value(serde_json::json!(
+            {"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}
+        ))
+        .unwrap(),
+        status: toolbox::domain::job::JobStatus::Queued,
+        stage: None,
+        progress: 0,
+        content_id: None,
+        error: None,
+        attempts: 0,
+        lease_until: None,
+        request_id: message.request_id.clone(),
+        audit: Audit::new(&user, app.state.now()),
+    };
+    // A fresh queued job each run, as the API would have written it.
+    put(&app, &tenant.job(&job.id), &job).await;
+    let worker = std::sync::Arc::new(toolbox_content_worker::Worker {
+        state: app.state.clone(),
+        provider: std::sync::Arc::new(toolbox::generation::template::TemplateProvider),
+        realtime: toolbox::pusher::Realtime::new(None),
+        lease_seconds: 120,
+    });
+    let response = worker.handle(event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let done: toolbox::domain::job::Job = app.state.db.get(&tenant.job(&job.id)).await.unwrap().unwrap();
+    assert_eq!(done.status, toolbox::domain::job::JobStatus::Succeeded);
 }

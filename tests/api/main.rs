@@ -17,3 +17,4 @@ mod members;
 mod organizations;
 mod round_trips;
 mod sessions;
+mod worker;

@@ -3,8 +3,10 @@
 
 pub mod api_key;
 pub mod audit;
+pub mod content;
 pub mod fields;
 pub mod invite;
+pub mod job;
 pub mod organization;
 pub mod session;
 pub mod user;

@@ -1,0 +1,338 @@
+//! The generation worker: an SQS batch handler. Each message names a job;
+//! the worker claims it with a conditional update (so a redelivered or
+//! concurrent duplicate never runs twice, and a finished job is acknowledged
+//! without rework), runs the pipeline, stores the content and reports only
+//! the messages worth retrying as batch item failures.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use serde_json::json;
+use toolbox::AppState;
+use toolbox::clock::rfc3339;
+use toolbox::db::{Db, DbError, Write, n, s};
+use toolbox::domain::audit::Audit;
+use toolbox::domain::content::{ContentItem, ContentStatus, INLINE_BODY_LIMIT};
+use toolbox::domain::job::{Job, JobMessage, JobStatus};
+use toolbox::generation::content::GeneratedContent;
+use toolbox::generation::pipeline::{self, PipelineError};
+use toolbox::generation::provider::{Provider, ProviderError, Stage};
+use toolbox::generation::request::ContentKind;
+use toolbox::ids::ContentId;
+use toolbox::pusher::Realtime;
+use toolbox::tenancy::Tenant;
+use tracing::Instrument;
+
+/// SQS hands a message over this many times before the dead-letter queue
+/// takes it (`maxReceiveCount` in template.yaml).
+pub const MAX_RECEIVES: u32 = 5;
+
+pub struct Worker {
+    pub state: AppState,
+    pub provider: Arc<dyn Provider>,
+    pub realtime: Realtime,
+    /// How long a claim holds: past it, a redelivered message may take over.
+    pub lease_seconds: i64,
+}
+
+/// Why a message goes back to the queue.
+#[derive(Debug)]
+struct Retry(&'static str);
+
+impl Worker {
+    /// Processes a batch concurrently; the failures are the messages to retry.
+    pub async fn handle(self: &Arc<Self>, event: SqsEvent) -> SqsBatchResponse {
+        let mut tasks = tokio::task::JoinSet::new();
+        for record in event.records {
+            let worker = self.clone();
+            tasks.spawn(async move {
+                let id = record.message_id.clone().unwrap_or_default();
+                (id, worker.process(&record).await)
+            });
+        }
+        let mut response = SqsBatchResponse::default();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((_, Ok(()))) => {}
+                Ok((id, Err(Retry(reason)))) => {
+                    tracing::warn!(message_id = %id, reason, "message left for redelivery");
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id;
+                    response.batch_item_failures.push(failure);
+                }
+                Err(err) => tracing::error!(error = %err, "a message's task panicked"),
+            }
+        }
+        response
+    }
+
+    async fn process(&self, record: &SqsMessage) -> Result<(), Retry> {
+        let Some(message) = record.body.as_deref().and_then(|body| serde_json::from_str::<JobMessage>(body).ok())
+        else {
+            // A poison message: redelivered until the DLQ takes it.
+            tracing::error!(message_id = ?record.message_id, "unreadable generation message");
+            return Err(Retry("unreadable message"));
+        };
+        let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+        let span = tracing::info_span!(
+            "job",
+            request_id = %message.request_id,
+            tenant_id = %message.org_id,
+            job_id = %message.job_id,
+        );
+        self.run_job(&message, receives).instrument(span).await
+    }
+
+    async fn run_job(&self, message: &JobMessage, receives: u32) -> Result<(), Retry> {
+        let tenant = Tenant::named_by_queue(&message.org_id);
+        let Some(job) = self.claim(&tenant, message).await? else { return Ok(()) };
+        tracing::info!(provider = self.provider.name(), attempt = job.attempts, "job claimed");
+        // Stages are reported as they start, beside the pipeline.
+        let (sender, mut stages) = tokio::sync::mpsc::unbounded_channel();
+        let total = match job.request.kind {
+            ContentKind::Lesson => 3,
+            ContentKind::Quiz => 2,
+        };
+        let run = pipeline::run(self.provider.as_ref(), &job.request, move |stage| {
+            let _ = sender.send(stage);
+        });
+        let report = async {
+            let mut started = 0;
+            while let Some(stage) = stages.recv().await {
+                started += 1;
+                self.progress(&tenant, &job, stage, (started * 90 / total).min(95) as u8).await;
+            }
+        };
+        let (result, ()) = tokio::join!(run, report);
+        match result {
+            Ok(content) => self.succeed(&tenant, &job, content).await,
+            Err(PipelineError::Provider { source: ProviderError::Unavailable, .. }) => {
+                self.fail(&tenant, &job, "provider_unavailable").await
+            }
+            Err(PipelineError::Provider { source, stage }) if source.is_transient() => {
+                if receives >= MAX_RECEIVES {
+                    self.fail(&tenant, &job, &format!("provider_failed: {source} (at {})", stage.as_str())).await
+                } else {
+                    self.release(&tenant, &job).await;
+                    Err(Retry("the provider failed for now"))
+                }
+            }
+            Err(PipelineError::Provider { source, stage }) => {
+                self.fail(&tenant, &job, &format!("provider_error: {source} (at {})", stage.as_str())).await
+            }
+            Err(PipelineError::Review(problems)) => {
+                self.fail(&tenant, &job, &format!("review_failed: {}", problems.join("; "))).await
+            }
+        }
+    }
+
+    /// Takes the job if it is queued, or running under a claim that lapsed.
+    /// `None` when there is nothing to do (finished, or gone).
+    async fn claim(&self, tenant: &Tenant, message: &JobMessage) -> Result<Option<Job>, Retry> {
+        let now = self.state.now();
+        let update = self
+            .state
+            .db
+            .update(
+                &tenant.job(&message.job_id),
+                "SET #status = :running, lease_until = :lease, attempts = if_not_exists(attempts, :zero) + :one, \
+                 stage = :outline, updated_at = :at",
+                Some("attribute_exists(pk) AND (#status = :queued OR (#status = :running AND lease_until < :now))"),
+                &[("#status", "status")],
+                vec![
+                    (":running", s(JobStatus::Running.as_str())),
+                    (":queued", s(JobStatus::Queued.as_str())),
+                    (":lease", n(now.unix_timestamp() + self.lease_seconds)),
+                    (":now", n(now.unix_timestamp())),
+                    (":zero", n(0)),
+                    (":one", n(1)),
+                    (":outline", s(Stage::Outline.as_str())),
+                    (":at", s(rfc3339(now))),
+                ],
+            )
+            .map_err(|_| Retry("the claim could not be written"))?;
+        match self.state.db.run_update(update).await {
+            Ok(item) => Db::decode(item).map(Some).map_err(|_| Retry("the job is unreadable")),
+            Err(DbError::ConditionFailed) => {
+                let job: Option<Job> =
+                    self.state.db.get(&tenant.job(&message.job_id)).await.map_err(|_| Retry("the job read failed"))?;
+                match job {
+                    None => {
+                        tracing::warn!("a message for a job that does not exist; dropped");
+                        Ok(None)
+                    }
+                    Some(job) if job.status.is_finished() => {
+                        tracing::info!(status = job.status.as_str(), "job already finished; acknowledged");
+                        Ok(None)
+                    }
+                    Some(_) => Err(Retry("another worker holds the job")),
+                }
+            }
+            Err(_) => Err(Retry("the claim failed")),
+        }
+    }
+
+    /// An update of the job on the condition that this claim still holds: a
+    /// claim that lapsed and was taken over must not overwrite the new one.
+    fn under_claim(
+        &self,
+        tenant: &Tenant,
+        job: &Job,
+        set: &str,
+        mut values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Update, DbError> {
+        // `error` is a reserved word in DynamoDB expressions.
+        let mut names = vec![("#status", "status")];
+        if set.contains("#error") {
+            names.push(("#error", "error"));
+        }
+        values.extend([
+            (":running", s(JobStatus::Running.as_str())),
+            (":attempt", n(job.attempts)),
+            (":at", s(rfc3339(self.state.now()))),
+        ]);
+        self.state.db.update(
+            &tenant.job(&job.id),
+            &format!("SET updated_at = :at, {set}"),
+            Some("#status = :running AND attempts = :attempt"),
+            &names,
+            values,
+        )
+    }
+
+    async fn progress(&self, tenant: &Tenant, job: &Job, stage: Stage, progress: u8) {
+        let recorded = match self.under_claim(
+            tenant,
+            job,
+            "stage = :stage, progress = :progress",
+            vec![(":stage", s(stage.as_str())), (":progress", n(progress))],
+        ) {
+            Ok(update) => self.state.db.run_update(update).await.map(drop),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = recorded {
+            tracing::warn!(error = %err, stage = stage.as_str(), "job progress not recorded");
+        }
+        let event = json!({"job_id": job.id, "status": "running", "stage": stage.as_str(), "progress": progress});
+        self.notify(job, "job.progress", &event).await;
+    }
+
+    /// Tells the organisation and the requester; a lost event is logged, never
+    /// worth failing the job for.
+    async fn notify(&self, job: &Job, event: &str, data: &serde_json::Value) {
+        let channels = vec![format!("private-org-{}", job.org_id), format!("private-user-{}", job.audit.created_by)];
+        if let Err(err) = self.realtime.trigger(&channels, event, data, self.state.now().unix_timestamp()).await {
+            tracing::warn!(error = %err, event, "realtime event not sent");
+        }
+    }
+
+    /// Stores the content (a large body in S3) and marks the job succeeded,
+    /// in one transaction under the claim.
+    async fn succeed(&self, tenant: &Tenant, job: &Job, content: GeneratedContent) -> Result<(), Retry> {
+        let id = ContentId::new();
+        let json = serde_json::to_vec(&content).map_err(|_| Retry("the content did not serialize"))?;
+        let (body, body_object) = if json.len() > INLINE_BODY_LIMIT {
+            let key = tenant.content_body_object(&id);
+            self.state
+                .aws
+                .s3
+                .put_object()
+                .bucket(&self.state.config.bucket_name)
+                .key(&key)
+                .content_type("application/json")
+                .body(json.into())
+                .send()
+                .await
+                .map_err(|_| Retry("the content body could not be stored"))?;
+            (None, Some(key))
+        } else {
+            (Some(content.clone()), None)
+        };
+        let item = ContentItem {
+            id: id.clone(),
+            org_id: tenant.org_id().clone(),
+            kind: job.request.kind,
+            title: content.title,
+            status: ContentStatus::Draft,
+            provider: self.provider.name().to_owned(),
+            job_id: Some(job.id.clone()),
+            body,
+            body_object,
+            deleted_at: None,
+            deleted_by: None,
+            audit: Audit::new(&job.audit.created_by, self.state.now()),
+        };
+        let done = |err| {
+            tracing::error!(error = %err, "the job's result could not be written");
+            Retry("the result could not be written")
+        };
+        let writes = vec![
+            Write::Put(self.state.db.put_new(&tenant.content(&id), &item).map_err(done)?),
+            Write::Update(
+                self.under_claim(
+                    tenant,
+                    job,
+                    "#status = :succeeded, content_id = :content, progress = :hundred, stage = :review REMOVE lease_until",
+                    vec![
+                        (":succeeded", s(JobStatus::Succeeded.as_str())),
+                        (":content", s(id.to_string())),
+                        (":hundred", n(100)),
+                        (":review", s("review")),
+                    ],
+                )
+                .map_err(done)?,
+            ),
+        ];
+        match self.state.db.transact(writes).await {
+            Ok(()) => {
+                tracing::info!(content_id = %id, "job succeeded");
+                self.notify(job, "job.completed", &json!({"job_id": job.id, "status": "succeeded", "content_id": id}))
+                    .await;
+                Ok(())
+            }
+            Err(DbError::Cancelled { failed }) if failed.contains(&1) => {
+                tracing::warn!("the claim lapsed before the result was written; the new holder finishes the job");
+                Ok(())
+            }
+            Err(err) => Err(done(err)),
+        }
+    }
+
+    /// Marks the job failed with `reason`; the message is then done with.
+    async fn fail(&self, tenant: &Tenant, job: &Job, reason: &str) -> Result<(), Retry> {
+        tracing::warn!(reason, "job failed");
+        let update = self
+            .under_claim(
+                tenant,
+                job,
+                "#status = :failed, #error = :error REMOVE lease_until",
+                vec![(":failed", s(JobStatus::Failed.as_str())), (":error", s(reason))],
+            )
+            .map_err(|_| Retry("the failure could not be written"))?;
+        match self.state.db.run_update(update).await {
+            Ok(_) => {
+                self.notify(job, "job.failed", &json!({"job_id": job.id, "status": "failed", "error": reason})).await;
+                Ok(())
+            }
+            Err(DbError::ConditionFailed) => Ok(()),
+            Err(_) => Err(Retry("the failure could not be written")),
+        }
+    }
+
+    /// Gives the job back to the queue's next delivery.
+    async fn release(&self, tenant: &Tenant, job: &Job) {
+        let released = match self.under_claim(
+            tenant,
+            job,
+            "#status = :queued REMOVE lease_until",
+            vec![(":queued", s(JobStatus::Queued.as_str()))],
+        ) {
+            Ok(update) => self.state.db.run_update(update).await.map(drop),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = released {
+            tracing::warn!(error = %err, "job not released; its claim will lapse");
+        }
+    }
+}

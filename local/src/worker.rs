@@ -1,0 +1,90 @@
+//! The local twin of Lambda's SQS event source mapping: long-polls the
+//! generation queue in moto, hands each batch to the worker's own handler,
+//! deletes the messages it did not report as failures and leaves those to
+//! SQS's redelivery (and, after `maxReceiveCount`, the dead-letter queue).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use toolbox_content_worker::Worker;
+
+pub struct Poller {
+    pub worker: Arc<Worker>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    /// Overrides the queue's visibility timeout for received messages, so a
+    /// test need not wait three minutes for a redelivery.
+    pub visibility_timeout: Option<i32>,
+}
+
+impl Poller {
+    /// Polls until the task is dropped or aborted.
+    pub async fn run(self) {
+        loop {
+            if let Err(err) = self.poll_once().await {
+                tracing::warn!(error = %err, "polling the generation queue failed");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    /// One receive (waiting up to a second), one batch, one delete.
+    pub async fn poll_once(&self) -> Result<usize, String> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .set_visibility_timeout(self.visibility_timeout)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|err| aws_sdk_sqs::error::DisplayErrorContext(err).to_string())?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let mut receipts = HashMap::new();
+        let mut event = SqsEvent::default();
+        for message in &messages {
+            let id = message.message_id.clone().unwrap_or_default();
+            receipts.insert(id.clone(), message.receipt_handle.clone().unwrap_or_default());
+            let mut record = SqsMessage::default();
+            record.message_id = Some(id);
+            record.receipt_handle = message.receipt_handle.clone();
+            record.body = message.body.clone();
+            record.event_source = Some("aws:sqs".into());
+            record.attributes = message
+                .attributes
+                .iter()
+                .flatten()
+                .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+                .collect();
+            event.records.push(record);
+        }
+        let response = self.worker.handle(event).await;
+        for failure in &response.batch_item_failures {
+            receipts.remove(&failure.item_identifier);
+        }
+        let entries: Vec<_> = receipts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (_, handle))| {
+                DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(handle).build().ok()
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|err| aws_sdk_sqs::error::DisplayErrorContext(err).to_string())?;
+        }
+        Ok(messages.len())
+    }
+}

@@ -1,0 +1,277 @@
+//! The generation worker against the local stack: claims, the pipeline,
+//! where results are stored, and which messages are retried.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::{Value, json};
+use toolbox::domain::audit::Audit;
+use toolbox::domain::content::ContentItem;
+use toolbox::domain::job::{Job, JobMessage, JobStatus};
+use toolbox::generation::content::GeneratedContent;
+use toolbox::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
+use toolbox::generation::template::TemplateProvider;
+use toolbox::ids::{JobId, UserId};
+use toolbox::pusher::Realtime;
+use toolbox::tenancy::Tenant;
+use toolbox_content_worker::{MAX_RECEIVES, Worker};
+
+use crate::helpers::{Account, TestApp};
+
+/// A job as `POST /content/generate` will write it, and its message.
+async fn queued_job(app: &TestApp, admin: &Account, request: Value) -> JobMessage {
+    let id = JobId::new();
+    let user: UserId = admin.user_id.parse().unwrap();
+    let job = Job {
+        id: id.clone(),
+        org_id: admin.org_id.parse().unwrap(),
+        request: serde_json::from_value(request).unwrap(),
+        status: JobStatus::Queued,
+        stage: None,
+        progress: 0,
+        content_id: None,
+        error: None,
+        attempts: 0,
+        lease_until: None,
+        request_id: format!("req-{id}"),
+        audit: Audit::new(&user, app.state.now()),
+    };
+    app.state.db.create(&admin.tenant().job(&id), &job).await.unwrap();
+    JobMessage { org_id: job.org_id, job_id: id, request_id: job.request_id, requested_by: user }
+}
+
+fn lesson() -> Value {
+    json!({"type": "lesson", "subject": "Biology", "grade_level": 7, "topic": "Photosynthesis",
+           "learning_objectives": ["Explain what chlorophyll does"]})
+}
+
+fn event(messages: &[(&str, String, u32)]) -> SqsEvent {
+    serde_json::from_value(json!({
+        "Records": messages.iter().map(|(id, body, receives)| json!({
+            "messageId": id, "receiptHandle": format!("rh-{id}"), "body": body,
+            "attributes": {"ApproximateReceiveCount": receives.to_string()},
+            "eventSource": "aws:sqs",
+        })).collect::<Vec<_>>()
+    }))
+    .unwrap()
+}
+
+fn worker(app: &TestApp, provider: impl Provider + 'static) -> Arc<Worker> {
+    Arc::new(Worker {
+        state: app.state.clone(),
+        provider: Arc::new(provider),
+        realtime: Realtime::new(None),
+        lease_seconds: 120,
+    })
+}
+
+fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
+    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}
+
+async fn job(app: &TestApp, tenant: &Tenant, message: &JobMessage) -> Job {
+    app.state.db.get(&tenant.job(&message.job_id)).await.unwrap().unwrap()
+}
+
+async fn contents(app: &TestApp, tenant: &Tenant) -> Vec<ContentItem> {
+    app.state.db.query_prefix(&tenant.pk(), Tenant::CONTENT_PREFIX, 100, None, false).await.unwrap().items
+}
+
+#[tokio::test]
+async fn a_job_runs_to_succeeded_and_its_content_is_stored() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let tenant = admin.tenant();
+    let message = queued_job(&app, &admin, lesson()).await;
+    let response =
+        worker(&app, TemplateProvider).handle(event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
+    assert!(failed_ids(&response).is_empty());
+    let done = job(&app, &tenant, &message).await;
+    assert_eq!((done.status, done.progress, done.attempts), (JobStatus::Succeeded, 100, 1));
+    let stored = contents(&app, &tenant).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(done.content_id.as_ref(), Some(&stored[0].id));
+    assert_eq!(stored[0].provider, "template");
+    let body = stored[0].body.clone().expect("a small body lives in the item");
+    assert!(body.review(&done.request).is_empty());
+}
+
+#[tokio::test]
+async fn a_duplicate_or_late_message_never_runs_a_job_twice() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let tenant = admin.tenant();
+    let message = queued_job(&app, &admin, lesson()).await;
+    let body = serde_json::to_string(&message).unwrap();
+    let worker = worker(&app, TemplateProvider);
+    // Two deliveries at once: one runs, the other finds it held or done.
+    let (a, b) = tokio::join!(
+        worker.handle(event(&[("m1", body.clone(), 1)])),
+        worker.handle(event(&[("m2", body.clone(), 1)]))
+    );
+    assert!(failed_ids(&a).len() + failed_ids(&b).len() <= 1);
+    // A redelivery after it finished is acknowledged without rework.
+    let late = worker.handle(event(&[("m3", body, 2)])).await;
+    assert!(failed_ids(&late).is_empty());
+    assert_eq!(contents(&app, &tenant).await.len(), 1);
+    assert_eq!(job(&app, &tenant, &message).await.attempts, 1);
+}
+
+#[tokio::test]
+async fn poison_messages_are_left_for_the_dead_letter_queue_and_others_in_the_batch_still_run() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let message = queued_job(&app, &admin, lesson()).await;
+    let missing = JobMessage { job_id: JobId::new(), ..message.clone() };
+    let response = worker(&app, TemplateProvider)
+        .handle(event(&[
+            ("poison", "not json".into(), 1),
+            ("good", serde_json::to_string(&message).unwrap(), 1),
+            ("orphan", serde_json::to_string(&missing).unwrap(), 1),
+        ]))
+        .await;
+    // Only the poison message is retried; a job that does not exist is dropped.
+    assert_eq!(failed_ids(&response), vec!["poison".to_owned()]);
+    assert_eq!(job(&app, &admin.tenant(), &message).await.status, JobStatus::Succeeded);
+}
+
+/// Answers like the template provider, after `change` had its way.
+struct Tweaked<F>(F);
+
+impl<F> Provider for Tweaked<F>
+where
+    F: Fn(Stage, Value) -> Result<Value, ProviderError> + Send + Sync,
+{
+    fn name(&self) -> &'static str {
+        "tweaked"
+    }
+
+    fn complete<'a>(&'a self, task: Task<'a>) -> ProviderFuture<'a> {
+        Box::pin(async move {
+            let answer = TemplateProvider.complete(task).await?;
+            (self.0)(task.stage, answer)
+        })
+    }
+}
+
+#[tokio::test]
+async fn content_that_fails_review_twice_fails_the_job_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let message = queued_job(&app, &admin, lesson()).await;
+    let bad_answers = Tweaked(|stage, mut answer: Value| {
+        match stage {
+            Stage::Quiz => answer["questions"][0]["answer_index"] = json!(7),
+            Stage::Repair => answer["quiz"][0]["answer_index"] = json!(7),
+            _ => {}
+        }
+        Ok(answer)
+    });
+    let response =
+        worker(&app, bad_answers).handle(event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
+    assert!(failed_ids(&response).is_empty(), "a failed review is final, not retried");
+    let failed = job(&app, &admin.tenant(), &message).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.error.as_deref().unwrap().starts_with("review_failed: question 1"), "{:?}", failed.error);
+    assert!(contents(&app, &admin.tenant()).await.is_empty());
+}
+
+#[tokio::test]
+async fn provider_failures_are_retried_until_the_last_receive_or_fail_fast_when_unavailable() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let tenant = admin.tenant();
+    let down = || Tweaked(|_, _| Err(ProviderError::Server(503)));
+
+    let message = queued_job(&app, &admin, lesson()).await;
+    let body = serde_json::to_string(&message).unwrap();
+    let response = worker(&app, down()).handle(event(&[("m1", body.clone(), 1)])).await;
+    assert_eq!(failed_ids(&response), vec!["m1".to_owned()]);
+    assert_eq!(job(&app, &tenant, &message).await.status, JobStatus::Queued, "released for the next delivery");
+    let last = worker(&app, down()).handle(event(&[("m1", body, MAX_RECEIVES)])).await;
+    assert!(failed_ids(&last).is_empty());
+    let failed = job(&app, &tenant, &message).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.error.as_deref().unwrap().starts_with("provider_failed"), "{:?}", failed.error);
+
+    let message = queued_job(&app, &admin, lesson()).await;
+    let unavailable = Tweaked(|_, _| Err(ProviderError::Unavailable));
+    let response =
+        worker(&app, unavailable).handle(event(&[("m2", serde_json::to_string(&message).unwrap(), 1)])).await;
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(job(&app, &tenant, &message).await.error.as_deref(), Some("provider_unavailable"));
+}
+
+#[tokio::test]
+async fn a_large_body_is_stored_in_s3_with_a_pointer_in_the_item() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let message = queued_job(&app, &admin, lesson()).await;
+    // Six sections of about 19,000 characters: each within the review's
+    // limit, together over what an item may hold inline.
+    let long = Tweaked(|stage, mut answer: Value| {
+        let headings: Vec<String> = (1..=6).map(|i| format!("Part {i}")).collect();
+        match stage {
+            Stage::Outline => {
+                answer["sections"] = json!(headings.iter().map(|h| json!({"heading": h})).collect::<Vec<_>>())
+            }
+            Stage::Content => {
+                let body = "Chlorophyll absorbs light. ".repeat(700);
+                answer["sections"] =
+                    json!(headings.iter().map(|h| json!({"heading": h, "body": body})).collect::<Vec<_>>());
+            }
+            _ => {}
+        }
+        Ok(answer)
+    });
+    let response = worker(&app, long).handle(event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
+    assert!(failed_ids(&response).is_empty());
+    let stored = contents(&app, &admin.tenant()).await;
+    assert!(stored[0].body.is_none());
+    let key = stored[0].body_object.clone().expect("a pointer to the body");
+    assert!(key.starts_with(&format!("org/{}/content/", admin.org_id)));
+    let object = app.state.aws.s3.get_object().bucket(&app.state.config.bucket_name).key(&key).send().await.unwrap();
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    let body: GeneratedContent = serde_json::from_slice(&bytes).unwrap();
+    assert!(bytes.len() > toolbox::domain::content::INLINE_BODY_LIMIT);
+    assert!(body.review(&serde_json::from_value(lesson()).unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn the_local_poller_runs_jobs_and_leaves_a_poison_message_to_the_dead_letter_queue() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let message = queued_job(&app, &admin, lesson()).await;
+    let sqs = app.state.aws.sqs.clone();
+    let queue = app.state.config.queue_url.clone();
+    let dead_letters =
+        crate::helpers::stack().await.provisioned.physical_id("GenerationDeadLetterQueue").unwrap().to_owned();
+    let poison = format!("poison-{}", JobId::new());
+    for body in [serde_json::to_string(&message).unwrap(), poison.clone()] {
+        sqs.send_message().queue_url(&queue).message_body(body).send().await.unwrap();
+    }
+    let poller = toolbox_local::worker::Poller {
+        worker: worker(&app, TemplateProvider),
+        sqs: sqs.clone(),
+        queue_url: queue,
+        visibility_timeout: Some(1),
+    };
+    let mut dead = false;
+    for _ in 0..40 {
+        poller.poll_once().await.unwrap();
+        let found = sqs
+            .receive_message()
+            .queue_url(&dead_letters)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        dead = found.messages().iter().any(|m| m.body() == Some(poison.as_str()));
+        if dead {
+            break;
+        }
+    }
+    assert!(dead, "the poison message never reached the dead-letter queue");
+    assert_eq!(job(&app, &admin.tenant(), &message).await.status, JobStatus::Succeeded);
+}
