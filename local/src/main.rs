@@ -11,7 +11,6 @@ use axum::http::{Request, StatusCode, header};
 use toolbox::AppState;
 use toolbox::aws::{AwsClients, load_sdk_config};
 use toolbox::clock::SystemClock;
-use toolbox::generation::template::TemplateProvider;
 use toolbox::pusher::{PusherConfig, Realtime};
 use toolbox_content_worker::Worker;
 use toolbox_local::provision::provision;
@@ -55,12 +54,14 @@ async fn main() -> Result<(), Error> {
     let state = AppState::new(config, aws, Arc::new(SystemClock));
     let app = toolbox_local::app(state.clone(), &template, gate)?;
     // The worker, fed from the queue as Lambda's event source mapping would.
+    let provider =
+        toolbox::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
     let poller = Poller {
         sqs: state.aws.sqs.clone(),
         queue_url: state.config.queue_url.clone(),
         worker: Arc::new(Worker {
             state,
-            provider: Arc::new(TemplateProvider),
+            provider,
             realtime: Realtime::new(PusherConfig::from_source(|name| std::env::var(name).ok())),
             lease_seconds: 120,
         }),

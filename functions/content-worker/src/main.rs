@@ -1,8 +1,6 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use toolbox::generation::provider::Provider;
-use toolbox::generation::template::TemplateProvider;
 use toolbox::pusher::{PusherConfig, Realtime};
 use toolbox_content_worker::Worker;
 
@@ -10,9 +8,8 @@ use toolbox_content_worker::Worker;
 async fn main() -> Result<(), lambda_runtime::Error> {
     toolbox::logging::init();
     let state = toolbox::AppState::from_env().await?;
-    // The offline template provider until the OpenAI-compatible one is
-    // configured (a later change wires PROVIDER_BASE_URL and its secret).
-    let provider: Arc<dyn Provider> = Arc::new(TemplateProvider);
+    let provider =
+        toolbox::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
     let realtime = Realtime::new(PusherConfig::from_source(|name| std::env::var(name).ok()));
     let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: 120 });
     lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| {

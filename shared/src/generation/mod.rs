@@ -9,4 +9,5 @@ pub mod openai;
 pub mod pipeline;
 pub mod provider;
 pub mod request;
+pub mod setup;
 pub mod template;
