@@ -10,6 +10,8 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use toolbox_content_worker::Worker;
 
+const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub struct Poller {
     pub worker: Arc<Worker>,
     pub sqs: aws_sdk_sqs::Client,
@@ -20,24 +22,30 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Polls until the task is dropped or aborted.
+    /// Polls until the task is dropped or aborted. Short polls with a pause
+    /// when the queue is empty: a long poll would hold the local endpoint,
+    /// which serves one request at a time, and stall every API call behind it.
     pub async fn run(self) {
         loop {
-            if let Err(err) = self.poll_once().await {
-                tracing::warn!(error = %err, "polling the generation queue failed");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            match self.poll_once().await {
+                Ok(0) => tokio::time::sleep(IDLE_PAUSE).await,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "polling the generation queue failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
             }
         }
     }
 
-    /// One receive (waiting up to a second), one batch, one delete.
+    /// One receive, one batch, one delete.
     pub async fn poll_once(&self) -> Result<usize, String> {
         let received = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(10)
-            .wait_time_seconds(1)
+            .wait_time_seconds(0)
             .set_visibility_timeout(self.visibility_timeout)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()

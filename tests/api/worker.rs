@@ -257,8 +257,10 @@ async fn the_local_poller_runs_jobs_and_leaves_a_poison_message_to_the_dead_lett
         visibility_timeout: Some(1),
     };
     let mut dead = false;
-    for _ in 0..40 {
-        poller.poll_once().await.unwrap();
+    for _ in 0..80 {
+        if poller.poll_once().await.unwrap() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
         let found = sqs
             .receive_message()
             .queue_url(&dead_letters)
