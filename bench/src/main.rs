@@ -5,6 +5,7 @@
 //!   a bare `lambda_runtime` hello-world built with the same profile;
 //! - warm invocations through the Runtime API and the peak RSS they leave;
 //! - release binary size, raw and zipped;
+//! - the generation worker's throughput, and a slow provider's batch,
 //! - HTTP latency and throughput of key routes through `toolbox-local`,
 //!   loaded from this process.
 //!
@@ -13,6 +14,7 @@
 
 mod http_load;
 mod runtime_api;
+mod worker_load;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -202,7 +204,8 @@ async fn main() -> Result<(), Error> {
         println!("| {binary} | {} | {} |", mib(std::fs::metadata(&path)?.len()), mib(zipped_size(&path)?));
     }
 
-    http_routes(&release, &env).await
+    http_routes(&release, &env).await?;
+    worker_load::run(&template, &provisioned).await
 }
 
 /// Latency and throughput of key routes through toolbox-local (a release
