@@ -10,7 +10,6 @@ use serde_json::json;
 use toolbox::AppState;
 use toolbox::aws::AwsClients;
 use toolbox::clock::SystemClock;
-use toolbox::domain::audit::Audit;
 use toolbox::domain::job::{Job, JobMessage, JobStatus};
 use toolbox::generation::provider::{Provider, ProviderFuture, Task};
 use toolbox::generation::template::TemplateProvider;
@@ -44,24 +43,12 @@ impl Provider for Slow {
 
 async fn queued(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<JobMessage, Error> {
     let id = JobId::new();
-    let job = Job {
-        id: id.clone(),
-        org_id: tenant.org_id().clone(),
-        request: serde_json::from_value(json!({
-            "type": "lesson", "subject": "Biology", "grade_level": 7, "topic": "Photosynthesis", "num_questions": 5
-        }))?,
-        status: JobStatus::Queued,
-        stage: None,
-        progress: 0,
-        content_id: None,
-        error: None,
-        attempts: 0,
-        lease_until: None,
-        request_id: format!("bench-{id}"),
-        audit: Audit::new(user, state.now()),
-    };
+    let request = serde_json::from_value(json!({
+        "type": "lesson", "subject": "Biology", "grade_level": 7, "topic": "Photosynthesis", "num_questions": 5
+    }))?;
+    let job = Job::queued(id.clone(), tenant.org_id().clone(), request, format!("bench-{id}"), user, state.now());
     state.db.create(&tenant.job(&id), &job).await?;
-    Ok(JobMessage { org_id: job.org_id, job_id: id, request_id: job.request_id, requested_by: user.clone() })
+    Ok(job.message())
 }
 
 async fn succeeded(state: &AppState, tenant: &Tenant, messages: &[JobMessage]) -> Result<usize, Error> {

@@ -206,23 +206,18 @@ async fn the_queue_event_replays_through_the_worker() {
         serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
     let tenant = Tenant::claimed_by_credential(&ORG.parse().unwrap());
     let user: UserId = USER.parse().unwrap();
-    let job = toolbox::domain::job::Job {
-        id: message.job_id.clone(),
-        org_id: ORG.parse().unwrap(),
-        request: serde_json::from_value(serde_json::json!(
-            {"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}
-        ))
-        .unwrap(),
-        status: toolbox::domain::job::JobStatus::Queued,
-        stage: None,
-        progress: 0,
-        content_id: None,
-        error: None,
-        attempts: 0,
-        lease_until: None,
-        request_id: message.request_id.clone(),
-        audit: Audit::new(&user, app.state.now()),
-    };
+    let request = serde_json::from_value(serde_json::json!(
+        {"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}
+    ))
+    .unwrap();
+    let job = toolbox::domain::job::Job::queued(
+        message.job_id.clone(),
+        ORG.parse().unwrap(),
+        request,
+        message.request_id.clone(),
+        &user,
+        app.state.now(),
+    );
     // A fresh queued job each run, as the API would have written it.
     put(&app, &tenant.job(&job.id), &job).await;
     let worker = std::sync::Arc::new(toolbox_content_worker::Worker {

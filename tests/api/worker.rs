@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{Value, json};
-use toolbox::domain::audit::Audit;
 use toolbox::domain::content::ContentItem;
 use toolbox::domain::job::{Job, JobMessage, JobStatus};
 use toolbox::generation::content::GeneratedContent;
@@ -22,22 +21,11 @@ use crate::helpers::{Account, TestApp};
 async fn queued_job(app: &TestApp, admin: &Account, request: Value) -> JobMessage {
     let id = JobId::new();
     let user: UserId = admin.user_id.parse().unwrap();
-    let job = Job {
-        id: id.clone(),
-        org_id: admin.org_id.parse().unwrap(),
-        request: serde_json::from_value(request).unwrap(),
-        status: JobStatus::Queued,
-        stage: None,
-        progress: 0,
-        content_id: None,
-        error: None,
-        attempts: 0,
-        lease_until: None,
-        request_id: format!("req-{id}"),
-        audit: Audit::new(&user, app.state.now()),
-    };
-    app.state.db.create(&admin.tenant().job(&id), &job).await.unwrap();
-    JobMessage { org_id: job.org_id, job_id: id, request_id: job.request_id, requested_by: user }
+    let request_id = format!("req-{id}");
+    let request = serde_json::from_value(request).unwrap();
+    let job = Job::queued(id, admin.org_id.parse().unwrap(), request, request_id, &user, app.state.now());
+    app.state.db.create(&admin.tenant().job(&job.id), &job).await.unwrap();
+    job.message()
 }
 
 fn lesson() -> Value {

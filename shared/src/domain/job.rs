@@ -59,6 +59,43 @@ pub struct Job {
     pub audit: Audit,
 }
 
+impl Job {
+    /// A job as `POST /content/generate` writes it: queued, nothing run yet.
+    pub fn queued(
+        id: JobId,
+        org_id: OrgId,
+        request: GenerateRequest,
+        request_id: String,
+        by: &UserId,
+        at: time::OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            org_id,
+            request,
+            status: JobStatus::Queued,
+            stage: None,
+            progress: 0,
+            content_id: None,
+            error: None,
+            attempts: 0,
+            lease_until: None,
+            request_id,
+            audit: Audit::new(by, at),
+        }
+    }
+
+    /// The queue message that asks the worker to run this job.
+    pub fn message(&self) -> JobMessage {
+        JobMessage {
+            org_id: self.org_id.clone(),
+            job_id: self.id.clone(),
+            request_id: self.request_id.clone(),
+            requested_by: self.audit.created_by.clone(),
+        }
+    }
+}
+
 /// The body of a generation queue message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMessage {
