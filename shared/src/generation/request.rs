@@ -85,7 +85,7 @@ bounded!(
 
 /// Lessons carry a short quiz unless asked for more.
 const DEFAULT_QUESTIONS: u8 = 5;
-pub const MAX_OBJECTIVES: usize = 10;
+const MAX_OBJECTIVES: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -96,7 +96,7 @@ pub struct GenerateRequest {
     pub grade_level: GradeLevel,
     pub topic: Topic,
     /// What the content must teach; each appears among its objectives.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "objectives", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, max_items = 10)]
     pub learning_objectives: Option<Vec<Objective>>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
@@ -127,17 +127,15 @@ impl GenerateRequest {
     pub fn language(&self) -> &str {
         self.language.as_ref().map_or("en", Locale::as_str)
     }
+}
 
-    /// The rule a schema cannot state: at most ten objectives.
-    pub fn check(&self) -> Result<(), crate::error::FieldError> {
-        if self.objectives().len() > MAX_OBJECTIVES {
-            return Err(crate::error::FieldError::new(
-                "learning_objectives",
-                format!("at most {MAX_OBJECTIVES} objectives"),
-            ));
-        }
-        Ok(())
+/// `learning_objectives`, held to the schema's `maxItems` while parsing.
+fn objectives<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<Objective>>, D::Error> {
+    let objectives = Vec::<Objective>::deserialize(deserializer)?;
+    if objectives.len() > MAX_OBJECTIVES {
+        return Err(serde::de::Error::custom(format!("at most {MAX_OBJECTIVES} objectives")));
     }
+    Ok(Some(objectives))
 }
 
 #[cfg(test)]
@@ -167,6 +165,10 @@ mod tests {
                 "num_questions",
             ),
             (br#"{"type": "essay", "subject": "M", "grade_level": 3, "topic": "T"}"#, "type"),
+            (
+                br#"{"type": "quiz", "subject": "M", "grade_level": 3, "topic": "T", "learning_objectives": ["a","b","c","d","e","f","g","h","i","j","k"]}"#,
+                "learning_objectives",
+            ),
         ] {
             match parse::<GenerateRequest>(body) {
                 Err(crate::error::AppError::Validation(details)) => assert_eq!(details[0].field, field),
