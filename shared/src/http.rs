@@ -166,13 +166,11 @@ async fn credential_guard(State(state): State<AppState>, req: Request, next: Nex
     let Some(principal) = req.extensions().get::<RequestContext>().and_then(Principal::from_request_context) else {
         return next.run(req).await;
     };
-    let req = match principal.api_key.as_ref() {
-        Some(key) => match &key.signing {
-            Some(signing) => match signature::verify(&state, &principal, &key.id, signing, req).await {
-                Ok(req) => req,
-                Err(err) => return err.into_response(),
-            },
-            None => req,
+    let signed = principal.api_key.as_ref().and_then(|key| Some((&key.id, key.signing.as_ref()?)));
+    let req = match signed {
+        Some((key_id, signing)) => match signature::verify(&state, &principal, key_id, signing, req).await {
+            Ok(req) => req,
+            Err(err) => return err.into_response(),
         },
         None => req,
     };

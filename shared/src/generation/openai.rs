@@ -52,27 +52,22 @@ pub struct OpenAiProvider {
     breaker: Breaker,
 }
 
-const SHAPES: [(Stage, &str); 4] = [
-    (
-        Stage::Outline,
-        r#"{"title": string, "summary": string, "objectives": [string], "sections": [{"heading": string}]} (no sections for a quiz)"#,
-    ),
-    (
-        Stage::Content,
-        r#"{"sections": [{"heading": string, "body": string}]} with the outline's headings, each body a full explanation"#,
-    ),
-    (
-        Stage::Quiz,
-        r#"{"questions": [{"question": string, "options": [2 to 6 distinct strings], "answer_index": index of the one right option, "explanation": string}]} with exactly num_questions questions"#,
-    ),
-    (
-        Stage::Repair,
-        r#"{"title", "summary", "objectives", "sections": [{"heading", "body"}], "quiz": [{"question", "options", "answer_index", "explanation"}]}: the whole draft again with every listed problem fixed"#,
-    ),
-];
-
+/// The JSON each stage must answer with, in words a model follows.
 fn shape(stage: Stage) -> &'static str {
-    SHAPES.iter().find(|(s, _)| *s == stage).map_or("", |(_, shape)| shape)
+    match stage {
+        Stage::Outline => {
+            r#"{"title": string, "summary": string, "objectives": [string], "sections": [{"heading": string}]} (no sections for a quiz)"#
+        }
+        Stage::Content => {
+            r#"{"sections": [{"heading": string, "body": string}]} with the outline's headings, each body a full explanation"#
+        }
+        Stage::Quiz => {
+            r#"{"questions": [{"question": string, "options": [2 to 6 distinct strings], "answer_index": index of the one right option, "explanation": string}]} with exactly num_questions questions"#
+        }
+        Stage::Repair => {
+            r#"{"title", "summary", "objectives", "sections": [{"heading", "body"}], "quiz": [{"question", "options", "answer_index", "explanation"}]}: the whole draft again with every listed problem fixed"#
+        }
+    }
 }
 
 /// The chat request for one stage.
