@@ -19,13 +19,24 @@ use crate::helpers::{TestApp, TestResponse, unique_email};
 
 const READ_BUDGET: usize = 3;
 
-/// The name of every DynamoDB operation the client starts.
+/// Every DynamoDB operation the client starts and ends, in order, as
+/// `start <Operation>` / `end <Operation>`.
 #[derive(Debug, Clone, Default)]
 struct CallLog(Arc<Mutex<Vec<String>>>);
 
 impl CallLog {
+    /// The operations started since the last take, by name.
     fn take(&self) -> Vec<String> {
+        self.take_events().iter().filter_map(|e| e.strip_prefix("start ").map(str::to_owned)).collect()
+    }
+
+    fn take_events(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    fn record(&self, what: &str, cfg: &ConfigBag) {
+        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "unknown".into());
+        self.0.lock().unwrap().push(format!("{what} {operation}"));
     }
 }
 
@@ -41,8 +52,17 @@ impl Intercept for CallLog {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "unknown".into());
-        self.0.lock().unwrap().push(operation);
+        self.record("start", cfg);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.record("end", cfg);
         Ok(())
     }
 }
@@ -245,49 +265,15 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     }
 }
 
-/// When each DynamoDB operation starts and ends, in order.
-#[derive(Debug, Clone, Default)]
-struct Timeline(Arc<Mutex<Vec<String>>>);
-
-fn operation_name(cfg: &ConfigBag) -> String {
-    cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "unknown".into())
-}
-
-impl Intercept for Timeline {
-    fn name(&self) -> &'static str {
-        "Timeline"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.lock().unwrap().push(format!("start {}", operation_name(cfg)));
-        Ok(())
-    }
-
-    fn read_after_execution(
-        &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.lock().unwrap().push(format!("end {}", operation_name(cfg)));
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn an_api_keys_use_is_counted_beside_the_authorizers_read_not_after_it() {
-    let timeline = Timeline::default();
-    let app = TestApp::spawn_intercepted(timeline.clone()).await;
+    let log = CallLog::default();
+    let app = TestApp::spawn_intercepted(log.clone()).await;
     let admin = app.register_org().await;
     let key = app.create_api_key(&admin, json!({"name": "timed", "scopes": ["read"]})).await;
-    timeline.0.lock().unwrap().clear();
+    log.take_events();
     app.get("/api/v1/organizations/current").api_key(&key.key).send().await.expect(StatusCode::OK, None);
-    let events = timeline.0.lock().unwrap().clone();
+    let events = log.take_events();
     let at = |event: &str| events.iter().position(|e| e == event).unwrap_or_else(|| panic!("{event}: {events:?}"));
     // The lookup comes first; the count and the read are in flight together.
     assert!(at("end GetItem") < at("start BatchGetItem"), "{events:?}");
