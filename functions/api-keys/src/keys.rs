@@ -91,11 +91,6 @@ fn expiry(raw: &str, now: OffsetDateTime) -> Result<OffsetDateTime, FieldError> 
     Ok(at)
 }
 
-/// The audit fields after the versioned update a handler just committed.
-fn updated(audit: Audit, principal: &Principal, now: OffsetDateTime) -> Audit {
-    Audit { updated_at: rfc3339(now), updated_by: principal.user_id.clone(), version: audit.version + 1, ..audit }
-}
-
 /// The signing secret of a key's generation, if it requires signatures.
 fn signing_secret_of(keys: &KeySet, key: &ApiKey, record: &SecretRecord) -> Option<String> {
     let kid = record.signing_kid.as_deref()?;
@@ -285,7 +280,7 @@ pub async fn revoke(
         status: KeyStatus::Revoked,
         deleted_at: Some(rfc3339(now)),
         deleted_by: Some(principal.user_id.clone()),
-        audit: updated(key.audit, &principal, now),
+        audit: key.audit.updated(&principal.user_id, now),
         ..key
     };
     Ok(ApiResponse::ok(revoked.into()))
@@ -361,7 +356,7 @@ pub async fn rotate(
     state.db.transact(vec![Write::Update(update_key), Write::Update(update_lookup)]).await?;
     tracing::info!(api_key_id = %id, generation, grace_seconds = grace, "api key rotated");
     let rotated =
-        ApiKey { generation, rotated_at: Some(rfc3339(now)), audit: updated(key.audit, &principal, now), ..key };
+        ApiKey { generation, rotated_at: Some(rfc3339(now)), audit: key.audit.updated(&principal.user_id, now), ..key };
     let signing_secret = signing_secret_of(&keys, &rotated, &record);
     Ok(ApiResponse::ok(ApiKeySecret { key: minted.token(), signing_secret, view: rotated.into() }))
 }
