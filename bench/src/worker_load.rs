@@ -46,7 +46,7 @@ async fn queued(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<JobM
     let request = serde_json::from_value(json!({
         "type": "lesson", "subject": "Biology", "grade_level": 7, "topic": "Photosynthesis", "num_questions": 5
     }))?;
-    let job = Job::queued(id.clone(), tenant.org_id().clone(), request, format!("bench-{id}"), user, state.now());
+    let job = Job::queued(id.clone(), tenant, request, format!("bench-{id}"), user, state.now());
     state.db.create(&tenant.job(&id), &job).await?;
     Ok(job.message())
 }

@@ -42,6 +42,8 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
         "AuthFunction" => toolbox_auth::routes,
         "OrganizationsFunction" => toolbox_organizations::routes,
         "ApiKeysFunction" => toolbox_api_keys::routes,
+        "ContentFunction" => toolbox_content::routes,
+        "RealtimeFunction" => toolbox_realtime::routes,
         _ => return None,
     };
     Some(routes())
@@ -57,6 +59,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(toolbox_auth::ApiDoc::openapi());
     doc.merge(toolbox_organizations::ApiDoc::openapi());
     doc.merge(toolbox_api_keys::ApiDoc::openapi());
+    doc.merge(toolbox_content::ApiDoc::openapi());
+    doc.merge(toolbox_realtime::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     if let Ok(template) = Template::workspace() {
         document_throttling(&mut doc, &template);
@@ -93,7 +97,14 @@ fn document_throttling(doc: &mut utoipa::openapi::OpenApi, template: &Template) 
 }
 
 /// Every HTTP function's logical id in `template.yaml`.
-pub const HTTP_FUNCTIONS: &[&str] = &["HealthFunction", "AuthFunction", "OrganizationsFunction", "ApiKeysFunction"];
+pub const HTTP_FUNCTIONS: &[&str] = &[
+    "HealthFunction",
+    "AuthFunction",
+    "OrganizationsFunction",
+    "ApiKeysFunction",
+    "ContentFunction",
+    "RealtimeFunction",
+];
 
 /// The environment the template's `Globals` give every function, resolved
 /// against the local resources.

@@ -2,6 +2,7 @@
 //! generation queue in moto, hands each batch to the worker's own handler,
 //! deletes the messages it did not report as failures and leaves those to
 //! SQS's redelivery (and, after `maxReceiveCount`, the dead-letter queue).
+//! It also runs the worker's scheduled outbox sweep.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use toolbox_content_worker::Worker;
 
 const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+/// `rate(1 minute)`, as the worker's schedule in template.yaml.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct Poller {
     pub worker: Arc<Worker>,
@@ -25,8 +28,16 @@ impl Poller {
     /// Polls until the task is dropped or aborted. Short polls with a pause
     /// when the queue is empty: a long poll would hold the local endpoint,
     /// which serves one request at a time, and stall every API call behind it.
+    /// Sweeps the outbox as often as the deployed schedule does.
     pub async fn run(self) {
+        let mut last_sweep = tokio::time::Instant::now();
         loop {
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = tokio::time::Instant::now();
+                if let Err(err) = self.worker.sweep().await {
+                    tracing::warn!(error = %err, "sweeping the outbox failed");
+                }
+            }
             match self.poll_once().await {
                 Ok(0) => tokio::time::sleep(IDLE_PAUSE).await,
                 Ok(_) => {}

@@ -7,6 +7,8 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
+use crate::pusher::PusherConfig;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
@@ -27,6 +29,10 @@ pub struct Config {
     pub usage_plans: TierPlans,
     /// Invites one admin may send per minute (a business quota).
     pub invites_per_minute: u32,
+    /// Generation requests one user may make per minute (a business quota).
+    pub generations_per_minute: u32,
+    /// Pusher Channels, when all four `PUSHER_*` variables are set.
+    pub pusher: Option<PusherConfig>,
 }
 
 /// Usage plan names by tier, as `template.yaml` names them. Names, not ids:
@@ -88,6 +94,11 @@ impl Config {
                 enterprise: required("USAGE_PLAN_ENTERPRISE")?,
             },
             invites_per_minute: parse_positive("INVITES_PER_MINUTE", &with_default("INVITES_PER_MINUTE", "20"))?,
+            generations_per_minute: parse_positive(
+                "GENERATIONS_PER_MINUTE",
+                &with_default("GENERATIONS_PER_MINUTE", "10"),
+            )?,
+            pusher: PusherConfig::from_source(&source),
         })
     }
 }

@@ -371,17 +371,23 @@ impl Db {
         start: Option<HashMap<String, String>>,
         filter_not_deleted: bool,
     ) -> Result<Page<T>, DbError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
-            .consistent_read(true)
+        let range =
+            Range { partition: pk, prefix: sk_prefix, index: None, newest_first: false, live_only: filter_not_deleted };
+        self.query(&range, limit, start).await
+    }
+
+    /// One page of a [`Range`].
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        range: &Range<'_>,
+        limit: i32,
+        start: Option<HashMap<String, String>>,
+    ) -> Result<Page<T>, DbError> {
+        let mut query = range
+            .query(self)
             .limit(limit)
             .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(n, v)| (n, AttributeValue::S(v))).collect()));
-        if filter_not_deleted {
+        if range.live_only {
             query = query.filter_expression("attribute_not_exists(deleted_at)");
         }
         let output = query.send().await.map_err(service)?;
@@ -390,6 +396,105 @@ impl Db {
             key.into_iter().filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone()))).collect()
         });
         Ok(Page { items, last_key })
+    }
+
+    /// The sort keys of up to `max` items of a [`Range`] (reading only the
+    /// keys, page after page), and whether more were left unread.
+    pub async fn sort_keys(&self, range: &Range<'_>, max: usize) -> Result<(Vec<String>, bool), DbError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let output = range
+                .query(self)
+                .projection_expression("sk")
+                .limit((max - keys.len()).min(1000) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(service)?;
+            keys.extend(output.items.unwrap_or_default().into_iter().filter_map(|mut item| match item.remove("sk") {
+                Some(AttributeValue::S(sk)) => Some(sk),
+                _ => None,
+            }));
+            start = output.last_evaluated_key;
+            if start.is_none() || keys.len() >= max {
+                return Ok((keys, start.is_some()));
+            }
+        }
+    }
+
+    /// Puts and deletes without conditions, 25 to a request as DynamoDB
+    /// allows, retrying what it leaves unprocessed under load.
+    pub async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<Key>) -> Result<(), DbError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+        let build = |e: aws_sdk_dynamodb::error::BuildError| DbError::Service(Box::new(e));
+        let mut requests = Vec::with_capacity(puts.len() + deletes.len());
+        for item in puts {
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().map_err(build)?)
+                    .build(),
+            );
+        }
+        for key in deletes {
+            requests.push(
+                WriteRequest::builder()
+                    .delete_request(DeleteRequest::builder().set_key(Some(key.to_item())).build().map_err(build)?)
+                    .build(),
+            );
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..5u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                let output =
+                    self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(service)?;
+                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            if !pending.is_empty() {
+                return Err(DbError::Service("batch write left items unprocessed after retries".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The items of one partition (of the table or of `gsi1`) whose sort key
+/// starts with a prefix.
+pub struct Range<'a> {
+    pub partition: &'a str,
+    pub prefix: &'a str,
+    /// `Some("gsi1")` reads the index: `gsi1pk` and `gsi1sk` stand for `pk` and `sk`.
+    pub index: Option<&'static str>,
+    /// Descending sort keys: newest first for ids that sort by time.
+    pub newest_first: bool,
+    /// Leaves out soft-deleted items.
+    pub live_only: bool,
+}
+
+impl Range<'_> {
+    fn query(&self, db: &Db) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let (pk, sk) = match self.index {
+            Some(index) => (format!("{index}pk"), format!("{index}sk")),
+            None => ("pk".to_owned(), "sk".to_owned()),
+        };
+        db.client
+            .query()
+            .table_name(&db.table)
+            .set_index_name(self.index.map(str::to_owned))
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", pk)
+            .expression_attribute_names("#sk", sk)
+            .expression_attribute_values(":pk", AttributeValue::S(self.partition.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(self.prefix.to_owned()))
+            // Indexes only offer eventually consistent reads.
+            .consistent_read(self.index.is_none())
+            .scan_index_forward(!self.newest_first)
     }
 }
 

@@ -44,6 +44,11 @@ impl<T: Serialize> ApiResponse<T> {
         Self { status: StatusCode::CREATED, ..Self::ok(data) }
     }
 
+    /// Taken on, to be done later (a queued job).
+    pub fn accepted(data: T) -> Self {
+        Self { status: StatusCode::ACCEPTED, ..Self::ok(data) }
+    }
+
     /// A page of a list; `next_cursor` is `null` on the last page.
     pub fn page(data: T, next_cursor: Option<String>) -> Self {
         Self { next_cursor, ..Self::ok(data) }

@@ -2,11 +2,13 @@
 //! routes (so tests can compare them with `template.yaml`), the request-id and
 //! logging middleware, and the envelope for unknown routes and methods.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
 use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -29,6 +31,8 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RouteTable {
     router: Router<AppState>,
     routes: Vec<(Method, &'static str)>,
+    /// Routes whose scope is not the method's (see [`RouteTable::needs`]).
+    scopes: HashMap<(Method, &'static str), Scope>,
 }
 
 macro_rules! verb {
@@ -51,7 +55,7 @@ impl Default for RouteTable {
 
 impl RouteTable {
     pub fn new() -> Self {
-        Self { router: Router::new(), routes: Vec::new() }
+        Self { router: Router::new(), routes: Vec::new(), scopes: HashMap::new() }
     }
 
     fn add(mut self, method: Method, path: &'static str, route: axum::routing::MethodRouter<AppState>) -> Self {
@@ -66,6 +70,15 @@ impl RouteTable {
     verb!(patch, PATCH);
     verb!(delete, DELETE);
 
+    /// The route added last needs `scope` instead of the method's (`read`
+    /// or `write`): `POST /content/generate` needs `content:generate`.
+    pub fn needs(mut self, scope: Scope) -> Self {
+        if let Some((method, path)) = self.routes.last() {
+            self.scopes.insert((method.clone(), path), scope);
+        }
+        self
+    }
+
     pub fn routes(&self) -> &[(Method, &'static str)] {
         &self.routes
     }
@@ -77,7 +90,10 @@ impl RouteTable {
         self.router
             .fallback(|| async { AppError::NotFound("no such route".into()) })
             .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-            .layer(middleware::from_fn_with_state(state.clone(), credential_guard))
+            .layer(middleware::from_fn_with_state(
+                Guard { state: state.clone(), scopes: Arc::new(self.scopes) },
+                credential_guard,
+            ))
             .layer(middleware::from_fn_with_state(state.clone(), request_scope))
             .layer(tower::util::option_layer(cors))
             .with_state(state)
@@ -159,10 +175,16 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
     response
 }
 
+#[derive(Clone)]
+struct Guard {
+    state: AppState,
+    scopes: Arc<HashMap<(Method, &'static str), Scope>>,
+}
+
 /// What the authorizer could not check: an API key's signature over the
-/// body, then the scope the method needs (`read` to read, `write` to change).
-/// Routes needing more (`admin`, `content:generate`) ask for it themselves.
-async fn credential_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// body, then the scope the route needs: its own if it named one, else the
+/// method's (`read` to read, `write` to change).
+async fn credential_guard(State(Guard { state, scopes }): State<Guard>, req: Request, next: Next) -> Response {
     let Some(principal) = req.extensions().get::<RequestContext>().and_then(Principal::from_request_context) else {
         return next.run(req).await;
     };
@@ -174,7 +196,11 @@ async fn credential_guard(State(state): State<AppState>, req: Request, next: Nex
         },
         None => req,
     };
-    if let Err(err) = principal.require_scope(Scope::for_method(req.method())) {
+    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let scope = route
+        .and_then(|path| scopes.iter().find(|((method, p), _)| method == req.method() && *p == path))
+        .map_or_else(|| Scope::for_method(req.method()), |(_, scope)| *scope);
+    if let Err(err) = principal.require_scope(scope) {
         return err.into_response();
     }
     next.run(req).await
@@ -229,6 +255,20 @@ pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {
             candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
         })
     })
+}
+
+/// A cacheable GET's answer: `304 Not Modified` when the client's
+/// `If-None-Match` already names `version`, else `data` with its `ETag`.
+pub fn revalidated<T: serde::Serialize>(headers: &axum::http::HeaderMap, version: u64, data: T) -> Response {
+    if not_modified(headers, version) {
+        let etag = HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a valid header value");
+        return (
+            axum::http::StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"))],
+        )
+            .into_response();
+    }
+    crate::envelope::ApiResponse::ok(data).with_etag(version).revalidate().into_response()
 }
 
 /// A JSON body with the content type API.md names, charset included.

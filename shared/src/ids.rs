@@ -91,3 +91,7 @@ ulid_id!(
     /// A lesson or quiz, generated or written.
     ContentId
 );
+ulid_id!(
+    /// A class: a teacher and the students enrolled in it.
+    ClassId
+);

@@ -51,7 +51,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     }
 }
 
-fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+/// `application/json`, or a `+json` type, any parameters allowed.
+pub fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
     let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;
     };

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ApiKeyId, ContentId, InviteId, JobId, OrgId, SessionId, UserId};
+use crate::ids::{ApiKeyId, ClassId, ContentId, InviteId, JobId, OrgId, SessionId, UserId};
 use crate::principal::Principal;
 
 /// A DynamoDB primary key.
@@ -139,15 +139,46 @@ impl Tenant {
 
     pub const JOB_PREFIX: &'static str = "JOB#";
 
+    /// `gsi1pk` of this tenant's jobs in one status; `gsi1sk` is the job's
+    /// own sort key, so the index lists them newest first, like the table.
+    pub fn jobs_in_status(&self, status: &str) -> String {
+        format!("{}#JOBS#{status}", self.pk())
+    }
+
+    /// The answer already given to an `Idempotency-Key` of one caller.
+    pub fn idempotency(&self, caller: &UserId, key_hash_hex: &str) -> Key {
+        self.key(format!("IDEMPOTENCY#{caller}#{key_hash_hex}"))
+    }
+
     pub fn content(&self, content: &ContentId) -> Key {
         self.key(format!("CONTENT#{content}"))
     }
 
     pub const CONTENT_PREFIX: &'static str = "CONTENT#";
 
-    /// Where a content body too large for its item is kept in the bucket.
-    pub fn content_body_object(&self, content: &ContentId) -> String {
-        format!("org/{}/content/{content}.json", self.org_id)
+    /// One search term of one content item: the inverted index `search` reads.
+    pub fn search_term(&self, term: &str, content: &ContentId) -> Key {
+        self.key(format!("{}{content}", Self::search_term_prefix(term)))
+    }
+
+    /// Every index entry of `term`; a prefix of a word matches longer words too.
+    pub fn search_term_prefix(term: &str) -> String {
+        format!("TERM#{term}#")
+    }
+
+    pub const SEARCH_TERM_PREFIX: &'static str = "TERM#";
+
+    /// Where a content body too large for its item is kept in the bucket,
+    /// one object per version, so a reader of the old version never finds
+    /// the new body half-written.
+    pub fn content_body_object(&self, content: &ContentId, version: u64) -> String {
+        format!("org/{}/content/{content}/v{version}.json", self.org_id)
+    }
+
+    /// A user's place in a class (its teacher, or an enrolled student): the
+    /// item that lets them join the class's presence channel.
+    pub fn class_member(&self, class: &ClassId, user: &UserId) -> Key {
+        self.key(format!("CLASS#{class}#MEMBER#{user}"))
     }
 
     /// True when `pk` belongs to this tenant's partition; cursors are checked
@@ -160,6 +191,7 @@ impl Tenant {
 /// Keys outside every tenant partition: lookups by globally unique values.
 pub mod global {
     use super::Key;
+    use crate::ids::JobId;
 
     pub fn email(normalized_email: &str) -> Key {
         Key { pk: format!("EMAIL#{normalized_email}"), sk: "LOOKUP".into() }
@@ -176,6 +208,21 @@ pub mod global {
     /// An API key by its public prefix.
     pub fn api_key(prefix: &str) -> Key {
         Key { pk: format!("APIKEY#{prefix}"), sk: "LOOKUP".into() }
+    }
+
+    /// The outbox shards: jobs written whose queue message is not yet known
+    /// to be sent. Spread over a few partitions so no one partition is hot.
+    pub const OUTBOX_SHARDS: u32 = 4;
+
+    pub fn outbox_shard(shard: u32) -> String {
+        format!("OUTBOX#{shard}")
+    }
+
+    /// A job's outbox entry: sorted by when it was written, so the sweeper
+    /// reads only the entries old enough to be stuck.
+    pub fn outbox(job: &JobId, written_at: i64) -> Key {
+        let shard = job.to_string().bytes().fold(0u32, |sum, b| sum.wrapping_add(u32::from(b))) % OUTBOX_SHARDS;
+        Key { pk: outbox_shard(shard), sk: format!("{written_at:011}#{job}") }
     }
 }
 

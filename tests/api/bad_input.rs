@@ -15,7 +15,7 @@ struct JsonRoute {
     field: &'static str,
 }
 
-fn routes(admin: &Account) -> Vec<JsonRoute> {
+fn routes(admin: &Account, content_id: &str) -> Vec<JsonRoute> {
     let route = |method, path: &str, authenticated, wrong_type, field| JsonRoute {
         method,
         path: path.to_owned(),
@@ -63,6 +63,27 @@ fn routes(admin: &Account) -> Vec<JsonRoute> {
             "role",
         ),
         route(Method::POST, "/api/v1/api-keys", true, json!({"name": "k", "scopes": "read"}), "scopes"),
+        route(
+            Method::POST,
+            "/api/v1/content/generate",
+            true,
+            json!({"type": "quiz", "subject": "M", "grade_level": "four", "topic": "T"}),
+            "grade_level",
+        ),
+        route(
+            Method::PUT,
+            &format!("/api/v1/content/{content_id}"),
+            true,
+            json!({"title": "t", "summary": "s", "objectives": "one"}),
+            "objectives",
+        ),
+        route(
+            Method::POST,
+            "/api/v1/pusher/auth",
+            true,
+            json!({"socket_id": 1234.5, "channel_name": "c"}),
+            "socket_id",
+        ),
     ]
 }
 
@@ -73,8 +94,13 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
     let user_key = admin.tenant().user(&admin.user_id.parse().unwrap());
     let before = (app.raw_item(&user_key).await, app.raw_item(&admin.tenant().organization()).await);
     let oversized = format!("{{\"padding\":\"{}\"}}", "a".repeat(1024 * 1024));
+    let made = app
+        .generated(&admin, json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}))
+        .await;
+    let content_key = admin.tenant().content(&made.content_id.parse().unwrap());
+    let content_before = app.raw_item(&content_key).await;
 
-    for route in routes(&admin) {
+    for route in routes(&admin, &made.content_id) {
         let call = || {
             let call = app.call(route.method.clone(), &route.path);
             if route.authenticated { call.bearer(&admin.access_token) } else { call }
@@ -107,6 +133,7 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
 
     let after = (app.raw_item(&user_key).await, app.raw_item(&admin.tenant().organization()).await);
     assert_eq!(after, before, "bad input changed stored data");
+    assert_eq!(app.raw_item(&content_key).await, content_before, "bad input changed stored content");
     app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
 }
 

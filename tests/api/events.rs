@@ -212,7 +212,7 @@ async fn the_queue_event_replays_through_the_worker() {
     .unwrap();
     let job = toolbox::domain::job::Job::queued(
         message.job_id.clone(),
-        ORG.parse().unwrap(),
+        &tenant,
         request,
         message.request_id.clone(),
         &user,

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use aws_lambda_events::sqs::SqsEvent;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -15,6 +16,11 @@ use toolbox::AppState;
 use toolbox::aws::{AwsClients, load_sdk_config};
 use toolbox::clock::{ManualClock, OffsetClock};
 use toolbox::config::Config;
+use toolbox::domain::job::Job;
+use toolbox::generation::provider::Provider;
+use toolbox::generation::template::TemplateProvider;
+use toolbox::pusher::Realtime;
+use toolbox_content_worker::Worker;
 use toolbox_local::provision::{Provisioned, provision};
 use toolbox_local::template::Template;
 use toolbox_local::throttle::{Gate, Limits};
@@ -69,10 +75,14 @@ impl TestApp {
         Self::build(|_| {}, |_, _| {}, Some((clock, Box::new(change)))).await
     }
 
-    /// A stack whose DynamoDB client carries `interceptor`.
-    pub async fn spawn_intercepted(interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static) -> Self {
+    /// A stack whose DynamoDB client carries `interceptor`, with the
+    /// configuration `change` makes.
+    pub async fn spawn_intercepted(
+        interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+        change: impl FnOnce(&mut Config),
+    ) -> Self {
         Self::build(
-            |_| {},
+            change,
             |sdk, clients| {
                 let config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(interceptor).build();
                 clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(config);
@@ -168,6 +178,32 @@ impl TestApp {
 
     /// Creates an API key as `admin` from `body`; the key's secrets are in
     /// the result only.
+    /// The generation worker on this app's state, with `provider`.
+    pub fn worker(&self, provider: impl Provider + 'static) -> Arc<Worker> {
+        Arc::new(Worker {
+            state: self.state.clone(),
+            provider: Arc::new(provider),
+            realtime: Realtime::new(self.state.config.pusher.clone()),
+            lease_seconds: 120,
+        })
+    }
+
+    /// Asks for content as `account` through `POST /content/generate`, then
+    /// runs the job at once through the worker's handler (not the shared
+    /// queue) with the template provider.
+    pub async fn generated(&self, account: &Account, request: Value) -> Generated {
+        let accepted = self.post("/api/v1/content/generate").bearer(&account.access_token).json(request).send().await;
+        accepted.expect(StatusCode::ACCEPTED, None);
+        let job_id = accepted.data()["job_id"].as_str().unwrap().to_owned();
+        let job: Job = self.state.db.get(&account.tenant().job(&job_id.parse().unwrap())).await.unwrap().unwrap();
+        let body = serde_json::to_string(&job.message()).unwrap();
+        let response = self.worker(TemplateProvider).handle(sqs_event(&[("generated", body, 1)])).await;
+        assert!(response.batch_item_failures.is_empty(), "the job failed: {job_id}");
+        let job: Job = self.state.db.get(&account.tenant().job(&job.id)).await.unwrap().unwrap();
+        let content_id = job.content_id.expect("a succeeded job names its content").to_string();
+        Generated { job_id, content_id }
+    }
+
     pub async fn create_api_key(&self, admin: &Account, body: Value) -> CreatedKey {
         let response = self.post("/api/v1/api-keys").bearer(&admin.access_token).json(body).send().await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
@@ -220,6 +256,36 @@ fn describe_value(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
         AttributeValue::L(list) => format!("L[{}]", list.iter().map(describe_value).collect::<Vec<_>>().join(", ")),
         other => format!("{other:?}"),
     }
+}
+
+/// An SQS batch as Lambda delivers it: `(message id, body, receive count)`.
+pub fn sqs_event(messages: &[(&str, String, u32)]) -> SqsEvent {
+    serde_json::from_value(json!({
+        "Records": messages.iter().map(|(id, body, receives)| json!({
+            "messageId": id, "receiptHandle": format!("rh-{id}"), "body": body,
+            "attributes": {"ApproximateReceiveCount": receives.to_string()},
+            "eventSource": "aws:sqs",
+        })).collect::<Vec<_>>()
+    }))
+    .unwrap()
+}
+
+pub struct Generated {
+    pub job_id: String,
+    pub content_id: String,
+}
+
+/// A Pusher app for tests: requests are signed with `PUSHER_TEST_SECRET`,
+/// and events go to `base_url` (a local server, or nowhere).
+pub const PUSHER_TEST_SECRET: &str = "7ad3773142a6692b25b8";
+
+pub fn pusher(base_url: &str) -> toolbox::pusher::PusherConfig {
+    toolbox::pusher::PusherConfig::with_base_url(
+        "3".into(),
+        "278d425bdf160c739803".into(),
+        PUSHER_TEST_SECRET.into(),
+        base_url.into(),
+    )
 }
 
 pub fn unique_email(what: &str) -> String {

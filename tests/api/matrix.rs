@@ -13,7 +13,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use toolbox::auth::jwt::{self, AccessClaims};
 
-use crate::helpers::{Account, TestApp};
+use crate::helpers::{Account, Generated, TestApp};
 
 struct Operation {
     id: String,
@@ -60,6 +60,11 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "create" => json!({"email": crate::helpers::unique_email("matrix"), "role": "admin"}),
         "create_api_key" => json!({"name": "matrix", "scopes": ["read"]}),
         "rotate_api_key" => json!({"grace_period_seconds": 0}),
+        "generate_content" => json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}),
+        "update_content" => tenant.content_edit.clone(),
+        "pusher_auth" => {
+            json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", tenant.admin.org_id)})
+        }
         other => panic!("operation {other} has a body but no valid body in tests/api/matrix.rs"),
     })
 }
@@ -73,6 +78,8 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
         let value = match &path[start + 1..end] {
             "user_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/api-keys/") => tenant.api_key_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/content/jobs/") => tenant.generated.job_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/content/") => tenant.generated.content_id.clone(),
             other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
         };
         path.replace_range(start..=end, &value);
@@ -86,12 +93,28 @@ struct Tenant {
     student: Account,
     parent: Account,
     api_key_id: String,
+    generated: Generated,
+    /// A body `PUT /content/{id}` accepts for `generated`.
+    content_edit: Value,
 }
 
 impl Tenant {
     async fn new(app: &TestApp) -> Self {
         let admin = app.register_org().await;
+        let generated = app
+            .generated(&admin, json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}))
+            .await;
+        let view = app
+            .get(&format!("/api/v1/content/{}", generated.content_id))
+            .bearer(&admin.access_token)
+            .send()
+            .await
+            .data()
+            .clone();
         Self {
+            content_edit: json!({"title": view["title"], "summary": view["summary"],
+                                 "objectives": view["objectives"], "questions": view["questions"]}),
+            generated,
             teacher: app.member(&admin, "teacher").await,
             student: app.member(&admin, "student").await,
             parent: app.member(&admin, "parent").await,

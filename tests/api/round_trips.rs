@@ -94,7 +94,10 @@ async fn measure(
 #[tokio::test]
 async fn every_route_stays_within_its_dynamodb_budget() {
     let log = CallLog::default();
-    let app = TestApp::spawn_intercepted(log.clone()).await;
+    let app = TestApp::spawn_intercepted(log.clone(), |config| {
+        config.pusher = Some(crate::helpers::pusher("http://127.0.0.1:9"));
+    })
+    .await;
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
     let leaving = app.member(&admin, "student").await;
@@ -232,6 +235,60 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     measure(&log, t, "DELETE", "/api/v1/api-keys/{id}", app.delete(&key_path).bearer(token).send()).await;
 
+    let quiz = json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"});
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/content/generate",
+        app.post("/api/v1/content/generate").bearer(token).json(quiz.clone()).send(),
+    )
+    .await;
+    let made = app.generated(&admin, quiz).await;
+    let job_path = format!("/api/v1/content/jobs/{}", made.job_id);
+    let content_path = format!("/api/v1/content/{}", made.content_id);
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/content/jobs",
+        app.get("/api/v1/content/jobs?status=succeeded").bearer(token).send(),
+    )
+    .await;
+    measure(&log, t, "GET", "/api/v1/content/jobs/{id}", app.get(&job_path).bearer(token).send()).await;
+    measure(&log, t, "GET", "/api/v1/content", app.get("/api/v1/content").bearer(token).send()).await;
+    let view = measure(&log, t, "GET", "/api/v1/content/{id}", app.get(&content_path).bearer(token).send()).await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/content/search",
+        app.get("/api/v1/content/search?q=fractions").bearer(token).send(),
+    )
+    .await;
+    let edit = json!({"title": "Fractions, again", "summary": view.data()["summary"],
+                      "objectives": view.data()["objectives"], "questions": view.data()["questions"]});
+    measure(
+        &log,
+        t,
+        "PUT",
+        "/api/v1/content/{id}",
+        app.call(axum::http::Method::PUT, &content_path).bearer(token).json(edit).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/content/{id}/publish",
+        app.post(&format!("{content_path}/publish")).bearer(token).send(),
+    )
+    .await;
+    measure(&log, t, "DELETE", "/api/v1/content/{id}", app.delete(&content_path).bearer(token).send()).await;
+    let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
+    measure(&log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())
+        .await;
+
     // Every documented operation was measured.
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -268,7 +325,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
 #[tokio::test]
 async fn an_api_keys_use_is_counted_beside_the_authorizers_read_not_after_it() {
     let log = CallLog::default();
-    let app = TestApp::spawn_intercepted(log.clone()).await;
+    let app = TestApp::spawn_intercepted(log.clone(), |_| {}).await;
     let admin = app.register_org().await;
     let key = app.create_api_key(&admin, json!({"name": "timed", "scopes": ["read"]})).await;
     log.take_events();

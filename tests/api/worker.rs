@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsBatchResponse;
 use serde_json::{Value, json};
 use toolbox::domain::content::ContentItem;
 use toolbox::domain::job::{Job, JobMessage, JobStatus};
@@ -11,11 +11,10 @@ use toolbox::generation::content::GeneratedContent;
 use toolbox::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
 use toolbox::generation::template::TemplateProvider;
 use toolbox::ids::{JobId, UserId};
-use toolbox::pusher::Realtime;
 use toolbox::tenancy::Tenant;
 use toolbox_content_worker::{MAX_RECEIVES, Worker};
 
-use crate::helpers::{Account, TestApp};
+use crate::helpers::{Account, TestApp, sqs_event};
 
 /// A job as `POST /content/generate` will write it, and its message.
 async fn queued_job(app: &TestApp, admin: &Account, request: Value) -> JobMessage {
@@ -23,7 +22,7 @@ async fn queued_job(app: &TestApp, admin: &Account, request: Value) -> JobMessag
     let user: UserId = admin.user_id.parse().unwrap();
     let request_id = format!("req-{id}");
     let request = serde_json::from_value(request).unwrap();
-    let job = Job::queued(id, admin.org_id.parse().unwrap(), request, request_id, &user, app.state.now());
+    let job = Job::queued(id, &admin.tenant(), request, request_id, &user, app.state.now());
     app.state.db.create(&admin.tenant().job(&job.id), &job).await.unwrap();
     job.message()
 }
@@ -33,24 +32,8 @@ fn lesson() -> Value {
            "learning_objectives": ["Explain what chlorophyll does"]})
 }
 
-fn event(messages: &[(&str, String, u32)]) -> SqsEvent {
-    serde_json::from_value(json!({
-        "Records": messages.iter().map(|(id, body, receives)| json!({
-            "messageId": id, "receiptHandle": format!("rh-{id}"), "body": body,
-            "attributes": {"ApproximateReceiveCount": receives.to_string()},
-            "eventSource": "aws:sqs",
-        })).collect::<Vec<_>>()
-    }))
-    .unwrap()
-}
-
 fn worker(app: &TestApp, provider: impl Provider + 'static) -> Arc<Worker> {
-    Arc::new(Worker {
-        state: app.state.clone(),
-        provider: Arc::new(provider),
-        realtime: Realtime::new(None),
-        lease_seconds: 120,
-    })
+    app.worker(provider)
 }
 
 fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
@@ -72,7 +55,7 @@ async fn a_job_runs_to_succeeded_and_its_content_is_stored() {
     let tenant = admin.tenant();
     let message = queued_job(&app, &admin, lesson()).await;
     let response =
-        worker(&app, TemplateProvider).handle(event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
+        worker(&app, TemplateProvider).handle(sqs_event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
     assert!(failed_ids(&response).is_empty());
     let done = job(&app, &tenant, &message).await;
     assert_eq!((done.status, done.progress, done.attempts), (JobStatus::Succeeded, 100, 1));
@@ -94,12 +77,12 @@ async fn a_duplicate_or_late_message_never_runs_a_job_twice() {
     let worker = worker(&app, TemplateProvider);
     // Two deliveries at once: one runs, the other finds it held or done.
     let (a, b) = tokio::join!(
-        worker.handle(event(&[("m1", body.clone(), 1)])),
-        worker.handle(event(&[("m2", body.clone(), 1)]))
+        worker.handle(sqs_event(&[("m1", body.clone(), 1)])),
+        worker.handle(sqs_event(&[("m2", body.clone(), 1)]))
     );
     assert!(failed_ids(&a).len() + failed_ids(&b).len() <= 1);
     // A redelivery after it finished is acknowledged without rework.
-    let late = worker.handle(event(&[("m3", body, 2)])).await;
+    let late = worker.handle(sqs_event(&[("m3", body, 2)])).await;
     assert!(failed_ids(&late).is_empty());
     assert_eq!(contents(&app, &tenant).await.len(), 1);
     assert_eq!(job(&app, &tenant, &message).await.attempts, 1);
@@ -112,7 +95,7 @@ async fn poison_messages_are_left_for_the_dead_letter_queue_and_others_in_the_ba
     let message = queued_job(&app, &admin, lesson()).await;
     let missing = JobMessage { job_id: JobId::new(), ..message.clone() };
     let response = worker(&app, TemplateProvider)
-        .handle(event(&[
+        .handle(sqs_event(&[
             ("poison", "not json".into(), 1),
             ("good", serde_json::to_string(&message).unwrap(), 1),
             ("orphan", serde_json::to_string(&missing).unwrap(), 1),
@@ -156,7 +139,7 @@ async fn content_that_fails_review_twice_fails_the_job_with_the_reason() {
         Ok(answer)
     });
     let response =
-        worker(&app, bad_answers).handle(event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
+        worker(&app, bad_answers).handle(sqs_event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
     assert!(failed_ids(&response).is_empty(), "a failed review is final, not retried");
     let failed = job(&app, &admin.tenant(), &message).await;
     assert_eq!(failed.status, JobStatus::Failed);
@@ -173,10 +156,10 @@ async fn provider_failures_are_retried_until_the_last_receive_or_fail_fast_when_
 
     let message = queued_job(&app, &admin, lesson()).await;
     let body = serde_json::to_string(&message).unwrap();
-    let response = worker(&app, down()).handle(event(&[("m1", body.clone(), 1)])).await;
+    let response = worker(&app, down()).handle(sqs_event(&[("m1", body.clone(), 1)])).await;
     assert_eq!(failed_ids(&response), vec!["m1".to_owned()]);
     assert_eq!(job(&app, &tenant, &message).await.status, JobStatus::Queued, "released for the next delivery");
-    let last = worker(&app, down()).handle(event(&[("m1", body, MAX_RECEIVES)])).await;
+    let last = worker(&app, down()).handle(sqs_event(&[("m1", body, MAX_RECEIVES)])).await;
     assert!(failed_ids(&last).is_empty());
     let failed = job(&app, &tenant, &message).await;
     assert_eq!(failed.status, JobStatus::Failed);
@@ -185,7 +168,7 @@ async fn provider_failures_are_retried_until_the_last_receive_or_fail_fast_when_
     let message = queued_job(&app, &admin, lesson()).await;
     let unavailable = Tweaked(|_, _| Err(ProviderError::Unavailable));
     let response =
-        worker(&app, unavailable).handle(event(&[("m2", serde_json::to_string(&message).unwrap(), 1)])).await;
+        worker(&app, unavailable).handle(sqs_event(&[("m2", serde_json::to_string(&message).unwrap(), 1)])).await;
     assert!(failed_ids(&response).is_empty());
     assert_eq!(job(&app, &tenant, &message).await.error.as_deref(), Some("provider_unavailable"));
 }
@@ -212,7 +195,7 @@ async fn a_large_body_is_stored_in_s3_with_a_pointer_in_the_item() {
         }
         Ok(answer)
     });
-    let response = worker(&app, long).handle(event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
+    let response = worker(&app, long).handle(sqs_event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
     assert!(failed_ids(&response).is_empty());
     let stored = contents(&app, &admin.tenant()).await;
     assert!(stored[0].body.is_none());

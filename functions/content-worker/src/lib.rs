@@ -4,6 +4,7 @@
 //! without rework), runs the pipeline, stores the content and reports only
 //! the messages worth retrying as batch item failures.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -13,14 +14,14 @@ use toolbox::AppState;
 use toolbox::clock::rfc3339;
 use toolbox::db::{Db, DbError, Write, n, s};
 use toolbox::domain::audit::Audit;
-use toolbox::domain::content::{ContentItem, ContentStatus, INLINE_BODY_LIMIT};
+use toolbox::domain::content::{ContentItem, ContentStatus, StoredBody};
 use toolbox::domain::job::{Job, JobMessage, JobStatus};
 use toolbox::generation::content::GeneratedContent;
 use toolbox::generation::pipeline::{self, PipelineError};
 use toolbox::generation::provider::{Provider, ProviderError, Stage};
-use toolbox::generation::request::ContentKind;
 use toolbox::ids::ContentId;
 use toolbox::pusher::Realtime;
+use toolbox::search;
 use toolbox::tenancy::Tenant;
 use tracing::Instrument;
 
@@ -67,6 +68,16 @@ impl Worker {
         response
     }
 
+    /// The scheduled run: sends the queue messages that `POST /content/generate`
+    /// recorded but could not be seen to send (see `toolbox::outbox`).
+    pub async fn sweep(&self) -> Result<usize, toolbox::outbox::OutboxError> {
+        let sent = toolbox::outbox::sweep(&self.state).await?;
+        if sent > 0 {
+            tracing::warn!(sent, "outbox sweep sent stuck job messages");
+        }
+        Ok(sent)
+    }
+
     async fn process(&self, record: &SqsMessage) -> Result<(), Retry> {
         let Some(message) = record.body.as_deref().and_then(|body| serde_json::from_str::<JobMessage>(body).ok())
         else {
@@ -90,10 +101,7 @@ impl Worker {
         tracing::info!(provider = self.provider.name(), attempt = job.attempts, "job claimed");
         // Stages are reported as they start, beside the pipeline.
         let (sender, mut stages) = tokio::sync::mpsc::unbounded_channel();
-        let total = match job.request.kind {
-            ContentKind::Lesson => 3,
-            ContentKind::Quiz => 2,
-        };
+        let total = pipeline::stages(job.request.kind).len();
         let run = pipeline::run(self.provider.as_ref(), &job.request, move |stage| {
             let _ = sender.send(stage);
         });
@@ -136,12 +144,13 @@ impl Worker {
             .db
             .update(
                 &tenant.job(&message.job_id),
-                "SET #status = :running, lease_until = :lease, attempts = if_not_exists(attempts, :zero) + :one, \
-                 stage = :outline, updated_at = :at",
+                "SET #status = :running, gsi1pk = :index, lease_until = :lease, \
+                 attempts = if_not_exists(attempts, :zero) + :one, stage = :outline, updated_at = :at",
                 Some("attribute_exists(pk) AND (#status = :queued OR (#status = :running AND lease_until < :now))"),
                 &[("#status", "status")],
                 vec![
                     (":running", s(JobStatus::Running.as_str())),
+                    (":index", s(tenant.jobs_in_status(JobStatus::Running.as_str()))),
                     (":queued", s(JobStatus::Queued.as_str())),
                     (":lease", n(now.unix_timestamp() + self.lease_seconds)),
                     (":now", n(now.unix_timestamp())),
@@ -175,13 +184,23 @@ impl Worker {
 
     /// An update of the job on the condition that this claim still holds: a
     /// claim that lapsed and was taken over must not overwrite the new one.
+    /// With `status`, the job moves to it (and to its place in `gsi1`).
     fn under_claim(
         &self,
         tenant: &Tenant,
         job: &Job,
+        status: Option<JobStatus>,
         set: &str,
         mut values: Vec<(&str, AttributeValue)>,
     ) -> Result<Update, DbError> {
+        let set = match status {
+            Some(status) => {
+                values.push((":new_status", s(status.as_str())));
+                values.push((":index", s(tenant.jobs_in_status(status.as_str()))));
+                format!("#status = :new_status, gsi1pk = :index, {set}")
+            }
+            None => set.to_owned(),
+        };
         // `error` is a reserved word in DynamoDB expressions.
         let mut names = vec![("#status", "status")];
         if set.contains("#error") {
@@ -205,6 +224,7 @@ impl Worker {
         let recorded = match self.under_claim(
             tenant,
             job,
+            None,
             "stage = :stage, progress = :progress",
             vec![(":stage", s(stage.as_str())), (":progress", n(progress))],
         ) {
@@ -231,34 +251,28 @@ impl Worker {
     /// in one transaction under the claim.
     async fn succeed(&self, tenant: &Tenant, job: &Job, content: GeneratedContent) -> Result<(), Retry> {
         let id = ContentId::new();
-        let json = serde_json::to_vec(&content).map_err(|_| Retry("the content did not serialize"))?;
-        let (body, body_object) = if json.len() > INLINE_BODY_LIMIT {
-            let key = tenant.content_body_object(&id);
-            self.state
-                .aws
-                .s3
-                .put_object()
-                .bucket(&self.state.config.bucket_name)
-                .key(&key)
-                .content_type("application/json")
-                .body(json.into())
-                .send()
-                .await
-                .map_err(|_| Retry("the content body could not be stored"))?;
-            (None, Some(key))
-        } else {
-            (Some(content.clone()), None)
-        };
+        let stored = StoredBody::store(&self.state, tenant, &id, 1, &content)
+            .await
+            .map_err(|_| Retry("the content body could not be stored"))?;
+        let search_terms = search::terms(&content);
+        if let Err(err) = search::add(&self.state.db, tenant, &id, &BTreeMap::new(), &search_terms).await {
+            tracing::error!(error = %err, "the content's search entries could not be written");
+            return Err(Retry("the search entries could not be written"));
+        }
         let item = ContentItem {
             id: id.clone(),
             org_id: tenant.org_id().clone(),
             kind: job.request.kind,
             title: content.title,
+            summary: content.summary,
             status: ContentStatus::Draft,
             provider: self.provider.name().to_owned(),
             job_id: Some(job.id.clone()),
-            body,
-            body_object,
+            body: stored.body,
+            body_object: stored.body_object,
+            search_terms,
+            published_at: None,
+            published_by: None,
             deleted_at: None,
             deleted_by: None,
             audit: Audit::new(&job.audit.created_by, self.state.now()),
@@ -273,13 +287,9 @@ impl Worker {
                 self.under_claim(
                     tenant,
                     job,
-                    "#status = :succeeded, content_id = :content, progress = :hundred, stage = :review REMOVE lease_until",
-                    vec![
-                        (":succeeded", s(JobStatus::Succeeded.as_str())),
-                        (":content", s(id.to_string())),
-                        (":hundred", n(100)),
-                        (":review", s("review")),
-                    ],
+                    Some(JobStatus::Succeeded),
+                    "content_id = :content, progress = :hundred, stage = :review REMOVE lease_until",
+                    vec![(":content", s(id.to_string())), (":hundred", n(100)), (":review", s("review"))],
                 )
                 .map_err(done)?,
             ),
@@ -306,8 +316,9 @@ impl Worker {
             .under_claim(
                 tenant,
                 job,
-                "#status = :failed, #error = :error REMOVE lease_until",
-                vec![(":failed", s(JobStatus::Failed.as_str())), (":error", s(reason))],
+                Some(JobStatus::Failed),
+                "#error = :error REMOVE lease_until",
+                vec![(":error", s(reason))],
             )
             .map_err(|_| Retry("the failure could not be written"))?;
         match self.state.db.run_update(update).await {
@@ -325,8 +336,9 @@ impl Worker {
         let released = match self.under_claim(
             tenant,
             job,
-            "#status = :queued REMOVE lease_until",
-            vec![(":queued", s(JobStatus::Queued.as_str()))],
+            Some(JobStatus::Queued),
+            "stage = :outline REMOVE lease_until",
+            vec![(":outline", s(Stage::Outline.as_str()))],
         ) {
             Ok(update) => self.state.db.run_update(update).await.map(drop),
             Err(err) => Err(err),

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use toolbox::pusher::{PusherConfig, Realtime};
+use serde_json::Value;
+use toolbox::pusher::Realtime;
 use toolbox_content_worker::Worker;
 
 #[tokio::main]
@@ -10,11 +11,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = toolbox::AppState::from_env().await?;
     let provider =
         toolbox::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
-    let realtime = Realtime::new(PusherConfig::from_source(|name| std::env::var(name).ok()));
+    let realtime = Realtime::new(state.config.pusher.clone());
     let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: 120 });
-    lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| {
+    // Two triggers: the queue's batches, and the schedule that sweeps the outbox.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let worker = worker.clone();
-        async move { Ok::<_, lambda_runtime::Error>(worker.handle(event.payload).await) }
+        async move {
+            if event.payload.get("Records").is_some() {
+                let batch = serde_json::from_value(event.payload)?;
+                Ok::<_, lambda_runtime::Error>(serde_json::to_value(worker.handle(batch).await)?)
+            } else {
+                let sent = worker.sweep().await?;
+                Ok(serde_json::json!({ "sent": sent }))
+            }
+        }
     }))
     .await
 }

@@ -1,8 +1,8 @@
 //! `GET` and `PATCH /organizations/current`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::db::{Db, DbError, value};
@@ -10,7 +10,7 @@ use toolbox::domain::fields::{Locale, OrgName, TimeZone};
 use toolbox::domain::organization::{OrgSettings, Organization, OrganizationView};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
-use toolbox::http::{if_match, not_modified};
+use toolbox::http::{if_match, revalidated};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
@@ -40,16 +40,7 @@ async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
 )]
 pub async fn get(State(state): State<AppState>, principal: Principal, headers: HeaderMap) -> AppResult<Response> {
     let org = load(&state, &Tenant::of(&principal)).await?;
-    let version = org.audit.version;
-    if not_modified(&headers, version) {
-        let etag = HeaderValue::from_str(&format!("\"{version}\"")).map_err(AppError::internal)?;
-        return Ok((
-            StatusCode::NOT_MODIFIED,
-            [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"))],
-        )
-            .into_response());
-    }
-    Ok(ApiResponse::ok(OrganizationView::from(org)).with_etag(version).revalidate().into_response())
+    Ok(revalidated(&headers, org.audit.version, OrganizationView::from(org)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::audit::Audit;
 use crate::generation::request::GenerateRequest;
 use crate::ids::{ContentId, JobId, OrgId, UserId};
+use crate::tenancy::Tenant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +56,9 @@ pub struct Job {
     pub lease_until: Option<i64>,
     /// The HTTP request that asked for it, carried into every worker log line.
     pub request_id: String,
+    /// `gsi1` lists a tenant's jobs by status: every status change sets it.
+    pub gsi1pk: String,
+    pub gsi1sk: String,
     #[serde(flatten)]
     pub audit: Audit,
 }
@@ -63,15 +67,17 @@ impl Job {
     /// A job as `POST /content/generate` writes it: queued, nothing run yet.
     pub fn queued(
         id: JobId,
-        org_id: OrgId,
+        tenant: &Tenant,
         request: GenerateRequest,
         request_id: String,
         by: &UserId,
         at: time::OffsetDateTime,
     ) -> Self {
         Self {
+            gsi1pk: tenant.jobs_in_status(JobStatus::Queued.as_str()),
+            gsi1sk: tenant.job(&id).sk,
             id,
-            org_id,
+            org_id: tenant.org_id().clone(),
             request,
             status: JobStatus::Queued,
             stage: None,

@@ -57,6 +57,14 @@ async fn ask<T: DeserializeOwned>(
         .map_err(|err| PipelineError::Provider { stage, source: ProviderError::Malformed(err.to_string()) })
 }
 
+/// The stages a request of `kind` runs when its first draft passes review.
+pub fn stages(kind: ContentKind) -> &'static [Stage] {
+    match kind {
+        ContentKind::Lesson => &[Stage::Outline, Stage::Content, Stage::Quiz],
+        ContentKind::Quiz => &[Stage::Outline, Stage::Quiz],
+    }
+}
+
 /// Runs the stages, telling `progress` as each one starts.
 pub async fn run(
     provider: &dyn Provider,

@@ -1,0 +1,141 @@
+//! `POST /content/generate`: writes the job (with its outbox entry, see
+//! `toolbox::outbox`), sends its queue message and answers `202`.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use toolbox::AppState;
+use toolbox::db::{DbError, Write};
+use toolbox::domain::job::Job;
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::generation::request::GenerateRequest;
+use toolbox::ids::{JobId, UserId};
+use toolbox::json::Json;
+use toolbox::openapi::*;
+use toolbox::principal::Principal;
+use toolbox::quota::{Quota, RateLimit};
+use toolbox::tenancy::Tenant;
+use toolbox::{outbox, request_meta};
+
+use crate::staff_tenant;
+use crate::view::Accepted;
+
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// An `Idempotency-Key` is remembered at least this long.
+const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The answer given to one `Idempotency-Key`: the job, and the request it was for.
+#[derive(Serialize, Deserialize)]
+struct Remembered {
+    job_id: JobId,
+    /// SHA-256 of the parsed request, so spacing and key order do not matter.
+    fingerprint: String,
+    expires_at: i64,
+}
+
+/// The SHA-256 (hex) of the caller's `Idempotency-Key`, if they sent one:
+/// 1 to 255 visible ASCII characters, else a 400.
+fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
+    let Some(raw) = headers.get(IDEMPOTENCY_HEADER) else { return Ok(None) };
+    let key = raw.as_bytes();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.iter().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::BadRequest(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        )));
+    }
+    Ok(Some(hex::encode(Sha256::digest(key))))
+}
+
+/// The job an earlier request with this key made, if there was one; a 422
+/// if that request asked for something else.
+async fn replay(
+    state: &AppState,
+    tenant: &Tenant,
+    caller: &UserId,
+    key: &str,
+    fingerprint: &str,
+) -> AppResult<Option<Job>> {
+    let Some(remembered) = state.db.get::<Remembered>(&tenant.idempotency(caller, key)).await? else {
+        return Ok(None);
+    };
+    if remembered.fingerprint != fingerprint {
+        return Err(AppError::invalid("Idempotency-Key", "was already used for a different request"));
+    }
+    let job = state.db.get::<Job>(&tenant.job(&remembered.job_id)).await?;
+    job.map(Some).ok_or_else(|| AppError::internal("an idempotency record names a missing job"))
+}
+
+/// Asks for a lesson or a quiz. The work runs later; follow `status_url`.
+/// The same `Idempotency-Key` with the same body gives the same job.
+#[utoipa::path(
+    post,
+    path = "/api/v1/content/generate",
+    operation_id = "generate_content",
+    tag = "content",
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+        pattern = "^[!-~]+$", description = "Repeats of a request with this key give the first request's job")),
+    request_body = GenerateRequest,
+    responses(
+        (status = 202, description = "The job, queued", body = Success<Accepted>, headers(
+            ("X-RateLimit-Limit" = u32, description = "Generation requests the caller may make per minute"),
+            ("X-RateLimit-Remaining" = u32, description = "Requests left in this minute"),
+            ("X-RateLimit-Reset" = i64, description = "When the minute ends, in epoch seconds"),
+        )),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scope" = json!("content:generate")))
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Json(request): Json<GenerateRequest>,
+) -> AppResult<(Option<RateLimit>, ApiResponse<Accepted>)> {
+    let tenant = staff_tenant(&principal)?;
+    let key = idempotency_key(&headers)?;
+    let fingerprint = hex::encode(Sha256::digest(serde_json::to_vec(&request).map_err(AppError::internal)?));
+    if let Some(key) = &key
+        && let Some(job) = replay(&state, &tenant, &principal.user_id, key, &fingerprint).await?
+    {
+        return Ok((None, ApiResponse::accepted(Accepted::of(&job))));
+    }
+    let quota = Quota { name: "generate", limit: state.config.generations_per_minute, window_seconds: 60 };
+    let rate_limit = quota.take(&state, &tenant, &principal.user_id).await?;
+    let now = state.now();
+    let job = Job::queued(JobId::new(), &tenant, request, request_meta::current().request_id, &principal.user_id, now);
+    let mut writes = vec![Write::Put(state.db.put_new(&tenant.job(&job.id), &job)?), outbox::record(&state, &job)?];
+    if let Some(key) = &key {
+        let remembered = Remembered {
+            job_id: job.id.clone(),
+            fingerprint: fingerprint.clone(),
+            expires_at: now.unix_timestamp() + IDEMPOTENCY_TTL_SECONDS,
+        };
+        writes.push(Write::Put(state.db.put_new(&tenant.idempotency(&principal.user_id, key), &remembered)?));
+    }
+    match state.db.transact(writes).await {
+        Ok(()) => {}
+        // A concurrent request with the same key won: answer with its job.
+        Err(DbError::Cancelled { failed }) if failed.contains(&2) => {
+            let key = key.as_deref().unwrap_or_default();
+            let job = replay(&state, &tenant, &principal.user_id, key, &fingerprint).await?;
+            let job = job
+                .ok_or_else(|| AppError::Conflict("a request with this Idempotency-Key is in flight; retry".into()))?;
+            return Ok((Some(rate_limit), ApiResponse::accepted(Accepted::of(&job))));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    if let Err(err) = outbox::dispatch(&state, &job).await {
+        // The job is stored with its outbox entry: the sweeper sends it.
+        tracing::warn!(error = %err, job_id = %job.id, "job message not sent now; the outbox sweeper will send it");
+    }
+    tracing::info!(job_id = %job.id, kind = ?job.request.kind, "generation job queued");
+    Ok((Some(rate_limit), ApiResponse::accepted(Accepted::of(&job))))
+}

@@ -1,0 +1,104 @@
+//! `GET /content/jobs` (optionally by status) and `GET /content/jobs/{id}`.
+
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use serde::Deserialize;
+use toolbox::AppState;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::Range;
+use toolbox::domain::job::{Job, JobStatus};
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::PathId;
+use toolbox::ids::JobId;
+use toolbox::openapi::*;
+use toolbox::principal::Principal;
+use toolbox::tenancy::Tenant;
+
+use crate::staff_tenant;
+use crate::view::JobView;
+
+#[derive(Deserialize)]
+struct JobFilter {
+    status: Option<String>,
+}
+
+fn status_filter(uri: &Uri) -> AppResult<Option<JobStatus>> {
+    let bad = || AppError::BadRequest("status must be one of queued, running, succeeded, failed".into());
+    let Query(filter) = Query::<JobFilter>::try_from_uri(uri).map_err(|_| bad())?;
+    filter.status.map(|s| serde_json::from_value(serde_json::Value::String(s)).map_err(|_| bad())).transpose()
+}
+
+/// The organization's generation jobs, newest first; `?status=` narrows
+/// them to one status (read from an index, not filtered).
+#[utoipa::path(
+    get,
+    path = "/api/v1/content/jobs",
+    operation_id = "list_jobs",
+    tag = "content",
+    params(
+        ("status" = Option<JobStatus>, Query, nullable = false, description = "Only jobs in this status"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of jobs", body = Success<Vec<JobView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<JobView>>> {
+    let tenant = staff_tenant(&principal)?;
+    let status = status_filter(&uri)?;
+    let keys = state.key_set().await?;
+    let list = format!("jobs?status={}", status.map_or("", JobStatus::as_str));
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let partition = match status {
+        Some(status) => tenant.jobs_in_status(status.as_str()),
+        None => tenant.pk(),
+    };
+    let range = Range {
+        partition: &partition,
+        prefix: Tenant::JOB_PREFIX,
+        index: status.map(|_| "gsi1"),
+        newest_first: true,
+        live_only: false,
+    };
+    let found = state.db.query::<Job>(&range, page.limit, start).await?;
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    Ok(ApiResponse::page(found.items.into_iter().map(JobView::from).collect(), next))
+}
+
+/// One job: its status, stage and progress, and its content once it succeeded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/content/jobs/{id}",
+    operation_id = "get_job",
+    tag = "content",
+    params(("id" = JobId, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job", body = Success<JobView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<JobId>,
+) -> AppResult<ApiResponse<JobView>> {
+    let tenant = staff_tenant(&principal)?;
+    let job = state.db.get::<Job>(&tenant.job(&id)).await?.ok_or_else(|| AppError::not_found("job"))?;
+    Ok(ApiResponse::ok(job.into()))
+}
