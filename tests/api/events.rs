@@ -8,12 +8,14 @@ use serde_json::Value;
 use toolbox::auth::password;
 use toolbox::db::Db;
 use toolbox::domain::audit::Audit;
+use toolbox::domain::job::{Job, JobMessage, JobStatus};
 use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization, Tier, UsageKey};
 use toolbox::domain::session::Session;
 use toolbox::domain::user::User;
-use toolbox::ids::{OrgId, SessionId, UserId};
+use toolbox::ids::{JobId, OrgId, SessionId, UserId};
 use toolbox::principal::Role;
 use toolbox::tenancy::{Key, Lookup, Tenant, global};
+use toolbox_content_worker::{Invocation, Worker};
 use tower::ServiceExt;
 
 use crate::helpers::TestApp;
@@ -33,10 +35,19 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("organizations/create-invite.json", "OrganizationsFunction", 201),
     ("api-keys/create-key.json", "ApiKeysFunction", 201),
     ("api-keys/list-keys.json", "ApiKeysFunction", 200),
+    ("content/generate.json", "ContentFunction", 202),
+    ("content/list-jobs.json", "ContentFunction", 200),
+    ("content/list-content.json", "ContentFunction", 200),
+    ("content/search.json", "ContentFunction", 200),
+    ("realtime/pusher-auth.json", "RealtimeFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
-const OTHER_TRIGGERS: &[&str] =
-    &["authorizer/request.json", "authorizer/request-api-key.json", "content-worker/job.json"];
+const OTHER_TRIGGERS: &[&str] = &[
+    "authorizer/request.json",
+    "authorizer/request-api-key.json",
+    "content-worker/job.json",
+    "content-worker/schedule.json",
+];
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -130,7 +141,7 @@ async fn api_events_replay_through_their_functions() {
         std::env::var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_ok(),
         "set AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH as template.yaml does (make test does)"
     );
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|config| config.pusher = Some(crate::helpers::pusher("http://127.0.0.1:9"))).await;
     seed(&app).await;
     for (file, function, status) in EXPECTED {
         let text = std::fs::read_to_string(events_dir().join(file)).unwrap();
@@ -138,10 +149,11 @@ async fn api_events_replay_through_their_functions() {
         let router = toolbox_local::function_routes(function).unwrap().into_router(app.state.clone());
         let response = router.oneshot(request).await.unwrap();
         let got = response.status();
+        let request_id = response.headers().get("x-request-id").cloned();
         let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
         assert_eq!(got, StatusCode::from_u16(*status).unwrap(), "events/{file}: {}", String::from_utf8_lossy(&body));
-        let json: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(json["metadata"]["request_id"], "sample-event-request", "events/{file}");
+        assert_eq!(request_id.unwrap(), "sample-event-request", "events/{file}");
+        serde_json::from_slice::<Value>(&body).unwrap_or_else(|e| panic!("events/{file}: {e}"));
     }
 }
 
@@ -196,38 +208,56 @@ async fn the_api_key_authorizer_event_replays_through_the_authorizer() {
     assert_eq!(allowed["usageIdentifierKey"], "sample-usage-key");
 }
 
+fn sample_worker(app: &TestApp) -> std::sync::Arc<Worker> {
+    app.worker(toolbox::generation::template::TemplateProvider)
+}
+
+fn sample_job(id: JobId, request_id: String, at: time::OffsetDateTime) -> Job {
+    let request = serde_json::from_value(serde_json::json!(
+        {"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}
+    ))
+    .unwrap();
+    let tenant = Tenant::claimed_by_credential(&ORG.parse().unwrap());
+    Job::queued(id, &tenant, request, request_id, &USER.parse().unwrap(), at)
+}
+
 #[tokio::test]
 async fn the_queue_event_replays_through_the_worker() {
     let app = TestApp::spawn().await;
     seed(&app).await;
     let text = std::fs::read_to_string(events_dir().join("content-worker/job.json")).unwrap();
-    let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
-    let message: toolbox::domain::job::JobMessage =
-        serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let payload: Value = serde_json::from_str(&text).unwrap();
+    let message: JobMessage = serde_json::from_str(payload["Records"][0]["body"].as_str().unwrap()).unwrap();
     let tenant = Tenant::claimed_by_credential(&ORG.parse().unwrap());
-    let user: UserId = USER.parse().unwrap();
-    let request = serde_json::from_value(serde_json::json!(
-        {"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}
-    ))
-    .unwrap();
-    let job = toolbox::domain::job::Job::queued(
-        message.job_id.clone(),
-        &tenant,
-        request,
-        message.request_id.clone(),
-        &user,
-        app.state.now(),
-    );
+    let job = sample_job(message.job_id.clone(), message.request_id.clone(), app.state.now());
     // A fresh queued job each run, as the API would have written it.
     put(&app, &tenant.job(&job.id), &job).await;
-    let worker = std::sync::Arc::new(toolbox_content_worker::Worker {
-        state: app.state.clone(),
-        provider: std::sync::Arc::new(toolbox::generation::template::TemplateProvider),
-        realtime: toolbox::pusher::Realtime::new(None),
-        lease_seconds: 120,
-    });
-    let response = worker.handle(event).await;
-    assert!(response.batch_item_failures.is_empty());
-    let done: toolbox::domain::job::Job = app.state.db.get(&tenant.job(&job.id)).await.unwrap().unwrap();
-    assert_eq!(done.status, toolbox::domain::job::JobStatus::Succeeded);
+    let answer = sample_worker(&app).invoke(Invocation::of(payload).unwrap()).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
+    let done: Job = app.state.db.get(&tenant.job(&job.id)).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn the_schedule_event_sweeps_the_outbox() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let tenant = Tenant::claimed_by_credential(&ORG.parse().unwrap());
+    // A job whose sender died a minute ago: stored, its message never sent.
+    let written = app.state.now() - time::Duration::minutes(1);
+    let job = sample_job(JobId::new(), "sample-event-request".into(), written);
+    app.state
+        .db
+        .transact(vec![
+            toolbox::db::Write::Put(app.state.db.put_new(&tenant.job(&job.id), &job).unwrap()),
+            toolbox::outbox::record(&app.state, &job).unwrap(),
+        ])
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(events_dir().join("content-worker/schedule.json")).unwrap();
+    let payload: Value = serde_json::from_str(&text).unwrap();
+    let answer = sample_worker(&app).invoke(Invocation::of(payload).unwrap()).await.unwrap();
+    assert!(answer["sent"].as_u64().unwrap() >= 1, "{answer}");
+    let entry = global::outbox(&job.id, written.unix_timestamp());
+    assert!(app.raw_item(&entry).await.is_none(), "the stuck entry was sent and settled");
 }

@@ -138,3 +138,33 @@ async fn no_api_key_secret_appears_in_the_logs() {
         assert!(!logs.contains(secret.as_str()), "a secret is in the logs: {secret}");
     }
 }
+
+#[tokio::test]
+async fn every_worker_log_line_of_a_job_carries_the_request_id_of_the_call_that_asked_for_it() {
+    let capture = capture();
+
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let request_id = format!("corr-{}", toolbox::ids::JobId::new());
+    let accepted = app
+        .post("/api/v1/content/generate")
+        .bearer(&admin.access_token)
+        .header("x-request-id", &request_id)
+        .json(json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}))
+        .send()
+        .await;
+    accepted.expect(StatusCode::ACCEPTED, None);
+    let job_id = accepted.data()["job_id"].as_str().unwrap().to_owned();
+    let job: toolbox::domain::job::Job =
+        app.state.db.get(&admin.tenant().job(&job_id.parse().unwrap())).await.unwrap().unwrap();
+    let worker = app.worker(toolbox::generation::template::TemplateProvider);
+    let batch = helpers::sqs_event(&[("m1", serde_json::to_string(&job.message()).unwrap(), 1)]);
+    assert!(worker.handle(batch).await.batch_item_failures.is_empty());
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logs.lines().filter(|line| line.contains(&job_id)).collect();
+    assert!(lines.iter().any(|l| l.contains("job claimed")) && lines.iter().any(|l| l.contains("job succeeded")));
+    for line in &lines {
+        assert!(line.contains(&request_id), "a log line of the job lacks its request id: {line}");
+    }
+}

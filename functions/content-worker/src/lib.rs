@@ -41,7 +41,37 @@ pub struct Worker {
 #[derive(Debug)]
 struct Retry(&'static str);
 
+/// What the worker's Lambda function is invoked with.
+pub enum Invocation {
+    /// A batch from the generation queue.
+    Batch(SqsEvent),
+    /// The schedule's tick (an EventBridge event): sweep the outbox.
+    Sweep,
+}
+
+impl Invocation {
+    /// Tells the two triggers apart: only SQS batches carry `Records`.
+    pub fn of(payload: serde_json::Value) -> Result<Self, serde_json::Error> {
+        if payload.get("Records").is_some() {
+            serde_json::from_value(payload).map(Self::Batch)
+        } else {
+            Ok(Self::Sweep)
+        }
+    }
+}
+
 impl Worker {
+    /// Runs one invocation; the answer is what Lambda expects back.
+    pub async fn invoke(
+        self: &Arc<Self>,
+        invocation: Invocation,
+    ) -> Result<serde_json::Value, toolbox::outbox::OutboxError> {
+        Ok(match invocation {
+            Invocation::Batch(batch) => serde_json::to_value(self.handle(batch).await).unwrap_or_default(),
+            Invocation::Sweep => json!({ "sent": self.sweep().await? }),
+        })
+    }
+
     /// Processes a batch concurrently; the failures are the messages to retry.
     pub async fn handle(self: &Arc<Self>, event: SqsEvent) -> SqsBatchResponse {
         let mut tasks = tokio::task::JoinSet::new();

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use toolbox::pusher::Realtime;
-use toolbox_content_worker::Worker;
+use toolbox_content_worker::{Invocation, Worker};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,15 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Two triggers: the queue's batches, and the schedule that sweeps the outbox.
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let worker = worker.clone();
-        async move {
-            if event.payload.get("Records").is_some() {
-                let batch = serde_json::from_value(event.payload)?;
-                Ok::<_, lambda_runtime::Error>(serde_json::to_value(worker.handle(batch).await)?)
-            } else {
-                let sent = worker.sweep().await?;
-                Ok(serde_json::json!({ "sent": sent }))
-            }
-        }
+        async move { Ok::<_, lambda_runtime::Error>(worker.invoke(Invocation::of(event.payload)?).await?) }
     }))
     .await
 }

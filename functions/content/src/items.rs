@@ -136,17 +136,23 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContentEdit {
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
+    #[schema(min_length = 1, max_length = 2000)]
     summary: String,
+    #[schema(min_items = 1, max_items = 20)]
     objectives: Vec<String>,
+    /// A lesson's sections (1 to 30); a quiz has none.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 30)]
     sections: Option<Vec<Section>>,
+    /// A lesson's questions.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 50)]
     quiz: Option<Vec<Question>>,
+    /// A quiz's questions (1 to 50).
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 50)]
     questions: Option<Vec<Question>>,
 }
 

@@ -36,10 +36,10 @@ pub fn router(state: AppState) -> Router {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AuthRequest {
     /// The connection's id, like `1234.5678`.
-    #[schema(pattern = r"^\d+\.\d+$")]
+    #[schema(required = true, nullable = false, max_length = 40, pattern = r"^\d+\.\d+$")]
     socket_id: Option<String>,
     /// `private-org-{org_id}`, `private-user-{user_id}` or `presence-class-{class_id}`.
-    #[schema(max_length = 164)]
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 164, pattern = r"^[A-Za-z0-9_\-=@,.;]+$")]
     channel_name: Option<String>,
 }
 

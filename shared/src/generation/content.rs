@@ -8,16 +8,23 @@ use crate::generation::request::{ContentKind, GenerateRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Section {
+    #[schema(min_length = 1, max_length = 200)]
     pub heading: String,
+    #[schema(min_length = 1, max_length = 20000)]
     pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Question {
+    #[schema(min_length = 1, max_length = 20000)]
     pub question: String,
+    /// 2 to 6 distinct options.
+    #[schema(min_items = 2, max_items = 6)]
     pub options: Vec<String>,
     /// The index in `options` of the one right answer.
+    #[schema(maximum = 5)]
     pub answer_index: usize,
+    #[schema(min_length = 1)]
     pub explanation: String,
 }
 
