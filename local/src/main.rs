@@ -11,7 +11,7 @@ use axum::http::{Request, StatusCode, header};
 use toolbox::AppState;
 use toolbox::aws::{AwsClients, load_sdk_config};
 use toolbox::clock::SystemClock;
-use toolbox::pusher::{PusherConfig, Realtime};
+use toolbox::pusher::Realtime;
 use toolbox_content_worker::Worker;
 use toolbox_local::provision::provision;
 use toolbox_local::template::Template;
@@ -56,13 +56,14 @@ async fn main() -> Result<(), Error> {
     // The worker, fed from the queue as Lambda's event source mapping would.
     let provider =
         toolbox::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
+    let realtime = Realtime::new(state.config.pusher.clone());
     let poller = Poller {
         sqs: state.aws.sqs.clone(),
         queue_url: state.config.queue_url.clone(),
         worker: Arc::new(Worker {
             state,
             provider,
-            realtime: Realtime::new(PusherConfig::from_source(|name| std::env::var(name).ok())),
+            realtime,
             lease_seconds: 120,
         }),
         visibility_timeout: None,
