@@ -45,6 +45,13 @@ const FUNCTIONS: &[Function] = &[
     Function { binary: "organizations", event: "organizations/get-current.json", what: "GET /organizations/current" },
     Function { binary: "authorizer", event: "authorizer/request.json", what: "a refused token" },
     Function { binary: "api-keys", event: "api-keys/list-keys.json", what: "GET /api-keys" },
+    Function { binary: "content", event: "content/search.json", what: "GET /content/search?q=fractions" },
+    Function { binary: "realtime", event: "realtime/pusher-auth.json", what: "POST /pusher/auth (private-org)" },
+    Function {
+        binary: "content-worker",
+        event: "content-worker/job.json",
+        what: "an SQS batch of one (no such job: acknowledged)",
+    },
 ];
 
 fn release_dir() -> PathBuf {
@@ -176,7 +183,16 @@ async fn main() -> Result<(), Error> {
     let template = toolbox_local::template::Template::workspace()?;
     let sdk = toolbox::aws::load_sdk_config().await;
     let provisioned = toolbox_local::provision::provision(&template, &sdk, "toolbox-bench").await?;
-    let env: Vec<(String, String)> = toolbox_local::environment(&template, &provisioned).into_iter().collect();
+    let mut env: Vec<(String, String)> = toolbox_local::environment(&template, &provisioned).into_iter().collect();
+    // A Pusher app, so that /pusher/auth signs (it makes no call to Pusher).
+    for (name, value) in [
+        ("PUSHER_APP_ID", "bench"),
+        ("PUSHER_KEY", "bench-key"),
+        ("PUSHER_SECRET", "bench-secret"),
+        ("PUSHER_CLUSTER", "mt1"),
+    ] {
+        env.push((name.to_owned(), value.to_owned()));
+    }
     let release = release_dir();
 
     println!("Measured {}.\n", machine());

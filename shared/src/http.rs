@@ -32,7 +32,7 @@ pub struct RouteTable {
     router: Router<AppState>,
     routes: Vec<(Method, &'static str)>,
     /// Routes whose scope is not the method's (see [`RouteTable::needs`]).
-    scopes: HashMap<(Method, &'static str), Scope>,
+    scopes: HashMap<(Method, &'static str), &'static [Scope]>,
 }
 
 macro_rules! verb {
@@ -70,11 +70,11 @@ impl RouteTable {
     verb!(patch, PATCH);
     verb!(delete, DELETE);
 
-    /// The route added last needs `scope` instead of the method's (`read`
-    /// or `write`): `POST /content/generate` needs `content:generate`.
-    pub fn needs(mut self, scope: Scope) -> Self {
+    /// The route added last needs one of `scopes` instead of the method's
+    /// (`read` or `write`): `POST /content/generate` needs `content:generate`.
+    pub fn needs(mut self, scopes: &'static [Scope]) -> Self {
         if let Some((method, path)) = self.routes.last() {
-            self.scopes.insert((method.clone(), path), scope);
+            self.scopes.insert((method.clone(), path), scopes);
         }
         self
     }
@@ -178,7 +178,7 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
 #[derive(Clone)]
 struct Guard {
     state: AppState,
-    scopes: Arc<HashMap<(Method, &'static str), Scope>>,
+    scopes: Arc<HashMap<(Method, &'static str), &'static [Scope]>>,
 }
 
 /// What the authorizer could not check: an API key's signature over the
@@ -197,10 +197,11 @@ async fn credential_guard(State(Guard { state, scopes }): State<Guard>, req: Req
         None => req,
     };
     let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    let scope = route
+    let method_scope = [Scope::for_method(req.method())];
+    let needed = route
         .and_then(|path| scopes.iter().find(|((method, p), _)| method == req.method() && *p == path))
-        .map_or_else(|| Scope::for_method(req.method()), |(_, scope)| *scope);
-    if let Err(err) = principal.require_scope(scope) {
+        .map_or(&method_scope[..], |(_, scopes)| *scopes);
+    if let Err(err) = principal.require_any_scope(needed) {
         return err.into_response();
     }
     next.run(req).await

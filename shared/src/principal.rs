@@ -173,6 +173,15 @@ impl Principal {
         }
     }
 
+    /// At least one of `scopes` (a route that several scopes open).
+    pub fn require_any_scope(&self, scopes: &[Scope]) -> Result<(), AppError> {
+        if scopes.iter().any(|scope| self.scopes.contains(scope)) {
+            return Ok(());
+        }
+        let names: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
+        Err(AppError::Forbidden(format!("this credential lacks the {} scope", names.join(" or "))))
+    }
+
     /// For what only a person may do (their password, their sessions, the
     /// organisation's API keys): an integration's key is refused.
     pub fn require_user(&self) -> Result<(), AppError> {

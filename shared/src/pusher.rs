@@ -89,12 +89,14 @@ pub enum PusherError {
 /// Sends events, or only logs them when Pusher is not configured.
 #[derive(Clone, Debug)]
 pub struct Realtime {
-    pusher: Option<(PusherConfig, reqwest::Client)>,
+    /// The HTTP client is made on the first event: building its TLS setup
+    /// would otherwise double the worker's cold start.
+    pusher: Option<(PusherConfig, std::sync::OnceLock<reqwest::Client>)>,
 }
 
 impl Realtime {
     pub fn new(config: Option<PusherConfig>) -> Self {
-        Self { pusher: config.map(|config| (config, reqwest::Client::new())) }
+        Self { pusher: config.map(|config| (config, std::sync::OnceLock::new())) }
     }
 
     pub fn config(&self) -> Option<&PusherConfig> {
@@ -113,6 +115,7 @@ impl Realtime {
         let path = format!("/apps/{}/events", config.app_id);
         let query = config.signed_query("POST", &path, body.as_bytes(), now);
         let response = http
+            .get_or_init(reqwest::Client::new)
             .post(format!("{}{path}?{query}", config.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)

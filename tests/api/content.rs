@@ -267,8 +267,16 @@ async fn a_key_with_content_generate_may_generate_and_a_key_without_it_may_not()
     let refused = app.post("/api/v1/content/generate").api_key(&writer.key).json(quiz()).send().await;
     refused.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     assert!(refused.body["error"]["message"].as_str().unwrap().contains("content:generate"));
-    // content:generate is not a write scope for anything else.
+    // It may follow its jobs and read what they made, and write nothing else.
     let made = app.generated(&admin, quiz()).await;
+    for path in [
+        format!("/api/v1/content/jobs/{}", made.job_id),
+        "/api/v1/content/jobs".to_owned(),
+        format!("/api/v1/content/{}", made.content_id),
+    ] {
+        app.get(&path).api_key(&generator.key).send().await.expect(StatusCode::OK, None);
+    }
+    app.get("/api/v1/content").api_key(&generator.key).send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     app.call(axum::http::Method::POST, &format!("/api/v1/content/{}/publish", made.content_id))
         .api_key(&generator.key)
         .send()

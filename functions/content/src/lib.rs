@@ -14,15 +14,21 @@ use toolbox::http::RouteTable;
 use toolbox::principal::{Principal, Role, Scope};
 use toolbox::tenancy::Tenant;
 
+/// A key that may generate may also follow its jobs and read what they made.
+const FOLLOW: &[Scope] = &[Scope::Read, Scope::ContentGenerate];
+
 pub fn routes() -> RouteTable {
     RouteTable::new()
         .post("/api/v1/content/generate", generate::start)
-        .needs(Scope::ContentGenerate)
+        .needs(&[Scope::ContentGenerate])
         .get("/api/v1/content/jobs", jobs::list)
+        .needs(FOLLOW)
         .get("/api/v1/content/jobs/{id}", jobs::get)
+        .needs(FOLLOW)
         .get("/api/v1/content/search", search::search)
         .get("/api/v1/content", items::list)
         .get("/api/v1/content/{id}", items::get)
+        .needs(FOLLOW)
         .put("/api/v1/content/{id}", items::update)
         .delete("/api/v1/content/{id}", items::delete)
         .post("/api/v1/content/{id}/publish", items::publish)
