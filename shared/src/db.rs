@@ -309,6 +309,26 @@ impl Db {
         Ok(item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
+    /// Deletes an item whose `version` is below `version`; an item a later
+    /// write stamped with a newer version (or an item that is gone) stays.
+    pub async fn delete_if_older(&self, key: &Key, version: u64) -> Result<(), DbError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression("#version < :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match deleted.map_err(|err| err.into_service_error()) {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_conditional_check_failed_exception() => Ok(()),
+            Err(e) => Err(DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into())),
+        }
+    }
+
     /// Runs one update outside a transaction, returning the new attributes.
     pub async fn run_update(&self, update: Update) -> Result<Item, DbError> {
         self.client

@@ -31,20 +31,21 @@ pub enum OutboxError {
     Send(String),
 }
 
-fn entry_key(job: &Job, state: &AppState) -> Key {
+/// The entry of `job`, filed under the job's creation time.
+fn entry_key(job: &Job) -> Result<Key, DbError> {
     let written_at = time::OffsetDateTime::parse(&job.audit.created_at, &time::format_description::well_known::Rfc3339)
-        .map_or_else(|_| state.now().unix_timestamp(), time::OffsetDateTime::unix_timestamp);
-    global::outbox(&job.id, written_at)
+        .map_err(|err| DbError::Service(format!("job {} has an unreadable created_at: {err}", job.id).into()))?;
+    Ok(global::outbox(&job.id, written_at.unix_timestamp()))
 }
 
 /// The write that records `job`'s message as owed, for the job's transaction.
 pub fn record(state: &AppState, job: &Job) -> Result<Write, DbError> {
-    Ok(Write::Put(state.db.put_new(&entry_key(job, state), &Entry { message: job.message() })?))
+    Ok(Write::Put(state.db.put_new(&entry_key(job)?, &Entry { message: job.message() })?))
 }
 
 /// Sends `job`'s message and settles its outbox entry.
 pub async fn dispatch(state: &AppState, job: &Job) -> Result<(), OutboxError> {
-    send_and_settle(state, &job.message(), &entry_key(job, state)).await
+    send_and_settle(state, &job.message(), &entry_key(job)?).await
 }
 
 async fn send_and_settle(state: &AppState, message: &JobMessage, key: &Key) -> Result<(), OutboxError> {
@@ -70,7 +71,9 @@ async fn send_and_settle(state: &AppState, message: &JobMessage, key: &Key) -> R
     Ok(())
 }
 
-/// Sends the messages of every stuck entry; returns how many it sent.
+/// Sends the messages of every stuck entry; returns how many it sent. An
+/// entry that cannot be read or sent is logged and left for the next sweep;
+/// it never holds up the others.
 pub async fn sweep(state: &AppState) -> Result<usize, OutboxError> {
     let cutoff = state.now().unix_timestamp() - STUCK_AFTER_SECONDS;
     let mut sent = 0;
@@ -78,12 +81,27 @@ pub async fn sweep(state: &AppState) -> Result<usize, OutboxError> {
         let partition = global::outbox_shard(shard);
         // Sort keys start with the zero-padded write time, oldest first.
         let range = Range { partition: &partition, prefix: "0", index: None, newest_first: false, live_only: false };
-        let page = state.db.query::<EntryRow>(&range, SWEEP_BATCH, None).await?;
-        for row in page.items.into_iter().take_while(|row| row.written_at() < Some(cutoff)) {
+        let page = state.db.query::<serde_json::Value>(&range, SWEEP_BATCH, None).await?;
+        for raw in page.items {
+            let row = match serde_json::from_value::<EntryRow>(raw) {
+                Ok(row) => row,
+                Err(err) => {
+                    tracing::error!(error = %err, shard, "an unreadable outbox entry; skipped");
+                    continue;
+                }
+            };
+            if row.written_at().is_none_or(|at| at >= cutoff) {
+                break;
+            }
             let key = Key { pk: partition.clone(), sk: row.sk.clone() };
-            send_and_settle(state, &row.entry.message, &key).await?;
-            tracing::warn!(job_id = %row.entry.message.job_id, "a stuck job message was sent by the sweeper");
-            sent += 1;
+            let job_id = &row.entry.message.job_id;
+            match send_and_settle(state, &row.entry.message, &key).await {
+                Ok(()) => {
+                    tracing::warn!(%job_id, "a stuck job message was sent by the sweeper");
+                    sent += 1;
+                }
+                Err(err) => tracing::error!(error = %err, %job_id, "a stuck job message could not be sent"),
+            }
         }
     }
     Ok(sent)

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::db::{Db, DbError, Item};
 use crate::generation::content::GeneratedContent;
 use crate::ids::ContentId;
-use crate::tenancy::{Key, Tenant};
+use crate::tenancy::Tenant;
 
 /// An item is indexed under at most this many terms, its weightiest.
 pub const MAX_TERMS: usize = 200;
@@ -104,42 +104,51 @@ pub fn score(terms: &BTreeMap<String, u32>, query: &[String]) -> (usize, u32) {
     (matched, weight)
 }
 
-/// Puts the index entries of the terms in `new` but not in `old`. Run it
-/// before the item is written: an entry whose item is missing (or does not
-/// have the term) is skipped by a search, but an item without its entries
-/// could not be found.
+/// Puts the index entries of every term of `version` of an item, each
+/// stamped with that version. Run it before the item is written: an entry
+/// whose item is missing (or lacks the term) is skipped by a search, but an
+/// item without its entries could not be found.
 pub async fn add(
     db: &Db,
     tenant: &Tenant,
     content: &ContentId,
-    old: &BTreeMap<String, u32>,
-    new: &BTreeMap<String, u32>,
+    version: u64,
+    terms: &BTreeMap<String, u32>,
 ) -> Result<(), DbError> {
-    let puts = new
+    let puts = terms
         .keys()
-        .filter(|term| !old.contains_key(*term))
-        .map(|term| Db::item(&tenant.search_term(term, content), &Entry { content_id: content }))
+        .map(|term| Db::item(&tenant.search_term(term, content), &Entry { content_id: content, version }))
         .collect::<Result<Vec<Item>, DbError>>()?;
     db.batch_write(puts, Vec::new()).await
 }
 
-/// Deletes the index entries of the terms in `old` but not in `new`, once
-/// the item no longer has them.
+/// Deletes the entries of the terms in `old` but not in `current`, once the
+/// item no longer has them; only entries written before `current_version`,
+/// so a slow prune never removes an entry that a later edit put back.
 pub async fn prune(
     db: &Db,
     tenant: &Tenant,
     content: &ContentId,
     old: &BTreeMap<String, u32>,
-    new: &BTreeMap<String, u32>,
+    current: &BTreeMap<String, u32>,
+    current_version: u64,
 ) -> Result<(), DbError> {
-    let deletes: Vec<Key> =
-        old.keys().filter(|term| !new.contains_key(*term)).map(|term| tenant.search_term(term, content)).collect();
-    db.batch_write(Vec::new(), deletes).await
+    let mut deletes = tokio::task::JoinSet::new();
+    for term in old.keys().filter(|term| !current.contains_key(*term)) {
+        let (db, key) = (db.clone(), tenant.search_term(term, content));
+        deletes.spawn(async move { db.delete_if_older(&key, current_version).await });
+    }
+    while let Some(done) = deletes.join_next().await {
+        done.map_err(|err| DbError::Service(Box::new(err)))??;
+    }
+    Ok(())
 }
 
 #[derive(serde::Serialize)]
 struct Entry<'a> {
     content_id: &'a ContentId,
+    /// The item version that wrote it.
+    version: u64,
 }
 
 /// The content id an index entry's sort key ends with.

@@ -168,11 +168,12 @@ impl Tenant {
 
     pub const SEARCH_TERM_PREFIX: &'static str = "TERM#";
 
-    /// Where a content body too large for its item is kept in the bucket,
-    /// one object per version, so a reader of the old version never finds
-    /// the new body half-written.
-    pub fn content_body_object(&self, content: &ContentId, version: u64) -> String {
-        format!("org/{}/content/{content}/v{version}.json", self.org_id)
+    /// Where a content body too large for its item is kept in the bucket:
+    /// one object per write (`write` is unique to it), so two edits racing
+    /// for the same version never overwrite each other's body, and a reader
+    /// of the old version still finds its own.
+    pub fn content_body_object(&self, content: &ContentId, version: u64, write: &str) -> String {
+        format!("org/{}/content/{content}/v{version}-{write}.json", self.org_id)
     }
 
     /// A user's place in a class (its teacher, or an enrolled student): the

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use toolbox::domain::content::ContentItem;
+use toolbox::domain::content::{ContentItem, SUPERSEDED_TAG};
 use toolbox::domain::job::{Job, JobStatus};
 use toolbox::outbox;
 use toolbox::tenancy::global;
@@ -361,6 +361,7 @@ async fn an_edit_makes_a_new_version_and_a_stale_or_invalid_one_changes_nothing(
     let mut misplaced = editable(changed.data());
     misplaced["questions"] = misplaced["quiz"].clone();
     let refused = app.call(axum::http::Method::PUT, &path).bearer(&teacher.access_token).json(misplaced).send().await;
+    refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     assert_eq!(refused.body["error"]["details"][0]["field"], "questions");
     for bad in [
         json!({"title": 5}),
@@ -402,7 +403,7 @@ async fn a_body_too_large_for_its_item_is_kept_in_s3_and_read_back() {
     let item: ContentItem = app.state.db.get(&key).await.unwrap().unwrap();
     assert!(item.body.is_none());
     let object = item.body_object.clone().expect("the body is in S3");
-    assert!(object.starts_with(&format!("org/{}/", admin.org_id)) && object.ends_with("/v2.json"));
+    assert!(object.starts_with(&format!("org/{}/content/{}/v2-", admin.org_id, made.content_id)), "{object}");
     let read = content(&app, &admin, &made.content_id).await;
     assert_eq!(read.data()["sections"], edit["sections"]);
     // Back to a small body: the item holds it again and the S3 copy is gone.
@@ -415,8 +416,10 @@ async fn a_body_too_large_for_its_item_is_kept_in_s3_and_read_back() {
         .expect(StatusCode::OK, None);
     let item: ContentItem = app.state.db.get(&key).await.unwrap().unwrap();
     assert!(item.body.is_some() && item.body_object.is_none());
-    let gone = app.state.aws.s3.get_object().bucket(&app.state.config.bucket_name).key(&object).send().await;
-    assert!(gone.is_err(), "the replaced version's body was deleted");
+    // Left for a reader of version 2, marked for the bucket's lifecycle rule.
+    let tags = app.state.aws.s3.get_object_tagging().bucket(&app.state.config.bucket_name).key(&object).send().await;
+    let tags = tags.expect("the replaced body is still readable");
+    assert!(tags.tag_set().iter().any(|t| t.key() == SUPERSEDED_TAG && t.value() == "true"));
 }
 
 #[tokio::test]
@@ -651,4 +654,20 @@ async fn a_job_whose_message_was_not_sent_is_sent_by_the_outbox_sweep_and_runs()
         }
     }
     assert_eq!(status, JobStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_slow_prune_never_removes_a_search_entry_a_later_edit_put_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let made = app.generated(&admin, quiz()).await;
+    let (tenant, id) = (admin.tenant(), made.content_id.parse().unwrap());
+    let term = std::collections::BTreeMap::from([("volcano".to_owned(), 8)]);
+    // Edit 3 put the term back while edit 2, which dropped it, had not pruned yet.
+    toolbox::search::add(&app.state.db, &tenant, &id, 3, &term).await.unwrap();
+    toolbox::search::prune(&app.state.db, &tenant, &id, &term, &Default::default(), 2).await.unwrap();
+    assert!(app.raw_item(&tenant.search_term("volcano", &id)).await.is_some(), "the newer entry stays");
+    // The prune of an edit that came after it does remove it.
+    toolbox::search::prune(&app.state.db, &tenant, &id, &term, &Default::default(), 4).await.unwrap();
+    assert!(app.raw_item(&tenant.search_term("volcano", &id)).await.is_none());
 }

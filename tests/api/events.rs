@@ -153,7 +153,11 @@ async fn api_events_replay_through_their_functions() {
         let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
         assert_eq!(got, StatusCode::from_u16(*status).unwrap(), "events/{file}: {}", String::from_utf8_lossy(&body));
         assert_eq!(request_id.unwrap(), "sample-event-request", "events/{file}");
-        serde_json::from_slice::<Value>(&body).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+        let json: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+        // Enveloped answers carry it in `metadata` too (`/pusher/auth` answers in Pusher's shape).
+        if json.get("metadata").is_some() {
+            assert_eq!(json["metadata"]["request_id"], "sample-event-request", "events/{file}");
+        }
     }
 }
 
@@ -257,7 +261,8 @@ async fn the_schedule_event_sweeps_the_outbox() {
     let text = std::fs::read_to_string(events_dir().join("content-worker/schedule.json")).unwrap();
     let payload: Value = serde_json::from_str(&text).unwrap();
     let answer = sample_worker(&app).invoke(Invocation::of(payload).unwrap()).await.unwrap();
-    assert!(answer["sent"].as_u64().unwrap() >= 1, "{answer}");
+    // Other tests' stuck entries may be swept by either sweep: only this one is ours to check.
+    assert!(answer["sent"].is_u64(), "{answer}");
     let entry = global::outbox(&job.id, written.unix_timestamp());
     assert!(app.raw_item(&entry).await.is_none(), "the stuck entry was sent and settled");
 }

@@ -184,9 +184,15 @@ async fn the_worker_tells_the_organization_and_the_requester_how_the_job_goes() 
     let app = TestApp::spawn_with(|config| config.pusher = Some(pusher(&format!("http://{addr}")))).await;
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
-    let made = app
-        .generated(&teacher, json!({"type": "lesson", "subject": "Biology", "grade_level": 7, "topic": "Cells"}))
+    let message = app
+        .queued_job(&teacher, json!({"type": "lesson", "subject": "Biology", "grade_level": 7, "topic": "Cells"}))
         .await;
+    let batch = crate::helpers::sqs_event(&[("m1", serde_json::to_string(&message).unwrap(), 1)]);
+    assert!(
+        app.worker(toolbox::generation::template::TemplateProvider).handle(batch).await.batch_item_failures.is_empty()
+    );
+    let job: toolbox::domain::job::Job =
+        app.state.db.get(&teacher.tenant().job(&message.job_id)).await.unwrap().unwrap();
     let events = seen.lock().unwrap().clone();
     let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["job.progress", "job.progress", "job.progress", "job.completed"], "{events:?}");
@@ -204,5 +210,5 @@ async fn the_worker_tells_the_organization_and_the_requester_how_the_job_goes() 
         .collect();
     assert_eq!(stages, ["outline", "content", "quiz"]);
     let completed: Value = serde_json::from_str(events[3]["data"].as_str().unwrap()).unwrap();
-    assert_eq!(completed, json!({"job_id": made.job_id, "status": "succeeded", "content_id": made.content_id}));
+    assert_eq!(completed, json!({"job_id": message.job_id, "status": "succeeded", "content_id": job.content_id}));
 }

@@ -10,21 +10,16 @@ use toolbox::domain::job::{Job, JobMessage, JobStatus};
 use toolbox::generation::content::GeneratedContent;
 use toolbox::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
 use toolbox::generation::template::TemplateProvider;
-use toolbox::ids::{JobId, UserId};
+use toolbox::ids::JobId;
 use toolbox::tenancy::Tenant;
 use toolbox_content_worker::{MAX_RECEIVES, Worker};
 
 use crate::helpers::{Account, TestApp, sqs_event};
 
-/// A job as `POST /content/generate` will write it, and its message.
+/// A job as `POST /content/generate` writes it, with no message on the
+/// shared queue: the test hands the message to the worker itself.
 async fn queued_job(app: &TestApp, admin: &Account, request: Value) -> JobMessage {
-    let id = JobId::new();
-    let user: UserId = admin.user_id.parse().unwrap();
-    let request_id = format!("req-{id}");
-    let request = serde_json::from_value(request).unwrap();
-    let job = Job::queued(id, &admin.tenant(), request, request_id, &user, app.state.now());
-    app.state.db.create(&admin.tenant().job(&job.id), &job).await.unwrap();
-    job.message()
+    app.queued_job(admin, request).await
 }
 
 fn lesson() -> Value {
@@ -42,6 +37,12 @@ fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
 
 async fn job(app: &TestApp, tenant: &Tenant, message: &JobMessage) -> Job {
     app.state.db.get(&tenant.job(&message.job_id)).await.unwrap().unwrap()
+}
+
+/// The ids `GET /content/jobs?status=` lists (read from gsi1).
+async fn listed(app: &TestApp, admin: &Account, status: &str) -> Vec<String> {
+    let page = app.get(&format!("/api/v1/content/jobs?status={status}")).bearer(&admin.access_token).send().await;
+    page.data().as_array().unwrap().iter().map(|job| job["id"].as_str().unwrap().to_owned()).collect()
 }
 
 async fn contents(app: &TestApp, tenant: &Tenant) -> Vec<ContentItem> {
@@ -144,6 +145,8 @@ async fn content_that_fails_review_twice_fails_the_job_with_the_reason() {
     let failed = job(&app, &admin.tenant(), &message).await;
     assert_eq!(failed.status, JobStatus::Failed);
     assert!(failed.error.as_deref().unwrap().starts_with("review_failed: question 1"), "{:?}", failed.error);
+    assert_eq!(listed(&app, &admin, "failed").await, vec![message.job_id.to_string()]);
+    assert!(listed(&app, &admin, "running").await.is_empty());
     assert!(contents(&app, &admin.tenant()).await.is_empty());
 }
 
@@ -159,6 +162,8 @@ async fn provider_failures_are_retried_until_the_last_receive_or_fail_fast_when_
     let response = worker(&app, down()).handle(sqs_event(&[("m1", body.clone(), 1)])).await;
     assert_eq!(failed_ids(&response), vec!["m1".to_owned()]);
     assert_eq!(job(&app, &tenant, &message).await.status, JobStatus::Queued, "released for the next delivery");
+    assert_eq!(listed(&app, &admin, "queued").await, vec![message.job_id.to_string()]);
+    assert!(listed(&app, &admin, "running").await.is_empty());
     let last = worker(&app, down()).handle(sqs_event(&[("m1", body, MAX_RECEIVES)])).await;
     assert!(failed_ids(&last).is_empty());
     let failed = job(&app, &tenant, &message).await;

@@ -4,7 +4,6 @@
 //! without rework), runs the pipeline, stores the content and reports only
 //! the messages worth retrying as batch item failures.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -61,13 +60,14 @@ impl Invocation {
 }
 
 impl Worker {
-    /// Runs one invocation; the answer is what Lambda expects back.
+    /// Runs one invocation; the answer is what Lambda expects back. An error
+    /// fails the whole invocation, so Lambda retries every message of a batch.
     pub async fn invoke(
         self: &Arc<Self>,
         invocation: Invocation,
-    ) -> Result<serde_json::Value, toolbox::outbox::OutboxError> {
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
         Ok(match invocation {
-            Invocation::Batch(batch) => serde_json::to_value(self.handle(batch).await).unwrap_or_default(),
+            Invocation::Batch(batch) => serde_json::to_value(self.handle(batch).await)?,
             Invocation::Sweep => json!({ "sent": self.sweep().await? }),
         })
     }
@@ -285,7 +285,7 @@ impl Worker {
             .await
             .map_err(|_| Retry("the content body could not be stored"))?;
         let search_terms = search::terms(&content);
-        if let Err(err) = search::add(&self.state.db, tenant, &id, &BTreeMap::new(), &search_terms).await {
+        if let Err(err) = search::add(&self.state.db, tenant, &id, 1, &search_terms).await {
             tracing::error!(error = %err, "the content's search entries could not be written");
             return Err(Retry("the search entries could not be written"));
         }

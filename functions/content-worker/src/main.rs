@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Two triggers: the queue's batches, and the schedule that sweeps the outbox.
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let worker = worker.clone();
-        async move { Ok::<_, lambda_runtime::Error>(worker.invoke(Invocation::of(event.payload)?).await?) }
+        async move { worker.invoke(Invocation::of(event.payload)?).await }
     }))
     .await
 }

@@ -68,6 +68,24 @@ async fn replay(
     job.map(Some).ok_or_else(|| AppError::internal("an idempotency record names a missing job"))
 }
 
+/// The job of the concurrent request that took this key, once its
+/// transaction has committed (a few tries), else a 409 to retry.
+async fn replay_the_winner(
+    state: &AppState,
+    tenant: &Tenant,
+    caller: &UserId,
+    key: &str,
+    fingerprint: &str,
+) -> AppResult<Job> {
+    for attempt in 0..5u64 {
+        if let Some(job) = replay(state, tenant, caller, key, fingerprint).await? {
+            return Ok(job);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+    }
+    Err(AppError::Conflict("a request with this Idempotency-Key is in flight; retry".into()))
+}
+
 /// Asks for a lesson or a quiz. The work runs later; follow `status_url`.
 /// The same `Idempotency-Key` with the same body gives the same job.
 #[utoipa::path(
@@ -120,17 +138,15 @@ pub async fn start(
         };
         writes.push(Write::Put(state.db.put_new(&tenant.idempotency(&principal.user_id, key), &remembered)?));
     }
-    match state.db.transact(writes).await {
-        Ok(()) => {}
-        // A concurrent request with the same key won: answer with its job.
-        Err(DbError::Cancelled { failed }) if failed.contains(&2) => {
-            let key = key.as_deref().unwrap_or_default();
-            let job = replay(&state, &tenant, &principal.user_id, key, &fingerprint).await?;
-            let job = job
-                .ok_or_else(|| AppError::Conflict("a request with this Idempotency-Key is in flight; retry".into()))?;
+    match (state.db.transact(writes).await, &key) {
+        (Ok(()), _) => {}
+        // A concurrent request with the same key won (its record exists), or
+        // is writing it now (a transaction conflict): answer with its job.
+        (Err(DbError::Cancelled { failed }), Some(key)) if failed.is_empty() || failed.contains(&2) => {
+            let job = replay_the_winner(&state, &tenant, &principal.user_id, key, &fingerprint).await?;
             return Ok((Some(rate_limit), ApiResponse::accepted(Accepted::of(&job))));
         }
-        Err(err) => return Err(err.into()),
+        (Err(err), _) => return Err(err.into()),
     }
     if let Err(err) = outbox::dispatch(&state, &job).await {
         // The job is stored with its outbox entry: the sweeper sends it.

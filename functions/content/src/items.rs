@@ -15,7 +15,7 @@ use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::generation::content::{GeneratedContent, Question, Section};
 use toolbox::generation::request::ContentKind;
-use toolbox::http::{PathId, if_match, revalidated};
+use toolbox::http::{PathId, if_match, not_modified, revalidated};
 use toolbox::ids::ContentId;
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
@@ -127,6 +127,9 @@ pub async fn get(
 ) -> AppResult<Response> {
     let tenant = staff_tenant(&principal)?;
     let item = find(&state, &tenant, &id).await?;
+    if not_modified(&headers, item.audit.version) {
+        return Ok(revalidated(&headers, item.audit.version, ()));
+    }
     let body = item.load_body(&state).await?;
     Ok(revalidated(&headers, item.audit.version, ContentView::of(&item, body)))
 }
@@ -223,7 +226,7 @@ pub async fn update(
     let version = item.audit.version + 1;
     let stored = StoredBody::store(&state, &tenant, &id, version, &body).await?;
     let terms = search::terms(&body);
-    search::add(&state.db, &tenant, &id, &item.search_terms, &terms).await?;
+    search::add(&state.db, &tenant, &id, version, &terms).await?;
     let now = state.now();
     let update = state.db.update_versioned(
         &tenant.content(&id),
@@ -238,23 +241,38 @@ pub async fn update(
             ("search_terms", value(&terms)?),
         ],
     )?;
-    let changed: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected))?)?;
-    settle(&state, &tenant, &item, &terms).await;
+    let changed: ContentItem = match state.db.run_update(update).await {
+        Ok(item) => Db::decode(item)?,
+        Err(err) => {
+            // No item points at the body this edit wrote.
+            if let Some(key) = &stored.body_object
+                && let Err(err) = StoredBody::discard(&state, key).await
+            {
+                tracing::warn!(error = %err, content_id = %id, "an unused content body was not deleted");
+            }
+            return Err(lost_race(expected)(err));
+        }
+    };
+    settle(&state, &tenant, &item, &changed).await;
     Ok(ApiResponse::ok(ContentView::of(&changed, body)).with_etag(changed.audit.version))
 }
 
 /// Tidies up after a committed change: index entries of terms the item no
-/// longer has, and the S3 body of the version it replaced. Both are only
-/// clutter if left (a search ranks by the item's own terms), so a failure is
-/// logged, not answered.
-async fn settle(state: &AppState, tenant: &Tenant, before: &ContentItem, terms: &BTreeMap<String, u32>) {
-    if let Err(err) = search::prune(&state.db, tenant, &before.id, &before.search_terms, terms).await {
+/// longer has, and the S3 body of the version it replaced (marked for the
+/// bucket's lifecycle rule, not deleted, so a reader still holding the old
+/// version can fetch it). Both are only clutter if left (a search ranks by
+/// the item's own terms), so a failure is logged, not answered.
+async fn settle(state: &AppState, tenant: &Tenant, before: &ContentItem, after: &ContentItem) {
+    let pruned =
+        search::prune(&state.db, tenant, &before.id, &before.search_terms, &after.search_terms, after.audit.version)
+            .await;
+    if let Err(err) = pruned {
         tracing::warn!(error = %err, content_id = %before.id, "stale search entries not deleted");
     }
-    if let Some(key) = &before.body_object
-        && let Err(err) = StoredBody::discard(state, key).await
+    if let Some(key) = before.body_object.as_ref().filter(|key| after.body_object.as_ref() != Some(*key))
+        && let Err(err) = StoredBody::retire(state, key).await
     {
-        tracing::warn!(error = %err, content_id = %before.id, "old content body not deleted");
+        tracing::warn!(error = %err, content_id = %before.id, "old content body not marked superseded");
     }
 }
 
@@ -351,7 +369,9 @@ pub async fn delete(
         vec![("deleted_at", s(rfc3339(now))), ("deleted_by", s(principal.user_id.to_string()))],
     )?;
     let deleted: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected))?)?;
-    if let Err(err) = search::prune(&state.db, &tenant, &id, &item.search_terms, &BTreeMap::new()).await {
+    // A deleted item changes no more, so every entry goes, whatever its version.
+    let after_all = deleted.audit.version + 1;
+    if let Err(err) = search::prune(&state.db, &tenant, &id, &item.search_terms, &BTreeMap::new(), after_all).await {
         tracing::warn!(error = %err, content_id = %id, "search entries of deleted content not deleted");
     }
     tracing::info!(content_id = %id, "content deleted");

@@ -115,8 +115,9 @@ async fn ranked(state: &AppState, tenant: &Tenant, words: &[String]) -> AppResul
         let as_prefix = i + 1 == words.len() && word.chars().count() >= search::MIN_PREFIX_CHARS;
         let prefix =
             if as_prefix { format!("{}{word}", Tenant::SEARCH_TERM_PREFIX) } else { Tenant::search_term_prefix(word) };
-        let range =
-            Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+        // Newest first: when a word is in more items than are read, the
+        // newest of them are the candidates.
+        let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: false };
         let (entries, _) = state.db.sort_keys(&range, ENTRIES_PER_WORD).await?;
         let items: HashSet<ContentId> = entries.iter().filter_map(|sk| search::content_of_entry(sk)).collect();
         for item in items {

@@ -14,6 +14,10 @@ use crate::ids::{ContentId, JobId, OrgId, UserId};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 
+/// The S3 tag of bodies that a newer version replaced; template.yaml's
+/// lifecycle rule expires them.
+pub const SUPERSEDED_TAG: &str = "superseded";
+
 /// Bodies above this many bytes of JSON go to S3.
 pub const INLINE_BODY_LIMIT: usize = 100 * 1024;
 
@@ -78,7 +82,7 @@ impl StoredBody {
         if json.len() <= INLINE_BODY_LIMIT {
             return Ok(Self { body: Some(content.clone()), body_object: None });
         }
-        let key = tenant.content_body_object(id, version);
+        let key = tenant.content_body_object(id, version, &ulid::Ulid::new().to_string());
         state
             .aws
             .s3
@@ -93,7 +97,27 @@ impl StoredBody {
         Ok(Self { body: None, body_object: Some(key) })
     }
 
-    /// Deletes the S3 body of a version no item points at any more.
+    /// Marks the body of a replaced version `superseded`: the bucket's
+    /// lifecycle rule deletes it a day later, so a reader who fetched the
+    /// item just before the change can still read it.
+    pub async fn retire(state: &AppState, key: &str) -> Result<(), AppError> {
+        let tag =
+            aws_sdk_s3::types::Tag::builder().key(SUPERSEDED_TAG).value("true").build().map_err(AppError::internal)?;
+        let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().map_err(AppError::internal)?;
+        state
+            .aws
+            .s3
+            .put_object_tagging()
+            .bucket(&state.config.bucket_name)
+            .key(key)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|err| AppError::internal(aws_sdk_s3::error::DisplayErrorContext(err).to_string()))?;
+        Ok(())
+    }
+
+    /// Deletes a body no item ever pointed at (its write lost a race).
     pub async fn discard(state: &AppState, key: &str) -> Result<(), AppError> {
         state
             .aws
