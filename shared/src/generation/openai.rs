@@ -330,6 +330,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn content_that_fails_review_is_sent_back_once_with_the_problems_then_fails() {
+        let req = lesson();
+        let mut quiz = valid(Stage::Quiz, &req).await;
+        quiz["questions"][0]["answer_index"] = json!(7);
+        let mut repaired = valid(Stage::Repair, &req).await;
+        repaired["quiz"][0]["options"] = json!(["Only one"]);
+        let replies = vec![
+            Reply::Json(valid(Stage::Outline, &req).await),
+            Reply::Json(valid(Stage::Content, &req).await),
+            Reply::Json(quiz),
+            Reply::Json(repaired),
+        ];
+        let (base, fake) = serve(replies).await;
+        let provider = OpenAiProvider::new(&base, "test-model", "test-key".into(), fast()).unwrap();
+        match pipeline::run(&provider, &req, |_| {}).await {
+            Err(pipeline::PipelineError::Review(problems)) => {
+                assert!(problems.iter().any(|p| p.contains("question 1 needs 2 to 6 options")), "{problems:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let hits = fake.hits.lock().unwrap();
+        assert_eq!(hits.len(), 4, "one repair, no more");
+        // The repair request names what the review found.
+        let repair: Value = serde_json::from_str(hits[3]["messages"][1]["content"].as_str().unwrap()).unwrap();
+        assert!(repair.to_string().contains("no option at answer_index 7"), "{repair}");
+    }
+
+    #[tokio::test]
     async fn server_errors_and_rate_limits_are_retried() {
         let req = lesson();
         let outline = valid(Stage::Outline, &req).await;
