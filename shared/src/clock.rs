@@ -20,21 +20,35 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that runs with the system clock plus an offset a test can move.
+/// A clock that runs with the system clock plus an offset a test can move,
+/// or, once frozen, stands at the moment it was frozen plus that offset.
 #[derive(Debug, Default)]
 pub struct OffsetClock {
     offset_seconds: AtomicI64,
+    /// Unix milliseconds the clock stands at; 0 while it runs.
+    frozen_at_millis: AtomicI64,
 }
 
 impl OffsetClock {
     pub fn advance(&self, seconds: i64) {
         self.offset_seconds.fetch_add(seconds, Ordering::SeqCst);
     }
+
+    /// Stops the clock where it is, for rules decided to the second.
+    pub fn freeze(&self) {
+        let now = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        self.frozen_at_millis.store(now, Ordering::SeqCst);
+    }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
+        let base = match self.frozen_at_millis.load(Ordering::SeqCst) {
+            0 => OffsetDateTime::now_utc(),
+            millis => OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        };
+        base + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
     }
 }
 

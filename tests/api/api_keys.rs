@@ -149,6 +149,8 @@ async fn a_revoked_key_is_refused_at_once() {
 #[tokio::test]
 async fn rotation_keeps_the_old_secret_for_its_grace_period_only() {
     let app = TestApp::spawn().await;
+    // Decided to the second: the wall clock must not tick between the calls.
+    app.clock.freeze();
     let admin = app.register_org().await;
     let old = app.create_api_key(&admin, json!({"name": "rotating", "scopes": ["read"]})).await;
     let rotated = app
