@@ -42,6 +42,7 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
         "AuthFunction" => toolbox_auth::routes,
         "OrganizationsFunction" => toolbox_organizations::routes,
         "ApiKeysFunction" => toolbox_api_keys::routes,
+        "ClassesFunction" => toolbox_classes::routes,
         "ContentFunction" => toolbox_content::routes,
         "RealtimeFunction" => toolbox_realtime::routes,
         _ => return None,
@@ -59,6 +60,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(toolbox_auth::ApiDoc::openapi());
     doc.merge(toolbox_organizations::ApiDoc::openapi());
     doc.merge(toolbox_api_keys::ApiDoc::openapi());
+    doc.merge(toolbox_classes::ApiDoc::openapi());
     doc.merge(toolbox_content::ApiDoc::openapi());
     doc.merge(toolbox_realtime::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -102,6 +104,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "AuthFunction",
     "OrganizationsFunction",
     "ApiKeysFunction",
+    "ClassesFunction",
     "ContentFunction",
     "RealtimeFunction",
 ];

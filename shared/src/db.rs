@@ -263,6 +263,26 @@ impl Db {
             .map_err(|e| DbError::Service(Box::new(e)))
     }
 
+    /// A delete for a transaction, on `condition`.
+    pub fn delete_if(
+        &self,
+        key: &Key,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Delete, DbError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression(condition)
+            .set_expression_attribute_names(non_empty(
+                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            ))
+            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
+            .build()
+            .map_err(|e| DbError::Service(Box::new(e)))
+    }
+
     pub fn delete(&self, key: &Key) -> Result<Delete, DbError> {
         Delete::builder()
             .table_name(&self.table)

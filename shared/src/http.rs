@@ -246,6 +246,27 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError
     version.parse().map(Some).map_err(|_| malformed())
 }
 
+/// The version `If-Match` names, if any, checked against the `current`
+/// version of the `what` just read: a stale one is a 412.
+pub fn expect_version(headers: &axum::http::HeaderMap, current: u64, what: &str) -> Result<Option<u64>, AppError> {
+    let expected = if_match(headers)?;
+    if expected.is_some_and(|v| v != current) {
+        return Err(AppError::PreconditionFailed(format!("the {what} is at version {current}")));
+    }
+    Ok(expected)
+}
+
+/// The error of a versioned write that lost a race: 412 if the client named
+/// the version it expected, else the 409 of any concurrent change.
+pub fn lost_race(expected: Option<u64>, what: &'static str) -> impl Fn(crate::db::DbError) -> AppError {
+    move |err| match err {
+        crate::db::DbError::ConditionFailed if expected.is_some() => {
+            AppError::PreconditionFailed(format!("the {what} was changed meanwhile"))
+        }
+        other => other.into(),
+    }
+}
+
 /// True when the client's `If-None-Match` already names this version, so a
 /// cacheable GET can answer 304 without a body.
 pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {

@@ -176,10 +176,26 @@ impl Tenant {
         format!("org/{}/content/{content}/v{version}-{write}.json", self.org_id)
     }
 
+    pub fn class(&self, class: &ClassId) -> Key {
+        self.key(format!("CLASS#{class}"))
+    }
+
+    pub const CLASS_PREFIX: &'static str = "CLASS#";
+
     /// A user's place in a class (its teacher, or an enrolled student): the
-    /// item that lets them join the class's presence channel.
-    pub fn class_member(&self, class: &ClassId, user: &UserId) -> Key {
-        self.key(format!("CLASS#{class}#MEMBER#{user}"))
+    /// class's roster reads these, and they let their user join the class's
+    /// presence channel.
+    pub fn roster_entry(&self, class: &ClassId, user: &UserId) -> Key {
+        self.key(format!("{}{user}", Self::roster_prefix(class)))
+    }
+
+    pub fn roster_prefix(class: &ClassId) -> String {
+        format!("ROSTER#{class}#")
+    }
+
+    /// `gsi1pk` of the roster entries of one user: the classes they are in.
+    pub fn classes_of(&self, user: &UserId) -> String {
+        format!("{}#CLASSES#{user}", self.pk())
     }
 
     /// True when `pk` belongs to this tenant's partition; cursors are checked

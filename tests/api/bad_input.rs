@@ -15,7 +15,7 @@ struct JsonRoute {
     field: &'static str,
 }
 
-fn routes(admin: &Account, content_id: &str) -> Vec<JsonRoute> {
+fn routes(admin: &Account, content_id: &str, class_id: &str) -> Vec<JsonRoute> {
     let route = |method, path: &str, authenticated, wrong_type, field| JsonRoute {
         method,
         path: path.to_owned(),
@@ -77,6 +77,15 @@ fn routes(admin: &Account, content_id: &str) -> Vec<JsonRoute> {
             json!({"title": "t", "summary": "s", "objectives": "one"}),
             "objectives",
         ),
+        route(Method::POST, "/api/v1/classes", true, json!({"name": 5}), "name"),
+        route(Method::PUT, &format!("/api/v1/classes/{class_id}"), true, json!({"name": ["x"]}), "name"),
+        route(
+            Method::POST,
+            &format!("/api/v1/classes/{class_id}/students"),
+            true,
+            json!({"student_ids": "everyone"}),
+            "student_ids",
+        ),
         route(
             Method::POST,
             "/api/v1/pusher/auth",
@@ -100,7 +109,11 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
     let content_key = admin.tenant().content(&made.content_id.parse().unwrap());
     let content_before = app.raw_item(&content_key).await;
 
-    for route in routes(&admin, &made.content_id) {
+    let class = app.post("/api/v1/classes").bearer(&admin.access_token).json(json!({"name": "Bad input"})).send().await;
+    let class_id = class.data()["id"].as_str().unwrap().to_owned();
+    let class_before = app.raw_item(&admin.tenant().class(&class_id.parse().unwrap())).await;
+
+    for route in routes(&admin, &made.content_id, &class_id) {
         let call = || {
             let call = app.call(route.method.clone(), &route.path);
             if route.authenticated { call.bearer(&admin.access_token) } else { call }
@@ -134,6 +147,7 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
     let after = (app.raw_item(&user_key).await, app.raw_item(&admin.tenant().organization()).await);
     assert_eq!(after, before, "bad input changed stored data");
     assert_eq!(app.raw_item(&content_key).await, content_before, "bad input changed stored content");
+    assert_eq!(app.raw_item(&admin.tenant().class(&class_id.parse().unwrap())).await, class_before);
     app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
 }
 

@@ -35,6 +35,8 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("organizations/create-invite.json", "OrganizationsFunction", 201),
     ("api-keys/create-key.json", "ApiKeysFunction", 201),
     ("api-keys/list-keys.json", "ApiKeysFunction", 200),
+    ("classes/create-class.json", "ClassesFunction", 201),
+    ("classes/list-classes.json", "ClassesFunction", 200),
     ("content/generate.json", "ContentFunction", 202),
     ("content/list-jobs.json", "ContentFunction", 200),
     ("content/list-content.json", "ContentFunction", 200),

@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod authorizer;
 mod bad_input;
+mod classes;
 mod content;
 mod drift;
 mod events;

@@ -62,6 +62,9 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "rotate_api_key" => json!({"grace_period_seconds": 0}),
         "generate_content" => json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}),
         "update_content" => tenant.content_edit.clone(),
+        "create_class" => json!({"name": "Matrix class"}),
+        "update_class" => json!({"name": "Renamed class"}),
+        "enroll_students" => json!({"student_ids": [tenant.student.user_id]}),
         "pusher_auth" => {
             json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", tenant.admin.org_id)})
         }
@@ -79,6 +82,8 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "user_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/api-keys/") => tenant.api_key_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/jobs/") => tenant.generated.job_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/classes/") => tenant.class_id.clone(),
+            "student_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/") => tenant.generated.content_id.clone(),
             other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
         };
@@ -96,6 +101,8 @@ struct Tenant {
     generated: Generated,
     /// A body `PUT /content/{id}` accepts for `generated`.
     content_edit: Value,
+    /// The teacher's class, with the student enrolled.
+    class_id: String,
 }
 
 impl Tenant {
@@ -111,12 +118,24 @@ impl Tenant {
             .await
             .data()
             .clone();
+        let teacher = app.member(&admin, "teacher").await;
+        let student = app.member(&admin, "student").await;
+        let class =
+            app.post("/api/v1/classes").bearer(&teacher.access_token).json(json!({"name": "Fixture"})).send().await;
+        let class_id = class.data()["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/classes/{class_id}/students"))
+            .bearer(&teacher.access_token)
+            .json(json!({"student_ids": [student.user_id]}))
+            .send()
+            .await
+            .expect(axum::http::StatusCode::OK, None);
         Self {
+            class_id,
+            teacher,
+            student,
             content_edit: json!({"title": view["title"], "summary": view["summary"],
                                  "objectives": view["objectives"], "questions": view["questions"]}),
             generated,
-            teacher: app.member(&admin, "teacher").await,
-            student: app.member(&admin, "student").await,
             parent: app.member(&admin, "parent").await,
             api_key_id: app.create_api_key(&admin, json!({"name": "fixture", "scopes": ["read"]})).await.id,
             admin,

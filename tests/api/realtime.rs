@@ -85,12 +85,11 @@ async fn a_class_member_joins_its_presence_channel_with_their_id_and_name() {
     let app = configured().await;
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
-    let class = ClassId::new();
-    let channel = format!("presence-class-{class}");
-    subscribe(&app, &teacher, &channel).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
-    // The roster item the classes function writes when a teacher or student joins.
-    let member = teacher.tenant().class_member(&class, &teacher.user_id.parse().unwrap());
-    app.state.db.create(&member, &json!({"role": "teacher"})).await.unwrap();
+    let colleague = app.member(&admin, "teacher").await;
+    // Creating a class puts its teacher on the roster.
+    let class = app.post("/api/v1/classes").bearer(&teacher.access_token).json(json!({"name": "7B"})).send().await;
+    let channel = format!("presence-class-{}", class.data()["id"].as_str().unwrap());
+    subscribe(&app, &colleague, &channel).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     let signed = subscribe(&app, &teacher, &channel).await;
     signed.expect(StatusCode::OK, None);
     let data = signed.body["channel_data"].as_str().unwrap();

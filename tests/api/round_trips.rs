@@ -285,6 +285,46 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(&log, t, "DELETE", "/api/v1/content/{id}", app.delete(&content_path).bearer(token).send()).await;
+    let student = app.member(&admin, "student").await;
+    let class = measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/classes",
+        app.post("/api/v1/classes").bearer(token).json(json!({"name": "Budget"})).send(),
+    )
+    .await;
+    let class_path = format!("/api/v1/classes/{}", class.data()["id"].as_str().unwrap());
+    let roster_path = format!("{class_path}/students");
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/classes/{id}/students",
+        app.post(&roster_path).bearer(token).json(json!({"student_ids": [student.user_id]})).send(),
+    )
+    .await;
+    // A student's reads are the dearer ones: their roster entries, then the classes.
+    measure(&log, t, "GET", "/api/v1/classes", app.get("/api/v1/classes").bearer(&student.access_token).send()).await;
+    measure(&log, t, "GET", "/api/v1/classes/{id}", app.get(&class_path).bearer(&student.access_token).send()).await;
+    measure(&log, t, "GET", "/api/v1/classes/{id}/students", app.get(&roster_path).bearer(token).send()).await;
+    measure(
+        &log,
+        t,
+        "PUT",
+        "/api/v1/classes/{id}",
+        app.call(axum::http::Method::PUT, &class_path).bearer(token).json(json!({"name": "Budget 2"})).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "DELETE",
+        "/api/v1/classes/{id}/students/{student_id}",
+        app.delete(&format!("{roster_path}/{}", student.user_id)).bearer(token).send(),
+    )
+    .await;
+    measure(&log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
     measure(&log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())
         .await;

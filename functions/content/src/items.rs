@@ -9,13 +9,13 @@ use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, DbError, Range, s, value};
+use toolbox::db::{Db, Range, s, value};
 use toolbox::domain::content::{ContentItem, ContentStatus, StoredBody};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::generation::content::{GeneratedContent, Question, Section};
 use toolbox::generation::request::ContentKind;
-use toolbox::http::{PathId, if_match, not_modified, revalidated};
+use toolbox::http::{PathId, expect_version, lost_race, not_modified, revalidated};
 use toolbox::ids::ContentId;
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
@@ -37,25 +37,6 @@ pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &ContentId) -> A
         .await?
         .filter(|item| item.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("content"))
-}
-
-/// The version `If-Match` asks for, checked against the item read.
-fn expected_version(headers: &HeaderMap, item: &ContentItem) -> AppResult<Option<u64>> {
-    let expected = if_match(headers)?;
-    if expected.is_some_and(|v| v != item.audit.version) {
-        return Err(AppError::PreconditionFailed(format!("the content is at version {}", item.audit.version)));
-    }
-    Ok(expected)
-}
-
-/// A lost race on a versioned write: 412 if the client named a version.
-fn lost_race(expected: Option<u64>) -> impl Fn(DbError) -> AppError {
-    move |err| match err {
-        DbError::ConditionFailed if expected.is_some() => {
-            AppError::PreconditionFailed("the content was changed meanwhile".into())
-        }
-        other => other.into(),
-    }
 }
 
 /// The organization's content, newest first, without bodies.
@@ -221,7 +202,7 @@ pub async fn update(
 ) -> AppResult<ApiResponse<ContentView>> {
     let tenant = staff_tenant(&principal)?;
     let item = find(&state, &tenant, &id).await?;
-    let expected = expected_version(&headers, &item)?;
+    let expected = expect_version(&headers, item.audit.version, "content")?;
     let body = edit.into_body(item.kind)?;
     let version = item.audit.version + 1;
     let stored = StoredBody::store(&state, &tenant, &id, version, &body).await?;
@@ -250,7 +231,7 @@ pub async fn update(
             {
                 tracing::warn!(error = %err, content_id = %id, "an unused content body was not deleted");
             }
-            return Err(lost_race(expected)(err));
+            return Err(lost_race(expected, "content")(err));
         }
     };
     settle(&state, &tenant, &item, &changed).await;
@@ -307,7 +288,7 @@ pub async fn publish(
 ) -> AppResult<ApiResponse<ContentSummary>> {
     let tenant = staff_tenant(&principal)?;
     let item = find(&state, &tenant, &id).await?;
-    let expected = expected_version(&headers, &item)?;
+    let expected = expect_version(&headers, item.audit.version, "content")?;
     if item.status == ContentStatus::Published {
         return Err(AppError::Conflict("the content is already published".into()));
     }
@@ -323,7 +304,7 @@ pub async fn publish(
             ("published_by", s(principal.user_id.to_string())),
         ],
     )?;
-    let changed: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected))?)?;
+    let changed: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "content"))?)?;
     tracing::info!(content_id = %id, "content published");
     Ok(ApiResponse::ok(ContentSummary::from(&changed)).with_etag(changed.audit.version))
 }
@@ -359,7 +340,7 @@ pub async fn delete(
 ) -> AppResult<ApiResponse<ContentSummary>> {
     let tenant = staff_tenant(&principal)?;
     let item = find(&state, &tenant, &id).await?;
-    let expected = expected_version(&headers, &item)?;
+    let expected = expect_version(&headers, item.audit.version, "content")?;
     let now = state.now();
     let update = state.db.update_versioned(
         &tenant.content(&id),
@@ -368,7 +349,7 @@ pub async fn delete(
         now,
         vec![("deleted_at", s(rfc3339(now))), ("deleted_by", s(principal.user_id.to_string()))],
     )?;
-    let deleted: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected))?)?;
+    let deleted: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "content"))?)?;
     // A deleted item changes no more, so every entry goes, whatever its version.
     let after_all = deleted.audit.version + 1;
     if let Err(err) = search::prune(&state.db, &tenant, &id, &item.search_terms, &BTreeMap::new(), after_all).await {

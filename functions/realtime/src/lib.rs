@@ -151,7 +151,7 @@ pub async fn auth(State(state): State<AppState>, principal: Principal, req: Requ
         Channel::Org(org) if org == principal.org_id => None,
         Channel::User(user) if user == principal.user_id => None,
         Channel::Class(class) => {
-            let member = state.db.get::<serde_json::Value>(&tenant.class_member(&class, &principal.user_id)).await?;
+            let member = state.db.get::<serde_json::Value>(&tenant.roster_entry(&class, &principal.user_id)).await?;
             if member.is_none() {
                 return Err(refused());
             }

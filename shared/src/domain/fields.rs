@@ -152,6 +152,18 @@ parsed_string!(
     |schema| plain_text_schema(schema, 1, 300)
 );
 parsed_string!(
+    /// A class's name, like "7B Biology".
+    ClassName,
+    |raw| plain_text(raw, 1, 120),
+    |schema| plain_text_schema(schema, 1, 120)
+);
+parsed_string!(
+    /// What a class is about, in a few sentences.
+    ClassDescription,
+    |raw| plain_text(raw, 1, 2000),
+    |schema| plain_text_schema(schema, 1, 2000)
+);
+parsed_string!(
     /// What an admin calls an API key, like "SIS sync".
     KeyName,
     |raw| plain_text(raw, 1, 100),

@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod audit;
+pub mod class;
 pub mod content;
 pub mod fields;
 pub mod invite;

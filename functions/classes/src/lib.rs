@@ -1,0 +1,72 @@
+//! `/api/v1/classes*`: classes and their rosters. Teachers and admins read
+//! every class of the organisation; a class is changed by its teacher or an
+//! admin; a student sees only the classes they are enrolled in.
+
+mod classes;
+mod roster;
+mod view;
+
+use axum::Router;
+use toolbox::AppResult;
+use toolbox::domain::class::Class;
+use toolbox::error::AppError;
+use toolbox::http::RouteTable;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::Tenant;
+
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .post("/api/v1/classes", classes::create)
+        .get("/api/v1/classes", classes::list)
+        .get("/api/v1/classes/{id}", classes::get)
+        .put("/api/v1/classes/{id}", classes::update)
+        .delete("/api/v1/classes/{id}", classes::delete)
+        .get("/api/v1/classes/{id}/students", roster::list)
+        .post("/api/v1/classes/{id}/students", roster::enroll)
+        .delete("/api/v1/classes/{id}/students/{student_id}", roster::remove)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        classes::create,
+        classes::list,
+        classes::get,
+        classes::update,
+        classes::delete,
+        roster::list,
+        roster::enroll,
+        roster::remove
+    ),
+    tags((name = "classes", description = "Classes and their rosters"))
+)]
+pub struct ApiDoc;
+
+pub fn router(state: toolbox::AppState) -> Router {
+    routes().into_router(state)
+}
+
+/// Teachers and admins: the people who read every class and roster.
+fn staff_tenant(principal: &Principal) -> AppResult<Tenant> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    Ok(Tenant::of(principal))
+}
+
+/// A class is changed by its own teacher or an admin.
+fn may_manage(principal: &Principal, class: &Class) -> AppResult<()> {
+    if principal.role == Role::Admin || (principal.role == Role::Teacher && principal.user_id == class.teacher_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only the class's teacher or an admin may change it".into()))
+    }
+}
+
+/// A class that is not deleted.
+async fn find(state: &toolbox::AppState, tenant: &Tenant, id: &toolbox::ids::ClassId) -> AppResult<Class> {
+    state
+        .db
+        .get::<Class>(&tenant.class(id))
+        .await?
+        .filter(|class| class.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("class"))
+}
