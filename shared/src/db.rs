@@ -329,6 +329,22 @@ impl Db {
         Ok(item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
+    /// Deletes an item that exists; [`DbError::ConditionFailed`] if it does not.
+    pub async fn remove(&self, key: &Key) -> Result<(), DbError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|err| match err.into_service_error() {
+                e if e.is_conditional_check_failed_exception() => DbError::ConditionFailed,
+                e => DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into()),
+            })?;
+        Ok(())
+    }
+
     /// Deletes an item whose `version` is below `version`; an item a later
     /// write stamped with a newer version (or an item that is gone) stays.
     pub async fn delete_if_older(&self, key: &Key, version: u64) -> Result<(), DbError> {

@@ -193,6 +193,16 @@ impl Tenant {
         format!("ROSTER#{class}#")
     }
 
+    /// A parent's link to their child: what lets the parent read the child's
+    /// classes and progress.
+    pub fn guardian_link(&self, parent: &UserId, child: &UserId) -> Key {
+        self.key(format!("{}{child}", Self::guardian_links_prefix(parent)))
+    }
+
+    pub fn guardian_links_prefix(parent: &UserId) -> String {
+        format!("GUARDIAN#{parent}#")
+    }
+
     /// `gsi1pk` of the roster entries of one user: the classes they are in.
     pub fn classes_of(&self, user: &UserId) -> String {
         format!("{}#CLASSES#{user}", self.pk())

@@ -78,6 +78,13 @@ fn routes(admin: &Account, content_id: &str, class_id: &str) -> Vec<JsonRoute> {
             "objectives",
         ),
         route(Method::POST, "/api/v1/classes", true, json!({"name": 5}), "name"),
+        route(
+            Method::POST,
+            &format!("/api/v1/organizations/current/members/{}/children", admin.user_id),
+            true,
+            json!({"child_id": 5}),
+            "child_id",
+        ),
         route(Method::PUT, &format!("/api/v1/classes/{class_id}"), true, json!({"name": ["x"]}), "name"),
         route(
             Method::POST,

@@ -254,3 +254,91 @@ async fn another_tenants_classes_are_404_and_their_students_cannot_be_enrolled()
     let listed = app.get("/api/v1/classes").bearer(&b.access_token).send().await;
     assert!(ids(&listed).is_empty());
 }
+
+#[tokio::test]
+async fn a_parent_reads_only_a_linked_childs_classes() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let parent = app.member(&admin, "parent").await;
+    let (child, other) = (app.member(&admin, "student").await, app.member(&admin, "student").await);
+    let class = new_class(&app, &teacher).await;
+    let elsewhere = new_class(&app, &teacher).await;
+    enroll(&app, &teacher, &class, json!([child.user_id])).await.expect(StatusCode::OK, None);
+    enroll(&app, &teacher, &elsewhere, json!([other.user_id])).await.expect(StatusCode::OK, None);
+    let children = format!("/api/v1/organizations/current/members/{}/children", parent.user_id);
+    let of = |student: &Account| format!("/api/v1/classes?student_id={}", student.user_id);
+
+    // Before an admin links them, the child is nobody to the parent.
+    app.get(&of(&child)).bearer(&parent.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    let linked = app.post(&children).bearer(&admin.access_token).json(json!({"child_id": child.user_id})).send().await;
+    linked.expect(StatusCode::CREATED, None);
+    assert_eq!(linked.data()["child_id"], child.user_id.as_str());
+    app.post(&children)
+        .bearer(&admin.access_token)
+        .json(json!({"child_id": child.user_id}))
+        .send()
+        .await
+        .expect(StatusCode::CONFLICT, Some("conflict"));
+
+    let listed = app.get(&of(&child)).bearer(&parent.access_token).send().await;
+    listed.expect(StatusCode::OK, None);
+    assert_eq!(ids(&listed), vec![class.clone()]);
+    let one = format!("/api/v1/classes/{class}?student_id={}", child.user_id);
+    app.get(&one).bearer(&parent.access_token).send().await.expect(StatusCode::OK, None);
+    // Not their child, not their child's class, no child named.
+    app.get(&of(&other)).bearer(&parent.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.get(&format!("/api/v1/classes/{elsewhere}?student_id={}", child.user_id))
+        .bearer(&parent.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.get("/api/v1/classes")
+        .bearer(&parent.access_token)
+        .send()
+        .await
+        .expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+    // A student may not look through another student's eyes.
+    app.get(&of(&other)).bearer(&child.access_token).send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    // The parent sees the link; another parent does not.
+    let mine = app.get(&children).bearer(&parent.access_token).send().await;
+    assert_eq!(mine.data()[0]["child_id"], child.user_id.as_str());
+    let stranger = app.member(&admin, "parent").await;
+    app.get(&children).bearer(&stranger.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+
+    // Unlinked: access ends at once.
+    let unlink = format!("{children}/{}", child.user_id);
+    app.delete(&unlink).bearer(&admin.access_token).send().await.expect(StatusCode::NO_CONTENT, None);
+    app.delete(&unlink).bearer(&admin.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.get(&of(&child)).bearer(&parent.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+}
+
+#[tokio::test]
+async fn only_a_parent_links_to_only_a_student() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let parent = app.member(&admin, "parent").await;
+    let student = app.member(&admin, "student").await;
+    let link = |parent: &Account, child: &str| {
+        app.post(&format!("/api/v1/organizations/current/members/{}/children", parent.user_id))
+            .bearer(&admin.access_token)
+            .json(json!({"child_id": child}))
+    };
+    let refused = link(&parent, &teacher.user_id).send().await;
+    refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(refused.body["error"]["details"][0]["field"], "child_id");
+    let refused = link(&parent, &UserId::new().to_string()).send().await;
+    assert_eq!(refused.body["error"]["details"][0]["field"], "child_id");
+    link(&teacher, &student.user_id).send().await.expect(StatusCode::CONFLICT, Some("conflict"));
+    // Another organization's student is no member here.
+    let other = app.register_org().await;
+    let theirs = app.member(&other, "student").await;
+    link(&parent, &theirs.user_id).send().await.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    app.post(&format!("/api/v1/organizations/current/members/{}/children", parent.user_id))
+        .bearer(&teacher.access_token)
+        .json(json!({"child_id": student.user_id}))
+        .send()
+        .await
+        .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+}

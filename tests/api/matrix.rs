@@ -63,6 +63,7 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "generate_content" => json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}),
         "update_content" => tenant.content_edit.clone(),
         "create_class" => json!({"name": "Matrix class"}),
+        "link_child" => json!({"child_id": tenant.student.user_id}),
         "update_class" => json!({"name": "Renamed class"}),
         "enroll_students" => json!({"student_ids": [tenant.student.user_id]}),
         "pusher_auth" => {
@@ -79,6 +80,8 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
     while let Some(start) = path.find('{') {
         let end = path[start..].find('}').unwrap() + start;
         let value = match &path[start + 1..end] {
+            "user_id" if operation.path.contains("/children") => tenant.parent.user_id.clone(),
+            "child_id" => tenant.student.user_id.clone(),
             "user_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/api-keys/") => tenant.api_key_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/jobs/") => tenant.generated.job_id.clone(),
@@ -129,14 +132,21 @@ impl Tenant {
             .send()
             .await
             .expect(axum::http::StatusCode::OK, None);
+        let parent = app.member(&admin, "parent").await;
+        app.post(&format!("/api/v1/organizations/current/members/{}/children", parent.user_id))
+            .bearer(&admin.access_token)
+            .json(json!({"child_id": student.user_id}))
+            .send()
+            .await
+            .expect(axum::http::StatusCode::CREATED, None);
         Self {
             class_id,
+            parent,
             teacher,
             student,
             content_edit: json!({"title": view["title"], "summary": view["summary"],
                                  "objectives": view["objectives"], "questions": view["questions"]}),
             generated,
-            parent: app.member(&admin, "parent").await,
             api_key_id: app.create_api_key(&admin, json!({"name": "fixture", "scopes": ["read"]})).await.id,
             admin,
         }

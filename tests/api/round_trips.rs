@@ -324,6 +324,37 @@ async fn every_route_stays_within_its_dynamodb_budget() {
         app.delete(&format!("{roster_path}/{}", student.user_id)).bearer(token).send(),
     )
     .await;
+    let parent = app.member(&admin, "parent").await;
+    let children = format!("/api/v1/organizations/current/members/{}/children", parent.user_id);
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/organizations/current/members/{user_id}/children",
+        app.post(&children).bearer(token).json(json!({"child_id": student.user_id})).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/organizations/current/members/{user_id}/children",
+        app.get(&children).bearer(&parent.access_token).send(),
+    )
+    .await;
+    app.post(&roster_path).bearer(token).json(json!({"student_ids": [student.user_id]})).send().await;
+    let of_child = format!("/api/v1/classes?student_id={}", student.user_id);
+    let parents_view =
+        measure(&log, t, "GET", "/api/v1/classes", app.get(&of_child).bearer(&parent.access_token).send()).await;
+    assert_eq!(parents_view.data().as_array().unwrap().len(), 1);
+    measure(
+        &log,
+        t,
+        "DELETE",
+        "/api/v1/organizations/current/members/{user_id}/children/{child_id}",
+        app.delete(&format!("{children}/{}", student.user_id)).bearer(token).send(),
+    )
+    .await;
     measure(&log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
     measure(&log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())

@@ -1,7 +1,7 @@
 //! Create, list, read, change and delete classes.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::clock::rfc3339;
@@ -19,7 +19,7 @@ use toolbox::ids::{ClassId, UserId};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::Tenant;
+use toolbox::tenancy::{Key, Tenant};
 use utoipa::ToSchema;
 
 use crate::view::ClassView;
@@ -103,14 +103,69 @@ pub async fn create(
     Ok(ApiResponse::created(class.into()))
 }
 
-/// The classes the caller may see, newest first: every class for teachers
-/// and admins, the classes they are enrolled in for a student.
+#[derive(Deserialize)]
+struct StudentQuery {
+    student_id: Option<String>,
+}
+
+/// Whose classes a request is about.
+enum Whose {
+    /// Every class of the organization (staff asking for no one in particular).
+    All,
+    /// One student's: a student's own, a child of the asking parent (whose
+    /// link is read with the classes), or any student for staff.
+    Student { id: UserId, link: Option<Key> },
+}
+
+/// Reads `?student_id=` against the caller's role.
+fn whose(principal: &Principal, tenant: &Tenant, uri: &Uri) -> AppResult<Whose> {
+    let bad = || AppError::BadRequest("student_id must be a user id".into());
+    let Query(query) = Query::<StudentQuery>::try_from_uri(uri).map_err(|_| bad())?;
+    let asked = query.student_id.map(|raw| raw.parse::<UserId>().map_err(|_| bad())).transpose()?;
+    match (principal.role, asked) {
+        (Role::Admin | Role::Teacher, None) => Ok(Whose::All),
+        (Role::Admin | Role::Teacher, Some(id)) => Ok(Whose::Student { id, link: None }),
+        (Role::Student, None) => Ok(Whose::Student { id: principal.user_id.clone(), link: None }),
+        (Role::Student, Some(id)) if id == principal.user_id => Ok(Whose::Student { id, link: None }),
+        (Role::Student, Some(_)) => Err(AppError::Forbidden("a student sees only their own classes".into())),
+        (Role::Parent, Some(id)) => {
+            let link = Some(tenant.guardian_link(&principal.user_id, &id));
+            Ok(Whose::Student { id, link })
+        }
+        (Role::Parent, None) => Err(AppError::BadRequest("a parent names the child: ?student_id=".into())),
+    }
+}
+
+/// Reads `keys` in one round trip (the result follows them); `link`, when
+/// given, must exist too, or the whole answer is a 404 (a parent asking
+/// about a child who is not theirs learns nothing).
+async fn read_with_link(
+    state: &AppState,
+    link: Option<Key>,
+    keys: Vec<Key>,
+) -> AppResult<Vec<Option<toolbox::db::Item>>> {
+    let mut wanted: Vec<Key> = link.iter().cloned().collect();
+    wanted.extend(keys);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = state.db.batch_get(&wanted).await?.into_iter();
+    if link.is_some() && found.next().flatten().is_none() {
+        return Err(AppError::not_found("student"));
+    }
+    Ok(found.collect())
+}
+
+/// The classes the caller may see, newest first: every class (or one
+/// student's, with `?student_id=`) for teachers and admins, their own for a
+/// student, and a linked child's (`?student_id=` required) for a parent.
 #[utoipa::path(
     get,
     path = "/api/v1/classes",
     operation_id = "list_classes",
     tag = "classes",
     params(
+        ("student_id" = Option<UserId>, Query, nullable = false, description = "Only this student's classes (a parent's child)"),
         ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
         ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
     ),
@@ -119,82 +174,100 @@ pub async fn create(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
     ),
     security(("bearer" = []), ("api_key" = [])),
-    extensions(("x-roles" = json!(["admin", "teacher", "student"])))
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
 )]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ClassView>>> {
-    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
     let tenant = Tenant::of(&principal);
+    let whose = whose(&principal, &tenant, &uri)?;
     let keys = state.key_set().await?;
-    let list = if principal.role == Role::Student { "classes-of-student" } else { "classes" };
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, list, c)).transpose()?;
-    let (classes, last_key) = if principal.role == Role::Student {
-        // The student's roster entries (gsi1), then their classes in one read.
-        let partition = tenant.classes_of(&principal.user_id);
-        let range = Range {
-            partition: &partition,
-            prefix: Tenant::CLASS_PREFIX,
-            index: Some("gsi1"),
-            newest_first: true,
-            live_only: false,
-        };
-        let entries = state.db.query::<RosterEntry>(&range, page.limit, start).await?;
-        let wanted: Vec<_> = entries.items.iter().map(|entry| tenant.class(&entry.class_id)).collect();
-        let found = state.db.batch_get(&wanted).await?.into_iter().flatten();
-        let classes = found.map(Db::decode::<Class>).collect::<Result<Vec<_>, _>>()?;
-        (classes.into_iter().filter(|class| class.deleted_at.is_none()).collect(), entries.last_key)
-    } else {
-        let partition = tenant.pk();
-        let range = Range {
-            partition: &partition,
-            prefix: Tenant::CLASS_PREFIX,
-            index: None,
-            newest_first: true,
-            live_only: true,
-        };
-        let found = state.db.query::<Class>(&range, page.limit, start).await?;
-        (found.items, found.last_key)
+    let list = match &whose {
+        Whose::All => "classes".to_owned(),
+        Whose::Student { id, .. } => format!("classes-of:{id}"),
     };
-    let next = last_key.map(|key| cursor::encode(&keys, &tenant, list, &key));
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let (classes, last_key) = match whose {
+        Whose::Student { id, link } => {
+            // The student's roster entries (gsi1), then their classes in one read.
+            let partition = tenant.classes_of(&id);
+            let range = Range {
+                partition: &partition,
+                prefix: Tenant::CLASS_PREFIX,
+                index: Some("gsi1"),
+                newest_first: true,
+                live_only: false,
+            };
+            let entries = state.db.query::<RosterEntry>(&range, page.limit, start).await?;
+            let wanted = entries.items.iter().map(|entry| tenant.class(&entry.class_id)).collect();
+            let found = read_with_link(&state, link, wanted).await?;
+            let classes = found.into_iter().flatten().map(Db::decode::<Class>).collect::<Result<Vec<_>, _>>()?;
+            (classes.into_iter().filter(|class| class.deleted_at.is_none()).collect(), entries.last_key)
+        }
+        Whose::All => {
+            let partition = tenant.pk();
+            let range = Range {
+                partition: &partition,
+                prefix: Tenant::CLASS_PREFIX,
+                index: None,
+                newest_first: true,
+                live_only: true,
+            };
+            let found = state.db.query::<Class>(&range, page.limit, start).await?;
+            (found.items, found.last_key)
+        }
+    };
+    let next = last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(classes.into_iter().map(ClassView::from).collect(), next))
 }
 
-/// One class: any class for teachers and admins, an enrolled one for a student.
+/// One class: any class for teachers and admins, an enrolled one for a
+/// student, a linked child's (`?student_id=`) for a parent.
 #[utoipa::path(
     get,
     path = "/api/v1/classes/{id}",
     operation_id = "get_class",
     tag = "classes",
-    params(("id" = ClassId, Path, description = "The class's id")),
+    params(
+        ("id" = ClassId, Path, description = "The class's id"),
+        ("student_id" = Option<UserId>, Query, nullable = false, description = "For a parent: the child in the class"),
+    ),
     responses(
         (status = 200, description = "The class", body = Success<ClassView>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     ),
     security(("bearer" = []), ("api_key" = [])),
-    extensions(("x-roles" = json!(["admin", "teacher", "student"])))
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
 )]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
+    uri: Uri,
     PathId(id): PathId<ClassId>,
 ) -> AppResult<ApiResponse<ClassView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
     let tenant = Tenant::of(&principal);
-    if principal.role == Role::Student {
-        // A class one is not in is, for a student, no class at all.
-        let enrolled = state.db.get::<RosterEntry>(&tenant.roster_entry(&id, &principal.user_id)).await?;
-        if enrolled.is_none() {
-            return Err(AppError::not_found("class"));
+    let class = match whose(&principal, &tenant, &uri)? {
+        Whose::All => find(&state, &tenant, &id).await?,
+        // The student's place in the class, and the class, in one read: a
+        // class one is not in is, for them, no class at all.
+        Whose::Student { id: student, link } => {
+            let found =
+                read_with_link(&state, link, vec![tenant.roster_entry(&id, &student), tenant.class(&id)]).await?;
+            let mut items = found.into_iter();
+            let (entry, class) = (items.next().flatten(), items.next().flatten());
+            let class = class.filter(|_| entry.is_some()).map(Db::decode::<Class>).transpose()?;
+            class.filter(|class| class.deleted_at.is_none()).ok_or_else(|| AppError::not_found("class"))?
         }
-    }
-    let class = find(&state, &tenant, &id).await?;
+    };
     let version = class.audit.version;
     Ok(ApiResponse::ok(ClassView::from(class)).with_etag(version))
 }

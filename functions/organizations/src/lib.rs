@@ -1,6 +1,7 @@
 //! `/api/v1/organizations/current*`: the caller's organisation, its members
 //! and invitations.
 
+mod children;
 mod invites;
 mod members;
 mod organization;
@@ -16,6 +17,9 @@ pub fn routes() -> RouteTable {
         .get("/api/v1/organizations/current/members", members::list)
         .patch("/api/v1/organizations/current/members/{user_id}", members::change_role)
         .delete("/api/v1/organizations/current/members/{user_id}", members::remove)
+        .post("/api/v1/organizations/current/members/{user_id}/children", children::link)
+        .get("/api/v1/organizations/current/members/{user_id}/children", children::list)
+        .delete("/api/v1/organizations/current/members/{user_id}/children/{child_id}", children::unlink)
         .post("/api/v1/organizations/current/invites", invites::create)
 }
 
@@ -27,6 +31,9 @@ pub fn routes() -> RouteTable {
         members::list,
         members::change_role,
         members::remove,
+        children::link,
+        children::list,
+        children::unlink,
         invites::create
     ),
     tags((name = "organizations", description = "The caller's organization, its members and invites"))

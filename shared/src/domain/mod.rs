@@ -6,6 +6,7 @@ pub mod audit;
 pub mod class;
 pub mod content;
 pub mod fields;
+pub mod guardian;
 pub mod invite;
 pub mod job;
 pub mod organization;

@@ -1,0 +1,177 @@
+//! A parent's children: admins link a parent to a student and unlink them;
+//! admins and the parent themself list the links.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use toolbox::AppState;
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{DbError, Range};
+use toolbox::domain::guardian::GuardianLink;
+use toolbox::domain::user;
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::PathId;
+use toolbox::ids::UserId;
+use toolbox::json::Json;
+use toolbox::openapi::*;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildLink {
+    /// A member with the student role.
+    child_id: UserId,
+}
+
+/// An active member of the caller's organization with `role`, or a 404 / 422.
+async fn member_with_role(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &UserId,
+    role: Role,
+    field: Option<&str>,
+) -> AppResult<toolbox::domain::user::User> {
+    let member = user::find_active(&state.db, tenant, id).await.map_err(|err| match (err, field) {
+        (AppError::NotFound(_), Some(field)) => AppError::invalid(field, "no such member"),
+        (AppError::NotFound(_), None) => AppError::not_found("member"),
+        (other, _) => other,
+    })?;
+    if member.role != role {
+        let message = format!("must be a member with the {role} role");
+        return Err(match field {
+            Some(field) => AppError::invalid(field, message),
+            None => AppError::Conflict(format!("the member {message}")),
+        });
+    }
+    Ok(member)
+}
+
+/// Links a parent to a student: the parent may then read the student's classes.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/current/members/{user_id}/children",
+    operation_id = "link_child",
+    tag = "organizations",
+    params(("user_id" = UserId, Path, description = "The parent's user id")),
+    request_body = ChildLink,
+    responses(
+        (status = 201, description = "The link", body = Success<GuardianLink>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn link(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(parent): PathId<UserId>,
+    Json(req): Json<ChildLink>,
+) -> AppResult<ApiResponse<GuardianLink>> {
+    principal.require_user()?;
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(&principal);
+    member_with_role(&state, &tenant, &parent, Role::Parent, None).await?;
+    let child = member_with_role(&state, &tenant, &req.child_id, Role::Student, Some("child_id")).await?;
+    let link = GuardianLink {
+        parent_id: parent.clone(),
+        child_id: child.id.clone(),
+        child_first_name: child.first_name,
+        child_last_name: child.last_name,
+        created_at: rfc3339(state.now()),
+        created_by: principal.user_id.clone(),
+    };
+    state.db.create(&tenant.guardian_link(&parent, &child.id), &link).await.map_err(|err| match err {
+        DbError::ConditionFailed => AppError::Conflict("the parent is already linked to this child".into()),
+        other => other.into(),
+    })?;
+    tracing::info!(parent_id = %parent, child_id = %child.id, "parent linked to child");
+    Ok(ApiResponse::created(link))
+}
+
+/// A parent's children: for admins, and for the parent themself.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/current/members/{user_id}/children",
+    operation_id = "list_children",
+    tag = "organizations",
+    params(
+        ("user_id" = UserId, Path, description = "The parent's user id"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of links", body = Success<Vec<GuardianLink>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "parent"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(parent): PathId<UserId>,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<GuardianLink>>> {
+    principal.require_role(&[Role::Admin, Role::Parent])?;
+    if principal.role == Role::Parent && principal.user_id != parent {
+        return Err(AppError::not_found("member"));
+    }
+    let tenant = Tenant::of(&principal);
+    member_with_role(&state, &tenant, &parent, Role::Parent, None).await?;
+    let keys = state.key_set().await?;
+    let list = format!("children:{parent}");
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let (partition, prefix) = (tenant.pk(), Tenant::guardian_links_prefix(&parent));
+    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let found = state.db.query::<GuardianLink>(&range, page.limit, start).await?;
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    Ok(ApiResponse::page(found.items, next))
+}
+
+/// Ends a parent's link to a child.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/current/members/{user_id}/children/{child_id}",
+    operation_id = "unlink_child",
+    tag = "organizations",
+    params(
+        ("user_id" = UserId, Path, description = "The parent's user id"),
+        ("child_id" = UserId, Path, description = "The child's user id"),
+    ),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn unlink(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((parent, child)): Path<(String, String)>,
+) -> AppResult<StatusCode> {
+    principal.require_user()?;
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(&principal);
+    let no_link = || AppError::not_found("link");
+    let (parent, child): (UserId, UserId) =
+        (parent.parse().map_err(|_| no_link())?, child.parse().map_err(|_| no_link())?);
+    match state.db.remove(&tenant.guardian_link(&parent, &child)).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(DbError::ConditionFailed) => Err(no_link()),
+        Err(err) => Err(err.into()),
+    }
+}
