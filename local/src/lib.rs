@@ -44,6 +44,7 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
         "ApiKeysFunction" => toolbox_api_keys::routes,
         "ClassesFunction" => toolbox_classes::routes,
         "ContentFunction" => toolbox_content::routes,
+        "LessonsFunction" => toolbox_lessons::routes,
         "RealtimeFunction" => toolbox_realtime::routes,
         _ => return None,
     };
@@ -62,6 +63,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(toolbox_api_keys::ApiDoc::openapi());
     doc.merge(toolbox_classes::ApiDoc::openapi());
     doc.merge(toolbox_content::ApiDoc::openapi());
+    doc.merge(toolbox_lessons::ApiDoc::openapi());
     doc.merge(toolbox_realtime::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     if let Ok(template) = Template::workspace() {
@@ -106,6 +108,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "ApiKeysFunction",
     "ClassesFunction",
     "ContentFunction",
+    "LessonsFunction",
     "RealtimeFunction",
 ];
 

@@ -95,3 +95,7 @@ ulid_id!(
     /// A class: a teacher and the students enrolled in it.
     ClassId
 );
+ulid_id!(
+    /// A lesson: sections to teach from, published to classes.
+    LessonId
+);

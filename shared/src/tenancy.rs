@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ApiKeyId, ClassId, ContentId, InviteId, JobId, OrgId, SessionId, UserId};
+use crate::ids::{ApiKeyId, ClassId, ContentId, InviteId, JobId, LessonId, OrgId, SessionId, UserId};
 use crate::principal::Principal;
 
 /// A DynamoDB primary key.
@@ -191,6 +191,21 @@ impl Tenant {
 
     pub fn roster_prefix(class: &ClassId) -> String {
         format!("ROSTER#{class}#")
+    }
+
+    pub fn lesson(&self, lesson: &LessonId) -> Key {
+        self.key(format!("LESSON#{lesson}"))
+    }
+
+    pub const LESSON_PREFIX: &'static str = "LESSON#";
+
+    /// A lesson published to a class: the class's lesson list reads these.
+    pub fn class_lesson(&self, class: &ClassId, lesson: &LessonId) -> Key {
+        self.key(format!("{}{lesson}", Self::class_lessons_prefix(class)))
+    }
+
+    pub fn class_lessons_prefix(class: &ClassId) -> String {
+        format!("CLASSLESSON#{class}#")
     }
 
     /// A parent's link to their child: what lets the parent read the child's

@@ -78,6 +78,7 @@ fn routes(admin: &Account, content_id: &str, class_id: &str) -> Vec<JsonRoute> {
             "objectives",
         ),
         route(Method::POST, "/api/v1/classes", true, json!({"name": 5}), "name"),
+        route(Method::POST, "/api/v1/lessons", true, json!({"title": 5}), "title"),
         route(
             Method::POST,
             &format!("/api/v1/organizations/current/members/{}/children", admin.user_id),

@@ -13,6 +13,7 @@ mod events;
 mod health;
 mod invites;
 mod isolation;
+mod lessons;
 mod limits;
 mod matrix;
 mod members;

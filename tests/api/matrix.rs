@@ -63,6 +63,9 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "generate_content" => json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}),
         "update_content" => tenant.content_edit.clone(),
         "create_class" => json!({"name": "Matrix class"}),
+        "create_lesson" | "update_lesson" => json!({"title": "Matrix lesson", "summary": "S.", "objectives": ["O"],
+                                                     "sections": [{"heading": "H", "body": "B"}]}),
+        "publish_lesson" => json!({"class_ids": [tenant.class_id]}),
         "link_child" => json!({"child_id": tenant.student.user_id}),
         "update_class" => json!({"name": "Renamed class"}),
         "enroll_students" => json!({"student_ids": [tenant.student.user_id]}),
@@ -86,6 +89,7 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "id" if operation.path.starts_with("/api/v1/api-keys/") => tenant.api_key_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/jobs/") => tenant.generated.job_id.clone(),
             "id" if operation.path.starts_with("/api/v1/classes/") => tenant.class_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/lessons/") => tenant.lesson_id.clone(),
             "student_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/") => tenant.generated.content_id.clone(),
             other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
@@ -106,6 +110,8 @@ struct Tenant {
     content_edit: Value,
     /// The teacher's class, with the student enrolled.
     class_id: String,
+    /// The teacher's lesson, published to that class.
+    lesson_id: String,
 }
 
 impl Tenant {
@@ -139,7 +145,21 @@ impl Tenant {
             .send()
             .await
             .expect(axum::http::StatusCode::CREATED, None);
+        let lesson = app
+            .post("/api/v1/lessons")
+            .bearer(&teacher.access_token)
+            .json(json!({"title": "Fixture", "summary": "S.", "objectives": ["O"], "sections": [{"heading": "H", "body": "B"}]}))
+            .send()
+            .await;
+        let lesson_id = lesson.data()["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/lessons/{lesson_id}/publish"))
+            .bearer(&teacher.access_token)
+            .json(json!({"class_ids": [class_id]}))
+            .send()
+            .await
+            .expect(axum::http::StatusCode::OK, None);
         Self {
+            lesson_id,
             class_id,
             parent,
             teacher,

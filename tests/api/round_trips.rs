@@ -355,6 +355,45 @@ async fn every_route_stays_within_its_dynamodb_budget() {
         app.delete(&format!("{children}/{}", student.user_id)).bearer(token).send(),
     )
     .await;
+    let lesson_body =
+        json!({"title": "Budget", "summary": "S.", "objectives": ["O"], "sections": [{"heading": "H", "body": "B"}]});
+    let lesson = measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/lessons",
+        app.post("/api/v1/lessons").bearer(token).json(lesson_body.clone()).send(),
+    )
+    .await;
+    let lesson_path = format!("/api/v1/lessons/{}", lesson.data()["id"].as_str().unwrap());
+    let class_id = class.data()["id"].as_str().unwrap();
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/lessons/{id}/publish",
+        app.post(&format!("{lesson_path}/publish")).bearer(token).json(json!({"class_ids": [class_id]})).send(),
+    )
+    .await;
+    // A student's reads: their place in the class is read with the lessons.
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/lessons",
+        app.get(&format!("/api/v1/lessons?class_id={class_id}")).bearer(&student.access_token).send(),
+    )
+    .await;
+    measure(&log, t, "GET", "/api/v1/lessons/{id}", app.get(&lesson_path).bearer(&student.access_token).send()).await;
+    measure(
+        &log,
+        t,
+        "PUT",
+        "/api/v1/lessons/{id}",
+        app.call(axum::http::Method::PUT, &lesson_path).bearer(token).json(lesson_body).send(),
+    )
+    .await;
+    measure(&log, t, "DELETE", "/api/v1/lessons/{id}", app.delete(&lesson_path).bearer(token).send()).await;
     measure(&log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
     measure(&log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())

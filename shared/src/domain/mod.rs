@@ -9,6 +9,7 @@ pub mod fields;
 pub mod guardian;
 pub mod invite;
 pub mod job;
+pub mod lesson;
 pub mod organization;
 pub mod session;
 pub mod user;

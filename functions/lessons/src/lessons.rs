@@ -1,0 +1,394 @@
+//! Create (written, or from generated content), list, read, change and
+//! delete lessons. Students read the published lessons of their classes.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use serde::Deserialize;
+use toolbox::AppState;
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{Db, Range, s, value};
+use toolbox::domain::audit::Audit;
+use toolbox::domain::class::RosterEntry;
+use toolbox::domain::content::ContentItem;
+use toolbox::domain::lesson::{ClassLesson, Lesson, LessonStatus};
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::generation::content::{GeneratedContent, Section};
+use toolbox::generation::request::ContentKind;
+use toolbox::http::{PathId, expect_version, lost_race};
+use toolbox::ids::{ClassId, ContentId, LessonId};
+use toolbox::json::{Json, present};
+use toolbox::openapi::*;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
+
+use crate::may_manage;
+use crate::view::LessonView;
+
+/// What a lesson says: the shape a generated lesson has, without its quiz.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LessonBody {
+    #[schema(min_length = 1, max_length = 200)]
+    title: String,
+    #[schema(min_length = 1, max_length = 2000)]
+    summary: String,
+    #[schema(min_items = 1, max_items = 20)]
+    objectives: Vec<String>,
+    #[schema(min_items = 1, max_items = 30)]
+    sections: Vec<Section>,
+}
+
+impl LessonBody {
+    /// The body, held to the review's rules of shape for a lesson.
+    fn checked(self) -> AppResult<GeneratedContent> {
+        let body = GeneratedContent {
+            title: self.title,
+            summary: self.summary,
+            objectives: self.objectives,
+            sections: self.sections,
+            quiz: Vec::new(),
+        };
+        let problems = body.check_edit(ContentKind::Lesson);
+        if problems.is_empty() { Ok(body) } else { Err(AppError::Validation(problems)) }
+    }
+}
+
+/// A lesson written here, or made from a generated lesson (`content_id` alone).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLesson {
+    /// A generated lesson of the organization to copy; give this or the body.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    content_id: Option<ContentId>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_length = 1, max_length = 2000)]
+    summary: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_items = 1, max_items = 20)]
+    objectives: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_items = 1, max_items = 30)]
+    sections: Option<Vec<Section>>,
+}
+
+/// The body of a new lesson: the generated content's, or the one given.
+async fn new_body(state: &AppState, tenant: &Tenant, req: NewLesson) -> AppResult<GeneratedContent> {
+    match (req.content_id, req.title, req.summary, req.objectives, req.sections) {
+        (Some(id), None, None, None, None) => {
+            let item = state
+                .db
+                .get::<ContentItem>(&tenant.content(&id))
+                .await?
+                .filter(|item| item.deleted_at.is_none())
+                .ok_or_else(|| AppError::invalid("content_id", "no such content"))?;
+            if item.kind != ContentKind::Lesson {
+                return Err(AppError::invalid("content_id", "must be a lesson (a quiz becomes an assessment)"));
+            }
+            let mut body = item.load_body(state).await?;
+            body.quiz.clear();
+            Ok(body)
+        }
+        (None, Some(title), Some(summary), Some(objectives), Some(sections)) => {
+            LessonBody { title, summary, objectives, sections }.checked()
+        }
+        (Some(_), ..) => Err(AppError::invalid("content_id", "give content_id alone, or a body without it")),
+        _ => Err(AppError::invalid("body", "give title, summary, objectives and sections, or a content_id")),
+    }
+}
+
+/// Creates a draft lesson, written here or copied from generated content.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons",
+    operation_id = "create_lesson",
+    tag = "lessons",
+    request_body = NewLesson,
+    responses(
+        (status = 201, description = "The lesson, a draft", body = Success<LessonView>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<NewLesson>,
+) -> AppResult<ApiResponse<LessonView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let content_id = req.content_id.clone();
+    let body = new_body(&state, &tenant, req).await?;
+    let lesson = Lesson {
+        id: LessonId::new(),
+        org_id: tenant.org_id().clone(),
+        title: body.title,
+        summary: body.summary,
+        objectives: body.objectives,
+        sections: body.sections,
+        status: LessonStatus::Draft,
+        class_ids: Vec::new(),
+        content_id,
+        published_at: None,
+        deleted_at: None,
+        deleted_by: None,
+        audit: Audit::new(&principal.user_id, state.now()),
+    };
+    state.db.create(&tenant.lesson(&lesson.id), &lesson).await?;
+    tracing::info!(lesson_id = %lesson.id, "lesson created");
+    Ok(ApiResponse::created(lesson.into()))
+}
+
+#[derive(Deserialize)]
+struct ClassQuery {
+    class_id: Option<String>,
+}
+
+/// Lessons, newest first: every lesson for teachers and admins; for a
+/// student, the published lessons of one of their classes (`?class_id=`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons",
+    operation_id = "list_lessons",
+    tag = "lessons",
+    params(
+        ("class_id" = Option<ClassId>, Query, nullable = false, description = "A class's published lessons (required for students)"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of lessons", body = Success<Vec<LessonView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<LessonView>>> {
+    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
+    let tenant = Tenant::of(&principal);
+    let bad = || AppError::BadRequest("class_id must be a class id".into());
+    let Query(query) = Query::<ClassQuery>::try_from_uri(&uri).map_err(|_| bad())?;
+    let class = query.class_id.map(|raw| raw.parse::<ClassId>().map_err(|_| bad())).transpose()?;
+    let keys = state.key_set().await?;
+    let list = format!("lessons?class={}", class.as_ref().map(ToString::to_string).unwrap_or_default());
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let partition = tenant.pk();
+    let (lessons, last_key) = match (class, principal.role) {
+        (None, Role::Student) => return Err(AppError::BadRequest("a student names the class: ?class_id=".into())),
+        (None, _) => {
+            let range = Range {
+                partition: &partition,
+                prefix: Tenant::LESSON_PREFIX,
+                index: None,
+                newest_first: true,
+                live_only: true,
+            };
+            let found = state.db.query::<Lesson>(&range, page.limit, start).await?;
+            (found.items, found.last_key)
+        }
+        (Some(class), role) => {
+            let prefix = Tenant::class_lessons_prefix(&class);
+            let range =
+                Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: false };
+            let entries = state.db.query::<ClassLesson>(&range, page.limit, start).await?;
+            // A student's place in the class is read with the lessons.
+            let mut wanted = Vec::new();
+            if role == Role::Student {
+                wanted.push(tenant.roster_entry(&class, &principal.user_id));
+            }
+            wanted.extend(entries.items.iter().map(|entry| tenant.lesson(&entry.lesson_id)));
+            let mut found = if wanted.is_empty() { Vec::new() } else { state.db.batch_get(&wanted).await? }.into_iter();
+            if role == Role::Student && found.next().flatten().is_none() {
+                return Err(AppError::not_found("class"));
+            }
+            let lessons = found.flatten().map(Db::decode::<Lesson>).collect::<Result<Vec<_>, _>>()?;
+            let visible = lessons
+                .into_iter()
+                .filter(|lesson| lesson.deleted_at.is_none() && lesson.status == LessonStatus::Published)
+                .collect();
+            (visible, entries.last_key)
+        }
+    };
+    let next = last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    Ok(ApiResponse::page(lessons.into_iter().map(LessonView::from).collect(), next))
+}
+
+/// A lesson that is not deleted.
+pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &LessonId) -> AppResult<Lesson> {
+    state
+        .db
+        .get::<Lesson>(&tenant.lesson(id))
+        .await?
+        .filter(|lesson| lesson.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("lesson"))
+}
+
+/// One lesson: any lesson for teachers and admins; for a student, a lesson
+/// published to one of their classes (any other is not found).
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/{id}",
+    operation_id = "get_lesson",
+    tag = "lessons",
+    params(("id" = LessonId, Path, description = "The lesson's id")),
+    responses(
+        (status = 200, description = "The lesson", body = Success<LessonView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student"])))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<LessonId>,
+) -> AppResult<ApiResponse<LessonView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
+    let tenant = Tenant::of(&principal);
+    let lesson = find(&state, &tenant, &id).await?;
+    if principal.role == Role::Student {
+        let places: Vec<_> =
+            lesson.class_ids.iter().map(|class| tenant.roster_entry(class, &principal.user_id)).collect();
+        let enrolled = lesson.status == LessonStatus::Published
+            && !places.is_empty()
+            && state
+                .db
+                .batch_get(&places)
+                .await?
+                .into_iter()
+                .flatten()
+                .any(|item| Db::decode::<RosterEntry>(item).is_ok());
+        if !enrolled {
+            return Err(AppError::not_found("lesson"));
+        }
+    }
+    let version = lesson.audit.version;
+    Ok(ApiResponse::ok(LessonView::from(lesson)).with_etag(version))
+}
+
+/// Replaces a lesson's body (a new version). With `If-Match`, a stale
+/// version is a 412; without, a concurrent change is a 409.
+#[utoipa::path(
+    put,
+    path = "/api/v1/lessons/{id}",
+    operation_id = "update_lesson",
+    tag = "lessons",
+    params(
+        ("id" = LessonId, Path, description = "The lesson's id"),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+    ),
+    request_body = LessonBody,
+    responses(
+        (status = 200, description = "The lesson as changed", body = Success<LessonView>,
+            headers(("ETag" = String, description = "The new version, quoted"))),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    PathId(id): PathId<LessonId>,
+    Json(body): Json<LessonBody>,
+) -> AppResult<ApiResponse<LessonView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let lesson = find(&state, &tenant, &id).await?;
+    may_manage(&principal, &lesson)?;
+    let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
+    let body = body.checked()?;
+    let update = state.db.update_versioned(
+        &tenant.lesson(&id),
+        lesson.audit.version,
+        &principal.user_id,
+        state.now(),
+        vec![
+            ("title", s(&body.title)),
+            ("summary", s(&body.summary)),
+            ("objectives", value(&body.objectives)?),
+            ("sections", value(&body.sections)?),
+        ],
+    )?;
+    let changed: Lesson = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "lesson"))?)?;
+    let version = changed.audit.version;
+    Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
+}
+
+/// Deletes a lesson: gone from lists, classes and reads; the stored item is
+/// kept, marked deleted, for the audit trail.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/lessons/{id}",
+    operation_id = "delete_lesson",
+    tag = "lessons",
+    params(
+        ("id" = LessonId, Path, description = "The lesson's id"),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+    ),
+    responses(
+        (status = 200, description = "The deleted lesson", body = Success<LessonView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    PathId(id): PathId<LessonId>,
+) -> AppResult<ApiResponse<LessonView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let lesson = find(&state, &tenant, &id).await?;
+    may_manage(&principal, &lesson)?;
+    let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
+    let now = state.now();
+    let update = state.db.update_versioned(
+        &tenant.lesson(&id),
+        lesson.audit.version,
+        &principal.user_id,
+        now,
+        vec![("deleted_at", s(rfc3339(now))), ("deleted_by", s(principal.user_id.to_string()))],
+    )?;
+    let deleted: Lesson = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "lesson"))?)?;
+    // The classes' lists skip a deleted lesson; their entries are only clutter.
+    let entries = lesson.class_ids.iter().map(|class| tenant.class_lesson(class, &id)).collect();
+    if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
+        tracing::warn!(error = %err, lesson_id = %id, "class entries of a deleted lesson not deleted");
+    }
+    tracing::info!(lesson_id = %id, "lesson deleted");
+    Ok(ApiResponse::ok(deleted.into()))
+}
