@@ -281,7 +281,7 @@ async fn a_parent_reads_only_a_linked_childs_classes() {
         .await
         .expect(StatusCode::CONFLICT, Some("conflict"));
 
-    let listed = app.get(&of(&child)).bearer(&parent.access_token).send().await;
+    let listed = app.get(&format!("{}&limit=100", of(&child))).bearer(&parent.access_token).send().await;
     listed.expect(StatusCode::OK, None);
     assert_eq!(ids(&listed), vec![class.clone()]);
     let one = format!("/api/v1/classes/{class}?student_id={}", child.user_id);

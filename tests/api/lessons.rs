@@ -81,6 +81,21 @@ async fn a_published_lesson_is_read_by_its_classes_students_only() {
     assert_eq!(again.data()["version"], published.data()["version"]);
     publish(&app, &teacher, &lesson, json!([other_class])).await.expect(StatusCode::OK, None);
     app.get(&path).bearer(&outside.access_token).send().await.expect(StatusCode::OK, None);
+    // A full page is allowed (the class and the student's place ride along).
+    let full = app.get(&format!("{}&limit=100", of(&class))).bearer(&inside.access_token).send().await;
+    full.expect(StatusCode::OK, None);
+    // A deleted class takes its lessons from its students.
+    app.delete(&format!("/api/v1/classes/{other_class}"))
+        .bearer(&teacher.access_token)
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    app.get(&path).bearer(&outside.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.get(&of(&other_class))
+        .bearer(&outside.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND, Some("not_found"));
 
     // Deleted: gone for everyone.
     app.delete(&path).bearer(&teacher.access_token).send().await.expect(StatusCode::OK, None);
@@ -132,6 +147,8 @@ async fn only_the_author_or_an_admin_changes_a_lesson_and_edits_are_versioned() 
         .expect(StatusCode::FORBIDDEN, Some("forbidden"));
     let class = class_with(&app, &colleague, &[]).await;
     publish(&app, &colleague, &lesson, json!([class])).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    // Nor does the author publish into a colleague's class.
+    publish(&app, &author, &lesson, json!([class])).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     let changed = app
         .call(Method::PUT, &path)
         .bearer(&author.access_token)

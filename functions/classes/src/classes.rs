@@ -204,7 +204,8 @@ pub async fn list(
                 newest_first: true,
                 live_only: false,
             };
-            let entries = state.db.query::<RosterEntry>(&range, page.limit, start).await?;
+            // One key besides the classes (a parent's link): BatchGetItem takes 100 at most.
+            let entries = state.db.query::<RosterEntry>(&range, page.limit.min(99), start).await?;
             let wanted = entries.items.iter().map(|entry| tenant.class(&entry.class_id)).collect();
             let found = read_with_link(&state, link, wanted).await?;
             let classes = found.into_iter().flatten().map(Db::decode::<Class>).collect::<Result<Vec<_>, _>>()?;

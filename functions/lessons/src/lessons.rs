@@ -9,7 +9,7 @@ use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
 use toolbox::db::{Db, Range, s, value};
 use toolbox::domain::audit::Audit;
-use toolbox::domain::class::RosterEntry;
+use toolbox::domain::class::Class;
 use toolbox::domain::content::ContentItem;
 use toolbox::domain::lesson::{ClassLesson, Lesson, LessonStatus};
 use toolbox::envelope::{ApiResponse, Success};
@@ -208,15 +208,17 @@ pub async fn list(
             let prefix = Tenant::class_lessons_prefix(&class);
             let range =
                 Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: false };
-            let entries = state.db.query::<ClassLesson>(&range, page.limit, start).await?;
-            // A student's place in the class is read with the lessons.
-            let mut wanted = Vec::new();
-            if role == Role::Student {
-                wanted.push(tenant.roster_entry(&class, &principal.user_id));
-            }
+            // Two keys besides the lessons: BatchGetItem takes 100 at most.
+            let entries = state.db.query::<ClassLesson>(&range, page.limit.min(98), start).await?;
+            // The class (it must live) and the student's place in it are read
+            // with the lessons.
+            let mut wanted = vec![tenant.class(&class), tenant.roster_entry(&class, &principal.user_id)];
             wanted.extend(entries.items.iter().map(|entry| tenant.lesson(&entry.lesson_id)));
-            let mut found = if wanted.is_empty() { Vec::new() } else { state.db.batch_get(&wanted).await? }.into_iter();
-            if role == Role::Student && found.next().flatten().is_none() {
+            let mut found = state.db.batch_get(&wanted).await?.into_iter();
+            let live =
+                found.next().flatten().map(Db::decode::<Class>).transpose()?.is_some_and(|c| c.deleted_at.is_none());
+            let enrolled = found.next().flatten().is_some();
+            if !live || (role == Role::Student && !enrolled) {
                 return Err(AppError::not_found("class"));
             }
             let lessons = found.flatten().map(Db::decode::<Lesson>).collect::<Result<Vec<_>, _>>()?;
@@ -229,6 +231,27 @@ pub async fn list(
     };
     let next = last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(lessons.into_iter().map(LessonView::from).collect(), next))
+}
+
+/// True when the student is enrolled in a live class the lesson is published
+/// to: each class and the student's place in it, in one read.
+async fn in_a_class(state: &AppState, tenant: &Tenant, principal: &Principal, lesson: &Lesson) -> AppResult<bool> {
+    if principal.role != Role::Student || lesson.class_ids.is_empty() {
+        return Ok(principal.role != Role::Student);
+    }
+    let keys: Vec<_> = lesson
+        .class_ids
+        .iter()
+        .flat_map(|class| [tenant.class(class), tenant.roster_entry(class, &principal.user_id)])
+        .collect();
+    let found = state.db.batch_get(&keys).await?;
+    for pair in found.chunks(2) {
+        let live = pair[0].clone().map(Db::decode::<Class>).transpose()?.is_some_and(|c| c.deleted_at.is_none());
+        if live && pair[1].is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A lesson that is not deleted.
@@ -266,21 +289,9 @@ pub async fn get(
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
     let tenant = Tenant::of(&principal);
     let lesson = find(&state, &tenant, &id).await?;
-    if principal.role == Role::Student {
-        let places: Vec<_> =
-            lesson.class_ids.iter().map(|class| tenant.roster_entry(class, &principal.user_id)).collect();
-        let enrolled = lesson.status == LessonStatus::Published
-            && !places.is_empty()
-            && state
-                .db
-                .batch_get(&places)
-                .await?
-                .into_iter()
-                .flatten()
-                .any(|item| Db::decode::<RosterEntry>(item).is_ok());
-        if !enrolled {
-            return Err(AppError::not_found("lesson"));
-        }
+    let visible = lesson.status == LessonStatus::Published && in_a_class(&state, &tenant, &principal, &lesson).await?;
+    if principal.role == Role::Student && !visible {
+        return Err(AppError::not_found("lesson"));
     }
     let version = lesson.audit.version;
     Ok(ApiResponse::ok(LessonView::from(lesson)).with_etag(version))

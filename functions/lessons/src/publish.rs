@@ -89,9 +89,14 @@ pub async fn publish(
     }
     let found = state.db.batch_get(&added.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
     for (class, item) in added.iter().zip(found) {
-        let live = item.map(Db::decode::<Class>).transpose()?.is_some_and(|class| class.deleted_at.is_none());
-        if !live {
+        let Some(class) = item.map(Db::decode::<Class>).transpose()?.filter(|class| class.deleted_at.is_none()) else {
             return Err(AppError::invalid("class_ids", format!("no such class: {class}")));
+        };
+        if principal.role != Role::Admin && class.teacher_id != principal.user_id {
+            return Err(AppError::Forbidden(format!(
+                "only the teacher of class {} or an admin publishes to it",
+                class.id
+            )));
         }
     }
     let now = rfc3339(state.now());

@@ -9,6 +9,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use toolbox::AppState;
+use toolbox::db::Db;
+use toolbox::domain::class::Class;
 use toolbox::domain::user::User;
 use toolbox::error::{AppError, AppResult, FieldError};
 use toolbox::http::{RouteTable, json_response};
@@ -151,8 +153,10 @@ pub async fn auth(State(state): State<AppState>, principal: Principal, req: Requ
         Channel::Org(org) if org == principal.org_id => None,
         Channel::User(user) if user == principal.user_id => None,
         Channel::Class(class) => {
-            let member = state.db.get::<serde_json::Value>(&tenant.roster_entry(&class, &principal.user_id)).await?;
-            if member.is_none() {
+            let found =
+                state.db.batch_get(&[tenant.class(&class), tenant.roster_entry(&class, &principal.user_id)]).await?;
+            let live = found[0].clone().map(Db::decode::<Class>).transpose()?.is_some_and(|c| c.deleted_at.is_none());
+            if !live || found[1].is_none() {
                 return Err(refused());
             }
             let user = state.db.get::<User>(&tenant.user(&principal.user_id)).await?.ok_or_else(refused)?;
