@@ -37,12 +37,15 @@ fn https_client() -> SharedHttpClient {
 }
 
 /// Short timeouts: a Lambda has seconds, not minutes, to give up and answer.
+/// Against a local endpoint (`AWS_ENDPOINT_URL`, moto serving one request at
+/// a time) a call may wait its turn longer than that under test load, and a
+/// retry of a write that was applied meanwhile would fail its own condition;
+/// there an attempt may take 30 s.
 pub fn sdk_config_loader() -> ConfigLoader {
+    let local = std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|url| !url.is_empty());
+    let attempt = Duration::from_secs(if local { 30 } else { 5 });
     aws_config::defaults(BehaviorVersion::latest()).http_client(https_client()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_secs(5))
-            .build(),
+        TimeoutConfig::builder().connect_timeout(Duration::from_secs(2)).operation_attempt_timeout(attempt).build(),
     )
 }
 
