@@ -228,6 +228,24 @@ impl Db {
             .map_err(|e| DbError::Service(Box::new(e)))
     }
 
+    /// A soft delete of a versioned item: `deleted_at`/`deleted_by` and the
+    /// audit fields, on the condition that it is still at `expected_version`.
+    pub fn soft_delete(
+        &self,
+        key: &Key,
+        expected_version: u64,
+        by: &UserId,
+        at: OffsetDateTime,
+    ) -> Result<Update, DbError> {
+        self.update_versioned(
+            key,
+            expected_version,
+            by,
+            at,
+            vec![("deleted_at", s(rfc3339(at))), ("deleted_by", s(by.to_string()))],
+        )
+    }
+
     /// A partial update of a versioned item: sets `changes` and the audit
     /// fields, on the condition that the item is still at `expected_version`.
     /// Attributes it does not name (counters, lockout state) are left alone.

@@ -267,6 +267,18 @@ pub fn lost_race(expected: Option<u64>, what: &'static str) -> impl Fn(crate::db
     }
 }
 
+/// Runs a versioned update and returns the item as it now stands; a lost
+/// race is [`lost_race`]'s 412 or 409.
+pub async fn commit_versioned<T: serde::de::DeserializeOwned>(
+    db: &crate::db::Db,
+    update: aws_sdk_dynamodb::types::Update,
+    expected: Option<u64>,
+    what: &'static str,
+) -> Result<T, AppError> {
+    let item = db.run_update(update).await.map_err(lost_race(expected, what))?;
+    Ok(crate::db::Db::decode(item)?)
+}
+
 /// True when the client's `If-None-Match` already names this version, so a
 /// cacheable GET can answer 304 without a body.
 pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {

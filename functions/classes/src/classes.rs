@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, Range, Write, s, value};
+use toolbox::db::{Db, Range, Write, value};
 use toolbox::domain::audit::Audit;
 use toolbox::domain::class::{Class, RosterEntry, RosterRole};
 use toolbox::domain::fields::{ClassDescription, ClassName, Subject};
@@ -14,7 +14,7 @@ use toolbox::domain::user::User;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::generation::request::GradeLevel;
-use toolbox::http::{PathId, expect_version, lost_race};
+use toolbox::http::{PathId, commit_versioned, expect_version};
 use toolbox::ids::{ClassId, UserId};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
@@ -335,7 +335,7 @@ pub async fn update(
             ("description", value(&change.description)?),
         ],
     )?;
-    let changed: Class = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "class"))?)?;
+    let changed: Class = commit_versioned(&state.db, update, expected, "class").await?;
     let version = changed.audit.version;
     Ok(ApiResponse::ok(ClassView::from(changed)).with_etag(version))
 }
@@ -374,14 +374,8 @@ pub async fn delete(
     may_manage(&principal, &class)?;
     let expected = expect_version(&headers, class.audit.version, "class")?;
     let now = state.now();
-    let update = state.db.update_versioned(
-        &tenant.class(&id),
-        class.audit.version,
-        &principal.user_id,
-        now,
-        vec![("deleted_at", s(rfc3339(now))), ("deleted_by", s(principal.user_id.to_string()))],
-    )?;
-    let deleted: Class = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "class"))?)?;
+    let update = state.db.soft_delete(&tenant.class(&id), class.audit.version, &principal.user_id, now)?;
+    let deleted: Class = commit_versioned(&state.db, update, expected, "class").await?;
     tracing::info!(class_id = %id, "class deleted");
     Ok(ApiResponse::ok(deleted.into()))
 }

@@ -15,7 +15,7 @@ use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::generation::content::{GeneratedContent, Question, Section};
 use toolbox::generation::request::ContentKind;
-use toolbox::http::{PathId, expect_version, lost_race, not_modified, revalidated};
+use toolbox::http::{PathId, commit_versioned, expect_version, lost_race, not_modified, revalidated};
 use toolbox::ids::ContentId;
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
@@ -304,7 +304,7 @@ pub async fn publish(
             ("published_by", s(principal.user_id.to_string())),
         ],
     )?;
-    let changed: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "content"))?)?;
+    let changed: ContentItem = commit_versioned(&state.db, update, expected, "content").await?;
     tracing::info!(content_id = %id, "content published");
     Ok(ApiResponse::ok(ContentSummary::from(&changed)).with_etag(changed.audit.version))
 }
@@ -342,14 +342,8 @@ pub async fn delete(
     let item = find(&state, &tenant, &id).await?;
     let expected = expect_version(&headers, item.audit.version, "content")?;
     let now = state.now();
-    let update = state.db.update_versioned(
-        &tenant.content(&id),
-        item.audit.version,
-        &principal.user_id,
-        now,
-        vec![("deleted_at", s(rfc3339(now))), ("deleted_by", s(principal.user_id.to_string()))],
-    )?;
-    let deleted: ContentItem = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "content"))?)?;
+    let update = state.db.soft_delete(&tenant.content(&id), item.audit.version, &principal.user_id, now)?;
+    let deleted: ContentItem = commit_versioned(&state.db, update, expected, "content").await?;
     // A deleted item changes no more, so every entry goes, whatever its version.
     let after_all = deleted.audit.version + 1;
     if let Err(err) = search::prune(&state.db, &tenant, &id, &item.search_terms, &BTreeMap::new(), after_all).await {

@@ -5,7 +5,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use toolbox::AppState;
-use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
 use toolbox::db::{Db, Range, s, value};
 use toolbox::domain::audit::Audit;
@@ -16,7 +15,7 @@ use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::generation::content::{GeneratedContent, Section};
 use toolbox::generation::request::ContentKind;
-use toolbox::http::{PathId, expect_version, lost_race};
+use toolbox::http::{PathId, commit_versioned, expect_version};
 use toolbox::ids::{ClassId, ContentId, LessonId};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
@@ -347,7 +346,7 @@ pub async fn update(
             ("sections", value(&body.sections)?),
         ],
     )?;
-    let changed: Lesson = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "lesson"))?)?;
+    let changed: Lesson = commit_versioned(&state.db, update, expected, "lesson").await?;
     let version = changed.audit.version;
     Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
 }
@@ -387,14 +386,8 @@ pub async fn delete(
     may_manage(&principal, &lesson)?;
     let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
     let now = state.now();
-    let update = state.db.update_versioned(
-        &tenant.lesson(&id),
-        lesson.audit.version,
-        &principal.user_id,
-        now,
-        vec![("deleted_at", s(rfc3339(now))), ("deleted_by", s(principal.user_id.to_string()))],
-    )?;
-    let deleted: Lesson = Db::decode(state.db.run_update(update).await.map_err(lost_race(expected, "lesson"))?)?;
+    let update = state.db.soft_delete(&tenant.lesson(&id), lesson.audit.version, &principal.user_id, now)?;
+    let deleted: Lesson = commit_versioned(&state.db, update, expected, "lesson").await?;
     // The classes' lists skip a deleted lesson; their entries are only clutter.
     let entries = lesson.class_ids.iter().map(|class| tenant.class_lesson(class, &id)).collect();
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {

@@ -6,9 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use toolbox::AppState;
-use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{DbError, Write, n, s, value};
+use toolbox::db::{DbError, Write, n, value};
 use toolbox::domain::session;
 use toolbox::domain::user::{self, User, UserView};
 use toolbox::envelope::{ApiResponse, Success};
@@ -191,12 +190,11 @@ pub async fn remove(
 ) -> AppResult<StatusCode> {
     let (tenant, member) = target(&state, &principal, &user_id).await?;
     let now = state.now();
-    let mut writes = vec![Write::Update(state.db.update_versioned(
+    let mut writes = vec![Write::Update(state.db.soft_delete(
         &tenant.user(&member.id),
         member.audit.version,
         &principal.user_id,
         now,
-        vec![("deleted_at", s(rfc3339(now))), ("deleted_by", s(principal.user_id.to_string()))],
     )?)];
     writes.extend(admin_count_change(&state, &tenant, member.role, None)?);
     writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
