@@ -15,7 +15,7 @@ struct JsonRoute {
     field: &'static str,
 }
 
-fn routes(admin: &Account, content_id: &str, class_id: &str) -> Vec<JsonRoute> {
+fn routes(admin: &Account, content_id: &str, class_id: &str, lesson_id: &str) -> Vec<JsonRoute> {
     let route = |method, path: &str, authenticated, wrong_type, field| JsonRoute {
         method,
         path: path.to_owned(),
@@ -79,6 +79,14 @@ fn routes(admin: &Account, content_id: &str, class_id: &str) -> Vec<JsonRoute> {
         ),
         route(Method::POST, "/api/v1/classes", true, json!({"name": 5}), "name"),
         route(Method::POST, "/api/v1/lessons", true, json!({"title": 5}), "title"),
+        route(Method::PUT, &format!("/api/v1/lessons/{lesson_id}"), true, json!({"title": ["x"]}), "title"),
+        route(
+            Method::POST,
+            &format!("/api/v1/lessons/{lesson_id}/publish"),
+            true,
+            json!({"class_ids": "all"}),
+            "class_ids",
+        ),
         route(
             Method::POST,
             &format!("/api/v1/organizations/current/members/{}/children", admin.user_id),
@@ -120,8 +128,11 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
     let class = app.post("/api/v1/classes").bearer(&admin.access_token).json(json!({"name": "Bad input"})).send().await;
     let class_id = class.data()["id"].as_str().unwrap().to_owned();
     let class_before = app.raw_item(&admin.tenant().class(&class_id.parse().unwrap())).await;
+    let lesson = app.post("/api/v1/lessons").bearer(&admin.access_token).json(json!({"title": "Bad input", "summary": "S.", "objectives": ["O"], "sections": [{"heading": "H", "body": "B"}]})).send().await;
+    let lesson_id = lesson.data()["id"].as_str().unwrap_or_default().to_owned();
+    let lesson_before = app.raw_item(&admin.tenant().lesson(&lesson_id.parse().unwrap())).await;
 
-    for route in routes(&admin, &made.content_id, &class_id) {
+    for route in routes(&admin, &made.content_id, &class_id, &lesson_id) {
         let call = || {
             let call = app.call(route.method.clone(), &route.path);
             if route.authenticated { call.bearer(&admin.access_token) } else { call }
@@ -156,6 +167,7 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
     assert_eq!(after, before, "bad input changed stored data");
     assert_eq!(app.raw_item(&content_key).await, content_before, "bad input changed stored content");
     assert_eq!(app.raw_item(&admin.tenant().class(&class_id.parse().unwrap())).await, class_before);
+    assert_eq!(app.raw_item(&admin.tenant().lesson(&lesson_id.parse().unwrap())).await, lesson_before);
     app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
 }
 
