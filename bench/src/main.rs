@@ -46,6 +46,9 @@ const FUNCTIONS: &[Function] = &[
     Function { binary: "authorizer", event: "authorizer/request.json", what: "a refused token" },
     Function { binary: "api-keys", event: "api-keys/list-keys.json", what: "GET /api-keys" },
     Function { binary: "content", event: "content/search.json", what: "GET /content/search?q=fractions" },
+    Function { binary: "classes", event: "classes/list-classes.json", what: "GET /classes" },
+    Function { binary: "lessons", event: "lessons/list-lessons.json", what: "GET /lessons" },
+    Function { binary: "assessments", event: "assessments/list-assessments.json", what: "GET /assessments" },
     Function { binary: "realtime", event: "realtime/pusher-auth.json", what: "POST /pusher/auth (private-org)" },
     Function {
         binary: "content-worker",

@@ -45,6 +45,7 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
         "ClassesFunction" => toolbox_classes::routes,
         "ContentFunction" => toolbox_content::routes,
         "LessonsFunction" => toolbox_lessons::routes,
+        "AssessmentsFunction" => toolbox_assessments::routes,
         "RealtimeFunction" => toolbox_realtime::routes,
         _ => return None,
     };
@@ -64,6 +65,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(toolbox_classes::ApiDoc::openapi());
     doc.merge(toolbox_content::ApiDoc::openapi());
     doc.merge(toolbox_lessons::ApiDoc::openapi());
+    doc.merge(toolbox_assessments::ApiDoc::openapi());
     doc.merge(toolbox_realtime::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     if let Ok(template) = Template::workspace() {
@@ -109,6 +111,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "ClassesFunction",
     "ContentFunction",
     "LessonsFunction",
+    "AssessmentsFunction",
     "RealtimeFunction",
 ];
 

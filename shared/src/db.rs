@@ -403,9 +403,13 @@ impl Db {
             })
     }
 
-    /// All or nothing: every write lands, or none does.
+    /// All or nothing: every write lands, or none does. A transaction
+    /// cancelled only because another one held an item at the same moment
+    /// (`TransactionConflict`) wrote nothing, so it is tried again a few
+    /// times after a short, growing wait; a failed condition is returned.
     pub async fn transact(&self, writes: Vec<Write>) -> Result<(), DbError> {
-        let items = writes
+        const MAX_CONFLICTS: u32 = 5;
+        let items: Vec<TransactWriteItem> = writes
             .into_iter()
             .map(|write| match write {
                 Write::Put(put) => TransactWriteItem::builder().put(put).build(),
@@ -414,26 +418,35 @@ impl Db {
                 Write::Check(check) => TransactWriteItem::builder().condition_check(check).build(),
             })
             .collect();
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|err| match err.into_service_error() {
-                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
-                    DbError::Cancelled {
-                        failed: e
-                            .cancellation_reasons()
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
-                            .map(|(index, _)| index)
-                            .collect(),
-                    }
-                }
-                e => DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().into()),
-            })?;
-        Ok(())
+        let mut conflicts = 0;
+        loop {
+            let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match sent.map_err(|err| err.into_service_error()) {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ) = err
+            else {
+                return Err(DbError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string().into()));
+            };
+            let codes: Vec<_> = cancelled.cancellation_reasons().iter().map(|reason| reason.code()).collect();
+            let failed: Vec<usize> = codes
+                .iter()
+                .enumerate()
+                .filter(|(_, code)| **code == Some("ConditionalCheckFailed"))
+                .map(|(index, _)| index)
+                .collect();
+            let conflicted = codes.contains(&Some("TransactionConflict"));
+            if failed.is_empty() && conflicted && conflicts < MAX_CONFLICTS {
+                conflicts += 1;
+                let jitter = u64::from(rand::random::<u8>() % 20);
+                tokio::time::sleep(std::time::Duration::from_millis((10 << conflicts) + jitter)).await;
+                continue;
+            }
+            return Err(DbError::Cancelled { failed });
+        }
     }
 
     /// One page of the items in `pk` whose sort key starts with `sk_prefix`.

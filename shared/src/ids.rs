@@ -99,3 +99,15 @@ ulid_id!(
     /// A lesson: sections to teach from, published to classes.
     LessonId
 );
+ulid_id!(
+    /// An assessment: questions graded automatically, published to classes.
+    AssessmentId
+);
+ulid_id!(
+    /// A message, the same for every recipient.
+    MessageId
+);
+ulid_id!(
+    /// A conversation: the first message and its replies.
+    ThreadId
+);

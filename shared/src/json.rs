@@ -117,6 +117,42 @@ where
     WholeNumber::deserialize(deserializer).map(|n| Some(n.0))
 }
 
+/// For an integer field, with `#[serde(deserialize_with = "whole")]`: `5`
+/// or `5.0`, as JSON Schema counts integers, in the range of the field's type.
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    let WholeNumber(value) = WholeNumber::deserialize(deserializer)?;
+    T::try_from(value).map_err(|_| D::Error::custom(format!("{value} is out of range")))
+}
+
+/// Like [`whole`], for an optional field that is never `null` (see [`present`]).
+pub fn present_whole<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    whole(deserializer).map(Some)
+}
+
+/// Like [`whole`], for a list of integers.
+pub fn whole_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    Vec::<WholeNumber>::deserialize(deserializer)?
+        .into_iter()
+        .map(|WholeNumber(value)| T::try_from(value).map_err(|_| D::Error::custom(format!("{value} is out of range"))))
+        .collect()
+}
+
 fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
     let text = err.to_string();
     // serde_json appends the position; the field name says more to a client.

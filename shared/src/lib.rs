@@ -5,6 +5,7 @@
 //! an [`error::AppError`]. Tenant-owned data is only reachable through
 //! [`tenancy::Tenant`], which can only be made from a verified source.
 
+pub mod activity;
 pub mod auth;
 pub mod aws;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod logging;
 pub mod openapi;
 pub mod outbox;
 pub mod principal;
+pub mod publication;
 pub mod pusher;
 pub mod quota;
 pub mod request_meta;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ApiKeyId, ClassId, ContentId, InviteId, JobId, LessonId, OrgId, SessionId, UserId};
+use crate::ids::{ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, OrgId, SessionId, UserId};
 use crate::principal::Principal;
 
 /// A DynamoDB primary key.
@@ -216,6 +216,68 @@ impl Tenant {
 
     pub fn guardian_links_prefix(parent: &UserId) -> String {
         format!("GUARDIAN#{parent}#")
+    }
+
+    /// One student's progress through one lesson; a lesson's statistics
+    /// read the whole prefix only when asked for a class.
+    pub fn progress(&self, lesson: &LessonId, student: &UserId) -> Key {
+        self.key(format!("PROGRESS#{lesson}#{student}"))
+    }
+
+    /// `gsi1pk` of one student's progress items: what a parent reads.
+    pub fn progress_of(&self, student: &UserId) -> String {
+        format!("{}#PROGRESS#{student}", self.pk())
+    }
+
+    /// The running totals of a lesson's progress, moved with every change.
+    pub fn lesson_stats(&self, lesson: &LessonId) -> Key {
+        self.key(format!("LESSONSTATS#{lesson}"))
+    }
+
+    pub fn assessment(&self, assessment: &AssessmentId) -> Key {
+        self.key(format!("ASSESSMENT#{assessment}"))
+    }
+
+    pub const ASSESSMENT_PREFIX: &'static str = "ASSESSMENT#";
+
+    /// An assessment published to a class: the class's assessment list.
+    pub fn class_assessment(&self, class: &ClassId, assessment: &AssessmentId) -> Key {
+        self.key(format!("{}{assessment}", Self::class_assessments_prefix(class)))
+    }
+
+    pub fn class_assessments_prefix(class: &ClassId) -> String {
+        format!("CLASSASSESSMENT#{class}#")
+    }
+
+    /// One student's attempt: under its assessment, so the teacher's list
+    /// of submissions is one Query, and a student's attempts one prefix of it.
+    pub fn submission(&self, assessment: &AssessmentId, student: &UserId, attempt: u32) -> Key {
+        self.key(format!("{}{attempt:03}", Self::submissions_of_prefix(assessment, student)))
+    }
+
+    pub fn submissions_prefix(assessment: &AssessmentId) -> String {
+        format!("SUBMISSION#{assessment}#")
+    }
+
+    pub fn submissions_of_prefix(assessment: &AssessmentId, student: &UserId) -> String {
+        format!("{}{student}#", Self::submissions_prefix(assessment))
+    }
+
+    /// The running totals of an assessment's graded submissions.
+    pub fn assessment_stats(&self, assessment: &AssessmentId) -> Key {
+        self.key(format!("ASSESSMENTSTATS#{assessment}"))
+    }
+
+    /// An activity event (its id sorts by time): the dashboard's feed.
+    pub fn activity(&self, event: &str) -> Key {
+        self.key(format!("{}{event}", Self::ACTIVITY_PREFIX))
+    }
+
+    pub const ACTIVITY_PREFIX: &'static str = "ACTIVITY#";
+
+    /// One shard of one day's counters (`day` is `YYYY-MM-DD`).
+    pub fn daily_counter(&self, day: &str, shard: u32) -> Key {
+        self.key(format!("DAILY#{day}#{shard}"))
     }
 
     /// `gsi1pk` of the roster entries of one user: the classes they are in.

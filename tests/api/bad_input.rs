@@ -15,7 +15,7 @@ struct JsonRoute {
     field: &'static str,
 }
 
-fn routes(admin: &Account, content_id: &str, class_id: &str, lesson_id: &str) -> Vec<JsonRoute> {
+fn routes(admin: &Account, content_id: &str, class_id: &str, lesson_id: &str, assessment_id: &str) -> Vec<JsonRoute> {
     let route = |method, path: &str, authenticated, wrong_type, field| JsonRoute {
         method,
         path: path.to_owned(),
@@ -87,6 +87,35 @@ fn routes(admin: &Account, content_id: &str, class_id: &str, lesson_id: &str) ->
             json!({"class_ids": "all"}),
             "class_ids",
         ),
+        route(Method::POST, "/api/v1/assessments", true, json!({"title": 5}), "title"),
+        route(
+            Method::PUT,
+            &format!("/api/v1/assessments/{assessment_id}"),
+            true,
+            json!({"title": "t", "questions": "all of them"}),
+            "questions",
+        ),
+        route(
+            Method::POST,
+            &format!("/api/v1/assessments/{assessment_id}/publish"),
+            true,
+            json!({"class_ids": 7}),
+            "class_ids",
+        ),
+        route(
+            Method::POST,
+            &format!("/api/v1/assessments/{assessment_id}/submit"),
+            true,
+            json!({"attempt": "first", "answers": [true]}),
+            "attempt",
+        ),
+        route(
+            Method::PUT,
+            &format!("/api/v1/lessons/{lesson_id}/progress"),
+            true,
+            json!({"status": "in_progress", "percent": "lots", "time_spent_seconds": 1}),
+            "percent",
+        ),
         route(
             Method::POST,
             &format!("/api/v1/organizations/current/members/{}/children", admin.user_id),
@@ -131,8 +160,17 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
     let lesson = app.post("/api/v1/lessons").bearer(&admin.access_token).json(json!({"title": "Bad input", "summary": "S.", "objectives": ["O"], "sections": [{"heading": "H", "body": "B"}]})).send().await;
     let lesson_id = lesson.data()["id"].as_str().unwrap_or_default().to_owned();
     let lesson_before = app.raw_item(&admin.tenant().lesson(&lesson_id.parse().unwrap())).await;
+    let assessment = app
+        .post("/api/v1/assessments")
+        .bearer(&admin.access_token)
+        .json(json!({"title": "Bad input", "questions": [{"kind": "true_false", "prompt": "P", "answer": true}]}))
+        .send()
+        .await;
+    let assessment_id = assessment.data()["id"].as_str().unwrap_or_default().to_owned();
+    let assessment_key = admin.tenant().assessment(&assessment_id.parse().unwrap());
+    let assessment_before = app.raw_item(&assessment_key).await;
 
-    for route in routes(&admin, &made.content_id, &class_id, &lesson_id) {
+    for route in routes(&admin, &made.content_id, &class_id, &lesson_id, &assessment_id) {
         let call = || {
             let call = app.call(route.method.clone(), &route.path);
             if route.authenticated { call.bearer(&admin.access_token) } else { call }
@@ -168,6 +206,7 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
     assert_eq!(app.raw_item(&content_key).await, content_before, "bad input changed stored content");
     assert_eq!(app.raw_item(&admin.tenant().class(&class_id.parse().unwrap())).await, class_before);
     assert_eq!(app.raw_item(&admin.tenant().lesson(&lesson_id.parse().unwrap())).await, lesson_before);
+    assert_eq!(app.raw_item(&assessment_key).await, assessment_before);
     app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
 }
 

@@ -240,6 +240,68 @@ impl TestApp {
         self.post("/api/v1/auth/login").json(json!({"email": email, "password": password})).send().await
     }
 
+    /// A new class of `teacher`'s with `students` enrolled; its id.
+    pub async fn class_with(&self, teacher: &Account, students: &[&Account]) -> String {
+        let class = self.post("/api/v1/classes").bearer(&teacher.access_token).json(json!({"name": "7B"})).send().await;
+        class.expect(StatusCode::CREATED, None);
+        let id = class.data()["id"].as_str().unwrap().to_owned();
+        let ids: Vec<&str> = students.iter().map(|s| s.user_id.as_str()).collect();
+        if !ids.is_empty() {
+            self.post(&format!("/api/v1/classes/{id}/students"))
+                .bearer(&teacher.access_token)
+                .json(json!({"student_ids": ids}))
+                .send()
+                .await
+                .expect(StatusCode::OK, None);
+        }
+        id
+    }
+
+    /// Links `parent` to `child` as `admin` does.
+    pub async fn link_parent(&self, admin: &Account, parent: &Account, child: &Account) {
+        self.post(&format!("/api/v1/organizations/current/members/{}/children", parent.user_id))
+            .bearer(&admin.access_token)
+            .json(json!({"child_id": child.user_id}))
+            .send()
+            .await
+            .expect(StatusCode::CREATED, None);
+    }
+
+    /// Today's total of one daily counter of `account`'s organisation: the
+    /// sum of its shard items, as the dashboard will read it.
+    pub async fn daily_count(&self, account: &Account, counter: toolbox::activity::Counter) -> u64 {
+        let day = toolbox::activity::day_of(self.state.now());
+        let keys: Vec<_> =
+            (0..toolbox::activity::COUNTER_SHARDS).map(|shard| account.tenant().daily_counter(&day, shard)).collect();
+        let found = self.state.db.batch_get(&keys).await.expect("counters");
+        found
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                item.get(counter.attribute()).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok())
+            })
+            .sum()
+    }
+
+    /// The kinds of the activity events of `account`'s organisation, oldest first.
+    pub async fn activity_kinds(&self, account: &Account) -> Vec<String> {
+        let tenant = account.tenant();
+        let pk = tenant.pk();
+        let found = self
+            .state
+            .db
+            .query_prefix::<toolbox::activity::ActivityEvent>(
+                &pk,
+                toolbox::tenancy::Tenant::ACTIVITY_PREFIX,
+                1000,
+                None,
+                false,
+            )
+            .await
+            .expect("activity");
+        found.items.into_iter().map(|event| event.kind).collect()
+    }
+
     /// An item exactly as stored, for byte-for-byte comparisons.
     pub async fn raw_item(&self, key: &toolbox::tenancy::Key) -> Option<String> {
         let output = self

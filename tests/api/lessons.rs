@@ -6,32 +6,16 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Account, TestApp, TestResponse};
 
-fn body(title: &str) -> Value {
+pub(crate) fn body(title: &str) -> Value {
     json!({"title": title, "summary": "How plants make food.", "objectives": ["Explain photosynthesis"],
            "sections": [{"heading": "Light", "body": "Leaves catch light."}]})
 }
 
-async fn create(app: &TestApp, author: &Account, body: Value) -> TestResponse {
+pub(crate) async fn create(app: &TestApp, author: &Account, body: Value) -> TestResponse {
     app.post("/api/v1/lessons").bearer(&author.access_token).json(body).send().await
 }
 
-async fn class_with(app: &TestApp, teacher: &Account, students: &[&Account]) -> String {
-    let class = app.post("/api/v1/classes").bearer(&teacher.access_token).json(json!({"name": "7B"})).send().await;
-    let id = class.data()["id"].as_str().unwrap().to_owned();
-    let ids: Vec<&str> = students.iter().map(|s| s.user_id.as_str()).collect();
-    if ids.is_empty() {
-        return id;
-    }
-    app.post(&format!("/api/v1/classes/{id}/students"))
-        .bearer(&teacher.access_token)
-        .json(json!({"student_ids": ids}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
-    id
-}
-
-async fn publish(app: &TestApp, author: &Account, lesson: &str, classes: Value) -> TestResponse {
+pub(crate) async fn publish(app: &TestApp, author: &Account, lesson: &str, classes: Value) -> TestResponse {
     app.post(&format!("/api/v1/lessons/{lesson}/publish"))
         .bearer(&author.access_token)
         .json(json!({"class_ids": classes}))
@@ -45,8 +29,8 @@ async fn a_published_lesson_is_read_by_its_classes_students_only() {
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
     let (inside, outside) = (app.member(&admin, "student").await, app.member(&admin, "student").await);
-    let class = class_with(&app, &teacher, &[&inside]).await;
-    let other_class = class_with(&app, &teacher, &[&outside]).await;
+    let class = app.class_with(&teacher, &[&inside]).await;
+    let other_class = app.class_with(&teacher, &[&outside]).await;
     let created = create(&app, &teacher, body("Photosynthesis")).await;
     created.expect(StatusCode::CREATED, None);
     assert_eq!((created.data()["status"].as_str(), created.data()["version"].as_u64()), (Some("draft"), Some(1)));
@@ -145,7 +129,7 @@ async fn only_the_author_or_an_admin_changes_a_lesson_and_edits_are_versioned() 
         .send()
         .await
         .expect(StatusCode::FORBIDDEN, Some("forbidden"));
-    let class = class_with(&app, &colleague, &[]).await;
+    let class = app.class_with(&colleague, &[]).await;
     publish(&app, &colleague, &lesson, json!([class])).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     // Nor does the author publish into a colleague's class.
     publish(&app, &author, &lesson, json!([class])).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
@@ -196,7 +180,7 @@ async fn another_tenants_lessons_and_classes_are_out_of_reach() {
         .await
         .expect(StatusCode::NOT_FOUND, Some("not_found"));
     app.delete(&path).bearer(&b.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
-    let b_class = class_with(&app, &b, &[]).await;
+    let b_class = app.class_with(&b, &[]).await;
     publish(&app, &b, &lesson, json!([b_class])).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
     // A's lesson to B's class: no such class in A.
     let refused = publish(&app, &a, &lesson, json!([b_class])).await;

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod api_keys;
+mod assessments;
 mod auth;
 mod authorizer;
 mod bad_input;
@@ -18,6 +19,7 @@ mod limits;
 mod matrix;
 mod members;
 mod organizations;
+mod progress;
 mod realtime;
 mod round_trips;
 mod sessions;

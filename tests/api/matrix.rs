@@ -66,6 +66,11 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "create_lesson" | "update_lesson" => json!({"title": "Matrix lesson", "summary": "S.", "objectives": ["O"],
                                                      "sections": [{"heading": "H", "body": "B"}]}),
         "publish_lesson" => json!({"class_ids": [tenant.class_id]}),
+        "create_assessment" | "update_assessment" => json!({"title": "Matrix assessment",
+            "questions": [{"kind": "true_false", "prompt": "Water is wet.", "answer": true}]}),
+        "publish_assessment" => json!({"class_ids": [tenant.class_id]}),
+        "submit_assessment" => json!({"attempt": 1, "answers": [true]}),
+        "report_lesson_progress" => json!({"status": "in_progress", "percent": 10, "time_spent_seconds": 30}),
         "link_child" => json!({"child_id": tenant.student.user_id}),
         "update_class" => json!({"name": "Renamed class"}),
         "enroll_students" => json!({"student_ids": [tenant.student.user_id]}),
@@ -90,6 +95,7 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "id" if operation.path.starts_with("/api/v1/content/jobs/") => tenant.generated.job_id.clone(),
             "id" if operation.path.starts_with("/api/v1/classes/") => tenant.class_id.clone(),
             "id" if operation.path.starts_with("/api/v1/lessons/") => tenant.lesson_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/assessments/") => tenant.assessment_id.clone(),
             "student_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/") => tenant.generated.content_id.clone(),
             other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
@@ -112,6 +118,8 @@ struct Tenant {
     class_id: String,
     /// The teacher's lesson, published to that class.
     lesson_id: String,
+    /// The teacher's assessment (one true/false question), published to that class.
+    assessment_id: String,
 }
 
 impl Tenant {
@@ -158,7 +166,21 @@ impl Tenant {
             .send()
             .await
             .expect(axum::http::StatusCode::OK, None);
+        let assessment = app
+            .post("/api/v1/assessments")
+            .bearer(&teacher.access_token)
+            .json(json!({"title": "Fixture", "questions": [{"kind": "true_false", "prompt": "Ice floats.", "answer": true}]}))
+            .send()
+            .await;
+        let assessment_id = assessment.data()["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/assessments/{assessment_id}/publish"))
+            .bearer(&teacher.access_token)
+            .json(json!({"class_ids": [class_id]}))
+            .send()
+            .await
+            .expect(axum::http::StatusCode::OK, None);
         Self {
+            assessment_id,
             lesson_id,
             class_id,
             parent,
@@ -275,8 +297,12 @@ async fn another_tenants_ids_are_404_and_change_nothing() {
     assert!(!with_ids.is_empty());
     for operation in &with_ids {
         let path = concrete_path(operation, &a);
-        // B's admin may do anything in B, so only tenancy can refuse this.
-        let response = call(&app, operation, &path, Some(&b.admin.access_token), valid_body(operation, &b)).await;
+        // B's caller holds a role the operation allows (its admin where
+        // admins may), so only tenancy can refuse this.
+        let allows = |role: &str| operation.roles.as_ref().is_none_or(|roles| roles.iter().any(|r| r == role));
+        let role = ["admin", "teacher", "student", "parent"].into_iter().find(|r| allows(r)).unwrap();
+        let caller = b.by_role(role);
+        let response = call(&app, operation, &path, Some(&caller.access_token), valid_body(operation, &b)).await;
         assert_eq!(response.status, StatusCode::NOT_FOUND, "{} {path}: {}", operation.method, response.text);
         assert_eq!(response.code(), "not_found");
     }

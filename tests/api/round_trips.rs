@@ -385,6 +385,30 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(&log, t, "GET", "/api/v1/lessons/{id}", app.get(&lesson_path).bearer(&student.access_token).send()).await;
+    let progress_path = format!("{lesson_path}/progress");
+    let progress = json!({"status": "completed", "percent": 100, "time_spent_seconds": 600});
+    measure(
+        &log,
+        t,
+        "PUT",
+        "/api/v1/lessons/{id}/progress",
+        app.call(axum::http::Method::PUT, &progress_path).bearer(&student.access_token).json(progress).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/lessons/{id}/progress",
+        app.get(&progress_path).bearer(&student.access_token).send(),
+    )
+    .await;
+    let progress_list = format!("/api/v1/lessons/progress?student_id={}", student.user_id);
+    measure(&log, t, "GET", "/api/v1/lessons/progress", app.get(&progress_list).bearer(token).send()).await;
+    let statistics = format!("{lesson_path}/statistics");
+    let stats =
+        measure(&log, t, "GET", "/api/v1/lessons/{id}/statistics", app.get(&statistics).bearer(token).send()).await;
+    assert_eq!(stats.data()["completed"], 1);
     measure(
         &log,
         t,
@@ -394,6 +418,70 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(&log, t, "DELETE", "/api/v1/lessons/{id}", app.delete(&lesson_path).bearer(token).send()).await;
+    let assessment_body =
+        json!({"title": "Budget", "questions": [{"kind": "true_false", "prompt": "Ice floats.", "answer": true}]});
+    let assessment = measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/assessments",
+        app.post("/api/v1/assessments").bearer(token).json(assessment_body.clone()).send(),
+    )
+    .await;
+    let assessment_path = format!("/api/v1/assessments/{}", assessment.data()["id"].as_str().unwrap());
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/assessments/{id}/publish",
+        app.post(&format!("{assessment_path}/publish")).bearer(token).json(json!({"class_ids": [class_id]})).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/assessments",
+        app.get(&format!("/api/v1/assessments?class_id={class_id}")).bearer(&student.access_token).send(),
+    )
+    .await;
+    measure(&log, t, "GET", "/api/v1/assessments/{id}", app.get(&assessment_path).bearer(&student.access_token).send())
+        .await;
+    let attempt = json!({"attempt": 1, "answers": [true]});
+    let graded = measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/assessments/{id}/submit",
+        app.post(&format!("{assessment_path}/submit")).bearer(&student.access_token).json(attempt).send(),
+    )
+    .await;
+    assert_eq!(graded.data()["percent"], 100.0);
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/assessments/{id}/submissions",
+        app.get(&format!("{assessment_path}/submissions")).bearer(token).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/assessments/{id}/statistics",
+        app.get(&format!("{assessment_path}/statistics")).bearer(token).send(),
+    )
+    .await;
+    measure(
+        &log,
+        t,
+        "PUT",
+        "/api/v1/assessments/{id}",
+        app.call(axum::http::Method::PUT, &assessment_path).bearer(token).json(assessment_body).send(),
+    )
+    .await;
+    measure(&log, t, "DELETE", "/api/v1/assessments/{id}", app.delete(&assessment_path).bearer(token).send()).await;
     measure(&log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
     measure(&log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())

@@ -1,6 +1,6 @@
 //! Create, list, read, change and delete classes.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use toolbox::AppState;
@@ -10,6 +10,7 @@ use toolbox::db::{Db, Range, Write, value};
 use toolbox::domain::audit::Audit;
 use toolbox::domain::class::{Class, RosterEntry, RosterRole};
 use toolbox::domain::fields::{ClassDescription, ClassName, Subject};
+use toolbox::domain::guardian::{Whose, read_with_link};
 use toolbox::domain::user::User;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
@@ -19,7 +20,7 @@ use toolbox::ids::{ClassId, UserId};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::{Key, Tenant};
+use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
 use crate::view::ClassView;
@@ -103,59 +104,6 @@ pub async fn create(
     Ok(ApiResponse::created(class.into()))
 }
 
-#[derive(Deserialize)]
-struct StudentQuery {
-    student_id: Option<String>,
-}
-
-/// Whose classes a request is about.
-enum Whose {
-    /// Every class of the organization (staff asking for no one in particular).
-    All,
-    /// One student's: a student's own, a child of the asking parent (whose
-    /// link is read with the classes), or any student for staff.
-    Student { id: UserId, link: Option<Key> },
-}
-
-/// Reads `?student_id=` against the caller's role.
-fn whose(principal: &Principal, tenant: &Tenant, uri: &Uri) -> AppResult<Whose> {
-    let bad = || AppError::BadRequest("student_id must be a user id".into());
-    let Query(query) = Query::<StudentQuery>::try_from_uri(uri).map_err(|_| bad())?;
-    let asked = query.student_id.map(|raw| raw.parse::<UserId>().map_err(|_| bad())).transpose()?;
-    match (principal.role, asked) {
-        (Role::Admin | Role::Teacher, None) => Ok(Whose::All),
-        (Role::Admin | Role::Teacher, Some(id)) => Ok(Whose::Student { id, link: None }),
-        (Role::Student, None) => Ok(Whose::Student { id: principal.user_id.clone(), link: None }),
-        (Role::Student, Some(id)) if id == principal.user_id => Ok(Whose::Student { id, link: None }),
-        (Role::Student, Some(_)) => Err(AppError::Forbidden("a student sees only their own classes".into())),
-        (Role::Parent, Some(id)) => {
-            let link = Some(tenant.guardian_link(&principal.user_id, &id));
-            Ok(Whose::Student { id, link })
-        }
-        (Role::Parent, None) => Err(AppError::BadRequest("a parent names the child: ?student_id=".into())),
-    }
-}
-
-/// Reads `keys` in one round trip (the result follows them); `link`, when
-/// given, must exist too, or the whole answer is a 404 (a parent asking
-/// about a child who is not theirs learns nothing).
-async fn read_with_link(
-    state: &AppState,
-    link: Option<Key>,
-    keys: Vec<Key>,
-) -> AppResult<Vec<Option<toolbox::db::Item>>> {
-    let mut wanted: Vec<Key> = link.iter().cloned().collect();
-    wanted.extend(keys);
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut found = state.db.batch_get(&wanted).await?.into_iter();
-    if link.is_some() && found.next().flatten().is_none() {
-        return Err(AppError::not_found("student"));
-    }
-    Ok(found.collect())
-}
-
 /// The classes the caller may see, newest first: every class (or one
 /// student's, with `?student_id=`) for teachers and admins, their own for a
 /// student, and a linked child's (`?student_id=` required) for a parent.
@@ -186,7 +134,7 @@ pub async fn list(
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ClassView>>> {
     let tenant = Tenant::of(&principal);
-    let whose = whose(&principal, &tenant, &uri)?;
+    let whose = Whose::asked(&principal, &tenant, &uri)?;
     let keys = state.key_set().await?;
     let list = match &whose {
         Whose::All => "classes".to_owned(),
@@ -207,7 +155,7 @@ pub async fn list(
             // One key besides the classes (a parent's link): BatchGetItem takes 100 at most.
             let entries = state.db.query::<RosterEntry>(&range, page.limit.min(99), start).await?;
             let wanted = entries.items.iter().map(|entry| tenant.class(&entry.class_id)).collect();
-            let found = read_with_link(&state, link, wanted).await?;
+            let found = read_with_link(&state.db, link, wanted).await?;
             let classes = found.into_iter().flatten().map(Db::decode::<Class>).collect::<Result<Vec<_>, _>>()?;
             (classes.into_iter().filter(|class| class.deleted_at.is_none()).collect(), entries.last_key)
         }
@@ -256,13 +204,13 @@ pub async fn get(
     PathId(id): PathId<ClassId>,
 ) -> AppResult<ApiResponse<ClassView>> {
     let tenant = Tenant::of(&principal);
-    let class = match whose(&principal, &tenant, &uri)? {
+    let class = match Whose::asked(&principal, &tenant, &uri)? {
         Whose::All => find(&state, &tenant, &id).await?,
         // The student's place in the class, and the class, in one read: a
         // class one is not in is, for them, no class at all.
         Whose::Student { id: student, link } => {
             let found =
-                read_with_link(&state, link, vec![tenant.roster_entry(&id, &student), tenant.class(&id)]).await?;
+                read_with_link(&state.db, link, vec![tenant.roster_entry(&id, &student), tenant.class(&id)]).await?;
             let mut items = found.into_iter();
             let (entry, class) = (items.next().flatten(), items.next().flatten());
             let class = class.filter(|_| entry.is_some()).map(Db::decode::<Class>).transpose()?;

@@ -30,8 +30,6 @@ const MAX_BATCH: usize = 500;
 const READ_CHUNK: usize = 100;
 /// Entries per transaction: 100 writes at most, one of them the count.
 const WRITE_CHUNK: usize = 99;
-/// Transaction conflicts on the class item (concurrent enrollments) retried.
-const MAX_CONFLICTS: u32 = 5;
 
 /// The students of a class, a page at a time.
 #[utoipa::path(
@@ -176,7 +174,6 @@ async fn write_entries(
     mut entries: Vec<RosterEntry>,
 ) -> AppResult<(Vec<UserId>, Vec<UserId>)> {
     let mut raced = Vec::new();
-    let mut conflicts = 0;
     while !entries.is_empty() {
         let mut writes = entries
             .iter()
@@ -187,12 +184,6 @@ async fn write_entries(
             Ok(()) => return Ok((entries.into_iter().map(|e| e.user_id).collect(), raced)),
             Err(DbError::Cancelled { failed }) if failed.contains(&entries.len()) => {
                 return Err(AppError::not_found("class"));
-            }
-            // Another write to the class item at the same moment (DynamoDB's
-            // TransactionConflict): nothing was written; try again shortly.
-            Err(DbError::Cancelled { failed }) if failed.is_empty() && conflicts < MAX_CONFLICTS => {
-                conflicts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(20 << conflicts)).await;
             }
             Err(DbError::Cancelled { failed }) if !failed.is_empty() => {
                 let mut index = 0;
@@ -253,21 +244,13 @@ pub async fn remove(
     let class = find(&state, &tenant, &id).await?;
     may_manage(&principal, &class)?;
     let entry = tenant.roster_entry(&id, &student);
-    let mut conflicts = 0;
-    loop {
-        let delete =
-            state.db.delete_if(&entry, "#role = :student", &[("#role", "role")], vec![(":student", s("student"))])?;
-        let writes = vec![Write::Delete(delete), count_change(&state, &tenant, &id, -1)?];
-        match state.db.transact(writes).await {
-            Ok(()) => return Ok(axum::http::StatusCode::NO_CONTENT),
-            Err(DbError::Cancelled { failed }) if failed.contains(&0) => return Err(not_enrolled()),
-            Err(DbError::Cancelled { failed }) if failed.contains(&1) => return Err(AppError::not_found("class")),
-            // A concurrent write to the class item: nothing was written; again.
-            Err(DbError::Cancelled { failed }) if failed.is_empty() && conflicts < MAX_CONFLICTS => {
-                conflicts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(20 << conflicts)).await;
-            }
-            Err(err) => return Err(err.into()),
-        }
+    let delete =
+        state.db.delete_if(&entry, "#role = :student", &[("#role", "role")], vec![(":student", s("student"))])?;
+    let writes = vec![Write::Delete(delete), count_change(&state, &tenant, &id, -1)?];
+    match state.db.transact(writes).await {
+        Ok(()) => Ok(axum::http::StatusCode::NO_CONTENT),
+        Err(DbError::Cancelled { failed }) if failed.contains(&0) => Err(not_enrolled()),
+        Err(DbError::Cancelled { failed }) if failed.contains(&1) => Err(AppError::not_found("class")),
+        Err(err) => Err(err.into()),
     }
 }

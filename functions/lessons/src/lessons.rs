@@ -6,11 +6,10 @@ use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, Range, s, value};
+use toolbox::db::{Range, s, value};
 use toolbox::domain::audit::Audit;
-use toolbox::domain::class::Class;
 use toolbox::domain::content::ContentItem;
-use toolbox::domain::lesson::{ClassLesson, Lesson, LessonStatus};
+use toolbox::domain::lesson::{Lesson, LessonStatus};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::generation::content::{GeneratedContent, Section};
@@ -20,6 +19,7 @@ use toolbox::ids::{ClassId, ContentId, LessonId};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
+use toolbox::publication::{self, class_page};
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
@@ -203,54 +203,35 @@ pub async fn list(
             let found = state.db.query::<Lesson>(&range, page.limit, start).await?;
             (found.items, found.last_key)
         }
-        (Some(class), role) => {
+        (Some(class), _) => {
             let prefix = Tenant::class_lessons_prefix(&class);
-            let range =
-                Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: false };
-            // Two keys besides the lessons: BatchGetItem takes 100 at most.
-            let entries = state.db.query::<ClassLesson>(&range, page.limit.min(98), start).await?;
-            // The class (it must live) and the student's place in it are read
-            // with the lessons.
-            let mut wanted = vec![tenant.class(&class), tenant.roster_entry(&class, &principal.user_id)];
-            wanted.extend(entries.items.iter().map(|entry| tenant.lesson(&entry.lesson_id)));
-            let mut found = state.db.batch_get(&wanted).await?.into_iter();
-            let live =
-                found.next().flatten().map(Db::decode::<Class>).transpose()?.is_some_and(|c| c.deleted_at.is_none());
-            let enrolled = found.next().flatten().is_some();
-            if !live || (role == Role::Student && !enrolled) {
-                return Err(AppError::not_found("class"));
-            }
-            let lessons = found.flatten().map(Db::decode::<Lesson>).collect::<Result<Vec<_>, _>>()?;
+            let lesson_key = |id: &str| Ok(tenant.lesson(&id.parse().map_err(AppError::internal)?));
+            let (lessons, last_key) =
+                class_page::<Lesson>(&state, &principal, &class, &prefix, lesson_key, page.limit, start).await?;
             let visible = lessons
                 .into_iter()
                 .filter(|lesson| lesson.deleted_at.is_none() && lesson.status == LessonStatus::Published)
                 .collect();
-            (visible, entries.last_key)
+            (visible, last_key)
         }
     };
     let next = last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(lessons.into_iter().map(LessonView::from).collect(), next))
 }
 
-/// True when the student is enrolled in a live class the lesson is published
-/// to: each class and the student's place in it, in one read.
-async fn in_a_class(state: &AppState, tenant: &Tenant, principal: &Principal, lesson: &Lesson) -> AppResult<bool> {
-    if principal.role != Role::Student || lesson.class_ids.is_empty() {
-        return Ok(principal.role != Role::Student);
+/// True when a student may read the lesson: it is published to a live
+/// class they are enrolled in. Staff read every lesson.
+pub(crate) async fn visible_to(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    lesson: &Lesson,
+) -> AppResult<bool> {
+    if principal.role != Role::Student {
+        return Ok(true);
     }
-    let keys: Vec<_> = lesson
-        .class_ids
-        .iter()
-        .flat_map(|class| [tenant.class(class), tenant.roster_entry(class, &principal.user_id)])
-        .collect();
-    let found = state.db.batch_get(&keys).await?;
-    for pair in found.chunks(2) {
-        let live = pair[0].clone().map(Db::decode::<Class>).transpose()?.is_some_and(|c| c.deleted_at.is_none());
-        if live && pair[1].is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(lesson.status == LessonStatus::Published
+        && publication::reaches(state, tenant, &principal.user_id, &lesson.class_ids).await?)
 }
 
 /// A lesson that is not deleted.
@@ -288,8 +269,7 @@ pub async fn get(
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
     let tenant = Tenant::of(&principal);
     let lesson = find(&state, &tenant, &id).await?;
-    let visible = lesson.status == LessonStatus::Published && in_a_class(&state, &tenant, &principal, &lesson).await?;
-    if principal.role == Role::Student && !visible {
+    if !visible_to(&state, &tenant, &principal, &lesson).await? {
         return Err(AppError::not_found("lesson"));
     }
     let version = lesson.audit.version;

@@ -3,36 +3,20 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde::Deserialize;
 use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::db::{Db, Write, s, value};
-use toolbox::domain::class::Class;
-use toolbox::domain::lesson::{ClassLesson, LessonStatus};
 use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::{PathId, expect_version, lost_race};
+use toolbox::error::AppResult;
+use toolbox::http::{PathId, expect_version};
 use toolbox::ids::{ClassId, LessonId};
 use toolbox::json::Json;
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
+use toolbox::publication::{self, Publication, Published};
 use toolbox::tenancy::Tenant;
-use utoipa::ToSchema;
 
 use crate::lessons::find;
 use crate::may_manage;
 use crate::view::LessonView;
-
-/// A lesson is published to at most this many classes.
-const MAX_CLASSES: usize = 20;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Publication {
-    /// Classes of the organization to publish to (added to those it is in).
-    #[schema(min_items = 1, max_items = 20)]
-    class_ids: Vec<ClassId>,
-}
 
 /// Publishes a lesson to classes (a new version); publishing again adds classes.
 #[utoipa::path(
@@ -70,59 +54,21 @@ pub async fn publish(
     let lesson = find(&state, &tenant, &id).await?;
     may_manage(&principal, &lesson)?;
     let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
-    if req.class_ids.is_empty() {
-        return Err(AppError::invalid("class_ids", "give at least one class"));
-    }
-    let mut added: Vec<ClassId> = Vec::new();
-    for class in req.class_ids {
-        if !lesson.class_ids.contains(&class) && !added.contains(&class) {
-            added.push(class);
-        }
-    }
+    let added = publication::classes_to_add(&state, &tenant, &principal, &lesson.class_ids, req.class_ids).await?;
     if added.is_empty() {
         // Published there already: nothing changes.
         let version = lesson.audit.version;
         return Ok(ApiResponse::ok(LessonView::from(lesson)).with_etag(version));
     }
-    if lesson.class_ids.len() + added.len() > MAX_CLASSES {
-        return Err(AppError::invalid("class_ids", format!("a lesson is published to at most {MAX_CLASSES} classes")));
-    }
-    let found = state.db.batch_get(&added.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
-    for (class, item) in added.iter().zip(found) {
-        let Some(class) = item.map(Db::decode::<Class>).transpose()?.filter(|class| class.deleted_at.is_none()) else {
-            return Err(AppError::invalid("class_ids", format!("no such class: {class}")));
-        };
-        if principal.role != Role::Admin && class.teacher_id != principal.user_id {
-            return Err(AppError::Forbidden(format!(
-                "only the teacher of class {} or an admin publishes to it",
-                class.id
-            )));
-        }
-    }
-    let now = rfc3339(state.now());
-    let mut class_ids = lesson.class_ids.clone();
-    class_ids.extend(added.iter().cloned());
-    let mut writes = vec![Write::Update(state.db.update_versioned(
-        &tenant.lesson(&id),
-        lesson.audit.version,
-        &principal.user_id,
-        state.now(),
-        vec![
-            ("status", value(&LessonStatus::Published)?),
-            ("class_ids", value(&class_ids)?),
-            ("published_at", s(lesson.published_at.clone().unwrap_or_else(|| now.clone()))),
-        ],
-    )?)];
-    for class in &added {
-        let entry = ClassLesson { class_id: class.clone(), lesson_id: id.clone(), published_at: now.clone() };
-        writes.push(Write::Put(state.db.put_new(&tenant.class_lesson(class, &id), &entry)?));
-    }
-    state.db.transact(writes).await.map_err(|err| match err {
-        toolbox::db::DbError::Cancelled { failed } if failed.contains(&0) => {
-            lost_race(expected, "lesson")(toolbox::db::DbError::ConditionFailed)
-        }
-        other => other.into(),
-    })?;
+    let published = Published {
+        item: tenant.lesson(&id),
+        item_id: id.to_string(),
+        version: lesson.audit.version,
+        class_ids: &lesson.class_ids,
+        published_at: lesson.published_at.as_deref(),
+    };
+    let entry = |class: &ClassId| tenant.class_lesson(class, &id);
+    publication::commit(&state, &principal, published, &added, entry, expected, "lesson").await?;
     let published = find(&state, &tenant, &id).await?;
     tracing::info!(lesson_id = %id, classes = added.len(), "lesson published");
     let version = published.audit.version;

@@ -1,11 +1,18 @@
 //! Parent–child links (`ORG#<org> / GUARDIAN#<parent>#<child>`): an admin
 //! links a parent to a student, and the parent may then read that student's
-//! classes (and, later, progress).
+//! classes and progress. [`Whose`] says whose data a read is about, from the
+//! caller's role and `?student_id=`.
 
+use axum::extract::Query;
+use axum::http::Uri;
 use serde::{Deserialize, Serialize};
 
+use crate::db::{Db, Item};
 use crate::domain::fields::PersonName;
+use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
+use crate::principal::{Principal, Role};
+use crate::tenancy::{Key, Tenant};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GuardianLink {
@@ -16,4 +23,63 @@ pub struct GuardianLink {
     pub child_last_name: PersonName,
     pub created_at: String,
     pub created_by: UserId,
+}
+
+#[derive(Deserialize)]
+struct StudentQuery {
+    student_id: Option<String>,
+}
+
+/// Whose data a read is about.
+pub enum Whose {
+    /// Everyone's (staff asking for no one in particular).
+    All,
+    /// One student's: a student's own, a child of the asking parent (whose
+    /// link is read with the data), or any student for staff.
+    Student { id: UserId, link: Option<Key> },
+}
+
+impl Whose {
+    /// Reads `?student_id=` against the caller's role.
+    pub fn asked(principal: &Principal, tenant: &Tenant, uri: &Uri) -> AppResult<Whose> {
+        let bad = || AppError::BadRequest("student_id must be a user id".into());
+        let Query(query) = Query::<StudentQuery>::try_from_uri(uri).map_err(|_| bad())?;
+        let asked = query.student_id.map(|raw| raw.parse::<UserId>().map_err(|_| bad())).transpose()?;
+        match (principal.role, asked) {
+            (Role::Admin | Role::Teacher, None) => Ok(Whose::All),
+            (Role::Admin | Role::Teacher, Some(id)) => Ok(Whose::Student { id, link: None }),
+            (Role::Student, None) => Ok(Whose::Student { id: principal.user_id.clone(), link: None }),
+            (Role::Student, Some(id)) if id == principal.user_id => Ok(Whose::Student { id, link: None }),
+            (Role::Student, Some(_)) => Err(AppError::Forbidden("a student sees only their own".into())),
+            (Role::Parent, Some(id)) => {
+                let link = Some(tenant.guardian_link(&principal.user_id, &id));
+                Ok(Whose::Student { id, link })
+            }
+            (Role::Parent, None) => Err(AppError::BadRequest("a parent names the child: ?student_id=".into())),
+        }
+    }
+
+    /// One student's, as [`Whose::asked`], where "everyone" is no answer.
+    pub fn one_student(principal: &Principal, tenant: &Tenant, uri: &Uri) -> AppResult<(UserId, Option<Key>)> {
+        match Self::asked(principal, tenant, uri)? {
+            Whose::Student { id, link } => Ok((id, link)),
+            Whose::All => Err(AppError::BadRequest("name the student: ?student_id=".into())),
+        }
+    }
+}
+
+/// Reads `keys` in one round trip (the result follows them); `link`, when
+/// given, must exist too, or the whole answer is a 404 (a parent asking
+/// about a child who is not theirs learns nothing).
+pub async fn read_with_link(db: &Db, link: Option<Key>, keys: Vec<Key>) -> AppResult<Vec<Option<Item>>> {
+    let mut wanted: Vec<Key> = link.iter().cloned().collect();
+    wanted.extend(keys);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = db.batch_get(&wanted).await?.into_iter();
+    if link.is_some() && found.next().flatten().is_none() {
+        return Err(AppError::not_found("student"));
+    }
+    Ok(found.collect())
 }

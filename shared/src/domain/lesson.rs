@@ -1,6 +1,6 @@
 //! Lessons (`ORG#<org> / LESSON#<id>`) and where they are published: one
-//! `CLASSLESSON#<class>#<lesson>` entry per class, so a class's lessons are
-//! one Query.
+//! `CLASSLESSON#<class>#<lesson>` entry per class (`publication::ClassEntry`),
+//! so a class's lessons are one Query.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,12 +38,4 @@ pub struct Lesson {
     pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
-}
-
-/// A lesson's place in one class's list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ClassLesson {
-    pub class_id: ClassId,
-    pub lesson_id: LessonId,
-    pub published_at: String,
 }

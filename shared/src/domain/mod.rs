@@ -2,6 +2,7 @@
 //! function needs.
 
 pub mod api_key;
+pub mod assessment;
 pub mod audit;
 pub mod class;
 pub mod content;
@@ -11,5 +12,6 @@ pub mod invite;
 pub mod job;
 pub mod lesson;
 pub mod organization;
+pub mod progress;
 pub mod session;
 pub mod user;

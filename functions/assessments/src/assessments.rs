@@ -1,0 +1,452 @@
+//! Create (written, or from a generated quiz), list, read, change and
+//! delete assessments. Students read the published assessments of their
+//! classes, without what counts as right.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use toolbox::AppState;
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{Range, s, value};
+use toolbox::domain::assessment::{Assessment, AssessmentStatus, LatePolicy, Question};
+use toolbox::domain::audit::Audit;
+use toolbox::domain::content::ContentItem;
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult, FieldError};
+use toolbox::generation::request::ContentKind;
+use toolbox::http::{PathId, commit_versioned, expect_version};
+use toolbox::ids::{AssessmentId, ClassId, ContentId};
+use toolbox::json::{Json, present, present_whole};
+use toolbox::openapi::*;
+use toolbox::principal::{Principal, Role};
+use toolbox::publication::class_page;
+use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
+
+use crate::view::AssessmentView;
+use crate::{find, grading, may_manage, visible_to};
+
+const MAX_QUESTIONS: usize = 100;
+const MAX_ATTEMPTS: u32 = 10;
+const DEFAULT_PASS_PERCENT: u8 = 60;
+
+/// An assessment as written: its questions and its rules. To make one from
+/// a generated quiz, give `content_id` instead of `title` and `questions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentBody {
+    /// A generated quiz of the organization to make it from (creating only).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    content_id: Option<ContentId>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, max_length = 2000)]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_items = 1, max_items = 100)]
+    questions: Option<Vec<Question>>,
+    /// Attempts each student may submit (default 1).
+    #[serde(default, deserialize_with = "present_whole")]
+    #[schema(nullable = false, minimum = 1, maximum = 10)]
+    max_attempts: Option<u32>,
+    /// After this moment (RFC 3339) a submission is late.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, format = DateTime)]
+    due_at: Option<String>,
+    /// What happens to a late submission (default `accept`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    late_policy: Option<LatePolicy>,
+    /// With `penalize`: the percent of a late score taken off.
+    #[serde(default, deserialize_with = "present_whole")]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
+    late_penalty_percent: Option<u8>,
+    /// The percent of the points that passes (default 60).
+    #[serde(default, deserialize_with = "present_whole")]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
+    pass_percent: Option<u8>,
+    /// Whether students see the right answers in their feedback (default false).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    show_answers: Option<bool>,
+}
+
+/// The parts of an assessment a body sets, checked.
+struct Written {
+    title: String,
+    description: Option<String>,
+    questions: Vec<Question>,
+    max_attempts: u32,
+    due_at: Option<String>,
+    late_policy: LatePolicy,
+    late_penalty_percent: u8,
+    pass_percent: u8,
+    show_answers: bool,
+}
+
+impl AssessmentBody {
+    /// The body held to every rule; `title` and `questions` must be given.
+    fn written(self) -> AppResult<Written> {
+        let mut problems = Vec::new();
+        let title = self.title.unwrap_or_default();
+        if title.trim().is_empty() || title.chars().count() > 200 {
+            problems.push(FieldError::new("title", "1 to 200 characters"));
+        }
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+            problems.push(FieldError::new("description", "at most 2000 characters"));
+        }
+        let questions = self.questions.unwrap_or_default();
+        if !(1..=MAX_QUESTIONS).contains(&questions.len()) {
+            problems.push(FieldError::new("questions", format!("1 to {MAX_QUESTIONS} questions")));
+        }
+        problems.extend(questions.iter().enumerate().flat_map(|(i, q)| grading::check(i, q)));
+        let max_attempts = self.max_attempts.unwrap_or(1);
+        if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
+            problems.push(FieldError::new("max_attempts", format!("from 1 to {MAX_ATTEMPTS}")));
+        }
+        let due_at = match self.due_at.as_deref().map(|raw| OffsetDateTime::parse(raw, &Rfc3339)) {
+            None => None,
+            Some(Ok(at)) => Some(rfc3339(at)),
+            Some(Err(_)) => {
+                problems.push(FieldError::new("due_at", "must be an RFC 3339 date-time"));
+                None
+            }
+        };
+        let late_penalty_percent = self.late_penalty_percent.unwrap_or(0);
+        if late_penalty_percent > 100 {
+            problems.push(FieldError::new("late_penalty_percent", "from 0 to 100"));
+        }
+        let pass_percent = self.pass_percent.unwrap_or(DEFAULT_PASS_PERCENT);
+        if pass_percent > 100 {
+            problems.push(FieldError::new("pass_percent", "from 0 to 100"));
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Validation(problems));
+        }
+        Ok(Written {
+            title,
+            description: self.description,
+            questions,
+            max_attempts,
+            due_at,
+            late_policy: self.late_policy.unwrap_or_default(),
+            late_penalty_percent,
+            pass_percent,
+            show_answers: self.show_answers.unwrap_or(false),
+        })
+    }
+}
+
+/// The body of a new assessment: as given, or with the title and questions
+/// of a generated quiz (`content_id`).
+async fn new_body(state: &AppState, tenant: &Tenant, mut body: AssessmentBody) -> AppResult<Written> {
+    let Some(id) = body.content_id.take() else {
+        return body.written();
+    };
+    if body.title.is_some() || body.questions.is_some() {
+        return Err(AppError::invalid("content_id", "give content_id, or a title and questions, not both"));
+    }
+    let item = state
+        .db
+        .get::<ContentItem>(&tenant.content(&id))
+        .await?
+        .filter(|item| item.deleted_at.is_none())
+        .ok_or_else(|| AppError::invalid("content_id", "no such content"))?;
+    if item.kind != ContentKind::Quiz {
+        return Err(AppError::invalid("content_id", "must be a quiz (a lesson becomes a lesson)"));
+    }
+    let quiz = item.load_body(state).await?;
+    body.title = Some(quiz.title);
+    body.description = body.description.or(Some(quiz.summary));
+    body.questions = Some(
+        quiz.quiz
+            .into_iter()
+            .map(|q| Question::MultipleChoice {
+                prompt: q.question,
+                options: q.options,
+                answer: q.answer_index,
+                points: 1,
+            })
+            .collect(),
+    );
+    body.written()
+}
+
+/// Creates a draft assessment, written here or made from a generated quiz.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assessments",
+    operation_id = "create_assessment",
+    tag = "assessments",
+    request_body = AssessmentBody,
+    responses(
+        (status = 201, description = "The assessment, a draft", body = Success<AssessmentView>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<AssessmentBody>,
+) -> AppResult<ApiResponse<AssessmentView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let content_id = body.content_id.clone();
+    let written = new_body(&state, &tenant, body).await?;
+    let assessment = Assessment {
+        id: AssessmentId::new(),
+        org_id: tenant.org_id().clone(),
+        title: written.title,
+        description: written.description,
+        questions: written.questions,
+        max_attempts: written.max_attempts,
+        due_at: written.due_at,
+        late_policy: written.late_policy,
+        late_penalty_percent: written.late_penalty_percent,
+        pass_percent: written.pass_percent,
+        show_answers: written.show_answers,
+        status: AssessmentStatus::Draft,
+        class_ids: Vec::new(),
+        content_id,
+        published_at: None,
+        deleted_at: None,
+        deleted_by: None,
+        audit: Audit::new(&principal.user_id, state.now()),
+    };
+    state.db.create(&tenant.assessment(&assessment.id), &assessment).await?;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "assessment.created", &assessment.id).await;
+    Ok(ApiResponse::created(AssessmentView::of(assessment, true)))
+}
+
+#[derive(Deserialize)]
+struct ClassQuery {
+    class_id: Option<String>,
+}
+
+/// Assessments, newest first: every one for teachers and admins; for a
+/// student, the published ones of one of their classes (`?class_id=`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/assessments",
+    operation_id = "list_assessments",
+    tag = "assessments",
+    params(
+        ("class_id" = Option<ClassId>, Query, nullable = false, description = "A class's published assessments (required for students)"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of assessments", body = Success<Vec<AssessmentView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<AssessmentView>>> {
+    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
+    let tenant = Tenant::of(&principal);
+    let bad = || AppError::BadRequest("class_id must be a class id".into());
+    let Query(query) = Query::<ClassQuery>::try_from_uri(&uri).map_err(|_| bad())?;
+    let class = query.class_id.map(|raw| raw.parse::<ClassId>().map_err(|_| bad())).transpose()?;
+    let keys = state.key_set().await?;
+    let list = format!("assessments?class={}", class.as_ref().map(ToString::to_string).unwrap_or_default());
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let (assessments, last_key) = match class {
+        None if principal.role == Role::Student => {
+            return Err(AppError::BadRequest("a student names the class: ?class_id=".into()));
+        }
+        None => {
+            let partition = tenant.pk();
+            let range = Range {
+                partition: &partition,
+                prefix: Tenant::ASSESSMENT_PREFIX,
+                index: None,
+                newest_first: true,
+                live_only: true,
+            };
+            let found = state.db.query::<Assessment>(&range, page.limit, start).await?;
+            (found.items, found.last_key)
+        }
+        Some(class) => {
+            let prefix = Tenant::class_assessments_prefix(&class);
+            let key = |id: &str| Ok(tenant.assessment(&id.parse().map_err(AppError::internal)?));
+            let (found, last_key) =
+                class_page::<Assessment>(&state, &principal, &class, &prefix, key, page.limit, start).await?;
+            let visible = found
+                .into_iter()
+                .filter(|a| a.deleted_at.is_none() && a.status == AssessmentStatus::Published)
+                .collect();
+            (visible, last_key)
+        }
+    };
+    let staff = principal.role != Role::Student;
+    let next = last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    Ok(ApiResponse::page(assessments.into_iter().map(|a| AssessmentView::of(a, staff)).collect(), next))
+}
+
+/// One assessment: with its answers for teachers and admins; for a student,
+/// a published one of their classes, without them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assessments/{id}",
+    operation_id = "get_assessment",
+    tag = "assessments",
+    params(("id" = AssessmentId, Path, description = "The assessment's id")),
+    responses(
+        (status = 200, description = "The assessment", body = Success<AssessmentView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student"])))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<AssessmentId>,
+) -> AppResult<ApiResponse<AssessmentView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
+    let tenant = Tenant::of(&principal);
+    let assessment = find(&state, &tenant, &id).await?;
+    if !visible_to(&state, &tenant, &principal, &assessment).await? {
+        return Err(AppError::not_found("assessment"));
+    }
+    let version = assessment.audit.version;
+    Ok(ApiResponse::ok(AssessmentView::of(assessment, principal.role != Role::Student)).with_etag(version))
+}
+
+/// Replaces an assessment's questions and rules (a new version). Once
+/// published, its questions are fixed (a 409): submissions were graded
+/// against them. With `If-Match`, a stale version is a 412.
+#[utoipa::path(
+    put,
+    path = "/api/v1/assessments/{id}",
+    operation_id = "update_assessment",
+    tag = "assessments",
+    params(
+        ("id" = AssessmentId, Path, description = "The assessment's id"),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+    ),
+    request_body = AssessmentBody,
+    responses(
+        (status = 200, description = "The assessment as changed", body = Success<AssessmentView>,
+            headers(("ETag" = String, description = "The new version, quoted"))),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    PathId(id): PathId<AssessmentId>,
+    Json(body): Json<AssessmentBody>,
+) -> AppResult<ApiResponse<AssessmentView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let assessment = find(&state, &tenant, &id).await?;
+    may_manage(&principal, &assessment)?;
+    let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
+    if body.content_id.is_some() {
+        return Err(AppError::invalid("content_id", "only when creating"));
+    }
+    let written = body.written()?;
+    if assessment.status == AssessmentStatus::Published && written.questions != assessment.questions {
+        return Err(AppError::Conflict(
+            "a published assessment's questions are fixed; its rules may change, or make a new one".into(),
+        ));
+    }
+    let update = state.db.update_versioned(
+        &tenant.assessment(&id),
+        assessment.audit.version,
+        &principal.user_id,
+        state.now(),
+        vec![
+            ("title", s(&written.title)),
+            ("description", value(&written.description)?),
+            ("questions", value(&written.questions)?),
+            ("max_attempts", value(&written.max_attempts)?),
+            ("due_at", value(&written.due_at)?),
+            ("late_policy", value(&written.late_policy)?),
+            ("late_penalty_percent", value(&written.late_penalty_percent)?),
+            ("pass_percent", value(&written.pass_percent)?),
+            ("show_answers", value(&written.show_answers)?),
+        ],
+    )?;
+    let changed: Assessment = commit_versioned(&state.db, update, expected, "assessment").await?;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "assessment.updated", &id).await;
+    let version = changed.audit.version;
+    Ok(ApiResponse::ok(AssessmentView::of(changed, true)).with_etag(version))
+}
+
+/// Deletes an assessment: gone from lists, classes and reads; the stored
+/// item and its submissions are kept for the audit trail.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assessments/{id}",
+    operation_id = "delete_assessment",
+    tag = "assessments",
+    params(
+        ("id" = AssessmentId, Path, description = "The assessment's id"),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+    ),
+    responses(
+        (status = 200, description = "The deleted assessment", body = Success<AssessmentView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    PathId(id): PathId<AssessmentId>,
+) -> AppResult<ApiResponse<AssessmentView>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let assessment = find(&state, &tenant, &id).await?;
+    may_manage(&principal, &assessment)?;
+    let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
+    let update =
+        state.db.soft_delete(&tenant.assessment(&id), assessment.audit.version, &principal.user_id, state.now())?;
+    let deleted: Assessment = commit_versioned(&state.db, update, expected, "assessment").await?;
+    // The classes' lists skip a deleted assessment; their entries are only clutter.
+    let entries = assessment.class_ids.iter().map(|class| tenant.class_assessment(class, &id)).collect();
+    if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
+        tracing::warn!(error = %err, assessment_id = %id, "class entries of a deleted assessment not deleted");
+    }
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "assessment.deleted", &id).await;
+    Ok(ApiResponse::ok(AssessmentView::of(deleted, true)))
+}

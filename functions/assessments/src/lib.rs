@@ -1,0 +1,90 @@
+//! `/api/v1/assessments*`: questions graded automatically. Teachers write
+//! them (or make them from a generated quiz) and publish them to classes;
+//! students of those classes submit attempts, each graded exactly once;
+//! teachers read the submissions and the statistics.
+
+mod assessments;
+mod grading;
+mod publish;
+mod submit;
+mod view;
+
+use axum::Router;
+use toolbox::AppState;
+use toolbox::domain::assessment::{Assessment, AssessmentStatus};
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::RouteTable;
+use toolbox::ids::AssessmentId;
+use toolbox::principal::{Principal, Role};
+use toolbox::publication;
+use toolbox::tenancy::Tenant;
+
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .post("/api/v1/assessments", assessments::create)
+        .get("/api/v1/assessments", assessments::list)
+        .get("/api/v1/assessments/{id}", assessments::get)
+        .put("/api/v1/assessments/{id}", assessments::update)
+        .delete("/api/v1/assessments/{id}", assessments::delete)
+        .post("/api/v1/assessments/{id}/publish", publish::publish)
+        .post("/api/v1/assessments/{id}/submit", submit::submit)
+        .get("/api/v1/assessments/{id}/submissions", submit::submissions)
+        .get("/api/v1/assessments/{id}/statistics", submit::statistics)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        assessments::create,
+        assessments::list,
+        assessments::get,
+        assessments::update,
+        assessments::delete,
+        publish::publish,
+        submit::submit,
+        submit::submissions,
+        submit::statistics
+    ),
+    tags((name = "assessments", description = "Assessments, their submissions and statistics"))
+)]
+pub struct ApiDoc;
+
+pub fn router(state: AppState) -> Router {
+    routes().into_router(state)
+}
+
+/// An assessment is changed by whoever wrote it, or an admin.
+fn may_manage(principal: &Principal, assessment: &Assessment) -> AppResult<()> {
+    if principal.role == Role::Admin
+        || (principal.role == Role::Teacher && principal.user_id == assessment.audit.created_by)
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only the assessment's author or an admin may change it".into()))
+    }
+}
+
+/// An assessment that is not deleted.
+async fn find(state: &AppState, tenant: &Tenant, id: &AssessmentId) -> AppResult<Assessment> {
+    state
+        .db
+        .get::<Assessment>(&tenant.assessment(id))
+        .await?
+        .filter(|assessment| assessment.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("assessment"))
+}
+
+/// True when the caller may see the assessment: staff always; a student when
+/// it is published to a live class they are enrolled in.
+async fn visible_to(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    assessment: &Assessment,
+) -> AppResult<bool> {
+    if principal.role != Role::Student {
+        return Ok(true);
+    }
+    Ok(assessment.status == AssessmentStatus::Published
+        && publication::reaches(state, tenant, &principal.user_id, &assessment.class_ids).await?)
+}

@@ -1,0 +1,333 @@
+//! Submitting attempts, and what teachers read of them.
+//!
+//! Each attempt is one item, `SUBMISSION#<assessment>#<student>#<attempt>`,
+//! created on the condition that it does not exist, in the same transaction
+//! as the assessment's totals and the day's counter. So an attempt is graded
+//! and counted exactly once: a repeated or concurrent submit of the same
+//! attempt finds the stored grade and answers with it.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use toolbox::AppState;
+use toolbox::activity::{self, Counter};
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{Db, DbError, Range, Write, n};
+use toolbox::domain::assessment::{Assessment, AssessmentStats, LatePolicy, Submission};
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult, FieldError};
+use toolbox::http::PathId;
+use toolbox::ids::AssessmentId;
+use toolbox::json::{Json, whole};
+use toolbox::openapi::*;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
+
+use crate::view::SubmissionView;
+use crate::{find, grading, visible_to};
+
+/// One attempt's answers.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attempt {
+    /// Which attempt this is, from 1: naming it makes a retried submit safe
+    /// (the same attempt is graded once).
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 1, maximum = 10)]
+    attempt: u32,
+    /// One answer per question, in order: an option's index, a list of
+    /// indexes, true or false, a number, or text; `null` leaves it unanswered.
+    #[schema(min_items = 1, max_items = 100, value_type = Vec<Object>)]
+    answers: Vec<Value>,
+}
+
+/// Grades `answers` against the assessment's questions; problems by field.
+fn graded(assessment: &Assessment, attempt: &Attempt) -> AppResult<Vec<toolbox::domain::assessment::Graded>> {
+    let mut problems = Vec::new();
+    if attempt.attempt == 0 || attempt.attempt > assessment.max_attempts {
+        let allowed = assessment.max_attempts;
+        problems.push(FieldError::new("attempt", format!("this assessment allows attempts 1 to {allowed}")));
+    }
+    let questions = assessment.questions.len();
+    if attempt.answers.len() != questions {
+        problems.push(FieldError::new("answers", format!("give one answer per question: {questions}")));
+    }
+    for (index, (question, answer)) in assessment.questions.iter().zip(&attempt.answers).enumerate() {
+        if let Some(problem) = (!answer.is_null()).then(|| grading::shape_problem(question, answer)).flatten() {
+            problems.push(FieldError::new(format!("answers[{index}]"), problem));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    Ok(assessment.questions.iter().zip(&attempt.answers).map(|(q, a)| grading::grade(q, a)).collect())
+}
+
+/// Whether a submission at `now` is late, and the percent it keeps.
+fn lateness(assessment: &Assessment, now: OffsetDateTime) -> AppResult<(bool, f64)> {
+    let due = assessment.due_at.as_deref().and_then(|due| OffsetDateTime::parse(due, &Rfc3339).ok());
+    let late = due.is_some_and(|due| now > due);
+    match (late, assessment.late_policy) {
+        (false, _) | (true, LatePolicy::Accept) => Ok((late, 1.0)),
+        (true, LatePolicy::Penalize) => Ok((true, 1.0 - f64::from(assessment.late_penalty_percent) / 100.0)),
+        (true, LatePolicy::Reject) => Err(AppError::Conflict(format!(
+            "the assessment was due at {} and takes no late submissions",
+            assessment.due_at.as_deref().unwrap_or_default()
+        ))),
+    }
+}
+
+/// Submits one attempt of a published assessment of the student's class: it
+/// is graded at once and the score and feedback returned (201). Submitting
+/// the same attempt again returns the stored grade (200); other answers for
+/// it are a 409. Right answers are shown once the teacher allows it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assessments/{id}/submit",
+    operation_id = "submit_assessment",
+    tag = "assessments",
+    params(("id" = AssessmentId, Path, description = "The assessment's id")),
+    request_body = Attempt,
+    responses(
+        (status = 201, description = "The attempt, graded", body = Success<SubmissionView>),
+        (status = 200, description = "This attempt was graded before: its stored grade", body = Success<SubmissionView>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["student"])))
+)]
+pub async fn submit(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<AssessmentId>,
+    Json(attempt): Json<Attempt>,
+) -> AppResult<ApiResponse<SubmissionView>> {
+    principal.require_role(&[Role::Student])?;
+    let tenant = Tenant::of(&principal);
+    let assessment = find(&state, &tenant, &id).await?;
+    if !visible_to(&state, &tenant, &principal, &assessment).await? {
+        return Err(AppError::not_found("assessment"));
+    }
+    let graded = graded(&assessment, &attempt)?;
+    let key = tenant.submission(&id, &principal.user_id, attempt.attempt);
+    // A repeat of a graded attempt is answered before the deadline is
+    // checked again: the attempt was on time when it was graded.
+    if let Some(stored) = state.db.get::<Submission>(&key).await? {
+        return replayed(stored, &assessment, &attempt);
+    }
+    let now = state.now();
+    let (late, kept) = lateness(&assessment, now)?;
+    let raw_score = graded.iter().map(|g| g.points_awarded).sum();
+    let max_score = assessment.max_score();
+    let percent = f64::from(raw_score) * 100.0 / f64::from(max_score.max(1)) * kept;
+    let submission = Submission {
+        assessment_id: id.clone(),
+        student_id: principal.user_id.clone(),
+        attempt: attempt.attempt,
+        answers: attempt.answers.clone(),
+        passed: percent >= f64::from(assessment.pass_percent),
+        graded,
+        raw_score,
+        max_score,
+        percent,
+        late,
+        submitted_at: rfc3339(now),
+    };
+    let mut writes = vec![Write::Put(state.db.put_new(&key, &submission)?)];
+    let previous = (attempt.attempt > 1).then(|| tenant.submission(&id, &principal.user_id, attempt.attempt - 1));
+    if let Some(previous) = &previous {
+        writes.push(Write::Check(state.db.condition_check(previous, "attribute_exists(pk)", &[], vec![])?));
+    }
+    writes.push(add_to_totals(&state, &tenant, &submission)?);
+    writes.push(activity::count(&state, &tenant, Counter::AssessmentsSubmitted, &principal.user_id, 1)?);
+    match state.db.transact(writes).await {
+        Ok(()) => {}
+        // The same attempt, submitted at the same moment, won: its grade stands.
+        Err(DbError::Cancelled { failed }) if failed.contains(&0) => {
+            let stored =
+                state.db.get::<Submission>(&key).await?.ok_or_else(|| AppError::internal("lost submission"))?;
+            return replayed(stored, &assessment, &attempt);
+        }
+        Err(DbError::Cancelled { failed }) if previous.is_some() && failed.contains(&1) => {
+            return Err(AppError::Conflict(format!("submit attempt {} first", attempt.attempt - 1)));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    activity::record(&state, &tenant, &principal.user_id, "assessment.submitted", &id).await;
+    tracing::info!(assessment_id = %id, attempt = attempt.attempt, "assessment submitted");
+    Ok(ApiResponse::created(SubmissionView::of(submission, &assessment, assessment.show_answers)))
+}
+
+/// The stored grade of an attempt submitted before, if these are its answers.
+fn replayed(stored: Submission, assessment: &Assessment, attempt: &Attempt) -> AppResult<ApiResponse<SubmissionView>> {
+    if stored.answers != attempt.answers {
+        return Err(AppError::Conflict(format!(
+            "attempt {} was already submitted with other answers",
+            attempt.attempt
+        )));
+    }
+    Ok(ApiResponse::ok(SubmissionView::of(stored, assessment, assessment.show_answers)))
+}
+
+/// The totals one graded submission adds to.
+fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission) -> Result<Write, DbError> {
+    let mut adds =
+        vec!["submissions :one".to_owned(), "passed :passed".to_owned(), "percent_total :percent".to_owned()];
+    let mut names = vec![("#h".to_owned(), AssessmentStats::histogram_attribute(submission.percent))];
+    adds.push("#h :one".to_owned());
+    for (index, _) in submission.graded.iter().enumerate().filter(|(_, g)| g.correct) {
+        adds.push(format!("#q{index} :one"));
+        names.push((format!("#q{index}"), AssessmentStats::correct_attribute(index)));
+    }
+    let names: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let update = state.db.update(
+        &tenant.assessment_stats(&submission.assessment_id),
+        &format!("ADD {}", adds.join(", ")),
+        None,
+        &names,
+        vec![(":one", n(1)), (":passed", n(u64::from(submission.passed))), (":percent", n(submission.percent))],
+    )?;
+    Ok(Write::Update(update))
+}
+
+/// Graded submissions, by student and attempt: every one for teachers and
+/// admins, their own for a student.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assessments/{id}/submissions",
+    operation_id = "list_submissions",
+    tag = "assessments",
+    params(
+        ("id" = AssessmentId, Path, description = "The assessment's id"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of submissions", body = Success<Vec<SubmissionView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student"])))
+)]
+pub async fn submissions(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<AssessmentId>,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<SubmissionView>>> {
+    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
+    let tenant = Tenant::of(&principal);
+    let student = principal.role == Role::Student;
+    let prefix = match student {
+        true => Tenant::submissions_of_prefix(&id, &principal.user_id),
+        false => Tenant::submissions_prefix(&id),
+    };
+    let keys = state.key_set().await?;
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &prefix, c)).transpose()?;
+    let assessment = find(&state, &tenant, &id).await?;
+    if !visible_to(&state, &tenant, &principal, &assessment).await? {
+        return Err(AppError::not_found("assessment"));
+    }
+    let partition = tenant.pk();
+    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let found = state.db.query::<Submission>(&range, page.limit, start).await?;
+    let shown = !student || assessment.show_answers;
+    let views = found.items.into_iter().map(|s| SubmissionView::of(s, &assessment, shown)).collect();
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &prefix, &key));
+    Ok(ApiResponse::page(views, next))
+}
+
+/// How one question fared over every graded submission.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionStatistics {
+    question: usize,
+    /// The share of submissions that got it right, 0 to 1.
+    correct_rate: f64,
+    /// `1 - correct_rate`: the higher, the harder.
+    difficulty: f64,
+}
+
+/// An assessment's statistics over every graded submission (each attempt counts).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssessmentStatistics {
+    assessment_id: AssessmentId,
+    submissions: u64,
+    /// Absent before the first submission.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mean_percent: Option<f64>,
+    /// To the whole percent. Absent before the first submission.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    median_percent: Option<f64>,
+    /// The share of submissions that passed, 0 to 1.
+    pass_rate: f64,
+    questions: Vec<QuestionStatistics>,
+}
+
+/// Mean, median, pass rate and per-question difficulty, read from totals
+/// that every graded submission moves in its own transaction.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assessments/{id}/statistics",
+    operation_id = "get_assessment_statistics",
+    tag = "assessments",
+    params(("id" = AssessmentId, Path, description = "The assessment's id")),
+    responses(
+        (status = 200, description = "The statistics", body = Success<AssessmentStatistics>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn statistics(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<AssessmentId>,
+) -> AppResult<ApiResponse<AssessmentStatistics>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let mut found = state.db.batch_get(&[tenant.assessment(&id), tenant.assessment_stats(&id)]).await?.into_iter();
+    let assessment = found
+        .next()
+        .flatten()
+        .map(Db::decode::<Assessment>)
+        .transpose()?
+        .filter(|a| a.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("assessment"))?;
+    let totals = found
+        .next()
+        .flatten()
+        .map(|item| AssessmentStats::from_item(&item, assessment.questions.len()))
+        .unwrap_or_else(|| AssessmentStats { correct: vec![0; assessment.questions.len()], ..Default::default() });
+    let share = |count: u64| if totals.submissions == 0 { 0.0 } else { count as f64 / totals.submissions as f64 };
+    let questions = totals
+        .correct
+        .iter()
+        .enumerate()
+        .map(|(question, right)| QuestionStatistics {
+            question,
+            correct_rate: share(*right),
+            difficulty: if totals.submissions == 0 { 0.0 } else { 1.0 - share(*right) },
+        })
+        .collect();
+    Ok(ApiResponse::ok(AssessmentStatistics {
+        assessment_id: id,
+        submissions: totals.submissions,
+        mean_percent: (totals.submissions > 0).then(|| totals.percent_total / totals.submissions as f64),
+        median_percent: totals.median_percent(),
+        pass_rate: share(totals.passed),
+        questions,
+    }))
+}

@@ -1,0 +1,347 @@
+//! Students' progress through lessons, and each lesson's statistics.
+//!
+//! A report is merged with what is stored (see `domain::progress`) and
+//! written on the condition that the stored version is still the one read;
+//! the lesson's totals move in the same transaction, so they stay exact
+//! under any number of concurrent reports.
+
+use axum::extract::State;
+use axum::http::Uri;
+use serde::{Deserialize, Serialize};
+use toolbox::AppState;
+use toolbox::activity::{self, Counter};
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{Db, DbError, Range, Write, n};
+use toolbox::domain::guardian::{GuardianLink, Whose, read_with_link};
+use toolbox::domain::lesson::Lesson;
+use toolbox::domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report};
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::PathId;
+use toolbox::ids::{LessonId, UserId};
+use toolbox::json::{Json, whole};
+use toolbox::openapi::*;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
+
+use crate::lessons::{find, visible_to};
+
+/// A year: more time than any one lesson takes, and far from overflowing a total.
+const MAX_TIME_SPENT_SECONDS: u64 = 365 * 24 * 3600;
+/// Reports that lose the race to a concurrent one are merged again this often.
+const MAX_RACES: usize = 5;
+
+/// Where a student is in a lesson, as their app last saw it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressReport {
+    status: ProgressStatus,
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 0, maximum = 100)]
+    percent: u8,
+    /// Total time in the lesson so far, not the time since the last report.
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 0, maximum = 31536000)]
+    time_spent_seconds: u64,
+}
+
+impl ProgressReport {
+    fn parsed(self) -> AppResult<Report> {
+        if self.percent > 100 {
+            return Err(AppError::invalid("percent", "must be from 0 to 100"));
+        }
+        if self.time_spent_seconds > MAX_TIME_SPENT_SECONDS {
+            return Err(AppError::invalid("time_spent_seconds", "must be at most a year"));
+        }
+        Ok(Report { status: self.status, percent: self.percent, time_spent_seconds: self.time_spent_seconds })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressView {
+    lesson_id: LessonId,
+    lesson_title: String,
+    student_id: UserId,
+    status: ProgressStatus,
+    #[schema(minimum = 0, maximum = 100)]
+    percent: u8,
+    time_spent_seconds: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_at: Option<String>,
+    /// When progress last moved; absent before the first report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_at: Option<String>,
+}
+
+impl From<LessonProgress> for ProgressView {
+    fn from(progress: LessonProgress) -> Self {
+        Self {
+            updated_at: (progress.version > 0).then_some(progress.updated_at),
+            lesson_id: progress.lesson_id,
+            lesson_title: progress.lesson_title,
+            student_id: progress.student_id,
+            status: progress.status,
+            percent: progress.percent,
+            time_spent_seconds: progress.time_spent_seconds,
+            started_at: progress.started_at,
+            completed_at: progress.completed_at,
+        }
+    }
+}
+
+/// Records a student's progress through a lesson published to one of their
+/// classes. Progress never moves back: each field keeps the larger of the
+/// stored and reported values, so a late or repeated report changes nothing.
+#[utoipa::path(
+    put,
+    path = "/api/v1/lessons/{id}/progress",
+    operation_id = "report_lesson_progress",
+    tag = "lessons",
+    params(("id" = LessonId, Path, description = "The lesson's id")),
+    request_body = ProgressReport,
+    responses(
+        (status = 200, description = "The progress as stored", body = Success<ProgressView>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["student"])))
+)]
+pub async fn report(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<LessonId>,
+    Json(body): Json<ProgressReport>,
+) -> AppResult<ApiResponse<ProgressView>> {
+    principal.require_role(&[Role::Student])?;
+    let report = body.parsed()?;
+    let tenant = Tenant::of(&principal);
+    let lesson = find(&state, &tenant, &id).await?;
+    if !visible_to(&state, &tenant, &principal, &lesson).await? {
+        return Err(AppError::not_found("lesson"));
+    }
+    let key = tenant.progress(&id, &principal.user_id);
+    for _ in 0..MAX_RACES {
+        let at = rfc3339(state.now());
+        let stored = match state.db.get::<LessonProgress>(&key).await? {
+            Some(stored) => stored,
+            None => LessonProgress::none(&tenant, &id, &lesson.title, &principal.user_id, &at),
+        };
+        let Some(next) = stored.advanced(report, &at) else {
+            return Ok(ApiResponse::ok(stored.into()));
+        };
+        let delta = LessonStats::delta(&stored, &next);
+        let put = match stored.version {
+            0 => state.db.put_new(&key, &next)?,
+            version => state.db.put_versioned(&key, &next, version)?,
+        };
+        let mut writes = vec![Write::Put(put), add_to_totals(&state, &tenant, &id, &delta)?];
+        if delta.completed > 0 {
+            writes.push(activity::count(&state, &tenant, Counter::LessonsCompleted, &principal.user_id, 1)?);
+        }
+        match state.db.transact(writes).await {
+            Ok(()) => {
+                let kind = if delta.completed > 0 { "lesson.completed" } else { "lesson.progressed" };
+                activity::record(&state, &tenant, &principal.user_id, kind, &id).await;
+                return Ok(ApiResponse::ok(next.into()));
+            }
+            // Another report was stored since the read: merge with it instead.
+            Err(DbError::Cancelled { failed }) if failed.contains(&0) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(AppError::Conflict("progress is being reported too often at once; retry".into()))
+}
+
+fn add_to_totals(state: &AppState, tenant: &Tenant, lesson: &LessonId, delta: &LessonStats) -> Result<Write, DbError> {
+    let update = state.db.update(
+        &tenant.lesson_stats(lesson),
+        "ADD learners :learners, started :started, completed :completed, \
+         time_spent_total :time, percent_total :percent",
+        None,
+        &[],
+        vec![
+            (":learners", n(delta.learners)),
+            (":started", n(delta.started)),
+            (":completed", n(delta.completed)),
+            (":time", n(delta.time_spent_total)),
+            (":percent", n(delta.percent_total)),
+        ],
+    )?;
+    Ok(Write::Update(update))
+}
+
+/// One student's progress through one lesson: a student's own, a linked
+/// child's for a parent, anyone's for staff (`?student_id=`). Before the
+/// first report it is `not_started`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/{id}/progress",
+    operation_id = "get_lesson_progress",
+    tag = "lessons",
+    params(
+        ("id" = LessonId, Path, description = "The lesson's id"),
+        ("student_id" = Option<UserId>, Query, nullable = false, description = "Whose progress (required for staff and parents)"),
+    ),
+    responses(
+        (status = 200, description = "The progress", body = Success<ProgressView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+    PathId(id): PathId<LessonId>,
+) -> AppResult<ApiResponse<ProgressView>> {
+    let tenant = Tenant::of(&principal);
+    let (student, link) = match Whose::asked(&principal, &tenant, &uri)? {
+        Whose::Student { id, link } => (id, link),
+        // An unknown lesson is a 404 before a missing parameter is a 400.
+        Whose::All => {
+            find(&state, &tenant, &id).await?;
+            return Err(AppError::BadRequest("name the student: ?student_id=".into()));
+        }
+    };
+    let found = read_with_link(&state.db, link, vec![tenant.lesson(&id), tenant.progress(&id, &student)]).await?;
+    let mut found = found.into_iter();
+    let lesson = found
+        .next()
+        .flatten()
+        .map(Db::decode::<Lesson>)
+        .transpose()?
+        .filter(|lesson| lesson.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("lesson"))?;
+    if !visible_to(&state, &tenant, &principal, &lesson).await? {
+        return Err(AppError::not_found("lesson"));
+    }
+    let progress = match found.next().flatten() {
+        Some(item) => Db::decode::<LessonProgress>(item)?,
+        None => LessonProgress::none(&tenant, &id, &lesson.title, &student, &rfc3339(state.now())),
+    };
+    Ok(ApiResponse::ok(progress.into()))
+}
+
+/// One student's progress through every lesson they reported on, newest
+/// lesson first: a student's own, a linked child's for a parent, anyone's
+/// for staff (`?student_id=`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/progress",
+    operation_id = "list_lesson_progress",
+    tag = "lessons",
+    params(
+        ("student_id" = Option<UserId>, Query, nullable = false, description = "Whose progress (required for staff and parents)"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of progress", body = Success<Vec<ProgressView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<ProgressView>>> {
+    let tenant = Tenant::of(&principal);
+    let (student, link) = Whose::one_student(&principal, &tenant, &uri)?;
+    let keys = state.key_set().await?;
+    let list = format!("progress-of:{student}");
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    if let Some(link) = link {
+        state.db.get::<GuardianLink>(&link).await?.ok_or_else(|| AppError::not_found("student"))?;
+    }
+    let partition = tenant.progress_of(&student);
+    let range = Range {
+        partition: &partition,
+        prefix: Tenant::LESSON_PREFIX,
+        index: Some("gsi1"),
+        newest_first: true,
+        live_only: false,
+    };
+    let found = state.db.query::<LessonProgress>(&range, page.limit, start).await?;
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    Ok(ApiResponse::page(found.items.into_iter().map(ProgressView::from).collect(), next))
+}
+
+/// A lesson's statistics over the students who reported progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonStatistics {
+    lesson_id: LessonId,
+    /// Students with any progress reported.
+    learners: u64,
+    started: u64,
+    completed: u64,
+    /// `completed / learners`, from 0 to 1 (0 with no learners).
+    completion_rate: f64,
+    average_time_spent_seconds: f64,
+    average_percent: f64,
+}
+
+impl LessonStatistics {
+    fn of(lesson_id: LessonId, totals: LessonStats) -> Self {
+        let per_learner = |total: u64| if totals.learners == 0 { 0.0 } else { total as f64 / totals.learners as f64 };
+        Self {
+            lesson_id,
+            completion_rate: per_learner(totals.completed),
+            average_time_spent_seconds: per_learner(totals.time_spent_total),
+            average_percent: per_learner(totals.percent_total),
+            learners: totals.learners,
+            started: totals.started,
+            completed: totals.completed,
+        }
+    }
+}
+
+/// How far students got with a lesson: started, completed, average time and
+/// percent, read from totals kept exact by every report.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/{id}/statistics",
+    operation_id = "get_lesson_statistics",
+    tag = "lessons",
+    params(("id" = LessonId, Path, description = "The lesson's id")),
+    responses(
+        (status = 200, description = "The statistics", body = Success<LessonStatistics>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn statistics(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<LessonId>,
+) -> AppResult<ApiResponse<LessonStatistics>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let tenant = Tenant::of(&principal);
+    let mut found = state.db.batch_get(&[tenant.lesson(&id), tenant.lesson_stats(&id)]).await?.into_iter();
+    let live = found.next().flatten().map(Db::decode::<Lesson>).transpose()?.is_some_and(|l| l.deleted_at.is_none());
+    if !live {
+        return Err(AppError::not_found("lesson"));
+    }
+    let totals = found.next().flatten().map(Db::decode::<LessonStats>).transpose()?.unwrap_or_default();
+    Ok(ApiResponse::ok(LessonStatistics::of(id, totals)))
+}

@@ -1,0 +1,181 @@
+//! Publishing to classes, the part lessons and assessments share: which
+//! classes a publication may add, whether a student reaches a published item
+//! through one of their classes, and one page of a class's published items.
+//!
+//! An item published to a class has one entry `<PREFIX>#<class>#<item>`
+//! ([`ClassEntry`]), so a class's items are one Query.
+
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Db, Range};
+use crate::domain::class::Class;
+use crate::error::{AppError, AppResult};
+use crate::ids::{ClassId, UserId};
+use crate::principal::{Principal, Role};
+use crate::state::AppState;
+use crate::tenancy::{Key, Tenant};
+
+/// An item is published to at most this many classes.
+pub const MAX_CLASSES: usize = 20;
+
+/// Where to publish an item.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Publication {
+    /// Classes of the organization to publish to (added to those it is in).
+    #[schema(min_items = 1, max_items = 20)]
+    pub class_ids: Vec<ClassId>,
+}
+
+/// An item's place in one class's list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassEntry {
+    pub class_id: ClassId,
+    /// The lesson's or assessment's id.
+    pub item_id: String,
+    pub published_at: String,
+}
+
+fn live(item: Option<crate::db::Item>) -> AppResult<Option<Class>> {
+    Ok(item.map(Db::decode::<Class>).transpose()?.filter(|class| class.deleted_at.is_none()))
+}
+
+/// The classes of `asked` an item is not yet published to, each checked:
+/// it must exist, and a teacher publishes only into their own classes.
+/// Empty when there is nothing to add.
+pub async fn classes_to_add(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    current: &[ClassId],
+    asked: Vec<ClassId>,
+) -> AppResult<Vec<ClassId>> {
+    if asked.is_empty() {
+        return Err(AppError::invalid("class_ids", "give at least one class"));
+    }
+    let mut added: Vec<ClassId> = Vec::new();
+    for class in asked {
+        if !current.contains(&class) && !added.contains(&class) {
+            added.push(class);
+        }
+    }
+    if added.is_empty() {
+        return Ok(added);
+    }
+    if current.len() + added.len() > MAX_CLASSES {
+        return Err(AppError::invalid("class_ids", format!("an item is published to at most {MAX_CLASSES} classes")));
+    }
+    let found = state.db.batch_get(&added.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
+    for (id, item) in added.iter().zip(found) {
+        let Some(class) = live(item)? else {
+            return Err(AppError::invalid("class_ids", format!("no such class: {id}")));
+        };
+        if principal.role != Role::Admin && class.teacher_id != principal.user_id {
+            return Err(AppError::Forbidden(format!("only the teacher of class {id} or an admin publishes to it")));
+        }
+    }
+    Ok(added)
+}
+
+/// True when `student` is enrolled in a live class of `class_ids`: each
+/// class and the student's place in it, in one read.
+pub async fn reaches(state: &AppState, tenant: &Tenant, student: &UserId, class_ids: &[ClassId]) -> AppResult<bool> {
+    if class_ids.is_empty() {
+        return Ok(false);
+    }
+    let keys: Vec<_> =
+        class_ids.iter().flat_map(|class| [tenant.class(class), tenant.roster_entry(class, student)]).collect();
+    let found = state.db.batch_get(&keys).await?;
+    for pair in found.chunks(2) {
+        if live(pair[0].clone())?.is_some() && pair[1].is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// One page of the items published to `class`, newest first, read with the
+/// class (which must live) and, for a student, their place in it (else the
+/// class is not found). `entries_prefix` names the class's entries, `item`
+/// the key of an entry's item. Items that are gone are left out.
+pub async fn class_page<T: DeserializeOwned>(
+    state: &AppState,
+    principal: &Principal,
+    class: &ClassId,
+    entries_prefix: &str,
+    item: impl Fn(&str) -> AppResult<Key>,
+    limit: i32,
+    start: Option<HashMap<String, String>>,
+) -> AppResult<(Vec<T>, Option<HashMap<String, String>>)> {
+    let tenant = Tenant::of(principal);
+    let partition = tenant.pk();
+    let range =
+        Range { partition: &partition, prefix: entries_prefix, index: None, newest_first: true, live_only: false };
+    // Two keys besides the items: BatchGetItem takes 100 at most.
+    let entries = state.db.query::<ClassEntry>(&range, limit.min(98), start).await?;
+    let mut wanted = vec![tenant.class(class), tenant.roster_entry(class, &principal.user_id)];
+    for entry in &entries.items {
+        wanted.push(item(&entry.item_id)?);
+    }
+    let mut found = state.db.batch_get(&wanted).await?.into_iter();
+    let live_class = live(found.next().flatten())?.is_some();
+    let enrolled = found.next().flatten().is_some();
+    if !live_class || (principal.role == Role::Student && !enrolled) {
+        return Err(AppError::not_found("class"));
+    }
+    let items = found.flatten().map(Db::decode::<T>).collect::<Result<Vec<_>, _>>()?;
+    Ok((items, entries.last_key))
+}
+
+/// An item being published: its key and id, the version it was read at,
+/// and where it is published already.
+pub struct Published<'a> {
+    pub item: Key,
+    pub item_id: String,
+    pub version: u64,
+    pub class_ids: &'a [ClassId],
+    pub published_at: Option<&'a str>,
+}
+
+/// Publishes an item to `added` classes in one transaction: the item (a new
+/// version, `status = published`) and one entry per class, named by
+/// `entry`. A stale version is a 412 with `If-Match` (`expected`), else a 409.
+pub async fn commit(
+    state: &AppState,
+    principal: &Principal,
+    published: Published<'_>,
+    added: &[ClassId],
+    entry: impl Fn(&ClassId) -> Key,
+    expected: Option<u64>,
+    what: &'static str,
+) -> AppResult<()> {
+    use crate::db::{DbError, Write, s, value};
+    let now = crate::clock::rfc3339(state.now());
+    let mut class_ids = published.class_ids.to_vec();
+    class_ids.extend(added.iter().cloned());
+    let mut writes = vec![Write::Update(state.db.update_versioned(
+        &published.item,
+        published.version,
+        &principal.user_id,
+        state.now(),
+        vec![
+            ("status", s("published")),
+            ("class_ids", value(&class_ids)?),
+            ("published_at", s(published.published_at.unwrap_or(&now))),
+        ],
+    )?)];
+    for class in added {
+        let placed =
+            ClassEntry { class_id: class.clone(), item_id: published.item_id.clone(), published_at: now.clone() };
+        writes.push(Write::Put(state.db.put_new(&entry(class), &placed)?));
+    }
+    state.db.transact(writes).await.map_err(|err| match err {
+        DbError::Cancelled { failed } if failed.contains(&0) => {
+            crate::http::lost_race(expected, what)(DbError::ConditionFailed)
+        }
+        other => other.into(),
+    })
+}
