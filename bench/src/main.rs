@@ -49,6 +49,7 @@ const FUNCTIONS: &[Function] = &[
     Function { binary: "classes", event: "classes/list-classes.json", what: "GET /classes" },
     Function { binary: "lessons", event: "lessons/list-lessons.json", what: "GET /lessons" },
     Function { binary: "assessments", event: "assessments/list-assessments.json", what: "GET /assessments" },
+    Function { binary: "messages", event: "messages/list-messages.json", what: "GET /messages" },
     Function { binary: "realtime", event: "realtime/pusher-auth.json", what: "POST /pusher/auth (private-org)" },
     Function {
         binary: "content-worker",

@@ -46,6 +46,7 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
         "ContentFunction" => toolbox_content::routes,
         "LessonsFunction" => toolbox_lessons::routes,
         "AssessmentsFunction" => toolbox_assessments::routes,
+        "MessagesFunction" => toolbox_messages::routes,
         "RealtimeFunction" => toolbox_realtime::routes,
         _ => return None,
     };
@@ -66,6 +67,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(toolbox_content::ApiDoc::openapi());
     doc.merge(toolbox_lessons::ApiDoc::openapi());
     doc.merge(toolbox_assessments::ApiDoc::openapi());
+    doc.merge(toolbox_messages::ApiDoc::openapi());
     doc.merge(toolbox_realtime::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     if let Ok(template) = Template::workspace() {
@@ -112,6 +114,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "ContentFunction",
     "LessonsFunction",
     "AssessmentsFunction",
+    "MessagesFunction",
     "RealtimeFunction",
 ];
 

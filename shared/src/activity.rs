@@ -25,8 +25,15 @@ use crate::tenancy::Tenant;
 const EVENT_TTL_SECONDS: i64 = 90 * 24 * 3600;
 /// Daily counters are kept a little over a year, for year-on-year trends.
 const COUNTER_TTL_SECONDS: i64 = 400 * 24 * 3600;
-/// Shard items per day and tenant.
+/// Shard items per counted thing (a day's counters, a lesson's or an
+/// assessment's totals): concurrent writers mostly meet different items.
 pub const COUNTER_SHARDS: u32 = 4;
+
+/// The shard a user's writes go to: always the same one for one user, so
+/// their own writes never contend across shards.
+pub fn shard_of(user: &UserId) -> u32 {
+    user.to_string().bytes().fold(0u32, |sum, b| sum.wrapping_add(u32::from(b))) % COUNTER_SHARDS
+}
 
 /// The totals the dashboard counts per day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +70,8 @@ pub fn day_of(at: OffsetDateTime) -> String {
 /// never contend with each other across shards.
 pub fn count(state: &AppState, tenant: &Tenant, counter: Counter, user: &UserId, by: u64) -> Result<Write, DbError> {
     let now = state.now();
-    let shard = user.to_string().bytes().fold(0u32, |sum, b| sum.wrapping_add(u32::from(b))) % COUNTER_SHARDS;
     let update = state.db.update(
-        &tenant.daily_counter(&day_of(now), shard),
+        &tenant.daily_counter(&day_of(now), shard_of(user)),
         "ADD #counter :by SET expires_at = if_not_exists(expires_at, :expires)",
         None,
         &[("#counter", counter.attribute())],

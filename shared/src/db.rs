@@ -438,10 +438,16 @@ impl Db {
                 .filter(|(_, code)| **code == Some("ConditionalCheckFailed"))
                 .map(|(index, _)| index)
                 .collect();
-            let conflicted = codes.contains(&Some("TransactionConflict"));
-            if failed.is_empty() && conflicted && conflicts < MAX_CONFLICTS {
+            let other = |code: &&Option<&str>| {
+                !matches!(code, None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict"))
+            };
+            if failed.is_empty() && codes.iter().any(|code| other(&code)) {
+                // Throttling or a malformed write: no retry with the same writes helps.
+                return Err(DbError::Service(format!("transaction cancelled: {codes:?}").into()));
+            }
+            if failed.is_empty() && conflicts < MAX_CONFLICTS {
                 conflicts += 1;
-                let jitter = u64::from(rand::random::<u8>() % 20);
+                let jitter = u64::from(rand::random::<u8>() % 50);
                 tokio::time::sleep(std::time::Duration::from_millis((10 << conflicts) + jitter)).await;
                 continue;
             }
@@ -599,6 +605,14 @@ fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
 /// Any serializable value as an attribute value.
 pub fn value<T: Serialize>(value: &T) -> Result<AttributeValue, DbError> {
     Ok(serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)?)
+}
+
+/// A value as it reads back after a trip through the table: numbers come
+/// back in DynamoDB's form (`2.0` as `2`), so a stored value and a new one
+/// compare equal when DynamoDB would store them alike.
+pub fn as_stored<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> Result<T, DbError> {
+    let stored = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)?;
+    Ok(serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(stored)?)
 }
 
 /// The number form DynamoDB expressions take.

@@ -34,7 +34,8 @@ pub struct Publication {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassEntry {
     pub class_id: ClassId,
-    /// The lesson's or assessment's id.
+    /// The lesson's or assessment's id (`lesson_id` in lessons' first entries).
+    #[serde(alias = "lesson_id")]
     pub item_id: String,
     pub published_at: String,
 }

@@ -90,13 +90,14 @@ pub enum PusherError {
 #[derive(Clone, Debug)]
 pub struct Realtime {
     /// The HTTP client is made on the first event: building its TLS setup
-    /// would otherwise double the worker's cold start.
-    pusher: Option<(PusherConfig, std::sync::OnceLock<reqwest::Client>)>,
+    /// would otherwise double the worker's cold start. Clones (one per
+    /// request, with the state) share it.
+    pusher: Option<(PusherConfig, std::sync::Arc<std::sync::OnceLock<reqwest::Client>>)>,
 }
 
 impl Realtime {
     pub fn new(config: Option<PusherConfig>) -> Self {
-        Self { pusher: config.map(|config| (config, std::sync::OnceLock::new())) }
+        Self { pusher: config.map(|config| (config, Default::default())) }
     }
 
     pub fn config(&self) -> Option<&PusherConfig> {

@@ -8,6 +8,7 @@ use crate::config::{Config, ConfigError};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::keyset::{KeySet, KeyStore};
+use crate::pusher::Realtime;
 use crate::usage_plans::UsagePlans;
 
 #[derive(Clone)]
@@ -17,11 +18,14 @@ pub struct AppState {
     pub db: Db,
     pub keys: KeyStore,
     pub clock: SharedClock,
+    /// Pusher, or a log line where it is not configured.
+    pub realtime: Realtime,
     usage_plans: UsagePlans,
 }
 
 impl AppState {
     pub fn new(config: Config, aws: AwsClients, clock: SharedClock) -> Self {
+        let realtime = Realtime::new(config.pusher.clone());
         Self {
             db: Db::new(aws.dynamodb.clone(), config.table_name.clone()),
             keys: KeyStore::new(aws.secrets.clone(), config.jwt_secret_id.clone()),
@@ -29,6 +33,7 @@ impl AppState {
             config: Arc::new(config),
             aws,
             clock,
+            realtime,
         }
     }
 

@@ -10,7 +10,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, OrgId, SessionId, UserId};
+use crate::ids::{
+    ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, MessageId, OrgId, SessionId, ThreadId,
+    UserId,
+};
 use crate::principal::Principal;
 
 /// A DynamoDB primary key.
@@ -229,9 +232,10 @@ impl Tenant {
         format!("{}#PROGRESS#{student}", self.pk())
     }
 
-    /// The running totals of a lesson's progress, moved with every change.
-    pub fn lesson_stats(&self, lesson: &LessonId) -> Key {
-        self.key(format!("LESSONSTATS#{lesson}"))
+    /// One shard of the running totals of a lesson's progress, moved with
+    /// every change; the totals are the sum of the shards.
+    pub fn lesson_stats(&self, lesson: &LessonId, shard: u32) -> Key {
+        self.key(format!("LESSONSTATS#{lesson}#{shard}"))
     }
 
     pub fn assessment(&self, assessment: &AssessmentId) -> Key {
@@ -263,9 +267,49 @@ impl Tenant {
         format!("{}{student}#", Self::submissions_prefix(assessment))
     }
 
-    /// The running totals of an assessment's graded submissions.
-    pub fn assessment_stats(&self, assessment: &AssessmentId) -> Key {
-        self.key(format!("ASSESSMENTSTATS#{assessment}"))
+    /// One shard of the running totals of an assessment's graded
+    /// submissions; the totals are the sum of the shards.
+    pub fn assessment_stats(&self, assessment: &AssessmentId, shard: u32) -> Key {
+        self.key(format!("ASSESSMENTSTATS#{assessment}#{shard}"))
+    }
+
+    /// A conversation: its subject and participants.
+    pub fn thread(&self, thread: &ThreadId) -> Key {
+        self.key(format!("THREAD#{thread}"))
+    }
+
+    /// One message of a thread; a thread's messages are one Query.
+    pub fn thread_message(&self, thread: &ThreadId, message: &MessageId) -> Key {
+        self.key(format!("{}{message}", Self::thread_messages_prefix(thread)))
+    }
+
+    pub fn thread_messages_prefix(thread: &ThreadId) -> String {
+        format!("MESSAGE#{thread}#")
+    }
+
+    /// A recipient's copy of a message, with their read, starred, archived
+    /// and deleted state: their inbox is one Query, newest first.
+    pub fn inbox_entry(&self, user: &UserId, message: &MessageId) -> Key {
+        self.key(format!("{}{message}", Self::inbox_prefix(user)))
+    }
+
+    pub fn inbox_prefix(user: &UserId) -> String {
+        format!("INBOX#{user}#")
+    }
+
+    /// The sender's copy of a message: their sent box.
+    pub fn sent_entry(&self, user: &UserId, message: &MessageId) -> Key {
+        self.key(format!("{}{message}", Self::sent_prefix(user)))
+    }
+
+    pub fn sent_prefix(user: &UserId) -> String {
+        format!("SENT#{user}#")
+    }
+
+    /// How many of a user's received messages are unread, kept exact by
+    /// every write that changes an entry's read state.
+    pub fn unread_counter(&self, user: &UserId) -> Key {
+        self.key(format!("UNREAD#{user}"))
     }
 
     /// An activity event (its id sorts by time): the dashboard's feed.
@@ -278,6 +322,11 @@ impl Tenant {
     /// One shard of one day's counters (`day` is `YYYY-MM-DD`).
     pub fn daily_counter(&self, day: &str, shard: u32) -> Key {
         self.key(format!("DAILY#{day}#{shard}"))
+    }
+
+    /// `gsi1pk` of the links to one child: their parents.
+    pub fn guardians_of(&self, child: &UserId) -> String {
+        format!("{}#GUARDIANS#{child}", self.pk())
     }
 
     /// `gsi1pk` of the roster entries of one user: the classes they are in.

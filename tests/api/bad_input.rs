@@ -87,6 +87,13 @@ fn routes(admin: &Account, content_id: &str, class_id: &str, lesson_id: &str, as
             json!({"class_ids": "all"}),
             "class_ids",
         ),
+        route(
+            Method::POST,
+            "/api/v1/messages",
+            true,
+            json!({"recipient_ids": [admin.user_id], "subject": "s", "body": 5}),
+            "body",
+        ),
         route(Method::POST, "/api/v1/assessments", true, json!({"title": 5}), "title"),
         route(
             Method::PUT,

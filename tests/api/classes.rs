@@ -342,3 +342,38 @@ async fn only_a_parent_links_to_only_a_student() {
         .await
         .expect(StatusCode::FORBIDDEN, Some("forbidden"));
 }
+
+#[tokio::test]
+async fn a_removed_member_leaves_their_classes_and_families() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let (leaving, staying) = (app.member(&admin, "student").await, app.member(&admin, "student").await);
+    let (parent, other_parent) = (app.member(&admin, "parent").await, app.member(&admin, "parent").await);
+    let first = app.class_with(&teacher, &[&leaving, &staying]).await;
+    let second = app.class_with(&teacher, &[&leaving]).await;
+    app.link_parent(&admin, &parent, &leaving).await;
+    app.link_parent(&admin, &parent, &staying).await;
+    app.link_parent(&admin, &other_parent, &staying).await;
+
+    let remove = |who: &Account| format!("/api/v1/organizations/current/members/{}", who.user_id);
+    app.delete(&remove(&leaving)).bearer(&admin.access_token).send().await.expect(StatusCode::NO_CONTENT, None);
+    for (class, count) in [(&first, 1), (&second, 0)] {
+        let seen = app.get(&format!("/api/v1/classes/{class}")).bearer(&teacher.access_token).send().await;
+        assert_eq!(seen.data()["student_count"], count);
+        let roster = app.get(&format!("/api/v1/classes/{class}/students")).bearer(&teacher.access_token).send().await;
+        let ids: Vec<&str> = roster.data().as_array().unwrap().iter().map(|e| e["user_id"].as_str().unwrap()).collect();
+        assert!(!ids.contains(&leaving.user_id.as_str()), "{ids:?}");
+    }
+    let children = |who: &Account| format!("/api/v1/organizations/current/members/{}/children", who.user_id);
+    let theirs = app.get(&children(&parent)).bearer(&admin.access_token).send().await;
+    let linked: Vec<&str> = theirs.data().as_array().unwrap().iter().map(|l| l["child_id"].as_str().unwrap()).collect();
+    assert_eq!(linked, [staying.user_id.as_str()]);
+
+    // A removed parent's links go too; the child's other parent keeps theirs.
+    app.delete(&remove(&parent)).bearer(&admin.access_token).send().await.expect(StatusCode::NO_CONTENT, None);
+    let key = admin.tenant().guardian_link(&parent.user_id.parse().unwrap(), &staying.user_id.parse().unwrap());
+    assert_eq!(app.raw_item(&key).await, None);
+    let kept = app.get(&children(&other_parent)).bearer(&admin.access_token).send().await;
+    assert_eq!(kept.data().as_array().unwrap().len(), 1);
+}

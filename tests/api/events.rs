@@ -41,6 +41,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("lessons/list-lessons.json", "LessonsFunction", 200),
     ("assessments/create-assessment.json", "AssessmentsFunction", 201),
     ("assessments/list-assessments.json", "AssessmentsFunction", 200),
+    ("messages/list-messages.json", "MessagesFunction", 200),
     ("content/generate.json", "ContentFunction", 202),
     ("content/list-jobs.json", "ContentFunction", 200),
     ("content/list-content.json", "ContentFunction", 200),

@@ -371,6 +371,50 @@ pub fn pusher(base_url: &str) -> toolbox::pusher::PusherConfig {
     )
 }
 
+/// Pusher's side of `POST /apps/{id}/events`: checks the key, the body's
+/// MD5 and the HMAC over `"POST\n{path}\n{sorted params}"` as Pusher does,
+/// then keeps the event.
+async fn pusher_events(
+    axum::extract::State(seen): axum::extract::State<Arc<std::sync::Mutex<Vec<Value>>>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: String,
+) -> StatusCode {
+    use hmac::Mac;
+    use md5::Digest;
+    let query = query.unwrap_or_default();
+    let params: std::collections::BTreeMap<String, String> =
+        query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let unsigned: Vec<String> =
+        params.iter().filter(|(k, _)| *k != "auth_signature").map(|(k, v)| format!("{k}={v}")).collect();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(PUSHER_TEST_SECRET.as_bytes()).unwrap();
+    mac.update(format!("POST\n/apps/3/events\n{}", unsigned.join("&")).as_bytes());
+    let expected = hex::encode(mac.finalize().into_bytes());
+    let md5 = hex::encode(md5::Md5::digest(body.as_bytes()));
+    let valid = params.get("auth_key").map(String::as_str) == Some("278d425bdf160c739803")
+        && params.get("auth_version").map(String::as_str) == Some("1.0")
+        && params.get("body_md5") == Some(&md5)
+        && params.get("auth_signature") == Some(&expected);
+    if !valid {
+        return StatusCode::UNAUTHORIZED;
+    }
+    seen.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+    StatusCode::OK
+}
+
+impl TestApp {
+    /// An app whose Pusher is a local server that checks requests as
+    /// Pusher does; the events it accepted, in order.
+    pub async fn spawn_with_fake_pusher() -> (Self, Arc<std::sync::Mutex<Vec<Value>>>) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let server = Router::new().route("/apps/3/events", axum::routing::post(pusher_events)).with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
+        let app = Self::spawn_with(|config| config.pusher = Some(pusher(&format!("http://{addr}")))).await;
+        (app, seen)
+    }
+}
+
 pub fn unique_email(what: &str) -> String {
     format!("{what}-{}@example.com", ulid::Ulid::new().to_string().to_lowercase())
 }

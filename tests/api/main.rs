@@ -18,6 +18,7 @@ mod lessons;
 mod limits;
 mod matrix;
 mod members;
+mod messages;
 mod organizations;
 mod progress;
 mod realtime;

@@ -70,6 +70,9 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
             "questions": [{"kind": "true_false", "prompt": "Water is wet.", "answer": true}]}),
         "publish_assessment" => json!({"class_ids": [tenant.class_id]}),
         "submit_assessment" => json!({"attempt": 1, "answers": [true]}),
+        "send_message" => json!({"recipient_ids": [tenant.teacher.user_id], "subject": "Matrix", "body": "Hello."}),
+        "star_message" => json!({"starred": true}),
+        "archive_message" => json!({"archived": true}),
         "report_lesson_progress" => json!({"status": "in_progress", "percent": 10, "time_spent_seconds": 30}),
         "link_child" => json!({"child_id": tenant.student.user_id}),
         "update_class" => json!({"name": "Renamed class"}),
@@ -96,6 +99,8 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "id" if operation.path.starts_with("/api/v1/classes/") => tenant.class_id.clone(),
             "id" if operation.path.starts_with("/api/v1/lessons/") => tenant.lesson_id.clone(),
             "id" if operation.path.starts_with("/api/v1/assessments/") => tenant.assessment_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/messages/") => tenant.message_id.clone(),
+            "thread_id" => tenant.thread_id.clone(),
             "student_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/") => tenant.generated.content_id.clone(),
             other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
@@ -120,6 +125,9 @@ struct Tenant {
     lesson_id: String,
     /// The teacher's assessment (one true/false question), published to that class.
     assessment_id: String,
+    /// A message from the teacher to the student, and its thread.
+    message_id: String,
+    thread_id: String,
 }
 
 impl Tenant {
@@ -179,7 +187,18 @@ impl Tenant {
             .send()
             .await
             .expect(axum::http::StatusCode::OK, None);
+        let message = app
+            .post("/api/v1/messages")
+            .bearer(&teacher.access_token)
+            .json(json!({"recipient_ids": [student.user_id], "subject": "Fixture", "body": "Hello."}))
+            .send()
+            .await;
+        message.expect(axum::http::StatusCode::CREATED, None);
+        let message_id = message.data()["id"].as_str().unwrap().to_owned();
+        let thread_id = message.data()["thread_id"].as_str().unwrap().to_owned();
         Self {
+            message_id,
+            thread_id,
             assessment_id,
             lesson_id,
             class_id,

@@ -84,7 +84,7 @@ async fn progress_only_moves_forward_and_the_statistics_follow_it() {
     assert_eq!(app.daily_count(&admin, Counter::LessonsCompleted).await, 1);
     let kinds = app.activity_kinds(&admin).await;
     assert_eq!(kinds.iter().filter(|k| *k == "lesson.completed").count(), 1);
-    assert_eq!(kinds.iter().filter(|k| *k == "lesson.progressed").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| *k == "lesson.started").count(), 2);
 }
 
 #[tokio::test]

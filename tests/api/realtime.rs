@@ -2,13 +2,8 @@
 //! Pusher's format, and the worker's job events reach a Pusher server that
 //! checks them as Pusher does.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use toolbox::ids::ClassId;
@@ -152,35 +147,9 @@ async fn api_keys_cannot_subscribe_and_an_unconfigured_pusher_is_503() {
         .expect(StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"));
 }
 
-/// Pusher's side of `POST /apps/{id}/events`: checks the key, the body's
-/// MD5 and the HMAC over `"POST\n{path}\n{sorted params}"`, then keeps the event.
-async fn events(State(seen): State<Arc<Mutex<Vec<Value>>>>, RawQuery(query): RawQuery, body: String) -> StatusCode {
-    let query = query.unwrap_or_default();
-    let params: BTreeMap<String, String> =
-        query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-    let unsigned: Vec<String> =
-        params.iter().filter(|(k, _)| *k != "auth_signature").map(|(k, v)| format!("{k}={v}")).collect();
-    let expected = hmac_hex(&format!("POST\n/apps/3/events\n{}", unsigned.join("&")));
-    let md5 = hex::encode(Md5::digest(body.as_bytes()));
-    let valid = params.get("auth_key").map(String::as_str) == Some("278d425bdf160c739803")
-        && params.get("auth_version").map(String::as_str) == Some("1.0")
-        && params.get("body_md5") == Some(&md5)
-        && params.get("auth_signature") == Some(&expected);
-    if !valid {
-        return StatusCode::UNAUTHORIZED;
-    }
-    seen.lock().unwrap().push(serde_json::from_str(&body).unwrap());
-    StatusCode::OK
-}
-
 #[tokio::test]
 async fn the_worker_tells_the_organization_and_the_requester_how_the_job_goes() {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = axum::Router::new().route("/apps/3/events", axum::routing::post(events)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
-    let app = TestApp::spawn_with(|config| config.pusher = Some(pusher(&format!("http://{addr}")))).await;
+    let (app, seen) = TestApp::spawn_with_fake_pusher().await;
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
     let message = app

@@ -482,6 +482,33 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(&log, t, "DELETE", "/api/v1/assessments/{id}", app.delete(&assessment_path).bearer(token).send()).await;
+    let note = json!({"recipient_ids": [student.user_id], "subject": "Budget", "body": "Counted calls."});
+    let sent =
+        measure(&log, t, "POST", "/api/v1/messages", app.post("/api/v1/messages").bearer(token).json(note).send())
+            .await;
+    let message_path = format!("/api/v1/messages/{}", sent.data()["id"].as_str().unwrap());
+    let thread_path = format!("/api/v1/messages/thread/{}", sent.data()["thread_id"].as_str().unwrap());
+    let reader = &student.access_token;
+    measure(&log, t, "GET", "/api/v1/messages", app.get("/api/v1/messages").bearer(reader).send()).await;
+    measure(
+        &log,
+        t,
+        "GET",
+        "/api/v1/messages/unread-count",
+        app.get("/api/v1/messages/unread-count").bearer(reader).send(),
+    )
+    .await;
+    measure(&log, t, "GET", "/api/v1/messages/thread/{thread_id}", app.get(&thread_path).bearer(reader).send()).await;
+    measure(&log, t, "GET", "/api/v1/messages/{id}", app.get(&message_path).bearer(reader).send()).await;
+    for (route, action) in [
+        ("/api/v1/messages/{id}/read", "read"),
+        ("/api/v1/messages/{id}/unread", "unread"),
+        ("/api/v1/messages/{id}/star", "star"),
+        ("/api/v1/messages/{id}/archive", "archive"),
+    ] {
+        measure(&log, t, "POST", route, app.post(&format!("{message_path}/{action}")).bearer(reader).send()).await;
+    }
+    measure(&log, t, "DELETE", "/api/v1/messages/{id}", app.delete(&message_path).bearer(reader).send()).await;
     measure(&log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
     measure(&log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())

@@ -32,6 +32,8 @@ use crate::{find, grading, may_manage, visible_to};
 const MAX_QUESTIONS: usize = 100;
 const MAX_ATTEMPTS: u32 = 10;
 const DEFAULT_PASS_PERCENT: u8 = 60;
+/// An assessment is one item, which DynamoDB keeps under 400 KB.
+const MAX_QUESTIONS_BYTES: usize = 300 * 1024;
 
 /// An assessment as written: its questions and its rules. To make one from
 /// a generated quiz, give `content_id` instead of `title` and `questions`.
@@ -106,6 +108,9 @@ impl AssessmentBody {
             problems.push(FieldError::new("questions", format!("1 to {MAX_QUESTIONS} questions")));
         }
         problems.extend(questions.iter().enumerate().flat_map(|(i, q)| grading::check(i, q)));
+        if serde_json::to_vec(&questions).map_or(0, |bytes| bytes.len()) > MAX_QUESTIONS_BYTES {
+            problems.push(FieldError::new("questions", "at most 300 KB of questions"));
+        }
         let max_attempts = self.max_attempts.unwrap_or(1);
         if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
             problems.push(FieldError::new("max_attempts", format!("from 1 to {MAX_ATTEMPTS}")));

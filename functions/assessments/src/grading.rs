@@ -48,8 +48,8 @@ pub fn check(index: usize, question: &Question) -> Vec<FieldError> {
         }
         Question::Numeric { prompt, answer, tolerance, points } => {
             need(prompt_ok(prompt), "prompt", "1 to 2000 characters");
-            need(answer.is_finite(), "answer", "must be a finite number");
-            need(tolerance.is_finite() && *tolerance >= 0.0, "tolerance", "must be 0 or more");
+            need(storable(*answer), "answer", RANGE);
+            need(storable(*tolerance) && *tolerance >= 0.0, "tolerance", RANGE);
             need(points_ok(*points), "points", "from 1 to 100");
         }
         Question::ShortText { prompt, answers, pattern, points } => {
@@ -71,6 +71,13 @@ pub fn check(index: usize, question: &Question) -> Vec<FieldError> {
         }
     }
     problems
+}
+
+const RANGE: &str = "0, or a number from 1e-15 to 1e15 in size (0 or more for a tolerance)";
+
+/// A number DynamoDB stores as given (it keeps 38 digits).
+fn storable(number: f64) -> bool {
+    number == 0.0 || (number.is_finite() && (1e-15..=1e15).contains(&number.abs()))
 }
 
 /// A pattern that must match the whole answer.
@@ -100,14 +107,14 @@ pub fn shape_problem(question: &Question, answer: &Value) -> Option<&'static str
                 && picked.iter().all(|i| i.as_u64().is_some_and(|i| (i as usize) < options.len()))
         }),
         Question::TrueFalse { .. } => answer.is_boolean(),
-        Question::Numeric { .. } => answer.as_f64().is_some_and(f64::is_finite),
+        Question::Numeric { .. } => answer.as_f64().is_some_and(storable),
         Question::ShortText { .. } => answer.as_str().is_some_and(|text| text.chars().count() <= 1000),
     };
     (!ok).then_some(match question {
         Question::MultipleChoice { .. } => "must be the index of an option",
         Question::MultipleSelect { .. } => "must be a list of indexes of options",
         Question::TrueFalse { .. } => "must be true or false",
-        Question::Numeric { .. } => "must be a number",
+        Question::Numeric { .. } => "must be a number, 0 or from 1e-15 to 1e15 in size",
         Question::ShortText { .. } => "must be text of at most 1000 characters",
     })
 }

@@ -69,6 +69,7 @@ pub async fn publish(
     let entry = |class: &ClassId| tenant.class_assessment(class, &id);
     publication::commit(&state, &principal, published, &added, entry, expected, "assessment").await?;
     let published = find(&state, &tenant, &id).await?;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "assessment.published", &id).await;
     tracing::info!(assessment_id = %id, classes = added.len(), "assessment published");
     let version = published.audit.version;
     Ok(ApiResponse::ok(AssessmentView::of(published, true)).with_etag(version))

@@ -15,7 +15,7 @@ use toolbox::AppState;
 use toolbox::activity::{self, Counter};
 use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, DbError, Range, Write, n};
+use toolbox::db::{Db, DbError, Range, Write, as_stored, n};
 use toolbox::domain::assessment::{Assessment, AssessmentStats, LatePolicy, Submission};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult, FieldError};
@@ -28,6 +28,9 @@ use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
 use crate::view::SubmissionView;
+
+/// A submission is one item, which DynamoDB keeps under 400 KB.
+const MAX_ANSWERS_BYTES: usize = 100 * 1024;
 use crate::{find, grading, visible_to};
 
 /// One attempt's answers.
@@ -41,7 +44,7 @@ pub struct Attempt {
     attempt: u32,
     /// One answer per question, in order: an option's index, a list of
     /// indexes, true or false, a number, or text; `null` leaves it unanswered.
-    #[schema(min_items = 1, max_items = 100, value_type = Vec<Object>)]
+    #[schema(min_items = 1, max_items = 100, value_type = Vec<serde_json::Value>)]
     answers: Vec<Value>,
 }
 
@@ -61,19 +64,23 @@ fn graded(assessment: &Assessment, attempt: &Attempt) -> AppResult<Vec<toolbox::
             problems.push(FieldError::new(format!("answers[{index}]"), problem));
         }
     }
+    if serde_json::to_vec(&attempt.answers).map_or(0, |bytes| bytes.len()) > MAX_ANSWERS_BYTES {
+        problems.push(FieldError::new("answers", "at most 100 KB of answers"));
+    }
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
     Ok(assessment.questions.iter().zip(&attempt.answers).map(|(q, a)| grading::grade(q, a)).collect())
 }
 
-/// Whether a submission at `now` is late, and the percent it keeps.
-fn lateness(assessment: &Assessment, now: OffsetDateTime) -> AppResult<(bool, f64)> {
+/// Whether a submission at `now` is late, and the percent of its score it
+/// keeps (100, or less under a late penalty).
+fn lateness(assessment: &Assessment, now: OffsetDateTime) -> AppResult<(bool, u32)> {
     let due = assessment.due_at.as_deref().and_then(|due| OffsetDateTime::parse(due, &Rfc3339).ok());
     let late = due.is_some_and(|due| now > due);
     match (late, assessment.late_policy) {
-        (false, _) | (true, LatePolicy::Accept) => Ok((late, 1.0)),
-        (true, LatePolicy::Penalize) => Ok((true, 1.0 - f64::from(assessment.late_penalty_percent) / 100.0)),
+        (false, _) | (true, LatePolicy::Accept) => Ok((late, 100)),
+        (true, LatePolicy::Penalize) => Ok((true, 100 - u32::from(assessment.late_penalty_percent.min(100)))),
         (true, LatePolicy::Reject) => Err(AppError::Conflict(format!(
             "the assessment was due at {} and takes no late submissions",
             assessment.due_at.as_deref().unwrap_or_default()
@@ -108,9 +115,11 @@ pub async fn submit(
     State(state): State<AppState>,
     principal: Principal,
     PathId(id): PathId<AssessmentId>,
-    Json(attempt): Json<Attempt>,
+    Json(mut attempt): Json<Attempt>,
 ) -> AppResult<ApiResponse<SubmissionView>> {
     principal.require_role(&[Role::Student])?;
+    // As the table will hold them, so that a repeat compares equal to what was stored.
+    attempt.answers = as_stored(&attempt.answers)?;
     let tenant = Tenant::of(&principal);
     let assessment = find(&state, &tenant, &id).await?;
     if !visible_to(&state, &tenant, &principal, &assessment).await? {
@@ -125,28 +134,30 @@ pub async fn submit(
     }
     let now = state.now();
     let (late, kept) = lateness(&assessment, now)?;
-    let raw_score = graded.iter().map(|g| g.points_awarded).sum();
-    let max_score = assessment.max_score();
-    let percent = f64::from(raw_score) * 100.0 / f64::from(max_score.max(1)) * kept;
+    let raw_score: u32 = graded.iter().map(|g| g.points_awarded).sum();
+    let max_score = assessment.max_score().max(1);
+    // In whole numbers, so that full marks less 7 % is exactly 93 %.
+    let scaled = u64::from(raw_score) * u64::from(kept);
     let submission = Submission {
         assessment_id: id.clone(),
         student_id: principal.user_id.clone(),
         attempt: attempt.attempt,
         answers: attempt.answers.clone(),
-        passed: percent >= f64::from(assessment.pass_percent),
+        passed: scaled >= u64::from(assessment.pass_percent) * u64::from(max_score),
         graded,
         raw_score,
         max_score,
-        percent,
+        percent: scaled as f64 / f64::from(max_score),
         late,
         submitted_at: rfc3339(now),
     };
+    let bucket = (scaled / u64::from(max_score)) as u32;
     let mut writes = vec![Write::Put(state.db.put_new(&key, &submission)?)];
     let previous = (attempt.attempt > 1).then(|| tenant.submission(&id, &principal.user_id, attempt.attempt - 1));
     if let Some(previous) = &previous {
         writes.push(Write::Check(state.db.condition_check(previous, "attribute_exists(pk)", &[], vec![])?));
     }
-    writes.push(add_to_totals(&state, &tenant, &submission)?);
+    writes.push(add_to_totals(&state, &tenant, &submission, bucket)?);
     writes.push(activity::count(&state, &tenant, Counter::AssessmentsSubmitted, &principal.user_id, 1)?);
     match state.db.transact(writes).await {
         Ok(()) => {}
@@ -177,11 +188,12 @@ fn replayed(stored: Submission, assessment: &Assessment, attempt: &Attempt) -> A
     Ok(ApiResponse::ok(SubmissionView::of(stored, assessment, assessment.show_answers)))
 }
 
-/// The totals one graded submission adds to.
-fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission) -> Result<Write, DbError> {
+/// The totals one graded submission adds to, in its student's shard;
+/// `bucket` is its whole percent.
+fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission, bucket: u32) -> Result<Write, DbError> {
     let mut adds =
         vec!["submissions :one".to_owned(), "passed :passed".to_owned(), "percent_total :percent".to_owned()];
-    let mut names = vec![("#h".to_owned(), AssessmentStats::histogram_attribute(submission.percent))];
+    let mut names = vec![("#h".to_owned(), AssessmentStats::histogram_attribute(bucket))];
     adds.push("#h :one".to_owned());
     for (index, _) in submission.graded.iter().enumerate().filter(|(_, g)| g.correct) {
         adds.push(format!("#q{index} :one"));
@@ -189,7 +201,7 @@ fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission) -> 
     }
     let names: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let update = state.db.update(
-        &tenant.assessment_stats(&submission.assessment_id),
+        &tenant.assessment_stats(&submission.assessment_id, activity::shard_of(&submission.student_id)),
         &format!("ADD {}", adds.join(", ")),
         None,
         &names,
@@ -298,7 +310,9 @@ pub async fn statistics(
 ) -> AppResult<ApiResponse<AssessmentStatistics>> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
-    let mut found = state.db.batch_get(&[tenant.assessment(&id), tenant.assessment_stats(&id)]).await?.into_iter();
+    let mut wanted = vec![tenant.assessment(&id)];
+    wanted.extend((0..activity::COUNTER_SHARDS).map(|shard| tenant.assessment_stats(&id, shard)));
+    let mut found = state.db.batch_get(&wanted).await?.into_iter();
     let assessment = found
         .next()
         .flatten()
@@ -306,11 +320,8 @@ pub async fn statistics(
         .transpose()?
         .filter(|a| a.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("assessment"))?;
-    let totals = found
-        .next()
-        .flatten()
-        .map(|item| AssessmentStats::from_item(&item, assessment.questions.len()))
-        .unwrap_or_else(|| AssessmentStats { correct: vec![0; assessment.questions.len()], ..Default::default() });
+    let shards: Vec<_> = found.flatten().collect();
+    let totals = AssessmentStats::from_items(&shards, assessment.questions.len());
     let share = |count: u64| if totals.submissions == 0 { 0.0 } else { count as f64 / totals.submissions as f64 };
     let questions = totals
         .correct

@@ -110,6 +110,7 @@ pub async fn login(
     let writes = vec![
         session_write(&state, &tenant, &session)?,
         Write::Update(user::password_success(&state.db, &tenant, &user.id, now)?),
+        toolbox::activity::count(&state, &tenant, toolbox::activity::Counter::Logins, &user.id, 1)?,
     ];
     state.db.transact(writes).await.map_err(|err| match err {
         DbError::Cancelled { failed } if failed.contains(&1) => user::locked(state.config.login_lockout_seconds as u64),

@@ -100,6 +100,7 @@ pub async fn create(
             Write::Put(state.db.put_new(&tenant.roster_entry(&class.id, &teacher.id), &entry)?),
         ])
         .await?;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.created", &class.id).await;
     tracing::info!(class_id = %class.id, "class created");
     Ok(ApiResponse::created(class.into()))
 }
@@ -285,6 +286,7 @@ pub async fn update(
     )?;
     let changed: Class = commit_versioned(&state.db, update, expected, "class").await?;
     let version = changed.audit.version;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.updated", &id).await;
     Ok(ApiResponse::ok(ClassView::from(changed)).with_etag(version))
 }
 
@@ -324,6 +326,7 @@ pub async fn delete(
     let now = state.now();
     let update = state.db.soft_delete(&tenant.class(&id), class.audit.version, &principal.user_id, now)?;
     let deleted: Class = commit_versioned(&state.db, update, expected, "class").await?;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.deleted", &id).await;
     tracing::info!(class_id = %id, "class deleted");
     Ok(ApiResponse::ok(deleted.into()))
 }

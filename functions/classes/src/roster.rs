@@ -160,6 +160,7 @@ pub async fn enroll(
         );
     }
     let student_count = find(&state, &tenant, &id).await?.student_count;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.students_enrolled", &id).await;
     tracing::info!(class_id = %id, enrolled = enrolled.len(), failed = failed.len(), "students enrolled");
     Ok(ApiResponse::ok(EnrollResult { enrolled, failed, student_count }))
 }
@@ -248,7 +249,10 @@ pub async fn remove(
         state.db.delete_if(&entry, "#role = :student", &[("#role", "role")], vec![(":student", s("student"))])?;
     let writes = vec![Write::Delete(delete), count_change(&state, &tenant, &id, -1)?];
     match state.db.transact(writes).await {
-        Ok(()) => Ok(axum::http::StatusCode::NO_CONTENT),
+        Ok(()) => {
+            toolbox::activity::record(&state, &tenant, &principal.user_id, "class.student_removed", &id).await;
+            Ok(axum::http::StatusCode::NO_CONTENT)
+        }
         Err(DbError::Cancelled { failed }) if failed.contains(&0) => Err(not_enrolled()),
         Err(DbError::Cancelled { failed }) if failed.contains(&1) => Err(AppError::not_found("class")),
         Err(err) => Err(err.into()),

@@ -144,6 +144,7 @@ pub async fn create(
         audit: Audit::new(&principal.user_id, state.now()),
     };
     state.db.create(&tenant.lesson(&lesson.id), &lesson).await?;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.created", &lesson.id).await;
     tracing::info!(lesson_id = %lesson.id, "lesson created");
     Ok(ApiResponse::created(lesson.into()))
 }
@@ -328,6 +329,7 @@ pub async fn update(
     )?;
     let changed: Lesson = commit_versioned(&state.db, update, expected, "lesson").await?;
     let version = changed.audit.version;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.updated", &id).await;
     Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
 }
 
@@ -373,6 +375,7 @@ pub async fn delete(
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
         tracing::warn!(error = %err, lesson_id = %id, "class entries of a deleted lesson not deleted");
     }
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.deleted", &id).await;
     tracing::info!(lesson_id = %id, "lesson deleted");
     Ok(ApiResponse::ok(deleted.into()))
 }

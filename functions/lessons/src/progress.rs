@@ -14,7 +14,7 @@ use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
 use toolbox::db::{Db, DbError, Range, Write, n};
 use toolbox::domain::guardian::{GuardianLink, Whose, read_with_link};
-use toolbox::domain::lesson::Lesson;
+use toolbox::domain::lesson::{Lesson, LessonStatus};
 use toolbox::domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
@@ -23,6 +23,7 @@ use toolbox::ids::{LessonId, UserId};
 use toolbox::json::{Json, whole};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
+use toolbox::publication;
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
@@ -142,14 +143,21 @@ pub async fn report(
             0 => state.db.put_new(&key, &next)?,
             version => state.db.put_versioned(&key, &next, version)?,
         };
-        let mut writes = vec![Write::Put(put), add_to_totals(&state, &tenant, &id, &delta)?];
+        let mut writes = vec![Write::Put(put), add_to_totals(&state, &tenant, &id, &principal.user_id, &delta)?];
         if delta.completed > 0 {
             writes.push(activity::count(&state, &tenant, Counter::LessonsCompleted, &principal.user_id, 1)?);
         }
         match state.db.transact(writes).await {
             Ok(()) => {
-                let kind = if delta.completed > 0 { "lesson.completed" } else { "lesson.progressed" };
-                activity::record(&state, &tenant, &principal.user_id, kind, &id).await;
+                // The feed tells of starting and completing, not of every report.
+                let kind = match (delta.started, delta.completed) {
+                    (_, 1..) => Some("lesson.completed"),
+                    (1.., _) => Some("lesson.started"),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    activity::record(&state, &tenant, &principal.user_id, kind, &id).await;
+                }
                 return Ok(ApiResponse::ok(next.into()));
             }
             // Another report was stored since the read: merge with it instead.
@@ -160,9 +168,16 @@ pub async fn report(
     Err(AppError::Conflict("progress is being reported too often at once; retry".into()))
 }
 
-fn add_to_totals(state: &AppState, tenant: &Tenant, lesson: &LessonId, delta: &LessonStats) -> Result<Write, DbError> {
+/// The lesson's totals moved by one student's change, in that student's shard.
+fn add_to_totals(
+    state: &AppState,
+    tenant: &Tenant,
+    lesson: &LessonId,
+    student: &UserId,
+    delta: &LessonStats,
+) -> Result<Write, DbError> {
     let update = state.db.update(
-        &tenant.lesson_stats(lesson),
+        &tenant.lesson_stats(lesson, activity::shard_of(student)),
         "ADD learners :learners, started :started, completed :completed, \
          time_spent_total :time, percent_total :percent",
         None,
@@ -224,7 +239,15 @@ pub async fn get(
         .transpose()?
         .filter(|lesson| lesson.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("lesson"))?;
-    if !visible_to(&state, &tenant, &principal, &lesson).await? {
+    // A student, or a parent for their child, sees the lessons the student reaches.
+    let reached = match principal.role {
+        Role::Student | Role::Parent => {
+            lesson.status == LessonStatus::Published
+                && publication::reaches(&state, &tenant, &student, &lesson.class_ids).await?
+        }
+        Role::Admin | Role::Teacher => true,
+    };
+    if !reached {
         return Err(AppError::not_found("lesson"));
     }
     let progress = match found.next().flatten() {
@@ -337,11 +360,16 @@ pub async fn statistics(
 ) -> AppResult<ApiResponse<LessonStatistics>> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
-    let mut found = state.db.batch_get(&[tenant.lesson(&id), tenant.lesson_stats(&id)]).await?.into_iter();
+    let mut wanted = vec![tenant.lesson(&id)];
+    wanted.extend((0..activity::COUNTER_SHARDS).map(|shard| tenant.lesson_stats(&id, shard)));
+    let mut found = state.db.batch_get(&wanted).await?.into_iter();
     let live = found.next().flatten().map(Db::decode::<Lesson>).transpose()?.is_some_and(|l| l.deleted_at.is_none());
     if !live {
         return Err(AppError::not_found("lesson"));
     }
-    let totals = found.next().flatten().map(Db::decode::<LessonStats>).transpose()?.unwrap_or_default();
+    let mut totals = LessonStats::default();
+    for shard in found.flatten() {
+        totals += Db::decode::<LessonStats>(shard)?;
+    }
     Ok(ApiResponse::ok(LessonStatistics::of(id, totals)))
 }

@@ -70,6 +70,7 @@ pub async fn publish(
     let entry = |class: &ClassId| tenant.class_lesson(class, &id);
     publication::commit(&state, &principal, published, &added, entry, expected, "lesson").await?;
     let published = find(&state, &tenant, &id).await?;
+    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.published", &id).await;
     tracing::info!(lesson_id = %id, classes = added.len(), "lesson published");
     let version = published.audit.version;
     Ok(ApiResponse::ok(LessonView::from(published)).with_etag(version))

@@ -8,7 +8,7 @@ use toolbox::AppState;
 use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
 use toolbox::db::{DbError, Range};
-use toolbox::domain::guardian::GuardianLink;
+use toolbox::domain::guardian::{GuardianLink, StoredLink};
 use toolbox::domain::user;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
@@ -88,7 +88,8 @@ pub async fn link(
         created_at: rfc3339(state.now()),
         created_by: principal.user_id.clone(),
     };
-    state.db.create(&tenant.guardian_link(&parent, &child.id), &link).await.map_err(|err| match err {
+    let stored = StoredLink::of(&tenant, link.clone());
+    state.db.create(&tenant.guardian_link(&parent, &child.id), &stored).await.map_err(|err| match err {
         DbError::ConditionFailed => AppError::Conflict("the parent is already linked to this child".into()),
         other => other.into(),
     })?;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::cursor::{self, PageRequest};
 use toolbox::db::{DbError, Write, n, value};
+use toolbox::domain::membership;
 use toolbox::domain::session;
 use toolbox::domain::user::{self, User, UserView};
 use toolbox::envelope::{ApiResponse, Success};
@@ -203,6 +204,12 @@ pub async fn remove(
     }
     state.db.transact(writes).await.map_err(last_admin)?;
     session::revoke_all(&state.db, &tenant, &member.id, None, "member removed", now).await?;
+    // The member can no longer act (the authorizer reads their user item);
+    // what is left is their place in classes and families. Removing them
+    // again would be a 404, so a failure here is logged, not returned.
+    if let Err(err) = membership::leave(&state, &tenant, &member.id).await {
+        tracing::error!(error = %err, member_id = %member.id, "removed member's roster entries and links not all removed");
+    }
     tracing::info!(member_id = %member.id, "member removed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,7 @@
 //! (`CLASSASSESSMENT#<class>#<id>`), their submissions
 //! (`SUBMISSION#<assessment>#<student>#<attempt>`, one item per attempt, so
 //! an attempt is graded exactly once) and their running totals
-//! (`ASSESSMENTSTATS#<id>`).
+//! (`ASSESSMENTSTATS#<id>#<shard>`).
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,7 @@ pub enum AssessmentStatus {
 /// One question, with what counts as right. `points` is what a right answer earns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(as = AssessmentQuestion)]
 pub enum Question {
     /// One option is right: the answer is its index.
     MultipleChoice {
@@ -196,24 +197,31 @@ pub struct AssessmentStats {
 }
 
 impl AssessmentStats {
-    pub fn histogram_attribute(percent: f64) -> String {
-        format!("h{}", percent.clamp(0.0, 100.0).floor() as u32)
+    pub fn histogram_attribute(whole_percent: u32) -> String {
+        format!("h{}", whole_percent.min(100))
     }
 
     pub fn correct_attribute(question: usize) -> String {
         format!("q{question}")
     }
 
-    pub fn from_item(item: &crate::db::Item, questions: usize) -> Self {
-        let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<f64>().ok());
-        let count = |name: &str| number(name).unwrap_or(0.0) as u64;
-        Self {
-            submissions: count("submissions"),
-            passed: count("passed"),
-            percent_total: number("percent_total").unwrap_or(0.0),
-            histogram: (0..=100).map(|p| count(&format!("h{p}"))).collect(),
-            correct: (0..questions).map(|i| count(&Self::correct_attribute(i))).collect(),
+    /// The totals: the sum of the shard items found.
+    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a crate::db::Item>, questions: usize) -> Self {
+        let mut stats = Self { histogram: vec![0; 101], correct: vec![0; questions], ..Self::default() };
+        for item in items {
+            let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<f64>().ok());
+            let count = |name: &str| number(name).unwrap_or(0.0) as u64;
+            stats.submissions += count("submissions");
+            stats.passed += count("passed");
+            stats.percent_total += number("percent_total").unwrap_or(0.0);
+            for (p, bucket) in stats.histogram.iter_mut().enumerate() {
+                *bucket += count(&format!("h{p}"));
+            }
+            for (i, right) in stats.correct.iter_mut().enumerate() {
+                *right += count(&Self::correct_attribute(i));
+            }
         }
+        stats
     }
 
     /// The median percent, to the whole percent its histogram keeps.
@@ -248,7 +256,7 @@ mod tests {
         stats.submissions = 5;
         stats.histogram[90] += 1;
         assert_eq!(stats.median_percent(), Some(80.0));
-        assert_eq!(AssessmentStats::histogram_attribute(99.99), "h99");
+        assert_eq!(AssessmentStats::histogram_attribute(140), "h100");
         assert_eq!(AssessmentStats::default().median_percent(), None);
     }
 }

@@ -83,3 +83,23 @@ pub async fn read_with_link(db: &Db, link: Option<Key>, keys: Vec<Key>) -> AppRe
     }
     Ok(found.collect())
 }
+
+/// A link as stored: `gsi1` also files it under the child, so a child's
+/// links are found when the child leaves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredLink {
+    #[serde(flatten)]
+    pub link: GuardianLink,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+}
+
+impl StoredLink {
+    pub fn of(tenant: &Tenant, link: GuardianLink) -> Self {
+        Self {
+            gsi1pk: tenant.guardians_of(&link.child_id),
+            gsi1sk: tenant.guardian_link(&link.parent_id, &link.child_id).sk,
+            link,
+        }
+    }
+}

@@ -11,6 +11,8 @@ pub mod guardian;
 pub mod invite;
 pub mod job;
 pub mod lesson;
+pub mod membership;
+pub mod message;
 pub mod organization;
 pub mod progress;
 pub mod session;

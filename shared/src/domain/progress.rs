@@ -1,6 +1,6 @@
 //! A student's progress through a lesson (`PROGRESS#<lesson>#<student>`,
 //! filed by `gsi1` under the student for their parents) and the lesson's
-//! running totals (`LESSONSTATS#<lesson>`), moved in the same transaction.
+//! running totals (`LESSONSTATS#<lesson>#<shard>`), moved in the same transaction.
 //!
 //! Progress only moves forward: a report is merged with what is stored,
 //! field by field, so a report that arrives late (a phone that was offline,
@@ -111,6 +111,16 @@ pub struct LessonStats {
     pub time_spent_total: u64,
     #[serde(default)]
     pub percent_total: u64,
+}
+
+impl std::ops::AddAssign for LessonStats {
+    fn add_assign(&mut self, other: Self) {
+        self.learners += other.learners;
+        self.started += other.started;
+        self.completed += other.completed;
+        self.time_spent_total += other.time_spent_total;
+        self.percent_total += other.percent_total;
+    }
 }
 
 impl LessonStats {

@@ -1,0 +1,76 @@
+//! `/api/v1/messages*`: messages to members or to a whole class, in
+//! threads; each participant's inbox with their own read, starred, archived
+//! and deleted state, and an unread count kept exact.
+//!
+//! Students and parents write to teachers and admins only; staff write to
+//! anyone in the organization, and a class's teacher (or an admin) to the
+//! whole class. Only a thread's participants read it or reply to it.
+
+mod mailbox;
+mod send;
+mod thread;
+mod view;
+
+use axum::Router;
+use toolbox::AppState;
+use toolbox::db::Db;
+use toolbox::domain::message::InboxEntry;
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::RouteTable;
+use toolbox::ids::{MessageId, UserId};
+use toolbox::tenancy::{Key, Tenant};
+
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .post("/api/v1/messages", send::send)
+        .get("/api/v1/messages", mailbox::list)
+        .get("/api/v1/messages/unread-count", mailbox::unread_count)
+        .get("/api/v1/messages/thread/{thread_id}", thread::thread)
+        .get("/api/v1/messages/{id}", mailbox::get)
+        .delete("/api/v1/messages/{id}", mailbox::delete)
+        .post("/api/v1/messages/{id}/read", mailbox::read)
+        .post("/api/v1/messages/{id}/unread", mailbox::unread)
+        .post("/api/v1/messages/{id}/star", mailbox::star)
+        .post("/api/v1/messages/{id}/archive", mailbox::archive)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        send::send,
+        mailbox::list,
+        mailbox::unread_count,
+        thread::thread,
+        mailbox::get,
+        mailbox::delete,
+        mailbox::read,
+        mailbox::unread,
+        mailbox::star,
+        mailbox::archive
+    ),
+    components(schemas(mailbox::MessageBox)),
+    tags((name = "messages", description = "Messages, threads and inboxes"))
+)]
+pub struct ApiDoc;
+
+pub fn router(state: AppState) -> Router {
+    routes().into_router(state)
+}
+
+/// The caller's copy of a message (received or sent) and its key; a copy
+/// they deleted, or a message that is not theirs, is not found.
+async fn own_copy(
+    state: &AppState,
+    tenant: &Tenant,
+    user: &UserId,
+    message: &MessageId,
+) -> AppResult<(Key, InboxEntry)> {
+    let keys = [tenant.inbox_entry(user, message), tenant.sent_entry(user, message)];
+    let found = state.db.batch_get(&keys).await?;
+    for (key, item) in keys.into_iter().zip(found) {
+        if let Some(entry) = item.map(Db::decode::<InboxEntry>).transpose()?.filter(|e| e.deleted_at.is_none()) {
+            return Ok((key, entry));
+        }
+    }
+    Err(AppError::not_found("message"))
+}

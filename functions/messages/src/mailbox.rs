@@ -1,0 +1,384 @@
+//! One's own copies of messages: the boxes, one message, the unread count,
+//! and read / unread / star / archive / delete, which change only one's own
+//! copy. A change of read state (read, unread, deleting an unread message)
+//! is conditional on the state it saw and moves the unread count in the
+//! same transaction, so the count is exact under any concurrency.
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use serde::Deserialize;
+use toolbox::AppState;
+use toolbox::clock::rfc3339;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{Db, DbError, Range, Write, s, value};
+use toolbox::domain::message::{InboxEntry, Message};
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::PathId;
+use toolbox::ids::MessageId;
+use toolbox::json::{OptionalJson, present};
+use toolbox::openapi::*;
+use toolbox::principal::Principal;
+use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
+
+use crate::own_copy;
+use crate::send::unread_change;
+use crate::view::{MessageView, UnreadCount};
+
+/// A change of read state that lost a race is tried again this often.
+const MAX_RACES: usize = 5;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageBox {
+    /// Received, not archived (the default).
+    #[default]
+    Inbox,
+    Sent,
+    Starred,
+    Archived,
+}
+
+#[derive(Deserialize)]
+struct BoxQuery {
+    #[serde(rename = "box", default)]
+    which: MessageBox,
+}
+
+/// One's messages, newest first: received (`inbox`, the default), `sent`,
+/// `starred` or `archived`. Messages one deleted are left out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages",
+    operation_id = "list_messages",
+    tag = "messages",
+    params(
+        ("box" = Option<MessageBox>, Query, nullable = false, description = "Which messages (default `inbox`)"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of messages (with `preview`, not `body`)", body = Success<Vec<MessageView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<MessageView>>> {
+    principal.require_user()?;
+    let tenant = Tenant::of(&principal);
+    let Query(query) = Query::<BoxQuery>::try_from_uri(&uri)
+        .map_err(|_| AppError::BadRequest("box must be inbox, sent, starred or archived".into()))?;
+    let keys = state.key_set().await?;
+    let list = format!("messages?box={:?}", query.which);
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let prefix = match query.which {
+        MessageBox::Sent => Tenant::sent_prefix(&principal.user_id),
+        _ => Tenant::inbox_prefix(&principal.user_id),
+    };
+    let partition = tenant.pk();
+    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: true };
+    let found = state.db.query::<InboxEntry>(&range, page.limit, start).await?;
+    // The boxes within received messages are a filter on one Query: a page
+    // may come back shorter than asked, never with a message of another box.
+    let kept = found.items.into_iter().filter(|entry| match query.which {
+        MessageBox::Inbox => !entry.archived,
+        MessageBox::Sent => true,
+        MessageBox::Starred => entry.starred,
+        MessageBox::Archived => entry.archived,
+    });
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    Ok(ApiResponse::page(kept.map(MessageView::listed).collect(), next))
+}
+
+/// How many received messages one has not read (archived ones included).
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/unread-count",
+    operation_id = "unread_count",
+    tag = "messages",
+    responses(
+        (status = 200, description = "The count", body = Success<UnreadCount>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn unread_count(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<UnreadCount>> {
+    principal.require_user()?;
+    let tenant = Tenant::of(&principal);
+    #[derive(Deserialize)]
+    struct Counter {
+        #[serde(default)]
+        count: i64,
+    }
+    let count = state.db.get::<Counter>(&tenant.unread_counter(&principal.user_id)).await?.map_or(0, |c| c.count);
+    Ok(ApiResponse::ok(UnreadCount { unread: count.max(0) as u64 }))
+}
+
+/// One message of one's own, with its body.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{id}",
+    operation_id = "get_message",
+    tag = "messages",
+    params(("id" = MessageId, Path, description = "The message's id")),
+    responses(
+        (status = 200, description = "The message", body = Success<MessageView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<MessageId>,
+) -> AppResult<ApiResponse<MessageView>> {
+    principal.require_user()?;
+    let tenant = Tenant::of(&principal);
+    let (_, entry) = own_copy(&state, &tenant, &principal.user_id, &id).await?;
+    let message = state
+        .db
+        .get::<Message>(&tenant.thread_message(&entry.thread_id, &id))
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    Ok(ApiResponse::ok(MessageView::of(entry, Some(message))))
+}
+
+/// Moves one's copy to `read` (or back), and the unread count with it.
+/// Nothing changes when it is already so, or when it is one's own sent copy.
+async fn set_read(state: &AppState, principal: &Principal, id: &MessageId, read: bool) -> AppResult<MessageView> {
+    principal.require_user()?;
+    let tenant = Tenant::of(principal);
+    for _ in 0..MAX_RACES {
+        let (key, mut entry) = own_copy(state, &tenant, &principal.user_id, id).await?;
+        if entry.sent || entry.read == read {
+            return Ok(MessageView::listed(entry));
+        }
+        let update = state.db.update(
+            &key,
+            "SET #read = :read",
+            Some("#read = :was AND attribute_not_exists(deleted_at)"),
+            &[("#read", "read")],
+            vec![(":read", value(&read)?), (":was", value(&entry.read)?)],
+        )?;
+        let writes =
+            vec![Write::Update(update), unread_change(state, &tenant, &principal.user_id, if read { -1 } else { 1 })?];
+        match state.db.transact(writes).await {
+            Ok(()) => {
+                entry.read = read;
+                return Ok(MessageView::listed(entry));
+            }
+            // Changed by another request since it was read: look again.
+            Err(DbError::Cancelled { failed }) if failed.contains(&0) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(AppError::Conflict("the message is being changed by other requests; retry".into()))
+}
+
+/// Marks a received message read.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/read",
+    operation_id = "mark_message_read",
+    tag = "messages",
+    params(("id" = MessageId, Path, description = "The message's id")),
+    responses(
+        (status = 200, description = "One's copy, read", body = Success<MessageView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<MessageId>,
+) -> AppResult<ApiResponse<MessageView>> {
+    Ok(ApiResponse::ok(set_read(&state, &principal, &id, true).await?))
+}
+
+/// Marks a received message unread again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/unread",
+    operation_id = "mark_message_unread",
+    tag = "messages",
+    params(("id" = MessageId, Path, description = "The message's id")),
+    responses(
+        (status = 200, description = "One's copy, unread", body = Success<MessageView>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn unread(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<MessageId>,
+) -> AppResult<ApiResponse<MessageView>> {
+    Ok(ApiResponse::ok(set_read(&state, &principal, &id, false).await?))
+}
+
+/// Sets one flag of one's copy (`starred`, `archived`).
+async fn set_flag(
+    state: &AppState,
+    principal: &Principal,
+    id: &MessageId,
+    flag: &str,
+    on: bool,
+) -> AppResult<MessageView> {
+    principal.require_user()?;
+    let tenant = Tenant::of(principal);
+    let (key, _) = own_copy(state, &tenant, &principal.user_id, id).await?;
+    let update = state.db.update(
+        &key,
+        "SET #flag = :on",
+        Some("attribute_exists(pk) AND attribute_not_exists(deleted_at)"),
+        &[("#flag", flag)],
+        vec![(":on", value(&on)?)],
+    )?;
+    let item = state.db.run_update(update).await.map_err(|err| match err {
+        DbError::ConditionFailed => AppError::not_found("message"),
+        other => other.into(),
+    })?;
+    Ok(MessageView::listed(Db::decode(item)?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Starred {
+    /// `false` takes the star away (default `true`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    starred: Option<bool>,
+}
+
+/// Stars one's copy of a message (or, with `{"starred": false}`, unstars it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/star",
+    operation_id = "star_message",
+    tag = "messages",
+    params(("id" = MessageId, Path, description = "The message's id")),
+    request_body(content = Option<Starred>, description = "Optional"),
+    responses(
+        (status = 200, description = "One's copy", body = Success<MessageView>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn star(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<MessageId>,
+    OptionalJson(body): OptionalJson<Starred>,
+) -> AppResult<ApiResponse<MessageView>> {
+    Ok(ApiResponse::ok(set_flag(&state, &principal, &id, "starred", body.starred.unwrap_or(true)).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Archived {
+    /// `false` brings it back to the inbox (default `true`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    archived: Option<bool>,
+}
+
+/// Archives one's copy of a message (or, with `{"archived": false}`, brings it back).
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/archive",
+    operation_id = "archive_message",
+    tag = "messages",
+    params(("id" = MessageId, Path, description = "The message's id")),
+    request_body(content = Option<Archived>, description = "Optional"),
+    responses(
+        (status = 200, description = "One's copy", body = Success<MessageView>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn archive(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<MessageId>,
+    OptionalJson(body): OptionalJson<Archived>,
+) -> AppResult<ApiResponse<MessageView>> {
+    Ok(ApiResponse::ok(set_flag(&state, &principal, &id, "archived", body.archived.unwrap_or(true)).await?))
+}
+
+/// Deletes a message for oneself: it leaves one's boxes and threads (an
+/// unread one leaves the unread count); the other participants keep theirs.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{id}",
+    operation_id = "delete_message",
+    tag = "messages",
+    params(("id" = MessageId, Path, description = "The message's id")),
+    responses(
+        (status = 204, description = "Deleted for the caller"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<MessageId>,
+) -> AppResult<StatusCode> {
+    principal.require_user()?;
+    let tenant = Tenant::of(&principal);
+    for _ in 0..MAX_RACES {
+        let (key, entry) = own_copy(&state, &tenant, &principal.user_id, &id).await?;
+        let update = state.db.update(
+            &key,
+            "SET deleted_at = :now",
+            Some("#read = :was AND attribute_not_exists(deleted_at)"),
+            &[("#read", "read")],
+            vec![(":now", s(rfc3339(state.now()))), (":was", value(&entry.read)?)],
+        )?;
+        let mut writes = vec![Write::Update(update)];
+        if !entry.read {
+            writes.push(unread_change(&state, &tenant, &principal.user_id, -1)?);
+        }
+        match state.db.transact(writes).await {
+            Ok(()) => return Ok(StatusCode::NO_CONTENT),
+            Err(DbError::Cancelled { failed }) if failed.contains(&0) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(AppError::Conflict("the message is being changed by other requests; retry".into()))
+}

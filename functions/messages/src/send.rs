@@ -1,0 +1,258 @@
+//! `POST /messages`: a new thread to members or to a class, or a reply.
+//!
+//! The message, the sender's copy and the day's counter are written in the
+//! first transaction; each recipient's copy and unread count together, up
+//! to 50 recipients per transaction (DynamoDB takes 100 writes), so every
+//! unread count is exact whatever else happens. Recipients are told by a
+//! `message.created` event on `private-user-{id}`, where Pusher is set up.
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::json;
+use toolbox::AppState;
+use toolbox::activity::{self, Counter};
+use toolbox::clock::rfc3339;
+use toolbox::db::{Db, DbError, Range, Write, n};
+use toolbox::domain::class::Class;
+use toolbox::domain::message::{InboxEntry, MAX_PARTICIPANTS, Message, Thread, preview};
+use toolbox::domain::user::User;
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::ids::{ClassId, MessageId, ThreadId, UserId};
+use toolbox::json::{Json, present};
+use toolbox::openapi::*;
+use toolbox::principal::{Principal, Role};
+use toolbox::tenancy::Tenant;
+use utoipa::ToSchema;
+
+use crate::view::MessageView;
+
+const MAX_RECIPIENTS: usize = 100;
+const MAX_BODY: usize = 10_000;
+const MAX_SUBJECT: usize = 200;
+/// Pusher takes at most 100 channels per event.
+const CHANNELS_PER_EVENT: usize = 100;
+
+/// A new thread (`recipient_ids` or `class_id`, with a `subject`), or a
+/// reply (`thread_id`): exactly one of the three.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// Members of the organization to write to.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_items = 1, max_items = 100)]
+    recipient_ids: Option<Vec<UserId>>,
+    /// A class to write to: its students and teacher (its teacher or an admin only).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    class_id: Option<ClassId>,
+    /// A thread one takes part in, to reply to.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    thread_id: Option<ThreadId>,
+    /// A new thread's subject (not given with a reply).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    subject: Option<String>,
+    #[schema(min_length = 1, max_length = 10000)]
+    body: String,
+}
+
+fn text(field: &str, value: &str, max: usize) -> AppResult<()> {
+    if value.trim().is_empty() || value.chars().count() > max {
+        return Err(AppError::invalid(field, format!("1 to {max} characters, not only spaces")));
+    }
+    Ok(())
+}
+
+/// A new thread's participants: the sender and the named members, who must
+/// exist; students and parents write to staff only.
+async fn members(state: &AppState, tenant: &Tenant, principal: &Principal, ids: Vec<UserId>) -> AppResult<Vec<UserId>> {
+    let mut recipients: Vec<UserId> = Vec::new();
+    for id in ids {
+        if id != principal.user_id && !recipients.contains(&id) {
+            recipients.push(id);
+        }
+    }
+    if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
+        return Err(AppError::invalid("recipient_ids", format!("1 to {MAX_RECIPIENTS} members other than yourself")));
+    }
+    let found = state.db.batch_get(&recipients.iter().map(|id| tenant.user(id)).collect::<Vec<_>>()).await?;
+    let may_write_to_anyone = matches!(principal.role, Role::Admin | Role::Teacher);
+    for (id, item) in recipients.iter().zip(found) {
+        let Some(user) = item.map(Db::decode::<User>).transpose()?.filter(User::is_active) else {
+            return Err(AppError::invalid("recipient_ids", format!("no such member: {id}")));
+        };
+        if !may_write_to_anyone && !matches!(user.role, Role::Admin | Role::Teacher) {
+            return Err(AppError::Forbidden("students and parents write to teachers and admins".into()));
+        }
+    }
+    recipients.insert(0, principal.user_id.clone());
+    Ok(recipients)
+}
+
+/// A class thread's participants: the sender, and everyone on the roster.
+async fn class_members(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: &ClassId,
+) -> AppResult<Vec<UserId>> {
+    principal.require_role(&[Role::Admin, Role::Teacher])?;
+    let class = state
+        .db
+        .get::<Class>(&tenant.class(id))
+        .await?
+        .filter(|class| class.deleted_at.is_none())
+        .ok_or_else(|| AppError::invalid("class_id", "no such class"))?;
+    if principal.role != Role::Admin && class.teacher_id != principal.user_id {
+        return Err(AppError::Forbidden("only the class's teacher or an admin writes to the whole class".into()));
+    }
+    let partition = tenant.pk();
+    let prefix = Tenant::roster_prefix(id);
+    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let (keys, _) = state.db.sort_keys(&range, MAX_PARTICIPANTS).await?;
+    let mut participants = vec![principal.user_id.clone()];
+    for key in keys {
+        let member = key[prefix.len()..].parse::<UserId>().map_err(AppError::internal)?;
+        if member != principal.user_id {
+            participants.push(member);
+        }
+    }
+    if participants.len() < 2 {
+        return Err(AppError::invalid("class_id", "the class has no one else to write to"));
+    }
+    Ok(participants)
+}
+
+/// Sends a message: a new thread to members or a class, or a reply to a
+/// thread one takes part in. Answers with the sender's copy.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages",
+    operation_id = "send_message",
+    tag = "messages",
+    request_body = NewMessage,
+    responses(
+        (status = 201, description = "Sent", body = Success<MessageView>),
+        JsonBodyErrors,
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn send(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<NewMessage>,
+) -> AppResult<ApiResponse<MessageView>> {
+    principal.require_user()?;
+    let tenant = Tenant::of(&principal);
+    text("body", &req.body, MAX_BODY)?;
+    let now = rfc3339(state.now());
+    let (thread, new) = match (req.recipient_ids, req.class_id, req.thread_id, req.subject) {
+        (Some(_), _, _, None) | (_, Some(_), _, None) => {
+            return Err(AppError::invalid("subject", "a new thread needs a subject"));
+        }
+        (Some(ids), None, None, Some(subject)) => {
+            text("subject", &subject, MAX_SUBJECT)?;
+            let participants = members(&state, &tenant, &principal, ids).await?;
+            (Thread::new(subject, participants, None, &principal.user_id, &now), true)
+        }
+        (None, Some(class), None, Some(subject)) => {
+            text("subject", &subject, MAX_SUBJECT)?;
+            let participants = class_members(&state, &tenant, &principal, &class).await?;
+            (Thread::new(subject, participants, Some(class), &principal.user_id, &now), true)
+        }
+        (None, None, Some(id), None) => {
+            let thread = state
+                .db
+                .get::<Thread>(&tenant.thread(&id))
+                .await?
+                .filter(|thread| thread.participants.contains(&principal.user_id))
+                .ok_or_else(|| AppError::not_found("thread"))?;
+            (thread, false)
+        }
+        (None, None, Some(_), Some(_)) => {
+            return Err(AppError::invalid("subject", "a reply keeps its thread's subject"));
+        }
+        _ => return Err(AppError::invalid("recipient_ids", "give exactly one of recipient_ids, class_id, thread_id")),
+    };
+    let sender =
+        state.db.get::<User>(&tenant.user(&principal.user_id)).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let message = Message {
+        id: MessageId::new(),
+        thread_id: thread.id.clone(),
+        sender_id: principal.user_id.clone(),
+        sender_name: format!("{} {}", sender.first_name, sender.last_name),
+        body: req.body,
+        sent_at: now,
+    };
+    let copy = |sent: bool| InboxEntry {
+        message_id: message.id.clone(),
+        thread_id: thread.id.clone(),
+        subject: thread.subject.clone(),
+        sender_id: message.sender_id.clone(),
+        sender_name: message.sender_name.clone(),
+        preview: preview(&message.body),
+        sent_at: message.sent_at.clone(),
+        sent,
+        read: sent,
+        starred: false,
+        archived: false,
+        deleted_at: None,
+    };
+    let own = copy(true);
+    let mut writes = Vec::new();
+    if new {
+        writes.push(Write::Put(state.db.put_new(&tenant.thread(&thread.id), &thread)?));
+    }
+    writes.push(Write::Put(state.db.put_new(&tenant.thread_message(&thread.id, &message.id), &message)?));
+    writes.push(Write::Put(state.db.put_new(&tenant.sent_entry(&principal.user_id, &message.id), &own)?));
+    writes.push(activity::count(&state, &tenant, Counter::MessagesSent, &principal.user_id, 1)?);
+    let recipients: Vec<&UserId> = thread.participants.iter().filter(|p| **p != principal.user_id).collect();
+    let received = copy(false);
+    for recipient in &recipients {
+        if writes.len() + 2 > 100 {
+            state.db.transact(std::mem::take(&mut writes)).await?;
+        }
+        writes.push(Write::Put(state.db.put_new(&tenant.inbox_entry(recipient, &message.id), &received)?));
+        writes.push(unread_change(&state, &tenant, recipient, 1)?);
+    }
+    state.db.transact(writes).await?;
+    tell(&state, &recipients, &received).await;
+    activity::record(&state, &tenant, &principal.user_id, "message.sent", &message.id).await;
+    tracing::info!(message_id = %message.id, thread_id = %thread.id, recipients = recipients.len(), "message sent");
+    Ok(ApiResponse::created(MessageView::of(own, Some(message))))
+}
+
+/// A user's unread count moved by `by`, for the transaction that changes a copy's read state.
+pub(crate) fn unread_change(state: &AppState, tenant: &Tenant, user: &UserId, by: i64) -> Result<Write, DbError> {
+    let update = state.db.update(
+        &tenant.unread_counter(user),
+        "ADD #count :by",
+        None,
+        &[("#count", "count")],
+        vec![(":by", n(by))],
+    )?;
+    Ok(Write::Update(update))
+}
+
+/// `message.created` on each recipient's private channel; a failure is logged.
+async fn tell(state: &AppState, recipients: &[&UserId], entry: &InboxEntry) {
+    let data = json!({
+        "message_id": entry.message_id, "thread_id": entry.thread_id, "subject": entry.subject,
+        "sender_id": entry.sender_id, "sender_name": entry.sender_name, "preview": entry.preview,
+        "sent_at": entry.sent_at,
+    });
+    for chunk in recipients.chunks(CHANNELS_PER_EVENT) {
+        let channels: Vec<String> = chunk.iter().map(|id| format!("private-user-{id}")).collect();
+        let sent = state.realtime.trigger(&channels, "message.created", &data, state.now().unix_timestamp()).await;
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, "message.created not sent");
+        }
+    }
+}

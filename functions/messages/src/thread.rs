@@ -1,0 +1,81 @@
+//! `GET /messages/thread/{thread_id}`: a thread's messages, oldest first,
+//! for its participants only, without the ones the caller deleted.
+
+use axum::extract::State;
+use toolbox::AppState;
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{Db, Range};
+use toolbox::domain::message::{InboxEntry, Message, Thread};
+use toolbox::envelope::{ApiResponse, Success};
+use toolbox::error::{AppError, AppResult};
+use toolbox::http::PathId;
+use toolbox::ids::ThreadId;
+use toolbox::openapi::*;
+use toolbox::principal::Principal;
+use toolbox::tenancy::Tenant;
+
+use crate::view::{MessageView, ThreadView};
+
+/// A thread one takes part in, a page of its messages at a time (oldest first).
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/thread/{thread_id}",
+    operation_id = "get_thread",
+    tag = "messages",
+    params(
+        ("thread_id" = ThreadId, Path, description = "The thread's id"),
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The thread and a page of its messages", body = Success<ThreadView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn thread(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<ThreadId>,
+    page: PageRequest,
+) -> AppResult<ApiResponse<ThreadView>> {
+    principal.require_user()?;
+    let tenant = Tenant::of(&principal);
+    let keys = state.key_set().await?;
+    let list = format!("thread:{id}");
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let partition = tenant.pk();
+    let prefix = Tenant::thread_messages_prefix(&id);
+    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    // One key besides a copy per message (the thread): BatchGetItem takes 100 at most.
+    let messages = state.db.query::<Message>(&range, page.limit.min(99), start).await?;
+    let me = &principal.user_id;
+    let mut wanted = vec![tenant.thread(&id)];
+    for message in &messages.items {
+        wanted.push(match &message.sender_id {
+            sender if sender == me => tenant.sent_entry(me, &message.id),
+            _ => tenant.inbox_entry(me, &message.id),
+        });
+    }
+    let mut found = state.db.batch_get(&wanted).await?.into_iter();
+    let thread = found
+        .next()
+        .flatten()
+        .map(Db::decode::<Thread>)
+        .transpose()?
+        .filter(|thread| thread.participants.contains(me))
+        .ok_or_else(|| AppError::not_found("thread"))?;
+    let mut shown = Vec::new();
+    for (message, copy) in messages.items.into_iter().zip(found) {
+        let Some(copy) = copy.map(Db::decode::<InboxEntry>).transpose()? else { continue };
+        if copy.deleted_at.is_none() {
+            shown.push(MessageView::of(copy, Some(message)));
+        }
+    }
+    let next = messages.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    Ok(ApiResponse::page(ThreadView::of(thread, shown), next))
+}

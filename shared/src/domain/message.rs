@@ -1,0 +1,86 @@
+//! Messages. A conversation is a thread (`THREAD#<thread>`: its subject and
+//! participants); its messages are `MESSAGE#<thread>#<message>`, so a thread
+//! reads as one Query. Each participant has an inbox entry per message
+//! (`INBOX#<user>#<message>`, newest first) with their own read, starred,
+//! archived and deleted state, and one unread counter (`UNREAD#<user>`) that
+//! every change of an entry's read state moves in the same transaction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ClassId, MessageId, ThreadId, UserId};
+
+/// A thread holds at most this many participants (a class of 500 and its teacher).
+pub const MAX_PARTICIPANTS: usize = 501;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Thread {
+    pub id: ThreadId,
+    pub subject: String,
+    /// Everyone who may read it and reply: the sender and the recipients.
+    pub participants: Vec<UserId>,
+    /// The class it was sent to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_id: Option<ClassId>,
+    pub created_by: UserId,
+    pub created_at: String,
+}
+
+impl Thread {
+    pub fn new(subject: String, participants: Vec<UserId>, class_id: Option<ClassId>, by: &UserId, at: &str) -> Self {
+        Self { id: ThreadId::new(), subject, participants, class_id, created_by: by.clone(), created_at: at.to_owned() }
+    }
+}
+
+/// One message, the same for every participant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub thread_id: ThreadId,
+    pub sender_id: UserId,
+    pub sender_name: String,
+    pub body: String,
+    pub sent_at: String,
+}
+
+/// One participant's copy of a message: what their inbox lists.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxEntry {
+    pub message_id: MessageId,
+    pub thread_id: ThreadId,
+    pub subject: String,
+    pub sender_id: UserId,
+    pub sender_name: String,
+    /// The start of the body, so a page of the inbox needs no more reads.
+    pub preview: String,
+    pub sent_at: String,
+    /// True on the sender's own copy: it is in their sent box, not their inbox.
+    pub sent: bool,
+    pub read: bool,
+    #[serde(default)]
+    pub starred: bool,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+}
+
+/// The first characters of a body, cut at a character boundary.
+pub fn preview(body: &str) -> String {
+    const LENGTH: usize = 140;
+    match body.char_indices().nth(LENGTH) {
+        Some((cut, _)) => format!("{}…", &body[..cut]),
+        None => body.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preview_cuts_long_bodies_at_a_character() {
+        assert_eq!(preview("short"), "short");
+        let long = "é".repeat(200);
+        assert_eq!(preview(&long).chars().count(), 141);
+    }
+}
