@@ -187,7 +187,7 @@ async fn only_the_classes_teacher_or_an_admin_changes_it_and_edits_are_versioned
     for (body, field) in [
         (json!({"name": ""}), "name"),
         (json!({"name": "x", "grade_level": 13}), "grade_level"),
-        (json!({"name": "x", "teacher_id": teacher.user_id}), "teacher_id"),
+        (json!({"name": "x", "teacher_id": "nobody"}), "teacher_id"),
     ] {
         let refused = app.call(Method::PUT, &path).bearer(&teacher.access_token).json(body).send().await;
         refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
@@ -376,4 +376,48 @@ async fn a_removed_member_leaves_their_classes_and_families() {
     assert_eq!(app.raw_item(&key).await, None);
     let kept = app.get(&children(&other_parent)).bearer(&admin.access_token).send().await;
     assert_eq!(kept.data().as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_admin_hands_a_class_to_another_teacher_with_its_roster_place() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let (old, new) = (app.member(&admin, "teacher").await, app.member(&admin, "teacher").await);
+    let student = app.member(&admin, "student").await;
+    let class = app.class_with(&old, &[&student]).await;
+    let path = format!("/api/v1/classes/{class}");
+    let handed = json!({"name": "7B", "teacher_id": new.user_id});
+
+    // Only an admin hands a class over, and only to a teacher or admin.
+    let refused = app.call(Method::PUT, &path).bearer(&old.access_token).json(handed.clone()).send().await;
+    refused.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    let to_student = json!({"name": "7B", "teacher_id": student.user_id});
+    let refused = app.call(Method::PUT, &path).bearer(&admin.access_token).json(to_student).send().await;
+    refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(refused.body["error"]["details"][0]["field"], "teacher_id");
+
+    let changed = app.call(Method::PUT, &path).bearer(&admin.access_token).json(handed).send().await;
+    changed.expect(StatusCode::OK, None);
+    assert_eq!(
+        (changed.data()["teacher_id"].as_str(), changed.data()["student_count"].as_u64()),
+        (Some(new.user_id.as_str()), Some(1))
+    );
+    let place =
+        |teacher: &Account| admin.tenant().roster_entry(&class.parse().unwrap(), &teacher.user_id.parse().unwrap());
+    assert!(app.raw_item(&place(&new)).await.is_some());
+    assert_eq!(app.raw_item(&place(&old)).await, None);
+    // The new teacher manages it now; the old one no longer does.
+    let rename = json!({"name": "7B Science"});
+    app.call(Method::PUT, &path)
+        .bearer(&new.access_token)
+        .json(rename.clone())
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    app.call(Method::PUT, &path)
+        .bearer(&old.access_token)
+        .json(rename)
+        .send()
+        .await
+        .expect(StatusCode::FORBIDDEN, Some("forbidden"));
 }

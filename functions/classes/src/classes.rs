@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, Range, Write, value};
+use toolbox::db::{Db, DbError, Range, Write, value};
 use toolbox::domain::audit::Audit;
 use toolbox::domain::class::{Class, RosterEntry, RosterRole};
 use toolbox::domain::fields::{ClassDescription, ClassName, Subject};
@@ -15,7 +15,7 @@ use toolbox::domain::user::User;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::generation::request::GradeLevel;
-use toolbox::http::{PathId, commit_versioned, expect_version};
+use toolbox::http::{PathId, commit_versioned, expect_version, lost_race};
 use toolbox::ids::{ClassId, UserId};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
@@ -235,9 +235,37 @@ pub struct ClassChange {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     description: Option<ClassDescription>,
+    /// A new teacher (admins only); left out, the teacher stays.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    teacher_id: Option<UserId>,
 }
 
-/// Replaces a class's name, subject, grade and description (a new version).
+/// The teacher a change hands the class to, if it names another one: an
+/// admin's choice, and a teacher or admin of the organization.
+async fn new_teacher(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    class: &Class,
+    asked: Option<UserId>,
+) -> AppResult<Option<User>> {
+    let Some(id) = asked.filter(|id| *id != class.teacher_id) else { return Ok(None) };
+    if principal.role != Role::Admin {
+        return Err(AppError::Forbidden("only an admin hands a class to another teacher".into()));
+    }
+    let teacher = state
+        .db
+        .get::<User>(&tenant.user(&id))
+        .await?
+        .filter(|user| user.is_active() && matches!(user.role, Role::Teacher | Role::Admin))
+        .ok_or_else(|| AppError::invalid("teacher_id", "must be a teacher or admin of the organization"))?;
+    Ok(Some(teacher))
+}
+
+/// Replaces a class's name, subject, grade and description (a new version);
+/// an admin may also hand it to another teacher, whose place on the roster
+/// (and presence channel) replaces the old teacher's in the same transaction.
 #[utoipa::path(
     put,
     path = "/api/v1/classes/{id}",
@@ -272,19 +300,37 @@ pub async fn update(
     let class = find(&state, &tenant, &id).await?;
     may_manage(&principal, &class)?;
     let expected = expect_version(&headers, class.audit.version, "class")?;
-    let update = state.db.update_versioned(
-        &tenant.class(&id),
-        class.audit.version,
-        &principal.user_id,
-        state.now(),
-        vec![
-            ("name", value(&change.name)?),
-            ("subject", value(&change.subject)?),
-            ("grade_level", value(&change.grade_level)?),
-            ("description", value(&change.description)?),
-        ],
-    )?;
-    let changed: Class = commit_versioned(&state.db, update, expected, "class").await?;
+    let teacher = new_teacher(&state, &tenant, &principal, &class, change.teacher_id).await?;
+    let mut changes = vec![
+        ("name", value(&change.name)?),
+        ("subject", value(&change.subject)?),
+        ("grade_level", value(&change.grade_level)?),
+        ("description", value(&change.description)?),
+    ];
+    if let Some(teacher) = &teacher {
+        changes.push(("teacher_id", value(&teacher.id)?));
+    }
+    let now = state.now();
+    let update =
+        state.db.update_versioned(&tenant.class(&id), class.audit.version, &principal.user_id, now, changes)?;
+    let changed: Class = match teacher {
+        None => commit_versioned(&state.db, update, expected, "class").await?,
+        Some(teacher) => {
+            let entry = RosterEntry::of(&tenant, &id, &teacher, RosterRole::Teacher, &principal.user_id, &rfc3339(now));
+            let writes = vec![
+                Write::Update(update),
+                Write::Delete(state.db.delete(&tenant.roster_entry(&id, &class.teacher_id))?),
+                Write::Put(state.db.put_new(&tenant.roster_entry(&id, &teacher.id), &entry)?),
+            ];
+            state.db.transact(writes).await.map_err(|err| match err {
+                DbError::Cancelled { failed } if failed.contains(&0) => {
+                    lost_race(expected, "class")(DbError::ConditionFailed)
+                }
+                other => other.into(),
+            })?;
+            find(&state, &tenant, &id).await?
+        }
+    };
     let version = changed.audit.version;
     toolbox::activity::record(&state, &tenant, &principal.user_id, "class.updated", &id).await;
     Ok(ApiResponse::ok(ClassView::from(changed)).with_etag(version))
