@@ -80,19 +80,32 @@ async fn a_class_message_reaches_every_student_and_the_unread_counts_stay_exact(
     assert_eq!(unread(&app, &students[0]).await, 1);
     mark(&app, &students[0], &message, "read").await.expect(StatusCode::OK, None);
 
-    // A student replies in the thread: everyone else in it receives it.
+    // A student's reply goes to the staff of the thread, not to classmates.
     let reply = send(&app, &students[0], json!({"thread_id": thread, "body": "Can we bring snacks?"})).await;
     reply.expect(StatusCode::CREATED, None);
     assert_eq!(reply.data()["subject"], "Field trip");
     assert_eq!(
         (unread(&app, &teacher).await, unread(&app, &students[1]).await, unread(&app, &students[0]).await),
-        (1, 2, 0)
+        (1, 1, 0)
     );
-    let seen = app.get(&format!("/api/v1/messages/thread/{thread}")).bearer(&students[1].access_token).send().await;
-    seen.expect(StatusCode::OK, None);
-    let bodies: Vec<&str> =
-        seen.data()["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
-    assert_eq!(bodies, ["Bring a packed lunch.", "Can we bring snacks?"]);
+    let bodies = |response: &TestResponse| -> Vec<String> {
+        response.data()["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect()
+    };
+    let theirs = app.get(&format!("/api/v1/messages/thread/{thread}")).bearer(&students[1].access_token).send().await;
+    theirs.expect(StatusCode::OK, None);
+    assert_eq!(bodies(&theirs), ["Bring a packed lunch."]);
+    // A student sees the staff and themself among the participants, not the class.
+    let mut seen: Vec<String> = serde_json::from_value(theirs.data()["participant_ids"].clone()).unwrap();
+    seen.sort();
+    let mut expected = vec![teacher.user_id.clone(), students[1].user_id.clone()];
+    expected.sort();
+    assert_eq!(seen, expected);
+    // The teacher's reply reaches the whole class again.
+    let all = app.get(&format!("/api/v1/messages/thread/{thread}")).bearer(&teacher.access_token).send().await;
+    assert_eq!(bodies(&all), ["Bring a packed lunch.", "Can we bring snacks?"]);
+    assert_eq!(all.data()["participant_ids"].as_array().unwrap().len(), 3);
+    send(&app, &teacher, json!({"thread_id": thread, "body": "Yes."})).await.expect(StatusCode::CREATED, None);
+    assert_eq!((unread(&app, &students[0]).await, unread(&app, &students[1]).await), (1, 2));
     // Someone outside the thread reads none of it, nor replies to it.
     app.get(&format!("/api/v1/messages/thread/{thread}"))
         .bearer(&outsider.access_token)
@@ -107,7 +120,7 @@ async fn a_class_message_reaches_every_student_and_the_unread_counts_stay_exact(
     send(&app, &outsider, json!({"thread_id": thread, "body": "Me too?"}))
         .await
         .expect(StatusCode::NOT_FOUND, Some("not_found"));
-    assert_eq!(app.daily_count(&admin, Counter::MessagesSent).await, 2);
+    assert_eq!(app.daily_count(&admin, Counter::MessagesSent).await, 3);
 }
 
 #[tokio::test]
@@ -233,6 +246,8 @@ async fn star_archive_and_delete_change_only_ones_own_copy() {
     }
     app.delete(&path).bearer(&stranger.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
     assert_eq!(app.raw_item(&key).await, before);
+    // One's own sent copy is neither starred nor archived.
+    mark(&app, &teacher, &message, "star").await.expect(StatusCode::CONFLICT, Some("conflict"));
     // A bad box is a 400; a bad flag body a 422.
     app.get("/api/v1/messages?box=spam")
         .bearer(&ben.access_token)

@@ -78,7 +78,8 @@ pub async fn list(
     let Query(query) = Query::<BoxQuery>::try_from_uri(&uri)
         .map_err(|_| AppError::BadRequest("box must be inbox, sent, starred or archived".into()))?;
     let keys = state.key_set().await?;
-    let list = format!("messages?box={:?}", query.which);
+    // The cursor is bound to the user: another's would point into their box.
+    let list = format!("messages:{}?box={:?}", principal.user_id, query.which);
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
     let prefix = match query.which {
         MessageBox::Sent => Tenant::sent_prefix(&principal.user_id),
@@ -249,7 +250,11 @@ async fn set_flag(
 ) -> AppResult<MessageView> {
     principal.require_user()?;
     let tenant = Tenant::of(principal);
-    let (key, _) = own_copy(state, &tenant, &principal.user_id, id).await?;
+    let (key, entry) = own_copy(state, &tenant, &principal.user_id, id).await?;
+    if entry.sent {
+        // The sent box is one Query of one's own copies, without these flags.
+        return Err(AppError::Conflict("only received messages are starred or archived".into()));
+    }
     let update = state.db.update(
         &key,
         "SET #flag = :on",
@@ -287,6 +292,7 @@ pub struct Starred {
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -323,6 +329,7 @@ pub struct Archived {
         (status = 401, response = Unauthenticated),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))

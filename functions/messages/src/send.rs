@@ -3,7 +3,8 @@
 //! The message, the sender's copy and the day's counter are written in the
 //! first transaction; each recipient's copy and unread count together, up
 //! to 50 recipients per transaction (DynamoDB takes 100 writes), so every
-//! unread count is exact whatever else happens. Recipients are told by a
+//! unread count is exact whatever else happens. A student's or a parent's
+//! message, a reply included, goes to the thread's teachers and admins only. Recipients are told by a
 //! `message.created` event on `private-user-{id}`, where Pusher is set up.
 
 use axum::extract::State;
@@ -12,9 +13,9 @@ use serde_json::json;
 use toolbox::AppState;
 use toolbox::activity::{self, Counter};
 use toolbox::clock::rfc3339;
-use toolbox::db::{Db, DbError, Range, Write, n};
-use toolbox::domain::class::Class;
-use toolbox::domain::message::{InboxEntry, MAX_PARTICIPANTS, Message, Thread, preview};
+use toolbox::db::{Db, DbError, Range, Write, n, value};
+use toolbox::domain::class::{Class, RosterEntry, RosterRole};
+use toolbox::domain::message::{Audience, InboxEntry, MAX_PARTICIPANTS, Message, Thread, preview};
 use toolbox::domain::user::User;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
@@ -65,39 +66,61 @@ fn text(field: &str, value: &str, max: usize) -> AppResult<()> {
     Ok(())
 }
 
-/// A new thread's participants: the sender and the named members, who must
+fn is_staff(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Teacher)
+}
+
+/// A new thread's audience: the sender and the named members, who must
 /// exist; students and parents write to staff only.
-async fn members(state: &AppState, tenant: &Tenant, principal: &Principal, ids: Vec<UserId>) -> AppResult<Vec<UserId>> {
+async fn members(state: &AppState, tenant: &Tenant, principal: &Principal, ids: Vec<UserId>) -> AppResult<Audience> {
+    if ids.len() > MAX_RECIPIENTS {
+        return Err(AppError::invalid("recipient_ids", format!("at most {MAX_RECIPIENTS} members")));
+    }
     let mut recipients: Vec<UserId> = Vec::new();
     for id in ids {
         if id != principal.user_id && !recipients.contains(&id) {
             recipients.push(id);
         }
     }
-    if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
-        return Err(AppError::invalid("recipient_ids", format!("1 to {MAX_RECIPIENTS} members other than yourself")));
+    if recipients.is_empty() {
+        return Err(AppError::invalid("recipient_ids", "name at least one member other than yourself"));
     }
     let found = state.db.batch_get(&recipients.iter().map(|id| tenant.user(id)).collect::<Vec<_>>()).await?;
-    let may_write_to_anyone = matches!(principal.role, Role::Admin | Role::Teacher);
+    let mut audience = Audience::default();
+    audience.add(&principal.user_id, is_staff(principal.role));
     for (id, item) in recipients.iter().zip(found) {
         let Some(user) = item.map(Db::decode::<User>).transpose()?.filter(User::is_active) else {
             return Err(AppError::invalid("recipient_ids", format!("no such member: {id}")));
         };
-        if !may_write_to_anyone && !matches!(user.role, Role::Admin | Role::Teacher) {
+        if !is_staff(principal.role) && !is_staff(user.role) {
             return Err(AppError::Forbidden("students and parents write to teachers and admins".into()));
         }
+        audience.add(&user.id, is_staff(user.role));
     }
-    recipients.insert(0, principal.user_id.clone());
-    Ok(recipients)
+    Ok(audience)
 }
 
-/// A class thread's participants: the sender, and everyone on the roster.
-async fn class_members(
-    state: &AppState,
-    tenant: &Tenant,
-    principal: &Principal,
-    id: &ClassId,
-) -> AppResult<Vec<UserId>> {
+/// A class's roster as it is now: its teacher and students.
+async fn roster(state: &AppState, tenant: &Tenant, class: &ClassId) -> AppResult<Vec<RosterEntry>> {
+    let partition = tenant.pk();
+    let prefix = Tenant::roster_prefix(class);
+    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let found = state.db.query::<RosterEntry>(&range, MAX_PARTICIPANTS as i32, None).await?;
+    if found.last_key.is_some() {
+        return Err(AppError::invalid("class_id", "the class is too large to write to as one (over 500)"));
+    }
+    Ok(found.items)
+}
+
+/// Adds a class's current members to an audience.
+fn add_roster(audience: &mut Audience, entries: &[RosterEntry]) {
+    for entry in entries {
+        audience.add(&entry.user_id, entry.role == RosterRole::Teacher);
+    }
+}
+
+/// A class thread's audience: the sender, and everyone on the roster.
+async fn class_members(state: &AppState, tenant: &Tenant, principal: &Principal, id: &ClassId) -> AppResult<Audience> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let class = state
         .db
@@ -108,21 +131,34 @@ async fn class_members(
     if principal.role != Role::Admin && class.teacher_id != principal.user_id {
         return Err(AppError::Forbidden("only the class's teacher or an admin writes to the whole class".into()));
     }
-    let partition = tenant.pk();
-    let prefix = Tenant::roster_prefix(id);
-    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
-    let (keys, _) = state.db.sort_keys(&range, MAX_PARTICIPANTS).await?;
-    let mut participants = vec![principal.user_id.clone()];
-    for key in keys {
-        let member = key[prefix.len()..].parse::<UserId>().map_err(AppError::internal)?;
-        if member != principal.user_id {
-            participants.push(member);
-        }
-    }
-    if participants.len() < 2 {
+    let mut audience = Audience::default();
+    audience.add(&principal.user_id, true);
+    add_roster(&mut audience, &roster(state, tenant, id).await?);
+    if audience.participants.len() < 2 {
         return Err(AppError::invalid("class_id", "the class has no one else to write to"));
     }
-    Ok(participants)
+    Ok(audience)
+}
+
+/// The thread a reply goes to, and its audience now: a class's thread takes
+/// in who is on the class's roster today (someone who joined the class
+/// since may reply, and reads what follows). The sender must be in it.
+async fn reply_audience(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: &ThreadId,
+) -> AppResult<(Thread, Audience)> {
+    let not_found = || AppError::not_found("thread");
+    let thread = state.db.get::<Thread>(&tenant.thread(id)).await?.ok_or_else(not_found)?;
+    let mut audience = Audience { participants: thread.participants.clone(), staff: thread.staff_ids.clone() };
+    if let Some(class) = &thread.class_id {
+        add_roster(&mut audience, &roster(state, tenant, class).await?);
+    }
+    if !audience.participants.contains(&principal.user_id) {
+        return Err(not_found());
+    }
+    Ok((thread, audience))
 }
 
 /// Sends a message: a new thread to members or a class, or a reply to a
@@ -153,34 +189,33 @@ pub async fn send(
     let tenant = Tenant::of(&principal);
     text("body", &req.body, MAX_BODY)?;
     let now = rfc3339(state.now());
-    let (thread, new) = match (req.recipient_ids, req.class_id, req.thread_id, req.subject) {
+    let (thread, audience, new) = match (req.recipient_ids, req.class_id, req.thread_id, req.subject) {
         (Some(_), _, _, None) | (_, Some(_), _, None) => {
             return Err(AppError::invalid("subject", "a new thread needs a subject"));
         }
         (Some(ids), None, None, Some(subject)) => {
             text("subject", &subject, MAX_SUBJECT)?;
-            let participants = members(&state, &tenant, &principal, ids).await?;
-            (Thread::new(subject, participants, None, &principal.user_id, &now), true)
+            let audience = members(&state, &tenant, &principal, ids).await?;
+            (Thread::new(subject, audience.clone(), None, &principal.user_id, &now), audience, true)
         }
         (None, Some(class), None, Some(subject)) => {
             text("subject", &subject, MAX_SUBJECT)?;
-            let participants = class_members(&state, &tenant, &principal, &class).await?;
-            (Thread::new(subject, participants, Some(class), &principal.user_id, &now), true)
+            let audience = class_members(&state, &tenant, &principal, &class).await?;
+            (Thread::new(subject, audience.clone(), Some(class), &principal.user_id, &now), audience, true)
         }
         (None, None, Some(id), None) => {
-            let thread = state
-                .db
-                .get::<Thread>(&tenant.thread(&id))
-                .await?
-                .filter(|thread| thread.participants.contains(&principal.user_id))
-                .ok_or_else(|| AppError::not_found("thread"))?;
-            (thread, false)
+            let (thread, audience) = reply_audience(&state, &tenant, &principal, &id).await?;
+            (thread, audience, false)
         }
         (None, None, Some(_), Some(_)) => {
             return Err(AppError::invalid("subject", "a reply keeps its thread's subject"));
         }
         _ => return Err(AppError::invalid("recipient_ids", "give exactly one of recipient_ids, class_id, thread_id")),
     };
+    let recipients = audience.recipients(&principal.user_id, is_staff(principal.role));
+    if recipients.is_empty() {
+        return Err(AppError::Conflict("no one else in this thread may receive your message".into()));
+    }
     let sender =
         state.db.get::<User>(&tenant.user(&principal.user_id)).await?.ok_or_else(|| AppError::not_found("user"))?;
     let message = Message {
@@ -209,11 +244,19 @@ pub async fn send(
     let mut writes = Vec::new();
     if new {
         writes.push(Write::Put(state.db.put_new(&tenant.thread(&thread.id), &thread)?));
+    } else if audience.participants != thread.participants || audience.staff != thread.staff_ids {
+        // Who joined the class since may now read the thread.
+        writes.push(Write::Update(state.db.update(
+            &tenant.thread(&thread.id),
+            "SET participants = :participants, staff_ids = :staff_ids",
+            None,
+            &[],
+            vec![(":participants", value(&audience.participants)?), (":staff_ids", value(&audience.staff)?)],
+        )?));
     }
     writes.push(Write::Put(state.db.put_new(&tenant.thread_message(&thread.id, &message.id), &message)?));
     writes.push(Write::Put(state.db.put_new(&tenant.sent_entry(&principal.user_id, &message.id), &own)?));
     writes.push(activity::count(&state, &tenant, Counter::MessagesSent, &principal.user_id, 1)?);
-    let recipients: Vec<&UserId> = thread.participants.iter().filter(|p| **p != principal.user_id).collect();
     let received = copy(false);
     for recipient in &recipients {
         if writes.len() + 2 > 100 {
@@ -242,7 +285,7 @@ pub(crate) fn unread_change(state: &AppState, tenant: &Tenant, user: &UserId, by
 }
 
 /// `message.created` on each recipient's private channel; a failure is logged.
-async fn tell(state: &AppState, recipients: &[&UserId], entry: &InboxEntry) {
+async fn tell(state: &AppState, recipients: &[UserId], entry: &InboxEntry) {
     let data = json!({
         "message_id": entry.message_id, "thread_id": entry.thread_id, "subject": entry.subject,
         "sender_id": entry.sender_id, "sender_name": entry.sender_name, "preview": entry.preview,

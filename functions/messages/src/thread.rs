@@ -11,7 +11,7 @@ use toolbox::error::{AppError, AppResult};
 use toolbox::http::PathId;
 use toolbox::ids::ThreadId;
 use toolbox::openapi::*;
-use toolbox::principal::Principal;
+use toolbox::principal::{Principal, Role};
 use toolbox::tenancy::Tenant;
 
 use crate::view::{MessageView, ThreadView};
@@ -46,7 +46,7 @@ pub async fn thread(
     principal.require_user()?;
     let tenant = Tenant::of(&principal);
     let keys = state.key_set().await?;
-    let list = format!("thread:{id}");
+    let list = format!("thread:{id}:{}", principal.user_id);
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
     let partition = tenant.pk();
     let prefix = Tenant::thread_messages_prefix(&id);
@@ -77,5 +77,6 @@ pub async fn thread(
         }
     }
     let next = messages.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
-    Ok(ApiResponse::page(ThreadView::of(thread, shown), next))
+    let staff = matches!(principal.role, Role::Admin | Role::Teacher);
+    Ok(ApiResponse::page(ThreadView::of(thread, shown, me, staff), next))
 }

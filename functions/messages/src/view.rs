@@ -67,14 +67,15 @@ pub struct ThreadView {
 }
 
 impl ThreadView {
-    pub fn of(thread: Thread, messages: Vec<MessageView>) -> Self {
-        Self {
-            id: thread.id,
-            subject: thread.subject,
-            participant_ids: thread.participants,
-            class_id: thread.class_id,
-            messages,
-        }
+    /// The thread as `viewer` sees it: staff see every participant; a
+    /// student or a parent sees the staff and themself, not the other
+    /// students and families.
+    pub fn of(thread: Thread, messages: Vec<MessageView>, viewer: &UserId, viewer_is_staff: bool) -> Self {
+        let participant_ids = match viewer_is_staff {
+            true => thread.participants,
+            false => thread.participants.into_iter().filter(|p| p == viewer || thread.staff_ids.contains(p)).collect(),
+        };
+        Self { id: thread.id, subject: thread.subject, participant_ids, class_id: thread.class_id, messages }
     }
 }
 

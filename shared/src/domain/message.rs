@@ -16,8 +16,13 @@ pub const MAX_PARTICIPANTS: usize = 501;
 pub struct Thread {
     pub id: ThreadId,
     pub subject: String,
-    /// Everyone who may read it and reply: the sender and the recipients.
+    /// Everyone who may read it and reply: the sender and the recipients
+    /// (and, in a class's thread, who joined the class since).
     pub participants: Vec<UserId>,
+    /// The teachers and admins among them: whom a student's or a parent's
+    /// reply goes to.
+    #[serde(default)]
+    pub staff_ids: Vec<UserId>,
     /// The class it was sent to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_id: Option<ClassId>,
@@ -26,8 +31,43 @@ pub struct Thread {
 }
 
 impl Thread {
-    pub fn new(subject: String, participants: Vec<UserId>, class_id: Option<ClassId>, by: &UserId, at: &str) -> Self {
-        Self { id: ThreadId::new(), subject, participants, class_id, created_by: by.clone(), created_at: at.to_owned() }
+    pub fn new(subject: String, audience: Audience, class_id: Option<ClassId>, by: &UserId, at: &str) -> Self {
+        Self {
+            id: ThreadId::new(),
+            subject,
+            participants: audience.participants,
+            staff_ids: audience.staff,
+            class_id,
+            created_by: by.clone(),
+            created_at: at.to_owned(),
+        }
+    }
+}
+
+/// Who is in a conversation: everyone, and the teachers and admins among them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audience {
+    pub participants: Vec<UserId>,
+    pub staff: Vec<UserId>,
+}
+
+impl Audience {
+    /// Adds a member once; `staff` when they are a teacher or an admin.
+    pub fn add(&mut self, user: &UserId, staff: bool) {
+        if !self.participants.contains(user) {
+            self.participants.push(user.clone());
+        }
+        if staff && !self.staff.contains(user) {
+            self.staff.push(user.clone());
+        }
+    }
+
+    /// Whom a message from `sender` goes to: everyone else, or, from a
+    /// student or a parent, the staff only (they write to no other student
+    /// or family, in a reply no more than in a new thread).
+    pub fn recipients(&self, sender: &UserId, sender_is_staff: bool) -> Vec<UserId> {
+        let to = if sender_is_staff { &self.participants } else { &self.staff };
+        to.iter().filter(|user| *user != sender).cloned().collect()
     }
 }
 
@@ -82,5 +122,18 @@ mod tests {
         assert_eq!(preview("short"), "short");
         let long = "é".repeat(200);
         assert_eq!(preview(&long).chars().count(), 141);
+    }
+
+    #[test]
+    fn students_and_parents_reach_only_the_staff() {
+        let (teacher, ann, ben) = (UserId::new(), UserId::new(), UserId::new());
+        let mut audience = Audience::default();
+        audience.add(&teacher, true);
+        audience.add(&ann, false);
+        audience.add(&ben, false);
+        audience.add(&ann, false);
+        assert_eq!(audience.participants.len(), 3);
+        assert_eq!(audience.recipients(&ann, false), std::slice::from_ref(&teacher));
+        assert_eq!(audience.recipients(&teacher, true), [ann, ben]);
     }
 }
