@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::cursor::{self, PageRequest};
 use crate::db::{Db, Range};
 use crate::domain::class::Class;
 use crate::error::{AppError, AppResult};
@@ -38,6 +39,78 @@ pub struct ClassEntry {
     #[serde(alias = "lesson_id")]
     pub item_id: String,
     pub published_at: String,
+}
+
+/// What lessons and assessments share as things published to classes.
+pub trait Publishable: DeserializeOwned {
+    /// The sort-key prefix of every item of the kind in a tenant.
+    const PREFIX: &'static str;
+    /// The list's name, which binds its cursors.
+    const LIST: &'static str;
+    /// The prefix of one class's entries for the kind.
+    fn class_entries_prefix(class: &ClassId) -> String;
+    /// An item's key from the id a class entry holds.
+    fn key_of(tenant: &Tenant, id: &str) -> AppResult<Key>;
+    fn is_live(&self) -> bool;
+    fn is_published(&self) -> bool;
+    fn class_ids(&self) -> &[ClassId];
+}
+
+/// True when the caller may read the item: staff always; a student when it
+/// is published to a live class they are enrolled in.
+pub async fn visible_to<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    item: &T,
+) -> AppResult<bool> {
+    if principal.role != Role::Student {
+        return Ok(true);
+    }
+    Ok(item.is_published() && reaches(state, tenant, &principal.user_id, item.class_ids()).await?)
+}
+
+#[derive(Deserialize)]
+struct ClassQuery {
+    class_id: Option<String>,
+}
+
+/// A page of items, newest first: every live one for staff, or one class's
+/// published ones with `?class_id=` (which a student must give: their own
+/// class only). Returns the items and the next page's cursor.
+pub async fn list<T: Publishable>(
+    state: &AppState,
+    principal: &Principal,
+    uri: &axum::http::Uri,
+    page: &PageRequest,
+) -> AppResult<(Vec<T>, Option<String>)> {
+    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
+    let tenant = Tenant::of(principal);
+    let bad = || AppError::BadRequest("class_id must be a class id".into());
+    let axum::extract::Query(query) = axum::extract::Query::<ClassQuery>::try_from_uri(uri).map_err(|_| bad())?;
+    let class = query.class_id.map(|raw| raw.parse::<ClassId>().map_err(|_| bad())).transpose()?;
+    let keys = state.key_set().await?;
+    let list = format!("{}?class={}", T::LIST, class.as_ref().map(ToString::to_string).unwrap_or_default());
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let (items, last_key) = match class {
+        None if principal.role == Role::Student => {
+            return Err(AppError::BadRequest("a student names the class: ?class_id=".into()));
+        }
+        None => {
+            let partition = tenant.pk();
+            let range =
+                Range { partition: &partition, prefix: T::PREFIX, index: None, newest_first: true, live_only: true };
+            let found = state.db.query::<T>(&range, page.limit, start).await?;
+            (found.items, found.last_key)
+        }
+        Some(class) => {
+            let prefix = T::class_entries_prefix(&class);
+            let key = |id: &str| T::key_of(&tenant, id);
+            let (found, last_key) = class_page::<T>(state, principal, &class, &prefix, key, page.limit, start).await?;
+            (found.into_iter().filter(|item| item.is_live() && item.is_published()).collect(), last_key)
+        }
+    };
+    Ok((items, last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key))))
 }
 
 fn live(item: Option<crate::db::Item>) -> AppResult<Option<Class>> {
@@ -102,7 +175,7 @@ pub async fn reaches(state: &AppState, tenant: &Tenant, student: &UserId, class_
 /// class (which must live) and, for a student, their place in it (else the
 /// class is not found). `entries_prefix` names the class's entries, `item`
 /// the key of an entry's item. Items that are gone are left out.
-pub async fn class_page<T: DeserializeOwned>(
+async fn class_page<T: DeserializeOwned>(
     state: &AppState,
     principal: &Principal,
     class: &ClassId,

@@ -2,15 +2,15 @@
 //! delete assessments. Students read the published assessments of their
 //! classes, without what counts as right.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use toolbox::AppState;
 use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Range, s, value};
+use toolbox::cursor::PageRequest;
+use toolbox::db::{s, value};
 use toolbox::domain::assessment::{Assessment, AssessmentStatus, LatePolicy, Question};
 use toolbox::domain::audit::Audit;
 use toolbox::domain::content::ContentItem;
@@ -22,12 +22,12 @@ use toolbox::ids::{AssessmentId, ClassId, ContentId};
 use toolbox::json::{Json, present, present_whole};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
-use toolbox::publication::class_page;
+use toolbox::publication;
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
 use crate::view::AssessmentView;
-use crate::{find, grading, may_manage, visible_to};
+use crate::{find, grading, may_manage};
 
 const MAX_QUESTIONS: usize = 100;
 const MAX_ATTEMPTS: u32 = 10;
@@ -234,11 +234,6 @@ pub async fn create(
     Ok(ApiResponse::created(AssessmentView::of(assessment, true)))
 }
 
-#[derive(Deserialize)]
-struct ClassQuery {
-    class_id: Option<String>,
-}
-
 /// Assessments, newest first: every one for teachers and admins; for a
 /// student, the published ones of one of their classes (`?class_id=`).
 #[utoipa::path(
@@ -267,44 +262,8 @@ pub async fn list(
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<AssessmentView>>> {
-    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
-    let tenant = Tenant::of(&principal);
-    let bad = || AppError::BadRequest("class_id must be a class id".into());
-    let Query(query) = Query::<ClassQuery>::try_from_uri(&uri).map_err(|_| bad())?;
-    let class = query.class_id.map(|raw| raw.parse::<ClassId>().map_err(|_| bad())).transpose()?;
-    let keys = state.key_set().await?;
-    let list = format!("assessments?class={}", class.as_ref().map(ToString::to_string).unwrap_or_default());
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
-    let (assessments, last_key) = match class {
-        None if principal.role == Role::Student => {
-            return Err(AppError::BadRequest("a student names the class: ?class_id=".into()));
-        }
-        None => {
-            let partition = tenant.pk();
-            let range = Range {
-                partition: &partition,
-                prefix: Tenant::ASSESSMENT_PREFIX,
-                index: None,
-                newest_first: true,
-                live_only: true,
-            };
-            let found = state.db.query::<Assessment>(&range, page.limit, start).await?;
-            (found.items, found.last_key)
-        }
-        Some(class) => {
-            let prefix = Tenant::class_assessments_prefix(&class);
-            let key = |id: &str| Ok(tenant.assessment(&id.parse().map_err(AppError::internal)?));
-            let (found, last_key) =
-                class_page::<Assessment>(&state, &principal, &class, &prefix, key, page.limit, start).await?;
-            let visible = found
-                .into_iter()
-                .filter(|a| a.deleted_at.is_none() && a.status == AssessmentStatus::Published)
-                .collect();
-            (visible, last_key)
-        }
-    };
+    let (assessments, next) = publication::list::<Assessment>(&state, &principal, &uri, &page).await?;
     let staff = principal.role != Role::Student;
-    let next = last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(assessments.into_iter().map(|a| AssessmentView::of(a, staff)).collect(), next))
 }
 
@@ -333,7 +292,7 @@ pub async fn get(
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
     let tenant = Tenant::of(&principal);
     let assessment = find(&state, &tenant, &id).await?;
-    if !visible_to(&state, &tenant, &principal, &assessment).await? {
+    if !publication::visible_to(&state, &tenant, &principal, &assessment).await? {
         return Err(AppError::not_found("assessment"));
     }
     let version = assessment.audit.version;

@@ -11,12 +11,11 @@ mod view;
 
 use axum::Router;
 use toolbox::AppState;
-use toolbox::domain::assessment::{Assessment, AssessmentStatus};
+use toolbox::domain::assessment::Assessment;
 use toolbox::error::{AppError, AppResult};
 use toolbox::http::RouteTable;
 use toolbox::ids::AssessmentId;
 use toolbox::principal::{Principal, Role};
-use toolbox::publication;
 use toolbox::tenancy::Tenant;
 
 pub fn routes() -> RouteTable {
@@ -72,19 +71,4 @@ async fn find(state: &AppState, tenant: &Tenant, id: &AssessmentId) -> AppResult
         .await?
         .filter(|assessment| assessment.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("assessment"))
-}
-
-/// True when the caller may see the assessment: staff always; a student when
-/// it is published to a live class they are enrolled in.
-async fn visible_to(
-    state: &AppState,
-    tenant: &Tenant,
-    principal: &Principal,
-    assessment: &Assessment,
-) -> AppResult<bool> {
-    if principal.role != Role::Student {
-        return Ok(true);
-    }
-    Ok(assessment.status == AssessmentStatus::Published
-        && publication::reaches(state, tenant, &principal.user_id, &assessment.class_ids).await?)
 }

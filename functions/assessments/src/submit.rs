@@ -24,6 +24,7 @@ use toolbox::ids::AssessmentId;
 use toolbox::json::{Json, whole};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
+use toolbox::publication;
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
@@ -31,7 +32,7 @@ use crate::view::SubmissionView;
 
 /// A submission is one item, which DynamoDB keeps under 400 KB.
 const MAX_ANSWERS_BYTES: usize = 100 * 1024;
-use crate::{find, grading, visible_to};
+use crate::{find, grading};
 
 /// One attempt's answers.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -122,7 +123,7 @@ pub async fn submit(
     attempt.answers = as_stored(&attempt.answers)?;
     let tenant = Tenant::of(&principal);
     let assessment = find(&state, &tenant, &id).await?;
-    if !visible_to(&state, &tenant, &principal, &assessment).await? {
+    if !publication::visible_to(&state, &tenant, &principal, &assessment).await? {
         return Err(AppError::not_found("assessment"));
     }
     let graded = graded(&assessment, &attempt)?;
@@ -248,7 +249,7 @@ pub async fn submissions(
     let keys = state.key_set().await?;
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &prefix, c)).transpose()?;
     let assessment = find(&state, &tenant, &id).await?;
-    if !visible_to(&state, &tenant, &principal, &assessment).await? {
+    if !publication::visible_to(&state, &tenant, &principal, &assessment).await? {
         return Err(AppError::not_found("assessment"));
     }
     let partition = tenant.pk();

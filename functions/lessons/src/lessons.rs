@@ -1,12 +1,12 @@
 //! Create (written, or from generated content), list, read, change and
 //! delete lessons. Students read the published lessons of their classes.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use toolbox::AppState;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Range, s, value};
+use toolbox::cursor::PageRequest;
+use toolbox::db::{s, value};
 use toolbox::domain::audit::Audit;
 use toolbox::domain::content::ContentItem;
 use toolbox::domain::lesson::{Lesson, LessonStatus};
@@ -19,7 +19,7 @@ use toolbox::ids::{ClassId, ContentId, LessonId};
 use toolbox::json::{Json, present};
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
-use toolbox::publication::{self, class_page};
+use toolbox::publication;
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
@@ -149,11 +149,6 @@ pub async fn create(
     Ok(ApiResponse::created(lesson.into()))
 }
 
-#[derive(Deserialize)]
-struct ClassQuery {
-    class_id: Option<String>,
-}
-
 /// Lessons, newest first: every lesson for teachers and admins; for a
 /// student, the published lessons of one of their classes (`?class_id=`).
 #[utoipa::path(
@@ -182,57 +177,8 @@ pub async fn list(
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<LessonView>>> {
-    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
-    let tenant = Tenant::of(&principal);
-    let bad = || AppError::BadRequest("class_id must be a class id".into());
-    let Query(query) = Query::<ClassQuery>::try_from_uri(&uri).map_err(|_| bad())?;
-    let class = query.class_id.map(|raw| raw.parse::<ClassId>().map_err(|_| bad())).transpose()?;
-    let keys = state.key_set().await?;
-    let list = format!("lessons?class={}", class.as_ref().map(ToString::to_string).unwrap_or_default());
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
-    let partition = tenant.pk();
-    let (lessons, last_key) = match (class, principal.role) {
-        (None, Role::Student) => return Err(AppError::BadRequest("a student names the class: ?class_id=".into())),
-        (None, _) => {
-            let range = Range {
-                partition: &partition,
-                prefix: Tenant::LESSON_PREFIX,
-                index: None,
-                newest_first: true,
-                live_only: true,
-            };
-            let found = state.db.query::<Lesson>(&range, page.limit, start).await?;
-            (found.items, found.last_key)
-        }
-        (Some(class), _) => {
-            let prefix = Tenant::class_lessons_prefix(&class);
-            let lesson_key = |id: &str| Ok(tenant.lesson(&id.parse().map_err(AppError::internal)?));
-            let (lessons, last_key) =
-                class_page::<Lesson>(&state, &principal, &class, &prefix, lesson_key, page.limit, start).await?;
-            let visible = lessons
-                .into_iter()
-                .filter(|lesson| lesson.deleted_at.is_none() && lesson.status == LessonStatus::Published)
-                .collect();
-            (visible, last_key)
-        }
-    };
-    let next = last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
+    let (lessons, next) = publication::list::<Lesson>(&state, &principal, &uri, &page).await?;
     Ok(ApiResponse::page(lessons.into_iter().map(LessonView::from).collect(), next))
-}
-
-/// True when a student may read the lesson: it is published to a live
-/// class they are enrolled in. Staff read every lesson.
-pub(crate) async fn visible_to(
-    state: &AppState,
-    tenant: &Tenant,
-    principal: &Principal,
-    lesson: &Lesson,
-) -> AppResult<bool> {
-    if principal.role != Role::Student {
-        return Ok(true);
-    }
-    Ok(lesson.status == LessonStatus::Published
-        && publication::reaches(state, tenant, &principal.user_id, &lesson.class_ids).await?)
 }
 
 /// A lesson that is not deleted.
@@ -270,7 +216,7 @@ pub async fn get(
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
     let tenant = Tenant::of(&principal);
     let lesson = find(&state, &tenant, &id).await?;
-    if !visible_to(&state, &tenant, &principal, &lesson).await? {
+    if !publication::visible_to(&state, &tenant, &principal, &lesson).await? {
         return Err(AppError::not_found("lesson"));
     }
     let version = lesson.audit.version;

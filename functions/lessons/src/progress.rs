@@ -27,7 +27,7 @@ use toolbox::publication;
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
-use crate::lessons::{find, visible_to};
+use crate::lessons::find;
 
 /// A year: more time than any one lesson takes, and far from overflowing a total.
 const MAX_TIME_SPENT_SECONDS: u64 = 365 * 24 * 3600;
@@ -125,7 +125,7 @@ pub async fn report(
     let report = body.parsed()?;
     let tenant = Tenant::of(&principal);
     let lesson = find(&state, &tenant, &id).await?;
-    if !visible_to(&state, &tenant, &principal, &lesson).await? {
+    if !publication::visible_to(&state, &tenant, &principal, &lesson).await? {
         return Err(AppError::not_found("lesson"));
     }
     let key = tenant.progress(&id, &principal.user_id);

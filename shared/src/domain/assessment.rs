@@ -154,6 +154,31 @@ impl Assessment {
     }
 }
 
+impl crate::publication::Publishable for Assessment {
+    const PREFIX: &'static str = crate::tenancy::Tenant::ASSESSMENT_PREFIX;
+    const LIST: &'static str = "assessments";
+
+    fn class_entries_prefix(class: &ClassId) -> String {
+        crate::tenancy::Tenant::class_assessments_prefix(class)
+    }
+
+    fn key_of(tenant: &crate::tenancy::Tenant, id: &str) -> crate::AppResult<crate::tenancy::Key> {
+        Ok(tenant.assessment(&id.parse().map_err(crate::AppError::internal)?))
+    }
+
+    fn is_live(&self) -> bool {
+        self.deleted_at.is_none()
+    }
+
+    fn is_published(&self) -> bool {
+        self.status == AssessmentStatus::Published
+    }
+
+    fn class_ids(&self) -> &[ClassId] {
+        &self.class_ids
+    }
+}
+
 /// How one answer was graded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Graded {

@@ -39,3 +39,28 @@ pub struct Lesson {
     #[serde(flatten)]
     pub audit: Audit,
 }
+
+impl crate::publication::Publishable for Lesson {
+    const PREFIX: &'static str = crate::tenancy::Tenant::LESSON_PREFIX;
+    const LIST: &'static str = "lessons";
+
+    fn class_entries_prefix(class: &ClassId) -> String {
+        crate::tenancy::Tenant::class_lessons_prefix(class)
+    }
+
+    fn key_of(tenant: &crate::tenancy::Tenant, id: &str) -> crate::AppResult<crate::tenancy::Key> {
+        Ok(tenant.lesson(&id.parse().map_err(crate::AppError::internal)?))
+    }
+
+    fn is_live(&self) -> bool {
+        self.deleted_at.is_none()
+    }
+
+    fn is_published(&self) -> bool {
+        self.status == LessonStatus::Published
+    }
+
+    fn class_ids(&self) -> &[ClassId] {
+        &self.class_ids
+    }
+}
