@@ -67,7 +67,17 @@ pub async fn visible_to<T: Publishable>(
     if principal.role != Role::Student {
         return Ok(true);
     }
-    Ok(item.is_published() && reaches(state, tenant, &principal.user_id, item.class_ids()).await?)
+    reaches_item(state, tenant, &principal.user_id, item).await
+}
+
+/// True when the item is published to a live class `student` is enrolled in.
+pub async fn reaches_item<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    student: &UserId,
+    item: &T,
+) -> AppResult<bool> {
+    Ok(item.is_published() && reaches(state, tenant, student, item.class_ids()).await?)
 }
 
 #[derive(Deserialize)]

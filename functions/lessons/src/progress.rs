@@ -14,7 +14,7 @@ use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
 use toolbox::db::{Db, DbError, Range, Write, n};
 use toolbox::domain::guardian::{GuardianLink, Whose, read_with_link};
-use toolbox::domain::lesson::{Lesson, LessonStatus};
+use toolbox::domain::lesson::Lesson;
 use toolbox::domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
@@ -241,10 +241,7 @@ pub async fn get(
         .ok_or_else(|| AppError::not_found("lesson"))?;
     // A student, or a parent for their child, sees the lessons the student reaches.
     let reached = match principal.role {
-        Role::Student | Role::Parent => {
-            lesson.status == LessonStatus::Published
-                && publication::reaches(&state, &tenant, &student, &lesson.class_ids).await?
-        }
+        Role::Student | Role::Parent => publication::reaches_item(&state, &tenant, &student, &lesson).await?,
         Role::Admin | Role::Teacher => true,
     };
     if !reached {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, DbError, Range, Write, s, value};
+use toolbox::db::{AttributeValue, Db, DbError, Range, Write, s, value};
 use toolbox::domain::message::{InboxEntry, Message};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
@@ -158,36 +158,65 @@ pub async fn get(
     Ok(ApiResponse::ok(MessageView::of(entry, Some(message))))
 }
 
-/// Moves one's copy to `read` (or back), and the unread count with it.
-/// Nothing changes when it is already so, or when it is one's own sent copy.
-async fn set_read(state: &AppState, principal: &Principal, id: &MessageId, read: bool) -> AppResult<MessageView> {
+/// A change of one's copy that may move the unread count: the attribute it
+/// sets and its value, and how the count moves.
+struct CopyChange {
+    set: &'static str,
+    to: AttributeValue,
+    unread_by: i64,
+}
+
+/// Applies `change` to one's copy as read now (`None` from it: nothing to
+/// do), on the condition that the copy's read state is still the one seen,
+/// with the unread count in the same transaction; if another request
+/// changed the copy first, reads it again. Returns the copy as it was.
+async fn change_copy(
+    state: &AppState,
+    principal: &Principal,
+    id: &MessageId,
+    change: impl Fn(&InboxEntry) -> Option<CopyChange>,
+) -> AppResult<InboxEntry> {
     principal.require_user()?;
     let tenant = Tenant::of(principal);
     for _ in 0..MAX_RACES {
-        let (key, mut entry) = own_copy(state, &tenant, &principal.user_id, id).await?;
-        if entry.sent || entry.read == read {
-            return Ok(MessageView::listed(entry));
-        }
+        let (key, entry) = own_copy(state, &tenant, &principal.user_id, id).await?;
+        let Some(CopyChange { set, to, unread_by }) = change(&entry) else { return Ok(entry) };
         let update = state.db.update(
             &key,
-            "SET #read = :read",
+            "SET #set = :to",
             Some("#read = :was AND attribute_not_exists(deleted_at)"),
-            &[("#read", "read")],
-            vec![(":read", value(&read)?), (":was", value(&entry.read)?)],
+            &[("#set", set), ("#read", "read")],
+            vec![(":to", to), (":was", value(&entry.read)?)],
         )?;
-        let writes =
-            vec![Write::Update(update), unread_change(state, &tenant, &principal.user_id, if read { -1 } else { 1 })?];
+        let mut writes = vec![Write::Update(update)];
+        if unread_by != 0 {
+            writes.push(unread_change(state, &tenant, &principal.user_id, unread_by)?);
+        }
         match state.db.transact(writes).await {
-            Ok(()) => {
-                entry.read = read;
-                return Ok(MessageView::listed(entry));
-            }
+            Ok(()) => return Ok(entry),
             // Changed by another request since it was read: look again.
             Err(DbError::Cancelled { failed }) if failed.contains(&0) => continue,
             Err(err) => return Err(err.into()),
         }
     }
     Err(AppError::Conflict("the message is being changed by other requests; retry".into()))
+}
+
+/// Moves one's copy to `read` (or back), and the unread count with it.
+/// Nothing changes when it is already so, or when it is one's own sent copy.
+async fn set_read(state: &AppState, principal: &Principal, id: &MessageId, read: bool) -> AppResult<MessageView> {
+    let change = |entry: &InboxEntry| {
+        (!entry.sent && entry.read != read).then_some(CopyChange {
+            set: "read",
+            to: AttributeValue::Bool(read),
+            unread_by: if read { -1 } else { 1 },
+        })
+    };
+    let mut entry = change_copy(state, principal, id, change).await?;
+    if !entry.sent {
+        entry.read = read;
+    }
+    Ok(MessageView::listed(entry))
 }
 
 /// Marks a received message read.
@@ -366,26 +395,10 @@ pub async fn delete(
     principal: Principal,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<StatusCode> {
-    principal.require_user()?;
-    let tenant = Tenant::of(&principal);
-    for _ in 0..MAX_RACES {
-        let (key, entry) = own_copy(&state, &tenant, &principal.user_id, &id).await?;
-        let update = state.db.update(
-            &key,
-            "SET deleted_at = :now",
-            Some("#read = :was AND attribute_not_exists(deleted_at)"),
-            &[("#read", "read")],
-            vec![(":now", s(rfc3339(state.now()))), (":was", value(&entry.read)?)],
-        )?;
-        let mut writes = vec![Write::Update(update)];
-        if !entry.read {
-            writes.push(unread_change(&state, &tenant, &principal.user_id, -1)?);
-        }
-        match state.db.transact(writes).await {
-            Ok(()) => return Ok(StatusCode::NO_CONTENT),
-            Err(DbError::Cancelled { failed }) if failed.contains(&0) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(AppError::Conflict("the message is being changed by other requests; retry".into()))
+    let now = s(rfc3339(state.now()));
+    let change = |entry: &InboxEntry| {
+        Some(CopyChange { set: "deleted_at", to: now.clone(), unread_by: if entry.read { 0 } else { -1 } })
+    };
+    change_copy(&state, &principal, &id, change).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
