@@ -174,6 +174,9 @@ fn header_number(response: &TestResponse, name: &axum::http::HeaderName) -> i64 
 #[tokio::test]
 async fn the_invite_quota_counts_per_user_and_answers_429_with_rate_limit_headers() {
     let app = TestApp::spawn_with(|config| config.invites_per_minute = 3).await;
+    // One minute window for every invite below until the test moves on:
+    // across a minute boundary the counts would start afresh part-way.
+    app.clock.freeze();
     let admin = app.register_org().await;
     let other_admin = app.member(&admin, "admin").await;
     let invite = |account: &Account| {
