@@ -16,6 +16,7 @@ mod invites;
 mod isolation;
 mod lessons;
 mod limits;
+mod local_stack;
 mod matrix;
 mod members;
 mod messages;
