@@ -24,6 +24,9 @@ impl Metadata {
     }
 }
 
+/// `Cache-Control` of an answer that carries a credential.
+pub const NO_STORE: &str = "no-store";
+
 /// A successful answer. `ETag` is set from an item's version so clients can
 /// send it back in `If-Match`.
 #[derive(Debug)]
@@ -32,12 +35,12 @@ pub struct ApiResponse<T> {
     data: T,
     next_cursor: Option<String>,
     etag: Option<u64>,
-    revalidate: bool,
+    cache_control: Option<&'static str>,
 }
 
 impl<T: Serialize> ApiResponse<T> {
     pub fn ok(data: T) -> Self {
-        Self { status: StatusCode::OK, data, next_cursor: None, etag: None, revalidate: false }
+        Self { status: StatusCode::OK, data, next_cursor: None, etag: None, cache_control: None }
     }
 
     pub fn created(data: T) -> Self {
@@ -62,7 +65,14 @@ impl<T: Serialize> ApiResponse<T> {
     /// Marks a per-user resource that clients may keep and revalidate with
     /// `If-None-Match`.
     pub fn revalidate(mut self) -> Self {
-        self.revalidate = true;
+        self.cache_control = Some("private, no-cache");
+        self
+    }
+
+    /// Marks an answer that carries a credential (a token, a key, a signing
+    /// secret, an invite token): no cache or proxy may keep a copy.
+    pub fn no_store(mut self) -> Self {
+        self.cache_control = Some(NO_STORE);
         self
     }
 }
@@ -83,8 +93,8 @@ impl<T: Serialize> IntoResponse for ApiResponse<T> {
         metadata.next_cursor = self.next_cursor;
         let mut response =
             crate::http::json_response(self.status, &Success { status: "success", data: self.data, metadata });
-        if self.revalidate {
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        if let Some(value) = self.cache_control {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
         }
         if let Some(version) = self.etag {
             if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {

@@ -32,6 +32,12 @@ impl Role {
             Self::Parent => "parent",
         }
     }
+
+    /// Admins and teachers: the organization's staff, who see more of it
+    /// than students and parents do.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Self::Admin | Self::Teacher)
+    }
 }
 
 impl fmt::Display for Role {
@@ -180,6 +186,17 @@ impl Principal {
         }
         let names: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
         Err(AppError::Forbidden(format!("this credential lacks the {} scope", names.join(" or "))))
+    }
+
+    /// For what only its owner (`owner`, named in the refusal as `whose`,
+    /// like "the lesson's author") or an admin may change: other staff are
+    /// refused, as are students and parents.
+    pub fn require_owner_or_admin(&self, owner: &UserId, whose: &str) -> Result<(), AppError> {
+        if self.role == Role::Admin || (self.role == Role::Teacher && &self.user_id == owner) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("only {whose} or an admin may change it")))
+        }
     }
 
     /// For what only a person may do (their password, their sessions, the

@@ -671,3 +671,37 @@ async fn a_slow_prune_never_removes_a_search_entry_a_later_edit_put_back() {
     toolbox::search::prune(&app.state.db, &tenant, &id, &term, &Default::default(), 4).await.unwrap();
     assert!(app.raw_item(&tenant.search_term("volcano", &id)).await.is_none());
 }
+
+#[tokio::test]
+async fn only_the_creator_or_an_admin_may_change_publish_or_delete_content() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let author = app.member(&admin, "teacher").await;
+    let colleague = app.member(&admin, "teacher").await;
+    let made = app.generated(&author, lesson()).await;
+    let key = author.tenant().content(&made.content_id.parse().unwrap());
+    let path = format!("/api/v1/content/{}", made.content_id);
+    let publish = format!("{path}/publish");
+    let view = content(&app, &author, &made.content_id).await.data().clone();
+    let before = app.raw_item(&key).await;
+
+    let mut edit = editable(&view);
+    edit["title"] = json!("Rewritten by someone else");
+    let refused = [
+        app.call(axum::http::Method::PUT, &path).bearer(&colleague.access_token).json(edit.clone()).send().await,
+        app.post(&publish).bearer(&colleague.access_token).send().await,
+        app.delete(&path).bearer(&colleague.access_token).send().await,
+    ];
+    for response in refused {
+        response.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    }
+    assert_eq!(app.raw_item(&key).await, before, "a refused change changed the content");
+    // Another teacher may still read it.
+    content(&app, &colleague, &made.content_id).await.expect(StatusCode::OK, None);
+
+    // The author and an admin may.
+    let changed = app.call(axum::http::Method::PUT, &path).bearer(&author.access_token).json(edit).send().await;
+    changed.expect(StatusCode::OK, None);
+    app.post(&publish).bearer(&admin.access_token).send().await.expect(StatusCode::OK, None);
+    app.delete(&path).bearer(&admin.access_token).send().await.expect(StatusCode::OK, None);
+}

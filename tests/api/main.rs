@@ -20,6 +20,7 @@ mod local_stack;
 mod matrix;
 mod members;
 mod messages;
+mod no_store;
 mod organizations;
 mod progress;
 mod realtime;

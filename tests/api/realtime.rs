@@ -57,6 +57,19 @@ async fn a_member_may_join_their_organizations_and_their_own_channel_signed_as_p
 }
 
 #[tokio::test]
+async fn students_and_parents_may_not_join_their_organizations_staff_channel() {
+    let app = configured().await;
+    let admin = app.register_org().await;
+    for role in ["student", "parent"] {
+        let member = app.member(&admin, role).await;
+        subscribe(&app, &member, &format!("private-org-{}", admin.org_id))
+            .await
+            .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+        subscribe(&app, &member, &format!("private-user-{}", member.user_id)).await.expect(StatusCode::OK, None);
+    }
+}
+
+#[tokio::test]
 async fn another_tenants_or_users_channel_and_unknown_channels_are_403() {
     let app = configured().await;
     let a = app.register_org().await;

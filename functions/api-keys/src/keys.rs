@@ -171,7 +171,7 @@ pub async fn create(
         .await?;
     tracing::info!(api_key_id = %key.id, prefix = %key.prefix, "api key created");
     let signing_secret = signing_secret_of(&keys, &key, &lookup.current);
-    Ok(ApiResponse::created(ApiKeySecret { key: minted.token(), signing_secret, view: key.into() }))
+    Ok(ApiResponse::created(ApiKeySecret { key: minted.token(), signing_secret, view: key.into() }).no_store())
 }
 
 /// The organization's API keys (not revoked ones), a page at a time.
@@ -358,5 +358,5 @@ pub async fn rotate(
     let rotated =
         ApiKey { generation, rotated_at: Some(rfc3339(now)), audit: key.audit.updated(&principal.user_id, now), ..key };
     let signing_secret = signing_secret_of(&keys, &rotated, &record);
-    Ok(ApiResponse::ok(ApiKeySecret { key: minted.token(), signing_secret, view: rotated.into() }))
+    Ok(ApiResponse::ok(ApiKeySecret { key: minted.token(), signing_secret, view: rotated.into() }).no_store())
 }

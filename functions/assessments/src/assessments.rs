@@ -27,7 +27,7 @@ use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
 use crate::view::AssessmentView;
-use crate::{find, grading, may_manage};
+use crate::{find, grading};
 
 const MAX_QUESTIONS: usize = 100;
 const MAX_ATTEMPTS: u32 = 10;
@@ -335,7 +335,7 @@ pub async fn update(
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
     let assessment = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &assessment)?;
+    principal.require_owner_or_admin(&assessment.audit.created_by, "the assessment's author")?;
     let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
     if body.content_id.is_some() {
         return Err(AppError::invalid("content_id", "only when creating"));
@@ -401,7 +401,7 @@ pub async fn delete(
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
     let assessment = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &assessment)?;
+    principal.require_owner_or_admin(&assessment.audit.created_by, "the assessment's author")?;
     let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
     let update =
         state.db.soft_delete(&tenant.assessment(&id), assessment.audit.version, &principal.user_id, state.now())?;

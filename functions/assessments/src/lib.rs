@@ -15,7 +15,6 @@ use toolbox::domain::assessment::Assessment;
 use toolbox::error::{AppError, AppResult};
 use toolbox::http::RouteTable;
 use toolbox::ids::AssessmentId;
-use toolbox::principal::{Principal, Role};
 use toolbox::tenancy::Tenant;
 
 pub fn routes() -> RouteTable {
@@ -50,17 +49,6 @@ pub struct ApiDoc;
 
 pub fn router(state: AppState) -> Router {
     routes().into_router(state)
-}
-
-/// An assessment is changed by whoever wrote it, or an admin.
-fn may_manage(principal: &Principal, assessment: &Assessment) -> AppResult<()> {
-    if principal.role == Role::Admin
-        || (principal.role == Role::Teacher && principal.user_id == assessment.audit.created_by)
-    {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only the assessment's author or an admin may change it".into()))
-    }
 }
 
 /// An assessment that is not deleted.

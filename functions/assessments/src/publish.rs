@@ -14,8 +14,8 @@ use toolbox::principal::{Principal, Role};
 use toolbox::publication::{self, Publication, Published};
 use toolbox::tenancy::Tenant;
 
+use crate::find;
 use crate::view::AssessmentView;
-use crate::{find, may_manage};
 
 /// Publishes an assessment to classes (a new version); publishing again adds classes.
 #[utoipa::path(
@@ -51,7 +51,7 @@ pub async fn publish(
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
     let assessment = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &assessment)?;
+    principal.require_owner_or_admin(&assessment.audit.created_by, "the assessment's author")?;
     let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
     let added = publication::classes_to_add(&state, &tenant, &principal, &assessment.class_ids, req.class_ids).await?;
     if added.is_empty() {

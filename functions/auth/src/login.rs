@@ -116,7 +116,7 @@ pub async fn login(
         DbError::Cancelled { failed } if failed.contains(&1) => user::locked(state.config.login_lockout_seconds as u64),
         other => other.into(),
     })?;
-    Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)))
+    Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)).no_store())
 }
 
 /// The active user a lookup points at, with its organisation, in one round trip.

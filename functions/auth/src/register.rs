@@ -114,7 +114,7 @@ pub async fn register(
         }
     };
     let (user, refresh) = response;
-    Ok(ApiResponse::created(respond(&state, &keys, user, &refresh)))
+    Ok(ApiResponse::created(respond(&state, &keys, user, &refresh)).no_store())
 }
 
 fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role, password_hash: String) -> User {

@@ -109,7 +109,7 @@ pub async fn refresh(
         ],
     )?;
     match state.db.run_update(rotate).await {
-        Ok(_) => Ok(ApiResponse::ok(respond(&state, &keys, user, &next))),
+        Ok(_) => Ok(ApiResponse::ok(respond(&state, &keys, user, &next)).no_store()),
         // Two uses of one token raced and the other won: that is reuse too.
         Err(DbError::ConditionFailed) => {
             session::revoke(&state.db, &tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now)

@@ -24,7 +24,7 @@ use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
 use crate::view::ClassView;
-use crate::{find, may_manage, staff_tenant};
+use crate::{find, staff_tenant};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -298,7 +298,7 @@ pub async fn update(
 ) -> AppResult<ApiResponse<ClassView>> {
     let tenant = staff_tenant(&principal)?;
     let class = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &class)?;
+    principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let expected = expect_version(&headers, class.audit.version, "class")?;
     let teacher = new_teacher(&state, &tenant, &principal, &class, change.teacher_id).await?;
     let mut changes = vec![
@@ -367,7 +367,7 @@ pub async fn delete(
 ) -> AppResult<ApiResponse<ClassView>> {
     let tenant = staff_tenant(&principal)?;
     let class = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &class)?;
+    principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let expected = expect_version(&headers, class.audit.version, "class")?;
     let now = state.now();
     let update = state.db.soft_delete(&tenant.class(&id), class.audit.version, &principal.user_id, now)?;

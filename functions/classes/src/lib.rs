@@ -52,15 +52,6 @@ fn staff_tenant(principal: &Principal) -> AppResult<Tenant> {
     Ok(Tenant::of(principal))
 }
 
-/// A class is changed by its own teacher or an admin.
-fn may_manage(principal: &Principal, class: &Class) -> AppResult<()> {
-    if principal.role == Role::Admin || (principal.role == Role::Teacher && principal.user_id == class.teacher_id) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only the class's teacher or an admin may change it".into()))
-    }
-}
-
 /// A class that is not deleted.
 async fn find(state: &toolbox::AppState, tenant: &Tenant, id: &toolbox::ids::ClassId) -> AppResult<Class> {
     state

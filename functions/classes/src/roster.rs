@@ -23,7 +23,7 @@ use toolbox::tenancy::{Key, Tenant};
 use utoipa::ToSchema;
 
 use crate::view::{EnrollFailure, EnrollResult, RosterView};
-use crate::{find, may_manage, staff_tenant};
+use crate::{find, staff_tenant};
 
 const MAX_BATCH: usize = 500;
 /// DynamoDB reads at most 100 keys per BatchGetItem.
@@ -119,7 +119,7 @@ pub async fn enroll(
         return Err(AppError::invalid("student_ids", format!("give 1 to {MAX_BATCH} student ids")));
     }
     let class = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &class)?;
+    principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let mut failed = Vec::new();
     let mut seen = HashSet::new();
     let mut candidates: Vec<UserId> = Vec::new();
@@ -243,7 +243,7 @@ pub async fn remove(
     let id: ClassId = class_id.parse().map_err(|_| AppError::not_found("class"))?;
     let student: UserId = student_id.parse().map_err(|_| not_enrolled())?;
     let class = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &class)?;
+    principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let entry = tenant.roster_entry(&id, &student);
     let delete =
         state.db.delete_if(&entry, "#role = :student", &[("#role", "role")], vec![(":student", s("student"))])?;

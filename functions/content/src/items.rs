@@ -202,6 +202,7 @@ pub async fn update(
 ) -> AppResult<ApiResponse<ContentView>> {
     let tenant = staff_tenant(&principal)?;
     let item = find(&state, &tenant, &id).await?;
+    principal.require_owner_or_admin(&item.audit.created_by, "the content's creator")?;
     let expected = expect_version(&headers, item.audit.version, "content")?;
     let body = edit.into_body(item.kind)?;
     let version = item.audit.version + 1;
@@ -288,6 +289,7 @@ pub async fn publish(
 ) -> AppResult<ApiResponse<ContentSummary>> {
     let tenant = staff_tenant(&principal)?;
     let item = find(&state, &tenant, &id).await?;
+    principal.require_owner_or_admin(&item.audit.created_by, "the content's creator")?;
     let expected = expect_version(&headers, item.audit.version, "content")?;
     if item.status == ContentStatus::Published {
         return Err(AppError::Conflict("the content is already published".into()));
@@ -340,6 +342,7 @@ pub async fn delete(
 ) -> AppResult<ApiResponse<ContentSummary>> {
     let tenant = staff_tenant(&principal)?;
     let item = find(&state, &tenant, &id).await?;
+    principal.require_owner_or_admin(&item.audit.created_by, "the content's creator")?;
     let expected = expect_version(&headers, item.audit.version, "content")?;
     let now = state.now();
     let update = state.db.soft_delete(&tenant.content(&id), item.audit.version, &principal.user_id, now)?;

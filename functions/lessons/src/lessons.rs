@@ -23,7 +23,6 @@ use toolbox::publication;
 use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
 
-use crate::may_manage;
 use crate::view::LessonView;
 
 /// What a lesson says: the shape a generated lesson has, without its quiz.
@@ -258,7 +257,7 @@ pub async fn update(
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
     let lesson = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &lesson)?;
+    principal.require_owner_or_admin(&lesson.audit.created_by, "the lesson's author")?;
     let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
     let body = body.checked()?;
     let update = state.db.update_versioned(
@@ -311,7 +310,7 @@ pub async fn delete(
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
     let lesson = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &lesson)?;
+    principal.require_owner_or_admin(&lesson.audit.created_by, "the lesson's author")?;
     let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
     let now = state.now();
     let update = state.db.soft_delete(&tenant.lesson(&id), lesson.audit.version, &principal.user_id, now)?;

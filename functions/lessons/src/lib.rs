@@ -9,11 +9,7 @@ mod publish;
 mod view;
 
 use axum::Router;
-use toolbox::AppResult;
-use toolbox::domain::lesson::Lesson;
-use toolbox::error::AppError;
 use toolbox::http::RouteTable;
-use toolbox::principal::{Principal, Role};
 
 pub fn routes() -> RouteTable {
     RouteTable::new()
@@ -49,15 +45,4 @@ pub struct ApiDoc;
 
 pub fn router(state: toolbox::AppState) -> Router {
     routes().into_router(state)
-}
-
-/// A lesson is changed by whoever wrote it, or an admin.
-fn may_manage(principal: &Principal, lesson: &Lesson) -> AppResult<()> {
-    if principal.role == Role::Admin
-        || (principal.role == Role::Teacher && principal.user_id == lesson.audit.created_by)
-    {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only the lesson's author or an admin may change it".into()))
-    }
 }

@@ -15,7 +15,6 @@ use toolbox::publication::{self, Publication, Published};
 use toolbox::tenancy::Tenant;
 
 use crate::lessons::find;
-use crate::may_manage;
 use crate::view::LessonView;
 
 /// Publishes a lesson to classes (a new version); publishing again adds classes.
@@ -52,7 +51,7 @@ pub async fn publish(
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let tenant = Tenant::of(&principal);
     let lesson = find(&state, &tenant, &id).await?;
-    may_manage(&principal, &lesson)?;
+    principal.require_owner_or_admin(&lesson.audit.created_by, "the lesson's author")?;
     let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
     let added = publication::classes_to_add(&state, &tenant, &principal, &lesson.class_ids, req.class_ids).await?;
     if added.is_empty() {

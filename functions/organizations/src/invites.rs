@@ -112,6 +112,7 @@ pub async fn create(
             role: invite.role,
             invite_token: token,
             expires_at: rfc3339(OffsetDateTime::from_unix_timestamp(expires_at).unwrap_or(now)),
-        }),
+        })
+        .no_store(),
     ))
 }

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -12,6 +12,7 @@ use toolbox::AppState;
 use toolbox::db::Db;
 use toolbox::domain::class::Class;
 use toolbox::domain::user::User;
+use toolbox::envelope::NO_STORE;
 use toolbox::error::{AppError, AppResult, FieldError};
 use toolbox::http::{RouteTable, json_response};
 use toolbox::ids::{ClassId, OrgId, UserId};
@@ -40,7 +41,7 @@ pub struct AuthRequest {
     /// The connection's id, like `1234.5678`.
     #[schema(required = true, nullable = false, max_length = 40, pattern = r"^\d+\.\d+$")]
     socket_id: Option<String>,
-    /// `private-org-{org_id}`, `private-user-{user_id}` or `presence-class-{class_id}`.
+    /// `private-org-{org_id}` (staff), `private-user-{user_id}` or `presence-class-{class_id}`.
     #[schema(required = true, nullable = false, min_length = 1, max_length = 164, pattern = r"^[A-Za-z0-9_\-=@,.;]+$")]
     channel_name: Option<String>,
 }
@@ -121,7 +122,7 @@ async fn read_request(req: Request) -> AppResult<(SocketId, ChannelName)> {
 }
 
 /// Signs a subscription for the signed-in user: their organization's
-/// channel, their own user channel, or the presence channel of a class they
+/// channel (staff only), their own user channel, or the presence channel of a class they
 /// teach or attend. Any other channel is a 403.
 #[utoipa::path(
     post,
@@ -150,7 +151,8 @@ pub async fn auth(State(state): State<AppState>, principal: Principal, req: Requ
     let tenant = Tenant::of(&principal);
     let refused = || AppError::Forbidden(format!("you may not join {channel_name}"));
     let channel_data = match Channel::parse(&channel_name).ok_or_else(refused)? {
-        Channel::Org(org) if org == principal.org_id => None,
+        // The organization's channel carries staff events (jobs, dashboards).
+        Channel::Org(org) if org == principal.org_id && principal.role.is_staff() => None,
         Channel::User(user) if user == principal.user_id => None,
         Channel::Class(class) => {
             let found =
@@ -167,5 +169,7 @@ pub async fn auth(State(state): State<AppState>, principal: Principal, req: Requ
     };
     let auth = pusher.channel_auth(&socket, &channel_name, channel_data.as_deref());
     tracing::info!(channel = %channel_name, "channel subscription signed");
-    Ok(json_response(StatusCode::OK, &ChannelAuth { auth, channel_data }))
+    let mut response = json_response(StatusCode::OK, &ChannelAuth { auth, channel_data });
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    Ok(response)
 }
