@@ -21,7 +21,10 @@ pub struct Config {
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
     pub invite_ttl_seconds: i64,
+    /// Wrong passwords from one address that lock it out of one account.
     pub login_max_failures: i64,
+    /// Wrong passwords from anywhere that lock one account.
+    pub login_max_account_failures: i64,
     pub login_lockout_seconds: i64,
     /// The browser origin (the dashboard) allowed to call the API, if any.
     pub cors_origin: Option<String>,
@@ -83,6 +86,10 @@ impl Config {
             )?,
             invite_ttl_seconds: parse_positive("INVITE_TTL_SECONDS", &with_default("INVITE_TTL_SECONDS", "604800"))?,
             login_max_failures: parse_positive("LOGIN_MAX_FAILURES", &with_default("LOGIN_MAX_FAILURES", "5"))?,
+            login_max_account_failures: parse_positive(
+                "LOGIN_MAX_ACCOUNT_FAILURES",
+                &with_default("LOGIN_MAX_ACCOUNT_FAILURES", "100"),
+            )?,
             cors_origin: source("CORS_ORIGIN").filter(|v| !v.trim().is_empty()),
             login_lockout_seconds: parse_positive(
                 "LOGIN_LOCKOUT_SECONDS",

@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod auth;
 pub mod aws;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod cursor;

@@ -324,6 +324,12 @@ impl Tenant {
         self.key(format!("DAILY#{day}#{shard}"))
     }
 
+    /// `gsi1pk` of the members of one standing (`domain::user::directory`);
+    /// `gsi1sk` is the user's own sort key.
+    pub fn members_by_standing(&self, standing: &str) -> String {
+        format!("{}#MEMBERS#{standing}", self.pk())
+    }
+
     /// `gsi1pk` of the links to one child: their parents.
     pub fn guardians_of(&self, child: &UserId) -> String {
         format!("{}#GUARDIANS#{child}", self.pk())
@@ -361,6 +367,17 @@ pub mod global {
     /// An API key by its public prefix.
     pub fn api_key(prefix: &str) -> Key {
         Key { pk: format!("APIKEY#{prefix}"), sk: "LOOKUP".into() }
+    }
+
+    /// Failed sign-ins of one subject (a hash of an account or of an
+    /// identifier that names none), from anywhere (`auth::lockout`).
+    pub fn login_failures(subject_hash: &str) -> Key {
+        Key { pk: format!("LOGINFAIL#{subject_hash}"), sk: "ACCOUNT".into() }
+    }
+
+    /// Failed sign-ins of one subject from one source address (its hash).
+    pub fn login_failures_from(subject_hash: &str, source_hash: &str) -> Key {
+        Key { pk: format!("LOGINFAIL#{subject_hash}"), sk: format!("SOURCE#{source_hash}") }
     }
 
     /// The outbox shards: jobs written whose queue message is not yet known

@@ -488,3 +488,142 @@ async fn the_lambda_authorizer_returns_the_tenants_usage_key_and_the_keys_scopes
         serde_json::to_value(toolbox_authorizer::handle(&app.state, event("198.51.100.4")).await.unwrap()).unwrap();
     assert_eq!(denied["policyDocument"]["Statement"][0]["Effect"], "Deny");
 }
+
+fn member_path(id: &str) -> String {
+    format!("/api/v1/organizations/current/members/{id}")
+}
+
+/// A second admin of `admin`'s organization, who makes keys and is then
+/// demoted or removed by `admin`.
+async fn second_admin(app: &TestApp, admin: &Account) -> Account {
+    app.member(admin, "admin").await
+}
+
+#[tokio::test]
+async fn a_demoted_admins_keys_keep_only_what_a_teacher_may_do() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let maker = second_admin(&app, &admin).await;
+    let both = app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read", "write", "admin"]})).await;
+    let only_admin = app.create_api_key(&maker, json!({"name": "admin only", "scopes": ["admin"]})).await;
+    let reader = app.create_api_key(&maker, json!({"name": "reader", "scopes": ["read"]})).await;
+    app.patch(ORG).api_key(&both.key).json(json!({"name": "Renamed"})).send().await.expect(StatusCode::OK, None);
+
+    app.patch(&member_path(&maker.user_id))
+        .bearer(&admin.access_token)
+        .json(json!({"role": "teacher"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+
+    // The very next request is judged by what the maker may do now.
+    let before = app.raw_item(&admin.tenant().organization()).await;
+    app.patch(ORG)
+        .api_key(&both.key)
+        .json(json!({"name": "Still an admin?"}))
+        .send()
+        .await
+        .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    assert_eq!(app.raw_item(&admin.tenant().organization()).await, before);
+    read_org(&app, &both.key).await.expect(StatusCode::OK, None);
+    let narrowed = key_view(&app, &admin, &both.id).await;
+    assert_eq!(narrowed.data()["scopes"], json!(["read", "write"]));
+    // A key with nothing left is revoked; one within a teacher's reach stays as it was.
+    read_org(&app, &only_admin.key).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    key_view(&app, &admin, &only_admin.id).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    read_org(&app, &reader.key).await.expect(StatusCode::OK, None);
+    assert_eq!(key_view(&app, &admin, &reader.id).await.data()["scopes"], json!(["read"]));
+
+    // Down to a student, nothing is left: every key is refused.
+    app.patch(&member_path(&maker.user_id))
+        .bearer(&admin.access_token)
+        .json(json!({"role": "student"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    for key in [&both, &reader] {
+        read_org(&app, &key.key).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    }
+    let listed = app.get("/api/v1/api-keys").bearer(&admin.access_token).send().await;
+    assert_eq!(listed.data(), &json!([]));
+}
+
+#[tokio::test]
+async fn a_removed_admins_keys_are_refused_at_once_even_within_a_rotation_grace() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let maker = second_admin(&app, &admin).await;
+    let victim = app.member(&admin, "teacher").await;
+    let old = app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read", "write", "admin"]})).await;
+    let rotated = app
+        .post(&format!("/api/v1/api-keys/{}/rotate", old.id))
+        .bearer(&maker.access_token)
+        .json(json!({"grace_period_seconds": 3600}))
+        .send()
+        .await;
+    rotated.expect(StatusCode::OK, None);
+    let new_key = rotated.data()["key"].as_str().unwrap().to_owned();
+    read_org(&app, &old.key).await.expect(StatusCode::OK, None);
+
+    app.delete(&member_path(&maker.user_id))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT, None);
+
+    for key in [&old.key, &new_key] {
+        read_org(&app, key).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+        app.delete(&member_path(&victim.user_id))
+            .api_key(key)
+            .send()
+            .await
+            .expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    }
+    app.get("/api/v1/auth/me").bearer(&victim.access_token).send().await.expect(StatusCode::OK, None);
+    let stored = app.raw_item(&admin.tenant().api_key(&old.id.parse().unwrap())).await.unwrap();
+    assert!(stored.contains("status=S(\"revoked\")"), "{stored}");
+}
+
+#[tokio::test]
+async fn a_demotion_in_a_rotation_grace_narrows_both_secrets() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let maker = second_admin(&app, &admin).await;
+    let old = app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read", "write", "admin"]})).await;
+    let rotated = app.post(&format!("/api/v1/api-keys/{}/rotate", old.id)).bearer(&maker.access_token).send().await;
+    let new_key = rotated.data()["key"].as_str().unwrap().to_owned();
+    app.patch(&member_path(&maker.user_id))
+        .bearer(&admin.access_token)
+        .json(json!({"role": "teacher"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    for key in [&old.key, &new_key] {
+        read_org(&app, key).await.expect(StatusCode::OK, None);
+        app.patch(ORG).api_key(key).json(json!({"name": "Renamed"})).send().await.expect(StatusCode::FORBIDDEN, None);
+    }
+}
+
+#[tokio::test]
+async fn an_admin_holds_a_bounded_number_of_keys_and_a_revoked_one_frees_its_place() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let mut last = None;
+    for n in 0..toolbox::domain::api_key::MAX_PER_ADMIN {
+        last = Some(app.create_api_key(&admin, json!({"name": format!("k{n}"), "scopes": ["read"]})).await);
+    }
+    let over = app
+        .post("/api/v1/api-keys")
+        .bearer(&admin.access_token)
+        .json(json!({"name": "one more", "scopes": ["read"]}))
+        .send()
+        .await;
+    over.expect(StatusCode::CONFLICT, Some("conflict"));
+    let last = last.unwrap();
+    app.delete(&format!("/api/v1/api-keys/{}", last.id))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    app.create_api_key(&admin, json!({"name": "one more", "scopes": ["read"]})).await;
+}

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, unique_email};
+use crate::helpers::{TestApp, TestResponse, unique_email};
 
 #[tokio::test]
 async fn registering_creates_an_organization_with_its_first_admin() {
@@ -168,22 +168,66 @@ async fn a_sane_request_id_is_echoed_and_an_unsafe_one_replaced() {
     assert_eq!(replaced.body["metadata"]["request_id"], replaced.headers["x-request-id"].to_str().unwrap());
 }
 
+async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> TestResponse {
+    app.post("/api/v1/auth/login").peer_ip(ip).json(json!({"email": email, "password": password})).send().await
+}
+
 #[tokio::test]
-async fn repeated_failures_lock_the_account_then_it_unlocks() {
+async fn wrong_passwords_lock_out_only_the_address_they_came_from_then_it_unlocks() {
     let app = TestApp::spawn().await;
     let account = app.register_org().await;
     let limit = app.state.config.login_max_failures;
     for _ in 0..limit {
-        app.login(&account.email, "wrong-password-1").await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+        login_from(&app, "198.51.100.7", &account.email, "wrong-password-1")
+            .await
+            .expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
     }
-    // Locked: even the right password is refused, with a clear 429.
-    let locked = app.login(&account.email, &account.password).await;
+    // Locked from there: even the right password is refused, with a clear 429.
+    let locked = login_from(&app, "198.51.100.7", &account.email, &account.password).await;
     locked.expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
     let retry_after: i64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry_after > 0 && retry_after <= app.state.config.login_lockout_seconds);
+    // The owner, elsewhere, is not locked out by someone else's guesses.
+    login_from(&app, "203.0.113.20", &account.email, &account.password).await.expect(StatusCode::OK, None);
 
     app.clock.advance(app.state.config.login_lockout_seconds + 1);
-    app.login(&account.email, &account.password).await.expect(StatusCode::OK, None);
+    login_from(&app, "198.51.100.7", &account.email, &account.password).await.expect(StatusCode::OK, None);
+}
+
+#[tokio::test]
+async fn an_unknown_account_is_answered_and_locked_exactly_like_a_known_one() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    let unknown = unique_email("nobody");
+    let limit = app.state.config.login_max_failures as usize;
+    let mut answers = Vec::new();
+    for email in [&account.email, &unknown] {
+        let mut seen = Vec::new();
+        for _ in 0..limit + 1 {
+            let response = login_from(&app, "198.51.100.8", email, "wrong-password-1").await;
+            seen.push((response.status, response.code().to_owned(), response.headers.contains_key("retry-after")));
+        }
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0][limit].0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn guesses_from_many_addresses_lock_the_account_for_everyone() {
+    let app = TestApp::spawn_with(|config| config.login_max_account_failures = 6).await;
+    let account = app.register_org().await;
+    for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        for _ in 0..2 {
+            login_from(&app, ip, &account.email, "wrong-password-1").await.expect(StatusCode::UNAUTHORIZED, None);
+        }
+    }
+    // No address reached its own limit, but the account reached its own.
+    login_from(&app, "203.0.113.9", &account.email, &account.password)
+        .await
+        .expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+    app.clock.advance(app.state.config.login_lockout_seconds + 1);
+    login_from(&app, "203.0.113.9", &account.email, &account.password).await.expect(StatusCode::OK, None);
 }
 
 #[tokio::test]
@@ -200,25 +244,24 @@ async fn a_success_resets_the_failure_count() {
 }
 
 #[tokio::test]
-async fn password_change_guesses_count_towards_the_lockout() {
+async fn password_change_guesses_count_towards_the_lockout_of_their_address() {
     let app = TestApp::spawn().await;
     let account = app.register_org().await;
-    for _ in 0..app.state.config.login_max_failures {
+    let change = |current: &str| {
         app.post("/api/v1/auth/password")
+            .peer_ip("198.51.100.9")
             .bearer(&account.access_token)
-            .json(json!({"current_password": "a-guessed-password", "new_password": "attacker-password"}))
-            .send()
-            .await
-            .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+            .json(json!({"current_password": current, "new_password": "attacker-password"}))
+    };
+    for _ in 0..app.state.config.login_max_failures {
+        change("a-guessed-password").send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     }
-    // Locked now, even with the right current password, and for logins too.
-    app.post("/api/v1/auth/password")
-        .bearer(&account.access_token)
-        .json(json!({"current_password": account.password, "new_password": "attacker-password"}))
-        .send()
+    // Locked from there now, even with the right current password, and for logins too.
+    change(&account.password).send().await.expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+    login_from(&app, "198.51.100.9", &account.email, &account.password)
         .await
         .expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
-    app.login(&account.email, &account.password).await.expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+    login_from(&app, "203.0.113.10", &account.email, &account.password).await.expect(StatusCode::OK, None);
 }
 
 #[tokio::test]

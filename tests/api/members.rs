@@ -192,3 +192,79 @@ async fn unknown_or_malformed_member_ids_are_404_and_bad_roles_422() {
     response.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     assert_eq!(response.body["error"]["details"][0]["field"], "role");
 }
+
+/// Every page of the member list as `token` sees it.
+async fn all_members(app: &TestApp, token: &str) -> Vec<serde_json::Value> {
+    let mut members = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/organizations/current/members?limit=2&cursor={c}"),
+            None => "/api/v1/organizations/current/members?limit=2".into(),
+        };
+        let page = app.get(&path).bearer(token).send().await;
+        page.expect(StatusCode::OK, None);
+        members.extend(page.data().as_array().unwrap().iter().cloned());
+        match page.body["metadata"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return members,
+        }
+    }
+}
+
+#[tokio::test]
+async fn students_and_parents_see_only_the_staff_and_no_contact_details() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let student = app.member(&admin, "student").await;
+    let parent = app.member(&admin, "parent").await;
+    let staff = HashSet::from([admin.user_id.clone(), teacher.user_id.clone()]);
+
+    for viewer in [&student, &parent] {
+        let seen = all_members(&app, &viewer.access_token).await;
+        let ids: HashSet<String> = seen.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids, staff, "a student or parent sees the staff, and only them");
+        for member in &seen {
+            let mut fields: Vec<&str> = member.as_object().unwrap().keys().map(String::as_str).collect();
+            fields.sort();
+            assert_eq!(fields, ["first_name", "id", "last_name", "role"], "{member}");
+        }
+    }
+    // A directory cursor does not page through the full list.
+    let first = app.get("/api/v1/organizations/current/members?limit=1").bearer(&student.access_token).send().await;
+    let cursor = first.body["metadata"]["next_cursor"].as_str().unwrap();
+    app.get(&format!("/api/v1/organizations/current/members?limit=1&cursor={cursor}"))
+        .bearer(&teacher.access_token)
+        .send()
+        .await
+        .expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+
+    // Staff see everyone, with emails.
+    let seen = all_members(&app, &teacher.access_token).await;
+    assert_eq!(seen.len(), 4);
+    assert!(seen.iter().all(|m| m["email"].is_string()));
+
+    // The directory follows role changes and removals.
+    app.patch(&member_path(&teacher.user_id))
+        .bearer(&admin.access_token)
+        .json(json!({"role": "parent"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    app.patch(&member_path(&parent.user_id))
+        .bearer(&admin.access_token)
+        .json(json!({"role": "teacher"}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let second_admin = app.member(&admin, "admin").await;
+    app.delete(&member_path(&second_admin.user_id))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT, None);
+    let ids: HashSet<String> =
+        all_members(&app, &student.access_token).await.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, HashSet::from([admin.user_id.clone(), parent.user_id.clone()]));
+}

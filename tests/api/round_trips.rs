@@ -133,6 +133,15 @@ async fn every_route_stays_within_its_dynamodb_budget() {
         app.post("/api/v1/auth/logout").bearer(token).json(json!({"refresh_token": spare})).send(),
     )
     .await;
+    let signing_out = app.member(&admin, "parent").await;
+    measure(
+        &log,
+        t,
+        "POST",
+        "/api/v1/auth/logout-all",
+        app.post("/api/v1/auth/logout-all").bearer(&signing_out.access_token).send(),
+    )
+    .await;
     measure(
         &log,
         t,

@@ -8,12 +8,13 @@ use time::format_description::well_known::Rfc3339;
 use toolbox::AppState;
 use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Write, n, s, value};
+use toolbox::db::{DbError, Write, n, s, value};
 use toolbox::domain::api_key::{
-    ApiKey, ApiKeyLookup, KeyStatus, MintedKey, RetiringSecret, SecretRecord, signing_secret,
+    self, ApiKey, ApiKeyLookup, KeyStatus, MintedKey, RetiringSecret, SecretRecord, signing_secret,
 };
 use toolbox::domain::audit::Audit;
 use toolbox::domain::fields::KeyName;
+use toolbox::domain::user;
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult, FieldError};
 use toolbox::http::PathId;
@@ -162,13 +163,44 @@ pub async fn create(
     };
     let record = SecretRecord::of(&minted, 1, require_signature.then(|| keys.newest().kid.clone()));
     let lookup = ApiKeyLookup { org_id: key.org_id.clone(), key_id: key.id.clone(), current: record, previous: None };
-    state
+    // The maker keeps a list of their keys, so a demotion or removal can
+    // change them all at once. Adding to it moves the maker's version, so
+    // a role change that read them before this key was made fails instead
+    // of missing it; and it holds only while the maker is still an admin.
+    let maker = state.db.update(
+        &tenant.user(&principal.user_id),
+        "SET #keys.#key = :prefix, #version = #version + :one",
+        Some("#role = :admin AND attribute_not_exists(deleted_at) AND size(#keys) < :cap"),
+        &[("#keys", "api_keys"), ("#key", &key.id.to_string()), ("#version", "version"), ("#role", "role")],
+        vec![
+            (":prefix", s(&key.prefix)),
+            (":one", n(1)),
+            (":admin", value(&Role::Admin)?),
+            (":cap", n(api_key::MAX_PER_ADMIN)),
+        ],
+    )?;
+    let made = state
         .db
         .transact(vec![
             Write::Put(state.db.put_new(&tenant.api_key(&key.id), &key)?),
             Write::Put(state.db.put_new(&global::api_key(&key.prefix), &lookup)?),
+            Write::Update(maker),
         ])
-        .await?;
+        .await;
+    if let Err(DbError::Cancelled { failed }) = &made
+        && failed.contains(&2)
+    {
+        let maker = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+        return Err(if maker.role == Role::Admin {
+            AppError::Conflict(format!(
+                "an admin may hold at most {} API keys: revoke one first",
+                api_key::MAX_PER_ADMIN
+            ))
+        } else {
+            AppError::Forbidden("only an admin may create API keys".into())
+        });
+    }
+    made?;
     tracing::info!(api_key_id = %key.id, prefix = %key.prefix, "api key created");
     let signing_secret = signing_secret_of(&keys, &key, &lookup.current);
     Ok(ApiResponse::created(ApiKeySecret { key: minted.token(), signing_secret, view: key.into() }).no_store())
@@ -258,23 +290,15 @@ pub async fn revoke(
     let tenant = admin_tenant(&principal)?;
     let key = find(&state, &tenant, &id).await?;
     let now = state.now();
-    let update = state.db.update_versioned(
-        &tenant.api_key(&id),
-        key.audit.version,
-        &principal.user_id,
-        now,
-        vec![
-            ("status", value(&KeyStatus::Revoked)?),
-            ("deleted_at", s(rfc3339(now))),
-            ("deleted_by", s(principal.user_id.to_string())),
-        ],
+    let [revoked, lookup] = api_key::revoke(&state.db, &tenant, &id, &key.prefix, &principal.user_id, now)?;
+    let maker = state.db.update(
+        &tenant.user(&key.audit.created_by),
+        "REMOVE #keys.#key",
+        Some("attribute_exists(pk)"),
+        &[("#keys", "api_keys"), ("#key", &id.to_string())],
+        vec![],
     )?;
-    // Deleting the lookup is what the authorizer notices: the prefix no
-    // longer leads anywhere.
-    state
-        .db
-        .transact(vec![Write::Update(update), Write::Delete(state.db.delete(&global::api_key(&key.prefix))?)])
-        .await?;
+    state.db.transact(vec![revoked, lookup, Write::Update(maker)]).await?;
     tracing::info!(api_key_id = %id, "api key revoked");
     let revoked = ApiKey {
         status: KeyStatus::Revoked,

@@ -1,4 +1,5 @@
-//! `/api/v1/auth/*`: registration, login, refresh, logout, me, password.
+//! `/api/v1/auth/*`: registration, login, refresh, logout (one session or
+//! all), me, password.
 
 mod login;
 mod me;
@@ -16,13 +17,22 @@ pub fn routes() -> RouteTable {
         .post("/api/v1/auth/login", login::login)
         .post("/api/v1/auth/refresh", session::refresh)
         .post("/api/v1/auth/logout", session::logout)
+        .post("/api/v1/auth/logout-all", session::logout_all)
         .get("/api/v1/auth/me", me::me)
         .post("/api/v1/auth/password", me::change_password)
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(register::register, login::login, session::refresh, session::logout, me::me, me::change_password),
+    paths(
+        register::register,
+        login::login,
+        session::refresh,
+        session::logout,
+        session::logout_all,
+        me::me,
+        me::change_password
+    ),
     tags((name = "auth", description = "Registration, sessions and the signed-in user"))
 )]
 pub struct ApiDoc;

@@ -1,14 +1,20 @@
 //! `POST /auth/login` by email or username. Unknown accounts and wrong
-//! passwords get the same answer in the same time; repeated failures lock the
-//! account for a while.
+//! passwords get the same answer in the same time; repeated failures lock
+//! the account for a while (`toolbox::auth::lockout`), from the address
+//! they came from or, after far more, from everywhere.
+
+use std::net::IpAddr;
 
 use axum::extract::State;
 use serde::Deserialize;
 use toolbox::AppState;
+use toolbox::auth::lockout::{self, Guard};
 use toolbox::auth::password;
-use toolbox::db::{Db, DbError, Write};
+use toolbox::client_ip::ClientIp;
+use toolbox::db::{Db, DbError, Item, Write};
 use toolbox::domain::fields::{Email, Password, Username};
 use toolbox::domain::organization::{OrgStatus, Organization};
+use toolbox::domain::session;
 use toolbox::domain::user::{self, User};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
@@ -60,7 +66,14 @@ fn invalid_credentials() -> AppError {
     AppError::Unauthenticated("invalid credentials".into())
 }
 
+/// How many times a sign-in is tried when sign-ins of the same user at the
+/// same moment, at their cap of sessions, end the same oldest session (a
+/// class sharing one account, say): each try one more of them wins.
+const SESSION_RACES: usize = 12;
+
 /// Signs in with an email or a username; each login is a new session.
+/// Wrong passwords lock the account for the address they came from after
+/// `LOGIN_MAX_FAILURES`, and for everyone after `LOGIN_MAX_ACCOUNT_FAILURES`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
@@ -78,54 +91,91 @@ fn invalid_credentials() -> AppError {
 )]
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(source): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> AppResult<ApiResponse<AuthResponse>> {
-    let lookup_key = match (&req.email, &req.username) {
-        (Some(email), None) => global::email(email.as_str()),
-        (None, Some(username)) => global::username(username.as_str()),
+    let (lookup_key, identifier) = match (&req.email, &req.username) {
+        (Some(email), None) => (global::email(email.as_str()), format!("email:{}", email.as_str())),
+        (None, Some(username)) => (global::username(username.as_str()), format!("username:{}", username.as_str())),
         _ => return Err(AppError::invalid("email", "give exactly one of email or username")),
     };
     let keys = state.key_set().await?;
     let now = state.now();
-    let found = match state.db.get::<Lookup>(&lookup_key).await? {
-        Some(lookup) => load(&state, &lookup).await?,
-        None => None,
-    };
-    if let Some(seconds) = found.as_ref().and_then(|(_, user, _)| user.locked_for(now)) {
-        return Err(user::locked(seconds));
+    let lookup = state.db.get::<Lookup>(&lookup_key).await?;
+    let attempt = Attempt::load(&state, lookup.as_ref(), &identifier, source).await?;
+    if let Some(seconds) = Guard::locked_for(&attempt.counters, now)? {
+        return Err(lockout::locked(seconds));
     }
-    let stored_hash = found.as_ref().map(|(_, user, _)| user.password_hash.clone());
+    let stored_hash = attempt.account.as_ref().map(|(_, user, _)| user.password_hash.clone());
     if !password::verify(req.password.expose().to_owned(), stored_hash).await? {
-        if let Some((tenant, user, _)) = &found {
-            user::record_password_failure(&state.db, tenant, &user.id, &state.config, now).await?;
-        }
+        attempt.guard.failed(&state.db, &state.config, now).await?;
         return Err(invalid_credentials());
     }
-    let (tenant, user, org) = found.ok_or_else(invalid_credentials)?;
+    let (tenant, mut user, org) = attempt.account.ok_or_else(invalid_credentials)?;
     if org.status == OrgStatus::Suspended {
         return Err(AppError::Forbidden("the organization is suspended".into()));
     }
     toolbox::usage_plans::ensure_usage_key(&state, &tenant, &org).await?;
     let (session, refresh) = new_session(&state, &user);
-    let writes = vec![
-        session_write(&state, &tenant, &session)?,
-        Write::Update(user::password_success(&state.db, &tenant, &user.id, now)?),
-        toolbox::activity::count(&state, &tenant, toolbox::activity::Counter::Logins, &user.id, 1)?,
-    ];
-    state.db.transact(writes).await.map_err(|err| match err {
-        DbError::Cancelled { failed } if failed.contains(&1) => user::locked(state.config.login_lockout_seconds as u64),
-        other => other.into(),
-    })?;
-    Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)).no_store())
+    for race in 1..=SESSION_RACES {
+        let [account, from_source] = attempt.guard.cleared(&state.db, now)?;
+        let writes = vec![
+            session_write(&state, &tenant, &session)?,
+            Write::Update(session::admit(&state.db, &tenant, &user, &session, now.unix_timestamp())?),
+            account,
+            from_source,
+            toolbox::activity::count(&state, &tenant, toolbox::activity::Counter::Logins, &user.id, 1)?,
+        ];
+        match state.db.transact(writes).await {
+            Ok(()) => return Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)).no_store()),
+            Err(DbError::Cancelled { failed }) if failed.contains(&2) || failed.contains(&3) => {
+                return Err(lockout::locked(state.config.login_lockout_seconds as u64));
+            }
+            Err(DbError::Cancelled { failed }) if failed == [1] && race < SESSION_RACES => {
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(rand::random::<u8>() % 40))).await;
+                user = user::find_active(&state.db, &tenant, &user.id).await.map_err(|_| invalid_credentials())?;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(AppError::Conflict("the account's sessions kept changing; try again".into()))
 }
 
-/// The active user a lookup points at, with its organisation, in one round trip.
-async fn load(state: &AppState, lookup: &Lookup) -> AppResult<Option<(Tenant, User, Organization)>> {
-    let Some(user_id) = &lookup.user_id else { return Ok(None) };
-    let tenant = Tenant::of_lookup(lookup);
-    let items = state.db.batch_get(&[tenant.user(user_id), tenant.organization()]).await?;
-    let [user, org] = <[_; 2]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
-    let (Some(user), Some(org)) = (user, org) else { return Ok(None) };
-    let user: User = Db::decode(user)?;
-    Ok(user.is_active().then_some((tenant, user, Db::decode(org)?)))
+/// What a sign-in attempt is judged on, read in one round trip: the
+/// account the identifier names, if any, with its organisation, and the
+/// two failure counters of the account (or of the identifier) and source.
+struct Attempt {
+    account: Option<(Tenant, User, Organization)>,
+    guard: Guard,
+    counters: Vec<Option<Item>>,
+}
+
+impl Attempt {
+    async fn load(
+        state: &AppState,
+        lookup: Option<&Lookup>,
+        identifier: &str,
+        source: Option<IpAddr>,
+    ) -> AppResult<Self> {
+        let Some((lookup, user_id)) = lookup.and_then(|l| Some((l, l.user_id.as_ref()?))) else {
+            let guard = Guard::for_identifier(identifier, source);
+            let counters = state.db.batch_get(&guard.keys()).await?;
+            return Ok(Self { account: None, guard, counters });
+        };
+        let tenant = Tenant::of_lookup(lookup);
+        let guard = Guard::for_user(&lookup.org_id, user_id, source);
+        let [account_counter, source_counter] = guard.keys();
+        let mut items =
+            state.db.batch_get(&[tenant.user(user_id), tenant.organization(), account_counter, source_counter]).await?;
+        let counters = items.split_off(2);
+        let [user, org] = <[_; 2]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
+        let account = match (user, org) {
+            (Some(user), Some(org)) => {
+                let user: User = Db::decode(user)?;
+                user.is_active().then_some(()).map(|()| Db::decode(org).map(|org| (tenant, user, org))).transpose()?
+            }
+            _ => None,
+        };
+        Ok(Self { account, guard, counters })
+    }
 }

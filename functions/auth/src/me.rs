@@ -1,15 +1,19 @@
 //! `GET /auth/me` and `POST /auth/password`.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use toolbox::AppState;
+use toolbox::auth::lockout::{self, Guard};
 use toolbox::auth::password;
-use toolbox::db::s;
+use toolbox::client_ip::ClientIp;
+use toolbox::db::{Db, DbError, Write, s, value};
 use toolbox::domain::fields::Password;
-use toolbox::domain::session;
-use toolbox::domain::user::{self, UserView};
+use toolbox::domain::user::{self, User, UserView};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
+use toolbox::ids::SessionId;
 use toolbox::json::Json;
 use toolbox::openapi::*;
 use toolbox::principal::Principal;
@@ -69,31 +73,51 @@ pub struct PasswordChanged {
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
+    ClientIp(source): ClientIp,
     Json(req): Json<PasswordChange>,
 ) -> AppResult<ApiResponse<PasswordChanged>> {
     principal.require_user()?;
     let tenant = Tenant::of(&principal);
-    let user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+    let guard = Guard::for_user(&principal.org_id, &principal.user_id, source);
+    let [account, from_source] = guard.keys();
+    let mut items = state.db.batch_get(&[tenant.user(&principal.user_id), account, from_source]).await?;
+    let counters = items.split_off(1);
+    let user = match items.pop().flatten().map(Db::decode::<User>).transpose()? {
+        Some(user) if user.is_active() => user,
+        _ => return Err(AppError::not_found("user")),
+    };
     let now = state.now();
     // A stolen access token must not become a password-guessing oracle.
-    if let Some(seconds) = user.locked_for(now) {
-        return Err(user::locked(seconds));
+    if let Some(seconds) = Guard::locked_for(&counters, now)? {
+        return Err(lockout::locked(seconds));
     }
     if !password::verify(req.current_password, Some(user.password_hash.clone())).await? {
-        user::record_password_failure(&state.db, &tenant, &user.id, &state.config, now).await?;
+        guard.failed(&state.db, &state.config, now).await?;
         return Err(AppError::Forbidden("the current password is not correct".into()));
     }
     let password_hash = password::hash(req.new_password.expose().to_owned()).await?;
+    // Every session ends but the one the change was made from: one write.
+    let kept: BTreeMap<SessionId, i64> = principal
+        .session_id
+        .as_ref()
+        .and_then(|id| user.sessions.get_key_value(id))
+        .map(|(id, expires)| (id.clone(), *expires))
+        .into_iter()
+        .collect();
+    let sessions_revoked = user.live_sessions(now.unix_timestamp()).saturating_sub(kept.len());
     let update = state.db.update_versioned(
         &tenant.user(&user.id),
         user.audit.version,
         &principal.user_id,
         now,
-        vec![("password_hash", s(password_hash))],
+        vec![("password_hash", s(password_hash)), ("sessions", value(&kept)?)],
     )?;
-    state.db.run_update(update).await?;
-    let sessions_revoked =
-        session::revoke_all(&state.db, &tenant, &user.id, principal.session_id.as_ref(), "password changed", now)
-            .await?;
+    let [account, from_source] = guard.cleared(&state.db, now)?;
+    state.db.transact(vec![Write::Update(update), account, from_source]).await.map_err(|err| match err {
+        DbError::Cancelled { failed } if failed.contains(&1) || failed.contains(&2) => {
+            lockout::locked(state.config.login_lockout_seconds as u64)
+        }
+        other => AppError::from(other),
+    })?;
     Ok(ApiResponse::ok(PasswordChanged { sessions_revoked }))
 }

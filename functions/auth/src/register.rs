@@ -1,6 +1,8 @@
 //! `POST /auth/register`: a new organisation with its first admin, or joining
 //! one with an invite token as the invited role.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use serde::Deserialize;
 use toolbox::AppState;
@@ -11,7 +13,7 @@ use toolbox::domain::audit::Audit;
 use toolbox::domain::fields::{Email, OrgName, Password, PersonName, Username};
 use toolbox::domain::invite::Invite;
 use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization, Tier};
-use toolbox::domain::user::User;
+use toolbox::domain::user::{User, directory};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult, FieldError};
 use toolbox::ids::UserId;
@@ -120,6 +122,7 @@ pub async fn register(
 fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role, password_hash: String) -> User {
     let id = UserId::new();
     User {
+        gsi1sk: tenant.user(&id).sk,
         audit: Audit::new(&id, state.now()),
         id,
         org_id: tenant.org_id().clone(),
@@ -129,8 +132,9 @@ fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role
         last_name: req.last_name.clone(),
         role,
         password_hash,
-        failed_logins: 0,
-        locked_until: None,
+        sessions: BTreeMap::new(),
+        api_keys: BTreeMap::new(),
+        gsi1pk: directory::of(tenant, role),
         deleted_at: None,
         deleted_by: None,
     }
@@ -180,7 +184,7 @@ async fn create_organization(
     }
     let password_hash = password::hash(req.password.expose().to_owned()).await?;
     let tenant = Tenant::for_new_organization();
-    let user = new_user(state, &tenant, &req, Role::Admin, password_hash);
+    let mut user = new_user(state, &tenant, &req, Role::Admin, password_hash);
     let tier = Tier::Free;
     let usage_key = state.usage_plans().issue_key(tenant.org_id(), tier).await?;
     let org = Organization {
@@ -194,6 +198,7 @@ async fn create_organization(
         audit: Audit::new(&user.id, state.now()),
     };
     let (session, refresh) = new_session(state, &user);
+    user.sessions.insert(session.session_id.clone(), session.expires_at);
     let mut writes = vec![Write::Put(state.db.put_new(&tenant.organization(), &org)?)];
     let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user)?;
     writes.extend(user_writes);
@@ -238,8 +243,9 @@ async fn join_with_invite(
     }
 
     let password_hash = password::hash(req.password.expose().to_owned()).await?;
-    let user = new_user(state, &tenant, &req, invite.role, password_hash);
+    let mut user = new_user(state, &tenant, &req, invite.role, password_hash);
     let (session, refresh) = new_session(state, &user);
+    user.sessions.insert(session.session_id.clone(), session.expires_at);
     let db = &state.db;
     // The invite is spent in the same transaction that creates the user, on
     // the condition that nobody spent it first: single use, even in a race.

@@ -1,8 +1,11 @@
-//! `POST /auth/refresh` (rotation with reuse detection) and `POST /auth/logout`.
+//! `POST /auth/refresh` (rotation with reuse detection), `POST /auth/logout`
+//! and `POST /auth/logout-all`.
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use toolbox::AppState;
 use toolbox::auth::refresh::RefreshToken;
@@ -10,9 +13,10 @@ use toolbox::clock::rfc3339;
 use toolbox::db::{Db, DbError, n, s, value};
 use toolbox::domain::organization::{OrgStatus, Organization};
 use toolbox::domain::session::{self, SPENT_HASHES_KEPT, Session};
-use toolbox::domain::user::User;
+use toolbox::domain::user::{self, User};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
+use toolbox::ids::SessionId;
 use toolbox::json::Json;
 use toolbox::openapi::*;
 use toolbox::principal::Principal;
@@ -83,7 +87,9 @@ pub async fn refresh(
     }
     let user: User = Db::decode(user.ok_or_else(refused)?)?;
     let org: Organization = Db::decode(org.ok_or_else(refused)?)?;
-    if !user.is_active() {
+    // Ended with the others (a password change, a sign-out everywhere, a
+    // newer sign-in over the cap), or the user is gone.
+    if !user.is_active() || !user.admits(&presented.session_id, now.unix_timestamp()) {
         return Err(refused());
     }
     if org.status == OrgStatus::Suspended {
@@ -111,11 +117,7 @@ pub async fn refresh(
     match state.db.run_update(rotate).await {
         Ok(_) => Ok(ApiResponse::ok(respond(&state, &keys, user, &next)).no_store()),
         // Two uses of one token raced and the other won: that is reuse too.
-        Err(DbError::ConditionFailed) => {
-            session::revoke(&state.db, &tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now)
-                .await?;
-            Err(AppError::Unauthenticated("refresh token reuse detected; the session has been revoked".into()))
-        }
+        Err(DbError::ConditionFailed) => Err(reuse(&state, &tenant, &presented, now).await),
         Err(err) => Err(err.into()),
     }
 }
@@ -128,7 +130,7 @@ fn same(a: &str, b: &str) -> bool {
 /// 401 the presenter gets.
 async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now: time::OffsetDateTime) -> AppError {
     let revoked =
-        session::revoke(&state.db, tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now).await;
+        session::end(&state.db, tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now).await;
     if let Err(err) = revoked {
         return err.into();
     }
@@ -163,6 +165,49 @@ pub async fn logout(
         return Err(AppError::not_found("session"));
     }
     let tenant = Tenant::of(&principal);
-    session::revoke(&state.db, &tenant, &principal.user_id, &token.session_id, "logout", state.now()).await?;
+    session::end(&state.db, &tenant, &principal.user_id, &token.session_id, "logout", state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    /// How many live sessions ended, the caller's own included.
+    sessions_revoked: usize,
+}
+
+/// Signs the user out everywhere: every session ends, this one included,
+/// in one write. Each session's refresh token is refused from now on, and
+/// so are its access tokens.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-all",
+    tag = "auth",
+    responses(
+        (status = 200, description = "Every session has ended", body = Success<SessionsEnded>),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn logout_all(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<SessionsEnded>> {
+    principal.require_user()?;
+    let tenant = Tenant::of(&principal);
+    let user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+    let now = state.now();
+    let none: BTreeMap<SessionId, i64> = BTreeMap::new();
+    let end_all = state.db.update(
+        &tenant.user(&user.id),
+        "SET #sessions = :none",
+        Some("attribute_exists(pk) AND attribute_not_exists(deleted_at)"),
+        &[("#sessions", "sessions")],
+        vec![(":none", value(&none)?)],
+    )?;
+    state.db.run_update(end_all).await.map_err(|err| match err {
+        DbError::ConditionFailed => AppError::not_found("user"),
+        other => other.into(),
+    })?;
+    tracing::info!(user_id = %user.id, "signed out everywhere");
+    Ok(ApiResponse::ok(SessionsEnded { sessions_revoked: user.live_sessions(now.unix_timestamp()) }))
 }

@@ -73,8 +73,9 @@ fn decode<T: serde::de::DeserializeOwned>(item: Option<Item>, missing: Denial) -
 }
 
 /// The token must verify, and its organisation, user and session must still
-/// be live: one DynamoDB round trip makes a suspension, a removal or a
-/// logout take effect at once.
+/// be live (the session among the user's live sessions): one DynamoDB round
+/// trip makes a suspension, a removal, a logout or a sign-out everywhere
+/// take effect at once.
 async fn authorize_token(state: &AppState, header: &str) -> Result<Grant, Denial> {
     let (scheme, token) =
         header.trim().split_once(' ').ok_or(Denial::Unauthenticated("malformed authorization header"))?;
@@ -104,7 +105,8 @@ async fn authorize_token(state: &AppState, header: &str) -> Result<Grant, Denial
     let org: Organization = decode(org, invalid())?;
     let user: User = decode(user, invalid())?;
     let session: Session = decode(session, invalid())?;
-    if !user.is_active() || !session.is_live(state.now()) {
+    let now = state.now();
+    if !user.is_active() || !session.is_live(now) || !user.admits(&session_id, now.unix_timestamp()) {
         return Err(Denial::Unauthenticated("the session has ended"));
     }
     if org.status == OrgStatus::Suspended {

@@ -2,15 +2,18 @@
 //! `admin_count` changes in the same transaction as the member, on the
 //! condition that one admin remains.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toolbox::AppState;
+use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{DbError, Write, n, value};
+use toolbox::db::{DbError, Range, Write, n, s, value};
+use toolbox::domain::api_key;
 use toolbox::domain::membership;
-use toolbox::domain::session;
-use toolbox::domain::user::{self, User, UserView};
+use toolbox::domain::user::{self, DirectoryEntry, User, UserView, directory};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
 use toolbox::http::PathId;
@@ -22,11 +25,23 @@ use toolbox::tenancy::{Tenant, global};
 use utoipa::ToSchema;
 
 const LIST: &str = "members";
+const STAFF_LIST: &str = "members/staff";
 /// Queries one list request may make: with the authorizer's read, the three
 /// round trips DESIGN.md allows a read route.
 const MAX_QUERIES: usize = 2;
 
-/// The organization's members, a page at a time.
+/// A member as the caller may see them: staff see everything of every
+/// member; students and parents see the staff's names and roles only.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum MemberEntry {
+    Member(UserView),
+    Staff(DirectoryEntry),
+}
+
+/// The organization's members, a page at a time: every member for admins
+/// and teachers; for students and parents, the staff (name and role, no
+/// contact details) and nobody else.
 #[utoipa::path(
     get,
     path = "/api/v1/organizations/current/members",
@@ -36,7 +51,7 @@ const MAX_QUERIES: usize = 2;
         ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of members", body = Success<Vec<UserView>>),
+        (status = 200, description = "A page of members", body = Success<Vec<MemberEntry>>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthenticated),
     ),
@@ -46,25 +61,41 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     page: PageRequest,
-) -> AppResult<ApiResponse<Vec<UserView>>> {
+) -> AppResult<ApiResponse<Vec<MemberEntry>>> {
     let tenant = Tenant::of(&principal);
     let keys = state.key_set().await?;
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
+    let staff_view = principal.role.is_staff();
+    let pk = tenant.pk();
+    let directory = tenant.members_by_standing(directory::STAFF);
+    let (list, range) = if staff_view {
+        (LIST, Range { partition: &pk, prefix: Tenant::USER_PREFIX, index: None, newest_first: false, live_only: true })
+    } else {
+        let index = Some("gsi1");
+        (
+            STAFF_LIST,
+            Range { partition: &directory, prefix: Tenant::USER_PREFIX, index, newest_first: false, live_only: true },
+        )
+    };
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, list, c)).transpose()?;
     // Removed members are filtered out after DynamoDB's limit applies, so a
     // page can come back short: read on (within the round-trip budget).
-    let mut members: Vec<UserView> = Vec::new();
+    let mut members: Vec<User> = Vec::new();
     let mut last_key = start;
     for _ in 0..MAX_QUERIES {
         let want = page.limit - members.len() as i32;
-        let found = state.db.query_prefix::<User>(&tenant.pk(), Tenant::USER_PREFIX, want, last_key, true).await?;
-        members.extend(found.items.into_iter().map(UserView::from));
+        let found = state.db.query::<User>(&range, want, last_key).await?;
+        members.extend(found.items);
         last_key = found.last_key;
         if last_key.is_none() || members.len() as i32 >= page.limit {
             break;
         }
     }
-    let next = last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
-    Ok(ApiResponse::page(members, next))
+    let next = last_key.map(|key| cursor::encode(&keys, &tenant, list, &key));
+    let entries = members
+        .into_iter()
+        .map(|user| if staff_view { MemberEntry::Member(user.into()) } else { MemberEntry::Staff(user.into()) })
+        .collect();
+    Ok(ApiResponse::page(entries, next))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -121,7 +152,9 @@ fn last_admin(err: DbError) -> AppError {
     }
 }
 
-/// Gives a member another role. The last admin cannot be demoted.
+/// Gives a member another role. The last admin cannot be demoted. The API
+/// keys a demoted admin made keep only what the new role may do (a teacher:
+/// no `admin` scope) or, for a student or parent, are revoked.
 #[utoipa::path(
     patch,
     path = "/api/v1/organizations/current/members/{user_id}",
@@ -152,14 +185,23 @@ pub async fn change_role(
         return Ok(ApiResponse::ok(member.into()));
     }
     let from = member.role;
+    let now = state.now();
+    // Their API keys follow them down in the same transaction.
+    let (keys, key_writes) =
+        api_key::follow_maker(&state.db, &tenant, &member, Some(change.role), &principal.user_id, now).await?;
     let mut writes = vec![Write::Update(state.db.update_versioned(
         &tenant.user(&member.id),
         member.audit.version,
         &principal.user_id,
-        state.now(),
-        vec![("role", value(&change.role)?)],
+        now,
+        vec![
+            ("role", value(&change.role)?),
+            ("gsi1pk", s(directory::of(&tenant, change.role))),
+            ("api_keys", value(&keys)?),
+        ],
     )?)];
     writes.extend(admin_count_change(&state, &tenant, from, Some(change.role))?);
+    writes.extend(key_writes);
     state.db.transact(writes).await.map_err(last_admin)?;
     member.role = change.role;
     tracing::info!(member_id = %member.id, %from, to = %change.role, "member role changed");
@@ -183,7 +225,8 @@ pub async fn change_role(
     extensions(("x-roles" = json!(["admin"])))
 )]
 /// Removes a member: the user is kept, marked deleted, for the audit trail;
-/// their email and username are freed and their sessions end.
+/// their email and username are freed, their sessions end and the API keys
+/// they made are revoked.
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -191,19 +234,30 @@ pub async fn remove(
 ) -> AppResult<StatusCode> {
     let (tenant, member) = target(&state, &principal, &user_id).await?;
     let now = state.now();
-    let mut writes = vec![Write::Update(state.db.soft_delete(
+    let (_, key_writes) = api_key::follow_maker(&state.db, &tenant, &member, None, &principal.user_id, now).await?;
+    let none: BTreeMap<String, i64> = BTreeMap::new();
+    // Marked deleted, out of every list, signed out everywhere, their keys
+    // revoked: all in one transaction.
+    let mut writes = vec![Write::Update(state.db.update_versioned(
         &tenant.user(&member.id),
         member.audit.version,
         &principal.user_id,
         now,
+        vec![
+            ("deleted_at", s(rfc3339(now))),
+            ("deleted_by", s(principal.user_id.to_string())),
+            ("gsi1pk", s(directory::removed(&tenant))),
+            ("sessions", value(&none)?),
+            ("api_keys", value(&none)?),
+        ],
     )?)];
     writes.extend(admin_count_change(&state, &tenant, member.role, None)?);
     writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
     if let Some(username) = &member.username {
         writes.push(Write::Delete(state.db.delete(&global::username(username.as_str()))?));
     }
+    writes.extend(key_writes);
     state.db.transact(writes).await.map_err(last_admin)?;
-    session::revoke_all(&state.db, &tenant, &member.id, None, "member removed", now).await?;
     // The member can no longer act (the authorizer reads their user item);
     // what is left is their place in classes and families. Removing them
     // again would be a 404, so a failure here is logged, not returned.

@@ -1,6 +1,8 @@
-//! Credentials: access tokens (JWT), refresh tokens and password hashes.
+//! Credentials: access tokens (JWT), refresh tokens, password hashes and
+//! the limits on guessing passwords.
 
 pub mod jwt;
+pub mod lockout;
 pub mod password;
 pub mod refresh;
 

@@ -13,6 +13,7 @@
 //! named by `signing_kid`, so the function that checks a signature derives it
 //! again (see [`signing_secret`]).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -21,12 +22,18 @@ use rand::distr::Alphanumeric;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use time::OffsetDateTime;
+
 use crate::auth::sha256_hex;
+use crate::clock::rfc3339;
+use crate::db::{Db, DbError, Write, n, s, value};
 use crate::domain::audit::Audit;
 use crate::domain::fields::KeyName;
+use crate::domain::user::User;
 use crate::ids::{ApiKeyId, OrgId, UserId};
 use crate::keyset::{KeySet, SigningKey};
-use crate::principal::Scope;
+use crate::principal::{Role, Scope};
+use crate::tenancy::{Key, Tenant, global};
 
 const KEY_MARK: &str = "tbx_";
 const PREFIX_LEN: usize = 12;
@@ -207,6 +214,116 @@ impl ApiKey {
     }
 }
 
+/// At most this many live keys per admin: a demotion or a removal changes
+/// all of an admin's keys in its one transaction, which DynamoDB limits to
+/// 100 writes (two per revoked key).
+pub const MAX_PER_ADMIN: usize = 40;
+
+/// The scopes a key keeps once its maker has `role`, so that it never has
+/// more authority than they have now; `None` when it keeps none (a key acts
+/// as staff, which a student or parent is not).
+pub fn scopes_for_maker(scopes: &[Scope], role: Role) -> Option<Vec<Scope>> {
+    if !role.is_staff() {
+        return None;
+    }
+    let allowed = Scope::of_role(role);
+    let kept: Vec<Scope> = scopes.iter().copied().filter(|scope| allowed.contains(scope)).collect();
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// The writes that revoke a key: its item marked revoked (kept for the
+/// audit trail) and its lookup deleted, which is what the authorizer
+/// notices: the prefix no longer leads anywhere, whichever secret (current
+/// or in its rotation grace) is presented. The maker's `api_keys` entry is
+/// for the caller to remove, in the same transaction.
+pub fn revoke(
+    db: &Db,
+    tenant: &Tenant,
+    id: &ApiKeyId,
+    prefix: &str,
+    by: &UserId,
+    now: OffsetDateTime,
+) -> Result<[Write; 2], DbError> {
+    let key = db.update(
+        &tenant.api_key(id),
+        "SET #status = :revoked, deleted_at = if_not_exists(deleted_at, :now), \
+         deleted_by = if_not_exists(deleted_by, :by), updated_at = :now, updated_by = :by, #version = #version + :one",
+        Some("attribute_exists(pk)"),
+        &[("#status", "status"), ("#version", "version")],
+        vec![
+            (":revoked", value(&KeyStatus::Revoked)?),
+            (":now", s(rfc3339(now))),
+            (":by", s(by.to_string())),
+            (":one", n(1)),
+        ],
+    )?;
+    Ok([Write::Update(key), Write::Delete(db.delete(&global::api_key(prefix))?)])
+}
+
+/// The write that narrows a key's scopes to `scopes`.
+pub fn narrow(
+    db: &Db,
+    tenant: &Tenant,
+    id: &ApiKeyId,
+    scopes: &[Scope],
+    by: &UserId,
+    now: OffsetDateTime,
+) -> Result<Write, DbError> {
+    let key = db.update(
+        &tenant.api_key(id),
+        "SET scopes = :scopes, updated_at = :now, updated_by = :by, #version = #version + :one",
+        Some("attribute_exists(pk)"),
+        &[("#version", "version")],
+        vec![(":scopes", value(&scopes)?), (":now", s(rfc3339(now))), (":by", s(by.to_string())), (":one", n(1))],
+    )?;
+    Ok(Write::Update(key))
+}
+
+/// What becomes of the keys `maker` made when their role becomes `role`
+/// (`None`: they are removed): each keeps only the scopes `role` allows
+/// ([`scopes_for_maker`]), or is revoked. Returns the keys the maker still
+/// holds and the writes, for the transaction that changes the role, so no
+/// request is ever served with more authority than the maker has.
+pub async fn follow_maker(
+    db: &Db,
+    tenant: &Tenant,
+    maker: &User,
+    role: Option<Role>,
+    by: &UserId,
+    now: OffsetDateTime,
+) -> Result<(BTreeMap<ApiKeyId, String>, Vec<Write>), DbError> {
+    if role == Some(Role::Admin) {
+        return Ok((maker.api_keys.clone(), Vec::new()));
+    }
+    // A teacher keeps narrowed keys: their scopes are needed to narrow them.
+    let stored: Vec<Option<ApiKey>> = match role {
+        Some(role) if role.is_staff() => {
+            let keys: Vec<Key> = maker.api_keys.keys().map(|id| tenant.api_key(id)).collect();
+            db.batch_get(&keys)
+                .await?
+                .into_iter()
+                .map(|item| item.map(Db::decode).transpose())
+                .collect::<Result<_, _>>()?
+        }
+        _ => vec![None; maker.api_keys.len()],
+    };
+    let mut kept = BTreeMap::new();
+    let mut writes = Vec::new();
+    for ((id, prefix), key) in maker.api_keys.iter().zip(stored) {
+        let scopes = key.as_ref().and_then(|key| role.and_then(|role| scopes_for_maker(&key.scopes, role)));
+        match (key, scopes) {
+            (Some(key), Some(scopes)) => {
+                if scopes != key.scopes {
+                    writes.push(narrow(db, tenant, id, &scopes, by, now)?);
+                }
+                kept.insert(id.clone(), prefix.clone());
+            }
+            _ => writes.extend(revoke(db, tenant, id, prefix, by, now)?),
+        }
+    }
+    Ok((kept, writes))
+}
+
 /// The signing secret of one generation of a key: lowercase hex of an HMAC
 /// under a key-set key. Clients use the hex string's bytes as their HMAC key.
 pub fn signing_secret(key: &SigningKey, org: &OrgId, id: &ApiKeyId, generation: u32) -> String {
@@ -286,6 +403,17 @@ mod tests {
         assert_eq!(generation(&old, 1_000), None);
         let stranger = PresentedKey::parse(&MintedKey::new().token()).unwrap();
         assert_eq!(generation(&stranger, 0), None);
+    }
+
+    #[test]
+    fn a_key_keeps_only_what_its_maker_may_do_now() {
+        let all = Scope::ALL.to_vec();
+        assert_eq!(scopes_for_maker(&all, Role::Admin), Some(all.clone()));
+        let teacher = scopes_for_maker(&all, Role::Teacher).unwrap();
+        assert!(!teacher.contains(&Scope::Admin) && teacher.contains(&Scope::Read), "{teacher:?}");
+        assert_eq!(scopes_for_maker(&[Scope::Admin], Role::Teacher), None);
+        assert_eq!(scopes_for_maker(&[Scope::Read], Role::Student), None);
+        assert_eq!(scopes_for_maker(&[Scope::Read], Role::Parent), None);
     }
 
     #[test]

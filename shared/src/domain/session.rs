@@ -1,12 +1,17 @@
 //! Sessions: one refresh-token family per login, at
 //! `ORG#<org> / SESSION#<user>#<session>`. The stored hash is of the only
-//! refresh token of the family that may still be used.
+//! refresh token of the family that may still be used. Which sessions a
+//! user may still use is kept on the user item (`User::sessions`), which the
+//! authorizer reads anyway: ending one session, or all of them, is one write.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use aws_sdk_dynamodb::types::Update;
+
 use crate::clock::rfc3339;
-use crate::db::{Db, DbError, s};
+use crate::db::{Db, DbError, Write, n, s};
+use crate::domain::user::User;
 use crate::ids::{SessionId, UserId};
 use crate::tenancy::Tenant;
 
@@ -63,8 +68,50 @@ impl Session {
     }
 }
 
-/// Revokes a session; a no-op for one already revoked.
-pub async fn revoke(
+/// How many sessions one user may hold at once: signing in once more ends
+/// the oldest.
+pub const MAX_PER_USER: usize = 10;
+
+/// The update of `user` that admits `session` among their live sessions:
+/// expired ones are dropped and, at [`MAX_PER_USER`], the oldest ends. It
+/// holds only while the sessions it drops are still there and no more
+/// sessions have been added than leave room, so sign-ins at the same moment
+/// never pass the cap: a loser reads again.
+pub fn admit(db: &Db, tenant: &Tenant, user: &User, session: &Session, now_epoch: i64) -> Result<Update, DbError> {
+    let (expired, live): (Vec<_>, Vec<_>) = user.sessions.iter().partition(|(_, expires)| **expires <= now_epoch);
+    // Session ids are ULIDs: in id order, the oldest first.
+    let over = (live.len() + 1).saturating_sub(MAX_PER_USER);
+    let evicted: Vec<String> = expired.iter().chain(live.iter().take(over)).map(|(id, _)| id.to_string()).collect();
+    // With every evicted entry still there, the count after this update is
+    // the count at commit less the evicted plus one: at most the cap.
+    let room = MAX_PER_USER - 1 + evicted.len();
+    let mut names: Vec<(String, String)> =
+        vec![("#sessions".into(), "sessions".into()), ("#new".into(), session.session_id.to_string())];
+    let mut removes = Vec::new();
+    let mut condition = "size(#sessions) <= :room".to_owned();
+    for (index, id) in evicted.into_iter().enumerate() {
+        names.push((format!("#e{index}"), id));
+        removes.push(format!("#sessions.#e{index}"));
+        condition.push_str(&format!(" AND attribute_exists(#sessions.#e{index})"));
+    }
+    let mut expression = "SET #sessions.#new = :expires".to_owned();
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    let names: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    db.update(
+        &tenant.user(&user.id),
+        &expression,
+        Some(&condition),
+        &names,
+        vec![(":expires", n(session.expires_at)), (":room", n(room))],
+    )
+}
+
+/// Ends one session: its refresh family is revoked (presenting one of its
+/// tokens again is refused) and it leaves the user's live sessions (its
+/// access tokens are refused at once). A session already ended stays ended.
+pub async fn end(
     db: &Db,
     tenant: &Tenant,
     user: &UserId,
@@ -72,41 +119,24 @@ pub async fn revoke(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<(), DbError> {
-    let update = db.update(
+    let revoke = db.update(
         &tenant.session(user, session),
-        "SET revoked_at = :now, revoked_reason = :reason",
-        Some("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
+        "SET revoked_at = if_not_exists(revoked_at, :now), revoked_reason = if_not_exists(revoked_reason, :reason)",
+        Some("attribute_exists(pk)"),
         &[],
         vec![(":now", s(rfc3339(now))), (":reason", s(reason))],
     )?;
-    match db.run_update(update).await {
-        Ok(_) | Err(DbError::ConditionFailed) => Ok(()),
+    let leave = db.update(
+        &tenant.user(user),
+        "REMOVE #sessions.#session",
+        Some("attribute_exists(pk)"),
+        &[("#sessions", "sessions"), ("#session", &session.to_string())],
+        vec![],
+    )?;
+    match db.transact(vec![Write::Update(revoke), Write::Update(leave)]).await {
+        // No such session (or user): nothing to end.
+        Ok(()) => Ok(()),
+        Err(DbError::Cancelled { failed }) if !failed.is_empty() => Ok(()),
         Err(err) => Err(err),
-    }
-}
-
-/// Revokes every live session of a user but `keep` (the caller's own, when a
-/// password change should not log out the device it was made on).
-pub async fn revoke_all(
-    db: &Db,
-    tenant: &Tenant,
-    user: &UserId,
-    keep: Option<&SessionId>,
-    reason: &str,
-    now: OffsetDateTime,
-) -> Result<usize, DbError> {
-    let prefix = Tenant::sessions_of_prefix(user);
-    let mut start = None;
-    let mut revoked = 0;
-    loop {
-        let page = db.query_prefix::<Session>(&tenant.pk(), &prefix, 100, start, false).await?;
-        for session in page.items.iter().filter(|s| s.revoked_at.is_none() && Some(&s.session_id) != keep) {
-            revoke(db, tenant, user, &session.session_id, reason, now).await?;
-            revoked += 1;
-        }
-        match page.last_key {
-            Some(key) => start = Some(key),
-            None => return Ok(revoked),
-        }
     }
 }

@@ -1,17 +1,15 @@
 //! The user item: `ORG#<org> / USER#<user>`, with global lookups by email
 //! and username pointing at it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use aws_sdk_dynamodb::types::Update;
-use time::OffsetDateTime;
-
-use crate::config::Config;
-use crate::db::{Db, DbError, n};
+use crate::db::Db;
 use crate::domain::audit::Audit;
 use crate::domain::fields::{Email, PersonName, Username};
 use crate::error::AppError;
-use crate::ids::{OrgId, UserId};
+use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use crate::principal::Role;
 use crate::tenancy::Tenant;
 
@@ -26,12 +24,19 @@ pub struct User {
     pub last_name: PersonName,
     pub role: Role,
     pub password_hash: String,
-    /// Failed logins since the last success or lockout.
+    /// The sessions that may still be used, each with when it expires (epoch
+    /// seconds). The authorizer and refresh admit a session only if it is
+    /// here, so ending every session is one write of this map.
     #[serde(default)]
-    pub failed_logins: u64,
-    /// Epoch seconds until which logins are refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked_until: Option<i64>,
+    pub sessions: BTreeMap<SessionId, i64>,
+    /// The API keys this user made that are not revoked, each with its
+    /// prefix: a key never has more authority than its maker has now, so a
+    /// demotion or removal changes these in the same transaction.
+    #[serde(default)]
+    pub api_keys: BTreeMap<ApiKeyId, String>,
+    /// `gsi1`: the member directory of the user's standing (see [`directory`]).
+    pub gsi1pk: String,
+    pub gsi1sk: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,62 +50,37 @@ impl User {
         self.deleted_at.is_none()
     }
 
-    /// Seconds the account stays locked after repeated password failures.
-    pub fn locked_for(&self, now: OffsetDateTime) -> Option<u64> {
-        self.locked_until
-            .filter(|until| *until > now.unix_timestamp())
-            .map(|until| (until - now.unix_timestamp()) as u64)
+    /// True while `session` may be used: it is one of the user's live
+    /// sessions and has not expired.
+    pub fn admits(&self, session: &SessionId, now_epoch: i64) -> bool {
+        self.sessions.get(session).is_some_and(|expires| *expires > now_epoch)
+    }
+
+    /// How many of the user's sessions have not expired.
+    pub fn live_sessions(&self, now_epoch: i64) -> usize {
+        self.sessions.values().filter(|expires| **expires > now_epoch).count()
     }
 }
 
-pub fn locked(retry_after_seconds: u64) -> AppError {
-    AppError::RateLimited {
-        message: "too many failed password attempts; the account is locked for a while".into(),
-        retry_after_seconds,
-        limit: None,
-    }
-}
+/// Who sees whom in the member list: staff see everyone; students and
+/// parents see only the staff. `gsi1` files each member under their standing.
+pub mod directory {
+    use crate::principal::Role;
+    use crate::tenancy::Tenant;
 
-/// Counts a wrong password atomically. The failure that reaches the limit
-/// locks the account and bumps its version, so a password change already in
-/// flight with a guessed password fails its version condition.
-pub async fn record_password_failure(
-    db: &Db,
-    tenant: &Tenant,
-    user: &UserId,
-    config: &Config,
-    now: OffsetDateTime,
-) -> Result<(), AppError> {
-    let key = tenant.user(user);
-    let count = db.update(&key, "ADD failed_logins :one", Some("attribute_exists(pk)"), &[], vec![(":one", n(1))])?;
-    let after = db.run_update(count).await?;
-    let failures: i64 =
-        after.get("failed_logins").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or_default();
-    if failures >= config.login_max_failures {
-        let lock = db.update(
-            &key,
-            "SET locked_until = :until, failed_logins = :zero, #version = #version + :one",
-            Some("attribute_exists(pk)"),
-            &[("#version", "version")],
-            vec![(":until", n(now.unix_timestamp() + config.login_lockout_seconds)), (":zero", n(0)), (":one", n(1))],
-        )?;
-        db.run_update(lock).await?;
-        tracing::warn!(user_id = %user, "account locked after repeated password failures");
-    }
-    Ok(())
-}
+    pub const STAFF: &str = "staff";
+    pub const OTHERS: &str = "others";
+    pub const REMOVED: &str = "removed";
 
-/// The write of a successful sign-in: failures forgotten, on the condition
-/// that the account is not locked now. Requests that were already verifying a
-/// password when the lock fell cannot slip through.
-pub fn password_success(db: &Db, tenant: &Tenant, user: &UserId, now: OffsetDateTime) -> Result<Update, DbError> {
-    db.update(
-        &tenant.user(user),
-        "SET failed_logins = :zero REMOVE locked_until",
-        Some("attribute_exists(pk) AND (attribute_not_exists(locked_until) OR locked_until <= :now)"),
-        &[],
-        vec![(":zero", n(0)), (":now", n(now.unix_timestamp()))],
-    )
+    /// `gsi1pk` of a member with `role`.
+    pub fn of(tenant: &Tenant, role: Role) -> String {
+        tenant.members_by_standing(if role.is_staff() { STAFF } else { OTHERS })
+    }
+
+    /// `gsi1pk` of a removed member: in no list.
+    pub fn removed(tenant: &Tenant) -> String {
+        tenant.members_by_standing(REMOVED)
+    }
 }
 
 /// A user as the API shows it: never the hash, never the lockout state.
@@ -128,6 +108,22 @@ impl From<User> for UserView {
             organization_id: user.org_id,
             created_at: user.audit.created_at,
         }
+    }
+}
+
+/// How one member sees another in a staff directory: name and role only.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryEntry {
+    pub id: UserId,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub role: Role,
+}
+
+impl From<User> for DirectoryEntry {
+    fn from(user: User) -> Self {
+        Self { id: user.id, first_name: user.first_name, last_name: user.last_name, role: user.role }
     }
 }
 
