@@ -112,8 +112,10 @@ impl Tenant {
     }
 
     pub fn invite(&self, invite: &InviteId) -> Key {
-        self.key(format!("INVITE#{invite}"))
+        self.key(format!("{}{invite}", Self::INVITE_PREFIX))
     }
+
+    pub const INVITE_PREFIX: &'static str = "INVITE#";
 
     pub fn api_key(&self, key: &ApiKeyId) -> Key {
         self.key(format!("APIKEY#{key}"))

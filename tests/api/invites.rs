@@ -182,3 +182,117 @@ async fn an_invite_dies_with_its_senders_admin_role() {
     let members = app.get("/api/v1/organizations/current/members").bearer(&owner.access_token).send().await;
     assert_eq!(members.data().as_array().unwrap().len(), 2, "nobody joined");
 }
+
+const INVITES: &str = "/api/v1/organizations/current/invites";
+
+#[tokio::test]
+async fn admins_list_invites_newest_first_with_their_status_and_never_a_token() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let used_email = unique_email("used");
+    let used = app.invite(&admin, &used_email, "teacher").await;
+    app.post("/api/v1/auth/register").json(join(&used_email, &used)).send().await.expect(StatusCode::CREATED, None);
+    let pending_email = unique_email("pending");
+    let pending = app.invite(&admin, &pending_email, "student").await;
+
+    let first = app.get(&format!("{INVITES}?limit=1")).bearer(&admin.access_token).send().await;
+    first.expect(StatusCode::OK, None);
+    assert_eq!(first.data()[0]["email"], pending_email.as_str());
+    assert_eq!(first.data()[0]["status"], "pending");
+    let cursor = first.body["metadata"]["next_cursor"].as_str().unwrap();
+    let second = app.get(&format!("{INVITES}?limit=1&cursor={cursor}")).bearer(&admin.access_token).send().await;
+    assert_eq!(second.data()[0]["email"], used_email.as_str());
+    assert_eq!(second.data()[0]["status"], "used");
+    assert!(second.data()[0]["used_by"].is_string());
+    for page in [&first, &second] {
+        assert!(
+            !page.text.contains(&pending) && !page.text.contains(&used) && !page.text.contains("token"),
+            "{}",
+            page.text
+        );
+    }
+
+    for role in ["teacher", "student", "parent"] {
+        let member = app.member(&admin, role).await;
+        app.get(INVITES).bearer(&member.access_token).send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    }
+
+    // Past its expiry (the access token would not outlive a clock moved a
+    // week on, so the invite's expiry moves back instead).
+    let id: toolbox::ids::InviteId = first.data()[0]["id"].as_str().unwrap().parse().unwrap();
+    let past = app.state.now().unix_timestamp() - 1;
+    let expire = app.state.db.update(
+        &admin.tenant().invite(&id),
+        "SET expires_at = :past",
+        None,
+        &[],
+        vec![(":past", toolbox::db::n(past))],
+    );
+    app.state.db.run_update(expire.unwrap()).await.unwrap();
+    let later = app.get(&format!("{INVITES}?limit=100")).bearer(&admin.access_token).send().await;
+    let statuses: Vec<&str> = later.data().as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["used", "used", "used", "expired", "used"]);
+}
+
+#[tokio::test]
+async fn a_withdrawn_invite_admits_nobody_and_is_no_longer_listed() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let email = unique_email("withdrawn");
+    let token = app.invite(&admin, &email, "teacher").await;
+    let listed = app.get(INVITES).bearer(&admin.access_token).send().await;
+    let id = listed.data()[0]["id"].as_str().unwrap().to_owned();
+
+    app.delete(&format!("{INVITES}/{id}"))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT, None);
+    app.post("/api/v1/auth/register")
+        .json(join(&email, &token))
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND, Some("not_found"));
+    let listed = app.get(INVITES).bearer(&admin.access_token).send().await;
+    assert_eq!(listed.data(), &json!([]));
+    app.delete(&format!("{INVITES}/{id}"))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND, Some("not_found"));
+    // Kept, marked, for the record.
+    let stored = app.raw_item(&admin.tenant().invite(&id.parse().unwrap())).await.unwrap();
+    assert!(stored.contains("deleted_by="), "{stored}");
+}
+
+#[tokio::test]
+async fn a_used_invite_cannot_be_withdrawn_and_only_admins_withdraw() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let email = unique_email("joined");
+    let token = app.invite(&admin, &email, "student").await;
+    let id = app.get(INVITES).bearer(&admin.access_token).send().await.data()[0]["id"].as_str().unwrap().to_owned();
+    let teacher = app.member(&admin, "teacher").await;
+    let key = admin.tenant().invite(&id.parse().unwrap());
+    let before = app.raw_item(&key).await;
+    app.delete(&format!("{INVITES}/{id}"))
+        .bearer(&teacher.access_token)
+        .send()
+        .await
+        .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    assert_eq!(app.raw_item(&key).await, before);
+
+    app.post("/api/v1/auth/register").json(join(&email, &token)).send().await.expect(StatusCode::CREATED, None);
+    app.delete(&format!("{INVITES}/{id}"))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::CONFLICT, Some("conflict"));
+    for bad in ["not-an-id", "01ARZ3NDEKTSV4RRFFQ69G5FAV"] {
+        app.delete(&format!("{INVITES}/{bad}"))
+            .bearer(&admin.access_token)
+            .send()
+            .await
+            .expect(StatusCode::NOT_FOUND, Some("not_found"));
+    }
+}

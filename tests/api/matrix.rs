@@ -95,6 +95,7 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "child_id" => tenant.student.user_id.clone(),
             "user_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/api-keys/") => tenant.api_key_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/organizations/current/invites/") => tenant.invite_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/jobs/") => tenant.generated.job_id.clone(),
             "id" if operation.path.starts_with("/api/v1/classes/") => tenant.class_id.clone(),
             "id" if operation.path.starts_with("/api/v1/lessons/") => tenant.lesson_id.clone(),
@@ -116,6 +117,8 @@ struct Tenant {
     student: Account,
     parent: Account,
     api_key_id: String,
+    /// A pending invite.
+    invite_id: String,
     generated: Generated,
     /// A body `PUT /content/{id}` accepts for `generated`.
     content_edit: Value,
@@ -209,6 +212,7 @@ impl Tenant {
                                  "objectives": view["objectives"], "questions": view["questions"]}),
             generated,
             api_key_id: app.create_api_key(&admin, json!({"name": "fixture", "scopes": ["read"]})).await.id,
+            invite_id: pending_invite(app, &admin).await,
             admin,
         }
     }
@@ -222,6 +226,18 @@ impl Tenant {
             other => panic!("unknown role {other}"),
         }
     }
+}
+
+/// The id of a new invite `admin` sends and nobody uses.
+async fn pending_invite(app: &TestApp, admin: &Account) -> String {
+    let invite = app
+        .post("/api/v1/organizations/current/invites")
+        .bearer(&admin.access_token)
+        .json(json!({"email": crate::helpers::unique_email("pending"), "role": "student"}))
+        .send()
+        .await;
+    invite.expect(StatusCode::CREATED, None);
+    invite.data()["id"].as_str().unwrap().to_owned()
 }
 
 /// Every item of a tenant's partition, exactly as stored.

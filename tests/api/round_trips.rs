@@ -184,7 +184,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
         app.delete(&leaver).bearer(token).send(),
     )
     .await;
-    measure(
+    let invite = measure(
         &log,
         t,
         "POST",
@@ -193,6 +193,17 @@ async fn every_route_stays_within_its_dynamodb_budget() {
             .bearer(token)
             .json(json!({"email": unique_email("budget"), "role": "teacher"}))
             .send(),
+    )
+    .await;
+    let invites = "/api/v1/organizations/current/invites";
+    measure(&log, t, "GET", invites, app.get(invites).bearer(token).send()).await;
+    let withdraw = format!("{invites}/{}", invite.data()["id"].as_str().unwrap());
+    measure(
+        &log,
+        t,
+        "DELETE",
+        "/api/v1/organizations/current/invites/{id}",
+        app.delete(&withdraw).bearer(token).send(),
     )
     .await;
     measure(

@@ -227,6 +227,9 @@ async fn join_with_invite(
     let items = state.db.batch_get(&[tenant.invite(&invite_id), tenant.organization()]).await?;
     let [invite, org] = <[_; 2]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
     let invite: Invite = toolbox::db::Db::decode(invite.ok_or_else(no_invite)?)?;
+    if invite.deleted_at.is_some() {
+        return Err(no_invite());
+    }
     let org: Organization = toolbox::db::Db::decode(org.ok_or_else(no_invite)?)?;
     let now = state.now();
     if invite.used_at.is_some() {
@@ -248,12 +251,16 @@ async fn join_with_invite(
     user.sessions.insert(session.session_id.clone(), session.expires_at);
     let db = &state.db;
     // The invite is spent in the same transaction that creates the user, on
-    // the condition that nobody spent it first: single use, even in a race.
+    // the condition that nobody spent or withdrew it first: single use, even
+    // in a race.
     let mut writes = vec![
         Write::Update(db.update(
             &tenant.invite(&invite.id),
             "SET used_at = :now, used_by = :user",
-            Some("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :epoch"),
+            Some(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND attribute_not_exists(deleted_at) \
+                 AND expires_at > :epoch",
+            ),
             &[],
             vec![(":now", s(rfc3339(now))), (":user", s(user.id.to_string())), (":epoch", n(now.unix_timestamp()))],
         )?),
@@ -282,7 +289,7 @@ async fn join_with_invite(
     writes.push(session_write(state, &tenant, &session)?);
     db.transact(writes).await.map_err(|err| match &err {
         DbError::Cancelled { failed } if failed.contains(&0) => {
-            AppError::Conflict("the invite has already been used".into())
+            AppError::Conflict("the invite has been used or withdrawn".into())
         }
         DbError::Cancelled { failed } if failed.contains(&2) => {
             AppError::Conflict("the invite is no longer valid".into())

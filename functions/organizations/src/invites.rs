@@ -1,18 +1,22 @@
-//! `POST /organizations/current/invites`: admins invite someone by email to
-//! join as a role. The token is shown once; only its hash is stored.
+//! `/organizations/current/invites`: admins invite someone by email to join
+//! as a role (the token is shown once; only its hash is stored), list the
+//! invites, and withdraw one that has not been used.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use toolbox::AppState;
 use toolbox::auth::{random_secret, sha256_hex};
 use toolbox::clock::rfc3339;
-use toolbox::db::{DbError, Write};
+use toolbox::cursor::{self, PageRequest};
+use toolbox::db::{DbError, Range, Write, s};
 use toolbox::domain::fields::Email;
-use toolbox::domain::invite::{Invite, TOKEN_PREFIX};
+use toolbox::domain::invite::{Invite, InviteStatus, TOKEN_PREFIX};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
-use toolbox::ids::InviteId;
+use toolbox::http::PathId;
+use toolbox::ids::{InviteId, UserId};
 use toolbox::json::Json;
 use toolbox::openapi::*;
 use toolbox::principal::{Principal, Role};
@@ -88,6 +92,8 @@ pub async fn create(
         created_by: principal.user_id.clone(),
         used_at: None,
         used_by: None,
+        deleted_at: None,
+        deleted_by: None,
     };
     let pointer = Lookup {
         org_id: tenant.org_id().clone(),
@@ -115,4 +121,130 @@ pub async fn create(
         })
         .no_store(),
     ))
+}
+
+const LIST: &str = "invites";
+
+/// An invite as admins see it: never its token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteView {
+    id: InviteId,
+    email: Email,
+    role: Role,
+    status: InviteStatus,
+    /// RFC 3339.
+    expires_at: String,
+    created_at: String,
+    created_by: UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    used_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    used_by: Option<UserId>,
+}
+
+impl InviteView {
+    fn of(invite: Invite, now: OffsetDateTime) -> Self {
+        Self {
+            status: invite.status(now.unix_timestamp()),
+            expires_at: rfc3339(OffsetDateTime::from_unix_timestamp(invite.expires_at).unwrap_or(now)),
+            id: invite.id,
+            email: invite.email,
+            role: invite.role,
+            created_at: invite.created_at,
+            created_by: invite.created_by,
+            used_at: invite.used_at,
+            used_by: invite.used_by,
+        }
+    }
+}
+
+/// The organization's invites, newest first: pending, used or expired
+/// (DynamoDB's TTL removes expired ones after a while); not withdrawn ones.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/current/invites",
+    operation_id = "list_invites",
+    tag = "organizations",
+    params(
+        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of invites", body = Success<Vec<InviteView>>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: PageRequest,
+) -> AppResult<ApiResponse<Vec<InviteView>>> {
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(&principal);
+    let keys = state.key_set().await?;
+    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
+    let pk = tenant.pk();
+    let range =
+        Range { partition: &pk, prefix: Tenant::INVITE_PREFIX, index: None, newest_first: true, live_only: true };
+    let found = state.db.query::<Invite>(&range, page.limit, start).await?;
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
+    let now = state.now();
+    Ok(ApiResponse::page(found.items.into_iter().map(|invite| InviteView::of(invite, now)).collect(), next))
+}
+
+/// Withdraws an invite that has not been used: its token admits nobody from
+/// now on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/current/invites/{id}",
+    operation_id = "withdraw_invite",
+    tag = "organizations",
+    params(("id" = InviteId, Path, description = "The invite's id")),
+    responses(
+        (status = 204, description = "Withdrawn"),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin"])))
+)]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId<InviteId>,
+) -> AppResult<StatusCode> {
+    principal.require_role(&[Role::Admin])?;
+    let tenant = Tenant::of(&principal);
+    let invite = state
+        .db
+        .get::<Invite>(&tenant.invite(&id))
+        .await?
+        .filter(|invite| invite.deleted_at.is_none())
+        .ok_or_else(|| AppError::not_found("invite"))?;
+    if invite.used_at.is_some() {
+        return Err(AppError::Conflict("the invite has already been used".into()));
+    }
+    let now = state.now();
+    let mark = state.db.update(
+        &tenant.invite(&id),
+        "SET deleted_at = :now, deleted_by = :by",
+        Some("attribute_exists(pk) AND attribute_not_exists(used_at) AND attribute_not_exists(deleted_at)"),
+        &[],
+        vec![(":now", s(rfc3339(now))), (":by", s(principal.user_id.to_string()))],
+    )?;
+    let lookup = state.db.delete(&global::invite_token(&invite.token_hash))?;
+    state.db.transact(vec![Write::Update(mark), Write::Delete(lookup)]).await.map_err(|err| match err {
+        DbError::Cancelled { failed } if !failed.is_empty() => {
+            AppError::Conflict("the invite was used or withdrawn meanwhile".into())
+        }
+        other => other.into(),
+    })?;
+    tracing::info!(invite_id = %id, "invite withdrawn");
+    Ok(StatusCode::NO_CONTENT)
 }

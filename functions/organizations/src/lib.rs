@@ -21,6 +21,8 @@ pub fn routes() -> RouteTable {
         .get("/api/v1/organizations/current/members/{user_id}/children", children::list)
         .delete("/api/v1/organizations/current/members/{user_id}/children/{child_id}", children::unlink)
         .post("/api/v1/organizations/current/invites", invites::create)
+        .get("/api/v1/organizations/current/invites", invites::list)
+        .delete("/api/v1/organizations/current/invites/{id}", invites::withdraw)
 }
 
 #[derive(utoipa::OpenApi)]
@@ -34,7 +36,9 @@ pub fn routes() -> RouteTable {
         children::link,
         children::list,
         children::unlink,
-        invites::create
+        invites::create,
+        invites::list,
+        invites::withdraw
     ),
     tags((name = "organizations", description = "The caller's organization, its members and invites"))
 )]

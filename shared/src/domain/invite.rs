@@ -1,5 +1,7 @@
 //! Invitations: `ORG#<org> / INVITE#<id>`, found from the token through the
 //! global `INVITE#<sha256(token)>` lookup. The token itself is never stored.
+//! Withdrawing an invite deletes the lookup (and marks the invite), so its
+//! token leads nowhere. DynamoDB's TTL removes an invite after it expires.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,33 @@ pub struct Invite {
     pub used_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_by: Option<UserId>,
+    /// Withdrawn by an admin: its token admits nobody, and it is no longer listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<UserId>,
+}
+
+/// Where an invite stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteStatus {
+    /// Its token still admits the invited email.
+    Pending,
+    Used,
+    Expired,
+}
+
+impl Invite {
+    pub fn status(&self, now_epoch: i64) -> InviteStatus {
+        if self.used_at.is_some() {
+            InviteStatus::Used
+        } else if self.expires_at <= now_epoch {
+            InviteStatus::Expired
+        } else {
+            InviteStatus::Pending
+        }
+    }
 }
 
 /// Invite tokens carry a prefix so a leaked one is recognisable in a scanner.
