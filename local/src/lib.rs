@@ -242,6 +242,11 @@ async fn dispatch(state: &AppState, target: &Target, req: Request) -> Response {
     context.http_method = req.method().clone();
     let source_ip = source_ip(&req);
     context.identity.source_ip = source_ip.map(|ip| ip.to_string());
+    if let Some(gate) = &target.gate
+        && let Err(refusal) = gate.admit_address(req.method().as_str(), req.uri().path(), source_ip).await
+    {
+        return refuse(refusal_error(refusal), request_id, state).await;
+    }
     let mut usage_key = None;
     if target.authorized {
         let headers = req.headers();
@@ -300,10 +305,16 @@ fn denial_error(denial: Denial) -> AppError {
     }
 }
 
-/// The local twin of the `THROTTLED` and `QUOTA_EXCEEDED` gateway responses
-/// (429), and of API Gateway's 403 for a metered call without a plan.
+/// The local twin of the web ACL's 429, of the `THROTTLED` and
+/// `QUOTA_EXCEEDED` gateway responses (429), and of API Gateway's 403 for a
+/// metered call without a plan.
 fn refusal_error(refusal: Refusal) -> AppError {
     match refusal {
+        Refusal::AddressLimited { retry_after } => AppError::RateLimited {
+            message: "too many requests from this address; retry later".into(),
+            retry_after_seconds: retry_after,
+            limit: None,
+        },
         Refusal::Throttled { retry_after } => {
             AppError::RateLimited { message: "too many requests".into(), retry_after_seconds: retry_after, limit: None }
         }

@@ -5,12 +5,16 @@
 //!   per method, shared by every caller;
 //! - usage plans: per usage key (one per organisation), a token bucket of the
 //!   plan's rate and burst, replaced for a method by the plan's per-method
-//!   throttle where it names one, and a request quota per day, week or month.
+//!   throttle where it names one, and a request quota per day, week or month;
+//! - the web ACL's rate-based rules (`AWS::WAFv2::WebACL`): per client
+//!   address, at most `Limit` matching requests in any `EvaluationWindowSec`,
+//!   checked first, as WAF runs before API Gateway.
 //!
 //! Which plan a key is in is read from the local API Gateway (moto), where
 //! sign-up attached it and a tier change moves it, exactly as in AWS.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,6 +55,25 @@ pub struct Plan {
     pub methods: HashMap<String, Rate>,
 }
 
+/// One rate-based rule of the web ACL: per client address, at most `limit`
+/// requests of `method` whose decoded, lowercased path contains `path`, in
+/// any `window_seconds`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddressRule {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub limit: u64,
+    pub window_seconds: u64,
+}
+
+impl AddressRule {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy().to_lowercase();
+        method == self.method && decoded.contains(&self.path)
+    }
+}
+
 /// Every limit the template declares.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
@@ -58,6 +81,8 @@ pub struct Limits {
     pub plans: HashMap<String, Plan>,
     /// Stage throttles by `"{resource path}/{METHOD}"`.
     pub stage_methods: HashMap<String, Rate>,
+    /// The web ACL's rules per client address.
+    pub per_address: Vec<AddressRule>,
 }
 
 fn shape(message: String) -> TemplateError {
@@ -84,6 +109,61 @@ fn quota(value: &Value, what: &str) -> Result<Quota, TemplateError> {
     match (limit, period) {
         (Some(limit), Some(period)) => Ok(Quota { limit, period }),
         _ => Err(shape(format!("{what}: a quota needs a Limit and a Period of DAY, WEEK or MONTH"))),
+    }
+}
+
+/// A web ACL rule in the one shape `toolbox-local` can apply: a
+/// rate-based rule per IP that blocks with a 429, scoped down to one method
+/// (`EXACTLY`) and a path (`CONTAINS`, URL-decoded and lowercased). Any
+/// other shape is an error, so the template cannot drift from what is
+/// applied locally.
+fn address_rule(acl: &str, rule: &Value) -> Result<AddressRule, TemplateError> {
+    let name = rule.get("Name").and_then(Value::as_str).unwrap_or("?").to_owned();
+    let unsupported = |what: &str| shape(format!("{acl} rule {name}: {what}; toolbox-local cannot apply it"));
+    let status = rule.get("Action").and_then(|a| a.get("Block")).and_then(|b| b.get("CustomResponse"));
+    if status.and_then(|r| r.get("ResponseCode")).and_then(Value::as_u64) != Some(429) {
+        return Err(unsupported("its action is not a Block with a 429"));
+    }
+    let rate = rule
+        .get("Statement")
+        .and_then(|s| s.get("RateBasedStatement"))
+        .ok_or_else(|| unsupported("not a rate-based rule"))?;
+    if rate.get("AggregateKeyType").and_then(Value::as_str) != Some("IP") {
+        return Err(unsupported("not aggregated by IP"));
+    }
+    let limit = rate.get("Limit").and_then(Value::as_u64).ok_or_else(|| unsupported("no Limit"))?;
+    let window_seconds = rate.get("EvaluationWindowSec").and_then(Value::as_u64).unwrap_or(300);
+    let statements = rate
+        .get("ScopeDownStatement")
+        .and_then(|s| s.get("AndStatement"))
+        .and_then(|s| s.get("Statements"))
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| unsupported("no AndStatement scope-down"))?;
+    let (mut method, mut path) = (None, None);
+    for statement in statements {
+        let byte_match =
+            statement.get("ByteMatchStatement").ok_or_else(|| unsupported("a scope-down is not a byte match"))?;
+        let field =
+            byte_match.get("FieldToMatch").and_then(Value::as_mapping).ok_or_else(|| unsupported("no field"))?;
+        let search =
+            byte_match.get("SearchString").and_then(Value::as_str).ok_or_else(|| unsupported("no SearchString"))?;
+        let constraint = byte_match.get("PositionalConstraint").and_then(Value::as_str);
+        let transforms: Vec<&str> = byte_match
+            .get("TextTransformations")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("Type").and_then(Value::as_str))
+            .collect();
+        match (field.keys().next().and_then(Value::as_str), constraint, transforms.as_slice()) {
+            (Some("Method"), Some("EXACTLY"), ["NONE"]) => method = Some(search.to_owned()),
+            (Some("UriPath"), Some("CONTAINS"), ["URL_DECODE", "LOWERCASE"]) => path = Some(search.to_lowercase()),
+            _ => return Err(unsupported("a scope-down matches something other than the method or the path")),
+        }
+    }
+    match (method, path) {
+        (Some(method), Some(path)) => Ok(AddressRule { name, method, path, limit, window_seconds }),
+        _ => Err(unsupported("the scope-down names no method or no path")),
     }
 }
 
@@ -128,6 +208,12 @@ impl Limits {
                 }
             }
         }
+        for (logical, resource) in template.resources_of_type("AWS::WAFv2::WebACL") {
+            let rules = resource.get("Properties").and_then(|p| p.get("Rules")).and_then(Value::as_sequence);
+            for rule in rules.into_iter().flatten() {
+                limits.per_address.push(address_rule(logical, rule)?);
+            }
+        }
         Ok(limits)
     }
 
@@ -147,6 +233,8 @@ impl Limits {
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// Over a web ACL rule for the client's address; 429.
+    AddressLimited { retry_after: u64 },
     /// Over a rate; 429 `Retry-After` seconds.
     Throttled { retry_after: u64 },
     /// The plan's quota for the period is spent; 429 until the period ends.
@@ -204,6 +292,8 @@ fn period_bounds(period: Period, now: OffsetDateTime) -> (i64, i64) {
 
 #[derive(Default)]
 struct State {
+    /// (rule, address) → when its counted requests came (ns), oldest first.
+    per_address: HashMap<(String, IpAddr), VecDeque<i128>>,
     buckets: HashMap<String, Bucket>,
     /// Usage key → (period start, requests counted).
     quotas: HashMap<String, (i64, u64)>,
@@ -249,6 +339,28 @@ impl Gate {
             state: Mutex::new(State::default()),
             membership: Mutex::new(Membership { keys: HashMap::new(), read_at: None }),
         })
+    }
+
+    /// Judges a request from `source` to `request_path` against the web
+    /// ACL's rules, before anything else, as WAF runs before API Gateway.
+    pub async fn admit_address(&self, method: &str, request_path: &str, source: Option<IpAddr>) -> Result<(), Refusal> {
+        let Some(source) = source else { return Ok(()) };
+        let now = self.clock.now().unix_timestamp_nanos();
+        let mut state = self.state.lock().await;
+        for rule in self.limits.per_address.iter().filter(|rule| rule.matches(method, request_path)) {
+            let window = i128::from(rule.window_seconds) * 1_000_000_000;
+            let seen = state.per_address.entry((rule.name.clone(), source)).or_default();
+            while seen.front().is_some_and(|at| *at <= now - window) {
+                seen.pop_front();
+            }
+            if seen.len() as u64 >= rule.limit {
+                let frees_at = seen.front().copied().unwrap_or(now) + window;
+                let retry_after = ((frees_at - now) as f64 / 1e9).ceil().max(1.0) as u64;
+                return Err(Refusal::AddressLimited { retry_after });
+            }
+            seen.push_back(now);
+        }
+        Ok(())
     }
 
     /// Judges one request to `method path` (the template's resource path).

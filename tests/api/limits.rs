@@ -233,3 +233,78 @@ async fn concurrent_requests_never_exceed_the_quota() {
     let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     assert_eq!((created, limited), (4, 4), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn the_web_acl_limits_each_address_on_the_public_routes_and_no_other() {
+    let clock = Arc::new(ManualClock::default());
+    // The template's rules, with the login rule made small enough to reach.
+    let app = TestApp::spawn_gated(clock.clone(), |limits| {
+        for rule in &mut limits.per_address {
+            if rule.path.ends_with("/auth/login") {
+                rule.limit = 3;
+                rule.window_seconds = 60;
+            }
+        }
+    })
+    .await;
+    let account = app.register_org().await;
+    let login = |ip: &str, password: &str| {
+        app.post("/api/v1/auth/login")
+            .header(toolbox_local::LOCAL_SOURCE_IP, ip)
+            .json(json!({"email": account.email, "password": password}))
+    };
+    for _ in 0..3 {
+        login("198.51.100.40", "wrong-password-1").send().await.expect(StatusCode::UNAUTHORIZED, None);
+    }
+    // The fourth from that address is refused before any password is checked.
+    let refused = login("198.51.100.40", &account.password).send().await;
+    refused.expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+    assert_eq!(retry_after(&refused), 60);
+    // Another address, and another route from the same one, are not limited.
+    login("198.51.100.41", &account.password).send().await.expect(StatusCode::OK, None);
+    app.get("/api/v1/health")
+        .header(toolbox_local::LOCAL_SOURCE_IP, "198.51.100.40")
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    // The peer address counts the same as the local header.
+    for _ in 0..3 {
+        app.post("/api/v1/auth/login")
+            .peer_ip("198.51.100.42")
+            .json(json!({"email": "x@example.com", "password": "whatever-pass"}))
+            .send()
+            .await
+            .expect(StatusCode::UNAUTHORIZED, None);
+    }
+    app.post("/api/v1/auth/login")
+        .peer_ip("198.51.100.42")
+        .json(json!({"email": "x@example.com", "password": "whatever-pass"}))
+        .send()
+        .await
+        .expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+    // The window slides: once the first requests leave it, the address may try again.
+    clock.advance_millis(61_000);
+    login("198.51.100.40", &account.password).send().await.expect(StatusCode::OK, None);
+}
+
+#[tokio::test]
+async fn the_web_acl_covers_login_register_and_refresh_and_is_associated_with_the_stage() {
+    let template = stack_template();
+    let limits = Limits::from_template(&template).unwrap();
+    let mut covered: Vec<(&str, &str)> =
+        limits.per_address.iter().map(|rule| (rule.method.as_str(), rule.path.as_str())).collect();
+    covered.sort();
+    assert_eq!(
+        covered,
+        [("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/register")]
+    );
+    for rule in &limits.per_address {
+        assert!(rule.limit >= 10 && [60, 120, 300, 600].contains(&rule.window_seconds), "{rule:?}: WAF's bounds");
+    }
+    // The stage throttles stay as the ceiling over every address.
+    assert!(limits.stage_methods.contains_key("/api/v1/auth/login/POST"));
+    let (acl, _) = template.resources_of_type("AWS::WAFv2::WebACL").next().expect("a web ACL");
+    let (_, association) = template.resources_of_type("AWS::WAFv2::WebACLAssociation").next().expect("an association");
+    let properties = format!("{:?}", association.get("Properties").unwrap());
+    assert!(properties.contains(&format!("{acl}.Arn")) && properties.contains("Api.Stage"), "{properties}");
+}
