@@ -5,7 +5,7 @@
 //! An item published to a class has one entry `<PREFIX>#<class>#<item>`
 //! ([`ClassEntry`]), so a class's items are one Query.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -140,12 +140,10 @@ pub async fn classes_to_add(
     if asked.is_empty() {
         return Err(AppError::invalid("class_ids", "give at least one class"));
     }
-    let mut added: Vec<ClassId> = Vec::new();
-    for class in asked {
-        if !current.contains(&class) && !added.contains(&class) {
-            added.push(class);
-        }
+    if asked.len() > MAX_CLASSES {
+        return Err(AppError::invalid("class_ids", format!("give at most {MAX_CLASSES} classes")));
     }
+    let added = new_classes(current, asked);
     if added.is_empty() {
         return Ok(added);
     }
@@ -162,6 +160,13 @@ pub async fn classes_to_add(
         }
     }
     Ok(added)
+}
+
+/// The classes of `asked` not in `current`, each once, in the order asked:
+/// one pass with a set, however long the list.
+fn new_classes(current: &[ClassId], asked: Vec<ClassId>) -> Vec<ClassId> {
+    let mut seen: HashSet<ClassId> = current.iter().cloned().collect();
+    asked.into_iter().filter(|class| seen.insert(class.clone())).collect()
 }
 
 /// True when `student` is enrolled in a live class of `class_ids`: each
@@ -262,4 +267,16 @@ pub async fn commit(
         }
         other => other.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_classes_are_those_not_yet_published_each_once_in_the_order_asked() {
+        let [a, b, c, d] = [ClassId::new(), ClassId::new(), ClassId::new(), ClassId::new()];
+        let asked = vec![c.clone(), a.clone(), c.clone(), d.clone(), b.clone(), d.clone()];
+        assert_eq!(new_classes(&[a, b], asked), vec![c, d]);
+    }
 }

@@ -189,3 +189,26 @@ async fn another_tenants_lessons_and_classes_are_out_of_reach() {
     let listed = app.get("/api/v1/lessons").bearer(&b.access_token).send().await;
     assert!(listed.data().as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_publish_naming_more_classes_than_an_item_may_have_is_refused_whole() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let class = app.class_with(&teacher, &[]).await;
+    let lesson = create(&app, &teacher, body("Too many")).await.data()["id"].as_str().unwrap().to_owned();
+    let key = teacher.tenant().lesson(&lesson.parse().unwrap());
+    let before = app.raw_item(&key).await;
+    // The same class 21 times, then a list as long as a body may be: refused
+    // by their length, before any class is read or compared.
+    let many: Vec<&str> = std::iter::repeat_n(class.as_str(), toolbox::publication::MAX_CLASSES + 1).collect();
+    let refused = publish(&app, &teacher, &lesson, json!(many)).await;
+    refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(refused.body["error"]["details"][0]["field"], "class_ids");
+    let huge: Vec<String> = (0..20_000).map(|_| toolbox::ids::ClassId::new().to_string()).collect();
+    publish(&app, &teacher, &lesson, json!(huge))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert_eq!(app.raw_item(&key).await, before);
+    publish(&app, &teacher, &lesson, json!([class, class])).await.expect(StatusCode::OK, None);
+}
