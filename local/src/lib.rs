@@ -107,6 +107,9 @@ fn document_throttling(doc: &mut utoipa::openapi::OpenApi, template: &Template) 
     }
 }
 
+/// The authorizer's logical id in `template.yaml`.
+pub const AUTHORIZER: &str = "AuthorizerFunction";
+
 /// Every HTTP function's logical id in `template.yaml`.
 pub const HTTP_FUNCTIONS: &[&str] = &[
     "HealthFunction",
@@ -164,6 +167,18 @@ struct Target {
 /// the authorizer has judged it and `gate` (when given) has applied the
 /// template's throttles and usage plans, as API Gateway would.
 pub fn app(state: AppState, template: &Template, gate: Option<Arc<Gate>>) -> Result<Router, AppBuildError> {
+    app_per_function(|_| state.clone(), template, gate)
+}
+
+/// [`app`] with each function (and the authorizer, `AuthorizerFunction`) on
+/// the state `state_of` gives for its logical id, as each Lambda has its
+/// own: tests give each its own AWS clients to see what each one calls.
+pub fn app_per_function(
+    state_of: impl Fn(&str) -> AppState,
+    template: &Template,
+    gate: Option<Arc<Gate>>,
+) -> Result<Router, AppBuildError> {
+    let state = state_of(AUTHORIZER);
     let mut routers: HashMap<String, Router> = HashMap::new();
     let mut preflights: HashSet<String> = HashSet::new();
     let mut app: Router = Router::new();
@@ -172,7 +187,7 @@ pub fn app(state: AppState, template: &Template, gate: Option<Arc<Gate>>) -> Res
             Some(router) => router.clone(),
             None => {
                 let router = function_routes(&route.function)
-                    .map(|routes| routes.into_router(state.clone()))
+                    .map(|routes| routes.into_router(state_of(&route.function)))
                     .ok_or_else(|| AppBuildError::UnknownFunction {
                         function: route.function.clone(),
                         method: route.method.clone(),

@@ -30,6 +30,10 @@ pub struct Config {
     pub cors_origin: Option<String>,
     /// The API Gateway usage plan of each tier, by name.
     pub usage_plans: TierPlans,
+    /// The CloudFormation stack: every usage key it makes carries it as the
+    /// `toolbox:stack` tag, which the auth function's policy requires to
+    /// create one and to delete one.
+    pub stack_name: String,
     /// Invites one admin may send per minute (a business quota).
     pub invites_per_minute: u32,
     /// Generation requests one user may make per minute (a business quota).
@@ -95,6 +99,7 @@ impl Config {
                 "LOGIN_LOCKOUT_SECONDS",
                 &with_default("LOGIN_LOCKOUT_SECONDS", "900"),
             )?,
+            stack_name: required("STACK_NAME")?,
             usage_plans: TierPlans {
                 free: required("USAGE_PLAN_FREE")?,
                 pro: required("USAGE_PLAN_PRO")?,
@@ -132,6 +137,7 @@ mod tests {
             "QUEUE_URL" => Some("q".into()),
             "BUCKET_NAME" => Some("b".into()),
             "JWT_SECRET_ID" => Some("s".into()),
+            "STACK_NAME" => Some("toolbox".into()),
             "USAGE_PLAN_FREE" | "USAGE_PLAN_PRO" | "USAGE_PLAN_ENTERPRISE" => Some("plan".into()),
             _ => None,
         }

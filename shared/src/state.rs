@@ -29,7 +29,7 @@ impl AppState {
         Self {
             db: Db::new(aws.dynamodb.clone(), config.table_name.clone()),
             keys: KeyStore::new(aws.secrets.clone(), config.jwt_secret_id.clone()),
-            usage_plans: UsagePlans::new(aws.sdk.clone(), config.usage_plans.clone()),
+            usage_plans: UsagePlans::new(aws.sdk.clone(), config.usage_plans.clone(), config.stack_name.clone()),
             config: Arc::new(config),
             aws,
             clock,

@@ -123,10 +123,16 @@ impl Tenant {
 
     pub const API_KEY_PREFIX: &'static str = "APIKEY#";
 
-    /// Requests made with a key on one UTC day (`YYYY-MM-DD`).
+    /// Requests made with a key on one UTC day (`YYYY-MM-DD`): each key's
+    /// counts in a partition of their own (`ORG#<org>#KEYUSAGE#<key>`), the
+    /// one kind of item the authorizer writes, so its policy can name them
+    /// by their leading key and nothing else.
     pub fn api_key_usage(&self, key: &ApiKeyId, day: &str) -> Key {
-        self.key(format!("KEYUSAGE#{key}#{day}"))
+        Key { pk: format!("{}#{}{key}", self.pk(), Self::KEY_USAGE_PARTITION), sk: day.to_owned() }
     }
+
+    /// What the partition key of every usage count has after `ORG#<org>#`.
+    pub const KEY_USAGE_PARTITION: &'static str = "KEYUSAGE#";
 
     /// A signature already accepted for a key; its existence refuses a replay.
     pub fn seen_signature(&self, key: &ApiKeyId, signature_hex: &str) -> Key {

@@ -19,9 +19,14 @@ use crate::ids::{OrgId, UserId};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 
+/// The tag every usage key carries, naming the stack that made it: the auth
+/// function's policy lets it create and delete only keys so tagged.
+pub const STACK_TAG: &str = "toolbox:stack";
+
 #[derive(Clone, Debug)]
 pub struct UsagePlans {
     sdk: SdkConfig,
+    stack: String,
     /// Built on first use: only sign-up and tier changes call API Gateway,
     /// so the other functions' binaries and cold starts carry none of it.
     client: Arc<OnceLock<aws_sdk_apigateway::Client>>,
@@ -40,8 +45,8 @@ where
 }
 
 impl UsagePlans {
-    pub fn new(sdk: SdkConfig, names: TierPlans) -> Self {
-        Self { sdk, client: Arc::new(OnceLock::new()), names, ids: Arc::new(OnceCell::new()) }
+    pub fn new(sdk: SdkConfig, names: TierPlans, stack: String) -> Self {
+        Self { sdk, stack, client: Arc::new(OnceLock::new()), names, ids: Arc::new(OnceCell::new()) }
     }
 
     fn client(&self) -> &aws_sdk_apigateway::Client {
@@ -103,6 +108,7 @@ impl UsagePlans {
             .name(format!("org-{org}"))
             .description("usage key of one organisation; see shared/src/usage_plans.rs")
             .enabled(true)
+            .tags(STACK_TAG, &self.stack)
             .send()
             .await
             .map_err(|err| unavailable("create api key", err))?;

@@ -27,6 +27,9 @@ use toolbox_local::template::Template;
 use toolbox_local::throttle::{Gate, Limits};
 use tower::ServiceExt;
 
+/// The generation worker's logical id in `template.yaml`.
+pub const WORKER: &str = "ContentWorkerFunction";
+
 pub struct Stack {
     pub template: Template,
     pub provisioned: Provisioned,
@@ -116,6 +119,31 @@ impl TestApp {
         Self { router, state, clock }
     }
 
+    /// A stack in which every function, the authorizer and the worker
+    /// included, has AWS clients of its own, made from `sdk_of(logical id)`,
+    /// as each Lambda does; and those states by logical id.
+    pub async fn spawn_per_function(
+        sdk_of: impl Fn(&str) -> toolbox::aws::SdkConfig,
+        change: impl FnOnce(&mut Config),
+    ) -> (Self, std::collections::HashMap<&'static str, AppState>) {
+        let stack = stack().await;
+        let mut config = toolbox_local::config(&stack.template, &stack.provisioned).expect("config resolves");
+        change(&mut config);
+        let clock = Arc::new(OffsetClock::default());
+        let functions = toolbox_local::HTTP_FUNCTIONS.iter().copied().chain([toolbox_local::AUTHORIZER, WORKER]);
+        let states: std::collections::HashMap<&'static str, AppState> = functions
+            .map(|function| {
+                let state = AppState::new(config.clone(), AwsClients::new(&sdk_of(function)), clock.clone());
+                (function, state)
+            })
+            .collect();
+        let router = toolbox_local::app_per_function(|function| states[function].clone(), &stack.template, None)
+            .expect("every template route has a handler");
+        let sdk = load_sdk_config().await;
+        let state = AppState::new(config, AwsClients::new(&sdk), clock.clone());
+        (Self { router, state, clock }, states)
+    }
+
     pub fn get(&self, path: &str) -> Call<'_> {
         Call::new(self, Method::GET, path)
     }
@@ -181,10 +209,15 @@ impl TestApp {
     /// the result only.
     /// The generation worker on this app's state, with `provider`.
     pub fn worker(&self, provider: impl Provider + 'static) -> Arc<Worker> {
+        Self::worker_on(self.state.clone(), provider)
+    }
+
+    /// The generation worker on `state`, with `provider`.
+    pub fn worker_on(state: AppState, provider: impl Provider + 'static) -> Arc<Worker> {
         Arc::new(Worker {
-            state: self.state.clone(),
+            state: state.clone(),
             provider: Arc::new(provider),
-            realtime: Realtime::new(self.state.config.pusher.clone()),
+            realtime: Realtime::new(state.config.pusher.clone()),
             lease_seconds: 120,
         })
     }

@@ -12,6 +12,7 @@ mod content;
 mod drift;
 mod events;
 mod health;
+mod iam;
 mod invites;
 mod isolation;
 mod lessons;

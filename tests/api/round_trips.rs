@@ -19,10 +19,13 @@ use crate::helpers::{TestApp, TestResponse, unique_email};
 
 const READ_BUDGET: usize = 3;
 
+/// A read with an API key instead of a token, measured beside the routes.
+const WITH_API_KEY: &str = "/api/v1/organizations/current (with an API key)";
+
 /// Every DynamoDB operation the client starts and ends, in order, as
 /// `start <Operation>` / `end <Operation>`.
 #[derive(Debug, Clone, Default)]
-struct CallLog(Arc<Mutex<Vec<String>>>);
+pub(crate) struct CallLog(Arc<Mutex<Vec<String>>>);
 
 impl CallLog {
     /// The operations started since the last take, by name.
@@ -67,7 +70,7 @@ impl Intercept for CallLog {
     }
 }
 
-struct Measured {
+pub(crate) struct Measured {
     method: &'static str,
     path: &'static str,
     calls: Vec<String>,
@@ -98,24 +101,60 @@ async fn every_route_stays_within_its_dynamodb_budget() {
         config.pusher = Some(crate::helpers::pusher("http://127.0.0.1:9"));
     })
     .await;
+    let table = every_route(&app, &log).await;
+
+    println!("\n| route | DynamoDB calls | operations |\n|---|---|---|");
+    for m in &table {
+        let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
+        m.calls.iter().for_each(|c| *ops.entry(c.as_str()).or_default() += 1);
+        let ops: Vec<String> = ops.into_iter().map(|(op, n)| format!("{op}×{n}")).collect();
+        println!("| {} {} | {} | {} |", m.method, m.path, m.calls.len(), ops.join(", "));
+    }
+    for m in &table {
+        assert!(!m.calls.iter().any(|c| c == "Scan"), "{} {} scans", m.method, m.path);
+        if m.path == WITH_API_KEY {
+            // With an API key the authorizer reads the key's lookup, then the
+            // organisation and key beside the day's usage count: one round
+            // trip more than a token's, and one call that runs concurrently.
+            let calls = &m.calls;
+            assert_eq!(calls.iter().filter(|c| *c == "UpdateItem").count(), 1, "{calls:?}");
+            assert!(calls.len() - 1 <= READ_BUDGET, "an API-key read makes {} sequential round trips", calls.len() - 1);
+        } else if m.method == "GET" {
+            assert!(
+                m.calls.len() <= READ_BUDGET,
+                "{} {} makes {} DynamoDB calls: {:?}",
+                m.method,
+                m.path,
+                m.calls.len(),
+                m.calls
+            );
+        }
+    }
+}
+
+/// Calls every documented operation once, successfully, in a fresh
+/// organisation, counting each one's DynamoDB calls with `log` (an
+/// interceptor on `app`'s client, or a log nothing writes to). Also what
+/// `tests/api/iam.rs` drives to see every call each function makes.
+pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
     let leaving = app.member(&admin, "student").await;
     let mut table = Vec::new();
     let t = &mut table;
 
-    measure(&log, t, "GET", "/api/v1/health", app.get("/api/v1/health").send()).await;
-    measure(&log, t, "GET", "/api/v1/health/live", app.get("/api/v1/health/live").send()).await;
-    measure(&log, t, "GET", "/api/v1/health/ready", app.get("/api/v1/health/ready").send()).await;
-    measure(&log, t, "GET", "/api/v1/openapi.json", app.get("/api/v1/openapi.json").send()).await;
-    measure(&log, t, "GET", "/api/v1/docs", app.get("/api/v1/docs").send()).await;
+    measure(log, t, "GET", "/api/v1/health", app.get("/api/v1/health").send()).await;
+    measure(log, t, "GET", "/api/v1/health/live", app.get("/api/v1/health/live").send()).await;
+    measure(log, t, "GET", "/api/v1/health/ready", app.get("/api/v1/health/ready").send()).await;
+    measure(log, t, "GET", "/api/v1/openapi.json", app.get("/api/v1/openapi.json").send()).await;
+    measure(log, t, "GET", "/api/v1/docs", app.get("/api/v1/docs").send()).await;
     let body = json!({"email": unique_email("budget"), "password": "a-long-password", "first_name": "B", "last_name": "U",
         "organization_name": "Budget School"});
-    measure(&log, t, "POST", "/api/v1/auth/register", app.post("/api/v1/auth/register").json(body).send()).await;
-    let login = measure(&log, t, "POST", "/api/v1/auth/login", app.login(&admin.email, &admin.password)).await;
+    measure(log, t, "POST", "/api/v1/auth/register", app.post("/api/v1/auth/register").json(body).send()).await;
+    let login = measure(log, t, "POST", "/api/v1/auth/login", app.login(&admin.email, &admin.password)).await;
     let refresh = login.data()["refresh_token"].as_str().unwrap().to_owned();
     let refreshed = measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/auth/refresh",
@@ -124,9 +163,9 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     let spare = refreshed.data()["refresh_token"].as_str().unwrap().to_owned();
     let token = &admin.access_token;
-    measure(&log, t, "GET", "/api/v1/auth/me", app.get("/api/v1/auth/me").bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/auth/me", app.get("/api/v1/auth/me").bearer(token).send()).await;
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/auth/logout",
@@ -135,7 +174,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     let signing_out = app.member(&admin, "parent").await;
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/auth/logout-all",
@@ -143,7 +182,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/organizations/current",
@@ -151,7 +190,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "PATCH",
         "/api/v1/organizations/current",
@@ -159,7 +198,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/organizations/current/members",
@@ -168,7 +207,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     let member = format!("/api/v1/organizations/current/members/{}", teacher.user_id);
     measure(
-        &log,
+        log,
         t,
         "PATCH",
         "/api/v1/organizations/current/members/{user_id}",
@@ -177,7 +216,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     let leaver = format!("/api/v1/organizations/current/members/{}", leaving.user_id);
     measure(
-        &log,
+        log,
         t,
         "DELETE",
         "/api/v1/organizations/current/members/{user_id}",
@@ -185,7 +224,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     let invite = measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/organizations/current/invites",
@@ -196,18 +235,12 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     let invites = "/api/v1/organizations/current/invites";
-    measure(&log, t, "GET", invites, app.get(invites).bearer(token).send()).await;
+    measure(log, t, "GET", invites, app.get(invites).bearer(token).send()).await;
     let withdraw = format!("{invites}/{}", invite.data()["id"].as_str().unwrap());
+    measure(log, t, "DELETE", "/api/v1/organizations/current/invites/{id}", app.delete(&withdraw).bearer(token).send())
+        .await;
     measure(
-        &log,
-        t,
-        "DELETE",
-        "/api/v1/organizations/current/invites/{id}",
-        app.delete(&withdraw).bearer(token).send(),
-    )
-    .await;
-    measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/auth/password",
@@ -219,7 +252,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
 
     let created = measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/api-keys",
@@ -229,35 +262,25 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let key_id = created.data()["id"].as_str().unwrap().to_owned();
     let api_key = created.data()["key"].as_str().unwrap().to_owned();
     let key_path = format!("/api/v1/api-keys/{key_id}");
-    measure(&log, t, "GET", "/api/v1/api-keys", app.get("/api/v1/api-keys").bearer(token).send()).await;
-    measure(&log, t, "GET", "/api/v1/api-keys/{id}", app.get(&key_path).bearer(token).send()).await;
-    measure(&log, t, "GET", "/api/v1/api-keys/{id}/usage", app.get(&format!("{key_path}/usage")).bearer(token).send())
+    measure(log, t, "GET", "/api/v1/api-keys", app.get("/api/v1/api-keys").bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/api-keys/{id}", app.get(&key_path).bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/api-keys/{id}/usage", app.get(&format!("{key_path}/usage")).bearer(token).send())
         .await;
-    // With an API key the authorizer reads the key's lookup, then the
-    // organisation and key beside the day's usage count: one round trip more
-    // than a token's, and one call that runs concurrently.
-    log.take();
-    app.get("/api/v1/organizations/current").api_key(&api_key).send().await.expect(StatusCode::OK, None);
-    let calls = log.take();
-    assert_eq!(calls.iter().filter(|c| *c == "UpdateItem").count(), 1, "{calls:?}");
-    assert!(
-        calls.len() - 1 <= READ_BUDGET,
-        "an API-key read makes {} sequential round trips: {calls:?}",
-        calls.len() - 1
-    );
+    let org = app.get("/api/v1/organizations/current").api_key(&api_key).send();
+    measure(log, t, "GET", WITH_API_KEY, org).await;
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/api-keys/{id}/rotate",
         app.post(&format!("{key_path}/rotate")).bearer(token).send(),
     )
     .await;
-    measure(&log, t, "DELETE", "/api/v1/api-keys/{id}", app.delete(&key_path).bearer(token).send()).await;
+    measure(log, t, "DELETE", "/api/v1/api-keys/{id}", app.delete(&key_path).bearer(token).send()).await;
 
     let quiz = json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"});
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/content/generate",
@@ -268,18 +291,18 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let job_path = format!("/api/v1/content/jobs/{}", made.job_id);
     let content_path = format!("/api/v1/content/{}", made.content_id);
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/content/jobs",
         app.get("/api/v1/content/jobs?status=succeeded").bearer(token).send(),
     )
     .await;
-    measure(&log, t, "GET", "/api/v1/content/jobs/{id}", app.get(&job_path).bearer(token).send()).await;
-    measure(&log, t, "GET", "/api/v1/content", app.get("/api/v1/content").bearer(token).send()).await;
-    let view = measure(&log, t, "GET", "/api/v1/content/{id}", app.get(&content_path).bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/content/jobs/{id}", app.get(&job_path).bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/content", app.get("/api/v1/content").bearer(token).send()).await;
+    let view = measure(log, t, "GET", "/api/v1/content/{id}", app.get(&content_path).bearer(token).send()).await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/content/search",
@@ -289,7 +312,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let edit = json!({"title": "Fractions, again", "summary": view.data()["summary"],
                       "objectives": view.data()["objectives"], "questions": view.data()["questions"]});
     measure(
-        &log,
+        log,
         t,
         "PUT",
         "/api/v1/content/{id}",
@@ -297,17 +320,17 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/content/{id}/publish",
         app.post(&format!("{content_path}/publish")).bearer(token).send(),
     )
     .await;
-    measure(&log, t, "DELETE", "/api/v1/content/{id}", app.delete(&content_path).bearer(token).send()).await;
+    measure(log, t, "DELETE", "/api/v1/content/{id}", app.delete(&content_path).bearer(token).send()).await;
     let student = app.member(&admin, "student").await;
     let class = measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/classes",
@@ -317,7 +340,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let class_path = format!("/api/v1/classes/{}", class.data()["id"].as_str().unwrap());
     let roster_path = format!("{class_path}/students");
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/classes/{id}/students",
@@ -325,11 +348,11 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     // A student's reads are the dearer ones: their roster entries, then the classes.
-    measure(&log, t, "GET", "/api/v1/classes", app.get("/api/v1/classes").bearer(&student.access_token).send()).await;
-    measure(&log, t, "GET", "/api/v1/classes/{id}", app.get(&class_path).bearer(&student.access_token).send()).await;
-    measure(&log, t, "GET", "/api/v1/classes/{id}/students", app.get(&roster_path).bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/classes", app.get("/api/v1/classes").bearer(&student.access_token).send()).await;
+    measure(log, t, "GET", "/api/v1/classes/{id}", app.get(&class_path).bearer(&student.access_token).send()).await;
+    measure(log, t, "GET", "/api/v1/classes/{id}/students", app.get(&roster_path).bearer(token).send()).await;
     measure(
-        &log,
+        log,
         t,
         "PUT",
         "/api/v1/classes/{id}",
@@ -337,7 +360,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "DELETE",
         "/api/v1/classes/{id}/students/{student_id}",
@@ -347,7 +370,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let parent = app.member(&admin, "parent").await;
     let children = format!("/api/v1/organizations/current/members/{}/children", parent.user_id);
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/organizations/current/members/{user_id}/children",
@@ -355,7 +378,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/organizations/current/members/{user_id}/children",
@@ -365,10 +388,10 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     app.post(&roster_path).bearer(token).json(json!({"student_ids": [student.user_id]})).send().await;
     let of_child = format!("/api/v1/classes?student_id={}", student.user_id);
     let parents_view =
-        measure(&log, t, "GET", "/api/v1/classes", app.get(&of_child).bearer(&parent.access_token).send()).await;
+        measure(log, t, "GET", "/api/v1/classes", app.get(&of_child).bearer(&parent.access_token).send()).await;
     assert_eq!(parents_view.data().as_array().unwrap().len(), 1);
     measure(
-        &log,
+        log,
         t,
         "DELETE",
         "/api/v1/organizations/current/members/{user_id}/children/{child_id}",
@@ -378,7 +401,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let lesson_body =
         json!({"title": "Budget", "summary": "S.", "objectives": ["O"], "sections": [{"heading": "H", "body": "B"}]});
     let lesson = measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/lessons",
@@ -388,7 +411,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let lesson_path = format!("/api/v1/lessons/{}", lesson.data()["id"].as_str().unwrap());
     let class_id = class.data()["id"].as_str().unwrap();
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/lessons/{id}/publish",
@@ -397,18 +420,18 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     // A student's reads: their place in the class is read with the lessons.
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/lessons",
         app.get(&format!("/api/v1/lessons?class_id={class_id}")).bearer(&student.access_token).send(),
     )
     .await;
-    measure(&log, t, "GET", "/api/v1/lessons/{id}", app.get(&lesson_path).bearer(&student.access_token).send()).await;
+    measure(log, t, "GET", "/api/v1/lessons/{id}", app.get(&lesson_path).bearer(&student.access_token).send()).await;
     let progress_path = format!("{lesson_path}/progress");
     let progress = json!({"status": "completed", "percent": 100, "time_spent_seconds": 600});
     measure(
-        &log,
+        log,
         t,
         "PUT",
         "/api/v1/lessons/{id}/progress",
@@ -416,7 +439,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/lessons/{id}/progress",
@@ -424,24 +447,24 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     let progress_list = format!("/api/v1/lessons/progress?student_id={}", student.user_id);
-    measure(&log, t, "GET", "/api/v1/lessons/progress", app.get(&progress_list).bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/lessons/progress", app.get(&progress_list).bearer(token).send()).await;
     let statistics = format!("{lesson_path}/statistics");
     let stats =
-        measure(&log, t, "GET", "/api/v1/lessons/{id}/statistics", app.get(&statistics).bearer(token).send()).await;
+        measure(log, t, "GET", "/api/v1/lessons/{id}/statistics", app.get(&statistics).bearer(token).send()).await;
     assert_eq!(stats.data()["completed"], 1);
     measure(
-        &log,
+        log,
         t,
         "PUT",
         "/api/v1/lessons/{id}",
         app.call(axum::http::Method::PUT, &lesson_path).bearer(token).json(lesson_body).send(),
     )
     .await;
-    measure(&log, t, "DELETE", "/api/v1/lessons/{id}", app.delete(&lesson_path).bearer(token).send()).await;
+    measure(log, t, "DELETE", "/api/v1/lessons/{id}", app.delete(&lesson_path).bearer(token).send()).await;
     let assessment_body =
         json!({"title": "Budget", "questions": [{"kind": "true_false", "prompt": "Ice floats.", "answer": true}]});
     let assessment = measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/assessments",
@@ -450,7 +473,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     let assessment_path = format!("/api/v1/assessments/{}", assessment.data()["id"].as_str().unwrap());
     measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/assessments/{id}/publish",
@@ -458,18 +481,18 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/assessments",
         app.get(&format!("/api/v1/assessments?class_id={class_id}")).bearer(&student.access_token).send(),
     )
     .await;
-    measure(&log, t, "GET", "/api/v1/assessments/{id}", app.get(&assessment_path).bearer(&student.access_token).send())
+    measure(log, t, "GET", "/api/v1/assessments/{id}", app.get(&assessment_path).bearer(&student.access_token).send())
         .await;
     let attempt = json!({"attempt": 1, "answers": [true]});
     let graded = measure(
-        &log,
+        log,
         t,
         "POST",
         "/api/v1/assessments/{id}/submit",
@@ -478,7 +501,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     .await;
     assert_eq!(graded.data()["percent"], 100.0);
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/assessments/{id}/submissions",
@@ -486,7 +509,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/assessments/{id}/statistics",
@@ -494,44 +517,43 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     )
     .await;
     measure(
-        &log,
+        log,
         t,
         "PUT",
         "/api/v1/assessments/{id}",
         app.call(axum::http::Method::PUT, &assessment_path).bearer(token).json(assessment_body).send(),
     )
     .await;
-    measure(&log, t, "DELETE", "/api/v1/assessments/{id}", app.delete(&assessment_path).bearer(token).send()).await;
+    measure(log, t, "DELETE", "/api/v1/assessments/{id}", app.delete(&assessment_path).bearer(token).send()).await;
     let note = json!({"recipient_ids": [student.user_id], "subject": "Budget", "body": "Counted calls."});
     let sent =
-        measure(&log, t, "POST", "/api/v1/messages", app.post("/api/v1/messages").bearer(token).json(note).send())
-            .await;
+        measure(log, t, "POST", "/api/v1/messages", app.post("/api/v1/messages").bearer(token).json(note).send()).await;
     let message_path = format!("/api/v1/messages/{}", sent.data()["id"].as_str().unwrap());
     let thread_path = format!("/api/v1/messages/thread/{}", sent.data()["thread_id"].as_str().unwrap());
     let reader = &student.access_token;
-    measure(&log, t, "GET", "/api/v1/messages", app.get("/api/v1/messages").bearer(reader).send()).await;
+    measure(log, t, "GET", "/api/v1/messages", app.get("/api/v1/messages").bearer(reader).send()).await;
     measure(
-        &log,
+        log,
         t,
         "GET",
         "/api/v1/messages/unread-count",
         app.get("/api/v1/messages/unread-count").bearer(reader).send(),
     )
     .await;
-    measure(&log, t, "GET", "/api/v1/messages/thread/{thread_id}", app.get(&thread_path).bearer(reader).send()).await;
-    measure(&log, t, "GET", "/api/v1/messages/{id}", app.get(&message_path).bearer(reader).send()).await;
+    measure(log, t, "GET", "/api/v1/messages/thread/{thread_id}", app.get(&thread_path).bearer(reader).send()).await;
+    measure(log, t, "GET", "/api/v1/messages/{id}", app.get(&message_path).bearer(reader).send()).await;
     for (route, action) in [
         ("/api/v1/messages/{id}/read", "read"),
         ("/api/v1/messages/{id}/unread", "unread"),
         ("/api/v1/messages/{id}/star", "star"),
         ("/api/v1/messages/{id}/archive", "archive"),
     ] {
-        measure(&log, t, "POST", route, app.post(&format!("{message_path}/{action}")).bearer(reader).send()).await;
+        measure(log, t, "POST", route, app.post(&format!("{message_path}/{action}")).bearer(reader).send()).await;
     }
-    measure(&log, t, "DELETE", "/api/v1/messages/{id}", app.delete(&message_path).bearer(reader).send()).await;
-    measure(&log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
+    measure(log, t, "DELETE", "/api/v1/messages/{id}", app.delete(&message_path).bearer(reader).send()).await;
+    measure(log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
-    measure(&log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())
+    measure(log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())
         .await;
 
     // Every documented operation was measured.
@@ -544,27 +566,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
             );
         }
     }
-
-    println!("\n| route | DynamoDB calls | operations |\n|---|---|---|");
-    for m in &table {
-        let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
-        m.calls.iter().for_each(|c| *ops.entry(c.as_str()).or_default() += 1);
-        let ops: Vec<String> = ops.into_iter().map(|(op, n)| format!("{op}×{n}")).collect();
-        println!("| {} {} | {} | {} |", m.method, m.path, m.calls.len(), ops.join(", "));
-    }
-    for m in &table {
-        assert!(!m.calls.iter().any(|c| c == "Scan"), "{} {} scans", m.method, m.path);
-        if m.method == "GET" {
-            assert!(
-                m.calls.len() <= READ_BUDGET,
-                "{} {} makes {} DynamoDB calls: {:?}",
-                m.method,
-                m.path,
-                m.calls.len(),
-                m.calls
-            );
-        }
-    }
+    table
 }
 
 #[tokio::test]

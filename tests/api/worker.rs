@@ -108,7 +108,7 @@ async fn poison_messages_are_left_for_the_dead_letter_queue_and_others_in_the_ba
 }
 
 /// Answers like the template provider, after `change` had its way.
-struct Tweaked<F>(F);
+pub(crate) struct Tweaked<F>(pub(crate) F);
 
 impl<F> Provider for Tweaked<F>
 where
@@ -178,14 +178,10 @@ async fn provider_failures_are_retried_until_the_last_receive_or_fail_fast_when_
     assert_eq!(job(&app, &tenant, &message).await.error.as_deref(), Some("provider_unavailable"));
 }
 
-#[tokio::test]
-async fn a_large_body_is_stored_in_s3_with_a_pointer_in_the_item() {
-    let app = TestApp::spawn().await;
-    let admin = app.register_org().await;
-    let message = queued_job(&app, &admin, lesson()).await;
-    // Six sections of about 19,000 characters: each within the review's
-    // limit, together over what an item may hold inline.
-    let long = Tweaked(|stage, mut answer: Value| {
+/// A lesson of six sections of about 19,000 characters: each within the
+/// review's limit, together over what an item may hold inline.
+pub(crate) fn long_lesson() -> Tweaked<impl Fn(Stage, Value) -> Result<Value, ProviderError> + Send + Sync> {
+    Tweaked(|stage, mut answer: Value| {
         let headings: Vec<String> = (1..=6).map(|i| format!("Part {i}")).collect();
         match stage {
             Stage::Outline => {
@@ -199,8 +195,16 @@ async fn a_large_body_is_stored_in_s3_with_a_pointer_in_the_item() {
             _ => {}
         }
         Ok(answer)
-    });
-    let response = worker(&app, long).handle(sqs_event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
+    })
+}
+
+#[tokio::test]
+async fn a_large_body_is_stored_in_s3_with_a_pointer_in_the_item() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let message = queued_job(&app, &admin, lesson()).await;
+    let response =
+        worker(&app, long_lesson()).handle(sqs_event(&[("m1", serde_json::to_string(&message).unwrap(), 1)])).await;
     assert!(failed_ids(&response).is_empty());
     let stored = contents(&app, &admin.tenant()).await;
     assert!(stored[0].body.is_none());
