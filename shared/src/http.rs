@@ -243,7 +243,9 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError
     if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
         return Err(malformed());
     }
-    version.parse().map(Some).map_err(|_| malformed())
+    // Well-formed, but more digits than any version has: it names a version
+    // no item reaches, which is a 412 like any stale one, not a 400.
+    Ok(Some(version.parse().unwrap_or(u64::MAX)))
 }
 
 /// The version `If-Match` names, if any, checked against the `current`
@@ -322,5 +324,33 @@ pub fn json_response<T: serde::Serialize>(status: axum::http::StatusCode, body: 
             *response.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
             response
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_match(value: &str) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(axum::http::header::IF_MATCH, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_match_names_a_version_any_version_or_is_a_400() {
+        assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match("W/\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match("3")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match("*")).unwrap(), None);
+        for bad in ["\"3", "three", "\"\"", "W/", "-1"] {
+            assert!(matches!(if_match(&with_if_match(bad)), Err(AppError::BadRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_version_too_large_for_any_item_is_stale_not_malformed() {
+        let headers = with_if_match("W/157831591197945557597332025477787");
+        assert!(matches!(expect_version(&headers, 4, "assessment"), Err(AppError::PreconditionFailed(_))));
     }
 }

@@ -1,0 +1,43 @@
+"""What the schema fuzzer reached, per operation, from its NDJSON report.
+
+Prints, for every operation, how many cases were sent, how many of them got
+a 2xx, and which statuses came back. Fails when an operation only ever got
+401, 403 or 404: its handler's logic was never reached, so it was not
+fuzzed, whatever the run's checks say.
+
+Usage: fuzz_summary.py REPORT.ndjson
+"""
+
+import collections
+import json
+import sys
+
+REFUSALS = {401, 403, 404}
+
+statuses = collections.defaultdict(collections.Counter)
+for line in open(sys.argv[1], encoding="utf-8"):
+    event = json.loads(line)
+    finished = event.get("ScenarioFinished")
+    if not finished:
+        continue
+    recorder = finished["recorder"]
+    for interaction in recorder.get("interactions", {}).values():
+        statuses[recorder["label"]][interaction["response"]["status_code"]] += 1
+
+print("\n| operation | cases | 2xx | statuses |\n|---|---|---|---|")
+unreached = []
+for label in sorted(statuses, key=lambda label: (label.split(" ", 1)[1], label)):
+    counts = statuses[label]
+    ok = sum(n for status, n in counts.items() if 200 <= status < 300)
+    shown = ", ".join(f"{status}×{n}" for status, n in sorted(counts.items()))
+    print(f"| {label} | {sum(counts.values())} | {ok} | {shown} |")
+    if " /" in label and set(counts) <= REFUSALS:
+        unreached.append(label)
+
+operations = {label: counts for label, counts in statuses.items() if " /" in label}
+total = sum(sum(counts.values()) for counts in operations.values())
+reaching = sum(1 for counts in operations.values() if any(200 <= status < 300 for status in counts))
+print(f"\n{len(operations)} operations, {total} cases; {reaching} operations reached a 2xx.")
+if unreached:
+    print("Only ever 401, 403 or 404, so never fuzzed:\n  " + "\n  ".join(unreached), file=sys.stderr)
+    sys.exit(1)
