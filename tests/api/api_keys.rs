@@ -509,12 +509,7 @@ async fn a_demoted_admins_keys_keep_only_what_a_teacher_may_do() {
     let reader = app.create_api_key(&maker, json!({"name": "reader", "scopes": ["read"]})).await;
     app.patch(ORG).api_key(&both.key).json(json!({"name": "Renamed"})).send().await.expect(StatusCode::OK, None);
 
-    app.patch(&member_path(&maker.user_id))
-        .bearer(&admin.access_token)
-        .json(json!({"role": "teacher"}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
+    app.set_role(&admin, &maker.user_id, "teacher").await;
 
     // The very next request is judged by what the maker may do now.
     let before = app.raw_item(&admin.tenant().organization()).await;
@@ -535,12 +530,7 @@ async fn a_demoted_admins_keys_keep_only_what_a_teacher_may_do() {
     assert_eq!(key_view(&app, &admin, &reader.id).await.data()["scopes"], json!(["read"]));
 
     // Down to a student, nothing is left: every key is refused.
-    app.patch(&member_path(&maker.user_id))
-        .bearer(&admin.access_token)
-        .json(json!({"role": "student"}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
+    app.set_role(&admin, &maker.user_id, "student").await;
     for key in [&both, &reader] {
         read_org(&app, &key.key).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
     }
@@ -592,12 +582,7 @@ async fn a_demotion_in_a_rotation_grace_narrows_both_secrets() {
     let old = app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read", "write", "admin"]})).await;
     let rotated = app.post(&format!("/api/v1/api-keys/{}/rotate", old.id)).bearer(&maker.access_token).send().await;
     let new_key = rotated.data()["key"].as_str().unwrap().to_owned();
-    app.patch(&member_path(&maker.user_id))
-        .bearer(&admin.access_token)
-        .json(json!({"role": "teacher"}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
+    app.set_role(&admin, &maker.user_id, "teacher").await;
     for key in [&old.key, &new_key] {
         read_org(&app, key).await.expect(StatusCode::OK, None);
         app.patch(ORG).api_key(key).json(json!({"name": "Renamed"})).send().await.expect(StatusCode::FORBIDDEN, None);

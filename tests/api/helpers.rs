@@ -290,6 +290,16 @@ impl TestApp {
         id
     }
 
+    /// Gives the member `user_id` another role, as `admin`; the answer is 200.
+    pub async fn set_role(&self, admin: &Account, user_id: &str, role: &str) {
+        self.patch(&format!("/api/v1/organizations/current/members/{user_id}"))
+            .bearer(&admin.access_token)
+            .json(json!({"role": role}))
+            .send()
+            .await
+            .expect(StatusCode::OK, None);
+    }
+
     /// Links `parent` to `child` as `admin` does.
     pub async fn link_parent(&self, admin: &Account, parent: &Account, child: &Account) {
         self.post(&format!("/api/v1/organizations/current/members/{}/children", parent.user_id))

@@ -573,12 +573,7 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
     // An admin with a key demoted to teacher: the key is read to be narrowed.
     let maker = app.member(&admin, "admin").await;
     app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read", "admin"]})).await;
-    app.patch(&format!("/api/v1/organizations/current/members/{}", maker.user_id))
-        .bearer(&admin.access_token)
-        .json(json!({"role": "teacher"}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
+    app.set_role(&admin, &maker.user_id, "teacher").await;
 
     // A removed member leaves their class and their family.
     let student = app.member(&admin, "student").await;

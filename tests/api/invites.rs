@@ -216,6 +216,17 @@ async fn admins_list_invites_newest_first_with_their_status_and_never_a_token() 
         let member = app.member(&admin, role).await;
         app.get(INVITES).bearer(&member.access_token).send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
     }
+    // Paging is checked as every list's: a foreign or made-up cursor is a 400.
+    let members_cursor =
+        app.get("/api/v1/organizations/current/members?limit=1").bearer(&admin.access_token).send().await;
+    let foreign = members_cursor.body["metadata"]["next_cursor"].as_str().unwrap().to_owned();
+    for query in ["limit=0", "limit=101", "cursor=garbage", &format!("cursor={foreign}")] {
+        app.get(&format!("{INVITES}?{query}"))
+            .bearer(&admin.access_token)
+            .send()
+            .await
+            .expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+    }
 
     // Past its expiry (the access token would not outlive a clock moved a
     // week on, so the invite's expiry moves back instead).

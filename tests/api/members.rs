@@ -101,12 +101,7 @@ async fn the_last_admin_can_be_neither_demoted_nor_removed() {
 
     // With a second admin, the first may step down.
     let _second = app.member(&admin, "admin").await;
-    app.patch(&member_path(&admin.user_id))
-        .bearer(&admin.access_token)
-        .json(json!({"role": "teacher"}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
+    app.set_role(&admin, &admin.user_id, "teacher").await;
 }
 
 #[tokio::test]
@@ -246,18 +241,8 @@ async fn students_and_parents_see_only_the_staff_and_no_contact_details() {
     assert!(seen.iter().all(|m| m["email"].is_string()));
 
     // The directory follows role changes and removals.
-    app.patch(&member_path(&teacher.user_id))
-        .bearer(&admin.access_token)
-        .json(json!({"role": "parent"}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
-    app.patch(&member_path(&parent.user_id))
-        .bearer(&admin.access_token)
-        .json(json!({"role": "teacher"}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
+    app.set_role(&admin, &teacher.user_id, "parent").await;
+    app.set_role(&admin, &parent.user_id, "teacher").await;
     let second_admin = app.member(&admin, "admin").await;
     app.delete(&member_path(&second_admin.user_id))
         .bearer(&admin.access_token)
