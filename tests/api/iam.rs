@@ -326,6 +326,22 @@ fn condition(value: Option<&Yaml>, stack_name: &str) -> Condition {
     condition
 }
 
+/// The tags the template gives a resource (`!Ref AWS::StackName` resolved).
+fn template_tags(template: &Template, logical: &str, stack_name: &str) -> BTreeMap<String, String> {
+    let resource = template.resources().find(|(id, _)| *id == logical).map(|(_, r)| r);
+    let tags = resource.and_then(|r| r.get("Properties")).and_then(|p| p.get("Tags")).and_then(Yaml::as_sequence);
+    tags.into_iter()
+        .flatten()
+        .map(|tag| {
+            let value = match tag.get("Value") {
+                Some(Yaml::Tagged(t)) if t.value.as_str() == Some("AWS::StackName") => stack_name.to_owned(),
+                other => other.and_then(Yaml::as_str).unwrap_or_default().to_owned(),
+            };
+            (tag.get("Key").and_then(Yaml::as_str).unwrap_or_default().to_owned(), value)
+        })
+        .collect()
+}
+
 /// Each function's statements (every one an Allow), by logical id.
 fn policies(template: &Template, stack_name: &str) -> BTreeMap<String, Vec<Statement>> {
     let mut out = BTreeMap::new();
@@ -363,10 +379,10 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 impl Statement {
-    /// Whether this statement allows `need`, with `made_tags` the tags on
-    /// every API Gateway key this function made (a resource tag condition
-    /// holds if every key it could name carries the tag).
-    fn allows(&self, need: &Need, pattern: &str, made_tags: &[BTreeMap<String, String>]) -> bool {
+    /// Whether this statement allows `need`; `tags_of` gives the tags the
+    /// resource a need names may carry (a resource tag condition holds only
+    /// if every one of them carries the tag).
+    fn allows(&self, need: &Need, pattern: &str, tags_of: &dyn Fn(&Need) -> Vec<BTreeMap<String, String>>) -> bool {
         let condition = &self.condition;
         self.actions.contains(&need.action)
             && glob(pattern, &need.resource)
@@ -375,10 +391,11 @@ impl Statement {
                 .as_ref()
                 .is_none_or(|patterns| need.leading_keys.iter().all(|key| patterns.iter().any(|p| glob(p, key))))
             && condition.request_tags.iter().all(|(k, v)| need.request_tags.get(k) == Some(v))
-            && condition
-                .resource_tags
-                .iter()
-                .all(|(k, v)| !made_tags.is_empty() && made_tags.iter().all(|tags| tags.get(k) == Some(v)))
+            && (condition.resource_tags.is_empty() || {
+                let tags = tags_of(need);
+                !tags.is_empty()
+                    && tags.iter().all(|t| condition.resource_tags.iter().all(|(k, v)| t.get(k) == Some(v)))
+            })
     }
 }
 
@@ -393,15 +410,26 @@ fn judge(template: &Template, names: &Names, stack_name: &str, sent: &[Sent]) ->
     let (mut denied, mut unused) = (Vec::new(), Vec::new());
     for (function, statements) in &policies {
         let done = performed.remove(function).unwrap_or_default();
-        let made_tags: Vec<BTreeMap<String, String>> = done
+        // The tags a resource may carry: a usage plan's, as the template
+        // declares them (its keys inherit them); an API key's, as this
+        // function made every key (the recorder cannot see which key a
+        // request names, only that each one made carried the tag).
+        let made_keys: Vec<BTreeMap<String, String>> = done
             .iter()
             .filter(|need| need.action == "apigateway:POST" && need.resource == "apigateway::/apikeys")
             .map(|need| need.request_tags.clone())
             .collect();
+        let tags_of = |need: &Need| -> Vec<BTreeMap<String, String>> {
+            match need.resource.strip_prefix("apigateway::/usageplans/").and_then(|rest| rest.split('/').next()) {
+                Some(plan) => vec![template_tags(template, &names.logical(plan), stack_name)],
+                None if need.resource.starts_with("apigateway::/apikeys/") => made_keys.clone(),
+                None => Vec::new(),
+            }
+        };
         for need in &done {
             let allowed = statements
                 .iter()
-                .any(|statement| statement.resources.iter().any(|pattern| statement.allows(need, pattern, &made_tags)));
+                .any(|statement| statement.resources.iter().any(|pattern| statement.allows(need, pattern, &tags_of)));
             if !allowed {
                 denied.push(format!(
                     "{function}: {} on {} (leading keys {:?})",
@@ -421,7 +449,7 @@ fn judge(template: &Template, names: &Names, stack_name: &str, sent: &[Sent]) ->
                             resource_tags: statement.condition.resource_tags.clone(),
                         },
                     };
-                    if !done.iter().any(|need| single.allows(need, pattern, &made_tags)) {
+                    if !done.iter().any(|need| single.allows(need, pattern, &tags_of)) {
                         unused.push(format!("{function}: {action} on {pattern}"));
                     }
                 }
@@ -473,7 +501,10 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
     let body = serde_json::to_string(&job.message()).unwrap();
     worker.handle(sqs_event(&[("large", body, 1)])).await;
     let job: toolbox::domain::job::Job = app.state.db.get(&teacher.tenant().job(&job_id)).await.unwrap().unwrap();
-    let large = job.content_id.expect("the large lesson was made").to_string();
+    let large = job.content_id.clone().expect("the large lesson was made").to_string();
+    // Delivered again (SQS delivers at least once): the finished job is read and acknowledged.
+    let again = worker.handle(sqs_event(&[("again", serde_json::to_string(&job.message()).unwrap(), 2)])).await;
+    assert!(again.batch_item_failures.is_empty());
     let failing = TestApp::worker_on(
         worker_state.clone(),
         crate::worker::Tweaked(|_, _| Err(toolbox::generation::provider::ProviderError::Server(503))),
@@ -570,10 +601,48 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
         .await
         .expect(StatusCode::OK, None);
 
-    // An admin with a key demoted to teacher: the key is read to be narrowed.
-    let maker = app.member(&admin, "admin").await;
-    app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read", "admin"]})).await;
-    app.set_role(&admin, &maker.user_id, "teacher").await;
+    // Admins with keys demoted to teacher (a key is read to be narrowed,
+    // another revoked), to student (every key revoked), and removed.
+    for (role, scopes) in
+        [("teacher", json!(["read", "admin"])), ("teacher", json!(["admin"])), ("student", json!(["read"]))]
+    {
+        let maker = app.member(&admin, "admin").await;
+        app.create_api_key(&maker, json!({"name": "ops", "scopes": scopes})).await;
+        app.set_role(&admin, &maker.user_id, role).await;
+    }
+    let leaving = app.member(&admin, "admin").await;
+    app.create_api_key(&leaving, json!({"name": "ops", "scopes": ["read", "admin"]})).await;
+    app.delete(&format!("/api/v1/organizations/current/members/{}", leaving.user_id))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT, None);
+
+    // A second attempt at an assessment checks that the first exists.
+    let learner = app.member(&admin, "student").await;
+    let tested = app.class_with(&teacher, &[&learner]).await;
+    let assessment = app
+        .post("/api/v1/assessments")
+        .bearer(&teacher.access_token)
+        .json(json!({"title": "Twice", "max_attempts": 2,
+            "questions": [{"kind": "true_false", "prompt": "Leaves are green.", "answer": true}]}))
+        .send()
+        .await;
+    let assessment = assessment.data()["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/assessments/{assessment}/publish"))
+        .bearer(&teacher.access_token)
+        .json(json!({"class_ids": [tested]}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    for attempt in [1, 2] {
+        app.post(&format!("/api/v1/assessments/{assessment}/submit"))
+            .bearer(&learner.access_token)
+            .json(json!({"attempt": attempt, "answers": [true]}))
+            .send()
+            .await
+            .expect(StatusCode::CREATED, None);
+    }
 
     // A removed member leaves their class and their family.
     let student = app.member(&admin, "student").await;
