@@ -228,3 +228,30 @@ async fn concurrent_sign_ins_never_pass_the_cap() {
         app.state.db.get(&account.tenant().user(&account.user_id.parse().unwrap())).await.unwrap().unwrap();
     assert_eq!(user.sessions.len(), toolbox::domain::session::MAX_PER_USER);
 }
+
+#[tokio::test]
+async fn a_sign_in_checked_against_the_old_password_cannot_commit_after_a_change() {
+    let app = TestApp::spawn().await;
+    let account = app.register_org().await;
+    let tenant = account.tenant();
+    let key = tenant.user(&account.user_id.parse().unwrap());
+    // A sign-in read the user (and checked the old password) ...
+    let read: toolbox::domain::user::User = app.state.db.get(&key).await.unwrap().unwrap();
+    // ... the password changes meanwhile ...
+    change_password(&app, &account, &account.password, "a-brand-new-password").await.expect(StatusCode::OK, None);
+    // ... and its session is refused when it commits.
+    let user_id = account.user_id.parse().unwrap();
+    let session = toolbox::domain::session::Session::start(
+        user_id,
+        toolbox::ids::SessionId::new(),
+        "h".into(),
+        app.state.now(),
+        60,
+    );
+    let admit =
+        toolbox::domain::session::admit(&app.state.db, &tenant, &read, &session, app.state.now().unix_timestamp());
+    let stale = app.state.db.run_update(admit.unwrap()).await;
+    assert!(matches!(stale, Err(toolbox::db::DbError::ConditionFailed)), "{stale:?}");
+    let after: toolbox::domain::user::User = app.state.db.get(&key).await.unwrap().unwrap();
+    assert!(!after.sessions.contains_key(&session.session_id));
+}

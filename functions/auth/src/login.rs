@@ -133,7 +133,12 @@ pub async fn login(
             }
             Err(DbError::Cancelled { failed }) if failed == [1] && race < SESSION_RACES => {
                 tokio::time::sleep(std::time::Duration::from_millis(u64::from(rand::random::<u8>() % 40))).await;
+                let verified = std::mem::take(&mut user.password_hash);
                 user = user::find_active(&state.db, &tenant, &user.id).await.map_err(|_| invalid_credentials())?;
+                // The password changed since it was checked: this sign-in is of the old one.
+                if user.password_hash != verified {
+                    return Err(invalid_credentials());
+                }
             }
             Err(err) => return Err(err.into()),
         }

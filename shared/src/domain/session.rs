@@ -74,9 +74,12 @@ pub const MAX_PER_USER: usize = 10;
 
 /// The update of `user` that admits `session` among their live sessions:
 /// expired ones are dropped and, at [`MAX_PER_USER`], the oldest ends. It
-/// holds only while the sessions it drops are still there and no more
-/// sessions have been added than leave room, so sign-ins at the same moment
-/// never pass the cap: a loser reads again.
+/// holds only while the password is still the one the sign-in checked and
+/// the user is not removed (a sign-in with the old password that commits
+/// after a password change would otherwise outlive it), while the sessions
+/// it drops are still there, and while no more sessions have been added
+/// than leave room, so sign-ins at the same moment never pass the cap: a
+/// loser reads again.
 pub fn admit(db: &Db, tenant: &Tenant, user: &User, session: &Session, now_epoch: i64) -> Result<Update, DbError> {
     let (expired, live): (Vec<_>, Vec<_>) = user.sessions.iter().partition(|(_, expires)| **expires <= now_epoch);
     // Session ids are ULIDs: in id order, the oldest first.
@@ -88,7 +91,8 @@ pub fn admit(db: &Db, tenant: &Tenant, user: &User, session: &Session, now_epoch
     let mut names: Vec<(String, String)> =
         vec![("#sessions".into(), "sessions".into()), ("#new".into(), session.session_id.to_string())];
     let mut removes = Vec::new();
-    let mut condition = "size(#sessions) <= :room".to_owned();
+    let mut condition =
+        "password_hash = :verified AND attribute_not_exists(deleted_at) AND size(#sessions) <= :room".to_owned();
     for (index, id) in evicted.into_iter().enumerate() {
         names.push((format!("#e{index}"), id));
         removes.push(format!("#sessions.#e{index}"));
@@ -104,7 +108,7 @@ pub fn admit(db: &Db, tenant: &Tenant, user: &User, session: &Session, now_epoch
         &expression,
         Some(&condition),
         &names,
-        vec![(":expires", n(session.expires_at)), (":room", n(room))],
+        vec![(":expires", n(session.expires_at)), (":room", n(room)), (":verified", s(&user.password_hash))],
     )
 }
 
