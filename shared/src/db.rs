@@ -591,6 +591,7 @@ impl Range<'_> {
     }
 }
 
+#[derive(Clone)]
 pub enum Write {
     Put(Put),
     Update(Update),

@@ -271,3 +271,46 @@ async fn responses_are_json_with_a_charset() {
         assert_eq!(response.headers["content-type"], "application/json; charset=utf-8");
     }
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_no_more_password_checks_than_the_limit() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let account = app.register_org().await;
+    let limit = app.state.config.login_max_failures as usize;
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..3 * limit {
+        let (app, email) = (app.clone(), account.email.clone());
+        guesses
+            .spawn(async move { login_from(&app, "198.51.100.60", &email, &format!("guess-number-{n}")).await.status });
+    }
+    let statuses = guesses.join_all().await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= limit, "{checked} passwords were checked: {statuses:?}");
+    assert_eq!(checked + refused, statuses.len(), "{statuses:?}");
+    // And the right password from there is refused too, until the lock ends.
+    login_from(&app, "198.51.100.60", &account.email, &account.password)
+        .await
+        .expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+}
+
+#[tokio::test]
+async fn the_owner_signing_in_does_not_reset_the_count_of_guesses_from_elsewhere() {
+    let app = TestApp::spawn_with(|config| config.login_max_account_failures = 6).await;
+    let account = app.register_org().await;
+    for ip in ["198.51.100.71", "198.51.100.72"] {
+        for _ in 0..2 {
+            login_from(&app, ip, &account.email, "wrong-password-1").await.expect(StatusCode::UNAUTHORIZED, None);
+        }
+    }
+    login_from(&app, "203.0.113.70", &account.email, &account.password).await.expect(StatusCode::OK, None);
+    for _ in 0..2 {
+        login_from(&app, "198.51.100.73", &account.email, "wrong-password-1")
+            .await
+            .expect(StatusCode::UNAUTHORIZED, None);
+    }
+    // Six failures in the window, whoever signed in between: the account is locked.
+    login_from(&app, "203.0.113.70", &account.email, &account.password)
+        .await
+        .expect(StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"));
+}

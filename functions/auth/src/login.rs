@@ -106,24 +106,30 @@ pub async fn login(
     if let Some(seconds) = Guard::locked_for(&attempt.counters, now)? {
         return Err(lockout::locked(seconds));
     }
+    // A place in the failure counters before the password is checked: a
+    // burst of guesses gets no more checks than the limits allow.
+    let reserved = attempt.guard.reserve(&state.db, &state.config, now).await?;
     let stored_hash = attempt.account.as_ref().map(|(_, user, _)| user.password_hash.clone());
     if !password::verify(req.password.expose().to_owned(), stored_hash).await? {
-        attempt.guard.failed(&state.db, &state.config, now).await?;
+        reserved.failed(&state.db, &state.config, now).await?;
         return Err(invalid_credentials());
     }
-    let (tenant, mut user, org) = attempt.account.ok_or_else(invalid_credentials)?;
+    let Some((tenant, mut user, org)) = attempt.account else {
+        reserved.failed(&state.db, &state.config, now).await?;
+        return Err(invalid_credentials());
+    };
     if org.status == OrgStatus::Suspended {
         return Err(AppError::Forbidden("the organization is suspended".into()));
     }
     toolbox::usage_plans::ensure_usage_key(&state, &tenant, &org).await?;
     let (session, refresh) = new_session(&state, &user);
+    let [account, from_source] = reserved.succeeded(&state.db, now)?;
     for race in 1..=SESSION_RACES {
-        let [account, from_source] = attempt.guard.cleared(&state.db, now)?;
         let writes = vec![
             session_write(&state, &tenant, &session)?,
             Write::Update(session::admit(&state.db, &tenant, &user, &session, now.unix_timestamp())?),
-            account,
-            from_source,
+            account.clone(),
+            from_source.clone(),
             toolbox::activity::count(&state, &tenant, toolbox::activity::Counter::Logins, &user.id, 1)?,
         ];
         match state.db.transact(writes).await {

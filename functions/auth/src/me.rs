@@ -91,8 +91,9 @@ pub async fn change_password(
     if let Some(seconds) = Guard::locked_for(&counters, now)? {
         return Err(lockout::locked(seconds));
     }
+    let reserved = guard.reserve(&state.db, &state.config, now).await?;
     if !password::verify(req.current_password, Some(user.password_hash.clone())).await? {
-        guard.failed(&state.db, &state.config, now).await?;
+        reserved.failed(&state.db, &state.config, now).await?;
         return Err(AppError::Forbidden("the current password is not correct".into()));
     }
     let password_hash = password::hash(req.new_password.expose().to_owned()).await?;
@@ -112,7 +113,7 @@ pub async fn change_password(
         now,
         vec![("password_hash", s(password_hash)), ("sessions", value(&kept)?)],
     )?;
-    let [account, from_source] = guard.cleared(&state.db, now)?;
+    let [account, from_source] = reserved.succeeded(&state.db, now)?;
     state.db.transact(vec![Write::Update(update), account, from_source]).await.map_err(|err| match err {
         DbError::Cancelled { failed } if failed.contains(&1) || failed.contains(&2) => {
             lockout::locked(state.config.login_lockout_seconds as u64)

@@ -3,12 +3,19 @@
 //! - per account *and* source address (`LOGIN_MAX_FAILURES`, 5): wrong
 //!   passwords from one address lock that address out of that account, so a
 //!   student who types wrong passwords for a teacher's account locks out
-//!   only themselves;
+//!   only themselves (an IPv6 address counts by its /64, which one client
+//!   holds whole);
 //! - per account (`LOGIN_MAX_ACCOUNT_FAILURES`, 100): guessing from many
 //!   addresses still stops, at a count no single mistyping user reaches.
 //!
-//! Each limit is a counter item of its own that counts failures within a
-//! window of `LOGIN_LOCKOUT_SECONDS` and, at its limit, locks for as long.
+//! Each limit is a counter item of its own that counts within a window of
+//! `LOGIN_LOCKOUT_SECONDS` and, at its limit, locks for as long. An attempt
+//! takes its place in both counters *before* its password is checked, on the
+//! condition that neither is locked or full, so a burst of parallel guesses
+//! gets no more checks than the limits allow. A failure keeps its place; a
+//! success gives the account counter's back (failures from elsewhere stay
+//! counted) and forgets its own address's.
+//!
 //! The counters are global items keyed by hashes: an identifier that names
 //! no account is counted and locked exactly like one that does, so the
 //! answers never tell the two apart, and no email or address is stored.
@@ -26,12 +33,14 @@ use crate::ids::{OrgId, UserId};
 use crate::tenancy::{Key, global};
 
 /// One counter as stored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Counter {
     #[serde(default)]
-    count: u64,
-    /// Epoch seconds. (`expires_at`, the end of the counting window or of
-    /// the lock, is the item's TTL and only read by conditions.)
+    count: i64,
+    /// Epoch seconds: the end of the counting window (or of the lock), and
+    /// the item's TTL.
+    #[serde(default)]
+    expires_at: i64,
     #[serde(default)]
     locked_until: Option<i64>,
 }
@@ -41,6 +50,16 @@ struct Counter {
 pub struct Guard {
     account: Key,
     source: Key,
+}
+
+/// Places an attempt holds in both counters until its password is checked.
+#[derive(Debug)]
+#[must_use = "a reserved attempt is either failed or succeeded"]
+pub struct Attempt {
+    guard: Guard,
+    /// The counts with this attempt in them.
+    account: i64,
+    source: i64,
 }
 
 impl Guard {
@@ -56,7 +75,7 @@ impl Guard {
 
     fn of(subject: &str, source: Option<IpAddr>) -> Self {
         let subject = sha256_hex(subject.as_bytes());
-        let source = sha256_hex(source.map(|ip| ip.to_string()).unwrap_or_default().as_bytes());
+        let source = sha256_hex(source.map(network).unwrap_or_default().as_bytes());
         Self { account: global::login_failures(&subject), source: global::login_failures_from(&subject, &source) }
     }
 
@@ -65,8 +84,9 @@ impl Guard {
         [self.account.clone(), self.source.clone()]
     }
 
-    /// Seconds until the attempt may be made, if either counter (as read
-    /// with [`Guard::keys`]) is locked at `now`.
+    /// Seconds until an attempt may be made, if either counter (as read
+    /// with [`Guard::keys`]) is locked at `now`: checked before any write,
+    /// so a locked-out client costs one read.
     pub fn locked_for(counters: &[Option<Item>], now: OffsetDateTime) -> Result<Option<u64>, DbError> {
         let now = now.unix_timestamp();
         let mut until = None;
@@ -79,95 +99,179 @@ impl Guard {
         Ok(until.map(|until| (until - now) as u64))
     }
 
-    /// Counts a wrong password on both counters; the one that reaches its
-    /// limit locks.
-    pub async fn failed(&self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<(), DbError> {
+    /// Takes this attempt's place in both counters, or answers [`locked`]
+    /// when either is locked or already full of attempts.
+    pub async fn reserve(&self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<Attempt, AppError> {
         let window = config.login_lockout_seconds;
         let (account, source) = tokio::join!(
-            count(db, &self.account, config.login_max_account_failures, window, now),
-            count(db, &self.source, config.login_max_failures, window, now),
+            take(db, &self.account, config.login_max_account_failures, window, now),
+            take(db, &self.source, config.login_max_failures, window, now),
         );
-        let locked = account?.max(source?);
-        if locked {
+        match (account, source) {
+            (Ok(account), Ok(source)) => Ok(Attempt { guard: self.clone(), account, source }),
+            // Give back the place one of them took; answer for the other.
+            (Ok(_), Err(refused)) => {
+                give_back(db, &self.account, window, now).await?;
+                Err(refused)
+            }
+            (Err(refused), Ok(_)) => {
+                give_back(db, &self.source, window, now).await?;
+                Err(refused)
+            }
+            (Err(refused), Err(_)) => Err(refused),
+        }
+    }
+}
+
+impl Attempt {
+    /// The password was wrong: the attempt keeps its places, and a counter
+    /// it filled locks.
+    pub async fn failed(self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<(), DbError> {
+        let window = config.login_lockout_seconds;
+        let (account, source) = tokio::join!(
+            lock_if_full(db, &self.guard.account, self.account, config.login_max_account_failures, window, now),
+            lock_if_full(db, &self.guard.source, self.source, config.login_max_failures, window, now),
+        );
+        if account? || source? {
             tracing::warn!("sign-in locked after repeated password failures");
         }
         Ok(())
     }
 
-    /// The writes of a successful attempt, for its transaction: both
-    /// counters forgotten, on the condition that neither is locked now, so
-    /// requests already verifying a password when a lock fell cannot slip
-    /// through. A failed condition is at these writes' index in the
-    /// transaction: answer it with [`locked`].
-    pub fn cleared(&self, db: &Db, now: OffsetDateTime) -> Result<[Write; 2], DbError> {
-        let delete = |key: &Key| {
-            db.delete_if(
-                key,
-                "attribute_not_exists(locked_until) OR locked_until <= :now",
-                &[],
-                vec![(":now", n(now.unix_timestamp()))],
-            )
-            .map(Write::Delete)
-        };
-        Ok([delete(&self.account)?, delete(&self.source)?])
+    /// The writes of a right password, for its transaction: this address's
+    /// count forgotten and the account's place given back, on the condition
+    /// that neither counter was locked meanwhile (an attempt already checking
+    /// a password when a lock fell does not slip through). A failed
+    /// condition is at these writes' index in the transaction: answer it
+    /// with [`locked`].
+    pub fn succeeded(self, db: &Db, now: OffsetDateTime) -> Result<[Write; 2], DbError> {
+        let unlocked = "attribute_not_exists(locked_until) OR locked_until <= :now";
+        let source = db.delete_if(&self.guard.source, unlocked, &[], vec![(":now", n(now.unix_timestamp()))])?;
+        let account = db.update(
+            &self.guard.account,
+            "ADD #count :minus_one",
+            Some(unlocked),
+            &[("#count", "count")],
+            vec![(":minus_one", n(-1)), (":now", n(now.unix_timestamp()))],
+        )?;
+        Ok([Write::Update(account), Write::Delete(source)])
     }
 }
 
-/// Adds one failure to a counter, starting a new window when the last one
-/// is over (DynamoDB's TTL removes an expired item only eventually); at
-/// `limit` the counter locks for `window` seconds. True if it locked.
-async fn count(db: &Db, key: &Key, limit: i64, window: i64, now: OffsetDateTime) -> Result<bool, DbError> {
+/// What identifies a source: an IPv4 address, or an IPv6 address's /64.
+fn network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// Adds one attempt to a counter within its window (starting a new window
+/// when the last one is over: DynamoDB's TTL removes an expired item only
+/// eventually), unless it is locked or full. The count with this attempt.
+async fn take(db: &Db, key: &Key, limit: i64, window: i64, now: OffsetDateTime) -> Result<i64, AppError> {
     let now = now.unix_timestamp();
     for _ in 0..3 {
         let add = db.update(
             key,
             "ADD #count :one SET expires_at = if_not_exists(expires_at, :window_end)",
-            Some("attribute_not_exists(expires_at) OR expires_at > :now"),
+            Some(
+                "(attribute_not_exists(expires_at) OR expires_at > :now) \
+                 AND (attribute_not_exists(locked_until) OR locked_until <= :now) \
+                 AND (attribute_not_exists(#count) OR #count < :limit)",
+            ),
             &[("#count", "count")],
-            vec![(":one", n(1)), (":window_end", n(now + window)), (":now", n(now))],
+            vec![(":one", n(1)), (":window_end", n(now + window)), (":now", n(now)), (":limit", n(limit))],
         )?;
         match db.run_update(add).await {
-            Ok(item) => {
-                let counter: Counter = Db::decode(item)?;
-                if counter.count < limit as u64 {
-                    return Ok(false);
-                }
-                let lock = db.update(
-                    key,
-                    "SET locked_until = :until, expires_at = :until, #count = :zero",
-                    None,
-                    &[("#count", "count")],
-                    vec![(":until", n(now + window)), (":zero", n(0))],
-                )?;
-                db.run_update(lock).await?;
-                return Ok(true);
-            }
-            Err(DbError::ConditionFailed) => {
-                // The window is over: start the next one from zero, unless
-                // another failure just did.
-                let reset = db.update(
-                    key,
-                    "SET #count = :zero, expires_at = :window_end REMOVE locked_until",
-                    Some("expires_at <= :now"),
-                    &[("#count", "count")],
-                    vec![(":zero", n(0)), (":window_end", n(now + window)), (":now", n(now))],
-                )?;
-                match db.run_update(reset).await {
-                    Ok(_) | Err(DbError::ConditionFailed) => continue,
-                    Err(err) => return Err(err),
-                }
-            }
-            Err(err) => return Err(err),
+            Ok(item) => return Ok(Db::decode::<Counter>(item)?.count),
+            Err(DbError::ConditionFailed) => {}
+            Err(err) => return Err(err.into()),
+        }
+        let counter: Counter = db.get(key).await?.unwrap_or_default();
+        if let Some(until) = counter.locked_until.filter(|until| *until > now) {
+            return Err(locked((until - now) as u64));
+        }
+        if counter.expires_at > now {
+            // Full of attempts still being checked or failed: wait for the window.
+            return Err(locked((counter.expires_at - now) as u64));
+        }
+        // The window is over: start the next one from zero, unless another
+        // attempt just did, and take a place again.
+        let reset = db.update(
+            key,
+            "SET #count = :zero, expires_at = :window_end REMOVE locked_until",
+            Some("expires_at <= :now"),
+            &[("#count", "count")],
+            vec![(":zero", n(0)), (":window_end", n(now + window)), (":now", n(now))],
+        )?;
+        match db.run_update(reset).await {
+            Ok(_) | Err(DbError::ConditionFailed) => {}
+            Err(err) => return Err(err.into()),
         }
     }
-    Err(DbError::Service("a sign-in failure counter kept changing".into()))
+    Err(DbError::Service("a sign-in counter kept changing".into()).into())
+}
+
+/// Takes back a place [`take`] took, when the attempt goes no further.
+async fn give_back(db: &Db, key: &Key, window: i64, now: OffsetDateTime) -> Result<(), DbError> {
+    let update = db.update(
+        key,
+        "ADD #count :minus_one SET expires_at = if_not_exists(expires_at, :window_end)",
+        None,
+        &[("#count", "count")],
+        vec![(":minus_one", n(-1)), (":window_end", n(now.unix_timestamp() + window))],
+    )?;
+    db.run_update(update).await.map(|_| ())
+}
+
+/// Locks a counter whose failures reached `limit` with this attempt.
+async fn lock_if_full(
+    db: &Db,
+    key: &Key,
+    count: i64,
+    limit: i64,
+    window: i64,
+    now: OffsetDateTime,
+) -> Result<bool, DbError> {
+    if count < limit {
+        return Ok(false);
+    }
+    let until = now.unix_timestamp() + window;
+    let lock = db.update(
+        key,
+        "SET locked_until = :until, expires_at = :until, #count = :zero",
+        None,
+        &[("#count", "count")],
+        vec![(":until", n(until)), (":zero", n(0))],
+    )?;
+    db.run_update(lock).await?;
+    Ok(true)
 }
 
 /// The answer while locked: 429 with `Retry-After`.
 pub fn locked(retry_after_seconds: u64) -> AppError {
     AppError::RateLimited {
         message: "too many failed password attempts; try again later".into(),
-        retry_after_seconds,
+        retry_after_seconds: retry_after_seconds.max(1),
         limit: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_source_counts_by_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network(a), network(b));
+        assert_ne!(network(a), network(c));
+        assert_eq!(network("198.51.100.7".parse().unwrap()), "198.51.100.7");
     }
 }
