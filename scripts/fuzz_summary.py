@@ -5,7 +5,10 @@ a 2xx, and which statuses came back. Fails when an operation only ever got
 401, 403 or 404: its handler's logic was never reached, so it was not
 fuzzed, whatever the run's checks say.
 
-Usage: fuzz_summary.py REPORT.ndjson
+Every operation of the OpenAPI document must appear: one the run never
+sent is as unfuzzed as one that was always refused.
+
+Usage: fuzz_summary.py REPORT.ndjson OPENAPI.json
 """
 
 import collections
@@ -34,10 +37,16 @@ for label in sorted(statuses, key=lambda label: (label.split(" ", 1)[1], label))
     if " /" in label and set(counts) <= REFUSALS:
         unreached.append(label)
 
+documented = json.load(open(sys.argv[2], encoding="utf-8"))["paths"]
+for path, item in documented.items():
+    for method in item:
+        label = f"{method.upper()} {path}"
+        if label not in statuses:
+            unreached.append(f"{label} (never sent)")
 operations = {label: counts for label, counts in statuses.items() if " /" in label}
 total = sum(sum(counts.values()) for counts in operations.values())
 reaching = sum(1 for counts in operations.values() if any(200 <= status < 300 for status in counts))
 print(f"\n{len(operations)} operations, {total} cases; {reaching} operations reached a 2xx.")
 if unreached:
-    print("Only ever 401, 403 or 404, so never fuzzed:\n  " + "\n  ".join(unreached), file=sys.stderr)
+    print("Never sent, or only ever 401, 403 or 404, so never fuzzed:\n  " + "\n  ".join(unreached), file=sys.stderr)
     sys.exit(1)

@@ -347,7 +347,10 @@ impl Gate {
         let Some(source) = source else { return Ok(()) };
         let now = self.clock.now().unix_timestamp_nanos();
         let mut state = self.state.lock().await;
-        for rule in self.limits.per_address.iter().filter(|rule| rule.matches(method, request_path)) {
+        let rules: Vec<&AddressRule> =
+            self.limits.per_address.iter().filter(|rule| rule.matches(method, request_path)).collect();
+        // Judged by every rule first: a request one rule refuses is counted by none.
+        for rule in &rules {
             let window = i128::from(rule.window_seconds) * 1_000_000_000;
             let seen = state.per_address.entry((rule.name.clone(), source)).or_default();
             while seen.front().is_some_and(|at| *at <= now - window) {
@@ -358,7 +361,9 @@ impl Gate {
                 let retry_after = ((frees_at - now) as f64 / 1e9).ceil().max(1.0) as u64;
                 return Err(Refusal::AddressLimited { retry_after });
             }
-            seen.push_back(now);
+        }
+        for rule in rules {
+            state.per_address.entry((rule.name.clone(), source)).or_default().push_back(now);
         }
         Ok(())
     }

@@ -612,3 +612,22 @@ async fn an_admin_holds_a_bounded_number_of_keys_and_a_revoked_one_frees_its_pla
         .expect(StatusCode::OK, None);
     app.create_api_key(&admin, json!({"name": "one more", "scopes": ["read"]})).await;
 }
+
+#[tokio::test]
+async fn revoking_a_key_moves_its_makers_version_so_a_role_change_cannot_write_it_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let maker = second_admin(&app, &admin).await;
+    let key = app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read"]})).await;
+    let user = admin.tenant().user(&maker.user_id.parse().unwrap());
+    let before: toolbox::domain::user::User = app.state.db.get(&user).await.unwrap().unwrap();
+    assert!(before.api_keys.contains_key(&key.id.parse().unwrap()));
+    app.delete(&format!("/api/v1/api-keys/{}", key.id))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let after: toolbox::domain::user::User = app.state.db.get(&user).await.unwrap().unwrap();
+    assert!(after.api_keys.is_empty());
+    assert!(after.audit.version > before.audit.version, "a role change that read the key would still commit");
+}

@@ -303,7 +303,13 @@ async fn the_web_acl_covers_login_register_and_refresh_and_is_associated_with_th
     }
     // The stage throttles stay as the ceiling over every address.
     assert!(limits.stage_methods.contains_key("/api/v1/auth/login/POST"));
-    let (acl, _) = template.resources_of_type("AWS::WAFv2::WebACL").next().expect("a web ACL");
+    let (acl, declared) = template.resources_of_type("AWS::WAFv2::WebACL").next().expect("a web ACL");
+    // WAF answers before API Gateway: its 429 must carry what a browser and a client need.
+    let rules = declared.get("Properties").and_then(|p| p.get("Rules")).and_then(|r| r.as_sequence()).unwrap();
+    for rule in rules {
+        let response = format!("{:?}", rule.get("Action").unwrap());
+        assert!(response.contains("Retry-After") && response.contains("Access-Control-Allow-Origin"), "{response}");
+    }
     let (_, association) = template.resources_of_type("AWS::WAFv2::WebACLAssociation").next().expect("an association");
     let properties = format!("{:?}", association.get("Properties").unwrap());
     assert!(properties.contains(&format!("{acl}.Arn")) && properties.contains("Api.Stage"), "{properties}");

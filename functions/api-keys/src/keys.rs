@@ -291,12 +291,14 @@ pub async fn revoke(
     let key = find(&state, &tenant, &id).await?;
     let now = state.now();
     let [revoked, lookup] = api_key::revoke(&state.db, &tenant, &id, &key.prefix, &principal.user_id, now)?;
+    // Moves the maker's version too: a role change that read their keys
+    // before this revocation must not write the key back.
     let maker = state.db.update(
         &tenant.user(&key.audit.created_by),
-        "REMOVE #keys.#key",
+        "REMOVE #keys.#key SET #version = #version + :one",
         Some("attribute_exists(pk)"),
-        &[("#keys", "api_keys"), ("#key", &id.to_string())],
-        vec![],
+        &[("#keys", "api_keys"), ("#key", &id.to_string()), ("#version", "version")],
+        vec![(":one", n(1))],
     )?;
     state.db.transact(vec![revoked, lookup, Write::Update(maker)]).await?;
     tracing::info!(api_key_id = %id, "api key revoked");

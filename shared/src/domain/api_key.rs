@@ -312,6 +312,9 @@ pub async fn follow_maker(
     for ((id, prefix), key) in maker.api_keys.iter().zip(stored) {
         let scopes = key.as_ref().and_then(|key| role.and_then(|role| scopes_for_maker(&key.scopes, role)));
         match (key, scopes) {
+            // Revoked meanwhile (its revocation moved the maker's version,
+            // so this role change fails and reads again): nothing to keep.
+            (Some(key), _) if key.status == KeyStatus::Revoked => {}
             (Some(key), Some(scopes)) => {
                 if scopes != key.scopes {
                     writes.push(narrow(db, tenant, id, &scopes, by, now)?);
