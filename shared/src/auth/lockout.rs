@@ -196,8 +196,9 @@ async fn take(db: &Db, key: &Key, limit: i64, window: i64, now: OffsetDateTime) 
             return Err(locked((until - now) as u64));
         }
         if counter.expires_at > now {
-            // Full of attempts still being checked or failed: wait for the window.
-            return Err(locked((counter.expires_at - now) as u64));
+            // Full of attempts still being checked (or of failures about to
+            // lock it): in a moment it is locked or has room again.
+            return Err(locked(1));
         }
         // The window is over: start the next one from zero, unless another
         // attempt just did, and take a place again.
