@@ -73,6 +73,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // call a truncated body "invalid" rather than "malformed".
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|_| AppError::BadRequest("the body is not well-formed JSON".into()))?;
+    // Every body is an object; serde would also fill a struct from an array
+    // of its fields in order, which no schema here allows.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(AppError::invalid("body", "must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     // Well-formed, so whatever fails now is a value the type refuses.
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -197,6 +202,19 @@ mod tests {
         assert!(matches!(parse::<Sample>(b"{\"name\":"), Err(AppError::BadRequest(_))));
         assert!(matches!(parse::<Sample>(br#"{"name":"x","inner":{"count":1}} {}"#), Err(AppError::BadRequest(_))));
         assert!(matches!(parse::<Sample>(b""), Err(AppError::BadRequest(_))));
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array_of_its_fields() {
+        #[derive(Debug, Default, Deserialize)]
+        struct Flag {
+            #[serde(default)]
+            #[allow(dead_code)]
+            on: Option<bool>,
+        }
+        assert_eq!(details(parse::<Flag>(b"[]").unwrap_err())[0].field, "body");
+        assert_eq!(details(parse::<Sample>(br#" ["x", {"count": 1}]"#).unwrap_err())[0].field, "body");
+        assert!(parse::<Flag>(b"{}").is_ok());
     }
 
     #[test]

@@ -260,4 +260,15 @@ async fn star_archive_and_delete_change_only_ones_own_copy() {
         .send()
         .await
         .expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    // An optional body is still an object: an array (which serde would read
+    // as the fields in order) is refused, and the copy stays as it was.
+    let copy = ben.tenant().inbox_entry(&ben.user_id.parse().unwrap(), &message.parse().unwrap());
+    let before = app.raw_item(&copy).await;
+    assert!(before.is_some(), "ben's copy");
+    for action in ["star", "archive"] {
+        let refused = app.post(&format!("{path}/{action}")).bearer(&ben.access_token).json(json!([false])).send().await;
+        refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+        assert_eq!(refused.body["error"]["details"][0]["field"], "body");
+    }
+    assert_eq!(app.raw_item(&copy).await, before);
 }
