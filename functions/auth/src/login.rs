@@ -9,7 +9,6 @@ use axum::extract::State;
 use serde::Deserialize;
 use toolbox::AppState;
 use toolbox::auth::lockout::{self, Guard};
-use toolbox::auth::password;
 use toolbox::client_ip::ClientIp;
 use toolbox::db::{Db, DbError, Item, Write};
 use toolbox::domain::fields::{Email, Password, Username};
@@ -102,20 +101,11 @@ pub async fn login(
     let keys = state.key_set().await?;
     let now = state.now();
     let lookup = state.db.get::<Lookup>(&lookup_key).await?;
-    let attempt = Attempt::load(&state, lookup.as_ref(), &identifier, source).await?;
-    if let Some(seconds) = Guard::locked_for(&attempt.counters, now)? {
-        return Err(lockout::locked(seconds));
-    }
-    // A place in the failure counters before the password is checked: a
-    // burst of guesses gets no more checks than the limits allow.
-    let reserved = attempt.guard.reserve(&state.db, &state.config, now).await?;
-    let stored_hash = attempt.account.as_ref().map(|(_, user, _)| user.password_hash.clone());
-    if !password::verify(req.password.expose().to_owned(), stored_hash).await? {
-        reserved.failed(&state.db, &state.config, now).await?;
-        return Err(invalid_credentials());
-    }
-    let Some((tenant, mut user, org)) = attempt.account else {
-        reserved.failed(&state.db, &state.config, now).await?;
+    let sign_in = SignIn::load(&state, lookup.as_ref(), &identifier, source).await?;
+    let stored_hash = sign_in.account.as_ref().map(|(_, user, _)| user.password_hash.clone());
+    let password = req.password.expose().to_owned();
+    let checked = sign_in.guard.check(&state.db, &state.config, now, &sign_in.counters, password, stored_hash).await?;
+    let (Some(reserved), Some((tenant, mut user, org))) = (checked, sign_in.account) else {
         return Err(invalid_credentials());
     };
     if org.status == OrgStatus::Suspended {
@@ -155,13 +145,13 @@ pub async fn login(
 /// What a sign-in attempt is judged on, read in one round trip: the
 /// account the identifier names, if any, with its organisation, and the
 /// two failure counters of the account (or of the identifier) and source.
-struct Attempt {
+struct SignIn {
     account: Option<(Tenant, User, Organization)>,
     guard: Guard,
     counters: Vec<Option<Item>>,
 }
 
-impl Attempt {
+impl SignIn {
     async fn load(
         state: &AppState,
         lookup: Option<&Lookup>,

@@ -88,14 +88,11 @@ pub async fn change_password(
     };
     let now = state.now();
     // A stolen access token must not become a password-guessing oracle.
-    if let Some(seconds) = Guard::locked_for(&counters, now)? {
-        return Err(lockout::locked(seconds));
-    }
-    let reserved = guard.reserve(&state.db, &state.config, now).await?;
-    if !password::verify(req.current_password, Some(user.password_hash.clone())).await? {
-        reserved.failed(&state.db, &state.config, now).await?;
+    let stored = Some(user.password_hash.clone());
+    let checked = guard.check(&state.db, &state.config, now, &counters, req.current_password, stored).await?;
+    let Some(reserved) = checked else {
         return Err(AppError::Forbidden("the current password is not correct".into()));
-    }
+    };
     let password_hash = password::hash(req.new_password.expose().to_owned()).await?;
     // Every session ends but the one the change was made from: one write.
     let kept: BTreeMap<SessionId, i64> = principal

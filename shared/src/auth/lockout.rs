@@ -25,7 +25,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::auth::sha256_hex;
+use crate::auth::{password, sha256_hex};
 use crate::config::Config;
 use crate::db::{Db, DbError, Item, Write, n};
 use crate::error::AppError;
@@ -84,10 +84,35 @@ impl Guard {
         [self.account.clone(), self.source.clone()]
     }
 
-    /// Seconds until an attempt may be made, if either counter (as read
-    /// with [`Guard::keys`]) is locked at `now`: checked before any write,
-    /// so a locked-out client costs one read.
-    pub fn locked_for(counters: &[Option<Item>], now: OffsetDateTime) -> Result<Option<u64>, DbError> {
+    /// Checks `password` against `stored` (`None`: no such account, which
+    /// [`password::verify`] answers in the same time) under this guard:
+    /// refused while either counter (as read with [`Guard::keys`]) is
+    /// locked, and counted before the hash is checked. The right password
+    /// gives its [`Attempt`], whose [`Attempt::succeeded`] writes go in the
+    /// caller's transaction; a wrong one is counted, and is `None`.
+    pub async fn check(
+        &self,
+        db: &Db,
+        config: &Config,
+        now: OffsetDateTime,
+        counters: &[Option<Item>],
+        password: String,
+        stored: Option<String>,
+    ) -> Result<Option<Attempt>, AppError> {
+        // A locked-out client costs one read, no write.
+        if let Some(seconds) = Self::locked_for(counters, now)? {
+            return Err(locked(seconds));
+        }
+        let attempt = self.reserve(db, config, now).await?;
+        if password::verify(password, stored).await? {
+            return Ok(Some(attempt));
+        }
+        attempt.failed(db, config, now).await?;
+        Ok(None)
+    }
+
+    /// Seconds until an attempt may be made, if either counter is locked at `now`.
+    fn locked_for(counters: &[Option<Item>], now: OffsetDateTime) -> Result<Option<u64>, DbError> {
         let now = now.unix_timestamp();
         let mut until = None;
         for item in counters.iter().flatten() {
@@ -101,7 +126,7 @@ impl Guard {
 
     /// Takes this attempt's place in both counters, or answers [`locked`]
     /// when either is locked or already full of attempts.
-    pub async fn reserve(&self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<Attempt, AppError> {
+    async fn reserve(&self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<Attempt, AppError> {
         let window = config.login_lockout_seconds;
         let (account, source) = tokio::join!(
             take(db, &self.account, config.login_max_account_failures, window, now),
@@ -126,7 +151,7 @@ impl Guard {
 impl Attempt {
     /// The password was wrong: the attempt keeps its places, and a counter
     /// it filled locks.
-    pub async fn failed(self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<(), DbError> {
+    async fn failed(self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<(), DbError> {
         let window = config.login_lockout_seconds;
         let (account, source) = tokio::join!(
             lock_if_full(db, &self.guard.account, self.account, config.login_max_account_failures, window, now),
