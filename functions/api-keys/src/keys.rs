@@ -163,28 +163,13 @@ pub async fn create(
     };
     let record = SecretRecord::of(&minted, 1, require_signature.then(|| keys.newest().kid.clone()));
     let lookup = ApiKeyLookup { org_id: key.org_id.clone(), key_id: key.id.clone(), current: record, previous: None };
-    // The maker keeps a list of their keys, so a demotion or removal can
-    // change them all at once. Adding to it moves the maker's version, so
-    // a role change that read them before this key was made fails instead
-    // of missing it; and it holds only while the maker is still an admin.
-    let maker = state.db.update(
-        &tenant.user(&principal.user_id),
-        "SET #keys.#key = :prefix, #version = #version + :one",
-        Some("#role = :admin AND attribute_not_exists(deleted_at) AND size(#keys) < :cap"),
-        &[("#keys", "api_keys"), ("#key", &key.id.to_string()), ("#version", "version"), ("#role", "role")],
-        vec![
-            (":prefix", s(&key.prefix)),
-            (":one", n(1)),
-            (":admin", value(&Role::Admin)?),
-            (":cap", n(api_key::MAX_PER_ADMIN)),
-        ],
-    )?;
     let made = state
         .db
         .transact(vec![
             Write::Put(state.db.put_new(&tenant.api_key(&key.id), &key)?),
             Write::Put(state.db.put_new(&global::api_key(&key.prefix), &lookup)?),
-            Write::Update(maker),
+            // On the maker's list, for a demotion or removal to find.
+            api_key::remember(&state.db, &tenant, &principal.user_id, &key)?,
         ])
         .await;
     if let Err(DbError::Cancelled { failed }) = &made
@@ -291,16 +276,8 @@ pub async fn revoke(
     let key = find(&state, &tenant, &id).await?;
     let now = state.now();
     let [revoked, lookup] = api_key::revoke(&state.db, &tenant, &id, &key.prefix, &principal.user_id, now)?;
-    // Moves the maker's version too: a role change that read their keys
-    // before this revocation must not write the key back.
-    let maker = state.db.update(
-        &tenant.user(&key.audit.created_by),
-        "REMOVE #keys.#key SET #version = #version + :one",
-        Some("attribute_exists(pk)"),
-        &[("#keys", "api_keys"), ("#key", &id.to_string()), ("#version", "version")],
-        vec![(":one", n(1))],
-    )?;
-    state.db.transact(vec![revoked, lookup, Write::Update(maker)]).await?;
+    let maker = api_key::forget(&state.db, &tenant, &key.audit.created_by, &id)?;
+    state.db.transact(vec![revoked, lookup, maker]).await?;
     tracing::info!(api_key_id = %id, "api key revoked");
     let revoked = ApiKey {
         status: KeyStatus::Revoked,

@@ -279,6 +279,34 @@ pub fn narrow(
     Ok(Write::Update(key))
 }
 
+/// The write that adds a new key to its maker's list (`User::api_keys`).
+/// It holds only while the maker is an admin under [`MAX_PER_ADMIN`] keys,
+/// and it moves their version, so a role change that read their keys
+/// before this one was made fails instead of missing it.
+pub fn remember(db: &Db, tenant: &Tenant, maker: &UserId, key: &ApiKey) -> Result<Write, DbError> {
+    let update = db.update(
+        &tenant.user(maker),
+        "SET #keys.#key = :prefix, #version = #version + :one",
+        Some("#role = :admin AND attribute_not_exists(deleted_at) AND size(#keys) < :cap"),
+        &[("#keys", "api_keys"), ("#key", &key.id.to_string()), ("#version", "version"), ("#role", "role")],
+        vec![(":prefix", s(&key.prefix)), (":one", n(1)), (":admin", value(&Role::Admin)?), (":cap", n(MAX_PER_ADMIN))],
+    )?;
+    Ok(Write::Update(update))
+}
+
+/// The write that takes a revoked key off its maker's list. It moves their
+/// version too: a role change that read the key must not write it back.
+pub fn forget(db: &Db, tenant: &Tenant, maker: &UserId, id: &ApiKeyId) -> Result<Write, DbError> {
+    let update = db.update(
+        &tenant.user(maker),
+        "REMOVE #keys.#key SET #version = #version + :one",
+        Some("attribute_exists(pk)"),
+        &[("#keys", "api_keys"), ("#key", &id.to_string()), ("#version", "version")],
+        vec![(":one", n(1))],
+    )?;
+    Ok(Write::Update(update))
+}
+
 /// What becomes of the keys `maker` made when their role becomes `role`
 /// (`None`: they are removed): each keeps only the scopes `role` allows
 /// ([`scopes_for_maker`]), or is revoked. Returns the keys the maker still
