@@ -237,13 +237,21 @@ impl Db {
         by: &UserId,
         at: OffsetDateTime,
     ) -> Result<Update, DbError> {
-        self.update_versioned(
-            key,
-            expected_version,
-            by,
-            at,
-            vec![("deleted_at", s(rfc3339(at))), ("deleted_by", s(by.to_string()))],
-        )
+        self.soft_delete_with(key, expected_version, by, at, Vec::new())
+    }
+
+    /// [`Db::soft_delete`], setting `also` in the same write.
+    pub fn soft_delete_with(
+        &self,
+        key: &Key,
+        expected_version: u64,
+        by: &UserId,
+        at: OffsetDateTime,
+        also: Vec<(&str, AttributeValue)>,
+    ) -> Result<Update, DbError> {
+        let mut changes = vec![("deleted_at", s(rfc3339(at))), ("deleted_by", s(by.to_string()))];
+        changes.extend(also);
+        self.update_versioned(key, expected_version, by, at, changes)
     }
 
     /// A partial update of a versioned item: sets `changes` and the audit
@@ -619,6 +627,11 @@ pub fn as_stored<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> Resul
 /// The number form DynamoDB expressions take.
 pub fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// An empty map: a map attribute emptied, which later writes set keys of.
+pub fn empty_map() -> AttributeValue {
+    AttributeValue::M(HashMap::new())
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {

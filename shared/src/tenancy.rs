@@ -107,10 +107,6 @@ impl Tenant {
         self.key(format!("SESSION#{user}#{session}"))
     }
 
-    pub fn sessions_of_prefix(user: &UserId) -> String {
-        format!("SESSION#{user}#")
-    }
-
     pub fn invite(&self, invite: &InviteId) -> Key {
         self.key(format!("{}{invite}", Self::INVITE_PREFIX))
     }
@@ -128,11 +124,8 @@ impl Tenant {
     /// one kind of item the authorizer writes, so its policy can name them
     /// by their leading key and nothing else.
     pub fn api_key_usage(&self, key: &ApiKeyId, day: &str) -> Key {
-        Key { pk: format!("{}#{}{key}", self.pk(), Self::KEY_USAGE_PARTITION), sk: day.to_owned() }
+        Key { pk: format!("{}#KEYUSAGE#{key}", self.pk()), sk: day.to_owned() }
     }
-
-    /// What the partition key of every usage count has after `ORG#<org>#`.
-    pub const KEY_USAGE_PARTITION: &'static str = "KEYUSAGE#";
 
     /// A signature already accepted for a key; its existence refuses a replay.
     pub fn seen_signature(&self, key: &ApiKeyId, signature_hex: &str) -> Key {

@@ -1,8 +1,6 @@
 //! `POST /auth/refresh` (rotation with reuse detection), `POST /auth/logout`
 //! and `POST /auth/logout-all`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -10,13 +8,12 @@ use subtle::ConstantTimeEq;
 use toolbox::AppState;
 use toolbox::auth::refresh::RefreshToken;
 use toolbox::clock::rfc3339;
-use toolbox::db::{Db, DbError, n, s, value};
+use toolbox::db::{Db, DbError, empty_map, n, s, value};
 use toolbox::domain::organization::{OrgStatus, Organization};
 use toolbox::domain::session::{self, SPENT_HASHES_KEPT, Session};
 use toolbox::domain::user::{self, User};
 use toolbox::envelope::{ApiResponse, Success};
 use toolbox::error::{AppError, AppResult};
-use toolbox::ids::SessionId;
 use toolbox::json::Json;
 use toolbox::openapi::*;
 use toolbox::principal::Principal;
@@ -196,13 +193,12 @@ pub async fn logout_all(State(state): State<AppState>, principal: Principal) -> 
     let tenant = Tenant::of(&principal);
     let user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
     let now = state.now();
-    let none: BTreeMap<SessionId, i64> = BTreeMap::new();
     let end_all = state.db.update(
         &tenant.user(&user.id),
         "SET #sessions = :none",
         Some("attribute_exists(pk) AND attribute_not_exists(deleted_at)"),
         &[("#sessions", "sessions")],
-        vec![(":none", value(&none)?)],
+        vec![(":none", empty_map())],
     )?;
     state.db.run_update(end_all).await.map_err(|err| match err {
         DbError::ConditionFailed => AppError::not_found("user"),

@@ -113,11 +113,11 @@ pub async fn create(
     Ok((
         rate_limit,
         ApiResponse::created(InviteCreated {
+            expires_at: invite.expiry(),
             id: invite.id,
             email: invite.email,
             role: invite.role,
             invite_token: token,
-            expires_at: rfc3339(OffsetDateTime::from_unix_timestamp(expires_at).unwrap_or(now)),
         })
         .no_store(),
     ))
@@ -146,7 +146,7 @@ impl InviteView {
     fn of(invite: Invite, now: OffsetDateTime) -> Self {
         Self {
             status: invite.status(now.unix_timestamp()),
-            expires_at: rfc3339(OffsetDateTime::from_unix_timestamp(invite.expires_at).unwrap_or(now)),
+            expires_at: invite.expiry(),
             id: invite.id,
             email: invite.email,
             role: invite.role,

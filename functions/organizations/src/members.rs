@@ -2,15 +2,12 @@
 //! `admin_count` changes in the same transaction as the member, on the
 //! condition that one admin remains.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use toolbox::AppState;
-use toolbox::clock::rfc3339;
 use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{DbError, Range, Write, n, s, value};
+use toolbox::db::{DbError, Range, Write, empty_map, n, s, value};
 use toolbox::domain::api_key;
 use toolbox::domain::membership;
 use toolbox::domain::user::{self, DirectoryEntry, User, UserView, directory};
@@ -235,21 +232,14 @@ pub async fn remove(
     let (tenant, member) = target(&state, &principal, &user_id).await?;
     let now = state.now();
     let (_, key_writes) = api_key::follow_maker(&state.db, &tenant, &member, None, &principal.user_id, now).await?;
-    let none: BTreeMap<String, i64> = BTreeMap::new();
     // Marked deleted, out of every list, signed out everywhere, their keys
     // revoked: all in one transaction.
-    let mut writes = vec![Write::Update(state.db.update_versioned(
+    let mut writes = vec![Write::Update(state.db.soft_delete_with(
         &tenant.user(&member.id),
         member.audit.version,
         &principal.user_id,
         now,
-        vec![
-            ("deleted_at", s(rfc3339(now))),
-            ("deleted_by", s(principal.user_id.to_string())),
-            ("gsi1pk", s(directory::removed(&tenant))),
-            ("sessions", value(&none)?),
-            ("api_keys", value(&none)?),
-        ],
+        vec![("gsi1pk", s(directory::removed(&tenant))), ("sessions", empty_map()), ("api_keys", empty_map())],
     )?)];
     writes.extend(admin_count_change(&state, &tenant, member.role, None)?);
     writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));

@@ -4,7 +4,9 @@
 //! token leads nowhere. DynamoDB's TTL removes an invite after it expires.
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
+use crate::clock::rfc3339;
 use crate::domain::fields::Email;
 use crate::ids::{InviteId, OrgId, UserId};
 use crate::principal::Role;
@@ -42,6 +44,11 @@ pub enum InviteStatus {
 }
 
 impl Invite {
+    /// When the invite expires, RFC 3339.
+    pub fn expiry(&self) -> String {
+        rfc3339(OffsetDateTime::from_unix_timestamp(self.expires_at).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    }
+
     pub fn status(&self, now_epoch: i64) -> InviteStatus {
         if self.used_at.is_some() {
             InviteStatus::Used
