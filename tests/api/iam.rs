@@ -264,7 +264,7 @@ struct Statement {
 }
 
 /// The conditions the template uses; any other is an error here.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Condition {
     leading_keys: Option<Vec<String>>,
     request_tags: BTreeMap<String, String>,
@@ -443,11 +443,7 @@ fn judge(template: &Template, names: &Names, stack_name: &str, sent: &[Sent]) ->
                     let single = Statement {
                         actions: vec![action.clone()],
                         resources: vec![pattern.clone()],
-                        condition: Condition {
-                            leading_keys: statement.condition.leading_keys.clone(),
-                            request_tags: statement.condition.request_tags.clone(),
-                            resource_tags: statement.condition.resource_tags.clone(),
-                        },
+                        condition: statement.condition.clone(),
                     };
                     if !done.iter().any(|need| single.allows(need, pattern, &tags_of)) {
                         unused.push(format!("{function}: {action} on {pattern}"));
