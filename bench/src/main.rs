@@ -185,7 +185,7 @@ async fn main() -> Result<(), Error> {
         return Err("run under scripts/with-moto (make bench does)".into());
     }
     let template = toolbox_local::template::Template::workspace()?;
-    let sdk = toolbox::aws::load_sdk_config().await;
+    let sdk = store::aws::load_sdk_config().await;
     let provisioned = toolbox_local::provision::provision(&template, &sdk, "toolbox-bench").await?;
     let mut env: Vec<(String, String)> = toolbox_local::environment(&template, &provisioned).into_iter().collect();
     // A Pusher app, so that /pusher/auth signs (it makes no call to Pusher).
@@ -247,10 +247,10 @@ async fn http_routes(release: &Path, env: &[(String, String)]) -> Result<(), Err
     let local = Arc::new(std::sync::Mutex::new(Some(local)));
     let result = async {
         let mut stream = loop {
-            if let Ok(mut stream) = http_load::connect(addr).await {
-                if matches!(http_load::request(&mut stream, "GET", "/api/v1/health", None, None).await, Ok((200, _))) {
-                    break stream;
-                }
+            if let Ok(mut stream) = http_load::connect(addr).await
+                && matches!(http_load::request(&mut stream, "GET", "/api/v1/health", None, None).await, Ok((200, _)))
+            {
+                break stream;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use domain::clock::SystemClock;
+use domain::ids::{JobId, UserId};
+use domain::job::{Job, JobMessage, JobStatus};
+use domain::tenancy::Tenant;
+use integrations::generation::provider::{Provider, ProviderFuture, Task};
+use integrations::generation::template::TemplateProvider;
+use integrations::pusher::Realtime;
 use serde_json::json;
-use toolbox::AppState;
-use toolbox::aws::AwsClients;
-use toolbox::clock::SystemClock;
-use toolbox::domain::job::{Job, JobMessage, JobStatus};
-use toolbox::generation::provider::{Provider, ProviderFuture, Task};
-use toolbox::generation::template::TemplateProvider;
-use toolbox::ids::{JobId, UserId};
-use toolbox::pusher::Realtime;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::aws::AwsClients;
 use toolbox_content_worker::Worker;
 use toolbox_local::provision::Provisioned;
 use toolbox_local::template::Template;
@@ -61,7 +61,7 @@ async fn succeeded(state: &AppState, tenant: &Tenant, messages: &[JobMessage]) -
 }
 
 pub async fn run(template: &Template, provisioned: &Provisioned) -> Result<(), Error> {
-    let sdk = toolbox::aws::load_sdk_config().await;
+    let sdk = store::aws::load_sdk_config().await;
     let config = toolbox_local::config(template, provisioned)?;
     let state = AppState::new(config, AwsClients::new(&sdk), Arc::new(SystemClock));
     let tenant = Tenant::for_new_organization();

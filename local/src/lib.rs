@@ -18,13 +18,13 @@ use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use lambda_http::request::RequestContext;
-use toolbox::AppState;
-use toolbox::config::{Config, ConfigError};
-use toolbox::error::AppError;
-use toolbox::http::{RouteTable, X_REQUEST_ID};
-use toolbox::request_meta::{self, RequestMeta};
+use store::AppState;
+use store::config::{Config, ConfigError};
 use toolbox_authorizer::{Credentials, Denial};
 use tower::ServiceExt;
+use web::error::AppError;
+use web::http::{RouteTable, X_REQUEST_ID};
+use web::request_meta::{self, RequestMeta};
 
 use crate::provision::Provisioned;
 use crate::template::{Expr, Template};
@@ -61,7 +61,7 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
 /// function serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
-    let mut doc = toolbox::openapi::BaseDoc::openapi();
+    let mut doc = web::openapi::BaseDoc::openapi();
     doc.merge(toolbox_health::ApiDoc::openapi());
     doc.merge(toolbox_auth::ApiDoc::openapi());
     doc.merge(toolbox_organizations::ApiDoc::openapi());

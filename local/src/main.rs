@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use toolbox::AppState;
-use toolbox::aws::{AwsClients, load_sdk_config};
-use toolbox::clock::SystemClock;
-use toolbox::pusher::Realtime;
+use domain::clock::SystemClock;
+use integrations::pusher::Realtime;
+use store::AppState;
+use store::aws::{AwsClients, load_sdk_config};
 use toolbox_content_worker::Worker;
 use toolbox_local::provision::provision;
 use toolbox_local::template::Template;
@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
         println!("{}", toolbox_local::openapi().to_pretty_json()?);
         return Ok(());
     }
-    toolbox::logging::init();
+    web::logging::init();
     // Never provision into a real account by accident.
     if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
         return Err("AWS_ENDPOINT_URL must point at the local AWS endpoint (moto); `make dev` sets it".into());
@@ -55,7 +55,7 @@ async fn main() -> Result<(), Error> {
     let app = toolbox_local::app(state.clone(), &template, gate)?;
     // The worker, fed from the queue as Lambda's event source mapping would.
     let provider =
-        toolbox::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
+        integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
     let realtime = Realtime::new(state.config.pusher.clone());
     let poller = Poller {
         sqs: state.aws.sqs.clone(),

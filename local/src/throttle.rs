@@ -18,10 +18,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use domain::clock::SharedClock;
 use serde_yaml_ng::Value;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
-use toolbox::clock::SharedClock;
 
 use crate::provision::Provisioned;
 use crate::template::{Template, TemplateError};

@@ -53,7 +53,7 @@ async fn a_created_key_authenticates_and_its_secret_is_never_shown_again() {
         assert!(later.text.contains(prefix));
     }
     // Only a hash is stored.
-    let lookup = app.raw_item(&toolbox::tenancy::global::api_key(prefix)).await.unwrap();
+    let lookup = app.raw_item(&domain::tenancy::global::api_key(prefix)).await.unwrap();
     assert!(!lookup.contains(secret));
     assert!(lookup.contains(&hex::encode(Sha256::digest(secret.as_bytes()))));
     let item = app.raw_item(&admin.tenant().api_key(&id.parse().unwrap())).await.unwrap();
@@ -143,7 +143,7 @@ async fn a_revoked_key_is_refused_at_once() {
     assert_eq!(listed.data(), &json!([]));
     let stored = app.raw_item(&admin.tenant().api_key(&key.id.parse().unwrap())).await.unwrap();
     assert!(stored.contains("status=S(\"revoked\")") && stored.contains("deleted_by="), "{stored}");
-    assert!(app.raw_item(&toolbox::tenancy::global::api_key(key.key.split('_').nth(1).unwrap())).await.is_none());
+    assert!(app.raw_item(&domain::tenancy::global::api_key(key.key.split('_').nth(1).unwrap())).await.is_none());
 }
 
 #[tokio::test]
@@ -202,7 +202,7 @@ async fn rotation_keeps_the_old_secret_for_its_grace_period_only() {
 async fn an_expired_key_is_refused() {
     let app = TestApp::spawn().await;
     let admin = app.register_org().await;
-    let expires = toolbox::clock::rfc3339(app.state.now() + time::Duration::seconds(120));
+    let expires = domain::clock::rfc3339(app.state.now() + time::Duration::seconds(120));
     let key = app.create_api_key(&admin, json!({"name": "short", "scopes": ["read"], "expires_at": expires})).await;
     read_org(&app, &key.key).await.expect(StatusCode::OK, None);
     app.clock.advance(121);
@@ -292,7 +292,7 @@ async fn usage_counts_each_request_per_day() {
     usage.expect(StatusCode::OK, None);
     let days = usage.data()["days"].as_array().unwrap();
     assert_eq!(days.len(), 2);
-    assert_eq!(days[1]["date"], toolbox::domain::api_key::usage::day(app.state.now()));
+    assert_eq!(days[1]["date"], domain::api_key::usage::day(app.state.now()));
     assert_eq!(days[1]["requests"], 3);
     assert_eq!(days[0]["requests"], 0);
     assert_eq!(usage.data()["total"], 3);
@@ -320,7 +320,7 @@ fn field_of(response: &TestResponse) -> &str {
 async fn bad_key_requests_are_422_and_create_nothing() {
     let app = TestApp::spawn().await;
     let admin = app.register_org().await;
-    let past = toolbox::clock::rfc3339(app.state.now() - time::Duration::seconds(1));
+    let past = domain::clock::rfc3339(app.state.now() - time::Duration::seconds(1));
     let many: Vec<String> = (0..21).map(|i| format!("10.0.{i}.0/24")).collect();
     for (body, field) in [
         (json!({"scopes": ["read"]}), "name"),
@@ -480,7 +480,7 @@ async fn the_lambda_authorizer_returns_the_tenants_usage_key_and_the_keys_scopes
     assert_eq!(allowed["context"]["auth_method"], "api_key");
     assert_eq!(allowed["context"]["scopes"], "read");
     assert_eq!(allowed["context"]["api_key_id"], key.id.as_str());
-    let org: toolbox::domain::organization::Organization =
+    let org: domain::organization::Organization =
         app.state.db.get(&admin.tenant().organization()).await.unwrap().unwrap();
     assert_eq!(allowed["usageIdentifierKey"], org.usage_key.unwrap().value.as_str());
 
@@ -594,7 +594,7 @@ async fn an_admin_holds_a_bounded_number_of_keys_and_a_revoked_one_frees_its_pla
     let app = TestApp::spawn().await;
     let admin = app.register_org().await;
     let mut last = None;
-    for n in 0..toolbox::domain::api_key::MAX_PER_ADMIN {
+    for n in 0..domain::api_key::MAX_PER_ADMIN {
         last = Some(app.create_api_key(&admin, json!({"name": format!("k{n}"), "scopes": ["read"]})).await);
     }
     let over = app
@@ -620,14 +620,14 @@ async fn revoking_a_key_moves_its_makers_version_so_a_role_change_cannot_write_i
     let maker = second_admin(&app, &admin).await;
     let key = app.create_api_key(&maker, json!({"name": "ops", "scopes": ["read"]})).await;
     let user = admin.tenant().user(&maker.user_id.parse().unwrap());
-    let before: toolbox::domain::user::User = app.state.db.get(&user).await.unwrap().unwrap();
+    let before: domain::user::User = app.state.db.get(&user).await.unwrap().unwrap();
     assert!(before.api_keys.contains_key(&key.id.parse().unwrap()));
     app.delete(&format!("/api/v1/api-keys/{}", key.id))
         .bearer(&admin.access_token)
         .send()
         .await
         .expect(StatusCode::OK, None);
-    let after: toolbox::domain::user::User = app.state.db.get(&user).await.unwrap().unwrap();
+    let after: domain::user::User = app.state.db.get(&user).await.unwrap().unwrap();
     assert!(after.api_keys.is_empty());
     assert!(after.audit.version > before.audit.version, "a role change that read the key would still commit");
 }

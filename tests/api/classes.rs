@@ -3,8 +3,8 @@
 //! student sees.
 
 use axum::http::{Method, StatusCode};
+use domain::ids::UserId;
 use serde_json::{Value, json};
-use toolbox::ids::UserId;
 
 use crate::helpers::{Account, TestApp, TestResponse};
 

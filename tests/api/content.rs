@@ -2,11 +2,11 @@
 //! versioned edits, publishing, soft deletes, search and tenant isolation.
 
 use axum::http::StatusCode;
+use domain::content::{ContentItem, SUPERSEDED_TAG};
+use domain::job::{Job, JobStatus};
+use domain::tenancy::global;
 use serde_json::{Value, json};
-use toolbox::domain::content::{ContentItem, SUPERSEDED_TAG};
-use toolbox::domain::job::{Job, JobStatus};
-use toolbox::outbox;
-use toolbox::tenancy::global;
+use store::outbox;
 
 use crate::helpers::{Account, TestApp};
 
@@ -20,7 +20,7 @@ fn quiz() -> Value {
 }
 
 /// The outbox entry `POST /content/generate` wrote beside `job`.
-fn outbox_entry(job: &Job) -> toolbox::tenancy::Key {
+fn outbox_entry(job: &Job) -> domain::tenancy::Key {
     let written = time::OffsetDateTime::parse(&job.audit.created_at, &time::format_description::well_known::Rfc3339);
     global::outbox(&job.id, written.unwrap().unix_timestamp())
 }
@@ -65,7 +65,7 @@ async fn a_teachers_request_is_queued_run_by_the_local_poller_and_its_lesson_is_
 
     // The poller shares the test run's queue: it runs other tests' jobs too.
     let poller = toolbox_local::worker::Poller {
-        worker: app.worker(toolbox::generation::template::TemplateProvider),
+        worker: app.worker(integrations::generation::template::TemplateProvider),
         sqs: app.state.aws.sqs.clone(),
         queue_url: app.state.config.queue_url.clone(),
         visibility_timeout: Some(1),
@@ -628,7 +628,7 @@ async fn a_job_whose_message_was_not_sent_is_sent_by_the_outbox_sweep_and_runs()
     let entry = outbox_entry(&job);
     assert!(app.raw_item(&entry).await.is_some(), "the outbox still owes the message");
 
-    let worker = app.worker(toolbox::generation::template::TemplateProvider);
+    let worker = app.worker(integrations::generation::template::TemplateProvider);
     // Too young to be stuck: its sender may still be at work.
     worker.sweep().await.unwrap();
     assert!(app.raw_item(&entry).await.is_some());
@@ -664,11 +664,11 @@ async fn a_slow_prune_never_removes_a_search_entry_a_later_edit_put_back() {
     let (tenant, id) = (admin.tenant(), made.content_id.parse().unwrap());
     let term = std::collections::BTreeMap::from([("volcano".to_owned(), 8)]);
     // Edit 3 put the term back while edit 2, which dropped it, had not pruned yet.
-    toolbox::search::add(&app.state.db, &tenant, &id, 3, &term).await.unwrap();
-    toolbox::search::prune(&app.state.db, &tenant, &id, &term, &Default::default(), 2).await.unwrap();
+    store::search::add(&app.state.db, &tenant, &id, 3, &term).await.unwrap();
+    store::search::prune(&app.state.db, &tenant, &id, &term, &Default::default(), 2).await.unwrap();
     assert!(app.raw_item(&tenant.search_term("volcano", &id)).await.is_some(), "the newer entry stays");
     // The prune of an edit that came after it does remove it.
-    toolbox::search::prune(&app.state.db, &tenant, &id, &term, &Default::default(), 4).await.unwrap();
+    store::search::prune(&app.state.db, &tenant, &id, &term, &Default::default(), 4).await.unwrap();
     assert!(app.raw_item(&tenant.search_term("volcano", &id)).await.is_none());
 }
 

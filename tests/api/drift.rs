@@ -71,7 +71,7 @@ async fn public_routes_are_exactly_health_docs_register_login_and_refresh() {
 #[tokio::test]
 async fn provisioning_again_keeps_what_exists() {
     let stack = stack().await;
-    let sdk = toolbox::aws::load_sdk_config().await;
+    let sdk = store::aws::load_sdk_config().await;
     let again = toolbox_local::provision::provision(&stack.template, &sdk, "toolbox-test")
         .await
         .expect("a second run succeeds");
@@ -111,17 +111,17 @@ async fn local_resources_follow_the_template_definitions() {
         .sqs
         .get_queue_attributes()
         .queue_url(queue)
-        .attribute_names(toolbox::aws::QueueAttributeName::All)
+        .attribute_names(store::aws::QueueAttributeName::All)
         .send()
         .await
         .unwrap()
         .attributes
         .unwrap();
     let redrive: serde_json::Value =
-        serde_json::from_str(&attributes[&toolbox::aws::QueueAttributeName::RedrivePolicy]).unwrap();
+        serde_json::from_str(&attributes[&store::aws::QueueAttributeName::RedrivePolicy]).unwrap();
     assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "5");
     assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with("generationdeadletterqueue"));
-    assert_eq!(attributes[&toolbox::aws::QueueAttributeName::VisibilityTimeout], "180");
+    assert_eq!(attributes[&store::aws::QueueAttributeName::VisibilityTimeout], "180");
 
     let secret =
         app.state.aws.secrets.get_secret_value().secret_id(&app.state.config.jwt_secret_id).send().await.unwrap();

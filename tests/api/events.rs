@@ -2,19 +2,20 @@
 //! so the events stay true. The events act on a fixed sample tenant, seeded here.
 
 use std::path::{Path, PathBuf};
+use store::db::KeyItem;
 
 use axum::http::StatusCode;
+use credentials::password;
+use domain::audit::Audit;
+use domain::ids::{JobId, OrgId, SessionId, UserId};
+use domain::job::{Job, JobMessage, JobStatus};
+use domain::organization::{OrgSettings, OrgStatus, Organization, Tier, UsageKey};
+use domain::principal::Role;
+use domain::session::Session;
+use domain::tenancy::{Key, Lookup, Tenant, global};
+use domain::user::User;
 use serde_json::Value;
-use toolbox::auth::password;
-use toolbox::db::Db;
-use toolbox::domain::audit::Audit;
-use toolbox::domain::job::{Job, JobMessage, JobStatus};
-use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization, Tier, UsageKey};
-use toolbox::domain::session::Session;
-use toolbox::domain::user::User;
-use toolbox::ids::{JobId, OrgId, SessionId, UserId};
-use toolbox::principal::Role;
-use toolbox::tenancy::{Key, Lookup, Tenant, global};
+use store::db::Db;
 use toolbox_content_worker::{Invocation, Worker};
 use tower::ServiceExt;
 
@@ -120,13 +121,13 @@ async fn seed(app: &TestApp) {
         password_hash: events_password_hash().await,
         sessions: [(session_id.clone(), now.unix_timestamp() + 3600)].into(),
         api_keys: Default::default(),
-        gsi1pk: toolbox::domain::user::directory::of(&tenant, Role::Admin),
+        gsi1pk: domain::user::directory::of(&tenant, Role::Admin),
         gsi1sk: tenant.user(&user_id).sk,
         deleted_at: None,
         deleted_by: None,
         audit: Audit::new(&user_id, now),
     };
-    let session = Session::start(user_id.clone(), session_id.clone(), toolbox::auth::sha256_hex(b"sample"), now, 3600);
+    let session = Session::start(user_id.clone(), session_id.clone(), store::secret::sha256_hex(b"sample"), now, 3600);
     put(app, &tenant.organization(), &org).await;
     put(app, &tenant.user(&user_id), &user).await;
     put(app, &tenant.session(&user_id, &session_id), &session).await;
@@ -191,11 +192,11 @@ async fn the_authorizer_event_replays_through_the_authorizer() {
 
     // With a real token for the sample session, the sample tenant is allowed.
     let keys = app.state.key_set().await.unwrap();
-    let token = toolbox::auth::jwt::issue(
+    let token = credentials::jwt::issue(
         &keys,
         &app.state.config,
         app.state.now(),
-        &toolbox::auth::jwt::Subject { user_id: USER, org_id: ORG, role: "admin", session_id: SESSION },
+        &credentials::jwt::Subject { user_id: USER, org_id: ORG, role: "admin", session_id: SESSION },
     );
     let event = serde_json::from_str(&text.replace("REPLACE_WITH_ACCESS_TOKEN", &token)).unwrap();
     let allowed = serde_json::to_value(toolbox_authorizer::handle(&app.state, event).await.unwrap()).unwrap();
@@ -230,7 +231,7 @@ async fn the_api_key_authorizer_event_replays_through_the_authorizer() {
 }
 
 fn sample_worker(app: &TestApp) -> std::sync::Arc<Worker> {
-    app.worker(toolbox::generation::template::TemplateProvider)
+    app.worker(integrations::generation::template::TemplateProvider)
 }
 
 fn sample_job(id: JobId, request_id: String, at: time::OffsetDateTime) -> Job {
@@ -270,8 +271,8 @@ async fn the_schedule_event_sweeps_the_outbox() {
     app.state
         .db
         .transact(vec![
-            toolbox::db::Write::Put(app.state.db.put_new(&tenant.job(&job.id), &job).unwrap()),
-            toolbox::outbox::record(&app.state, &job).unwrap(),
+            store::db::Write::Put(app.state.db.put_new(&tenant.job(&job.id), &job).unwrap()),
+            store::outbox::record(&app.state, &job).unwrap(),
         ])
         .await
         .unwrap();

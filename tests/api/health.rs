@@ -41,11 +41,11 @@ async fn readiness_is_503_naming_every_dependency_when_the_endpoint_is_down() {
     let app = TestApp::spawn().await;
     // The same functions, pointed at an endpoint where nothing listens: the
     // state of a stopped moto.
-    let sdk = toolbox::aws::sdk_config_loader().endpoint_url("http://127.0.0.1:9").load().await;
-    let state = toolbox::AppState::new(
+    let sdk = store::aws::sdk_config_loader().endpoint_url("http://127.0.0.1:9").load().await;
+    let state = store::AppState::new(
         (*app.state.config).clone(),
-        toolbox::aws::AwsClients::new(&sdk),
-        std::sync::Arc::new(toolbox::clock::SystemClock),
+        store::aws::AwsClients::new(&sdk),
+        std::sync::Arc::new(domain::clock::SystemClock),
     );
     let router = toolbox_health::router(state);
     let response = tower::ServiceExt::oneshot(

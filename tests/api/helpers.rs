@@ -4,23 +4,24 @@
 //! Each test registers its own organisations, so tests share nothing.
 
 use std::sync::Arc;
+use store::db::KeyItem;
 
 use aws_lambda_events::sqs::SqsEvent;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use domain::clock::{ManualClock, OffsetClock};
+use domain::ids::{JobId, UserId};
+use domain::job::{Job, JobMessage};
 use http_body_util::BodyExt;
+use integrations::generation::provider::Provider;
+use integrations::generation::template::TemplateProvider;
+use integrations::pusher::Realtime;
 use serde_json::{Value, json};
+use store::AppState;
+use store::aws::{AwsClients, load_sdk_config};
+use store::config::Config;
 use tokio::sync::OnceCell;
-use toolbox::AppState;
-use toolbox::aws::{AwsClients, load_sdk_config};
-use toolbox::clock::{ManualClock, OffsetClock};
-use toolbox::config::Config;
-use toolbox::domain::job::{Job, JobMessage};
-use toolbox::generation::provider::Provider;
-use toolbox::generation::template::TemplateProvider;
-use toolbox::ids::{JobId, UserId};
-use toolbox::pusher::Realtime;
 use toolbox_content_worker::Worker;
 use toolbox_local::provision::{Provisioned, provision};
 use toolbox_local::template::Template;
@@ -98,7 +99,7 @@ impl TestApp {
 
     async fn build(
         change: impl FnOnce(&mut Config),
-        clients: impl FnOnce(&toolbox::aws::SdkConfig, &mut AwsClients),
+        clients: impl FnOnce(&store::aws::SdkConfig, &mut AwsClients),
         gate: Option<GateSetup<'_>>,
     ) -> Self {
         let stack = stack().await;
@@ -123,7 +124,7 @@ impl TestApp {
     /// included, has AWS clients of its own, made from `sdk_of(logical id)`,
     /// as each Lambda does; and those states by logical id.
     pub async fn spawn_per_function(
-        sdk_of: impl Fn(&str) -> toolbox::aws::SdkConfig,
+        sdk_of: impl Fn(&str) -> store::aws::SdkConfig,
         change: impl FnOnce(&mut Config),
     ) -> (Self, std::collections::HashMap<&'static str, AppState>) {
         let stack = stack().await;
@@ -312,10 +313,10 @@ impl TestApp {
 
     /// Today's total of one daily counter of `account`'s organisation: the
     /// sum of its shard items, as the dashboard will read it.
-    pub async fn daily_count(&self, account: &Account, counter: toolbox::activity::Counter) -> u64 {
-        let day = toolbox::activity::day_of(self.state.now());
+    pub async fn daily_count(&self, account: &Account, counter: store::activity::Counter) -> u64 {
+        let day = store::activity::day_of(self.state.now());
         let keys: Vec<_> =
-            (0..toolbox::activity::COUNTER_SHARDS).map(|shard| account.tenant().daily_counter(&day, shard)).collect();
+            (0..store::activity::COUNTER_SHARDS).map(|shard| account.tenant().daily_counter(&day, shard)).collect();
         let found = self.state.db.batch_get(&keys).await.expect("counters");
         found
             .into_iter()
@@ -333,9 +334,9 @@ impl TestApp {
         let found = self
             .state
             .db
-            .query_prefix::<toolbox::activity::ActivityEvent>(
+            .query_prefix::<store::activity::ActivityEvent>(
                 &pk,
-                toolbox::tenancy::Tenant::ACTIVITY_PREFIX,
+                domain::tenancy::Tenant::ACTIVITY_PREFIX,
                 1000,
                 None,
                 false,
@@ -346,7 +347,7 @@ impl TestApp {
     }
 
     /// An item exactly as stored, for byte-for-byte comparisons.
-    pub async fn raw_item(&self, key: &toolbox::tenancy::Key) -> Option<String> {
+    pub async fn raw_item(&self, key: &domain::tenancy::Key) -> Option<String> {
         let output = self
             .state
             .aws
@@ -405,8 +406,8 @@ pub struct Generated {
 /// and events go to `base_url` (a local server, or nowhere).
 pub const PUSHER_TEST_SECRET: &str = "7ad3773142a6692b25b8";
 
-pub fn pusher(base_url: &str) -> toolbox::pusher::PusherConfig {
-    toolbox::pusher::PusherConfig::with_base_url(
+pub fn pusher(base_url: &str) -> integrations::pusher::PusherConfig {
+    integrations::pusher::PusherConfig::with_base_url(
         "3".into(),
         "278d425bdf160c739803".into(),
         PUSHER_TEST_SECRET.into(),
@@ -494,8 +495,8 @@ impl Account {
         }
     }
 
-    pub fn tenant(&self) -> toolbox::tenancy::Tenant {
-        toolbox::tenancy::Tenant::claimed_by_credential(&self.org_id.parse().unwrap())
+    pub fn tenant(&self) -> domain::tenancy::Tenant {
+        domain::tenancy::Tenant::claimed_by_credential(&self.org_id.parse().unwrap())
     }
 }
 

@@ -26,7 +26,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use serde_yaml_ng::Value as Yaml;
-use toolbox::aws::{SdkConfig, load_sdk_config};
+use store::aws::{SdkConfig, load_sdk_config};
 use toolbox_local::template::Template;
 
 use crate::helpers::{Account, TestApp, WORKER, pusher, sqs_event, stack, unique_email};
@@ -481,7 +481,7 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
 }
 
 /// The calls no route's success makes.
-async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
+async fn beyond_the_routes(app: &TestApp, worker_state: &store::AppState) {
     let stack = stack().await;
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
@@ -493,17 +493,17 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
     let accepted = app.post("/api/v1/content/generate").bearer(&teacher.access_token).json(lesson.clone()).send().await;
     accepted.expect(StatusCode::ACCEPTED, None);
     let job_id = accepted.data()["job_id"].as_str().unwrap().parse().unwrap();
-    let job: toolbox::domain::job::Job = app.state.db.get(&teacher.tenant().job(&job_id)).await.unwrap().unwrap();
+    let job: domain::job::Job = app.state.db.get(&teacher.tenant().job(&job_id)).await.unwrap().unwrap();
     let body = serde_json::to_string(&job.message()).unwrap();
     worker.handle(sqs_event(&[("large", body, 1)])).await;
-    let job: toolbox::domain::job::Job = app.state.db.get(&teacher.tenant().job(&job_id)).await.unwrap().unwrap();
+    let job: domain::job::Job = app.state.db.get(&teacher.tenant().job(&job_id)).await.unwrap().unwrap();
     let large = job.content_id.clone().expect("the large lesson was made").to_string();
     // Delivered again (SQS delivers at least once): the finished job is read and acknowledged.
     let again = worker.handle(sqs_event(&[("again", serde_json::to_string(&job.message()).unwrap(), 2)])).await;
     assert!(again.batch_item_failures.is_empty());
     let failing = TestApp::worker_on(
         worker_state.clone(),
-        crate::worker::Tweaked(|_, _| Err(toolbox::generation::provider::ProviderError::Server(503))),
+        crate::worker::Tweaked(|_, _| Err(integrations::generation::provider::ProviderError::Server(503))),
     );
     let message = app.queued_job(&teacher, lesson.clone()).await;
     failing
@@ -554,7 +554,7 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
     // An assessment made from a quiz kept in S3: fifty questions, each as
     // long as an assessment allows.
     let long_quiz = crate::worker::Tweaked(|stage, mut answer: Value| {
-        if stage == toolbox::generation::provider::Stage::Quiz {
+        if stage == integrations::generation::provider::Stage::Quiz {
             for (n, question) in answer["questions"].as_array_mut().unwrap().iter_mut().enumerate() {
                 question["question"] = json!(format!("{n}. {}", "Which gas do leaves take in? ".repeat(65)));
                 for (i, option) in question["options"].as_array_mut().unwrap().iter_mut().enumerate() {
@@ -569,8 +569,7 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
     TestApp::worker_on(app.state.clone(), long_quiz)
         .handle(sqs_event(&[("quiz", serde_json::to_string(&message).unwrap(), 1)]))
         .await;
-    let job: toolbox::domain::job::Job =
-        app.state.db.get(&teacher.tenant().job(&message.job_id)).await.unwrap().unwrap();
+    let job: domain::job::Job = app.state.db.get(&teacher.tenant().job(&message.job_id)).await.unwrap().unwrap();
     let quiz = job.content_id.expect("the large quiz was made").to_string();
     app.post("/api/v1/assessments")
         .bearer(&teacher.access_token)
@@ -586,7 +585,7 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
         "PROVIDER_SECRET_ID" => Some(provider_secret.clone()),
         _ => None,
     };
-    toolbox::generation::setup::provider_from(settings, &worker_state.aws.secrets).await.expect("a provider");
+    integrations::generation::setup::provider_from(settings, &worker_state.aws.secrets).await.expect("a provider");
 
     // A class's presence channel, signed for its teacher.
     let class = app.class_with(&teacher, &[]).await;
@@ -668,9 +667,9 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &toolbox::AppState) {
     // Last, as it moves the clock past what tokens tolerate: the outbox
     // sweep sends a message whose sender never did.
     let owed = app.queued_job(&teacher, lesson).await;
-    let job: toolbox::domain::job::Job = app.state.db.get(&teacher.tenant().job(&owed.job_id)).await.unwrap().unwrap();
-    app.state.db.transact(vec![toolbox::outbox::record(&app.state, &job).unwrap()]).await.unwrap();
-    app.clock.advance(toolbox::outbox::STUCK_AFTER_SECONDS + 1);
+    let job: domain::job::Job = app.state.db.get(&teacher.tenant().job(&owed.job_id)).await.unwrap().unwrap();
+    app.state.db.transact(vec![store::outbox::record(&app.state, &job).unwrap()]).await.unwrap();
+    app.clock.advance(store::outbox::STUCK_AFTER_SECONDS + 1);
     assert!(worker.sweep().await.unwrap() >= 1);
 }
 

@@ -124,9 +124,9 @@ async fn the_invite_token_is_stored_only_as_a_hash() {
     let invite_id = response.data()["id"].as_str().unwrap().parse().unwrap();
     let stored = app.raw_item(&admin.tenant().invite(&invite_id)).await.expect("the invite is stored");
     assert!(!stored.contains(secret), "the token is in the item: {stored}");
-    let hash = toolbox::auth::sha256_hex(token.as_bytes());
+    let hash = store::secret::sha256_hex(token.as_bytes());
     assert!(stored.contains(&hash));
-    assert!(app.raw_item(&toolbox::tenancy::global::invite_token(&hash)).await.is_some());
+    assert!(app.raw_item(&domain::tenancy::global::invite_token(&hash)).await.is_some());
 }
 
 #[tokio::test]
@@ -230,14 +230,14 @@ async fn admins_list_invites_newest_first_with_their_status_and_never_a_token() 
 
     // Past its expiry (the access token would not outlive a clock moved a
     // week on, so the invite's expiry moves back instead).
-    let id: toolbox::ids::InviteId = first.data()[0]["id"].as_str().unwrap().parse().unwrap();
+    let id: domain::ids::InviteId = first.data()[0]["id"].as_str().unwrap().parse().unwrap();
     let past = app.state.now().unix_timestamp() - 1;
     let expire = app.state.db.update(
         &admin.tenant().invite(&id),
         "SET expires_at = :past",
         None,
         &[],
-        vec![(":past", toolbox::db::n(past))],
+        vec![(":past", store::db::n(past))],
     );
     app.state.db.run_update(expire.unwrap()).await.unwrap();
     let later = app.get(&format!("{INVITES}?limit=100")).bearer(&admin.access_token).send().await;

@@ -106,7 +106,7 @@ async fn a_generated_lesson_becomes_a_lesson_and_a_quiz_does_not() {
     for (body, field) in [
         (json!({"content_id": quiz.content_id}), "content_id"),
         (json!({"content_id": made.content_id, "title": "Both"}), "content_id"),
-        (json!({"content_id": toolbox::ids::ContentId::new()}), "content_id"),
+        (json!({"content_id": domain::ids::ContentId::new()}), "content_id"),
         (json!({"title": "Only a title"}), "body"),
     ] {
         let refused = create(&app, &admin, body).await;
@@ -154,7 +154,7 @@ async fn only_the_author_or_an_admin_changes_a_lesson_and_edits_are_versioned() 
     let refused = app.call(Method::PUT, &path).bearer(&author.access_token).json(empty).send().await;
     refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     assert_eq!(refused.body["error"]["details"][0]["field"], "sections");
-    for classes in [json!([]), json!([toolbox::ids::ClassId::new()])] {
+    for classes in [json!([]), json!([domain::ids::ClassId::new()])] {
         let refused = publish(&app, &author, &lesson, classes).await;
         refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
         assert_eq!(refused.body["error"]["details"][0]["field"], "class_ids");
@@ -201,11 +201,11 @@ async fn a_publish_naming_more_classes_than_an_item_may_have_is_refused_whole() 
     let before = app.raw_item(&key).await;
     // The same class 21 times, then a list as long as a body may be: refused
     // by their length, before any class is read or compared.
-    let many: Vec<&str> = std::iter::repeat_n(class.as_str(), toolbox::publication::MAX_CLASSES + 1).collect();
+    let many: Vec<&str> = std::iter::repeat_n(class.as_str(), domain::publication::MAX_CLASSES + 1).collect();
     let refused = publish(&app, &teacher, &lesson, json!(many)).await;
     refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     assert_eq!(refused.body["error"]["details"][0]["field"], "class_ids");
-    let huge: Vec<String> = (0..20_000).map(|_| toolbox::ids::ClassId::new().to_string()).collect();
+    let huge: Vec<String> = (0..20_000).map(|_| domain::ids::ClassId::new().to_string()).collect();
     publish(&app, &teacher, &lesson, json!(huge))
         .await
         .expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));

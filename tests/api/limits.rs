@@ -2,14 +2,16 @@
 //! `toolbox-local` applies them, a tier change moving a tenant's usage key,
 //! and the business quota on invites.
 
+use integrations::usage_plans::UsagePlans;
 use std::sync::Arc;
+use store::db::KeyItem;
 
 use axum::http::StatusCode;
+use domain::clock::ManualClock;
+use domain::organization::{Organization, Tier};
 use serde_json::json;
-use toolbox::clock::ManualClock;
-use toolbox::domain::organization::{Organization, Tier};
-use toolbox::quota::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 use toolbox_local::throttle::{Limits, Period, Quota};
+use web::http::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 
 use crate::helpers::{Account, TestApp, TestResponse, stack, unique_email};
 
@@ -126,15 +128,16 @@ async fn each_organization_gets_its_own_usage_key_and_a_tier_change_moves_it() {
     let (org_a, org_b) = (organization(&app, &a).await, organization(&app, &b).await);
     let key = org_a.usage_key.clone().expect("a usage key at sign-up");
     assert_ne!(Some(&key), org_b.usage_key.as_ref(), "limits are per tenant, so keys are too");
-    let plans = app.state.usage_plans();
+    let plans = UsagePlans::of(&app.state);
     assert_eq!(plans.tiers_of(&key).await.unwrap(), vec![Tier::Free]);
     // The org view never shows the usage key.
     let shown = app.get(ORG).bearer(&a.access_token).send().await;
     assert!(!shown.text.contains(&key.value));
 
-    let changed = toolbox::usage_plans::change_tier(&app.state, &a.tenant(), Tier::Pro, &a.user_id.parse().unwrap())
-        .await
-        .unwrap();
+    let changed =
+        integrations::usage_plans::change_tier(&app.state, &a.tenant(), Tier::Pro, &a.user_id.parse().unwrap())
+            .await
+            .unwrap();
     assert_eq!(changed.tier, Tier::Pro);
     assert_eq!(changed.audit.version, org_a.audit.version + 1);
     assert_eq!(plans.tiers_of(&key).await.unwrap(), vec![Tier::Pro]);
@@ -161,7 +164,7 @@ async fn an_organization_without_a_usage_key_gets_one_at_its_next_login() {
     assert!(organization(&app, &admin).await.usage_key.is_none());
     app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
     let healed = organization(&app, &admin).await.usage_key.expect("a usage key after login");
-    assert_eq!(app.state.usage_plans().tiers_of(&healed).await.unwrap(), vec![Tier::Free]);
+    assert_eq!(UsagePlans::of(&app.state).tiers_of(&healed).await.unwrap(), vec![Tier::Free]);
     // A second login keeps that key.
     app.login(&admin.email, &admin.password).await.expect(StatusCode::OK, None);
     assert_eq!(organization(&app, &admin).await.usage_key, Some(healed));

@@ -3,9 +3,9 @@
 //! copy of the whole table. A cancelled transaction must still leave every
 //! item exactly as it was, wherever in the transaction the failure is.
 
+use domain::tenancy::{Key, Tenant};
 use serde_json::json;
-use toolbox::db::{DbError, Write, n};
-use toolbox::tenancy::{Key, Tenant};
+use store::db::{DbError, Write, n};
 
 use crate::helpers::TestApp;
 
@@ -30,7 +30,7 @@ fn writes(app: &TestApp, tenant: &Tenant, check_holds: bool, check_first: bool) 
             "SET #version = #version + :one, tags = list_append(tags, :more), nested.x = :one REMOVE nested.y",
             Some("attribute_exists(pk)"),
             &[("#version", "version")],
-            vec![(":one", n(1)), (":more", toolbox::db::value(&vec!["c"]).unwrap())],
+            vec![(":one", n(1)), (":more", store::db::value(&vec!["c"]).unwrap())],
         )
         .unwrap();
     let delete = db.delete_if(&key(tenant, "deleted"), "attribute_exists(pk)", &[], vec![]).unwrap();
@@ -96,6 +96,6 @@ async fn a_transaction_naming_one_item_twice_is_refused_and_changes_nothing() {
             .unwrap()
     };
     let refused = db.transact(vec![Write::Update(bump()), Write::Update(bump())]).await;
-    assert!(matches!(refused, Err(DbError::Service(_))), "{refused:?}");
+    assert!(matches!(refused, Err(DbError::Failed { op: "TransactWriteItems", .. })), "{refused:?}");
     assert_eq!(app.raw_item(&target).await, before);
 }

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use axum::http::{Method, StatusCode};
+use credentials::jwt::{self, AccessClaims};
 use serde_json::{Value, json};
-use toolbox::auth::jwt::{self, AccessClaims};
 
 use crate::helpers::{Account, Generated, TestApp};
 
@@ -35,7 +35,7 @@ fn operations() -> Vec<Operation> {
                 method: method.to_uppercase().parse().unwrap(),
                 path: path.clone(),
                 authenticated: security.iter().any(|s| s.as_object().is_some_and(|o| !o.is_empty())),
-                roles: operation[toolbox::openapi::ROLES_EXTENSION]
+                roles: operation[web::openapi::ROLES_EXTENSION]
                     .as_array()
                     .map(|roles| roles.iter().map(|r| r.as_str().unwrap().to_owned()).collect()),
                 has_body: operation["requestBody"].is_object(),

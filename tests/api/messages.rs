@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use toolbox::activity::Counter;
+use store::activity::Counter;
 
 use crate::helpers::{Account, TestApp, TestResponse};
 

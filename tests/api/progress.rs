@@ -3,9 +3,9 @@
 //! the student, their linked parents and staff.
 
 use axum::http::{Method, StatusCode};
+use domain::ids::{LessonId, UserId};
 use serde_json::{Value, json};
-use toolbox::activity::Counter;
-use toolbox::ids::{LessonId, UserId};
+use store::activity::Counter;
 
 use crate::helpers::{Account, TestApp, TestResponse};
 use crate::lessons::{body, create, publish};

@@ -3,10 +3,10 @@
 //! checks them as Pusher does.
 
 use axum::http::StatusCode;
+use domain::ids::ClassId;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use toolbox::ids::ClassId;
 
 use crate::helpers::{Account, PUSHER_TEST_SECRET, TestApp, TestResponse, pusher};
 
@@ -170,10 +170,13 @@ async fn the_worker_tells_the_organization_and_the_requester_how_the_job_goes() 
         .await;
     let batch = crate::helpers::sqs_event(&[("m1", serde_json::to_string(&message).unwrap(), 1)]);
     assert!(
-        app.worker(toolbox::generation::template::TemplateProvider).handle(batch).await.batch_item_failures.is_empty()
+        app.worker(integrations::generation::template::TemplateProvider)
+            .handle(batch)
+            .await
+            .batch_item_failures
+            .is_empty()
     );
-    let job: toolbox::domain::job::Job =
-        app.state.db.get(&teacher.tenant().job(&message.job_id)).await.unwrap().unwrap();
+    let job: domain::job::Job = app.state.db.get(&teacher.tenant().job(&message.job_id)).await.unwrap().unwrap();
     let events = seen.lock().unwrap().clone();
     let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["job.progress", "job.progress", "job.progress", "job.completed"], "{events:?}");

@@ -198,7 +198,7 @@ async fn a_user_holds_at_most_ten_sessions_and_a_new_one_ends_the_oldest() {
     let app = TestApp::spawn().await;
     let account = app.register_org().await;
     let mut sessions = vec![(account.access_token.clone(), account.refresh_token.clone())];
-    for _ in 1..toolbox::domain::session::MAX_PER_USER {
+    for _ in 1..store::sessions::MAX_PER_USER {
         sessions.push(signed_in(&app, &account).await);
     }
     for (access, _) in &sessions {
@@ -229,9 +229,9 @@ async fn concurrent_sign_ins_never_pass_the_cap() {
         });
     }
     assert!(logins.join_all().await.iter().all(|status| *status == StatusCode::OK));
-    let user: toolbox::domain::user::User =
+    let user: domain::user::User =
         app.state.db.get(&account.tenant().user(&account.user_id.parse().unwrap())).await.unwrap().unwrap();
-    assert_eq!(user.sessions.len(), toolbox::domain::session::MAX_PER_USER);
+    assert_eq!(user.sessions.len(), store::sessions::MAX_PER_USER);
 }
 
 #[tokio::test]
@@ -241,22 +241,16 @@ async fn a_sign_in_checked_against_the_old_password_cannot_commit_after_a_change
     let tenant = account.tenant();
     let key = tenant.user(&account.user_id.parse().unwrap());
     // A sign-in read the user (and checked the old password) ...
-    let read: toolbox::domain::user::User = app.state.db.get(&key).await.unwrap().unwrap();
+    let read: domain::user::User = app.state.db.get(&key).await.unwrap().unwrap();
     // ... the password changes meanwhile ...
     change_password(&app, &account, &account.password, "a-brand-new-password").await.expect(StatusCode::OK, None);
     // ... and its session is refused when it commits.
     let user_id = account.user_id.parse().unwrap();
-    let session = toolbox::domain::session::Session::start(
-        user_id,
-        toolbox::ids::SessionId::new(),
-        "h".into(),
-        app.state.now(),
-        60,
-    );
-    let admit =
-        toolbox::domain::session::admit(&app.state.db, &tenant, &read, &session, app.state.now().unix_timestamp());
+    let session =
+        domain::session::Session::start(user_id, domain::ids::SessionId::new(), "h".into(), app.state.now(), 60);
+    let admit = store::sessions::admit(&app.state.db, &tenant, &read, &session, app.state.now().unix_timestamp());
     let stale = app.state.db.run_update(admit.unwrap()).await;
-    assert!(matches!(stale, Err(toolbox::db::DbError::ConditionFailed)), "{stale:?}");
-    let after: toolbox::domain::user::User = app.state.db.get(&key).await.unwrap().unwrap();
+    assert!(matches!(stale, Err(store::db::DbError::ConditionFailed)), "{stale:?}");
+    let after: domain::user::User = app.state.db.get(&key).await.unwrap().unwrap();
     assert!(!after.sessions.contains_key(&session.session_id));
 }

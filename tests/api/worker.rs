@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsBatchResponse;
+use domain::content::ContentItem;
+use domain::generation::content::GeneratedContent;
+use domain::ids::JobId;
+use domain::job::{Job, JobMessage, JobStatus};
+use domain::tenancy::Tenant;
+use integrations::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
+use integrations::generation::template::TemplateProvider;
 use serde_json::{Value, json};
-use toolbox::domain::content::ContentItem;
-use toolbox::domain::job::{Job, JobMessage, JobStatus};
-use toolbox::generation::content::GeneratedContent;
-use toolbox::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
-use toolbox::generation::template::TemplateProvider;
-use toolbox::ids::JobId;
-use toolbox::tenancy::Tenant;
 use toolbox_content_worker::{MAX_RECEIVES, Worker};
 
 use crate::helpers::{Account, TestApp, sqs_event};
@@ -213,7 +213,7 @@ async fn a_large_body_is_stored_in_s3_with_a_pointer_in_the_item() {
     let object = app.state.aws.s3.get_object().bucket(&app.state.config.bucket_name).key(&key).send().await.unwrap();
     let bytes = object.body.collect().await.unwrap().into_bytes();
     let body: GeneratedContent = serde_json::from_slice(&bytes).unwrap();
-    assert!(bytes.len() > toolbox::domain::content::INLINE_BODY_LIMIT);
+    assert!(bytes.len() > domain::content::INLINE_BODY_LIMIT);
     assert!(body.review(&serde_json::from_value(lesson()).unwrap()).is_empty());
 }
 

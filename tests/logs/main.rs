@@ -145,7 +145,7 @@ async fn every_worker_log_line_of_a_job_carries_the_request_id_of_the_call_that_
 
     let app = TestApp::spawn().await;
     let admin = app.register_org().await;
-    let request_id = format!("corr-{}", toolbox::ids::JobId::new());
+    let request_id = format!("corr-{}", domain::ids::JobId::new());
     let accepted = app
         .post("/api/v1/content/generate")
         .bearer(&admin.access_token)
@@ -155,9 +155,8 @@ async fn every_worker_log_line_of_a_job_carries_the_request_id_of_the_call_that_
         .await;
     accepted.expect(StatusCode::ACCEPTED, None);
     let job_id = accepted.data()["job_id"].as_str().unwrap().to_owned();
-    let job: toolbox::domain::job::Job =
-        app.state.db.get(&admin.tenant().job(&job_id.parse().unwrap())).await.unwrap().unwrap();
-    let worker = app.worker(toolbox::generation::template::TemplateProvider);
+    let job: domain::job::Job = app.state.db.get(&admin.tenant().job(&job_id.parse().unwrap())).await.unwrap().unwrap();
+    let worker = app.worker(integrations::generation::template::TemplateProvider);
     let batch = helpers::sqs_event(&[("m1", serde_json::to_string(&job.message()).unwrap(), 1)]);
     assert!(worker.handle(batch).await.batch_item_failures.is_empty());
 

@@ -1,30 +1,36 @@
 //! Create, list, read, revoke and rotate API keys.
 
 use axum::extract::State;
+use domain::api_key::{self, ApiKey, ApiKeyLookup, KeyStatus, RetiringSecret, SecretRecord};
+use domain::audit::Audit;
+use domain::clock::rfc3339;
+use domain::error::FieldError;
+use domain::fields::KeyName;
+use domain::ids::ApiKeyId;
+use domain::json::{present, present_integer};
+use domain::principal::{Principal, Role, Scope};
+use domain::tenancy::{Tenant, global};
 use ipnet::IpNet;
 use serde::Deserialize;
+use store::AppState;
+use store::api_keys;
+use store::api_keys::MintedKey;
+use store::api_keys::signing_secret;
+use store::cursor;
+use store::db::{DbError, Write, n, s, value};
+use store::keyset::KeySet;
+use store::users;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{DbError, Write, n, s, value};
-use toolbox::domain::api_key::{
-    self, ApiKey, ApiKeyLookup, KeyStatus, MintedKey, RetiringSecret, SecretRecord, signing_secret,
-};
-use toolbox::domain::audit::Audit;
-use toolbox::domain::fields::KeyName;
-use toolbox::domain::user;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult, FieldError};
-use toolbox::http::PathId;
-use toolbox::ids::ApiKeyId;
-use toolbox::json::{Json, OptionalJson, present, present_integer};
-use toolbox::keyset::KeySet;
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role, Scope};
-use toolbox::tenancy::{Tenant, global};
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::json::Json;
+use web::json::OptionalJson;
+use web::openapi::*;
 
 use crate::view::{ApiKeySecret, ApiKeyView};
 
@@ -117,7 +123,7 @@ fn signing_secret_of(keys: &KeySet, key: &ApiKey, record: &SecretRecord) -> Opti
 )]
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Json(req): Json<CreateKey>,
 ) -> AppResult<ApiResponse<ApiKeySecret>> {
     let tenant = admin_tenant(&principal)?;
@@ -161,7 +167,7 @@ pub async fn create(
         deleted_by: None,
         audit: Audit::new(&principal.user_id, now),
     };
-    let record = SecretRecord::of(&minted, 1, require_signature.then(|| keys.newest().kid.clone()));
+    let record = minted.record(1, require_signature.then(|| keys.newest().kid.clone()));
     let lookup = ApiKeyLookup { org_id: key.org_id.clone(), key_id: key.id.clone(), current: record, previous: None };
     let made = state
         .db
@@ -169,13 +175,13 @@ pub async fn create(
             Write::Put(state.db.put_new(&tenant.api_key(&key.id), &key)?),
             Write::Put(state.db.put_new(&global::api_key(&key.prefix), &lookup)?),
             // On the maker's list, for a demotion or removal to find.
-            api_key::remember(&state.db, &tenant, &principal.user_id, &key)?,
+            api_keys::remember(&state.db, &tenant, &principal.user_id, &key)?,
         ])
         .await;
     if let Err(DbError::Cancelled { failed }) = &made
         && failed.contains(&2)
     {
-        let maker = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+        let maker = users::find_active(&state.db, &tenant, &principal.user_id).await?;
         return Err(if maker.role == Role::Admin {
             AppError::Conflict(format!(
                 "an admin may hold at most {} API keys: revoke one first",
@@ -212,7 +218,7 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ApiKeyView>>> {
     let tenant = admin_tenant(&principal)?;
@@ -241,7 +247,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<ApiKeyId>,
 ) -> AppResult<ApiResponse<ApiKeyView>> {
     let tenant = admin_tenant(&principal)?;
@@ -269,14 +275,14 @@ pub async fn get(
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<ApiKeyId>,
 ) -> AppResult<ApiResponse<ApiKeyView>> {
     let tenant = admin_tenant(&principal)?;
     let key = find(&state, &tenant, &id).await?;
     let now = state.now();
-    let [revoked, lookup] = api_key::revoke(&state.db, &tenant, &id, &key.prefix, &principal.user_id, now)?;
-    let maker = api_key::forget(&state.db, &tenant, &key.audit.created_by, &id)?;
+    let [revoked, lookup] = api_keys::revoke(&state.db, &tenant, &id, &key.prefix, &principal.user_id, now)?;
+    let maker = api_keys::forget(&state.db, &tenant, &key.audit.created_by, &id)?;
     state.db.transact(vec![revoked, lookup, maker]).await?;
     tracing::info!(api_key_id = %id, "api key revoked");
     let revoked = ApiKey {
@@ -320,7 +326,7 @@ pub struct Rotation {
 )]
 pub async fn rotate(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<ApiKeyId>,
     OptionalJson(req): OptionalJson<Rotation>,
 ) -> AppResult<ApiResponse<ApiKeySecret>> {
@@ -339,7 +345,7 @@ pub async fn rotate(
     let now = state.now();
     let minted = MintedKey::with_prefix(key.prefix.clone());
     let generation = key.generation + 1;
-    let record = SecretRecord::of(&minted, generation, key.require_signature.then(|| keys.newest().kid.clone()));
+    let record = minted.record(generation, key.require_signature.then(|| keys.newest().kid.clone()));
     let previous = RetiringSecret { record: lookup.current.clone(), valid_until: now.unix_timestamp() + grace };
     let update_key = state.db.update_versioned(
         &tenant.api_key(&id),

@@ -7,8 +7,8 @@ mod usage;
 mod view;
 
 use axum::Router;
-use toolbox::AppState;
-use toolbox::http::RouteTable;
+use store::AppState;
+use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
     RouteTable::new()

@@ -2,17 +2,17 @@
 //! counted them (beside its own read, so counting adds no latency).
 
 use axum::extract::{Query, State};
+use domain::api_key::usage::{self, DayCount, MAX_DAYS};
+use domain::ids::ApiKeyId;
 use serde::{Deserialize, Serialize};
-use toolbox::AppState;
-use toolbox::db::Db;
-use toolbox::domain::api_key::usage::{self, DayCount, MAX_DAYS};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::ApiKeyId;
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
+use store::AppState;
+use store::db::Db;
 use utoipa::{IntoParams, ToSchema};
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PathId;
+use web::openapi::*;
 
 use crate::keys::{admin_tenant, find};
 
@@ -59,7 +59,7 @@ pub struct KeyUsage {
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<ApiKeyId>,
     query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<ApiResponse<KeyUsage>> {
@@ -88,6 +88,6 @@ pub async fn get(
             total += requests;
             Ok(UsageDay { date, requests })
         })
-        .collect::<Result<Vec<_>, toolbox::db::DbError>>()?;
+        .collect::<Result<Vec<_>, store::db::DbError>>()?;
     Ok(ApiResponse::ok(KeyUsage { key_id: id, days, total }))
 }

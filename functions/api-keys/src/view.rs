@@ -1,11 +1,11 @@
 //! API keys as the API shows them: never a secret, except the new key (and
 //! signing secret) in the one response that creates or rotates it.
 
+use domain::api_key::{ApiKey, KeyStatus};
+use domain::fields::KeyName;
+use domain::ids::{ApiKeyId, UserId};
+use domain::principal::Scope;
 use serde::Serialize;
-use toolbox::domain::api_key::{ApiKey, KeyStatus};
-use toolbox::domain::fields::KeyName;
-use toolbox::ids::{ApiKeyId, UserId};
-use toolbox::principal::Scope;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,27 +4,33 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
+use domain::assessment::{Assessment, AssessmentStatus, LatePolicy, Question};
+use domain::audit::Audit;
+use domain::clock::rfc3339;
+use domain::content::ContentItem;
+use domain::error::FieldError;
+use domain::generation::request::ContentKind;
+use domain::ids::{AssessmentId, ClassId, ContentId};
+use domain::json::{present, present_whole};
+use domain::principal::Role;
+use domain::tenancy::Tenant;
 use serde::Deserialize;
+use store::AppState;
+use store::bodies;
+use store::db::commit_versioned;
+use store::db::{s, value};
+use store::publication;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::cursor::PageRequest;
-use toolbox::db::{s, value};
-use toolbox::domain::assessment::{Assessment, AssessmentStatus, LatePolicy, Question};
-use toolbox::domain::audit::Audit;
-use toolbox::domain::content::ContentItem;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult, FieldError};
-use toolbox::generation::request::ContentKind;
-use toolbox::http::{PathId, commit_versioned, expect_version};
-use toolbox::ids::{AssessmentId, ClassId, ContentId};
-use toolbox::json::{Json, present, present_whole};
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::publication;
-use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::extract::{Caller, query_param};
+use web::http::expect_version;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::view::AssessmentView;
 use crate::{find, grading};
@@ -166,7 +172,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, mut body: AssessmentBody) -
     if item.kind != ContentKind::Quiz {
         return Err(AppError::invalid("content_id", "must be a quiz (a lesson becomes a lesson)"));
     }
-    let quiz = item.load_body(state).await?;
+    let quiz = bodies::load(state, &item).await?;
     body.title = Some(quiz.title);
     body.description = body.description.or(Some(quiz.summary));
     body.questions = Some(
@@ -202,7 +208,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, mut body: AssessmentBody) -
 )]
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Json(body): Json<AssessmentBody>,
 ) -> AppResult<ApiResponse<AssessmentView>> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
@@ -230,7 +236,7 @@ pub async fn create(
         audit: Audit::new(&principal.user_id, state.now()),
     };
     state.db.create(&tenant.assessment(&assessment.id), &assessment).await?;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "assessment.created", &assessment.id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "assessment.created", &assessment.id).await;
     Ok(ApiResponse::created(AssessmentView::of(assessment, true)))
 }
 
@@ -258,11 +264,18 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<AssessmentView>>> {
-    let (assessments, next) = publication::list::<Assessment>(&state, &principal, &uri, &page).await?;
+    let (assessments, next) = publication::list::<Assessment>(
+        &state,
+        &principal,
+        query_param(&uri, "class_id")?.as_deref(),
+        page.limit,
+        page.cursor.as_deref(),
+    )
+    .await?;
     let staff = principal.role != Role::Student;
     Ok(ApiResponse::page(assessments.into_iter().map(|a| AssessmentView::of(a, staff)).collect(), next))
 }
@@ -286,7 +299,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<AssessmentId>,
 ) -> AppResult<ApiResponse<AssessmentView>> {
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
@@ -327,7 +340,7 @@ pub async fn get(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<AssessmentId>,
     Json(body): Json<AssessmentBody>,
@@ -364,7 +377,7 @@ pub async fn update(
         ],
     )?;
     let changed: Assessment = commit_versioned(&state.db, update, expected, "assessment").await?;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "assessment.updated", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "assessment.updated", &id).await;
     let version = changed.audit.version;
     Ok(ApiResponse::ok(AssessmentView::of(changed, true)).with_etag(version))
 }
@@ -394,7 +407,7 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<AssessmentId>,
 ) -> AppResult<ApiResponse<AssessmentView>> {
@@ -411,6 +424,6 @@ pub async fn delete(
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
         tracing::warn!(error = %err, assessment_id = %id, "class entries of a deleted assessment not deleted");
     }
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "assessment.deleted", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "assessment.deleted", &id).await;
     Ok(ApiResponse::ok(AssessmentView::of(deleted, true)))
 }

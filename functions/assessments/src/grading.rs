@@ -3,9 +3,9 @@
 //! Short-text patterns use `regex-lite`: matching takes time linear in the
 //! text, whatever the pattern, so a teacher's pattern cannot stall grading.
 
+use domain::assessment::{Graded, Question};
+use domain::error::FieldError;
 use serde_json::Value;
-use toolbox::domain::assessment::{Graded, Question};
-use toolbox::error::FieldError;
 
 /// Problems with a question's own rules, each under `questions[i]…`.
 pub fn check(index: usize, question: &Question) -> Vec<FieldError> {

@@ -10,12 +10,12 @@ mod submit;
 mod view;
 
 use axum::Router;
-use toolbox::AppState;
-use toolbox::domain::assessment::Assessment;
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::RouteTable;
-use toolbox::ids::AssessmentId;
-use toolbox::tenancy::Tenant;
+use domain::assessment::Assessment;
+use domain::ids::AssessmentId;
+use domain::tenancy::Tenant;
+use store::AppState;
+use web::error::{AppError, AppResult};
+use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
     RouteTable::new()

@@ -7,26 +7,30 @@
 //! attempt finds the stored grade and answers with it.
 
 use axum::extract::State;
+use domain::assessment::{Assessment, AssessmentStats, LatePolicy, Submission};
+use domain::clock::rfc3339;
+use domain::error::FieldError;
+use domain::ids::AssessmentId;
+use domain::json::whole;
+use domain::principal::Role;
+use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use store::AppState;
+use store::activity::{self, Counter};
+use store::cursor;
+use store::db::{Db, DbError, Range, Write, as_stored, n};
+use store::publication;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use toolbox::AppState;
-use toolbox::activity::{self, Counter};
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, DbError, Range, Write, as_stored, n};
-use toolbox::domain::assessment::{Assessment, AssessmentStats, LatePolicy, Submission};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult, FieldError};
-use toolbox::http::PathId;
-use toolbox::ids::AssessmentId;
-use toolbox::json::{Json, whole};
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::publication;
-use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::view::SubmissionView;
 
@@ -50,7 +54,7 @@ pub struct Attempt {
 }
 
 /// Grades `answers` against the assessment's questions; problems by field.
-fn graded(assessment: &Assessment, attempt: &Attempt) -> AppResult<Vec<toolbox::domain::assessment::Graded>> {
+fn graded(assessment: &Assessment, attempt: &Attempt) -> AppResult<Vec<domain::assessment::Graded>> {
     let mut problems = Vec::new();
     if attempt.attempt == 0 || attempt.attempt > assessment.max_attempts {
         let allowed = assessment.max_attempts;
@@ -114,7 +118,7 @@ fn lateness(assessment: &Assessment, now: OffsetDateTime) -> AppResult<(bool, u3
 )]
 pub async fn submit(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<AssessmentId>,
     Json(mut attempt): Json<Attempt>,
 ) -> AppResult<ApiResponse<SubmissionView>> {
@@ -235,7 +239,7 @@ fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission, buc
 )]
 pub async fn submissions(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<AssessmentId>,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<SubmissionView>>> {
@@ -306,7 +310,7 @@ pub struct AssessmentStatistics {
 )]
 pub async fn statistics(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<AssessmentId>,
 ) -> AppResult<ApiResponse<AssessmentStatistics>> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
@@ -321,8 +325,8 @@ pub async fn statistics(
         .transpose()?
         .filter(|a| a.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("assessment"))?;
-    let shards: Vec<_> = found.flatten().collect();
-    let totals = AssessmentStats::from_items(&shards, assessment.questions.len());
+    let shards: Vec<_> = found.flatten().map(Db::numbers).collect();
+    let totals = AssessmentStats::from_shards(&shards, assessment.questions.len());
     let share = |count: u64| if totals.submissions == 0 { 0.0 } else { count as f64 / totals.submissions as f64 };
     let questions = totals
         .correct

@@ -2,10 +2,10 @@
 //! what counts as right in an assessment; in their feedback only once the
 //! teacher shows answers.
 
+use domain::assessment::{Assessment, AssessmentStatus, Graded, LatePolicy, Question, Submission};
+use domain::ids::{AssessmentId, ClassId, ContentId, UserId};
 use serde::Serialize;
 use serde_json::Value;
-use toolbox::domain::assessment::{Assessment, AssessmentStatus, Graded, LatePolicy, Question, Submission};
-use toolbox::ids::{AssessmentId, ClassId, ContentId, UserId};
 use utoipa::ToSchema;
 
 /// A question; `answer`, `answers`, `tolerance` and `pattern` are shown to

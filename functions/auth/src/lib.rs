@@ -8,8 +8,8 @@ mod session;
 mod tokens;
 
 use axum::Router;
-use toolbox::AppState;
-use toolbox::http::RouteTable;
+use store::AppState;
+use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
     RouteTable::new()

@@ -1,26 +1,28 @@
 //! `POST /auth/login` by email or username. Unknown accounts and wrong
 //! passwords get the same answer in the same time; repeated failures lock
-//! the account for a while (`toolbox::auth::lockout`), from the address
+//! the account for a while (`credentials::lockout`), from the address
 //! they came from or, after far more, from everywhere.
 
 use std::net::IpAddr;
 
 use axum::extract::State;
+use credentials::lockout::{self, Guard};
+use domain::fields::{Email, Password, Username};
+use domain::json::present;
+use domain::organization::{OrgStatus, Organization};
+use domain::tenancy::{Lookup, Tenant, global};
+use domain::user::User;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::auth::lockout::{self, Guard};
-use toolbox::client_ip::ClientIp;
-use toolbox::db::{Db, DbError, Item, Write};
-use toolbox::domain::fields::{Email, Password, Username};
-use toolbox::domain::organization::{OrgStatus, Organization};
-use toolbox::domain::session;
-use toolbox::domain::user::{self, User};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::json::{Json, present};
-use toolbox::openapi::*;
-use toolbox::tenancy::{Lookup, Tenant, global};
+use store::AppState;
+use store::db::{Db, DbError, Item, Write};
+use store::sessions;
+use store::users;
 use utoipa::ToSchema;
+use web::client_ip::ClientIp;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::json::Json;
+use web::openapi::*;
 
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
@@ -111,26 +113,26 @@ pub async fn login(
     if org.status == OrgStatus::Suspended {
         return Err(AppError::Forbidden("the organization is suspended".into()));
     }
-    toolbox::usage_plans::ensure_usage_key(&state, &tenant, &org).await?;
+    integrations::usage_plans::ensure_usage_key(&state, &tenant, &org).await?;
     let (session, refresh) = new_session(&state, &user);
     let [account, from_source] = reserved.succeeded(&state.db, now)?;
     for race in 1..=SESSION_RACES {
         let writes = vec![
             session_write(&state, &tenant, &session)?,
-            Write::Update(session::admit(&state.db, &tenant, &user, &session, now.unix_timestamp())?),
+            Write::Update(sessions::admit(&state.db, &tenant, &user, &session, now.unix_timestamp())?),
             account.clone(),
             from_source.clone(),
-            toolbox::activity::count(&state, &tenant, toolbox::activity::Counter::Logins, &user.id, 1)?,
+            store::activity::count(&state, &tenant, store::activity::Counter::Logins, &user.id, 1)?,
         ];
         match state.db.transact(writes).await {
             Ok(()) => return Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)).no_store()),
             Err(DbError::Cancelled { failed }) if failed.contains(&2) || failed.contains(&3) => {
-                return Err(lockout::locked(state.config.login_lockout_seconds as u64));
+                return Err(lockout::locked(state.config.login_lockout_seconds as u64).into());
             }
             Err(DbError::Cancelled { failed }) if failed == [1] && race < SESSION_RACES => {
                 tokio::time::sleep(std::time::Duration::from_millis(u64::from(rand::random::<u8>() % 40))).await;
                 let verified = std::mem::take(&mut user.password_hash);
-                user = user::find_active(&state.db, &tenant, &user.id).await.map_err(|_| invalid_credentials())?;
+                user = users::find_active(&state.db, &tenant, &user.id).await.map_err(|_| invalid_credentials())?;
                 // The password changed since it was checked: this sign-in is of the old one.
                 if user.password_hash != verified {
                     return Err(invalid_credentials());

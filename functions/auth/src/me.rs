@@ -3,22 +3,23 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use credentials::lockout::{self, Guard};
+use credentials::password;
+use domain::fields::Password;
+use domain::ids::SessionId;
+use domain::tenancy::Tenant;
+use domain::user::{User, UserView};
 use serde::{Deserialize, Serialize};
-use toolbox::AppState;
-use toolbox::auth::lockout::{self, Guard};
-use toolbox::auth::password;
-use toolbox::client_ip::ClientIp;
-use toolbox::db::{Db, DbError, Write, s, value};
-use toolbox::domain::fields::Password;
-use toolbox::domain::user::{self, User, UserView};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::ids::SessionId;
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::db::{Db, DbError, Write, s, value};
+use store::users;
 use utoipa::ToSchema;
+use web::client_ip::ClientIp;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::json::Json;
+use web::openapi::*;
 
 /// The signed-in user.
 #[utoipa::path(
@@ -33,9 +34,9 @@ use utoipa::ToSchema;
     ),
     security(("bearer" = []))
 )]
-pub async fn me(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<UserView>> {
+pub async fn me(State(state): State<AppState>, Caller(principal): Caller) -> AppResult<ApiResponse<UserView>> {
     principal.require_user()?;
-    let user = user::find_active(&state.db, &Tenant::of(&principal), &principal.user_id).await?;
+    let user = users::find_active(&state.db, &Tenant::of(&principal), &principal.user_id).await?;
     Ok(ApiResponse::ok(user.into()))
 }
 
@@ -72,7 +73,7 @@ pub struct PasswordChanged {
 )]
 pub async fn change_password(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     ClientIp(source): ClientIp,
     Json(req): Json<PasswordChange>,
 ) -> AppResult<ApiResponse<PasswordChanged>> {
@@ -113,7 +114,7 @@ pub async fn change_password(
     let [account, from_source] = reserved.succeeded(&state.db, now)?;
     state.db.transact(vec![Write::Update(update), account, from_source]).await.map_err(|err| match err {
         DbError::Cancelled { failed } if failed.contains(&1) || failed.contains(&2) => {
-            lockout::locked(state.config.login_lockout_seconds as u64)
+            lockout::locked(state.config.login_lockout_seconds as u64).into()
         }
         other => AppError::from(other),
     })?;

@@ -4,24 +4,28 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use credentials::password;
+use domain::audit::Audit;
+use domain::clock::rfc3339;
+use domain::error::FieldError;
+use domain::fields::{Email, OrgName, Password, PersonName, Username};
+use domain::ids::UserId;
+use domain::invite::Invite;
+use domain::json::present;
+use domain::organization::{OrgSettings, OrgStatus, Organization, Tier};
+use domain::principal::Role;
+use domain::tenancy::{Lookup, Tenant, global};
+use domain::user::{User, directory};
+use integrations::usage_plans::UsagePlans;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::auth::{password, sha256_hex};
-use toolbox::clock::rfc3339;
-use toolbox::db::{DbError, Write, n, s};
-use toolbox::domain::audit::Audit;
-use toolbox::domain::fields::{Email, OrgName, Password, PersonName, Username};
-use toolbox::domain::invite::Invite;
-use toolbox::domain::organization::{OrgSettings, OrgStatus, Organization, Tier};
-use toolbox::domain::user::{User, directory};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult, FieldError};
-use toolbox::ids::UserId;
-use toolbox::json::{Json, present};
-use toolbox::openapi::*;
-use toolbox::principal::Role;
-use toolbox::tenancy::{Lookup, Tenant, global};
+use store::AppState;
+use store::db::{DbError, Write, n, s};
+use store::secret::sha256_hex;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::json::Json;
+use web::openapi::*;
 
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
@@ -176,7 +180,7 @@ async fn create_organization(
     state: &AppState,
     req: RegisterRequest,
     name: OrgName,
-) -> AppResult<(User, toolbox::auth::refresh::RefreshToken)> {
+) -> AppResult<(User, credentials::refresh::RefreshToken)> {
     // Checked before the organisation's usage key is made, so a repeated
     // sign-up costs no API Gateway calls; the transaction still decides races.
     if state.db.get::<Lookup>(&global::email(req.email.as_str())).await?.is_some() {
@@ -186,7 +190,7 @@ async fn create_organization(
     let tenant = Tenant::for_new_organization();
     let mut user = new_user(state, &tenant, &req, Role::Admin, password_hash);
     let tier = Tier::Free;
-    let usage_key = state.usage_plans().issue_key(tenant.org_id(), tier).await?;
+    let usage_key = UsagePlans::of(state).issue_key(tenant.org_id(), tier).await?;
     let org = Organization {
         id: tenant.org_id().clone(),
         name,
@@ -204,7 +208,7 @@ async fn create_organization(
     writes.extend(user_writes);
     writes.push(session_write(state, &tenant, &session)?);
     if let Err(err) = state.db.transact(writes).await {
-        state.usage_plans().delete_key(&usage_key).await;
+        UsagePlans::of(state).delete_key(&usage_key).await;
         return Err(taken(err, 1, email_index, username_index));
     }
     tracing::info!(org_id = %org.id, user_id = %user.id, "organization registered");
@@ -219,18 +223,18 @@ async fn join_with_invite(
     state: &AppState,
     req: RegisterRequest,
     token: &str,
-) -> AppResult<(User, toolbox::auth::refresh::RefreshToken)> {
+) -> AppResult<(User, credentials::refresh::RefreshToken)> {
     let token_hash = sha256_hex(token.trim().as_bytes());
     let lookup: Lookup = state.db.get(&global::invite_token(&token_hash)).await?.ok_or_else(no_invite)?;
     let tenant = Tenant::of_lookup(&lookup);
     let invite_id = lookup.invite_id.ok_or_else(no_invite)?;
     let items = state.db.batch_get(&[tenant.invite(&invite_id), tenant.organization()]).await?;
     let [invite, org] = <[_; 2]>::try_from(items).map_err(|_| AppError::internal("batch get shape"))?;
-    let invite: Invite = toolbox::db::Db::decode(invite.ok_or_else(no_invite)?)?;
+    let invite: Invite = store::db::Db::decode(invite.ok_or_else(no_invite)?)?;
     if invite.deleted_at.is_some() {
         return Err(no_invite());
     }
-    let org: Organization = toolbox::db::Db::decode(org.ok_or_else(no_invite)?)?;
+    let org: Organization = store::db::Db::decode(org.ok_or_else(no_invite)?)?;
     let now = state.now();
     if invite.used_at.is_some() {
         return Err(AppError::Conflict("the invite has already been used".into()));

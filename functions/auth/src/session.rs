@@ -3,22 +3,24 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use credentials::refresh::RefreshToken;
+use domain::clock::rfc3339;
+use domain::organization::{OrgStatus, Organization};
+use domain::session::{SPENT_HASHES_KEPT, Session};
+use domain::tenancy::Tenant;
+use domain::user::User;
 use serde::{Deserialize, Serialize};
+use store::AppState;
+use store::db::{Db, DbError, empty_map, n, s, value};
+use store::sessions;
+use store::users;
 use subtle::ConstantTimeEq;
-use toolbox::AppState;
-use toolbox::auth::refresh::RefreshToken;
-use toolbox::clock::rfc3339;
-use toolbox::db::{Db, DbError, empty_map, n, s, value};
-use toolbox::domain::organization::{OrgStatus, Organization};
-use toolbox::domain::session::{self, SPENT_HASHES_KEPT, Session};
-use toolbox::domain::user::{self, User};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::tenancy::Tenant;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::tokens::{AuthResponse, respond};
 
@@ -127,7 +129,7 @@ fn same(a: &str, b: &str) -> bool {
 /// 401 the presenter gets.
 async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now: time::OffsetDateTime) -> AppError {
     let revoked =
-        session::end(&state.db, tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now).await;
+        sessions::end(&state.db, tenant, &presented.user_id, &presented.session_id, "refresh token reuse", now).await;
     if let Err(err) = revoked {
         return err.into();
     }
@@ -152,7 +154,7 @@ async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now:
 )]
 pub async fn logout(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Json(req): Json<RefreshRequest>,
 ) -> AppResult<StatusCode> {
     principal.require_user()?;
@@ -162,7 +164,7 @@ pub async fn logout(
         return Err(AppError::not_found("session"));
     }
     let tenant = Tenant::of(&principal);
-    session::end(&state.db, &tenant, &principal.user_id, &token.session_id, "logout", state.now()).await?;
+    sessions::end(&state.db, &tenant, &principal.user_id, &token.session_id, "logout", state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,10 +190,13 @@ pub struct SessionsEnded {
     ),
     security(("bearer" = []))
 )]
-pub async fn logout_all(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<SessionsEnded>> {
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+) -> AppResult<ApiResponse<SessionsEnded>> {
     principal.require_user()?;
     let tenant = Tenant::of(&principal);
-    let user = user::find_active(&state.db, &tenant, &principal.user_id).await?;
+    let user = users::find_active(&state.db, &tenant, &principal.user_id).await?;
     let now = state.now();
     let end_all = state.db.update(
         &tenant.user(&user.id),

@@ -1,16 +1,16 @@
 //! Starting a session and answering with its tokens: the tail of register,
 //! login and refresh.
 
+use credentials::jwt::{self, Subject};
+use credentials::refresh::RefreshToken;
+use domain::ids::SessionId;
+use domain::session::Session;
+use domain::tenancy::Tenant;
+use domain::user::{User, UserView};
 use serde::Serialize;
-use toolbox::AppState;
-use toolbox::auth::jwt::{self, Subject};
-use toolbox::auth::refresh::RefreshToken;
-use toolbox::db::DbError;
-use toolbox::domain::session::Session;
-use toolbox::domain::user::{User, UserView};
-use toolbox::ids::SessionId;
-use toolbox::keyset::KeySet;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::db::DbError;
+use store::keyset::KeySet;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthResponse {
@@ -38,8 +38,8 @@ pub fn new_session(state: &AppState, user: &User) -> (Session, RefreshToken) {
     (session, token)
 }
 
-pub fn session_write(state: &AppState, tenant: &Tenant, session: &Session) -> Result<toolbox::db::Write, DbError> {
-    Ok(toolbox::db::Write::Put(state.db.put_new(&tenant.session(&session.user_id, &session.session_id), session)?))
+pub fn session_write(state: &AppState, tenant: &Tenant, session: &Session) -> Result<store::db::Write, DbError> {
+    Ok(store::db::Write::Put(state.db.put_new(&tenant.session(&session.user_id, &session.session_id), session)?))
 }
 
 /// The tokens for a stored session. Handlers fetch `keys` before they write,

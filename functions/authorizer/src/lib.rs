@@ -8,18 +8,19 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use std::net::IpAddr;
 
+use credentials::jwt;
+use domain::api_key::{ApiKey, ApiKeyLookup, KeyStatus, usage};
+use domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use domain::organization::{OrgStatus, Organization};
+use domain::principal::{AuthMethod, KeyGrant, Principal, Role, Scope, SigningRef};
+use domain::session::Session;
+use domain::tenancy::{Tenant, global};
+use domain::user::User;
 use serde_json::Value;
+use store::AppState;
+use store::api_keys::PresentedKey;
+use store::db::{Db, DbError, Item};
 use time::OffsetDateTime;
-use toolbox::AppState;
-use toolbox::auth::jwt;
-use toolbox::db::{Db, DbError, Item};
-use toolbox::domain::api_key::{ApiKey, ApiKeyLookup, KeyStatus, PresentedKey, usage};
-use toolbox::domain::organization::{OrgStatus, Organization};
-use toolbox::domain::session::Session;
-use toolbox::domain::user::User;
-use toolbox::ids::{ApiKeyId, OrgId, SessionId, UserId};
-use toolbox::principal::{AuthMethod, KeyGrant, Principal, Role, Scope, SigningRef};
-use toolbox::tenancy::{Tenant, global};
 
 /// Why a request was refused. API Gateway answers 401 for the first (the
 /// authorizer fails with `Unauthorized`) and 403 for the second (a Deny policy).
@@ -136,7 +137,7 @@ async fn authorize_key(state: &AppState, header: &str, source_ip: Option<IpAddr>
     let lookup: Option<ApiKeyLookup> =
         state.db.get(&global::api_key(presented.prefix())).await.map_err(unavailable("api key lookup"))?;
     let lookup = lookup.ok_or_else(invalid)?;
-    let secret = lookup.matching(&presented, now.unix_timestamp()).ok_or_else(invalid)?.clone();
+    let secret = presented.matching(&lookup, now.unix_timestamp()).ok_or_else(invalid)?.clone();
 
     let tenant = Tenant::claimed_by_credential(&lookup.org_id);
     let keys = [tenant.organization(), tenant.api_key(&lookup.key_id)];

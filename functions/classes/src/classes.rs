@@ -2,26 +2,33 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
+use domain::audit::Audit;
+use domain::class::{Class, RosterEntry, RosterRole};
+use domain::clock::rfc3339;
+use domain::fields::{ClassDescription, ClassName, Subject};
+use domain::generation::request::GradeLevel;
+use domain::guardian::Whose;
+use domain::ids::{ClassId, UserId};
+use domain::json::present;
+use domain::principal::{Principal, Role};
+use domain::tenancy::Tenant;
+use domain::user::User;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, DbError, Range, Write, value};
-use toolbox::domain::audit::Audit;
-use toolbox::domain::class::{Class, RosterEntry, RosterRole};
-use toolbox::domain::fields::{ClassDescription, ClassName, Subject};
-use toolbox::domain::guardian::{Whose, read_with_link};
-use toolbox::domain::user::User;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::generation::request::GradeLevel;
-use toolbox::http::{PathId, commit_versioned, expect_version, lost_race};
-use toolbox::ids::{ClassId, UserId};
-use toolbox::json::{Json, present};
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::cursor;
+use store::db::commit_versioned;
+use store::db::lost_race;
+use store::db::{Db, DbError, Range, Write, value};
+use store::guardian::read_with_link;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::extract::{Caller, query_param};
+use web::http::expect_version;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::view::ClassView;
 use crate::{find, staff_tenant};
@@ -64,7 +71,7 @@ pub struct NewClass {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Json(req): Json<NewClass>,
 ) -> AppResult<ApiResponse<ClassView>> {
     let tenant = staff_tenant(&principal)?;
@@ -100,7 +107,7 @@ pub async fn create(
             Write::Put(state.db.put_new(&tenant.roster_entry(&class.id, &teacher.id), &entry)?),
         ])
         .await?;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.created", &class.id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "class.created", &class.id).await;
     tracing::info!(class_id = %class.id, "class created");
     Ok(ApiResponse::created(class.into()))
 }
@@ -130,12 +137,12 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ClassView>>> {
     let tenant = Tenant::of(&principal);
-    let whose = Whose::asked(&principal, &tenant, &uri)?;
+    let whose = Whose::asked(&principal, &tenant, query_param(&uri, "student_id")?.as_deref())?;
     let keys = state.key_set().await?;
     let list = match &whose {
         Whose::All => "classes".to_owned(),
@@ -200,12 +207,12 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     PathId(id): PathId<ClassId>,
 ) -> AppResult<ApiResponse<ClassView>> {
     let tenant = Tenant::of(&principal);
-    let class = match Whose::asked(&principal, &tenant, &uri)? {
+    let class = match Whose::asked(&principal, &tenant, query_param(&uri, "student_id")?.as_deref())? {
         Whose::All => find(&state, &tenant, &id).await?,
         // The student's place in the class, and the class, in one read: a
         // class one is not in is, for them, no class at all.
@@ -291,7 +298,7 @@ async fn new_teacher(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<ClassId>,
     Json(change): Json<ClassChange>,
@@ -332,7 +339,7 @@ pub async fn update(
         }
     };
     let version = changed.audit.version;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.updated", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "class.updated", &id).await;
     Ok(ApiResponse::ok(ClassView::from(changed)).with_etag(version))
 }
 
@@ -361,7 +368,7 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<ClassId>,
 ) -> AppResult<ApiResponse<ClassView>> {
@@ -372,7 +379,7 @@ pub async fn delete(
     let now = state.now();
     let update = state.db.soft_delete(&tenant.class(&id), class.audit.version, &principal.user_id, now)?;
     let deleted: Class = commit_versioned(&state.db, update, expected, "class").await?;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.deleted", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "class.deleted", &id).await;
     tracing::info!(class_id = %id, "class deleted");
     Ok(ApiResponse::ok(deleted.into()))
 }

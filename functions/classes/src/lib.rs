@@ -7,12 +7,12 @@ mod roster;
 mod view;
 
 use axum::Router;
-use toolbox::AppResult;
-use toolbox::domain::class::Class;
-use toolbox::error::AppError;
-use toolbox::http::RouteTable;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::Tenant;
+use domain::class::Class;
+use domain::principal::{Principal, Role};
+use domain::tenancy::Tenant;
+use web::AppResult;
+use web::error::AppError;
+use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
     RouteTable::new()
@@ -42,7 +42,7 @@ pub fn routes() -> RouteTable {
 )]
 pub struct ApiDoc;
 
-pub fn router(state: toolbox::AppState) -> Router {
+pub fn router(state: store::AppState) -> Router {
     routes().into_router(state)
 }
 
@@ -53,7 +53,7 @@ fn staff_tenant(principal: &Principal) -> AppResult<Tenant> {
 }
 
 /// A class that is not deleted.
-async fn find(state: &toolbox::AppState, tenant: &Tenant, id: &toolbox::ids::ClassId) -> AppResult<Class> {
+async fn find(state: &store::AppState, tenant: &Tenant, id: &domain::ids::ClassId) -> AppResult<Class> {
     state
         .db
         .get::<Class>(&tenant.class(id))

@@ -5,22 +5,24 @@
 use std::collections::HashSet;
 
 use axum::extract::{Path, State};
+use domain::class::{Class, RosterEntry, RosterRole};
+use domain::clock::rfc3339;
+use domain::ids::{ClassId, UserId};
+use domain::principal::Role;
+use domain::tenancy::{Key, Tenant};
+use domain::user::User;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, DbError, Range, Write, n, s};
-use toolbox::domain::class::{Class, RosterEntry, RosterRole};
-use toolbox::domain::user::User;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::{ClassId, UserId};
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::{Key, Tenant};
+use store::AppState;
+use store::cursor;
+use store::db::{Db, DbError, Range, Write, n, s};
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::view::{EnrollFailure, EnrollResult, RosterView};
 use crate::{find, staff_tenant};
@@ -54,7 +56,7 @@ const WRITE_CHUNK: usize = 99;
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<ClassId>,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<RosterView>>> {
@@ -80,7 +82,7 @@ pub struct Enrollment {
 }
 
 /// Reads `keys` in chunks DynamoDB accepts; the result follows `keys`.
-async fn read_all(state: &AppState, keys: &[Key]) -> AppResult<Vec<Option<toolbox::db::Item>>> {
+async fn read_all(state: &AppState, keys: &[Key]) -> AppResult<Vec<Option<store::db::Item>>> {
     let mut found = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(READ_CHUNK) {
         found.extend(state.db.batch_get(chunk).await?);
@@ -110,7 +112,7 @@ async fn read_all(state: &AppState, keys: &[Key]) -> AppResult<Vec<Option<toolbo
 )]
 pub async fn enroll(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<ClassId>,
     Json(req): Json<Enrollment>,
 ) -> AppResult<ApiResponse<EnrollResult>> {
@@ -160,7 +162,7 @@ pub async fn enroll(
         );
     }
     let student_count = find(&state, &tenant, &id).await?.student_count;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "class.students_enrolled", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "class.students_enrolled", &id).await;
     tracing::info!(class_id = %id, enrolled = enrolled.len(), failed = failed.len(), "students enrolled");
     Ok(ApiResponse::ok(EnrollResult { enrolled, failed, student_count }))
 }
@@ -235,7 +237,7 @@ fn count_change(state: &AppState, tenant: &Tenant, class: &ClassId, by: i64) -> 
 )]
 pub async fn remove(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path((class_id, student_id)): Path<(String, String)>,
 ) -> AppResult<axum::http::StatusCode> {
     let tenant = staff_tenant(&principal)?;
@@ -250,7 +252,7 @@ pub async fn remove(
     let writes = vec![Write::Delete(delete), count_change(&state, &tenant, &id, -1)?];
     match state.db.transact(writes).await {
         Ok(()) => {
-            toolbox::activity::record(&state, &tenant, &principal.user_id, "class.student_removed", &id).await;
+            store::activity::record(&state, &tenant, &principal.user_id, "class.student_removed", &id).await;
             Ok(axum::http::StatusCode::NO_CONTENT)
         }
         Err(DbError::Cancelled { failed }) if failed.contains(&0) => Err(not_enrolled()),

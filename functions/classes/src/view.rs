@@ -1,10 +1,10 @@
 //! Classes and rosters as the API shows them.
 
+use domain::class::{Class, RosterEntry, RosterRole};
+use domain::fields::{ClassDescription, ClassName, PersonName, Subject};
+use domain::generation::request::GradeLevel;
+use domain::ids::{ClassId, UserId};
 use serde::Serialize;
-use toolbox::domain::class::{Class, RosterEntry, RosterRole};
-use toolbox::domain::fields::{ClassDescription, ClassName, PersonName, Subject};
-use toolbox::generation::request::GradeLevel;
-use toolbox::ids::{ClassId, UserId};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -8,20 +8,21 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use domain::audit::Audit;
+use domain::clock::rfc3339;
+use domain::content::{ContentItem, ContentStatus};
+use domain::generation::content::GeneratedContent;
+use domain::ids::ContentId;
+use domain::job::{Job, JobMessage, JobStatus};
+use domain::tenancy::Tenant;
+use integrations::generation::pipeline::{self, PipelineError};
+use integrations::generation::provider::{Provider, ProviderError, Stage};
+use integrations::pusher::Realtime;
 use serde_json::json;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::db::{Db, DbError, Write, n, s};
-use toolbox::domain::audit::Audit;
-use toolbox::domain::content::{ContentItem, ContentStatus, StoredBody};
-use toolbox::domain::job::{Job, JobMessage, JobStatus};
-use toolbox::generation::content::GeneratedContent;
-use toolbox::generation::pipeline::{self, PipelineError};
-use toolbox::generation::provider::{Provider, ProviderError, Stage};
-use toolbox::ids::ContentId;
-use toolbox::pusher::Realtime;
-use toolbox::search;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::bodies::StoredBody;
+use store::db::{Db, DbError, Write, n, s};
+use store::search;
 use tracing::Instrument;
 
 /// SQS hands a message over this many times before the dead-letter queue
@@ -99,9 +100,9 @@ impl Worker {
     }
 
     /// The scheduled run: sends the queue messages that `POST /content/generate`
-    /// recorded but could not be seen to send (see `toolbox::outbox`).
-    pub async fn sweep(&self) -> Result<usize, toolbox::outbox::OutboxError> {
-        let sent = toolbox::outbox::sweep(&self.state).await?;
+    /// recorded but could not be seen to send (see `store::outbox`).
+    pub async fn sweep(&self) -> Result<usize, store::outbox::OutboxError> {
+        let sent = store::outbox::sweep(&self.state).await?;
         if sent > 0 {
             tracing::warn!(sent, "outbox sweep sent stuck job messages");
         }

@@ -1,16 +1,16 @@
 use std::sync::Arc;
 
+use integrations::pusher::Realtime;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use toolbox::pusher::Realtime;
 use toolbox_content_worker::{Invocation, Worker};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    toolbox::logging::init();
-    let state = toolbox::AppState::from_env().await?;
+    web::logging::init();
+    let state = store::AppState::from_env().await?;
     let provider =
-        toolbox::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
+        integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
     let realtime = Realtime::new(state.config.pusher.clone());
     let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: 120 });
     // Two triggers: the queue's batches, and the schedule that sweeps the outbox.

@@ -1,23 +1,24 @@
 //! `POST /content/generate`: writes the job (with its outbox entry, see
-//! `toolbox::outbox`), sends its queue message and answers `202`.
+//! `store::outbox`), sends its queue message and answers `202`.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use domain::generation::request::GenerateRequest;
+use domain::ids::{JobId, UserId};
+use domain::job::Job;
+use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use toolbox::AppState;
-use toolbox::db::{DbError, Write};
-use toolbox::domain::job::Job;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::generation::request::GenerateRequest;
-use toolbox::ids::{JobId, UserId};
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::quota::{Quota, RateLimit};
-use toolbox::tenancy::Tenant;
-use toolbox::{outbox, request_meta};
+use store::AppState;
+use store::db::{DbError, Write};
+use store::outbox;
+use store::quota::Quota;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::json::Json;
+use web::openapi::*;
+use web::request_meta;
 
 use crate::staff_tenant;
 use crate::view::Accepted;
@@ -115,17 +116,17 @@ async fn replay_the_winner(
 )]
 pub async fn start(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     Json(request): Json<GenerateRequest>,
-) -> AppResult<(Option<RateLimit>, ApiResponse<Accepted>)> {
+) -> AppResult<ApiResponse<Accepted>> {
     let tenant = staff_tenant(&principal)?;
     let key = idempotency_key(&headers)?;
     let fingerprint = hex::encode(Sha256::digest(serde_json::to_vec(&request).map_err(AppError::internal)?));
     if let Some(key) = &key
         && let Some(job) = replay(&state, &tenant, &principal.user_id, key, &fingerprint).await?
     {
-        return Ok((None, ApiResponse::accepted(Accepted::of(&job))));
+        return Ok(ApiResponse::accepted(Accepted::of(&job)));
     }
     let quota = Quota { name: "generate", limit: state.config.generations_per_minute, window_seconds: 60 };
     let rate_limit = quota.take(&state, &tenant, &principal.user_id).await?;
@@ -146,7 +147,7 @@ pub async fn start(
         // is writing it now (a transaction conflict): answer with its job.
         (Err(DbError::Cancelled { failed }), Some(key)) if failed.is_empty() || failed.contains(&2) => {
             let job = replay_the_winner(&state, &tenant, &principal.user_id, key, &fingerprint).await?;
-            return Ok((Some(rate_limit), ApiResponse::accepted(Accepted::of(&job))));
+            return Ok(ApiResponse::accepted(Accepted::of(&job)).with_rate_limit(rate_limit));
         }
         (Err(err), _) => return Err(err.into()),
     }
@@ -155,5 +156,5 @@ pub async fn start(
         tracing::warn!(error = %err, job_id = %job.id, "job message not sent now; the outbox sweeper will send it");
     }
     tracing::info!(job_id = %job.id, kind = ?job.request.kind, "generation job queued");
-    Ok((Some(rate_limit), ApiResponse::accepted(Accepted::of(&job))))
+    Ok(ApiResponse::accepted(Accepted::of(&job)).with_rate_limit(rate_limit))
 }

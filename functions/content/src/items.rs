@@ -5,24 +5,30 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use domain::clock::rfc3339;
+use domain::content::{ContentItem, ContentStatus};
+use domain::generation::content::{GeneratedContent, Question, Section};
+use domain::generation::request::ContentKind;
+use domain::ids::ContentId;
+use domain::json::present;
+use domain::tenancy::Tenant;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, Range, s, value};
-use toolbox::domain::content::{ContentItem, ContentStatus, StoredBody};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::generation::content::{GeneratedContent, Question, Section};
-use toolbox::generation::request::ContentKind;
-use toolbox::http::{PathId, commit_versioned, expect_version, lost_race, not_modified, revalidated};
-use toolbox::ids::ContentId;
-use toolbox::json::{Json, present};
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::search;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::bodies::{self, StoredBody};
+use store::cursor;
+use store::db::commit_versioned;
+use store::db::lost_race;
+use store::db::{Db, Range, s, value};
+use store::search;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::http::{expect_version, not_modified, revalidated};
+use web::json::Json;
+use web::openapi::*;
 
 use crate::staff_tenant;
 use crate::view::{ContentSummary, ContentView};
@@ -60,7 +66,7 @@ pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &ContentId) -> A
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ContentSummary>>> {
     let tenant = staff_tenant(&principal)?;
@@ -102,7 +108,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<ContentId>,
 ) -> AppResult<Response> {
@@ -111,7 +117,7 @@ pub async fn get(
     if not_modified(&headers, item.audit.version) {
         return Ok(revalidated(&headers, item.audit.version, ()));
     }
-    let body = item.load_body(&state).await?;
+    let body = bodies::load(&state, &item).await?;
     Ok(revalidated(&headers, item.audit.version, ContentView::of(&item, body)))
 }
 
@@ -195,7 +201,7 @@ impl ContentEdit {
 )]
 pub async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<ContentId>,
     Json(edit): Json<ContentEdit>,
@@ -232,7 +238,7 @@ pub async fn update(
             {
                 tracing::warn!(error = %err, content_id = %id, "an unused content body was not deleted");
             }
-            return Err(lost_race(expected, "content")(err));
+            return Err(lost_race(expected, "content")(err).into());
         }
     };
     settle(&state, &tenant, &item, &changed).await;
@@ -283,7 +289,7 @@ async fn settle(state: &AppState, tenant: &Tenant, before: &ContentItem, after: 
 )]
 pub async fn publish(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<ContentId>,
 ) -> AppResult<ApiResponse<ContentSummary>> {
@@ -336,7 +342,7 @@ pub async fn publish(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<ContentId>,
 ) -> AppResult<ApiResponse<ContentSummary>> {

@@ -2,18 +2,19 @@
 
 use axum::extract::{Query, State};
 use axum::http::Uri;
+use domain::ids::JobId;
+use domain::job::{Job, JobStatus};
+use domain::tenancy::Tenant;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::Range;
-use toolbox::domain::job::{Job, JobStatus};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::JobId;
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::cursor;
+use store::db::Range;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::openapi::*;
 
 use crate::staff_tenant;
 use crate::view::JobView;
@@ -52,7 +53,7 @@ fn status_filter(uri: &Uri) -> AppResult<Option<JobStatus>> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<JobView>>> {
@@ -95,7 +96,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<JobId>,
 ) -> AppResult<ApiResponse<JobView>> {
     let tenant = staff_tenant(&principal)?;

@@ -9,10 +9,10 @@ mod search;
 mod view;
 
 use axum::Router;
-use toolbox::AppState;
-use toolbox::http::RouteTable;
-use toolbox::principal::{Principal, Role, Scope};
-use toolbox::tenancy::Tenant;
+use domain::principal::{Principal, Role, Scope};
+use domain::tenancy::Tenant;
+use store::AppState;
+use web::http::RouteTable;
 
 /// A key that may generate may also follow its jobs and read what they made.
 const FOLLOW: &[Scope] = &[Scope::Read, Scope::ContentGenerate];
@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Content is the teaching staff's workspace: teachers and admins only.
-fn staff_tenant(principal: &Principal) -> toolbox::AppResult<Tenant> {
+fn staff_tenant(principal: &Principal) -> web::AppResult<Tenant> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     Ok(Tenant::of(principal))
 }

@@ -1,22 +1,23 @@
 //! `GET /content/search?q=`: the tenant's content ranked by the words it
-//! matches, read from the search index with Query (see `toolbox::search`).
+//! matches, read from the search index with Query (see `store::search`).
 
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Query, State};
 use axum::http::Uri;
+use domain::content::ContentItem;
+use domain::ids::ContentId;
+use domain::tenancy::Tenant;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, Range};
-use toolbox::domain::content::ContentItem;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::ids::ContentId;
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::search;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::cursor;
+use store::db::{Db, Range};
+use store::search;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::openapi::*;
 
 use crate::staff_tenant;
 use crate::view::{ContentSummary, SearchHit};
@@ -82,7 +83,7 @@ fn query_words(uri: &Uri) -> AppResult<Vec<String>> {
 )]
 pub async fn search(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<SearchHit>>> {

@@ -1,11 +1,11 @@
 //! Jobs and content as the API shows them.
 
+use domain::content::{ContentItem, ContentStatus};
+use domain::generation::content::{GeneratedContent, Question, Section};
+use domain::generation::request::{ContentKind, GenerateRequest};
+use domain::ids::{ContentId, JobId, UserId};
+use domain::job::{Job, JobStatus};
 use serde::Serialize;
-use toolbox::domain::content::{ContentItem, ContentStatus};
-use toolbox::domain::job::{Job, JobStatus};
-use toolbox::generation::content::{GeneratedContent, Question, Section};
-use toolbox::generation::request::{ContentKind, GenerateRequest};
-use toolbox::ids::{ContentId, JobId, UserId};
 use utoipa::ToSchema;
 
 /// `202` to a generation request: where to follow the job.

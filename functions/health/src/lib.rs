@@ -10,13 +10,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use serde::Serialize;
-use toolbox::AppState;
-use toolbox::aws::QueueAttributeName;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::RouteTable;
-use toolbox::openapi::Unavailable;
+use store::AppState;
+use store::aws::QueueAttributeName;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::http::RouteTable;
+use web::openapi::Unavailable;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 

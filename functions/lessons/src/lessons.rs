@@ -3,25 +3,30 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
+use domain::audit::Audit;
+use domain::content::ContentItem;
+use domain::generation::content::{GeneratedContent, Section};
+use domain::generation::request::ContentKind;
+use domain::ids::{ClassId, ContentId, LessonId};
+use domain::json::present;
+use domain::lesson::{Lesson, LessonStatus};
+use domain::principal::Role;
+use domain::tenancy::Tenant;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::cursor::PageRequest;
-use toolbox::db::{s, value};
-use toolbox::domain::audit::Audit;
-use toolbox::domain::content::ContentItem;
-use toolbox::domain::lesson::{Lesson, LessonStatus};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::generation::content::{GeneratedContent, Section};
-use toolbox::generation::request::ContentKind;
-use toolbox::http::{PathId, commit_versioned, expect_version};
-use toolbox::ids::{ClassId, ContentId, LessonId};
-use toolbox::json::{Json, present};
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::publication;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::bodies;
+use store::db::commit_versioned;
+use store::db::{s, value};
+use store::publication;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::extract::{Caller, query_param};
+use web::http::expect_version;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::view::LessonView;
 
@@ -89,7 +94,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, req: NewLesson) -> AppResul
             if item.kind != ContentKind::Lesson {
                 return Err(AppError::invalid("content_id", "must be a lesson (a quiz becomes an assessment)"));
             }
-            let mut body = item.load_body(state).await?;
+            let mut body = bodies::load(state, &item).await?;
             body.quiz.clear();
             Ok(body)
         }
@@ -120,7 +125,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, req: NewLesson) -> AppResul
 )]
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Json(req): Json<NewLesson>,
 ) -> AppResult<ApiResponse<LessonView>> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
@@ -143,7 +148,7 @@ pub async fn create(
         audit: Audit::new(&principal.user_id, state.now()),
     };
     state.db.create(&tenant.lesson(&lesson.id), &lesson).await?;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.created", &lesson.id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "lesson.created", &lesson.id).await;
     tracing::info!(lesson_id = %lesson.id, "lesson created");
     Ok(ApiResponse::created(lesson.into()))
 }
@@ -172,11 +177,18 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<LessonView>>> {
-    let (lessons, next) = publication::list::<Lesson>(&state, &principal, &uri, &page).await?;
+    let (lessons, next) = publication::list::<Lesson>(
+        &state,
+        &principal,
+        query_param(&uri, "class_id")?.as_deref(),
+        page.limit,
+        page.cursor.as_deref(),
+    )
+    .await?;
     Ok(ApiResponse::page(lessons.into_iter().map(LessonView::from).collect(), next))
 }
 
@@ -209,7 +221,7 @@ pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &LessonId) -> Ap
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<LessonId>,
 ) -> AppResult<ApiResponse<LessonView>> {
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
@@ -249,7 +261,7 @@ pub async fn get(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<LessonId>,
     Json(body): Json<LessonBody>,
@@ -274,7 +286,7 @@ pub async fn update(
     )?;
     let changed: Lesson = commit_versioned(&state.db, update, expected, "lesson").await?;
     let version = changed.audit.version;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.updated", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "lesson.updated", &id).await;
     Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
 }
 
@@ -303,7 +315,7 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<LessonId>,
 ) -> AppResult<ApiResponse<LessonView>> {
@@ -320,7 +332,7 @@ pub async fn delete(
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
         tracing::warn!(error = %err, lesson_id = %id, "class entries of a deleted lesson not deleted");
     }
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.deleted", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "lesson.deleted", &id).await;
     tracing::info!(lesson_id = %id, "lesson deleted");
     Ok(ApiResponse::ok(deleted.into()))
 }

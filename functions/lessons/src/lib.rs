@@ -9,7 +9,7 @@ mod publish;
 mod view;
 
 use axum::Router;
-use toolbox::http::RouteTable;
+use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
     RouteTable::new()
@@ -43,6 +43,6 @@ pub fn routes() -> RouteTable {
 )]
 pub struct ApiDoc;
 
-pub fn router(state: toolbox::AppState) -> Router {
+pub fn router(state: store::AppState) -> Router {
     routes().into_router(state)
 }

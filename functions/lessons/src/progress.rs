@@ -7,25 +7,29 @@
 
 use axum::extract::State;
 use axum::http::Uri;
+use domain::clock::rfc3339;
+use domain::guardian::{GuardianLink, Whose};
+use domain::ids::{LessonId, UserId};
+use domain::json::whole;
+use domain::lesson::Lesson;
+use domain::principal::Role;
+use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report};
+use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
-use toolbox::AppState;
-use toolbox::activity::{self, Counter};
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, DbError, Range, Write, n};
-use toolbox::domain::guardian::{GuardianLink, Whose, read_with_link};
-use toolbox::domain::lesson::Lesson;
-use toolbox::domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::{LessonId, UserId};
-use toolbox::json::{Json, whole};
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::publication;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::activity::{self, Counter};
+use store::cursor;
+use store::db::{Db, DbError, Range, Write, n};
+use store::guardian::read_with_link;
+use store::publication;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::extract::{Caller, query_param};
+use web::json::Json;
+use web::openapi::*;
 
 use crate::lessons::find;
 
@@ -117,7 +121,7 @@ impl From<LessonProgress> for ProgressView {
 )]
 pub async fn report(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<LessonId>,
     Json(body): Json<ProgressReport>,
 ) -> AppResult<ApiResponse<ProgressView>> {
@@ -217,12 +221,12 @@ fn add_to_totals(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     PathId(id): PathId<LessonId>,
 ) -> AppResult<ApiResponse<ProgressView>> {
     let tenant = Tenant::of(&principal);
-    let (student, link) = match Whose::asked(&principal, &tenant, &uri)? {
+    let (student, link) = match Whose::asked(&principal, &tenant, query_param(&uri, "student_id")?.as_deref())? {
         Whose::Student { id, link } => (id, link),
         // An unknown lesson is a 404 before a missing parameter is a 400.
         Whose::All => {
@@ -279,12 +283,12 @@ pub async fn get(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ProgressView>>> {
     let tenant = Tenant::of(&principal);
-    let (student, link) = Whose::one_student(&principal, &tenant, &uri)?;
+    let (student, link) = Whose::one_student(&principal, &tenant, query_param(&uri, "student_id")?.as_deref())?;
     let keys = state.key_set().await?;
     let list = format!("progress-of:{student}");
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
@@ -352,7 +356,7 @@ impl LessonStatistics {
 )]
 pub async fn statistics(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<LessonId>,
 ) -> AppResult<ApiResponse<LessonStatistics>> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;

@@ -3,16 +3,19 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use toolbox::AppState;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::AppResult;
-use toolbox::http::{PathId, expect_version};
-use toolbox::ids::{ClassId, LessonId};
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::publication::{self, Publication, Published};
-use toolbox::tenancy::Tenant;
+use domain::ids::{ClassId, LessonId};
+use domain::principal::Role;
+use domain::publication::Publication;
+use domain::tenancy::Tenant;
+use store::AppState;
+use store::publication::{self, Published};
+use web::envelope::{ApiResponse, Success};
+use web::error::AppResult;
+use web::extract::Caller;
+use web::extract::PathId;
+use web::http::expect_version;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::lessons::find;
 use crate::view::LessonView;
@@ -43,7 +46,7 @@ use crate::view::LessonView;
 )]
 pub async fn publish(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     PathId(id): PathId<LessonId>,
     Json(req): Json<Publication>,
@@ -69,7 +72,7 @@ pub async fn publish(
     let entry = |class: &ClassId| tenant.class_lesson(class, &id);
     publication::commit(&state, &principal, published, &added, entry, expected, "lesson").await?;
     let published = find(&state, &tenant, &id).await?;
-    toolbox::activity::record(&state, &tenant, &principal.user_id, "lesson.published", &id).await;
+    store::activity::record(&state, &tenant, &principal.user_id, "lesson.published", &id).await;
     tracing::info!(lesson_id = %id, classes = added.len(), "lesson published");
     let version = published.audit.version;
     Ok(ApiResponse::ok(LessonView::from(published)).with_etag(version))

@@ -1,9 +1,9 @@
 //! Lessons as the API shows them.
 
+use domain::generation::content::Section;
+use domain::ids::{ClassId, ContentId, LessonId, UserId};
+use domain::lesson::{Lesson, LessonStatus};
 use serde::Serialize;
-use toolbox::domain::lesson::{Lesson, LessonStatus};
-use toolbox::generation::content::Section;
-use toolbox::ids::{ClassId, ContentId, LessonId, UserId};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,13 +12,13 @@ mod thread;
 mod view;
 
 use axum::Router;
-use toolbox::AppState;
-use toolbox::db::Db;
-use toolbox::domain::message::InboxEntry;
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::RouteTable;
-use toolbox::ids::{MessageId, UserId};
-use toolbox::tenancy::{Key, Tenant};
+use domain::ids::{MessageId, UserId};
+use domain::message::InboxEntry;
+use domain::tenancy::{Key, Tenant};
+use store::AppState;
+use store::db::Db;
+use web::error::{AppError, AppResult};
+use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
     RouteTable::new()

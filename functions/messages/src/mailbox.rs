@@ -6,21 +6,24 @@
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
+use domain::clock::rfc3339;
+use domain::ids::MessageId;
+use domain::json::present;
+use domain::message::{InboxEntry, Message};
+use domain::principal::Principal;
+use domain::tenancy::Tenant;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{AttributeValue, Db, DbError, Range, Write, s, value};
-use toolbox::domain::message::{InboxEntry, Message};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::MessageId;
-use toolbox::json::{OptionalJson, present};
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::cursor;
+use store::db::{AttributeValue, Db, DbError, Range, Write, s, value};
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::json::OptionalJson;
+use web::openapi::*;
 
 use crate::own_copy;
 use crate::send::unread_change;
@@ -69,7 +72,7 @@ struct BoxQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<MessageView>>> {
@@ -114,7 +117,10 @@ pub async fn list(
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
 )]
-pub async fn unread_count(State(state): State<AppState>, principal: Principal) -> AppResult<ApiResponse<UnreadCount>> {
+pub async fn unread_count(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+) -> AppResult<ApiResponse<UnreadCount>> {
     principal.require_user()?;
     let tenant = Tenant::of(&principal);
     #[derive(Deserialize)]
@@ -144,7 +150,7 @@ pub async fn unread_count(State(state): State<AppState>, principal: Principal) -
 )]
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<ApiResponse<MessageView>> {
     principal.require_user()?;
@@ -238,7 +244,7 @@ async fn set_read(state: &AppState, principal: &Principal, id: &MessageId, read:
 )]
 pub async fn read(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<ApiResponse<MessageView>> {
     Ok(ApiResponse::ok(set_read(&state, &principal, &id, true).await?))
@@ -263,7 +269,7 @@ pub async fn read(
 )]
 pub async fn unread(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<ApiResponse<MessageView>> {
     Ok(ApiResponse::ok(set_read(&state, &principal, &id, false).await?))
@@ -328,7 +334,7 @@ pub struct Starred {
 )]
 pub async fn star(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<MessageId>,
     OptionalJson(body): OptionalJson<Starred>,
 ) -> AppResult<ApiResponse<MessageView>> {
@@ -365,7 +371,7 @@ pub struct Archived {
 )]
 pub async fn archive(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<MessageId>,
     OptionalJson(body): OptionalJson<Archived>,
 ) -> AppResult<ApiResponse<MessageView>> {
@@ -392,7 +398,7 @@ pub async fn archive(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<StatusCode> {
     let now = s(rfc3339(state.now()));

@@ -8,23 +8,26 @@
 //! `message.created` event on `private-user-{id}`, where Pusher is set up.
 
 use axum::extract::State;
+use domain::class::{Class, RosterEntry, RosterRole};
+use domain::clock::rfc3339;
+use domain::ids::{ClassId, MessageId, ThreadId, UserId};
+use domain::json::present;
+use domain::message::{Audience, InboxEntry, MAX_PARTICIPANTS, Message, Thread, preview};
+use domain::principal::{Principal, Role};
+use domain::tenancy::Tenant;
+use domain::user::User;
+use integrations::pusher::Realtime;
 use serde::Deserialize;
 use serde_json::json;
-use toolbox::AppState;
-use toolbox::activity::{self, Counter};
-use toolbox::clock::rfc3339;
-use toolbox::db::{Db, DbError, Range, Write, n, value};
-use toolbox::domain::class::{Class, RosterEntry, RosterRole};
-use toolbox::domain::message::{Audience, InboxEntry, MAX_PARTICIPANTS, Message, Thread, preview};
-use toolbox::domain::user::User;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::ids::{ClassId, MessageId, ThreadId, UserId};
-use toolbox::json::{Json, present};
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::activity::{self, Counter};
+use store::db::{Db, DbError, Range, Write, n, value};
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::json::Json;
+use web::openapi::*;
 
 use crate::view::MessageView;
 
@@ -182,7 +185,7 @@ async fn reply_audience(
 )]
 pub async fn send(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Json(req): Json<NewMessage>,
 ) -> AppResult<ApiResponse<MessageView>> {
     principal.require_user()?;
@@ -293,7 +296,7 @@ async fn tell(state: &AppState, recipients: &[UserId], entry: &InboxEntry) {
     });
     for chunk in recipients.chunks(CHANNELS_PER_EVENT) {
         let channels: Vec<String> = chunk.iter().map(|id| format!("private-user-{id}")).collect();
-        let sent = state.realtime.trigger(&channels, "message.created", &data, state.now().unix_timestamp()).await;
+        let sent = Realtime::of(state).trigger(&channels, "message.created", &data, state.now().unix_timestamp()).await;
         if let Err(err) = sent {
             tracing::warn!(error = %err, "message.created not sent");
         }

@@ -2,17 +2,19 @@
 //! for its participants only, without the ones the caller deleted.
 
 use axum::extract::State;
-use toolbox::AppState;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{Db, Range};
-use toolbox::domain::message::{InboxEntry, Message, Thread};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::ThreadId;
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::Tenant;
+use domain::ids::ThreadId;
+use domain::message::{InboxEntry, Message, Thread};
+use domain::principal::Role;
+use domain::tenancy::Tenant;
+use store::AppState;
+use store::cursor;
+use store::db::{Db, Range};
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::openapi::*;
 
 use crate::view::{MessageView, ThreadView};
 
@@ -39,7 +41,7 @@ use crate::view::{MessageView, ThreadView};
 )]
 pub async fn thread(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<ThreadId>,
     page: PageRequest,
 ) -> AppResult<ApiResponse<ThreadView>> {

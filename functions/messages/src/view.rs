@@ -1,8 +1,8 @@
 //! Messages as the API shows them: always with the caller's own state.
 
+use domain::ids::{ClassId, MessageId, ThreadId, UserId};
+use domain::message::{InboxEntry, Message, Thread};
 use serde::Serialize;
-use toolbox::domain::message::{InboxEntry, Message, Thread};
-use toolbox::ids::{ClassId, MessageId, ThreadId, UserId};
 use utoipa::ToSchema;
 
 /// A message with the caller's state of it. `body` is in a single message

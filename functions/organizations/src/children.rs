@@ -3,22 +3,25 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use domain::clock::rfc3339;
+use domain::error::Error;
+use domain::guardian::{GuardianLink, StoredLink};
+use domain::ids::UserId;
+use domain::principal::Role;
+use domain::tenancy::Tenant;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{DbError, Range};
-use toolbox::domain::guardian::{GuardianLink, StoredLink};
-use toolbox::domain::user;
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::UserId;
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::cursor;
+use store::db::{DbError, Range};
+use store::users;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::json::Json;
+use web::openapi::*;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,11 +37,11 @@ async fn member_with_role(
     id: &UserId,
     role: Role,
     field: Option<&str>,
-) -> AppResult<toolbox::domain::user::User> {
-    let member = user::find_active(&state.db, tenant, id).await.map_err(|err| match (err, field) {
-        (AppError::NotFound(_), Some(field)) => AppError::invalid(field, "no such member"),
-        (AppError::NotFound(_), None) => AppError::not_found("member"),
-        (other, _) => other,
+) -> AppResult<domain::user::User> {
+    let member = users::find_active(&state.db, tenant, id).await.map_err(|err| match (err, field) {
+        (Error::NotFound(_), Some(field)) => AppError::invalid(field, "no such member"),
+        (Error::NotFound(_), None) => AppError::not_found("member"),
+        (other, _) => other.into(),
     })?;
     if member.role != role {
         let message = format!("must be a member with the {role} role");
@@ -71,7 +74,7 @@ async fn member_with_role(
 )]
 pub async fn link(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(parent): PathId<UserId>,
     Json(req): Json<ChildLink>,
 ) -> AppResult<ApiResponse<GuardianLink>> {
@@ -120,7 +123,7 @@ pub async fn link(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(parent): PathId<UserId>,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<GuardianLink>>> {
@@ -161,7 +164,7 @@ pub async fn list(
 )]
 pub async fn unlink(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path((parent, child)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
     principal.require_user()?;

@@ -4,25 +4,27 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::clock::rfc3339;
+use domain::fields::Email;
+use domain::ids::{InviteId, UserId};
+use domain::invite::{Invite, InviteStatus, TOKEN_PREFIX};
+use domain::principal::Role;
+use domain::tenancy::{Lookup, Tenant, global};
 use serde::{Deserialize, Serialize};
+use store::AppState;
+use store::cursor;
+use store::db::{DbError, Range, Write, s};
+use store::quota::Quota;
+use store::secret::{random_secret, sha256_hex};
 use time::OffsetDateTime;
-use toolbox::AppState;
-use toolbox::auth::{random_secret, sha256_hex};
-use toolbox::clock::rfc3339;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{DbError, Range, Write, s};
-use toolbox::domain::fields::Email;
-use toolbox::domain::invite::{Invite, InviteStatus, TOKEN_PREFIX};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::{InviteId, UserId};
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::quota::{Quota, RateLimit};
-use toolbox::tenancy::{Lookup, Tenant, global};
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::json::Json;
+use web::openapi::*;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,9 +65,9 @@ pub struct InviteCreated {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Json(req): Json<InviteRequest>,
-) -> AppResult<(RateLimit, ApiResponse<InviteCreated>)> {
+) -> AppResult<ApiResponse<InviteCreated>> {
     // An invite makes a new member, who would outlive any key: people only.
     principal.require_user()?;
     principal.require_role(&[Role::Admin])?;
@@ -110,17 +112,15 @@ pub async fn create(
         .await
         .map_err(|err: DbError| AppError::from(err))?;
     tracing::info!(invite_id = %invite.id, role = %invite.role, "invite created");
-    Ok((
-        rate_limit,
-        ApiResponse::created(InviteCreated {
-            expires_at: invite.expiry(),
-            id: invite.id,
-            email: invite.email,
-            role: invite.role,
-            invite_token: token,
-        })
-        .no_store(),
-    ))
+    Ok(ApiResponse::created(InviteCreated {
+        expires_at: invite.expiry(),
+        id: invite.id,
+        email: invite.email,
+        role: invite.role,
+        invite_token: token,
+    })
+    .no_store()
+    .with_rate_limit(rate_limit))
 }
 
 const LIST: &str = "invites";
@@ -180,7 +180,7 @@ impl InviteView {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<InviteView>>> {
     principal.require_role(&[Role::Admin])?;
@@ -216,7 +216,7 @@ pub async fn list(
 )]
 pub async fn withdraw(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(id): PathId<InviteId>,
 ) -> AppResult<StatusCode> {
     principal.require_role(&[Role::Admin])?;

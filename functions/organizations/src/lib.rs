@@ -7,8 +7,8 @@ mod members;
 mod organization;
 
 use axum::Router;
-use toolbox::AppState;
-use toolbox::http::RouteTable;
+use store::AppState;
+use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
     RouteTable::new()

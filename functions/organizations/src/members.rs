@@ -4,22 +4,26 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::error::Error;
+use domain::ids::UserId;
+use domain::principal::{Principal, Role};
+use domain::tenancy::{Tenant, global};
+use domain::user::{DirectoryEntry, User, UserView, directory};
 use serde::{Deserialize, Serialize};
-use toolbox::AppState;
-use toolbox::cursor::{self, PageRequest};
-use toolbox::db::{DbError, Range, Write, empty_map, n, s, value};
-use toolbox::domain::api_key;
-use toolbox::domain::membership;
-use toolbox::domain::user::{self, DirectoryEntry, User, UserView, directory};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::PathId;
-use toolbox::ids::UserId;
-use toolbox::json::Json;
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::{Tenant, global};
+use store::AppState;
+use store::api_keys;
+use store::cursor;
+use store::db::{DbError, Range, Write, empty_map, n, s, value};
+use store::membership;
+use store::users;
 use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::extract::PageRequest;
+use web::extract::PathId;
+use web::json::Json;
+use web::openapi::*;
 
 const LIST: &str = "members";
 const STAFF_LIST: &str = "members/staff";
@@ -56,7 +60,7 @@ pub enum MemberEntry {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<MemberEntry>>> {
     let tenant = Tenant::of(&principal);
@@ -133,9 +137,9 @@ fn admin_count_change(
 async fn target(state: &AppState, principal: &Principal, user_id: &UserId) -> AppResult<(Tenant, User)> {
     principal.require_role(&[Role::Admin])?;
     let tenant = Tenant::of(principal);
-    let member = user::find_active(&state.db, &tenant, user_id).await.map_err(|err| match err {
-        AppError::NotFound(_) => AppError::not_found("member"),
-        other => other,
+    let member = users::find_active(&state.db, &tenant, user_id).await.map_err(|err| match err {
+        Error::NotFound(_) => AppError::not_found("member"),
+        other => other.into(),
     })?;
     Ok((tenant, member))
 }
@@ -171,7 +175,7 @@ fn last_admin(err: DbError) -> AppError {
 )]
 pub async fn change_role(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(user_id): PathId<UserId>,
     Json(change): Json<RoleChange>,
 ) -> AppResult<ApiResponse<UserView>> {
@@ -185,7 +189,7 @@ pub async fn change_role(
     let now = state.now();
     // Their API keys follow them down in the same transaction.
     let (keys, key_writes) =
-        api_key::follow_maker(&state.db, &tenant, &member, Some(change.role), &principal.user_id, now).await?;
+        api_keys::follow_maker(&state.db, &tenant, &member, Some(change.role), &principal.user_id, now).await?;
     let mut writes = vec![Write::Update(state.db.update_versioned(
         &tenant.user(&member.id),
         member.audit.version,
@@ -226,12 +230,12 @@ pub async fn change_role(
 /// they made are revoked.
 pub async fn remove(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     PathId(user_id): PathId<UserId>,
 ) -> AppResult<StatusCode> {
     let (tenant, member) = target(&state, &principal, &user_id).await?;
     let now = state.now();
-    let (_, key_writes) = api_key::follow_maker(&state.db, &tenant, &member, None, &principal.user_id, now).await?;
+    let (_, key_writes) = api_keys::follow_maker(&state.db, &tenant, &member, None, &principal.user_id, now).await?;
     // Marked deleted, out of every list, signed out everywhere, their keys
     // revoked: all in one transaction.
     let mut writes = vec![Write::Update(state.db.soft_delete_with(

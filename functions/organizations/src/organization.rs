@@ -3,21 +3,23 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use domain::fields::{Locale, OrgName, TimeZone};
+use domain::json::present;
+use domain::organization::{OrgSettings, Organization, OrganizationView};
+use domain::principal::Role;
+use domain::tenancy::Tenant;
 use serde::Deserialize;
-use toolbox::AppState;
-use toolbox::db::{Db, DbError, value};
-use toolbox::domain::fields::{Locale, OrgName, TimeZone};
-use toolbox::domain::organization::{OrgSettings, Organization, OrganizationView};
-use toolbox::envelope::{ApiResponse, Success};
-use toolbox::error::{AppError, AppResult};
-use toolbox::http::{if_match, revalidated};
-use toolbox::json::{Json, present};
-use toolbox::openapi::*;
-use toolbox::principal::{Principal, Role};
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::db::{Db, DbError, value};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Schema};
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::http::{if_match, revalidated};
+use web::json::Json;
+use web::openapi::*;
 
 async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     state.db.get(&tenant.organization()).await?.ok_or_else(|| AppError::not_found("organization"))
@@ -38,7 +40,7 @@ async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
-pub async fn get(State(state): State<AppState>, principal: Principal, headers: HeaderMap) -> AppResult<Response> {
+pub async fn get(State(state): State<AppState>, Caller(principal): Caller, headers: HeaderMap) -> AppResult<Response> {
     let org = load(&state, &Tenant::of(&principal)).await?;
     Ok(revalidated(&headers, org.audit.version, OrganizationView::from(org)))
 }
@@ -108,7 +110,7 @@ impl ToSchema for OrganizationPatch {
 /// a stale version is a 412; without, a concurrent change is a 409.
 pub async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     Json(patch): Json<OrganizationPatch>,
 ) -> AppResult<ApiResponse<OrganizationView>> {

@@ -6,22 +6,23 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use domain::class::Class;
+use domain::error::FieldError;
+use domain::ids::{ClassId, OrgId, UserId};
+use domain::tenancy::Tenant;
+use domain::user::User;
+use integrations::pusher::{ChannelName, Signing, SocketId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use toolbox::AppState;
-use toolbox::db::Db;
-use toolbox::domain::class::Class;
-use toolbox::domain::user::User;
-use toolbox::envelope::NO_STORE;
-use toolbox::error::{AppError, AppResult, FieldError};
-use toolbox::http::{RouteTable, json_response};
-use toolbox::ids::{ClassId, OrgId, UserId};
-use toolbox::json::{self, BODY_LIMIT};
-use toolbox::openapi::*;
-use toolbox::principal::Principal;
-use toolbox::pusher::{ChannelName, SocketId};
-use toolbox::tenancy::Tenant;
+use store::AppState;
+use store::db::Db;
 use utoipa::ToSchema;
+use web::envelope::NO_STORE;
+use web::error::{AppError, AppResult};
+use web::extract::Caller;
+use web::http::{RouteTable, json_response};
+use web::json::{self, BODY_LIMIT};
+use web::openapi::*;
 
 pub fn routes() -> RouteTable {
     RouteTable::new().post("/api/v1/pusher/auth", auth)
@@ -86,7 +87,7 @@ async fn read_request(req: Request) -> AppResult<(SocketId, ChannelName)> {
     let body: AuthRequest = if form {
         serde_urlencoded::from_bytes(&bytes).map_err(|_| AppError::BadRequest("the form is malformed".into()))?
     } else if json::is_json(content_type.as_ref()) {
-        json::parse(&bytes)?
+        domain::json::parse(&bytes)?
     } else {
         return Err(AppError::UnsupportedMediaType(
             "the body must be application/x-www-form-urlencoded or application/json".into(),
@@ -142,7 +143,7 @@ async fn read_request(req: Request) -> AppResult<(SocketId, ChannelName)> {
     ),
     security(("bearer" = []))
 )]
-pub async fn auth(State(state): State<AppState>, principal: Principal, req: Request) -> AppResult<Response> {
+pub async fn auth(State(state): State<AppState>, Caller(principal): Caller, req: Request) -> AppResult<Response> {
     principal.require_user()?;
     let (socket, channel_name) = read_request(req).await?;
     let Some(pusher) = state.config.pusher.as_ref() else {

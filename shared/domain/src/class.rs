@@ -1,0 +1,74 @@
+//! Classes (`ORG#<org> / CLASS#<id>`) and their rosters: one entry per
+//! member (`ROSTER#<class>#<user>`), which `gsi1` also files under the user,
+//! so "the students of a class" and "the classes of a student" are each one
+//! Query.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Audit;
+use crate::fields::{ClassDescription, ClassName, PersonName, Subject};
+use crate::generation::request::GradeLevel;
+use crate::ids::{ClassId, OrgId, UserId};
+use crate::tenancy::Tenant;
+use crate::user::User;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Class {
+    pub id: ClassId,
+    pub org_id: OrgId,
+    pub name: ClassName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade_level: Option<GradeLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<ClassDescription>,
+    pub teacher_id: UserId,
+    /// Enrolled students, kept exact by the writes that enroll and remove.
+    #[serde(default)]
+    pub student_count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<UserId>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RosterRole {
+    Teacher,
+    Student,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub class_id: ClassId,
+    pub user_id: UserId,
+    pub role: RosterRole,
+    /// The member's name when they joined, so a roster page needs no more reads.
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub enrolled_at: String,
+    pub enrolled_by: UserId,
+    /// `gsi1` files the entry under its user: the classes of a student.
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+}
+
+impl RosterEntry {
+    pub fn of(tenant: &Tenant, class: &ClassId, user: &User, role: RosterRole, by: &UserId, at: &str) -> Self {
+        Self {
+            class_id: class.clone(),
+            user_id: user.id.clone(),
+            role,
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            enrolled_at: at.to_owned(),
+            enrolled_by: by.clone(),
+            gsi1pk: tenant.classes_of(&user.id),
+            gsi1sk: tenant.class(class).sk,
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! What a teacher asks the generator for, and what it gives back.
+
+pub mod content;
+pub mod request;

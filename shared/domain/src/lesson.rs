@@ -1,0 +1,66 @@
+//! Lessons (`ORG#<org> / LESSON#<id>`) and where they are published: one
+//! `CLASSLESSON#<class>#<lesson>` entry per class (`publication::ClassEntry`),
+//! so a class's lessons are one Query.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Audit;
+use crate::generation::content::Section;
+use crate::ids::{ClassId, ContentId, LessonId, OrgId, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LessonStatus {
+    Draft,
+    Published,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lesson {
+    pub id: LessonId,
+    pub org_id: OrgId,
+    pub title: String,
+    pub summary: String,
+    pub objectives: Vec<String>,
+    pub sections: Vec<Section>,
+    pub status: LessonStatus,
+    /// The classes it is published to.
+    #[serde(default)]
+    pub class_ids: Vec<ClassId>,
+    /// The generated content it was made from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<ContentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<UserId>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+impl crate::publication::Publishable for Lesson {
+    const PREFIX: &'static str = crate::tenancy::Tenant::LESSON_PREFIX;
+    const LIST: &'static str = "lessons";
+
+    fn class_entries_prefix(class: &ClassId) -> String {
+        crate::tenancy::Tenant::class_lessons_prefix(class)
+    }
+
+    fn key_of(tenant: &crate::tenancy::Tenant, id: &str) -> crate::error::Result<crate::tenancy::Key> {
+        Ok(tenant.lesson(&id.parse().map_err(crate::error::Error::internal)?))
+    }
+
+    fn is_live(&self) -> bool {
+        self.deleted_at.is_none()
+    }
+
+    fn is_published(&self) -> bool {
+        self.status == LessonStatus::Published
+    }
+
+    fn class_ids(&self) -> &[ClassId] {
+        &self.class_ids
+    }
+}

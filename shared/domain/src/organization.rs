@@ -1,0 +1,100 @@
+//! The organisation (tenant) item: `ORG#<id> / ORG`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Audit;
+use crate::fields::{Locale, OrgName, TimeZone};
+use crate::ids::OrgId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgStatus {
+    Active,
+    /// Every credential of a suspended organisation is refused.
+    Suspended,
+}
+
+/// The plan a tenant pays for; API Gateway holds it to its usage plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Free,
+    Pro,
+    Enterprise,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Self::Free, Self::Pro, Self::Enterprise];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Pro => "pro",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// The tenant's own API Gateway API key. The authorizer returns its value as
+/// `usageIdentifierKey`, so API Gateway meters and throttles each tenant by
+/// the usage plan of its tier. It is not a credential: the API takes its
+/// usage keys from the authorizer only, never from a request header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageKey {
+    pub id: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<TimeZone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: OrgName,
+    pub status: OrgStatus,
+    pub tier: Tier,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_key: Option<UsageKey>,
+    #[serde(default)]
+    pub settings: OrgSettings,
+    /// Kept exact by the transactions that change roles, so the last admin can
+    /// be neither demoted nor removed even under concurrent requests.
+    pub admin_count: u64,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+/// The organisation as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrganizationView {
+    pub id: OrgId,
+    pub name: OrgName,
+    pub status: OrgStatus,
+    pub tier: Tier,
+    pub settings: OrgSettings,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl From<Organization> for OrganizationView {
+    fn from(org: Organization) -> Self {
+        Self {
+            id: org.id,
+            name: org.name,
+            status: org.status,
+            tier: org.tier,
+            settings: org.settings,
+            created_at: org.audit.created_at,
+            updated_at: org.audit.updated_at,
+            version: org.audit.version,
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Publishing to classes, the part lessons and assessments share: which
+//! classes a publication may add, whether a student reaches a published item
+//! through one of their classes, and one page of a class's published items.
+//!
+//! An item published to a class has one entry `<PREFIX>#<class>#<item>`
+//! ([`ClassEntry`]), so a class's items are one Query.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::ids::ClassId;
+use crate::tenancy::{Key, Tenant};
+
+/// An item is published to at most this many classes.
+pub const MAX_CLASSES: usize = 20;
+
+/// Where to publish an item.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Publication {
+    /// Classes of the organization to publish to (added to those it is in).
+    #[schema(min_items = 1, max_items = 20)]
+    pub class_ids: Vec<ClassId>,
+}
+
+/// An item's place in one class's list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassEntry {
+    pub class_id: ClassId,
+    /// The lesson's or assessment's id (`lesson_id` in lessons' first entries).
+    #[serde(alias = "lesson_id")]
+    pub item_id: String,
+    pub published_at: String,
+}
+
+/// What lessons and assessments share as things published to classes.
+pub trait Publishable: DeserializeOwned {
+    /// The sort-key prefix of every item of the kind in a tenant.
+    const PREFIX: &'static str;
+    /// The list's name, which binds its cursors.
+    const LIST: &'static str;
+    /// The prefix of one class's entries for the kind.
+    fn class_entries_prefix(class: &ClassId) -> String;
+    /// An item's key from the id a class entry holds.
+    fn key_of(tenant: &Tenant, id: &str) -> Result<Key>;
+    fn is_live(&self) -> bool;
+    fn is_published(&self) -> bool;
+    fn class_ids(&self) -> &[ClassId];
+}

@@ -1,0 +1,205 @@
+//! Configuration, read from the environment once per cold start.
+//!
+//! A missing or malformed variable fails the cold start with its name, so a
+//! misconfigured deploy is caught at once, not on the first request that
+//! needs the value.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use std::fmt;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub queue_url: String,
+    pub bucket_name: String,
+    /// Secrets Manager id (name or ARN) of the JWT key set.
+    pub jwt_secret_id: String,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    pub invite_ttl_seconds: i64,
+    /// Wrong passwords from one address that lock it out of one account.
+    pub login_max_failures: i64,
+    /// Wrong passwords from anywhere that lock one account.
+    pub login_max_account_failures: i64,
+    pub login_lockout_seconds: i64,
+    /// The browser origin (the dashboard) allowed to call the API, if any.
+    pub cors_origin: Option<String>,
+    /// The API Gateway usage plan of each tier, by name.
+    pub usage_plans: TierPlans,
+    /// The CloudFormation stack: every usage key it makes carries it as the
+    /// `toolbox:stack` tag, which the auth function's policy requires to
+    /// create one and to delete one.
+    pub stack_name: String,
+    /// Invites one admin may send per minute (a business quota).
+    pub invites_per_minute: u32,
+    /// Generation requests one user may make per minute (a business quota).
+    pub generations_per_minute: u32,
+    /// Pusher Channels, when all four `PUSHER_*` variables are set.
+    pub pusher: Option<PusherConfig>,
+}
+
+/// Usage plan names by tier, as `template.yaml` names them. Names, not ids:
+/// the plans depend on the API's stage, which depends on the functions, so a
+/// function cannot be given a plan's id without a dependency cycle.
+#[derive(Debug, Clone)]
+pub struct TierPlans {
+    pub free: String,
+    pub pro: String,
+    pub enterprise: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from any name → value source; `toolbox-local`
+    /// overlays its locally provisioned resource names on the environment.
+    pub fn from_source(source: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required =
+            |name: &'static str| source(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name));
+        let with_default = |name: &'static str, default: &str| {
+            source(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+        };
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            queue_url: required("QUEUE_URL")?,
+            bucket_name: required("BUCKET_NAME")?,
+            jwt_secret_id: required("JWT_SECRET_ID")?,
+            jwt_issuer: with_default("JWT_ISSUER", "toolbox-ai"),
+            jwt_audience: with_default("JWT_AUDIENCE", "toolbox-api"),
+            access_token_ttl_seconds: parse_positive(
+                "ACCESS_TOKEN_TTL_SECONDS",
+                &with_default("ACCESS_TOKEN_TTL_SECONDS", "900"),
+            )?,
+            refresh_token_ttl_seconds: parse_positive(
+                "REFRESH_TOKEN_TTL_SECONDS",
+                &with_default("REFRESH_TOKEN_TTL_SECONDS", "2592000"),
+            )?,
+            invite_ttl_seconds: parse_positive("INVITE_TTL_SECONDS", &with_default("INVITE_TTL_SECONDS", "604800"))?,
+            login_max_failures: parse_positive("LOGIN_MAX_FAILURES", &with_default("LOGIN_MAX_FAILURES", "5"))?,
+            login_max_account_failures: parse_positive(
+                "LOGIN_MAX_ACCOUNT_FAILURES",
+                &with_default("LOGIN_MAX_ACCOUNT_FAILURES", "100"),
+            )?,
+            cors_origin: source("CORS_ORIGIN").filter(|v| !v.trim().is_empty()),
+            login_lockout_seconds: parse_positive(
+                "LOGIN_LOCKOUT_SECONDS",
+                &with_default("LOGIN_LOCKOUT_SECONDS", "900"),
+            )?,
+            stack_name: required("STACK_NAME")?,
+            usage_plans: TierPlans {
+                free: required("USAGE_PLAN_FREE")?,
+                pro: required("USAGE_PLAN_PRO")?,
+                enterprise: required("USAGE_PLAN_ENTERPRISE")?,
+            },
+            invites_per_minute: parse_positive("INVITES_PER_MINUTE", &with_default("INVITES_PER_MINUTE", "20"))?,
+            generations_per_minute: parse_positive(
+                "GENERATIONS_PER_MINUTE",
+                &with_default("GENERATIONS_PER_MINUTE", "10"),
+            )?,
+            pusher: PusherConfig::from_source(&source),
+        })
+    }
+}
+
+fn parse_positive<T>(name: &'static str, raw: &str) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Default,
+    T::Err: Display,
+{
+    let value: T = raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string() })?;
+    if value <= T::default() {
+        return Err(ConfigError::Invalid { name, reason: "must be greater than zero".into() });
+    }
+    Ok(value)
+}
+
+/// `PUSHER_APP_ID`, `PUSHER_KEY`, `PUSHER_SECRET`, `PUSHER_CLUSTER`.
+#[derive(Clone)]
+pub struct PusherConfig {
+    pub app_id: String,
+    pub key: String,
+    secret: String,
+    /// `https://api-<cluster>.pusher.com`, or a local server in tests.
+    pub base_url: String,
+}
+
+impl fmt::Debug for PusherConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PusherConfig").field("app_id", &self.app_id).field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+impl PusherConfig {
+    pub fn new(app_id: String, key: String, secret: String, cluster: &str) -> Self {
+        Self::with_base_url(app_id, key, secret, format!("https://api-{cluster}.pusher.com"))
+    }
+
+    pub fn with_base_url(app_id: String, key: String, secret: String, base_url: String) -> Self {
+        Self { app_id, key, secret, base_url }
+    }
+
+    /// All four variables, or none: Pusher is then not configured.
+    pub fn from_source(source: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let get = |name| source(name).filter(|v| !v.trim().is_empty());
+        Some(Self::new(get("PUSHER_APP_ID")?, get("PUSHER_KEY")?, get("PUSHER_SECRET")?, &get("PUSHER_CLUSTER")?))
+    }
+
+    /// For signing (the integrations' Pusher client); never logged.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(name: &str) -> Option<String> {
+        match name {
+            "TABLE_NAME" => Some("t".into()),
+            "QUEUE_URL" => Some("q".into()),
+            "BUCKET_NAME" => Some("b".into()),
+            "JWT_SECRET_ID" => Some("s".into()),
+            "STACK_NAME" => Some("toolbox".into()),
+            "USAGE_PLAN_FREE" | "USAGE_PLAN_PRO" | "USAGE_PLAN_ENTERPRISE" => Some("plan".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_variables_are_absent() {
+        let config = Config::from_source(base).unwrap();
+        assert_eq!(config.access_token_ttl_seconds, 900);
+        assert_eq!(config.invite_ttl_seconds, 7 * 24 * 3600);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let err = Config::from_source(|n| if n == "QUEUE_URL" { None } else { base(n) }).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable QUEUE_URL is required but not set");
+    }
+
+    #[test]
+    fn a_malformed_number_is_named() {
+        let err = Config::from_source(|n| if n == "ACCESS_TOKEN_TTL_SECONDS" { Some("soon".into()) } else { base(n) })
+            .unwrap_err();
+        assert!(err.to_string().starts_with("environment variable ACCESS_TOKEN_TTL_SECONDS is invalid"));
+        let err =
+            Config::from_source(|n| if n == "LOGIN_MAX_FAILURES" { Some("0".into()) } else { base(n) }).unwrap_err();
+        assert!(err.to_string().contains("LOGIN_MAX_FAILURES"));
+    }
+}

@@ -1,0 +1,707 @@
+//! The single-table DynamoDB layer: typed items through `serde_dynamo`,
+//! conditional creates, versioned updates, transactions and paginated queries.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+/// An attribute's value, as the expression builders below take them.
+pub use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use time::OffsetDateTime;
+
+use domain::clock::rfc3339;
+use domain::error::Error;
+use domain::ids::UserId;
+use domain::tenancy::Key;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A key as the SDK takes it: `pk` and `sk` attributes.
+pub trait KeyItem {
+    fn to_item(&self) -> Item;
+}
+
+impl KeyItem for Key {
+    fn to_item(&self) -> Item {
+        HashMap::from([("pk".to_owned(), s(&self.pk)), ("sk".to_owned(), s(&self.sk))])
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A condition on a single write did not hold.
+    #[error("condition failed")]
+    ConditionFailed,
+    /// A transaction was cancelled; `failed` lists the indexes of the writes
+    /// whose condition did not hold (empty for a transaction conflict).
+    #[error("transaction cancelled")]
+    Cancelled { failed: Vec<usize> },
+    /// DynamoDB still refused for capacity after the SDK's own retries: the
+    /// request may be tried again shortly.
+    #[error("DynamoDB {op}: throttled after retries")]
+    Throttled { op: &'static str },
+    #[error("DynamoDB {op}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(source.as_ref()))]
+    Failed {
+        op: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("item could not be converted: {0}")]
+    Serde(#[from] serde_dynamo::Error),
+}
+
+impl DbError {
+    pub fn failed(op: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Failed { op, source: source.into() }
+    }
+}
+
+/// How a rule sees a store error: a lost condition is a conflict the client
+/// may retry, throttling a 503 with a short wait, anything else our fault.
+impl From<DbError> for Error {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::ConditionFailed | DbError::Cancelled { .. } => {
+                Error::Conflict("the resource was changed by another request; retry".into())
+            }
+            DbError::Throttled { .. } => {
+                tracing::warn!(error = %err, "throttled");
+                Error::Unavailable {
+                    message: "the service is busy; retry shortly".into(),
+                    retry_after_seconds: Some(1),
+                }
+            }
+            other => Error::internal(other),
+        }
+    }
+}
+
+/// The error of SDK call `op`, by the code DynamoDB answered with.
+pub(crate) fn sdk<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> DbError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |err| match err.code() {
+        Some("ConditionalCheckFailedException") => DbError::ConditionFailed,
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            DbError::Throttled { op }
+        }
+        _ => DbError::failed(op, err),
+    }
+}
+
+fn build(err: aws_sdk_dynamodb::error::BuildError) -> DbError {
+    DbError::failed("build a request", err)
+}
+
+/// One page of a query, and the key to continue from.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<HashMap<String, String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    client: Client,
+    table: String,
+}
+
+impl Db {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn item<T: Serialize>(key: &Key, value: &T) -> Result<Item, DbError> {
+        let mut item: Item = to_item(value)?;
+        item.extend(key.to_item());
+        Ok(item)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, DbError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk("GetItem"))?;
+        output.item.map(from_item).transpose().map_err(DbError::from)
+    }
+
+    /// Reads several items in one round trip (more only when DynamoDB
+    /// leaves keys unprocessed under load); the result follows `keys`.
+    pub async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, DbError> {
+        let mut pending: Vec<Item> = keys.iter().map(Key::to_item).collect();
+        let mut found: Vec<Item> = Vec::with_capacity(keys.len());
+        for attempt in 0..4u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(build)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(sdk("BatchGetItem"))?;
+            found.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending =
+                output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(DbError::Throttled { op: "BatchGetItem" });
+        }
+        Ok(keys
+            .iter()
+            .map(|key| {
+                found
+                    .iter()
+                    .find(|item| {
+                        item.get("pk").and_then(|v| v.as_s().ok()) == Some(&key.pk)
+                            && item.get("sk").and_then(|v| v.as_s().ok()) == Some(&key.sk)
+                    })
+                    .cloned()
+            })
+            .collect())
+    }
+
+    pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, DbError> {
+        Ok(from_item(item)?)
+    }
+
+    /// The number attributes of an item (counters), by name.
+    pub fn numbers(item: Item) -> BTreeMap<String, f64> {
+        item.into_iter().filter_map(|(name, value)| Some((name, value.as_n().ok()?.parse().ok()?))).collect()
+    }
+
+    /// Creates an item that must not exist yet.
+    pub async fn create<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), DbError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, value)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(sdk("PutItem"))?;
+        Ok(())
+    }
+
+    /// Replaces an item only if it is still at `expected_version`; the stored
+    /// value must already carry the next version.
+    pub async fn replace_versioned<T: Serialize>(
+        &self,
+        key: &Key,
+        value: &T,
+        expected_version: u64,
+    ) -> Result<(), DbError> {
+        let put = self.put_versioned(key, value, expected_version)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_names(put.expression_attribute_names)
+            .set_expression_attribute_values(put.expression_attribute_values)
+            .send()
+            .await
+            .map_err(sdk("PutItem"))?;
+        Ok(())
+    }
+
+    pub fn put_new<T: Serialize>(&self, key: &Key, value: &T) -> Result<Put, DbError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, value)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)
+    }
+
+    pub fn put_versioned<T: Serialize>(&self, key: &Key, value: &T, expected_version: u64) -> Result<Put, DbError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, value)?))
+            .condition_expression("attribute_exists(pk) AND #version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .build()
+            .map_err(build)
+    }
+
+    /// An update for a transaction; `names` and `values` fill the expressions.
+    pub fn update(
+        &self,
+        key: &Key,
+        update_expression: &str,
+        condition: Option<&str>,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Update, DbError> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .update_expression(update_expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(non_empty(
+                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            ))
+            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
+            .build()
+            .map_err(build)
+    }
+
+    /// A soft delete of a versioned item: `deleted_at`/`deleted_by` and the
+    /// audit fields, on the condition that it is still at `expected_version`.
+    pub fn soft_delete(
+        &self,
+        key: &Key,
+        expected_version: u64,
+        by: &UserId,
+        at: OffsetDateTime,
+    ) -> Result<Update, DbError> {
+        self.soft_delete_with(key, expected_version, by, at, Vec::new())
+    }
+
+    /// [`Db::soft_delete`], setting `also` in the same write.
+    pub fn soft_delete_with(
+        &self,
+        key: &Key,
+        expected_version: u64,
+        by: &UserId,
+        at: OffsetDateTime,
+        also: Vec<(&str, AttributeValue)>,
+    ) -> Result<Update, DbError> {
+        let mut changes = vec![("deleted_at", s(rfc3339(at))), ("deleted_by", s(by.to_string()))];
+        changes.extend(also);
+        self.update_versioned(key, expected_version, by, at, changes)
+    }
+
+    /// A partial update of a versioned item: sets `changes` and the audit
+    /// fields, on the condition that the item is still at `expected_version`.
+    /// Attributes it does not name (counters, lockout state) are left alone.
+    pub fn update_versioned(
+        &self,
+        key: &Key,
+        expected_version: u64,
+        by: &UserId,
+        at: OffsetDateTime,
+        changes: Vec<(&str, AttributeValue)>,
+    ) -> Result<Update, DbError> {
+        let mut sets = vec!["updated_at = :updated_at".to_owned(), "updated_by = :updated_by".to_owned()];
+        let mut names = vec![("#version".to_owned(), "version".to_owned())];
+        let mut values = vec![
+            (":updated_at".to_owned(), s(rfc3339(at))),
+            (":updated_by".to_owned(), s(by.to_string())),
+            (":one".to_owned(), n(1)),
+            (":expected".to_owned(), n(expected_version)),
+        ];
+        for (index, (attribute, value)) in changes.into_iter().enumerate() {
+            sets.push(format!("#c{index} = :c{index}"));
+            names.push((format!("#c{index}"), attribute.to_owned()));
+            values.push((format!(":c{index}"), value));
+        }
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .update_expression(format!("SET {}, #version = #version + :one", sets.join(", ")))
+            .condition_expression("attribute_exists(pk) AND #version = :expected")
+            .set_expression_attribute_names(Some(names.into_iter().collect()))
+            .set_expression_attribute_values(Some(values.into_iter().collect()))
+            .build()
+            .map_err(build)
+    }
+
+    /// A delete for a transaction, on `condition`.
+    pub fn delete_if(
+        &self,
+        key: &Key,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Delete, DbError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression(condition)
+            .set_expression_attribute_names(non_empty(
+                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            ))
+            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
+            .build()
+            .map_err(build)
+    }
+
+    pub fn delete(&self, key: &Key) -> Result<Delete, DbError> {
+        Delete::builder().table_name(&self.table).set_key(Some(key.to_item())).build().map_err(build)
+    }
+
+    pub fn condition_check(
+        &self,
+        key: &Key,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<ConditionCheck, DbError> {
+        ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression(condition)
+            .set_expression_attribute_names(non_empty(
+                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            ))
+            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
+            .build()
+            .map_err(build)
+    }
+
+    /// Adds one to the `count` of a counter item, creating it if need be,
+    /// with `expires_at` for DynamoDB's TTL; with `below`, only while the
+    /// count is under it (else [`DbError::ConditionFailed`]). Returns the new count.
+    pub async fn increment(&self, key: &Key, expires_at: i64, below: Option<u64>) -> Result<u64, DbError> {
+        let mut values = vec![(":one", n(1)), (":expires", n(expires_at))];
+        if let Some(limit) = below {
+            values.push((":limit", n(limit)));
+        }
+        let update = self.update(
+            key,
+            "ADD #count :one SET expires_at = if_not_exists(expires_at, :expires)",
+            below.map(|_| "attribute_not_exists(#count) OR #count < :limit"),
+            &[("#count", "count")],
+            values,
+        )?;
+        let item = self.run_update(update).await?;
+        Ok(item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Deletes an item that exists; [`DbError::ConditionFailed`] if it does not.
+    pub async fn remove(&self, key: &Key) -> Result<(), DbError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(sdk("DeleteItem"))?;
+        Ok(())
+    }
+
+    /// Deletes an item whose `version` is below `version`; an item a later
+    /// write stamped with a newer version (or an item that is gone) stays.
+    pub async fn delete_if_older(&self, key: &Key, version: u64) -> Result<(), DbError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression("#version < :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match deleted.map_err(sdk("DeleteItem")) {
+            Ok(_) | Err(DbError::ConditionFailed) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Runs one update outside a transaction, returning the new attributes.
+    pub async fn run_update(&self, update: Update) -> Result<Item, DbError> {
+        self.client
+            .update_item()
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map(|output| output.attributes.unwrap_or_default())
+            .map_err(sdk("UpdateItem"))
+    }
+
+    /// All or nothing: every write lands, or none does. A transaction
+    /// cancelled only because another one held an item at the same moment
+    /// (`TransactionConflict`) wrote nothing, so it is tried again a few
+    /// times after a short, growing wait; a failed condition is returned.
+    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), DbError> {
+        const MAX_CONFLICTS: u32 = 5;
+        let items: Vec<TransactWriteItem> = writes
+            .into_iter()
+            .map(|write| match write {
+                Write::Put(put) => TransactWriteItem::builder().put(put).build(),
+                Write::Update(update) => TransactWriteItem::builder().update(update).build(),
+                Write::Delete(delete) => TransactWriteItem::builder().delete(delete).build(),
+                Write::Check(check) => TransactWriteItem::builder().condition_check(check).build(),
+            })
+            .collect();
+        let mut conflicts = 0;
+        loop {
+            let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match sent {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+                return Err(sdk("TransactWriteItems")(err));
+            };
+            let codes: Vec<_> = cancelled.cancellation_reasons().iter().map(|reason| reason.code()).collect();
+            let failed: Vec<usize> = codes
+                .iter()
+                .enumerate()
+                .filter(|(_, code)| **code == Some("ConditionalCheckFailed"))
+                .map(|(index, _)| index)
+                .collect();
+            let other = |code: &&Option<&str>| {
+                !matches!(code, None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict"))
+            };
+            if failed.is_empty() && codes.iter().any(|code| matches!(code, Some("ThrottlingError"))) {
+                return Err(DbError::Throttled { op: "TransactWriteItems" });
+            }
+            if failed.is_empty() && codes.iter().any(|code| other(&code)) {
+                // A malformed write: no retry with the same writes helps.
+                return Err(DbError::failed("TransactWriteItems", format!("cancelled: {codes:?}")));
+            }
+            if failed.is_empty() && conflicts < MAX_CONFLICTS {
+                conflicts += 1;
+                let jitter = u64::from(rand::random::<u8>() % 50);
+                tokio::time::sleep(std::time::Duration::from_millis((10 << conflicts) + jitter)).await;
+                continue;
+            }
+            return Err(DbError::Cancelled { failed });
+        }
+    }
+
+    /// One page of the items in `pk` whose sort key starts with `sk_prefix`.
+    pub async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: i32,
+        start: Option<HashMap<String, String>>,
+        filter_not_deleted: bool,
+    ) -> Result<Page<T>, DbError> {
+        let range =
+            Range { partition: pk, prefix: sk_prefix, index: None, newest_first: false, live_only: filter_not_deleted };
+        self.query(&range, limit, start).await
+    }
+
+    /// One page of a [`Range`].
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        range: &Range<'_>,
+        limit: i32,
+        start: Option<HashMap<String, String>>,
+    ) -> Result<Page<T>, DbError> {
+        let mut query = range
+            .query(self)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(n, v)| (n, AttributeValue::S(v))).collect()));
+        if range.live_only {
+            query = query.filter_expression("attribute_not_exists(deleted_at)");
+        }
+        let output = query.send().await.map_err(sdk("Query"))?;
+        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        let last_key = output.last_evaluated_key.map(|key| {
+            key.into_iter().filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone()))).collect()
+        });
+        Ok(Page { items, last_key })
+    }
+
+    /// The sort keys of up to `max` items of a [`Range`] (reading only the
+    /// keys, page after page), and whether more were left unread.
+    pub async fn sort_keys(&self, range: &Range<'_>, max: usize) -> Result<(Vec<String>, bool), DbError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let output = range
+                .query(self)
+                .projection_expression("sk")
+                .limit((max - keys.len()).min(1000) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk("Query"))?;
+            keys.extend(output.items.unwrap_or_default().into_iter().filter_map(|mut item| match item.remove("sk") {
+                Some(AttributeValue::S(sk)) => Some(sk),
+                _ => None,
+            }));
+            start = output.last_evaluated_key;
+            if start.is_none() || keys.len() >= max {
+                return Ok((keys, start.is_some()));
+            }
+        }
+    }
+
+    /// Puts and deletes without conditions, 25 to a request as DynamoDB
+    /// allows, retrying what it leaves unprocessed under load.
+    pub async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<Key>) -> Result<(), DbError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+
+        let mut requests = Vec::with_capacity(puts.len() + deletes.len());
+        for item in puts {
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().map_err(build)?)
+                    .build(),
+            );
+        }
+        for key in deletes {
+            requests.push(
+                WriteRequest::builder()
+                    .delete_request(DeleteRequest::builder().set_key(Some(key.to_item())).build().map_err(build)?)
+                    .build(),
+            );
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..5u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk("BatchWriteItem"))?;
+                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            if !pending.is_empty() {
+                return Err(DbError::Throttled { op: "BatchWriteItem" });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The error of a versioned write that lost a race: 412 if the client named
+/// the version it expected, else the 409 of any concurrent change.
+pub fn lost_race(expected: Option<u64>, what: &'static str) -> impl Fn(DbError) -> Error {
+    move |err| match err {
+        DbError::ConditionFailed if expected.is_some() => {
+            Error::PreconditionFailed(format!("the {what} was changed meanwhile"))
+        }
+        other => other.into(),
+    }
+}
+
+/// Runs a versioned update and returns the item as it now stands; a lost
+/// race is [`lost_race`]'s 412 or 409.
+pub async fn commit_versioned<T: serde::de::DeserializeOwned>(
+    db: &Db,
+    update: Update,
+    expected: Option<u64>,
+    what: &'static str,
+) -> Result<T, Error> {
+    let item = db.run_update(update).await.map_err(lost_race(expected, what))?;
+    Ok(Db::decode(item)?)
+}
+
+/// The items of one partition (of the table or of `gsi1`) whose sort key
+/// starts with a prefix.
+pub struct Range<'a> {
+    pub partition: &'a str,
+    pub prefix: &'a str,
+    /// `Some("gsi1")` reads the index: `gsi1pk` and `gsi1sk` stand for `pk` and `sk`.
+    pub index: Option<&'static str>,
+    /// Descending sort keys: newest first for ids that sort by time.
+    pub newest_first: bool,
+    /// Leaves out soft-deleted items.
+    pub live_only: bool,
+}
+
+impl Range<'_> {
+    fn query(&self, db: &Db) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let (pk, sk) = match self.index {
+            Some(index) => (format!("{index}pk"), format!("{index}sk")),
+            None => ("pk".to_owned(), "sk".to_owned()),
+        };
+        db.client
+            .query()
+            .table_name(&db.table)
+            .set_index_name(self.index.map(str::to_owned))
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", pk)
+            .expression_attribute_names("#sk", sk)
+            .expression_attribute_values(":pk", AttributeValue::S(self.partition.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(self.prefix.to_owned()))
+            // Indexes only offer eventually consistent reads.
+            .consistent_read(self.index.is_none())
+            .scan_index_forward(!self.newest_first)
+    }
+}
+
+#[derive(Clone)]
+pub enum Write {
+    Put(Put),
+    Update(Update),
+    Delete(Delete),
+    Check(ConditionCheck),
+}
+
+fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
+    (!map.is_empty()).then_some(map)
+}
+
+/// Any serializable value as an attribute value.
+pub fn value<T: Serialize>(value: &T) -> Result<AttributeValue, DbError> {
+    Ok(serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)?)
+}
+
+/// A value as it reads back after a trip through the table: numbers come
+/// back in DynamoDB's form (`2.0` as `2`), so a stored value and a new one
+/// compare equal when DynamoDB would store them alike.
+pub fn as_stored<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> Result<T, DbError> {
+    let stored = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)?;
+    Ok(serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(stored)?)
+}
+
+/// The number form DynamoDB expressions take.
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// An empty map: a map attribute emptied, which later writes set keys of.
+pub fn empty_map() -> AttributeValue {
+    AttributeValue::M(HashMap::new())
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}

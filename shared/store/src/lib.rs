@@ -1,0 +1,27 @@
+//! The records kept: the single DynamoDB table ([`db`]), content bodies in
+//! S3 ([`bodies`]), the key set in Secrets Manager ([`keyset`]) and the
+//! job queue ([`outbox`]). Every function's handles to them are in
+//! [`state::AppState`], built once per cold start from [`config::Config`].
+//! Errors name the operation that failed and keep their source.
+
+pub mod activity;
+pub mod api_keys;
+pub mod aws;
+pub mod bodies;
+pub mod config;
+pub mod cursor;
+pub mod db;
+pub mod guardian;
+pub mod keyset;
+pub mod membership;
+pub mod outbox;
+pub mod publication;
+pub mod quota;
+pub mod search;
+pub mod secret;
+pub mod sessions;
+pub mod state;
+pub mod users;
+
+pub use db::{Db, DbError};
+pub use state::AppState;

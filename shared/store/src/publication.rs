@@ -1,0 +1,240 @@
+//! Publishing to classes, the part lessons and assessments share: which
+//! classes a publication may add, whether a student reaches a published item
+//! through one of their classes, and one page of a class's published items.
+//!
+//! An item published to a class has one entry `<PREFIX>#<class>#<item>`
+//! ([`ClassEntry`]), so a class's items are one Query.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::de::DeserializeOwned;
+
+use crate::cursor;
+use crate::db::{Db, Range};
+use crate::state::AppState;
+use domain::class::Class;
+use domain::error::{Error, Result};
+use domain::ids::{ClassId, UserId};
+use domain::principal::{Principal, Role};
+use domain::publication::{ClassEntry, MAX_CLASSES, Publishable};
+use domain::tenancy::{Key, Tenant};
+
+/// True when the caller may read the item: staff always; a student when it
+/// is published to a live class they are enrolled in.
+pub async fn visible_to<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    item: &T,
+) -> Result<bool> {
+    if principal.role != Role::Student {
+        return Ok(true);
+    }
+    reaches_item(state, tenant, &principal.user_id, item).await
+}
+
+/// True when the item is published to a live class `student` is enrolled in.
+pub async fn reaches_item<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    student: &UserId,
+    item: &T,
+) -> Result<bool> {
+    Ok(item.is_published() && reaches(state, tenant, student, item.class_ids()).await?)
+}
+
+/// A page of items, newest first: every live one for staff, or one class's
+/// published ones with `?class_id=` (which a student must give: their own
+/// class only). Returns the items and the next page's cursor.
+pub async fn list<T: Publishable>(
+    state: &AppState,
+    principal: &Principal,
+    class: Option<&str>,
+    limit: i32,
+    after: Option<&str>,
+) -> Result<(Vec<T>, Option<String>)> {
+    principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
+    let tenant = Tenant::of(principal);
+    let bad = || Error::BadRequest("class_id must be a class id".into());
+    let class = class.map(|raw| raw.parse::<ClassId>().map_err(|_| bad())).transpose()?;
+    let keys = state.key_set().await?;
+    let list = format!("{}?class={}", T::LIST, class.as_ref().map(ToString::to_string).unwrap_or_default());
+    let start = after.map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let (items, last_key) = match class {
+        None if principal.role == Role::Student => {
+            return Err(Error::BadRequest("a student names the class: ?class_id=".into()));
+        }
+        None => {
+            let partition = tenant.pk();
+            let range =
+                Range { partition: &partition, prefix: T::PREFIX, index: None, newest_first: true, live_only: true };
+            let found = state.db.query::<T>(&range, limit, start).await?;
+            (found.items, found.last_key)
+        }
+        Some(class) => {
+            let prefix = T::class_entries_prefix(&class);
+            let key = |id: &str| T::key_of(&tenant, id);
+            let (found, last_key) = class_page::<T>(state, principal, &class, &prefix, key, limit, start).await?;
+            (found.into_iter().filter(|item| item.is_live() && item.is_published()).collect(), last_key)
+        }
+    };
+    Ok((items, last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key))))
+}
+
+fn live(item: Option<crate::db::Item>) -> Result<Option<Class>> {
+    Ok(item.map(Db::decode::<Class>).transpose()?.filter(|class| class.deleted_at.is_none()))
+}
+
+/// The classes of `asked` an item is not yet published to, each checked:
+/// it must exist, and a teacher publishes only into their own classes.
+/// Empty when there is nothing to add.
+pub async fn classes_to_add(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    current: &[ClassId],
+    asked: Vec<ClassId>,
+) -> Result<Vec<ClassId>> {
+    if asked.is_empty() {
+        return Err(Error::invalid("class_ids", "give at least one class"));
+    }
+    if asked.len() > MAX_CLASSES {
+        return Err(Error::invalid("class_ids", format!("give at most {MAX_CLASSES} classes")));
+    }
+    let added = new_classes(current, asked);
+    if added.is_empty() {
+        return Ok(added);
+    }
+    if current.len() + added.len() > MAX_CLASSES {
+        return Err(Error::invalid("class_ids", format!("an item is published to at most {MAX_CLASSES} classes")));
+    }
+    let found = state.db.batch_get(&added.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
+    for (id, item) in added.iter().zip(found) {
+        let Some(class) = live(item)? else {
+            return Err(Error::invalid("class_ids", format!("no such class: {id}")));
+        };
+        if principal.role != Role::Admin && class.teacher_id != principal.user_id {
+            return Err(Error::Forbidden(format!("only the teacher of class {id} or an admin publishes to it")));
+        }
+    }
+    Ok(added)
+}
+
+/// The classes of `asked` not in `current`, each once, in the order asked:
+/// one pass with a set, however long the list.
+fn new_classes(current: &[ClassId], asked: Vec<ClassId>) -> Vec<ClassId> {
+    let mut seen: HashSet<ClassId> = current.iter().cloned().collect();
+    asked.into_iter().filter(|class| seen.insert(class.clone())).collect()
+}
+
+/// True when `student` is enrolled in a live class of `class_ids`: each
+/// class and the student's place in it, in one read.
+pub async fn reaches(state: &AppState, tenant: &Tenant, student: &UserId, class_ids: &[ClassId]) -> Result<bool> {
+    if class_ids.is_empty() {
+        return Ok(false);
+    }
+    let keys: Vec<_> =
+        class_ids.iter().flat_map(|class| [tenant.class(class), tenant.roster_entry(class, student)]).collect();
+    let found = state.db.batch_get(&keys).await?;
+    for pair in found.chunks(2) {
+        if live(pair[0].clone())?.is_some() && pair[1].is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// One page of the items published to `class`, newest first, read with the
+/// class (which must live) and, for a student, their place in it (else the
+/// class is not found). `entries_prefix` names the class's entries, `item`
+/// the key of an entry's item. Items that are gone are left out.
+async fn class_page<T: DeserializeOwned>(
+    state: &AppState,
+    principal: &Principal,
+    class: &ClassId,
+    entries_prefix: &str,
+    item: impl Fn(&str) -> Result<Key>,
+    limit: i32,
+    start: Option<HashMap<String, String>>,
+) -> Result<(Vec<T>, Option<HashMap<String, String>>)> {
+    let tenant = Tenant::of(principal);
+    let partition = tenant.pk();
+    let range =
+        Range { partition: &partition, prefix: entries_prefix, index: None, newest_first: true, live_only: false };
+    // Two keys besides the items: BatchGetItem takes 100 at most.
+    let entries = state.db.query::<ClassEntry>(&range, limit.min(98), start).await?;
+    let mut wanted = vec![tenant.class(class), tenant.roster_entry(class, &principal.user_id)];
+    for entry in &entries.items {
+        wanted.push(item(&entry.item_id)?);
+    }
+    let mut found = state.db.batch_get(&wanted).await?.into_iter();
+    let live_class = live(found.next().flatten())?.is_some();
+    let enrolled = found.next().flatten().is_some();
+    if !live_class || (principal.role == Role::Student && !enrolled) {
+        return Err(Error::not_found("class"));
+    }
+    let items = found.flatten().map(Db::decode::<T>).collect::<Result<Vec<_>, _>>()?;
+    Ok((items, entries.last_key))
+}
+
+/// An item being published: its key and id, the version it was read at,
+/// and where it is published already.
+pub struct Published<'a> {
+    pub item: Key,
+    pub item_id: String,
+    pub version: u64,
+    pub class_ids: &'a [ClassId],
+    pub published_at: Option<&'a str>,
+}
+
+/// Publishes an item to `added` classes in one transaction: the item (a new
+/// version, `status = published`) and one entry per class, named by
+/// `entry`. A stale version is a 412 with `If-Match` (`expected`), else a 409.
+pub async fn commit(
+    state: &AppState,
+    principal: &Principal,
+    published: Published<'_>,
+    added: &[ClassId],
+    entry: impl Fn(&ClassId) -> Key,
+    expected: Option<u64>,
+    what: &'static str,
+) -> Result<()> {
+    use crate::db::{DbError, Write, s, value};
+    let now = domain::clock::rfc3339(state.now());
+    let mut class_ids = published.class_ids.to_vec();
+    class_ids.extend(added.iter().cloned());
+    let mut writes = vec![Write::Update(state.db.update_versioned(
+        &published.item,
+        published.version,
+        &principal.user_id,
+        state.now(),
+        vec![
+            ("status", s("published")),
+            ("class_ids", value(&class_ids)?),
+            ("published_at", s(published.published_at.unwrap_or(&now))),
+        ],
+    )?)];
+    for class in added {
+        let placed =
+            ClassEntry { class_id: class.clone(), item_id: published.item_id.clone(), published_at: now.clone() };
+        writes.push(Write::Put(state.db.put_new(&entry(class), &placed)?));
+    }
+    state.db.transact(writes).await.map_err(|err| match err {
+        DbError::Cancelled { failed } if failed.contains(&0) => {
+            crate::db::lost_race(expected, what)(DbError::ConditionFailed)
+        }
+        other => other.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_classes_are_those_not_yet_published_each_once_in_the_order_asked() {
+        let [a, b, c, d] = [ClassId::new(), ClassId::new(), ClassId::new(), ClassId::new()];
+        let asked = vec![c.clone(), a.clone(), c.clone(), d.clone(), b.clone(), d.clone()];
+        assert_eq!(new_classes(&[a, b], asked), vec![c, d]);
+    }
+}

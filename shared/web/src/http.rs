@@ -1,0 +1,333 @@
+//! Router plumbing shared by every function: a route table that remembers its
+//! routes (so tests can compare them with `template.yaml`), the request-id and
+//! logging middleware, and the envelope for unknown routes and methods.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use lambda_http::request::RequestContext;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument;
+
+use domain::error::RateLimit;
+use domain::principal::Scope;
+use store::AppState;
+
+use crate::error::AppError;
+use crate::extract::principal_of;
+use crate::request_meta::{self, RequestMeta};
+use crate::signature;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Where a caller stands against a business quota, as `X-RateLimit-*` headers.
+pub fn set_rate_limit(headers: &mut HeaderMap, limit: &RateLimit) {
+    headers.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(limit.limit));
+    headers.insert(X_RATELIMIT_REMAINING.clone(), HeaderValue::from(limit.remaining));
+    headers.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(limit.reset));
+}
+
+/// The scope a request needs by its method alone: reading is `read`,
+/// anything that changes state is `write`. Routes add what they need more.
+fn scope_for_method(method: &Method) -> Scope {
+    if method.is_safe() { Scope::Read } else { Scope::Write }
+}
+
+/// A function's routes: the axum router and the list of `(method, path)`
+/// pairs it serves, with paths written as in `template.yaml`.
+pub struct RouteTable {
+    router: Router<AppState>,
+    routes: Vec<(Method, &'static str)>,
+    /// Routes whose scope is not the method's (see [`RouteTable::needs`]).
+    scopes: HashMap<(Method, &'static str), &'static [Scope]>,
+}
+
+macro_rules! verb {
+    ($name:ident, $method:ident) => {
+        pub fn $name<H, T>(self, path: &'static str, handler: H) -> Self
+        where
+            H: Handler<T, AppState>,
+            T: 'static,
+        {
+            self.add(Method::$method, path, axum::routing::$name(handler))
+        }
+    };
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        Self { router: Router::new(), routes: Vec::new(), scopes: HashMap::new() }
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: axum::routing::MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, route);
+        self.routes.push((method, path));
+        self
+    }
+
+    verb!(get, GET);
+    verb!(post, POST);
+    verb!(put, PUT);
+    verb!(patch, PATCH);
+    verb!(delete, DELETE);
+
+    /// The route added last needs one of `scopes` instead of the method's
+    /// (`read` or `write`): `POST /content/generate` needs `content:generate`.
+    pub fn needs(mut self, scopes: &'static [Scope]) -> Self {
+        if let Some((method, path)) = self.routes.last() {
+            self.scopes.insert((method.clone(), path), scopes);
+        }
+        self
+    }
+
+    pub fn routes(&self) -> &[(Method, &'static str)] {
+        &self.routes
+    }
+
+    /// The finished router: unknown paths and methods answer in the envelope,
+    /// and every request runs inside the request-id and logging middleware.
+    pub fn into_router(self, state: AppState) -> Router {
+        let cors = state.config.cors_origin.as_deref().and_then(cors);
+        self.router
+            .fallback(|| async { AppError::NotFound("no such route".into()) })
+            .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+            .layer(middleware::from_fn_with_state(
+                Guard { state: state.clone(), scopes: Arc::new(self.scopes) },
+                credential_guard,
+            ))
+            .layer(middleware::from_fn_with_state(state.clone(), request_scope))
+            .layer(tower::util::option_layer(cors))
+            .with_state(state)
+    }
+}
+
+/// CORS for the dashboard origin. With Lambda proxy integration the function
+/// must send these headers itself; API Gateway only answers the preflight.
+fn cors(origin: &str) -> Option<CorsLayer> {
+    let origin = HeaderValue::from_str(origin).ok()?;
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::exact(origin))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                X_REQUEST_ID.clone(),
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-api-key"),
+                signature::X_TIMESTAMP.clone(),
+                signature::X_SIGNATURE.clone(),
+            ])
+            .expose_headers([
+                X_REQUEST_ID.clone(),
+                header::ETAG,
+                header::RETRY_AFTER,
+                X_RATELIMIT_LIMIT.clone(),
+                X_RATELIMIT_REMAINING.clone(),
+                X_RATELIMIT_RESET.clone(),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// Gives the request its id (the caller's if sane, else API Gateway's, else a
+/// new one), a span that every log line inside it carries, and one access log
+/// line; echoes the id in `X-Request-ID`.
+async fn request_scope(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let context = req.extensions().get::<RequestContext>();
+    let request_id = request_meta::from_headers(req.headers())
+        .or_else(|| match context {
+            Some(RequestContext::ApiGatewayV1(ctx)) => {
+                ctx.request_id.clone().filter(|id| request_meta::sane_request_id(id))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(request_meta::new_request_id);
+    let principal = context.and_then(principal_of);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        tenant_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    );
+    if let Some(principal) = &principal {
+        span.record("tenant_id", tracing::field::display(&principal.org_id));
+        span.record("user_id", tracing::field::display(&principal.user_id));
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let meta = RequestMeta { request_id: request_id.clone(), received_at: state.now() };
+    let mut response = request_meta::scope(meta, next.run(req)).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+#[derive(Clone)]
+struct Guard {
+    state: AppState,
+    scopes: Arc<HashMap<(Method, &'static str), &'static [Scope]>>,
+}
+
+/// What the authorizer could not check: an API key's signature over the
+/// body, then the scope the route needs: its own if it named one, else the
+/// method's (`read` to read, `write` to change).
+async fn credential_guard(State(Guard { state, scopes }): State<Guard>, req: Request, next: Next) -> Response {
+    let Some(principal) = req.extensions().get::<RequestContext>().and_then(principal_of) else {
+        return next.run(req).await;
+    };
+    let signed = principal.api_key.as_ref().and_then(|key| Some((&key.id, key.signing.as_ref()?)));
+    let req = match signed {
+        Some((key_id, signing)) => match signature::verify(&state, &principal, key_id, signing, req).await {
+            Ok(req) => req,
+            Err(err) => return err.into_response(),
+        },
+        None => req,
+    };
+    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let method_scope = [scope_for_method(req.method())];
+    let needed = route
+        .and_then(|path| scopes.iter().find(|((method, p), _)| method == req.method() && *p == path))
+        .map_or(&method_scope[..], |(_, scopes)| *scopes);
+    if let Err(err) = principal.require_any_scope(needed) {
+        return AppError::from(err).into_response();
+    }
+    next.run(req).await
+}
+
+/// The version a client sent in `If-Match`, if any: `"<version>"` (weak
+/// `W/` and bare digits allowed) or `*` for any version. Anything else is a 400.
+pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError> {
+    let Some(raw) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let malformed = || AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into());
+    let text = raw.to_str().map_err(|_| malformed())?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    let version = match tag.strip_prefix('"') {
+        Some(rest) => rest.strip_suffix('"').ok_or_else(malformed)?,
+        None => tag,
+    };
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed());
+    }
+    // Well-formed, but more digits than any version has: it names a version
+    // no item reaches, which is a 412 like any stale one, not a 400.
+    Ok(Some(version.parse().unwrap_or(u64::MAX)))
+}
+
+/// The version `If-Match` names, if any, checked against the `current`
+/// version of the `what` just read: a stale one is a 412.
+pub fn expect_version(headers: &axum::http::HeaderMap, current: u64, what: &str) -> Result<Option<u64>, AppError> {
+    let expected = if_match(headers)?;
+    if expected.is_some_and(|v| v != current) {
+        return Err(AppError::PreconditionFailed(format!("the {what} is at version {current}")));
+    }
+    Ok(expected)
+}
+
+/// True when the client's `If-None-Match` already names this version, so a
+/// cacheable GET can answer 304 without a body.
+pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {
+    let tag = format!("\"{version}\"");
+    headers.get(axum::http::header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|value| {
+        value.split(',').any(|candidate| {
+            let candidate = candidate.trim();
+            candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
+        })
+    })
+}
+
+/// A cacheable GET's answer: `304 Not Modified` when the client's
+/// `If-None-Match` already names `version`, else `data` with its `ETag`.
+pub fn revalidated<T: serde::Serialize>(headers: &axum::http::HeaderMap, version: u64, data: T) -> Response {
+    if not_modified(headers, version) {
+        let etag = HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a valid header value");
+        return (
+            axum::http::StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"))],
+        )
+            .into_response();
+    }
+    crate::envelope::ApiResponse::ok(data).with_etag(version).revalidate().into_response()
+}
+
+/// A JSON body with the content type API.md names, charset included.
+pub fn json_response<T: serde::Serialize>(status: axum::http::StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut response = Response::new(axum::body::Body::from(bytes));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "response did not serialize");
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_match(value: &str) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(axum::http::header::IF_MATCH, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_match_names_a_version_any_version_or_is_a_400() {
+        assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match("W/\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match("3")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match("*")).unwrap(), None);
+        for bad in ["\"3", "three", "\"\"", "W/", "-1"] {
+            assert!(matches!(if_match(&with_if_match(bad)), Err(AppError::BadRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_version_too_large_for_any_item_is_stale_not_malformed() {
+        let headers = with_if_match("W/157831591197945557597332025477787");
+        assert!(matches!(expect_version(&headers, 4, "assessment"), Err(AppError::PreconditionFailed(_))));
+    }
+}
