@@ -123,7 +123,7 @@ fn signing_secret_of(keys: &KeySet, key: &ApiKey, record: &SecretRecord) -> Opti
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     Json(req): Json<CreateKey>,
 ) -> AppResult<ApiResponse<ApiKeySecret>> {
     let tenant = admin_tenant(&principal)?;
@@ -218,7 +218,7 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ApiKeyView>>> {
     let tenant = admin_tenant(&principal)?;
@@ -247,7 +247,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<ApiKeyId>,
 ) -> AppResult<ApiResponse<ApiKeyView>> {
     let tenant = admin_tenant(&principal)?;
@@ -275,7 +275,7 @@ pub async fn get(
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<ApiKeyId>,
 ) -> AppResult<ApiResponse<ApiKeyView>> {
     let tenant = admin_tenant(&principal)?;
@@ -326,7 +326,7 @@ pub struct Rotation {
 )]
 pub async fn rotate(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<ApiKeyId>,
     OptionalJson(req): OptionalJson<Rotation>,
 ) -> AppResult<ApiResponse<ApiKeySecret>> {

@@ -59,7 +59,7 @@ pub struct KeyUsage {
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<ApiKeyId>,
     query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<ApiResponse<KeyUsage>> {

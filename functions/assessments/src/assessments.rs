@@ -3,7 +3,8 @@
 //! classes, without what counts as right.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
+use domain::assessment::field;
 use domain::assessment::{Assessment, AssessmentStatus, LatePolicy, Question};
 use domain::audit::Audit;
 use domain::clock::rfc3339;
@@ -17,23 +18,22 @@ use domain::tenancy::Tenant;
 use serde::Deserialize;
 use store::AppState;
 use store::bodies;
-use store::db::commit_versioned;
-use store::db::{s, value};
 use store::publication;
+use store::records::Changes;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
+use web::extract::IfMatch;
 use web::extract::PageRequest;
 use web::extract::PathId;
-use web::extract::{Caller, query_param};
-use web::http::expect_version;
+use web::extract::{Caller, Staff, query_param};
 use web::json::Json;
 use web::openapi::*;
 
+use crate::grading;
 use crate::view::AssessmentView;
-use crate::{find, grading};
 
 const MAX_QUESTIONS: usize = 100;
 const MAX_ATTEMPTS: u32 = 10;
@@ -208,11 +208,9 @@ async fn new_body(state: &AppState, tenant: &Tenant, mut body: AssessmentBody) -
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(principal, tenant): Staff,
     Json(body): Json<AssessmentBody>,
 ) -> AppResult<ApiResponse<AssessmentView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let tenant = Tenant::of(&principal);
     let content_id = body.content_id.clone();
     let written = new_body(&state, &tenant, body).await?;
     let assessment = Assessment {
@@ -264,7 +262,7 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<AssessmentView>>> {
@@ -299,12 +297,12 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     PathId(id): PathId<AssessmentId>,
 ) -> AppResult<ApiResponse<AssessmentView>> {
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
-    let tenant = Tenant::of(&principal);
-    let assessment = find(&state, &tenant, &id).await?;
+    let tenant = tenant.clone();
+    let assessment = state.db.live::<Assessment>(&tenant, &id).await?;
     if !publication::visible_to(&state, &tenant, &principal, &assessment).await? {
         return Err(AppError::not_found("assessment"));
     }
@@ -322,7 +320,7 @@ pub async fn get(
     tag = "assessments",
     params(
         ("id" = AssessmentId, Path, description = "The assessment's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     request_body = AssessmentBody,
     responses(
@@ -340,16 +338,13 @@ pub async fn get(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<AssessmentId>,
+    IfMatch(asked): IfMatch,
     Json(body): Json<AssessmentBody>,
 ) -> AppResult<ApiResponse<AssessmentView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let tenant = Tenant::of(&principal);
-    let assessment = find(&state, &tenant, &id).await?;
+    let assessment: Assessment = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&assessment.audit.created_by, "the assessment's author")?;
-    let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
     if body.content_id.is_some() {
         return Err(AppError::invalid("content_id", "only when creating"));
     }
@@ -359,24 +354,17 @@ pub async fn update(
             "a published assessment's questions are fixed; its rules may change, or make a new one".into(),
         ));
     }
-    let update = state.db.update_versioned(
-        &tenant.assessment(&id),
-        assessment.audit.version,
-        &principal.user_id,
-        state.now(),
-        vec![
-            ("title", s(&written.title)),
-            ("description", value(&written.description)?),
-            ("questions", value(&written.questions)?),
-            ("max_attempts", value(&written.max_attempts)?),
-            ("due_at", value(&written.due_at)?),
-            ("late_policy", value(&written.late_policy)?),
-            ("late_penalty_percent", value(&written.late_penalty_percent)?),
-            ("pass_percent", value(&written.pass_percent)?),
-            ("show_answers", value(&written.show_answers)?),
-        ],
-    )?;
-    let changed: Assessment = commit_versioned(&state.db, update, expected, "assessment").await?;
+    let changes = Changes::new()
+        .set(field::TITLE, &written.title)
+        .set(field::DESCRIPTION, &written.description)
+        .set(field::QUESTIONS, &written.questions)
+        .set(field::MAX_ATTEMPTS, &written.max_attempts)
+        .set(field::DUE_AT, &written.due_at)
+        .set(field::LATE_POLICY, &written.late_policy)
+        .set(field::LATE_PENALTY_PERCENT, &written.late_penalty_percent)
+        .set(field::PASS_PERCENT, &written.pass_percent)
+        .set(field::SHOW_ANSWERS, &written.show_answers);
+    let changed = state.db.patch(&tenant, &assessment, asked, &principal.user_id, state.now(), changes).await?;
     store::activity::record(&state, &tenant, &principal.user_id, "assessment.updated", &id).await;
     let version = changed.audit.version;
     Ok(ApiResponse::ok(AssessmentView::of(changed, true)).with_etag(version))
@@ -391,7 +379,7 @@ pub async fn update(
     tag = "assessments",
     params(
         ("id" = AssessmentId, Path, description = "The assessment's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     responses(
         (status = 200, description = "The deleted assessment", body = Success<AssessmentView>),
@@ -407,18 +395,13 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<AssessmentId>,
+    IfMatch(asked): IfMatch,
 ) -> AppResult<ApiResponse<AssessmentView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let tenant = Tenant::of(&principal);
-    let assessment = find(&state, &tenant, &id).await?;
+    let assessment: Assessment = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&assessment.audit.created_by, "the assessment's author")?;
-    let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
-    let update =
-        state.db.soft_delete(&tenant.assessment(&id), assessment.audit.version, &principal.user_id, state.now())?;
-    let deleted: Assessment = commit_versioned(&state.db, update, expected, "assessment").await?;
+    let deleted = state.db.soft_delete(&tenant, &assessment, asked, &principal.user_id, state.now()).await?;
     // The classes' lists skip a deleted assessment; their entries are only clutter.
     let entries = assessment.class_ids.iter().map(|class| tenant.class_assessment(class, &id)).collect();
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {

@@ -10,11 +10,7 @@ mod submit;
 mod view;
 
 use axum::Router;
-use domain::assessment::Assessment;
-use domain::ids::AssessmentId;
-use domain::tenancy::Tenant;
 use store::AppState;
-use web::error::{AppError, AppResult};
 use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
@@ -49,14 +45,4 @@ pub struct ApiDoc;
 
 pub fn router(state: AppState) -> Router {
     routes().into_router(state)
-}
-
-/// An assessment that is not deleted.
-async fn find(state: &AppState, tenant: &Tenant, id: &AssessmentId) -> AppResult<Assessment> {
-    state
-        .db
-        .get::<Assessment>(&tenant.assessment(id))
-        .await?
-        .filter(|assessment| assessment.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("assessment"))
 }

@@ -2,22 +2,19 @@
 //! students may then read it.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
-use domain::ids::{AssessmentId, ClassId};
-use domain::principal::Role;
+use domain::assessment::Assessment;
+use domain::ids::AssessmentId;
 use domain::publication::Publication;
-use domain::tenancy::Tenant;
 use store::AppState;
-use store::publication::{self, Published};
+use store::publication;
 use web::envelope::{ApiResponse, Success};
 use web::error::AppResult;
-use web::extract::Caller;
+use web::extract::IfMatch;
 use web::extract::PathId;
-use web::http::expect_version;
+use web::extract::Staff;
 use web::json::Json;
 use web::openapi::*;
 
-use crate::find;
 use crate::view::AssessmentView;
 
 /// Publishes an assessment to classes (a new version); publishing again adds classes.
@@ -28,7 +25,7 @@ use crate::view::AssessmentView;
     tag = "assessments",
     params(
         ("id" = AssessmentId, Path, description = "The assessment's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     request_body = Publication,
     responses(
@@ -46,34 +43,15 @@ use crate::view::AssessmentView;
 )]
 pub async fn publish(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<AssessmentId>,
+    IfMatch(asked): IfMatch,
     Json(req): Json<Publication>,
 ) -> AppResult<ApiResponse<AssessmentView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let tenant = Tenant::of(&principal);
-    let assessment = find(&state, &tenant, &id).await?;
+    let assessment: Assessment = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&assessment.audit.created_by, "the assessment's author")?;
-    let expected = expect_version(&headers, assessment.audit.version, "assessment")?;
-    let added = publication::classes_to_add(&state, &tenant, &principal, &assessment.class_ids, req.class_ids).await?;
-    if added.is_empty() {
-        // Published there already: nothing changes.
-        let version = assessment.audit.version;
-        return Ok(ApiResponse::ok(AssessmentView::of(assessment, true)).with_etag(version));
-    }
-    let published = Published {
-        item: tenant.assessment(&id),
-        item_id: id.to_string(),
-        version: assessment.audit.version,
-        class_ids: &assessment.class_ids,
-        published_at: assessment.published_at.as_deref(),
-    };
-    let entry = |class: &ClassId| tenant.class_assessment(class, &id);
-    publication::commit(&state, &principal, published, &added, entry, expected, "assessment").await?;
-    let published = find(&state, &tenant, &id).await?;
+    let published = publication::publish(&state, &tenant, &principal, assessment, req.class_ids, asked).await?;
     store::activity::record(&state, &tenant, &principal.user_id, "assessment.published", &id).await;
-    tracing::info!(assessment_id = %id, classes = added.len(), "assessment published");
     let version = published.audit.version;
     Ok(ApiResponse::ok(AssessmentView::of(published, true)).with_etag(version))
 }

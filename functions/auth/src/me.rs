@@ -7,7 +7,6 @@ use credentials::lockout::{self, Guard};
 use credentials::password;
 use domain::fields::Password;
 use domain::ids::SessionId;
-use domain::tenancy::Tenant;
 use domain::user::{User, UserView};
 use serde::{Deserialize, Serialize};
 use store::AppState;
@@ -34,9 +33,9 @@ use web::openapi::*;
     ),
     security(("bearer" = []))
 )]
-pub async fn me(State(state): State<AppState>, Caller(principal): Caller) -> AppResult<ApiResponse<UserView>> {
+pub async fn me(State(state): State<AppState>, Caller(principal, tenant): Caller) -> AppResult<ApiResponse<UserView>> {
     principal.require_user()?;
-    let user = users::find_active(&state.db, &Tenant::of(&principal), &principal.user_id).await?;
+    let user = users::find_active(&state.db, &tenant, &principal.user_id).await?;
     Ok(ApiResponse::ok(user.into()))
 }
 
@@ -73,12 +72,12 @@ pub struct PasswordChanged {
 )]
 pub async fn change_password(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     ClientIp(source): ClientIp,
     Json(req): Json<PasswordChange>,
 ) -> AppResult<ApiResponse<PasswordChanged>> {
     principal.require_user()?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     let guard = Guard::for_user(&principal.org_id, &principal.user_id, source);
     let [account, from_source] = guard.keys();
     let mut items = state.db.batch_get(&[tenant.user(&principal.user_id), account, from_source]).await?;

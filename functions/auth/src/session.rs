@@ -154,7 +154,7 @@ async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now:
 )]
 pub async fn logout(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     Json(req): Json<RefreshRequest>,
 ) -> AppResult<StatusCode> {
     principal.require_user()?;
@@ -163,7 +163,7 @@ pub async fn logout(
     if token.org_id != principal.org_id || token.user_id != principal.user_id {
         return Err(AppError::not_found("session"));
     }
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     sessions::end(&state.db, &tenant, &principal.user_id, &token.session_id, "logout", state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -192,10 +192,10 @@ pub struct SessionsEnded {
 )]
 pub async fn logout_all(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
 ) -> AppResult<ApiResponse<SessionsEnded>> {
     principal.require_user()?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     let user = users::find_active(&state.db, &tenant, &principal.user_id).await?;
     let now = state.now();
     let end_all = state.db.update(

@@ -1,8 +1,9 @@
 //! Create, list, read, change and delete classes.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use domain::audit::Audit;
+use domain::class::field;
 use domain::class::{Class, RosterEntry, RosterRole};
 use domain::clock::rfc3339;
 use domain::fields::{ClassDescription, ClassName, Subject};
@@ -16,22 +17,20 @@ use domain::user::User;
 use serde::Deserialize;
 use store::AppState;
 use store::cursor;
-use store::db::commit_versioned;
-use store::db::lost_race;
-use store::db::{Db, DbError, Range, Write, value};
+use store::db::{Db, Range, Write};
 use store::guardian::read_with_link;
+use store::records::Changes;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
+use web::extract::IfMatch;
 use web::extract::PageRequest;
 use web::extract::PathId;
-use web::extract::{Caller, query_param};
-use web::http::expect_version;
+use web::extract::{Caller, Staff, query_param};
 use web::json::Json;
 use web::openapi::*;
 
 use crate::view::ClassView;
-use crate::{find, staff_tenant};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,10 +70,9 @@ pub struct NewClass {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(principal, tenant): Staff,
     Json(req): Json<NewClass>,
 ) -> AppResult<ApiResponse<ClassView>> {
-    let tenant = staff_tenant(&principal)?;
     let teacher_id = req.teacher_id.unwrap_or_else(|| principal.user_id.clone());
     if teacher_id != principal.user_id && principal.role != Role::Admin {
         return Err(AppError::Forbidden("only an admin may create a class for another teacher".into()));
@@ -137,11 +135,10 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ClassView>>> {
-    let tenant = Tenant::of(&principal);
     let whose = Whose::asked(&principal, &tenant, query_param(&uri, "student_id")?.as_deref())?;
     let keys = state.key_set().await?;
     let list = match &whose {
@@ -207,13 +204,12 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     uri: Uri,
     PathId(id): PathId<ClassId>,
 ) -> AppResult<ApiResponse<ClassView>> {
-    let tenant = Tenant::of(&principal);
     let class = match Whose::asked(&principal, &tenant, query_param(&uri, "student_id")?.as_deref())? {
-        Whose::All => find(&state, &tenant, &id).await?,
+        Whose::All => state.db.live::<Class>(&tenant, &id).await?,
         // The student's place in the class, and the class, in one read: a
         // class one is not in is, for them, no class at all.
         Whose::Student { id: student, link } => {
@@ -280,7 +276,7 @@ async fn new_teacher(
     tag = "classes",
     params(
         ("id" = ClassId, Path, description = "The class's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     request_body = ClassChange,
     responses(
@@ -298,30 +294,26 @@ async fn new_teacher(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<ClassId>,
+    IfMatch(asked): IfMatch,
     Json(change): Json<ClassChange>,
 ) -> AppResult<ApiResponse<ClassView>> {
-    let tenant = staff_tenant(&principal)?;
-    let class = find(&state, &tenant, &id).await?;
+    let class: Class = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
-    let expected = expect_version(&headers, class.audit.version, "class")?;
     let teacher = new_teacher(&state, &tenant, &principal, &class, change.teacher_id).await?;
-    let mut changes = vec![
-        ("name", value(&change.name)?),
-        ("subject", value(&change.subject)?),
-        ("grade_level", value(&change.grade_level)?),
-        ("description", value(&change.description)?),
-    ];
+    let mut changes = Changes::new()
+        .set(field::NAME, &change.name)
+        .set(field::SUBJECT, &change.subject)
+        .set(field::GRADE_LEVEL, &change.grade_level)
+        .set(field::DESCRIPTION, &change.description);
     if let Some(teacher) = &teacher {
-        changes.push(("teacher_id", value(&teacher.id)?));
+        changes = changes.set(field::TEACHER_ID, &teacher.id);
     }
     let now = state.now();
-    let update =
-        state.db.update_versioned(&tenant.class(&id), class.audit.version, &principal.user_id, now, changes)?;
+    let update = state.db.patch_update(&tenant, &class, asked, &principal.user_id, now, changes)?;
     let changed: Class = match teacher {
-        None => commit_versioned(&state.db, update, expected, "class").await?,
+        None => state.db.commit_patch(update, asked).await?,
         Some(teacher) => {
             let entry = RosterEntry::of(&tenant, &id, &teacher, RosterRole::Teacher, &principal.user_id, &rfc3339(now));
             let writes = vec![
@@ -329,13 +321,8 @@ pub async fn update(
                 Write::Delete(state.db.delete(&tenant.roster_entry(&id, &class.teacher_id))?),
                 Write::Put(state.db.put_new(&tenant.roster_entry(&id, &teacher.id), &entry)?),
             ];
-            state.db.transact(writes).await.map_err(|err| match err {
-                DbError::Cancelled { failed } if failed.contains(&0) => {
-                    lost_race(expected, "class")(DbError::ConditionFailed)
-                }
-                other => other.into(),
-            })?;
-            find(&state, &tenant, &id).await?
+            state.db.transact(writes).await.map_err(|err| Db::lost_patch::<Class>(err, 0, asked))?;
+            state.db.live(&tenant, &id).await?
         }
     };
     let version = changed.audit.version;
@@ -352,7 +339,7 @@ pub async fn update(
     tag = "classes",
     params(
         ("id" = ClassId, Path, description = "The class's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     responses(
         (status = 200, description = "The deleted class", body = Success<ClassView>),
@@ -368,17 +355,13 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<ClassId>,
+    IfMatch(asked): IfMatch,
 ) -> AppResult<ApiResponse<ClassView>> {
-    let tenant = staff_tenant(&principal)?;
-    let class = find(&state, &tenant, &id).await?;
+    let class: Class = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
-    let expected = expect_version(&headers, class.audit.version, "class")?;
-    let now = state.now();
-    let update = state.db.soft_delete(&tenant.class(&id), class.audit.version, &principal.user_id, now)?;
-    let deleted: Class = commit_versioned(&state.db, update, expected, "class").await?;
+    let deleted = state.db.soft_delete(&tenant, &class, asked, &principal.user_id, state.now()).await?;
     store::activity::record(&state, &tenant, &principal.user_id, "class.deleted", &id).await;
     tracing::info!(class_id = %id, "class deleted");
     Ok(ApiResponse::ok(deleted.into()))

@@ -7,11 +7,6 @@ mod roster;
 mod view;
 
 use axum::Router;
-use domain::class::Class;
-use domain::principal::{Principal, Role};
-use domain::tenancy::Tenant;
-use web::AppResult;
-use web::error::AppError;
 use web::http::RouteTable;
 
 pub fn routes() -> RouteTable {
@@ -44,20 +39,4 @@ pub struct ApiDoc;
 
 pub fn router(state: store::AppState) -> Router {
     routes().into_router(state)
-}
-
-/// Teachers and admins: the people who read every class and roster.
-fn staff_tenant(principal: &Principal) -> AppResult<Tenant> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    Ok(Tenant::of(principal))
-}
-
-/// A class that is not deleted.
-async fn find(state: &store::AppState, tenant: &Tenant, id: &domain::ids::ClassId) -> AppResult<Class> {
-    state
-        .db
-        .get::<Class>(&tenant.class(id))
-        .await?
-        .filter(|class| class.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("class"))
 }

@@ -18,14 +18,13 @@ use store::db::{Db, DbError, Range, Write, n, s};
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::extract::Caller;
 use web::extract::PageRequest;
 use web::extract::PathId;
+use web::extract::Staff;
 use web::json::Json;
 use web::openapi::*;
 
 use crate::view::{EnrollFailure, EnrollResult, RosterView};
-use crate::{find, staff_tenant};
 
 const MAX_BATCH: usize = 500;
 /// DynamoDB reads at most 100 keys per BatchGetItem.
@@ -56,12 +55,11 @@ const WRITE_CHUNK: usize = 99;
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(_, tenant): Staff,
     PathId(id): PathId<ClassId>,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<RosterView>>> {
-    let tenant = staff_tenant(&principal)?;
-    find(&state, &tenant, &id).await?;
+    state.db.live::<Class>(&tenant, &id).await?;
     let keys = state.key_set().await?;
     let list = format!("roster:{id}");
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
@@ -112,15 +110,14 @@ async fn read_all(state: &AppState, keys: &[Key]) -> AppResult<Vec<Option<store:
 )]
 pub async fn enroll(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<ClassId>,
     Json(req): Json<Enrollment>,
 ) -> AppResult<ApiResponse<EnrollResult>> {
-    let tenant = staff_tenant(&principal)?;
     if !(1..=MAX_BATCH).contains(&req.student_ids.len()) {
         return Err(AppError::invalid("student_ids", format!("give 1 to {MAX_BATCH} student ids")));
     }
-    let class = find(&state, &tenant, &id).await?;
+    let class = state.db.live::<Class>(&tenant, &id).await?;
     principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let mut failed = Vec::new();
     let mut seen = HashSet::new();
@@ -161,7 +158,7 @@ pub async fn enroll(
             raced.into_iter().map(|user| EnrollFailure { student_id: user.to_string(), reason: "already_enrolled" }),
         );
     }
-    let student_count = find(&state, &tenant, &id).await?.student_count;
+    let student_count = state.db.live::<Class>(&tenant, &id).await?.student_count;
     store::activity::record(&state, &tenant, &principal.user_id, "class.students_enrolled", &id).await;
     tracing::info!(class_id = %id, enrolled = enrolled.len(), failed = failed.len(), "students enrolled");
     Ok(ApiResponse::ok(EnrollResult { enrolled, failed, student_count }))
@@ -237,14 +234,13 @@ fn count_change(state: &AppState, tenant: &Tenant, class: &ClassId, by: i64) -> 
 )]
 pub async fn remove(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(principal, tenant): Staff,
     Path((class_id, student_id)): Path<(String, String)>,
 ) -> AppResult<axum::http::StatusCode> {
-    let tenant = staff_tenant(&principal)?;
     let not_enrolled = || AppError::not_found("student in this class");
     let id: ClassId = class_id.parse().map_err(|_| AppError::not_found("class"))?;
     let student: UserId = student_id.parse().map_err(|_| not_enrolled())?;
-    let class = find(&state, &tenant, &id).await?;
+    let class = state.db.live::<Class>(&tenant, &id).await?;
     principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let entry = tenant.roster_entry(&id, &student);
     let delete =

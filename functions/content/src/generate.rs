@@ -15,12 +15,11 @@ use store::outbox;
 use store::quota::Quota;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::extract::Caller;
+use web::extract::Staff;
 use web::json::Json;
 use web::openapi::*;
 use web::request_meta;
 
-use crate::staff_tenant;
 use crate::view::Accepted;
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -116,11 +115,10 @@ async fn replay_the_winner(
 )]
 pub async fn start(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(principal, tenant): Staff,
     headers: HeaderMap,
     Json(request): Json<GenerateRequest>,
 ) -> AppResult<ApiResponse<Accepted>> {
-    let tenant = staff_tenant(&principal)?;
     let key = idempotency_key(&headers)?;
     let fingerprint = hex::encode(Sha256::digest(serde_json::to_vec(&request).map_err(AppError::internal)?));
     if let Some(key) = &key

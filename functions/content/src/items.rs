@@ -1,6 +1,10 @@
 //! Content items: list, read, edit (versioned), publish and delete (soft).
 
+use domain::content::field;
+use domain::record::expect_version;
 use std::collections::BTreeMap;
+use store::records::Changes;
+use web::extract::IfMatch;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -16,34 +20,21 @@ use serde::Deserialize;
 use store::AppState;
 use store::bodies::{self, StoredBody};
 use store::cursor;
-use store::db::commit_versioned;
-use store::db::lost_race;
-use store::db::{Db, Range, s, value};
+use store::db::Range;
 use store::search;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::extract::Caller;
 use web::extract::PageRequest;
 use web::extract::PathId;
-use web::http::{expect_version, not_modified, revalidated};
+use web::extract::Staff;
+use web::http::{not_modified, revalidated};
 use web::json::Json;
 use web::openapi::*;
 
-use crate::staff_tenant;
 use crate::view::{ContentSummary, ContentView};
 
 const LIST: &str = "content";
-
-/// A content item that is not deleted.
-pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &ContentId) -> AppResult<ContentItem> {
-    state
-        .db
-        .get::<ContentItem>(&tenant.content(id))
-        .await?
-        .filter(|item| item.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("content"))
-}
 
 /// The organization's content, newest first, without bodies.
 #[utoipa::path(
@@ -66,10 +57,9 @@ pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &ContentId) -> A
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(_, tenant): Staff,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ContentSummary>>> {
-    let tenant = staff_tenant(&principal)?;
     let keys = state.key_set().await?;
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
     let partition = tenant.pk();
@@ -108,12 +98,11 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(_, tenant): Staff,
     headers: HeaderMap,
     PathId(id): PathId<ContentId>,
 ) -> AppResult<Response> {
-    let tenant = staff_tenant(&principal)?;
-    let item = find(&state, &tenant, &id).await?;
+    let item = state.db.live::<ContentItem>(&tenant, &id).await?;
     if not_modified(&headers, item.audit.version) {
         return Ok(revalidated(&headers, item.audit.version, ()));
     }
@@ -183,7 +172,7 @@ impl ContentEdit {
     tag = "content",
     params(
         ("id" = ContentId, Path, description = "The content's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     request_body = ContentEdit,
     responses(
@@ -201,36 +190,28 @@ impl ContentEdit {
 )]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<ContentId>,
+    IfMatch(asked): IfMatch,
     Json(edit): Json<ContentEdit>,
 ) -> AppResult<ApiResponse<ContentView>> {
-    let tenant = staff_tenant(&principal)?;
-    let item = find(&state, &tenant, &id).await?;
+    let item: ContentItem = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&item.audit.created_by, "the content's creator")?;
-    let expected = expect_version(&headers, item.audit.version, "content")?;
+    // Before the body is written anywhere: a stale edit stores nothing.
+    expect_version(&item, asked)?;
     let body = edit.into_body(item.kind)?;
     let version = item.audit.version + 1;
     let stored = StoredBody::store(&state, &tenant, &id, version, &body).await?;
     let terms = search::terms(&body);
     search::add(&state.db, &tenant, &id, version, &terms).await?;
-    let now = state.now();
-    let update = state.db.update_versioned(
-        &tenant.content(&id),
-        item.audit.version,
-        &principal.user_id,
-        now,
-        vec![
-            ("title", s(&body.title)),
-            ("summary", s(&body.summary)),
-            ("body", value(&stored.body)?),
-            ("body_object", value(&stored.body_object)?),
-            ("search_terms", value(&terms)?),
-        ],
-    )?;
-    let changed: ContentItem = match state.db.run_update(update).await {
-        Ok(item) => Db::decode(item)?,
+    let changes = Changes::new()
+        .set(field::TITLE, &body.title)
+        .set(field::SUMMARY, &body.summary)
+        .set(field::BODY, &stored.body)
+        .set(field::BODY_OBJECT, &stored.body_object)
+        .set(field::SEARCH_TERMS, &terms);
+    let changed = match state.db.patch(&tenant, &item, asked, &principal.user_id, state.now(), changes).await {
+        Ok(changed) => changed,
         Err(err) => {
             // No item points at the body this edit wrote.
             if let Some(key) = &stored.body_object
@@ -238,7 +219,7 @@ pub async fn update(
             {
                 tracing::warn!(error = %err, content_id = %id, "an unused content body was not deleted");
             }
-            return Err(lost_race(expected, "content")(err).into());
+            return Err(err.into());
         }
     };
     settle(&state, &tenant, &item, &changed).await;
@@ -272,7 +253,7 @@ async fn settle(state: &AppState, tenant: &Tenant, before: &ContentItem, after: 
     tag = "content",
     params(
         ("id" = ContentId, Path, description = "The content's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     responses(
         (status = 200, description = "The content, published", body = Success<ContentSummary>,
@@ -289,30 +270,22 @@ async fn settle(state: &AppState, tenant: &Tenant, before: &ContentItem, after: 
 )]
 pub async fn publish(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<ContentId>,
+    IfMatch(asked): IfMatch,
 ) -> AppResult<ApiResponse<ContentSummary>> {
-    let tenant = staff_tenant(&principal)?;
-    let item = find(&state, &tenant, &id).await?;
+    let item: ContentItem = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&item.audit.created_by, "the content's creator")?;
-    let expected = expect_version(&headers, item.audit.version, "content")?;
+    expect_version(&item, asked)?;
     if item.status == ContentStatus::Published {
         return Err(AppError::Conflict("the content is already published".into()));
     }
     let now = state.now();
-    let update = state.db.update_versioned(
-        &tenant.content(&id),
-        item.audit.version,
-        &principal.user_id,
-        now,
-        vec![
-            ("status", value(&ContentStatus::Published)?),
-            ("published_at", s(rfc3339(now))),
-            ("published_by", s(principal.user_id.to_string())),
-        ],
-    )?;
-    let changed: ContentItem = commit_versioned(&state.db, update, expected, "content").await?;
+    let changes = Changes::new()
+        .set(field::STATUS, &ContentStatus::Published)
+        .set(field::PUBLISHED_AT, &rfc3339(now))
+        .set(field::PUBLISHED_BY, &principal.user_id);
+    let changed = state.db.patch(&tenant, &item, asked, &principal.user_id, now, changes).await?;
     tracing::info!(content_id = %id, "content published");
     Ok(ApiResponse::ok(ContentSummary::from(&changed)).with_etag(changed.audit.version))
 }
@@ -326,7 +299,7 @@ pub async fn publish(
     tag = "content",
     params(
         ("id" = ContentId, Path, description = "The content's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     responses(
         (status = 200, description = "The deleted content", body = Success<ContentSummary>),
@@ -342,17 +315,13 @@ pub async fn publish(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<ContentId>,
+    IfMatch(asked): IfMatch,
 ) -> AppResult<ApiResponse<ContentSummary>> {
-    let tenant = staff_tenant(&principal)?;
-    let item = find(&state, &tenant, &id).await?;
+    let item: ContentItem = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&item.audit.created_by, "the content's creator")?;
-    let expected = expect_version(&headers, item.audit.version, "content")?;
-    let now = state.now();
-    let update = state.db.soft_delete(&tenant.content(&id), item.audit.version, &principal.user_id, now)?;
-    let deleted: ContentItem = commit_versioned(&state.db, update, expected, "content").await?;
+    let deleted = state.db.soft_delete(&tenant, &item, asked, &principal.user_id, state.now()).await?;
     // A deleted item changes no more, so every entry goes, whatever its version.
     let after_all = deleted.audit.version + 1;
     if let Err(err) = search::prune(&state.db, &tenant, &id, &item.search_terms, &BTreeMap::new(), after_all).await {

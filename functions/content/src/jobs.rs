@@ -11,12 +11,11 @@ use store::cursor;
 use store::db::Range;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::extract::Caller;
 use web::extract::PageRequest;
 use web::extract::PathId;
+use web::extract::Staff;
 use web::openapi::*;
 
-use crate::staff_tenant;
 use crate::view::JobView;
 
 #[derive(Deserialize)]
@@ -53,11 +52,10 @@ fn status_filter(uri: &Uri) -> AppResult<Option<JobStatus>> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(_, tenant): Staff,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<JobView>>> {
-    let tenant = staff_tenant(&principal)?;
     let status = status_filter(&uri)?;
     let keys = state.key_set().await?;
     let list = format!("jobs?status={}", status.map_or("", JobStatus::as_str));
@@ -96,10 +94,9 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(_, tenant): Staff,
     PathId(id): PathId<JobId>,
 ) -> AppResult<ApiResponse<JobView>> {
-    let tenant = staff_tenant(&principal)?;
     let job = state.db.get::<Job>(&tenant.job(&id)).await?.ok_or_else(|| AppError::not_found("job"))?;
     Ok(ApiResponse::ok(job.into()))
 }

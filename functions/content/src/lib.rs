@@ -9,8 +9,7 @@ mod search;
 mod view;
 
 use axum::Router;
-use domain::principal::{Principal, Role, Scope};
-use domain::tenancy::Tenant;
+use domain::principal::Scope;
 use store::AppState;
 use web::http::RouteTable;
 
@@ -53,10 +52,4 @@ pub struct ApiDoc;
 
 pub fn router(state: AppState) -> Router {
     routes().into_router(state)
-}
-
-/// Content is the teaching staff's workspace: teachers and admins only.
-fn staff_tenant(principal: &Principal) -> web::AppResult<Tenant> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    Ok(Tenant::of(principal))
 }

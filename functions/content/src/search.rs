@@ -15,11 +15,10 @@ use store::db::{Db, Range};
 use store::search;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::extract::Caller;
 use web::extract::PageRequest;
+use web::extract::Staff;
 use web::openapi::*;
 
-use crate::staff_tenant;
 use crate::view::{ContentSummary, SearchHit};
 
 const MAX_QUERY_CHARS: usize = 200;
@@ -83,11 +82,10 @@ fn query_words(uri: &Uri) -> AppResult<Vec<String>> {
 )]
 pub async fn search(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(_, tenant): Staff,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<SearchHit>>> {
-    let tenant = staff_tenant(&principal)?;
     let words = query_words(&uri)?;
     let keys = state.key_set().await?;
     let list = format!("search?q={}", words.join(" "));

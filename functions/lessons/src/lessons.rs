@@ -2,29 +2,29 @@
 //! delete lessons. Students read the published lessons of their classes.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use domain::audit::Audit;
 use domain::content::ContentItem;
 use domain::generation::content::{GeneratedContent, Section};
 use domain::generation::request::ContentKind;
 use domain::ids::{ClassId, ContentId, LessonId};
 use domain::json::present;
+use domain::lesson::field;
 use domain::lesson::{Lesson, LessonStatus};
 use domain::principal::Role;
 use domain::tenancy::Tenant;
 use serde::Deserialize;
 use store::AppState;
 use store::bodies;
-use store::db::commit_versioned;
-use store::db::{s, value};
 use store::publication;
+use store::records::Changes;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
+use web::extract::IfMatch;
 use web::extract::PageRequest;
 use web::extract::PathId;
-use web::extract::{Caller, query_param};
-use web::http::expect_version;
+use web::extract::{Caller, Staff, query_param};
 use web::json::Json;
 use web::openapi::*;
 
@@ -125,11 +125,9 @@ async fn new_body(state: &AppState, tenant: &Tenant, req: NewLesson) -> AppResul
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Staff(principal, tenant): Staff,
     Json(req): Json<NewLesson>,
 ) -> AppResult<ApiResponse<LessonView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let tenant = Tenant::of(&principal);
     let content_id = req.content_id.clone();
     let body = new_body(&state, &tenant, req).await?;
     let lesson = Lesson {
@@ -177,7 +175,7 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<LessonView>>> {
@@ -190,16 +188,6 @@ pub async fn list(
     )
     .await?;
     Ok(ApiResponse::page(lessons.into_iter().map(LessonView::from).collect(), next))
-}
-
-/// A lesson that is not deleted.
-pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &LessonId) -> AppResult<Lesson> {
-    state
-        .db
-        .get::<Lesson>(&tenant.lesson(id))
-        .await?
-        .filter(|lesson| lesson.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("lesson"))
 }
 
 /// One lesson: any lesson for teachers and admins; for a student, a lesson
@@ -221,12 +209,12 @@ pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &LessonId) -> Ap
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     PathId(id): PathId<LessonId>,
 ) -> AppResult<ApiResponse<LessonView>> {
     principal.require_role(&[Role::Admin, Role::Teacher, Role::Student])?;
-    let tenant = Tenant::of(&principal);
-    let lesson = find(&state, &tenant, &id).await?;
+    let tenant = tenant.clone();
+    let lesson = state.db.live::<Lesson>(&tenant, &id).await?;
     if !publication::visible_to(&state, &tenant, &principal, &lesson).await? {
         return Err(AppError::not_found("lesson"));
     }
@@ -243,7 +231,7 @@ pub async fn get(
     tag = "lessons",
     params(
         ("id" = LessonId, Path, description = "The lesson's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     request_body = LessonBody,
     responses(
@@ -261,30 +249,20 @@ pub async fn get(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<LessonId>,
+    IfMatch(asked): IfMatch,
     Json(body): Json<LessonBody>,
 ) -> AppResult<ApiResponse<LessonView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let tenant = Tenant::of(&principal);
-    let lesson = find(&state, &tenant, &id).await?;
+    let lesson: Lesson = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&lesson.audit.created_by, "the lesson's author")?;
-    let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
     let body = body.checked()?;
-    let update = state.db.update_versioned(
-        &tenant.lesson(&id),
-        lesson.audit.version,
-        &principal.user_id,
-        state.now(),
-        vec![
-            ("title", s(&body.title)),
-            ("summary", s(&body.summary)),
-            ("objectives", value(&body.objectives)?),
-            ("sections", value(&body.sections)?),
-        ],
-    )?;
-    let changed: Lesson = commit_versioned(&state.db, update, expected, "lesson").await?;
+    let changes = Changes::new()
+        .set(field::TITLE, &body.title)
+        .set(field::SUMMARY, &body.summary)
+        .set(field::OBJECTIVES, &body.objectives)
+        .set(field::SECTIONS, &body.sections);
+    let changed = state.db.patch(&tenant, &lesson, asked, &principal.user_id, state.now(), changes).await?;
     let version = changed.audit.version;
     store::activity::record(&state, &tenant, &principal.user_id, "lesson.updated", &id).await;
     Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
@@ -299,7 +277,7 @@ pub async fn update(
     tag = "lessons",
     params(
         ("id" = LessonId, Path, description = "The lesson's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on"),
+        IfMatch,
     ),
     responses(
         (status = 200, description = "The deleted lesson", body = Success<LessonView>),
@@ -315,18 +293,13 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Staff(principal, tenant): Staff,
     PathId(id): PathId<LessonId>,
+    IfMatch(asked): IfMatch,
 ) -> AppResult<ApiResponse<LessonView>> {
-    principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let tenant = Tenant::of(&principal);
-    let lesson = find(&state, &tenant, &id).await?;
+    let lesson: Lesson = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&lesson.audit.created_by, "the lesson's author")?;
-    let expected = expect_version(&headers, lesson.audit.version, "lesson")?;
-    let now = state.now();
-    let update = state.db.soft_delete(&tenant.lesson(&id), lesson.audit.version, &principal.user_id, now)?;
-    let deleted: Lesson = commit_versioned(&state.db, update, expected, "lesson").await?;
+    let deleted = state.db.soft_delete(&tenant, &lesson, asked, &principal.user_id, state.now()).await?;
     // The classes' lists skip a deleted lesson; their entries are only clutter.
     let entries = lesson.class_ids.iter().map(|class| tenant.class_lesson(class, &id)).collect();
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {

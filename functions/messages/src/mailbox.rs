@@ -72,12 +72,12 @@ struct BoxQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     uri: Uri,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<MessageView>>> {
     principal.require_user()?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     let Query(query) = Query::<BoxQuery>::try_from_uri(&uri)
         .map_err(|_| AppError::BadRequest("box must be inbox, sent, starred or archived".into()))?;
     let keys = state.key_set().await?;
@@ -119,10 +119,10 @@ pub async fn list(
 )]
 pub async fn unread_count(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
 ) -> AppResult<ApiResponse<UnreadCount>> {
     principal.require_user()?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     #[derive(Deserialize)]
     struct Counter {
         #[serde(default)]
@@ -150,11 +150,11 @@ pub async fn unread_count(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<ApiResponse<MessageView>> {
     principal.require_user()?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     let (_, entry) = own_copy(&state, &tenant, &principal.user_id, &id).await?;
     let message = state
         .db
@@ -244,7 +244,7 @@ async fn set_read(state: &AppState, principal: &Principal, id: &MessageId, read:
 )]
 pub async fn read(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<ApiResponse<MessageView>> {
     Ok(ApiResponse::ok(set_read(&state, &principal, &id, true).await?))
@@ -269,7 +269,7 @@ pub async fn read(
 )]
 pub async fn unread(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<ApiResponse<MessageView>> {
     Ok(ApiResponse::ok(set_read(&state, &principal, &id, false).await?))
@@ -334,7 +334,7 @@ pub struct Starred {
 )]
 pub async fn star(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<MessageId>,
     OptionalJson(body): OptionalJson<Starred>,
 ) -> AppResult<ApiResponse<MessageView>> {
@@ -371,7 +371,7 @@ pub struct Archived {
 )]
 pub async fn archive(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<MessageId>,
     OptionalJson(body): OptionalJson<Archived>,
 ) -> AppResult<ApiResponse<MessageView>> {
@@ -398,7 +398,7 @@ pub async fn archive(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<StatusCode> {
     let now = s(rfc3339(state.now()));

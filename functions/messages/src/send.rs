@@ -185,11 +185,11 @@ async fn reply_audience(
 )]
 pub async fn send(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     Json(req): Json<NewMessage>,
 ) -> AppResult<ApiResponse<MessageView>> {
     principal.require_user()?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     text("body", &req.body, MAX_BODY)?;
     let now = rfc3339(state.now());
     let (thread, audience, new) = match (req.recipient_ids, req.class_id, req.thread_id, req.subject) {

@@ -41,12 +41,12 @@ use crate::view::{MessageView, ThreadView};
 )]
 pub async fn thread(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     PathId(id): PathId<ThreadId>,
     page: PageRequest,
 ) -> AppResult<ApiResponse<ThreadView>> {
     principal.require_user()?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     let keys = state.key_set().await?;
     let list = format!("thread:{id}:{}", principal.user_id);
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;

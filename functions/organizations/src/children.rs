@@ -74,13 +74,13 @@ async fn member_with_role(
 )]
 pub async fn link(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     PathId(parent): PathId<UserId>,
     Json(req): Json<ChildLink>,
 ) -> AppResult<ApiResponse<GuardianLink>> {
     principal.require_user()?;
     principal.require_role(&[Role::Admin])?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     member_with_role(&state, &tenant, &parent, Role::Parent, None).await?;
     let child = member_with_role(&state, &tenant, &req.child_id, Role::Student, Some("child_id")).await?;
     let link = GuardianLink {
@@ -123,7 +123,7 @@ pub async fn link(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     PathId(parent): PathId<UserId>,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<GuardianLink>>> {
@@ -131,7 +131,7 @@ pub async fn list(
     if principal.role == Role::Parent && principal.user_id != parent {
         return Err(AppError::not_found("member"));
     }
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     member_with_role(&state, &tenant, &parent, Role::Parent, None).await?;
     let keys = state.key_set().await?;
     let list = format!("children:{parent}");
@@ -164,12 +164,12 @@ pub async fn list(
 )]
 pub async fn unlink(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     Path((parent, child)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
     principal.require_user()?;
     principal.require_role(&[Role::Admin])?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     let no_link = || AppError::not_found("link");
     let (parent, child): (UserId, UserId) =
         (parent.parse().map_err(|_| no_link())?, child.parse().map_err(|_| no_link())?);

@@ -20,9 +20,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::extract::Caller;
 use web::extract::PageRequest;
 use web::extract::PathId;
+use web::extract::{Admin, Caller};
 use web::json::Json;
 use web::openapi::*;
 
@@ -65,13 +65,13 @@ pub struct InviteCreated {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     Json(req): Json<InviteRequest>,
 ) -> AppResult<ApiResponse<InviteCreated>> {
     // An invite makes a new member, who would outlive any key: people only.
     principal.require_user()?;
     principal.require_role(&[Role::Admin])?;
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     // Invites will send email: one admin sends a bounded number. Refusals
     // (an email already taken) count too, so the quota also bounds probing.
     let quota = Quota { name: "invites", limit: state.config.invites_per_minute, window_seconds: 60 };
@@ -180,11 +180,9 @@ impl InviteView {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Admin(_, tenant): Admin,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<InviteView>>> {
-    principal.require_role(&[Role::Admin])?;
-    let tenant = Tenant::of(&principal);
     let keys = state.key_set().await?;
     let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
     let pk = tenant.pk();
@@ -216,11 +214,9 @@ pub async fn list(
 )]
 pub async fn withdraw(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Admin(principal, tenant): Admin,
     PathId(id): PathId<InviteId>,
 ) -> AppResult<StatusCode> {
-    principal.require_role(&[Role::Admin])?;
-    let tenant = Tenant::of(&principal);
     let invite = state
         .db
         .get::<Invite>(&tenant.invite(&id))

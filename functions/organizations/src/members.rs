@@ -60,10 +60,9 @@ pub enum MemberEntry {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, tenant): Caller,
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<MemberEntry>>> {
-    let tenant = Tenant::of(&principal);
     let keys = state.key_set().await?;
     let staff_view = principal.role.is_staff();
     let pk = tenant.pk();
@@ -175,7 +174,7 @@ fn last_admin(err: DbError) -> AppError {
 )]
 pub async fn change_role(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(user_id): PathId<UserId>,
     Json(change): Json<RoleChange>,
 ) -> AppResult<ApiResponse<UserView>> {
@@ -230,7 +229,7 @@ pub async fn change_role(
 /// they made are revoked.
 pub async fn remove(
     State(state): State<AppState>,
-    Caller(principal): Caller,
+    Caller(principal, _): Caller,
     PathId(user_id): PathId<UserId>,
 ) -> AppResult<StatusCode> {
     let (tenant, member) = target(&state, &principal, &user_id).await?;

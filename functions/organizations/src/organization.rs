@@ -5,19 +5,20 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::fields::{Locale, OrgName, TimeZone};
 use domain::json::present;
+use domain::organization::field;
 use domain::organization::{OrgSettings, Organization, OrganizationView};
-use domain::principal::Role;
 use domain::tenancy::Tenant;
 use serde::Deserialize;
 use store::AppState;
-use store::db::{Db, DbError, value};
+use store::records::Changes;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Schema};
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::extract::Caller;
-use web::http::{if_match, revalidated};
+use web::extract::IfMatch;
+use web::extract::{Admin, Caller};
+use web::http::revalidated;
 use web::json::Json;
 use web::openapi::*;
 
@@ -40,8 +41,12 @@ async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
-pub async fn get(State(state): State<AppState>, Caller(principal): Caller, headers: HeaderMap) -> AppResult<Response> {
-    let org = load(&state, &Tenant::of(&principal)).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(_, tenant): Caller,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let org = load(&state, &tenant).await?;
     Ok(revalidated(&headers, org.audit.version, OrganizationView::from(org)))
 }
 
@@ -91,7 +96,7 @@ impl ToSchema for OrganizationPatch {
     patch,
     path = "/api/v1/organizations/current",
     tag = "organizations",
-    params(("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?("[0-9]+"|[0-9]+))$"#, description = "The `ETag` the change is based on")),
+    params(IfMatch),
     request_body = OrganizationPatch,
     responses(
         (status = 200, description = "The changed organization", body = Success<OrganizationView>,
@@ -110,44 +115,24 @@ impl ToSchema for OrganizationPatch {
 /// a stale version is a 412; without, a concurrent change is a 409.
 pub async fn update(
     State(state): State<AppState>,
-    Caller(principal): Caller,
-    headers: HeaderMap,
+    Admin(principal, tenant): Admin,
+    IfMatch(asked): IfMatch,
     Json(patch): Json<OrganizationPatch>,
 ) -> AppResult<ApiResponse<OrganizationView>> {
-    principal.require_role(&[Role::Admin])?;
     if patch.name.is_none() && patch.settings.is_none() {
         return Err(AppError::invalid("body", "give name or settings to change"));
     }
-    let expected = if_match(&headers)?;
-    let tenant = Tenant::of(&principal);
     let org = load(&state, &tenant).await?;
-    if expected.is_some_and(|v| v != org.audit.version) {
-        return Err(AppError::PreconditionFailed(format!("the organization is at version {}", org.audit.version)));
-    }
-    let name = patch.name.unwrap_or(org.name);
+    let name = patch.name.unwrap_or_else(|| org.name.clone());
     let settings = match patch.settings {
         Some(changed) => OrgSettings {
-            timezone: changed.timezone.or(org.settings.timezone),
-            locale: changed.locale.or(org.settings.locale),
+            timezone: changed.timezone.or_else(|| org.settings.timezone.clone()),
+            locale: changed.locale.or_else(|| org.settings.locale.clone()),
         },
-        None => org.settings,
+        None => org.settings.clone(),
     };
-    // Only name and settings are written: `admin_count` and `status` belong to
-    // other writers and must not be overwritten with what was read here.
-    let update = state.db.update_versioned(
-        &tenant.organization(),
-        org.audit.version,
-        &principal.user_id,
-        state.now(),
-        vec![("name", value(&name)?), ("settings", value(&settings)?)],
-    )?;
-    let stored = state.db.run_update(update).await.map_err(|err| match err {
-        DbError::ConditionFailed if expected.is_some() => {
-            AppError::PreconditionFailed("the organization was changed meanwhile".into())
-        }
-        other => other.into(),
-    })?;
-    let org: Organization = Db::decode(stored)?;
+    let changes = Changes::new().set(field::NAME, &name).set(field::SETTINGS, &settings);
+    let org = state.db.patch(&tenant, &org, asked, &principal.user_id, state.now(), changes).await?;
     let version = org.audit.version;
     Ok(ApiResponse::ok(org.into()).with_etag(version))
 }

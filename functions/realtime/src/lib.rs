@@ -9,7 +9,6 @@ use axum::response::Response;
 use domain::class::Class;
 use domain::error::FieldError;
 use domain::ids::{ClassId, OrgId, UserId};
-use domain::tenancy::Tenant;
 use domain::user::User;
 use integrations::pusher::{ChannelName, Signing, SocketId};
 use serde::{Deserialize, Serialize};
@@ -143,13 +142,17 @@ async fn read_request(req: Request) -> AppResult<(SocketId, ChannelName)> {
     ),
     security(("bearer" = []))
 )]
-pub async fn auth(State(state): State<AppState>, Caller(principal): Caller, req: Request) -> AppResult<Response> {
+pub async fn auth(
+    State(state): State<AppState>,
+    Caller(principal, tenant): Caller,
+    req: Request,
+) -> AppResult<Response> {
     principal.require_user()?;
     let (socket, channel_name) = read_request(req).await?;
     let Some(pusher) = state.config.pusher.as_ref() else {
         return Err(AppError::Unavailable { message: "realtime is not configured".into(), retry_after_seconds: None });
     };
-    let tenant = Tenant::of(&principal);
+    let tenant = tenant.clone();
     let refused = || AppError::Forbidden(format!("you may not join {channel_name}"));
     let channel_data = match Channel::parse(&channel_name).ok_or_else(refused)? {
         // The organization's channel carries staff events (jobs, dashboards).

@@ -150,6 +150,24 @@ pub struct Assessment {
     pub audit: Audit,
 }
 
+crate::record!(Assessment, AssessmentId, "assessment", assessment);
+
+/// The fields a change to an assessment names.
+pub mod field {
+    use super::{Assessment, LatePolicy, Question};
+    use crate::record::Field;
+
+    pub const TITLE: Field<Assessment, str> = Field::new("title");
+    pub const DESCRIPTION: Field<Assessment, Option<String>> = Field::new("description");
+    pub const QUESTIONS: Field<Assessment, [Question]> = Field::new("questions");
+    pub const MAX_ATTEMPTS: Field<Assessment, u32> = Field::new("max_attempts");
+    pub const DUE_AT: Field<Assessment, Option<String>> = Field::new("due_at");
+    pub const LATE_POLICY: Field<Assessment, LatePolicy> = Field::new("late_policy");
+    pub const LATE_PENALTY_PERCENT: Field<Assessment, u8> = Field::new("late_penalty_percent");
+    pub const PASS_PERCENT: Field<Assessment, u8> = Field::new("pass_percent");
+    pub const SHOW_ANSWERS: Field<Assessment, bool> = Field::new("show_answers");
+}
+
 impl Assessment {
     pub fn max_score(&self) -> u32 {
         self.questions.iter().map(Question::points).sum()
@@ -162,6 +180,14 @@ impl crate::publication::Publishable for Assessment {
 
     fn class_entries_prefix(class: &ClassId) -> String {
         crate::tenancy::Tenant::class_assessments_prefix(class)
+    }
+
+    fn class_entry(tenant: &crate::tenancy::Tenant, class: &ClassId, id: &Self::Id) -> crate::tenancy::Key {
+        tenant.class_assessment(class, id)
+    }
+
+    fn published_at(&self) -> Option<&str> {
+        self.published_at.as_deref()
     }
 
     fn key_of(tenant: &crate::tenancy::Tenant, id: &str) -> crate::error::Result<crate::tenancy::Key> {

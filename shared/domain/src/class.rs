@@ -35,6 +35,20 @@ pub struct Class {
     pub audit: Audit,
 }
 
+crate::record!(Class, ClassId, "class", class);
+
+/// The fields a change to a class names.
+pub mod field {
+    use super::{Class, ClassDescription, ClassName, GradeLevel, Subject, UserId};
+    use crate::record::Field;
+
+    pub const NAME: Field<Class, ClassName> = Field::new("name");
+    pub const SUBJECT: Field<Class, Option<Subject>> = Field::new("subject");
+    pub const GRADE_LEVEL: Field<Class, Option<GradeLevel>> = Field::new("grade_level");
+    pub const DESCRIPTION: Field<Class, Option<ClassDescription>> = Field::new("description");
+    pub const TEACHER_ID: Field<Class, UserId> = Field::new("teacher_id");
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RosterRole {

@@ -58,3 +58,20 @@ pub struct ContentItem {
     #[serde(flatten)]
     pub audit: Audit,
 }
+
+crate::record!(ContentItem, ContentId, "content", content);
+
+/// The fields a change to a content item names.
+pub mod field {
+    use super::{BTreeMap, ContentItem, ContentStatus, GeneratedContent, UserId};
+    use crate::record::Field;
+
+    pub const TITLE: Field<ContentItem, str> = Field::new("title");
+    pub const SUMMARY: Field<ContentItem, str> = Field::new("summary");
+    pub const BODY: Field<ContentItem, Option<GeneratedContent>> = Field::new("body");
+    pub const BODY_OBJECT: Field<ContentItem, Option<String>> = Field::new("body_object");
+    pub const SEARCH_TERMS: Field<ContentItem, BTreeMap<String, u32>> = Field::new("search_terms");
+    pub const STATUS: Field<ContentItem, ContentStatus> = Field::new("status");
+    pub const PUBLISHED_AT: Field<ContentItem, str> = Field::new("published_at");
+    pub const PUBLISHED_BY: Field<ContentItem, UserId> = Field::new("published_by");
+}

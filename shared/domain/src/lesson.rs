@@ -40,12 +40,33 @@ pub struct Lesson {
     pub audit: Audit,
 }
 
+crate::record!(Lesson, LessonId, "lesson", lesson);
+
+/// The fields a change to a lesson names.
+pub mod field {
+    use super::{Lesson, Section};
+    use crate::record::Field;
+
+    pub const TITLE: Field<Lesson, str> = Field::new("title");
+    pub const SUMMARY: Field<Lesson, str> = Field::new("summary");
+    pub const OBJECTIVES: Field<Lesson, [String]> = Field::new("objectives");
+    pub const SECTIONS: Field<Lesson, [Section]> = Field::new("sections");
+}
+
 impl crate::publication::Publishable for Lesson {
     const PREFIX: &'static str = crate::tenancy::Tenant::LESSON_PREFIX;
     const LIST: &'static str = "lessons";
 
     fn class_entries_prefix(class: &ClassId) -> String {
         crate::tenancy::Tenant::class_lessons_prefix(class)
+    }
+
+    fn class_entry(tenant: &crate::tenancy::Tenant, class: &ClassId, id: &Self::Id) -> crate::tenancy::Key {
+        tenant.class_lesson(class, id)
+    }
+
+    fn published_at(&self) -> Option<&str> {
+        self.published_at.as_deref()
     }
 
     fn key_of(tenant: &crate::tenancy::Tenant, id: &str) -> crate::error::Result<crate::tenancy::Key> {

@@ -24,6 +24,7 @@ pub mod organization;
 pub mod principal;
 pub mod progress;
 pub mod publication;
+pub mod record;
 pub mod session;
 pub mod tenancy;
 pub mod user;

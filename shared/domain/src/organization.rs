@@ -71,6 +71,39 @@ pub struct Organization {
     pub audit: Audit,
 }
 
+/// The organisation's item is the one `ORG` item of its tenant, whatever id
+/// is asked; it is never deleted, only suspended.
+impl crate::record::Record for Organization {
+    const NAME: &'static str = "organization";
+    type Id = OrgId;
+
+    fn key(tenant: &crate::tenancy::Tenant, _: &OrgId) -> crate::tenancy::Key {
+        tenant.organization()
+    }
+
+    fn id(&self) -> &OrgId {
+        &self.id
+    }
+
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    fn deleted_at(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The fields a change to an organization names; `admin_count`, `status`
+/// and `tier` belong to other writers.
+pub mod field {
+    use super::{OrgName, OrgSettings, Organization};
+    use crate::record::Field;
+
+    pub const NAME: Field<Organization, OrgName> = Field::new("name");
+    pub const SETTINGS: Field<Organization, OrgSettings> = Field::new("settings");
+}
+
 /// The organisation as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrganizationView {

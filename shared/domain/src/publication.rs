@@ -5,11 +5,11 @@
 //! An item published to a class has one entry `<PREFIX>#<class>#<item>`
 //! ([`ClassEntry`]), so a class's items are one Query.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ids::ClassId;
+use crate::record::Record;
 use crate::tenancy::{Key, Tenant};
 
 /// An item is published to at most this many classes.
@@ -35,13 +35,16 @@ pub struct ClassEntry {
 }
 
 /// What lessons and assessments share as things published to classes.
-pub trait Publishable: DeserializeOwned {
+pub trait Publishable: Record {
     /// The sort-key prefix of every item of the kind in a tenant.
     const PREFIX: &'static str;
     /// The list's name, which binds its cursors.
     const LIST: &'static str;
     /// The prefix of one class's entries for the kind.
     fn class_entries_prefix(class: &ClassId) -> String;
+    /// The item's entry in one class's list.
+    fn class_entry(tenant: &Tenant, class: &ClassId, id: &Self::Id) -> Key;
+    fn published_at(&self) -> Option<&str>;
     /// An item's key from the id a class entry holds.
     fn key_of(tenant: &Tenant, id: &str) -> Result<Key>;
     fn is_live(&self) -> bool;

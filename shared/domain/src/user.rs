@@ -42,6 +42,8 @@ pub struct User {
     pub audit: Audit,
 }
 
+crate::record!(User, UserId, "user", user);
+
 impl User {
     pub fn is_active(&self) -> bool {
         self.deleted_at.is_none()

@@ -281,7 +281,7 @@ impl Db {
 
     /// A soft delete of a versioned item: `deleted_at`/`deleted_by` and the
     /// audit fields, on the condition that it is still at `expected_version`.
-    pub fn soft_delete(
+    pub fn soft_delete_update(
         &self,
         key: &Key,
         expected_version: u64,
@@ -291,7 +291,7 @@ impl Db {
         self.soft_delete_with(key, expected_version, by, at, Vec::new())
     }
 
-    /// [`Db::soft_delete`], setting `also` in the same write.
+    /// [`Db::soft_delete_update`], setting `also` in the same write.
     pub fn soft_delete_with(
         &self,
         key: &Key,
@@ -680,7 +680,7 @@ fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
 }
 
 /// Any serializable value as an attribute value.
-pub fn value<T: Serialize>(value: &T) -> Result<AttributeValue, DbError> {
+pub fn value<T: Serialize + ?Sized>(value: &T) -> Result<AttributeValue, DbError> {
     Ok(serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)?)
 }
 

@@ -17,6 +17,7 @@ pub mod membership;
 pub mod outbox;
 pub mod publication;
 pub mod quota;
+pub mod records;
 pub mod search;
 pub mod secret;
 pub mod sessions;

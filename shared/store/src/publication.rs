@@ -17,6 +17,7 @@ use domain::error::{Error, Result};
 use domain::ids::{ClassId, UserId};
 use domain::principal::{Principal, Role};
 use domain::publication::{ClassEntry, MAX_CLASSES, Publishable};
+use domain::record::expect_version;
 use domain::tenancy::{Key, Tenant};
 
 /// True when the caller may read the item: staff always; a student when it
@@ -177,54 +178,46 @@ async fn class_page<T: DeserializeOwned>(
     Ok((items, entries.last_key))
 }
 
-/// An item being published: its key and id, the version it was read at,
-/// and where it is published already.
-pub struct Published<'a> {
-    pub item: Key,
-    pub item_id: String,
-    pub version: u64,
-    pub class_ids: &'a [ClassId],
-    pub published_at: Option<&'a str>,
-}
-
-/// Publishes an item to `added` classes in one transaction: the item (a new
-/// version, `status = published`) and one entry per class, named by
-/// `entry`. A stale version is a 412 with `If-Match` (`expected`), else a 409.
-pub async fn commit(
+/// Publishes `item` to the classes `asked` names that it is not in yet: a
+/// new version (`status = published`) and one entry per added class, in one
+/// transaction, with the record store's refusals (a stale `If-Match`,
+/// `asked_version`, is a 412). Returns the item as it now stands, unchanged
+/// when it was in every class already.
+pub async fn publish<T: Publishable>(
     state: &AppState,
+    tenant: &Tenant,
     principal: &Principal,
-    published: Published<'_>,
-    added: &[ClassId],
-    entry: impl Fn(&ClassId) -> Key,
-    expected: Option<u64>,
-    what: &'static str,
-) -> Result<()> {
-    use crate::db::{DbError, Write, s, value};
+    item: T,
+    asked: Vec<ClassId>,
+    asked_version: Option<u64>,
+) -> Result<T> {
+    use crate::db::{Write, s, value};
+    expect_version(&item, asked_version)?;
+    let added = classes_to_add(state, tenant, principal, item.class_ids(), asked).await?;
+    if added.is_empty() {
+        return Ok(item);
+    }
     let now = domain::clock::rfc3339(state.now());
-    let mut class_ids = published.class_ids.to_vec();
+    let mut class_ids = item.class_ids().to_vec();
     class_ids.extend(added.iter().cloned());
     let mut writes = vec![Write::Update(state.db.update_versioned(
-        &published.item,
-        published.version,
+        &T::key(tenant, item.id()),
+        item.version(),
         &principal.user_id,
         state.now(),
         vec![
             ("status", s("published")),
             ("class_ids", value(&class_ids)?),
-            ("published_at", s(published.published_at.unwrap_or(&now))),
+            ("published_at", s(item.published_at().unwrap_or(&now))),
         ],
     )?)];
-    for class in added {
-        let placed =
-            ClassEntry { class_id: class.clone(), item_id: published.item_id.clone(), published_at: now.clone() };
-        writes.push(Write::Put(state.db.put_new(&entry(class), &placed)?));
+    for class in &added {
+        let placed = ClassEntry { class_id: class.clone(), item_id: item.id().to_string(), published_at: now.clone() };
+        writes.push(Write::Put(state.db.put_new(&T::class_entry(tenant, class, item.id()), &placed)?));
     }
-    state.db.transact(writes).await.map_err(|err| match err {
-        DbError::Cancelled { failed } if failed.contains(&0) => {
-            crate::db::lost_race(expected, what)(DbError::ConditionFailed)
-        }
-        other => other.into(),
-    })
+    state.db.transact(writes).await.map_err(|err| Db::lost_patch::<T>(err, 0, asked_version))?;
+    tracing::info!(classes = added.len(), "published");
+    state.db.live(tenant, item.id()).await
 }
 
 #[cfg(test)]

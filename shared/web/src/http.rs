@@ -224,40 +224,6 @@ async fn credential_guard(State(Guard { state, scopes }): State<Guard>, req: Req
     next.run(req).await
 }
 
-/// The version a client sent in `If-Match`, if any: `"<version>"` (weak
-/// `W/` and bare digits allowed) or `*` for any version. Anything else is a 400.
-pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, AppError> {
-    let Some(raw) = headers.get(axum::http::header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let malformed = || AppError::BadRequest("If-Match must be a quoted version, like \"3\"".into());
-    let text = raw.to_str().map_err(|_| malformed())?.trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    let tag = text.strip_prefix("W/").unwrap_or(text);
-    let version = match tag.strip_prefix('"') {
-        Some(rest) => rest.strip_suffix('"').ok_or_else(malformed)?,
-        None => tag,
-    };
-    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(malformed());
-    }
-    // Well-formed, but more digits than any version has: it names a version
-    // no item reaches, which is a 412 like any stale one, not a 400.
-    Ok(Some(version.parse().unwrap_or(u64::MAX)))
-}
-
-/// The version `If-Match` names, if any, checked against the `current`
-/// version of the `what` just read: a stale one is a 412.
-pub fn expect_version(headers: &axum::http::HeaderMap, current: u64, what: &str) -> Result<Option<u64>, AppError> {
-    let expected = if_match(headers)?;
-    if expected.is_some_and(|v| v != current) {
-        return Err(AppError::PreconditionFailed(format!("the {what} is at version {current}")));
-    }
-    Ok(expected)
-}
-
 /// True when the client's `If-None-Match` already names this version, so a
 /// cacheable GET can answer 304 without a body.
 pub fn not_modified(headers: &axum::http::HeaderMap, version: u64) -> bool {
@@ -301,33 +267,5 @@ pub fn json_response<T: serde::Serialize>(status: axum::http::StatusCode, body: 
             *response.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
             response
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn with_if_match(value: &str) -> axum::http::HeaderMap {
-        let mut headers = axum::http::HeaderMap::new();
-        headers.insert(axum::http::header::IF_MATCH, value.parse().unwrap());
-        headers
-    }
-
-    #[test]
-    fn if_match_names_a_version_any_version_or_is_a_400() {
-        assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), Some(3));
-        assert_eq!(if_match(&with_if_match("W/\"3\"")).unwrap(), Some(3));
-        assert_eq!(if_match(&with_if_match("3")).unwrap(), Some(3));
-        assert_eq!(if_match(&with_if_match("*")).unwrap(), None);
-        for bad in ["\"3", "three", "\"\"", "W/", "-1"] {
-            assert!(matches!(if_match(&with_if_match(bad)), Err(AppError::BadRequest(_))), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_version_too_large_for_any_item_is_stale_not_malformed() {
-        let headers = with_if_match("W/157831591197945557597332025477787");
-        assert!(matches!(expect_version(&headers, 4, "assessment"), Err(AppError::PreconditionFailed(_))));
     }
 }

@@ -1,0 +1,149 @@
+//! The record store: any [`Record`] read live or not at all, created if
+//! absent, patched at the version the client saw, and soft deleted, with the
+//! refusals every such route shares (404, 409, 412) decided here once.
+
+use std::marker::PhantomData;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use domain::error::{Error, Result};
+use domain::ids::UserId;
+use domain::record::{Field, Record, expect_version};
+use domain::tenancy::Tenant;
+
+use crate::db::{Db, DbError, value};
+
+/// The fields a patch sets on a record of type `R`, each named by its
+/// [`Field`], so a function crate never writes an attribute name or an
+/// update expression.
+pub struct Changes<R> {
+    set: Vec<(&'static str, AttributeValue)>,
+    unwritable: Option<DbError>,
+    of: PhantomData<fn(R)>,
+}
+
+impl<R> Default for Changes<R> {
+    fn default() -> Self {
+        Self { set: Vec::new(), unwritable: None, of: PhantomData }
+    }
+}
+
+impl<R> Changes<R> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `field` to `value` (`None` writes a null, as serde does).
+    pub fn set<V: Serialize + ?Sized>(mut self, field: Field<R, V>, value_of: &V) -> Self {
+        match value(value_of) {
+            Ok(attribute) => self.set.push((field.name(), attribute)),
+            Err(err) => self.unwritable = self.unwritable.or(Some(err)),
+        }
+        self
+    }
+
+    fn into_sets(self) -> std::result::Result<Vec<(&'static str, AttributeValue)>, DbError> {
+        match self.unwritable {
+            Some(err) => Err(err),
+            None => Ok(self.set),
+        }
+    }
+}
+
+/// What a versioned write that found the item changed means to the client:
+/// a 412 when it named the version it expected, else a 409.
+fn lost_race<R: Record>(asked: Option<u64>) -> impl Fn(DbError) -> Error {
+    move |err| match err {
+        DbError::ConditionFailed if asked.is_some() => {
+            Error::PreconditionFailed(format!("the {} was changed meanwhile", R::NAME))
+        }
+        other => other.into(),
+    }
+}
+
+impl Db {
+    /// The record, if it is there and not deleted; else a 404 that says no
+    /// more than another tenant's id would.
+    pub async fn live<R: Record>(&self, tenant: &Tenant, id: &R::Id) -> Result<R> {
+        self.get::<R>(&R::key(tenant, id))
+            .await?
+            .filter(|record| record.deleted_at().is_none())
+            .ok_or_else(|| Error::not_found(R::NAME))
+    }
+
+    /// Writes a new record; a 409 if one is already there.
+    pub async fn insert<R: Record>(&self, tenant: &Tenant, record: &R) -> Result<()> {
+        self.create(&R::key(tenant, record.id()), record).await.map_err(|err| match err {
+            DbError::ConditionFailed => Error::Conflict(format!("the {} exists already", R::NAME)),
+            other => other.into(),
+        })
+    }
+
+    /// The update that applies `changes` to `current` as a new version, for
+    /// a transaction that writes more beside it; a stale `asked` version
+    /// (the client's `If-Match`) is a 412 before anything is written. Run
+    /// it with [`Db::commit_patch`] or in a transaction whose cancellation
+    /// goes through [`Db::lost_patch`].
+    pub fn patch_update<R: Record>(
+        &self,
+        tenant: &Tenant,
+        current: &R,
+        asked: Option<u64>,
+        by: &UserId,
+        at: OffsetDateTime,
+        changes: Changes<R>,
+    ) -> Result<Update> {
+        expect_version(current, asked)?;
+        let sets = changes.into_sets()?;
+        Ok(self.update_versioned(&R::key(tenant, current.id()), current.version(), by, at, sets)?)
+    }
+
+    /// Applies `changes` to `current` as its next version and returns the
+    /// record as it now stands: a 412 if `asked` (the client's `If-Match`)
+    /// is not the version read, or if it changed since; a 409 for a change
+    /// made meanwhile when the client named no version.
+    pub async fn patch<R: Record>(
+        &self,
+        tenant: &Tenant,
+        current: &R,
+        asked: Option<u64>,
+        by: &UserId,
+        at: OffsetDateTime,
+        changes: Changes<R>,
+    ) -> Result<R> {
+        let update = self.patch_update(tenant, current, asked, by, at, changes)?;
+        self.commit_patch::<R>(update, asked).await
+    }
+
+    /// Runs an update from [`Db::patch_update`]: the record as it now stands.
+    pub async fn commit_patch<R: Record>(&self, update: Update, asked: Option<u64>) -> Result<R> {
+        let item = self.run_update(update).await.map_err(lost_race::<R>(asked))?;
+        Ok(Db::decode(item)?)
+    }
+
+    /// The refusal of a transaction whose patch of an `R` (write `index`)
+    /// found it changed: as [`Db::patch`] would refuse.
+    pub fn lost_patch<R: Record>(err: DbError, index: usize, asked: Option<u64>) -> Error {
+        match err {
+            DbError::Cancelled { failed } if failed.contains(&index) => lost_race::<R>(asked)(DbError::ConditionFailed),
+            other => other.into(),
+        }
+    }
+
+    /// Marks `current` deleted (`deleted_at`, `deleted_by`) as its next
+    /// version, with [`Db::patch`]'s refusals; every read then passes it by.
+    pub async fn soft_delete<R: Record>(
+        &self,
+        tenant: &Tenant,
+        current: &R,
+        asked: Option<u64>,
+        by: &UserId,
+        at: OffsetDateTime,
+    ) -> Result<R> {
+        expect_version(current, asked)?;
+        let update = self.soft_delete_update(&R::key(tenant, current.id()), current.version(), by, at)?;
+        self.commit_patch::<R>(update, asked).await
+    }
+}
