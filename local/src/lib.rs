@@ -62,21 +62,31 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
     let mut doc = web::openapi::BaseDoc::openapi();
-    doc.merge(toolbox_health::ApiDoc::openapi());
-    doc.merge(toolbox_auth::ApiDoc::openapi());
-    doc.merge(toolbox_organizations::ApiDoc::openapi());
-    doc.merge(toolbox_api_keys::ApiDoc::openapi());
-    doc.merge(toolbox_classes::ApiDoc::openapi());
-    doc.merge(toolbox_content::ApiDoc::openapi());
-    doc.merge(toolbox_lessons::ApiDoc::openapi());
-    doc.merge(toolbox_assessments::ApiDoc::openapi());
-    doc.merge(toolbox_messages::ApiDoc::openapi());
-    doc.merge(toolbox_realtime::ApiDoc::openapi());
+    for function in HTTP_FUNCTIONS {
+        doc.merge(function_routes(function).expect("every HTTP function has routes").openapi());
+    }
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     if let Ok(template) = Template::workspace() {
         document_throttling(&mut doc, &template);
     }
     doc
+}
+
+/// The document as `openapi.json` holds it. An operation's extensions
+/// (`x-roles`, `x-scopes`) are kept in a map without an order, so they are
+/// written sorted, and the file is the same from one run to the next.
+pub fn openapi_json() -> serde_json::Result<String> {
+    let mut doc = serde_json::to_value(openapi())?;
+    for item in doc["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut()) {
+        for operation in item.as_object_mut().into_iter().flat_map(|item| item.values_mut()) {
+            let Some(fields) = operation.as_object_mut() else { continue };
+            let (mut extensions, rest): (Vec<_>, Vec<_>) =
+                std::mem::take(fields).into_iter().partition(|(key, _)| key.starts_with("x-"));
+            extensions.sort_by(|(a, _), (b, _)| a.cmp(b));
+            fields.extend(rest.into_iter().chain(extensions));
+        }
+    }
+    serde_json::to_string_pretty(&doc)
 }
 
 /// Every operation API Gateway may throttle (a metered route, or one with a

@@ -28,7 +28,7 @@ fn env_or(name: &str, default: &str) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     if std::env::args().nth(1).as_deref() == Some("openapi") {
-        println!("{}", toolbox_local::openapi().to_pretty_json()?);
+        println!("{}", toolbox_local::openapi_json()?);
         return Ok(());
     }
     web::logging::init();

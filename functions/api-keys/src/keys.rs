@@ -223,7 +223,7 @@ pub async fn list(
 ) -> AppResult<ApiResponse<Vec<ApiKeyView>>> {
     let tenant = admin_tenant(&principal)?;
     let keys = state.key_set().await?;
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
+    let start = page.start(&keys, &tenant, LIST)?;
     let found = state.db.query_prefix::<ApiKey>(&tenant.pk(), Tenant::API_KEY_PREFIX, page.limit, start, true).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     Ok(ApiResponse::page(found.items.into_iter().map(ApiKeyView::from).collect(), next))

@@ -8,21 +8,19 @@ mod view;
 
 use axum::Router;
 use store::AppState;
-use web::http::RouteTable;
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new()
-        .post("/api/v1/api-keys", keys::create)
-        .get("/api/v1/api-keys", keys::list)
-        .get("/api/v1/api-keys/{id}", keys::get)
-        .delete("/api/v1/api-keys/{id}", keys::revoke)
-        .post("/api/v1/api-keys/{id}/rotate", keys::rotate)
-        .get("/api/v1/api-keys/{id}/usage", usage::get)
+    RouteTable::new(ApiDoc::openapi())
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::get, keys::revoke))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(usage::get))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(keys::create, keys::list, keys::get, keys::revoke, keys::rotate, usage::get),
     tags((name = "api-keys", description = "Integration API keys: created, listed, rotated, revoked, metered"))
 )]
 pub struct ApiDoc;

@@ -11,34 +11,21 @@ mod view;
 
 use axum::Router;
 use store::AppState;
-use web::http::RouteTable;
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new()
-        .post("/api/v1/assessments", assessments::create)
-        .get("/api/v1/assessments", assessments::list)
-        .get("/api/v1/assessments/{id}", assessments::get)
-        .put("/api/v1/assessments/{id}", assessments::update)
-        .delete("/api/v1/assessments/{id}", assessments::delete)
-        .post("/api/v1/assessments/{id}/publish", publish::publish)
-        .post("/api/v1/assessments/{id}/submit", submit::submit)
-        .get("/api/v1/assessments/{id}/submissions", submit::submissions)
-        .get("/api/v1/assessments/{id}/statistics", submit::statistics)
+    RouteTable::new(ApiDoc::openapi())
+        .routes(routes!(assessments::create, assessments::list))
+        .routes(routes!(assessments::get, assessments::update, assessments::delete))
+        .routes(routes!(publish::publish))
+        .routes(routes!(submit::submit))
+        .routes(routes!(submit::submissions))
+        .routes(routes!(submit::statistics))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        assessments::create,
-        assessments::list,
-        assessments::get,
-        assessments::update,
-        assessments::delete,
-        publish::publish,
-        submit::submit,
-        submit::submissions,
-        submit::statistics
-    ),
     tags((name = "assessments", description = "Assessments, their submissions and statistics"))
 )]
 pub struct ApiDoc;

@@ -251,7 +251,7 @@ pub async fn submissions(
         false => Tenant::submissions_prefix(&id),
     };
     let keys = state.key_set().await?;
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &prefix, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &prefix)?;
     let assessment = state.db.live::<Assessment>(&tenant, &id).await?;
     if !publication::visible_to(&state, &tenant, &principal, &assessment).await? {
         return Err(AppError::not_found("assessment"));

@@ -9,30 +9,22 @@ mod tokens;
 
 use axum::Router;
 use store::AppState;
-use web::http::RouteTable;
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new()
-        .post("/api/v1/auth/register", register::register)
-        .post("/api/v1/auth/login", login::login)
-        .post("/api/v1/auth/refresh", session::refresh)
-        .post("/api/v1/auth/logout", session::logout)
-        .post("/api/v1/auth/logout-all", session::logout_all)
-        .get("/api/v1/auth/me", me::me)
-        .post("/api/v1/auth/password", me::change_password)
+    RouteTable::new(ApiDoc::openapi())
+        .routes(routes!(register::register))
+        .routes(routes!(login::login))
+        .routes(routes!(session::refresh))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::logout_all))
+        .routes(routes!(me::me))
+        .routes(routes!(me::change_password))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        register::register,
-        login::login,
-        session::refresh,
-        session::logout,
-        session::logout_all,
-        me::me,
-        me::change_password
-    ),
     tags((name = "auth", description = "Registration, sessions and the signed-in user"))
 )]
 pub struct ApiDoc;

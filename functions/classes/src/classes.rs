@@ -145,7 +145,7 @@ pub async fn list(
         Whose::All => "classes".to_owned(),
         Whose::Student { id, .. } => format!("classes-of:{id}"),
     };
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &list)?;
     let (classes, last_key) = match whose {
         Whose::Student { id, link } => {
             // The student's roster entries (gsi1), then their classes in one read.

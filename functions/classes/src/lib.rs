@@ -7,32 +7,19 @@ mod roster;
 mod view;
 
 use axum::Router;
-use web::http::RouteTable;
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new()
-        .post("/api/v1/classes", classes::create)
-        .get("/api/v1/classes", classes::list)
-        .get("/api/v1/classes/{id}", classes::get)
-        .put("/api/v1/classes/{id}", classes::update)
-        .delete("/api/v1/classes/{id}", classes::delete)
-        .get("/api/v1/classes/{id}/students", roster::list)
-        .post("/api/v1/classes/{id}/students", roster::enroll)
-        .delete("/api/v1/classes/{id}/students/{student_id}", roster::remove)
+    RouteTable::new(ApiDoc::openapi())
+        .routes(routes!(classes::create, classes::list))
+        .routes(routes!(classes::get, classes::update, classes::delete))
+        .routes(routes!(roster::list, roster::enroll))
+        .routes(routes!(roster::remove))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        classes::create,
-        classes::list,
-        classes::get,
-        classes::update,
-        classes::delete,
-        roster::list,
-        roster::enroll,
-        roster::remove
-    ),
     tags((name = "classes", description = "Classes and their rosters"))
 )]
 pub struct ApiDoc;

@@ -62,7 +62,7 @@ pub async fn list(
     state.db.live::<Class>(&tenant, &id).await?;
     let keys = state.key_set().await?;
     let list = format!("roster:{id}");
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &list)?;
     let (partition, prefix) = (tenant.pk(), Tenant::roster_prefix(&id));
     let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
     let found = state.db.query::<RosterEntry>(&range, page.limit, start).await?;

@@ -111,7 +111,7 @@ async fn replay_the_winner(
         (status = 429, response = RateLimited),
     ),
     security(("bearer" = []), ("api_key" = [])),
-    extensions(("x-roles" = json!(["admin", "teacher"])))
+    extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scopes" = json!(["content:generate"])))
 )]
 pub async fn start(
     State(state): State<AppState>,

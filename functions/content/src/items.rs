@@ -61,7 +61,7 @@ pub async fn list(
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<ContentSummary>>> {
     let keys = state.key_set().await?;
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
+    let start = page.start(&keys, &tenant, LIST)?;
     let partition = tenant.pk();
     let range = Range {
         partition: &partition,
@@ -94,7 +94,7 @@ pub async fn list(
         (status = 404, response = NotFound),
     ),
     security(("bearer" = []), ("api_key" = [])),
-    extensions(("x-roles" = json!(["admin", "teacher"])))
+    extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scopes" = json!(["read", "content:generate"])))
 )]
 pub async fn get(
     State(state): State<AppState>,

@@ -31,6 +31,7 @@ fn status_filter(uri: &Uri) -> AppResult<Option<JobStatus>> {
 
 /// The organization's generation jobs, newest first; `?status=` narrows
 /// them to one status (read from an index, not filtered).
+// A key that may generate may also follow its jobs and read what they made.
 #[utoipa::path(
     get,
     path = "/api/v1/content/jobs",
@@ -48,7 +49,7 @@ fn status_filter(uri: &Uri) -> AppResult<Option<JobStatus>> {
         (status = 403, response = Forbidden),
     ),
     security(("bearer" = []), ("api_key" = [])),
-    extensions(("x-roles" = json!(["admin", "teacher"])))
+    extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scopes" = json!(["read", "content:generate"])))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -59,7 +60,7 @@ pub async fn list(
     let status = status_filter(&uri)?;
     let keys = state.key_set().await?;
     let list = format!("jobs?status={}", status.map_or("", JobStatus::as_str));
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &list)?;
     let partition = match status {
         Some(status) => tenant.jobs_in_status(status.as_str()),
         None => tenant.pk(),
@@ -90,7 +91,7 @@ pub async fn list(
         (status = 404, response = NotFound),
     ),
     security(("bearer" = []), ("api_key" = [])),
-    extensions(("x-roles" = json!(["admin", "teacher"])))
+    extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scopes" = json!(["read", "content:generate"])))
 )]
 pub async fn get(
     State(state): State<AppState>,

@@ -12,21 +12,22 @@ use axum::response::{Html, IntoResponse};
 use serde::Serialize;
 use store::AppState;
 use store::aws::QueueAttributeName;
+use utoipa::OpenApi;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
-use web::http::RouteTable;
+use web::http::{RouteTable, routes};
 use web::openapi::Unavailable;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn routes() -> RouteTable {
-    RouteTable::new()
-        .get("/api/v1/health", health)
-        .get("/api/v1/health/live", live)
-        .get("/api/v1/health/ready", ready)
-        .get("/api/v1/openapi.json", openapi_json)
-        .get("/api/v1/docs", docs)
+    RouteTable::new(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(openapi_json))
+        .routes(routes!(docs))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -35,7 +36,6 @@ pub fn router(state: AppState) -> Router {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(health, live, ready, openapi_json, docs),
     tags((name = "health", description = "Liveness, readiness and this document"))
 )]
 pub struct ApiDoc;

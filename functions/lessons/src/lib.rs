@@ -9,36 +9,21 @@ mod publish;
 mod view;
 
 use axum::Router;
-use web::http::RouteTable;
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new()
-        .post("/api/v1/lessons", lessons::create)
-        .get("/api/v1/lessons", lessons::list)
-        .get("/api/v1/lessons/{id}", lessons::get)
-        .put("/api/v1/lessons/{id}", lessons::update)
-        .delete("/api/v1/lessons/{id}", lessons::delete)
-        .post("/api/v1/lessons/{id}/publish", publish::publish)
-        .get("/api/v1/lessons/progress", progress::list)
-        .put("/api/v1/lessons/{id}/progress", progress::report)
-        .get("/api/v1/lessons/{id}/progress", progress::get)
-        .get("/api/v1/lessons/{id}/statistics", progress::statistics)
+    RouteTable::new(ApiDoc::openapi())
+        .routes(routes!(lessons::create, lessons::list))
+        .routes(routes!(lessons::get, lessons::update, lessons::delete))
+        .routes(routes!(publish::publish))
+        .routes(routes!(progress::list))
+        .routes(routes!(progress::report, progress::get))
+        .routes(routes!(progress::statistics))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        lessons::create,
-        lessons::list,
-        lessons::get,
-        lessons::update,
-        lessons::delete,
-        publish::publish,
-        progress::list,
-        progress::report,
-        progress::get,
-        progress::statistics
-    ),
     tags((name = "lessons", description = "Lessons, and the classes they are published to"))
 )]
 pub struct ApiDoc;

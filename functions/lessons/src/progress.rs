@@ -287,7 +287,7 @@ pub async fn list(
     let (student, link) = Whose::one_student(&principal, &tenant, query_param(&uri, "student_id")?.as_deref())?;
     let keys = state.key_set().await?;
     let list = format!("progress-of:{student}");
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &list)?;
     if let Some(link) = link {
         state.db.get::<GuardianLink>(&link).await?.ok_or_else(|| AppError::not_found("student"))?;
     }

@@ -17,37 +17,24 @@ use domain::message::InboxEntry;
 use domain::tenancy::{Key, Tenant};
 use store::AppState;
 use store::db::Db;
+use utoipa::OpenApi;
 use web::error::{AppError, AppResult};
-use web::http::RouteTable;
+use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new()
-        .post("/api/v1/messages", send::send)
-        .get("/api/v1/messages", mailbox::list)
-        .get("/api/v1/messages/unread-count", mailbox::unread_count)
-        .get("/api/v1/messages/thread/{thread_id}", thread::thread)
-        .get("/api/v1/messages/{id}", mailbox::get)
-        .delete("/api/v1/messages/{id}", mailbox::delete)
-        .post("/api/v1/messages/{id}/read", mailbox::read)
-        .post("/api/v1/messages/{id}/unread", mailbox::unread)
-        .post("/api/v1/messages/{id}/star", mailbox::star)
-        .post("/api/v1/messages/{id}/archive", mailbox::archive)
+    RouteTable::new(ApiDoc::openapi())
+        .routes(routes!(send::send, mailbox::list))
+        .routes(routes!(mailbox::unread_count))
+        .routes(routes!(thread::thread))
+        .routes(routes!(mailbox::get, mailbox::delete))
+        .routes(routes!(mailbox::read))
+        .routes(routes!(mailbox::unread))
+        .routes(routes!(mailbox::star))
+        .routes(routes!(mailbox::archive))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        send::send,
-        mailbox::list,
-        mailbox::unread_count,
-        thread::thread,
-        mailbox::get,
-        mailbox::delete,
-        mailbox::read,
-        mailbox::unread,
-        mailbox::star,
-        mailbox::archive
-    ),
     components(schemas(mailbox::MessageBox)),
     tags((name = "messages", description = "Messages, threads and inboxes"))
 )]

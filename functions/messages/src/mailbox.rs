@@ -83,7 +83,7 @@ pub async fn list(
     let keys = state.key_set().await?;
     // The cursor is bound to the user: another's would point into their box.
     let list = format!("messages:{}?box={:?}", principal.user_id, query.which);
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &list)?;
     let prefix = match query.which {
         MessageBox::Sent => Tenant::sent_prefix(&principal.user_id),
         _ => Tenant::inbox_prefix(&principal.user_id),

@@ -49,7 +49,7 @@ pub async fn thread(
     let tenant = tenant.clone();
     let keys = state.key_set().await?;
     let list = format!("thread:{id}:{}", principal.user_id);
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &list)?;
     let partition = tenant.pk();
     let prefix = Tenant::thread_messages_prefix(&id);
     let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };

@@ -135,7 +135,7 @@ pub async fn list(
     member_with_role(&state, &tenant, &parent, Role::Parent, None).await?;
     let keys = state.key_set().await?;
     let list = format!("children:{parent}");
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, &list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, &list)?;
     let (partition, prefix) = (tenant.pk(), Tenant::guardian_links_prefix(&parent));
     let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
     let found = state.db.query::<GuardianLink>(&range, page.limit, start).await?;

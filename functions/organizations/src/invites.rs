@@ -184,7 +184,7 @@ pub async fn list(
     page: PageRequest,
 ) -> AppResult<ApiResponse<Vec<InviteView>>> {
     let keys = state.key_set().await?;
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, LIST, c)).transpose()?;
+    let start = page.start(&keys, &tenant, LIST)?;
     let pk = tenant.pk();
     let range =
         Range { partition: &pk, prefix: Tenant::INVITE_PREFIX, index: None, newest_first: true, live_only: true };

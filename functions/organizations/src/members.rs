@@ -76,7 +76,7 @@ pub async fn list(
             Range { partition: &directory, prefix: Tenant::USER_PREFIX, index, newest_first: false, live_only: true },
         )
     };
-    let start = page.cursor.as_deref().map(|c| cursor::decode(&keys, &tenant, list, c)).transpose()?;
+    let start = page.start(&keys, &tenant, list)?;
     // Removed members are filtered out after DynamoDB's limit applies, so a
     // page can come back short: read on (within the round-trip budget).
     let mut members: Vec<User> = Vec::new();

@@ -41,11 +41,7 @@ async fn load(state: &AppState, tenant: &Tenant) -> AppResult<Organization> {
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
-pub async fn get(
-    State(state): State<AppState>,
-    Caller(_, tenant): Caller,
-    headers: HeaderMap,
-) -> AppResult<Response> {
+pub async fn get(State(state): State<AppState>, Caller(_, tenant): Caller, headers: HeaderMap) -> AppResult<Response> {
     let org = load(&state, &tenant).await?;
     Ok(revalidated(&headers, org.audit.version, OrganizationView::from(org)))
 }

@@ -15,20 +15,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::AppState;
 use store::db::Db;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use web::envelope::NO_STORE;
 use web::error::{AppError, AppResult};
 use web::extract::Caller;
-use web::http::{RouteTable, json_response};
+use web::http::{RouteTable, json_response, routes};
 use web::json::{self, BODY_LIMIT};
 use web::openapi::*;
 
 pub fn routes() -> RouteTable {
-    RouteTable::new().post("/api/v1/pusher/auth", auth)
+    RouteTable::new(ApiDoc::openapi()).routes(routes!(auth))
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(auth), tags((name = "realtime", description = "Pusher Channels subscriptions")))]
+#[openapi(tags((name = "realtime", description = "Pusher Channels subscriptions")))]
 pub struct ApiDoc;
 
 pub fn router(state: AppState) -> Router {

@@ -8,13 +8,15 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use domain::error::RateLimit;
 use domain::principal::Scope;
@@ -43,78 +45,84 @@ fn scope_for_method(method: &Method) -> Scope {
     if method.is_safe() { Scope::Read } else { Scope::Write }
 }
 
-/// A function's routes: the axum router and the list of `(method, path)`
-/// pairs it serves, with paths written as in `template.yaml`.
+/// One path's handlers for [`RouteTable::routes`], read from their
+/// `#[utoipa::path]` attributes.
+pub use utoipa_axum::routes;
+
+/// The operation extension naming the scopes a route needs instead of its
+/// method's (`read` to read, `write` to change): one of them will do.
+pub const SCOPES_EXTENSION: &str = "x-scopes";
+
+/// A function's routes, from one list: each handler's `#[utoipa::path]`
+/// gives its method, path, OpenAPI operation and (in [`SCOPES_EXTENSION`])
+/// the scopes it needs, so the router, the document and the scope checks
+/// cannot disagree. Paths are written as in `template.yaml`.
 pub struct RouteTable {
-    router: Router<AppState>,
-    routes: Vec<(Method, &'static str)>,
-    /// Routes whose scope is not the method's (see [`RouteTable::needs`]).
-    scopes: HashMap<(Method, &'static str), &'static [Scope]>,
-}
-
-macro_rules! verb {
-    ($name:ident, $method:ident) => {
-        pub fn $name<H, T>(self, path: &'static str, handler: H) -> Self
-        where
-            H: Handler<T, AppState>,
-            T: 'static,
-        {
-            self.add(Method::$method, path, axum::routing::$name(handler))
-        }
-    };
-}
-
-impl Default for RouteTable {
-    fn default() -> Self {
-        Self::new()
-    }
+    router: OpenApiRouter<AppState>,
 }
 
 impl RouteTable {
-    pub fn new() -> Self {
-        Self { router: Router::new(), routes: Vec::new(), scopes: HashMap::new() }
+    /// A function's routes, under the tags of `doc`.
+    pub fn new(doc: OpenApi) -> Self {
+        Self { router: OpenApiRouter::with_openapi(doc) }
     }
 
-    fn add(mut self, method: Method, path: &'static str, route: axum::routing::MethodRouter<AppState>) -> Self {
-        self.router = self.router.route(path, route);
-        self.routes.push((method, path));
-        self
+    /// Adds the handlers of one path (made by `utoipa_axum::routes!`).
+    pub fn routes(self, routes: UtoipaMethodRouter<AppState>) -> Self {
+        Self { router: self.router.routes(routes) }
     }
 
-    verb!(get, GET);
-    verb!(post, POST);
-    verb!(put, PUT);
-    verb!(patch, PATCH);
-    verb!(delete, DELETE);
-
-    /// The route added last needs one of `scopes` instead of the method's
-    /// (`read` or `write`): `POST /content/generate` needs `content:generate`.
-    pub fn needs(mut self, scopes: &'static [Scope]) -> Self {
-        if let Some((method, path)) = self.routes.last() {
-            self.scopes.insert((method.clone(), path), scopes);
-        }
-        self
+    /// The `(method, path)` pairs served.
+    pub fn served(&self) -> Vec<(Method, String)> {
+        operations(self.router.get_openapi()).map(|(method, path, _)| (method, path.to_owned())).collect()
     }
 
-    pub fn routes(&self) -> &[(Method, &'static str)] {
-        &self.routes
+    /// The function's part of the OpenAPI document.
+    pub fn openapi(&self) -> OpenApi {
+        self.router.get_openapi().clone()
     }
 
     /// The finished router: unknown paths and methods answer in the envelope,
     /// and every request runs inside the request-id and logging middleware.
     pub fn into_router(self, state: AppState) -> Router {
         let cors = state.config.cors_origin.as_deref().and_then(cors);
-        self.router
+        let (router, doc) = self.router.split_for_parts();
+        let scopes = operations(&doc)
+            .filter_map(|(method, path, operation)| Some(((method, path.to_owned()), needed_scopes(operation)?)))
+            .collect();
+        router
             .fallback(|| async { AppError::NotFound("no such route".into()) })
             .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
             .layer(middleware::from_fn_with_state(
-                Guard { state: state.clone(), scopes: Arc::new(self.scopes) },
+                Guard { state: state.clone(), scopes: Arc::new(scopes) },
                 credential_guard,
             ))
             .layer(middleware::from_fn_with_state(state.clone(), request_scope))
             .layer(tower::util::option_layer(cors))
             .with_state(state)
     }
+}
+
+/// Every operation of a document, with its method and path.
+fn operations(doc: &OpenApi) -> impl Iterator<Item = (Method, &str, &Operation)> {
+    doc.paths.paths.iter().flat_map(|(path, item)| {
+        [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::PATCH, &item.patch),
+            (Method::DELETE, &item.delete),
+        ]
+        .into_iter()
+        .filter_map(move |(method, operation)| Some((method, path.as_str(), operation.as_ref()?)))
+    })
+}
+
+/// The scopes an operation's [`SCOPES_EXTENSION`] names, if it names any.
+fn needed_scopes(operation: &Operation) -> Option<Vec<Scope>> {
+    let names = operation.extensions.as_ref()?.get(SCOPES_EXTENSION)?.as_array()?;
+    let scopes = names.iter().map(|name| name.as_str()?.parse().ok()).collect::<Option<Vec<Scope>>>();
+    Some(scopes.expect("x-scopes names known scopes"))
 }
 
 /// CORS for the dashboard origin. With Lambda proxy integration the function
@@ -195,7 +203,8 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
 #[derive(Clone)]
 struct Guard {
     state: AppState,
-    scopes: Arc<HashMap<(Method, &'static str), &'static [Scope]>>,
+    /// Routes whose scopes are not their method's.
+    scopes: Arc<HashMap<(Method, String), Vec<Scope>>>,
 }
 
 /// What the authorizer could not check: an API key's signature over the
@@ -216,8 +225,8 @@ async fn credential_guard(State(Guard { state, scopes }): State<Guard>, req: Req
     let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
     let method_scope = [scope_for_method(req.method())];
     let needed = route
-        .and_then(|path| scopes.iter().find(|((method, p), _)| method == req.method() && *p == path))
-        .map_or(&method_scope[..], |(_, scopes)| *scopes);
+        .and_then(|path| scopes.get(&(req.method().clone(), path.to_owned())))
+        .map_or(&method_scope[..], Vec::as_slice);
     if let Err(err) = principal.require_any_scope(needed) {
         return AppError::from(err).into_response();
     }
