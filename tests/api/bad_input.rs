@@ -206,6 +206,16 @@ async fn every_json_route_answers_bad_bodies_with_the_right_4xx_and_changes_noth
         assert_eq!(wrong.body["error"]["details"][0]["field"], route.field, "{label}: {}", wrong.text);
         let unknown = call().json(with_unknown_field(&route.wrong_type)).send().await;
         unknown.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+        let named: Vec<&str> = unknown.body["error"]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|detail| detail["field"].as_str())
+            .collect();
+        // pusher-js may send more than the two fields it reads.
+        let refuses_unknown = route.path != "/api/v1/pusher/auth";
+        assert!(named.contains(&route.field), "{label}: {}", unknown.text);
+        assert_eq!(named.contains(&"is_superuser"), refuses_unknown, "{label}: {}", unknown.text);
     }
 
     let after = (app.raw_item(&user_key).await, app.raw_item(&admin.tenant().organization()).await);
@@ -232,4 +242,31 @@ async fn unknown_routes_are_404_and_unknown_methods_405_with_allow() {
     wrong.expect(StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"));
     let allow = wrong.headers["allow"].to_str().unwrap();
     assert!(allow.contains("GET") && !allow.contains("DELETE"), "{allow}");
+}
+
+#[tokio::test]
+async fn a_422_names_every_invalid_field_in_the_order_of_the_request() {
+    let app = TestApp::spawn().await;
+    let refused = app
+        .post("/api/v1/auth/register")
+        .json(json!({
+            "organization_name": 5,
+            "email": "not-an-email",
+            "nickname": "x",
+            "password": "short",
+            "first_name": "",
+        }))
+        .send()
+        .await;
+    refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    let details = refused.body["error"]["details"].as_array().unwrap();
+    let fields: Vec<&str> = details.iter().map(|detail| detail["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        fields,
+        ["organization_name", "email", "nickname", "password", "first_name", "last_name"],
+        "{}",
+        refused.text
+    );
+    assert!(details.iter().all(|detail| !detail["message"].as_str().unwrap().is_empty()));
+    assert_eq!(details[5]["message"], "missing field `last_name`");
 }

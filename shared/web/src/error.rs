@@ -140,7 +140,8 @@ pub struct ErrorDetail {
     #[schema(value_type = String, example = "validation_failed")]
     code: &'static str,
     message: String,
-    /// The offending fields of a 422.
+    /// Every invalid field of a 422, each with its path and what is wrong
+    /// with it, in the order of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<Vec<FieldError>>,
 }

@@ -1,6 +1,6 @@
 //! The JSON body extractor. Every way a body can be wrong gets the envelope:
 //! 415 for another content type, 413 over the limit, 400 for malformed JSON,
-//! 422 with the offending field for well-formed but invalid values (missing
+//! 422 naming every offending field for well-formed but invalid values (missing
 //! fields, wrong types, and every newtype's own parse error).
 
 use axum::body::Body;
