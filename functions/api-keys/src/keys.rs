@@ -114,9 +114,7 @@ fn signing_secret_of(keys: &KeySet, key: &ApiKey, record: &SecretRecord) -> Opti
     responses(
         (status = 201, description = "The key, with its secret", body = Success<ApiKeySecret>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 409, response = Conflict),
+        Create,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))
@@ -209,9 +207,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "A page of keys", body = Success<Vec<ApiKeyView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
+        ReadList,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))
@@ -238,9 +234,7 @@ pub async fn list(
     params(("id" = ApiKeyId, Path, description = "The key's id")),
     responses(
         (status = 200, description = "The key", body = Success<ApiKeyView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))
@@ -265,10 +259,7 @@ pub async fn get(
     params(("id" = ApiKeyId, Path, description = "The key's id")),
     responses(
         (status = 200, description = "The revoked key", body = Success<ApiKeyView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))
@@ -316,10 +307,7 @@ pub struct Rotation {
     responses(
         (status = 200, description = "The key, with its new secret", body = Success<ApiKeySecret>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))

@@ -49,10 +49,7 @@ pub struct KeyUsage {
     params(("id" = ApiKeyId, Path, description = "The key's id"), UsageQuery),
     responses(
         (status = 200, description = "Requests per day", body = Success<KeyUsage>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))

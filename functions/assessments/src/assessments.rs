@@ -199,9 +199,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, mut body: AssessmentBody) -
     responses(
         (status = 201, description = "The assessment, a draft", body = Success<AssessmentView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 409, response = Conflict),
+        Create,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -252,10 +250,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "A page of assessments", body = Success<Vec<AssessmentView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student"])))
@@ -288,9 +283,7 @@ pub async fn list(
     params(("id" = AssessmentId, Path, description = "The assessment's id")),
     responses(
         (status = 200, description = "The assessment", body = Success<AssessmentView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student"])))
@@ -327,11 +320,7 @@ pub async fn get(
         (status = 200, description = "The assessment as changed", body = Success<AssessmentView>,
             headers(("ETag" = String, description = "The new version, quoted"))),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -384,11 +373,7 @@ pub async fn update(
     responses(
         (status = 200, description = "The deleted assessment", body = Success<AssessmentView>),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

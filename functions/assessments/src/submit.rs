@@ -108,10 +108,7 @@ fn lateness(assessment: &Assessment, now: OffsetDateTime) -> AppResult<(bool, u3
         (status = 201, description = "The attempt, graded", body = Success<SubmissionView>),
         (status = 200, description = "This attempt was graded before: its stored grade", body = Success<SubmissionView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["student"])))
@@ -229,10 +226,7 @@ fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission, buc
     ),
     responses(
         (status = 200, description = "A page of submissions", body = Success<Vec<SubmissionView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student"])))
@@ -301,9 +295,7 @@ pub struct AssessmentStatistics {
     params(("id" = AssessmentId, Path, description = "The assessment's id")),
     responses(
         (status = 200, description = "The statistics", body = Success<AssessmentStatistics>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

@@ -27,9 +27,7 @@ use web::openapi::*;
     tag = "auth",
     responses(
         (status = 200, description = "The caller", body = Success<UserView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []))
 )]
@@ -62,10 +60,7 @@ pub struct PasswordChanged {
     responses(
         (status = 200, description = "Changed; other sessions ended", body = Success<PasswordChanged>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
         (status = 429, response = RateLimited),
     ),
     security(("bearer" = []))

@@ -146,9 +146,7 @@ async fn reuse(state: &AppState, tenant: &Tenant, presented: &RefreshToken, now:
     responses(
         (status = 204, description = "The session has ended"),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []))
 )]
@@ -183,10 +181,7 @@ pub struct SessionsEnded {
     tag = "auth",
     responses(
         (status = 200, description = "Every session has ended", body = Success<SessionsEnded>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = []))
 )]

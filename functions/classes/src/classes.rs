@@ -61,9 +61,7 @@ pub struct NewClass {
     responses(
         (status = 201, description = "The class", body = Success<ClassView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 409, response = Conflict),
+        Create,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -125,10 +123,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "A page of classes", body = Success<Vec<ClassView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -194,10 +189,7 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "The class", body = Success<ClassView>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -283,11 +275,7 @@ async fn new_teacher(
         (status = 200, description = "The class as changed", body = Success<ClassView>,
             headers(("ETag" = String, description = "The new version, quoted"))),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -344,11 +332,7 @@ pub async fn update(
     responses(
         (status = 200, description = "The deleted class", body = Success<ClassView>),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

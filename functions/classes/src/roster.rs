@@ -45,10 +45,7 @@ const WRITE_CHUNK: usize = 99;
     ),
     responses(
         (status = 200, description = "A page of the roster's students", body = Success<Vec<RosterView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -100,10 +97,7 @@ async fn read_all(state: &AppState, keys: &[Key]) -> AppResult<Vec<Option<store:
     responses(
         (status = 200, description = "Who was enrolled, and why the others were not", body = Success<EnrollResult>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -225,9 +219,7 @@ fn count_change(state: &AppState, tenant: &Tenant, class: &ClassId, by: i64) -> 
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

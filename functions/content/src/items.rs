@@ -48,9 +48,7 @@ const LIST: &str = "content";
     ),
     responses(
         (status = 200, description = "A page of content", body = Success<Vec<ContentSummary>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
+        ReadList,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -89,9 +87,7 @@ pub async fn list(
         (status = 200, description = "The content", body = Success<ContentView>,
             headers(("ETag" = String, description = "The version, quoted"))),
         (status = 304, description = "Unchanged since the `ETag` sent"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scopes" = json!(["read", "content:generate"])))
@@ -179,11 +175,7 @@ impl ContentEdit {
         (status = 200, description = "The content as changed", body = Success<ContentView>,
             headers(("ETag" = String, description = "The new version, quoted"))),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -259,11 +251,7 @@ async fn settle(state: &AppState, tenant: &Tenant, before: &ContentItem, after: 
         (status = 200, description = "The content, published", body = Success<ContentSummary>,
             headers(("ETag" = String, description = "The new version, quoted"))),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -304,11 +292,7 @@ pub async fn publish(
     responses(
         (status = 200, description = "The deleted content", body = Success<ContentSummary>),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

@@ -44,9 +44,7 @@ fn status_filter(uri: &Uri) -> AppResult<Option<JobStatus>> {
     ),
     responses(
         (status = 200, description = "A page of jobs", body = Success<Vec<JobView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
+        ReadList,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scopes" = json!(["read", "content:generate"])))
@@ -86,9 +84,7 @@ pub async fn list(
     params(("id" = JobId, Path, description = "The job's id")),
     responses(
         (status = 200, description = "The job", body = Success<JobView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])), ("x-scopes" = json!(["read", "content:generate"])))

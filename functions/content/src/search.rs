@@ -73,9 +73,7 @@ fn query_words(uri: &Uri) -> AppResult<Vec<String>> {
     ),
     responses(
         (status = 200, description = "The matching content, best first", body = Success<Vec<SearchHit>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
+        ReadList,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

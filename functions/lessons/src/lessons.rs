@@ -116,9 +116,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, req: NewLesson) -> AppResul
     responses(
         (status = 201, description = "The lesson, a draft", body = Success<LessonView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 409, response = Conflict),
+        Create,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -165,10 +163,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "A page of lessons", body = Success<Vec<LessonView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student"])))
@@ -200,9 +195,7 @@ pub async fn list(
     params(("id" = LessonId, Path, description = "The lesson's id")),
     responses(
         (status = 200, description = "The lesson", body = Success<LessonView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student"])))
@@ -238,11 +231,7 @@ pub async fn get(
         (status = 200, description = "The lesson as changed", body = Success<LessonView>,
             headers(("ETag" = String, description = "The new version, quoted"))),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))
@@ -282,11 +271,7 @@ pub async fn update(
     responses(
         (status = 200, description = "The deleted lesson", body = Success<LessonView>),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

@@ -109,10 +109,7 @@ impl From<LessonProgress> for ProgressView {
     responses(
         (status = 200, description = "The progress as stored", body = Success<ProgressView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["student"])))
@@ -209,10 +206,7 @@ fn add_to_totals(
     ),
     responses(
         (status = 200, description = "The progress", body = Success<ProgressView>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -270,10 +264,7 @@ pub async fn get(
     ),
     responses(
         (status = 200, description = "A page of progress", body = Success<Vec<ProgressView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -343,9 +334,7 @@ impl LessonStatistics {
     params(("id" = LessonId, Path, description = "The lesson's id")),
     responses(
         (status = 200, description = "The statistics", body = Success<LessonStatistics>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

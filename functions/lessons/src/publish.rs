@@ -32,11 +32,7 @@ use crate::view::LessonView;
         (status = 200, description = "The lesson, published", body = Success<LessonView>,
             headers(("ETag" = String, description = "The new version, quoted"))),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "teacher"])))

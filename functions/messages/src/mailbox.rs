@@ -63,9 +63,7 @@ struct BoxQuery {
     ),
     responses(
         (status = 200, description = "A page of messages (with `preview`, not `body`)", body = Success<Vec<MessageView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
+        ReadList,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -141,9 +139,7 @@ pub async fn unread_count(
     params(("id" = MessageId, Path, description = "The message's id")),
     responses(
         (status = 200, description = "The message", body = Success<MessageView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -234,10 +230,7 @@ async fn set_read(state: &AppState, principal: &Principal, id: &MessageId, read:
     params(("id" = MessageId, Path, description = "The message's id")),
     responses(
         (status = 200, description = "One's copy, read", body = Success<MessageView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -259,10 +252,7 @@ pub async fn read(
     params(("id" = MessageId, Path, description = "The message's id")),
     responses(
         (status = 200, description = "One's copy, unread", body = Success<MessageView>),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -324,10 +314,7 @@ pub struct Starred {
     responses(
         (status = 200, description = "One's copy", body = Success<MessageView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -361,10 +348,7 @@ pub struct Archived {
     responses(
         (status = 200, description = "One's copy", body = Success<MessageView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
@@ -388,10 +372,7 @@ pub async fn archive(
     params(("id" = MessageId, Path, description = "The message's id")),
     responses(
         (status = 204, description = "Deleted for the caller"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))

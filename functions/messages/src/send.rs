@@ -175,10 +175,7 @@ async fn reply_audience(
     responses(
         (status = 201, description = "Sent", body = Success<MessageView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))

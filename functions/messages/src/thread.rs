@@ -31,10 +31,7 @@ use crate::view::{MessageView, ThreadView};
     ),
     responses(
         (status = 200, description = "The thread and a page of its messages", body = Success<ThreadView>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))

@@ -64,10 +64,7 @@ async fn member_with_role(
     responses(
         (status = 201, description = "The link", body = Success<GuardianLink>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))
@@ -113,10 +110,7 @@ pub async fn link(
     ),
     responses(
         (status = 200, description = "A page of links", body = Success<Vec<GuardianLink>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin", "parent"])))
@@ -155,9 +149,7 @@ pub async fn list(
     ),
     responses(
         (status = 204, description = "Unlinked"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadOne,
     ),
     security(("bearer" = [])),
     extensions(("x-roles" = json!(["admin"])))

@@ -55,9 +55,7 @@ pub struct InviteCreated {
             ("X-RateLimit-Reset" = i64, description = "When the minute ends, in epoch seconds"),
         )),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 409, response = Conflict),
+        Create,
         (status = 429, response = RateLimited),
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -171,9 +169,7 @@ impl InviteView {
     ),
     responses(
         (status = 200, description = "A page of invites", body = Success<Vec<InviteView>>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
+        ReadList,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))
@@ -204,10 +200,7 @@ pub async fn list(
     params(("id" = InviteId, Path, description = "The invite's id")),
     responses(
         (status = 204, description = "Withdrawn"),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))

@@ -164,10 +164,7 @@ fn last_admin(err: DbError) -> AppError {
     responses(
         (status = 200, description = "The member with the new role", body = Success<UserView>),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
+        Change,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))
@@ -215,10 +212,7 @@ pub async fn change_role(
     params(("user_id" = String, Path, description = "The member's user id")),
     responses(
         (status = 204, description = "Removed and signed out"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        ReadListOf,
         (status = 409, response = Conflict),
     ),
     security(("bearer" = []), ("api_key" = [])),

@@ -98,11 +98,7 @@ impl ToSchema for OrganizationPatch {
         (status = 200, description = "The changed organization", body = Success<OrganizationView>,
             headers(("ETag" = String, description = "The new version, quoted"))),
         JsonBodyErrors,
-        (status = 401, response = Unauthenticated),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed),
+        VersionedChange,
     ),
     security(("bearer" = []), ("api_key" = [])),
     extensions(("x-roles" = json!(["admin"])))

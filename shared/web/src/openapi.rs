@@ -3,7 +3,11 @@
 //! crate describes its own paths; `toolbox-local` merges them into the one
 //! document the API serves at `/api/v1/openapi.json`.
 
+use std::collections::BTreeMap;
+
+use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use domain::error::FieldError;
@@ -82,3 +86,44 @@ pub enum JsonBodyErrors {
     #[response(status = 422)]
     ValidationFailed(ErrorBody),
 }
+
+/// A set of refusals routes of one shape share, as references to the
+/// responses of [`BaseDoc`]: a route lists its set, not each status.
+macro_rules! refusals {
+    ($(#[$doc:meta])* $name:ident: $($status:literal => $response:ident),+) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([$(($status.to_owned(), RefOr::Ref(Ref::from_response_name(stringify!($response))))),+])
+            }
+        }
+    };
+}
+
+refusals!(
+    /// Reading one item: who may, and whether it is there.
+    ReadOne: "401" => Unauthenticated, "403" => Forbidden, "404" => NotFound
+);
+refusals!(
+    /// Reading a list: a bad page or filter, and who may.
+    ReadList: "400" => BadRequest, "401" => Unauthenticated, "403" => Forbidden
+);
+refusals!(
+    /// Reading a list of one item's or one person's things.
+    ReadListOf: "400" => BadRequest, "401" => Unauthenticated, "403" => Forbidden, "404" => NotFound
+);
+refusals!(
+    /// Making something new: who may, and whether it clashes.
+    Create: "401" => Unauthenticated, "403" => Forbidden, "409" => Conflict
+);
+refusals!(
+    /// Changing an item: who may, whether it is there, and a concurrent change.
+    Change: "401" => Unauthenticated, "403" => Forbidden, "404" => NotFound, "409" => Conflict
+);
+refusals!(
+    /// Changing a versioned item: [`Change`]'s, and a stale `If-Match`.
+    VersionedChange: "401" => Unauthenticated, "403" => Forbidden, "404" => NotFound, "409" => Conflict,
+        "412" => PreconditionFailed
+);
