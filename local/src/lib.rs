@@ -38,22 +38,26 @@ pub const LOCAL_SOURCE_IP: &str = "x-local-source-ip";
 /// The stage name local requests carry, like `dev` or `prod` in AWS.
 pub const STAGE: &str = "local";
 
+/// How a function crate gives its routes.
+pub type Routes = fn() -> RouteTable;
+
+/// Every HTTP function, by its logical id in `template.yaml`, with its routes.
+pub const HTTP_FUNCTIONS: &[(&str, Routes)] = &[
+    ("HealthFunction", toolbox_health::routes),
+    ("AuthFunction", toolbox_auth::routes),
+    ("OrganizationsFunction", toolbox_organizations::routes),
+    ("ApiKeysFunction", toolbox_api_keys::routes),
+    ("ClassesFunction", toolbox_classes::routes),
+    ("ContentFunction", toolbox_content::routes),
+    ("LessonsFunction", toolbox_lessons::routes),
+    ("AssessmentsFunction", toolbox_assessments::routes),
+    ("MessagesFunction", toolbox_messages::routes),
+    ("RealtimeFunction", toolbox_realtime::routes),
+];
+
 /// The routes of the function a template logical id names.
 pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
-    let routes: fn() -> RouteTable = match logical_id {
-        "HealthFunction" => toolbox_health::routes,
-        "AuthFunction" => toolbox_auth::routes,
-        "OrganizationsFunction" => toolbox_organizations::routes,
-        "ApiKeysFunction" => toolbox_api_keys::routes,
-        "ClassesFunction" => toolbox_classes::routes,
-        "ContentFunction" => toolbox_content::routes,
-        "LessonsFunction" => toolbox_lessons::routes,
-        "AssessmentsFunction" => toolbox_assessments::routes,
-        "MessagesFunction" => toolbox_messages::routes,
-        "RealtimeFunction" => toolbox_realtime::routes,
-        _ => return None,
-    };
-    Some(routes())
+    HTTP_FUNCTIONS.iter().find(|(id, _)| *id == logical_id).map(|(_, routes)| routes())
 }
 
 /// The whole API's OpenAPI document: the shared parts and every function's
@@ -62,8 +66,8 @@ pub fn function_routes(logical_id: &str) -> Option<RouteTable> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
     let mut doc = web::openapi::BaseDoc::openapi();
-    for function in HTTP_FUNCTIONS {
-        doc.merge(function_routes(function).expect("every HTTP function has routes").openapi());
+    for (_, routes) in HTTP_FUNCTIONS {
+        doc.merge(routes().openapi());
     }
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     if let Ok(template) = Template::workspace() {
@@ -119,20 +123,6 @@ fn document_throttling(doc: &mut utoipa::openapi::OpenApi, template: &Template) 
 
 /// The authorizer's logical id in `template.yaml`.
 pub const AUTHORIZER: &str = "AuthorizerFunction";
-
-/// Every HTTP function's logical id in `template.yaml`.
-pub const HTTP_FUNCTIONS: &[&str] = &[
-    "HealthFunction",
-    "AuthFunction",
-    "OrganizationsFunction",
-    "ApiKeysFunction",
-    "ClassesFunction",
-    "ContentFunction",
-    "LessonsFunction",
-    "AssessmentsFunction",
-    "MessagesFunction",
-    "RealtimeFunction",
-];
 
 /// The environment the template's `Globals` give every function, resolved
 /// against the local resources.

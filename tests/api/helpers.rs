@@ -131,7 +131,8 @@ impl TestApp {
         let mut config = toolbox_local::config(&stack.template, &stack.provisioned).expect("config resolves");
         change(&mut config);
         let clock = Arc::new(OffsetClock::default());
-        let functions = toolbox_local::HTTP_FUNCTIONS.iter().copied().chain([toolbox_local::AUTHORIZER, WORKER]);
+        let functions =
+            toolbox_local::HTTP_FUNCTIONS.iter().map(|(id, _)| *id).chain([toolbox_local::AUTHORIZER, WORKER]);
         let states: std::collections::HashMap<&'static str, AppState> = functions
             .map(|function| {
                 let state = AppState::new(config.clone(), AwsClients::new(&sdk_of(function)), clock.clone());

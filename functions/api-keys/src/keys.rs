@@ -1,6 +1,7 @@
 //! Create, list, read, revoke and rotate API keys.
 
 use axum::extract::State;
+use domain::api_key::field;
 use domain::api_key::{self, ApiKey, ApiKeyLookup, KeyStatus, RetiringSecret, SecretRecord};
 use domain::audit::Audit;
 use domain::clock::rfc3339;
@@ -17,8 +18,9 @@ use store::api_keys;
 use store::api_keys::MintedKey;
 use store::api_keys::signing_secret;
 use store::cursor;
-use store::db::{DbError, Write, n, s, value};
+use store::db::{DbError, Write};
 use store::keyset::KeySet;
+use store::records::Changes;
 use store::users;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -45,16 +47,6 @@ pub(crate) fn admin_tenant(principal: &Principal) -> AppResult<Tenant> {
     principal.require_user()?;
     principal.require_role(&[Role::Admin])?;
     Ok(Tenant::of(principal))
-}
-
-/// A key that is not revoked; a revoked one is gone as far as the API goes.
-pub(crate) async fn find(state: &AppState, tenant: &Tenant, id: &ApiKeyId) -> AppResult<ApiKey> {
-    state
-        .db
-        .get::<ApiKey>(&tenant.api_key(id))
-        .await?
-        .filter(|key| key.status == KeyStatus::Active)
-        .ok_or_else(|| AppError::NotFound("no such API key".into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -245,7 +237,7 @@ pub async fn get(
     PathId(id): PathId<ApiKeyId>,
 ) -> AppResult<ApiResponse<ApiKeyView>> {
     let tenant = admin_tenant(&principal)?;
-    let key = find(&state, &tenant, &id).await?;
+    let key: ApiKey = state.db.live(&tenant, &id).await?;
     let version = key.audit.version;
     Ok(ApiResponse::ok(ApiKeyView::from(key)).with_etag(version))
 }
@@ -270,7 +262,7 @@ pub async fn revoke(
     PathId(id): PathId<ApiKeyId>,
 ) -> AppResult<ApiResponse<ApiKeyView>> {
     let tenant = admin_tenant(&principal)?;
-    let key = find(&state, &tenant, &id).await?;
+    let key: ApiKey = state.db.live(&tenant, &id).await?;
     let now = state.now();
     let [revoked, lookup] = api_keys::revoke(&state.db, &tenant, &id, &key.prefix, &principal.user_id, now)?;
     let maker = api_keys::forget(&state.db, &tenant, &key.audit.created_by, &id)?;
@@ -323,7 +315,7 @@ pub async fn rotate(
     if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
         return Err(AppError::invalid("grace_period_seconds", format!("must be between 0 and {MAX_GRACE_SECONDS}")));
     }
-    let key = find(&state, &tenant, &id).await?;
+    let key: ApiKey = state.db.live(&tenant, &id).await?;
     let lookup: ApiKeyLookup = state
         .db
         .get(&global::api_key(&key.prefix))
@@ -335,22 +327,10 @@ pub async fn rotate(
     let generation = key.generation + 1;
     let record = minted.record(generation, key.require_signature.then(|| keys.newest().kid.clone()));
     let previous = RetiringSecret { record: lookup.current.clone(), valid_until: now.unix_timestamp() + grace };
-    let update_key = state.db.update_versioned(
-        &tenant.api_key(&id),
-        key.audit.version,
-        &principal.user_id,
-        now,
-        vec![("generation", n(generation)), ("rotated_at", s(rfc3339(now)))],
-    )?;
-    // On the condition that no other rotation replaced the secret meanwhile.
-    let update_lookup = state.db.update(
-        &global::api_key(&key.prefix),
-        "SET #current = :current, #previous = :previous",
-        Some("#current.#generation = :seen"),
-        &[("#current", "current"), ("#previous", "previous"), ("#generation", "generation")],
-        vec![(":current", value(&record)?), (":previous", value(&previous)?), (":seen", n(lookup.current.generation))],
-    )?;
-    state.db.transact(vec![Write::Update(update_key), Write::Update(update_lookup)]).await?;
+    let changes = Changes::new().set(field::GENERATION, &generation).set(field::ROTATED_AT, &rfc3339(now));
+    let update_key = state.db.patch_update(&tenant, &key, None, &principal.user_id, now, changes)?;
+    let update_lookup = api_keys::rotate_lookup(&state.db, &key.prefix, &lookup, &record, &previous)?;
+    state.db.transact(vec![Write::Update(update_key), update_lookup]).await?;
     tracing::info!(api_key_id = %id, generation, grace_seconds = grace, "api key rotated");
     let rotated =
         ApiKey { generation, rotated_at: Some(rfc3339(now)), audit: key.audit.updated(&principal.user_id, now), ..key };

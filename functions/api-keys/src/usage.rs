@@ -2,6 +2,7 @@
 //! counted them (beside its own read, so counting adds no latency).
 
 use axum::extract::{Query, State};
+use domain::api_key::ApiKey;
 use domain::api_key::usage::{self, DayCount, MAX_DAYS};
 use domain::ids::ApiKeyId;
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use web::extract::Caller;
 use web::extract::PathId;
 use web::openapi::*;
 
-use crate::keys::{admin_tenant, find};
+use crate::keys::admin_tenant;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +71,7 @@ pub async fn get(
             .filter(|d| (1..=MAX_DAYS).contains(d))
             .ok_or_else(|| AppError::BadRequest(format!("days must be a whole number from 1 to {MAX_DAYS}")))?,
     };
-    find(&state, &tenant, &id).await?;
+    state.db.live::<ApiKey>(&tenant, &id).await?;
     let today = state.now();
     let dates: Vec<String> =
         (0..days).rev().map(|back| usage::day(today - time::Duration::days(i64::from(back)))).collect();

@@ -7,10 +7,12 @@ use credentials::lockout::{self, Guard};
 use credentials::password;
 use domain::fields::Password;
 use domain::ids::SessionId;
+use domain::user::field;
 use domain::user::{User, UserView};
 use serde::{Deserialize, Serialize};
 use store::AppState;
-use store::db::{Db, DbError, Write, s, value};
+use store::db::{Db, DbError, Write};
+use store::records::Changes;
 use store::users;
 use utoipa::ToSchema;
 use web::client_ip::ClientIp;
@@ -98,13 +100,8 @@ pub async fn change_password(
         .into_iter()
         .collect();
     let sessions_revoked = user.live_sessions(now.unix_timestamp()).saturating_sub(kept.len());
-    let update = state.db.update_versioned(
-        &tenant.user(&user.id),
-        user.audit.version,
-        &principal.user_id,
-        now,
-        vec![("password_hash", s(password_hash)), ("sessions", value(&kept)?)],
-    )?;
+    let changes = Changes::new().set(field::PASSWORD_HASH, &password_hash).set(field::SESSIONS, &kept);
+    let update = state.db.patch_update(&tenant, &user, None, &principal.user_id, now, changes)?;
     let [account, from_source] = reserved.succeeded(&state.db, now)?;
     state.db.transact(vec![Write::Update(update), account, from_source]).await.map_err(|err| match err {
         DbError::Cancelled { failed } if failed.contains(&1) || failed.contains(&2) => {

@@ -10,13 +10,17 @@ use domain::principal::{Principal, Role};
 use domain::tenancy::{Tenant, global};
 use domain::user::{DirectoryEntry, User, UserView, directory};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use store::AppState;
 use store::api_keys;
 use store::cursor;
-use store::db::{DbError, Range, Write, empty_map, n, s, value};
+use store::db::{DbError, Range, Write, n};
 use store::membership;
 use store::users;
 use utoipa::ToSchema;
+
+use domain::user::field;
+use store::records::Changes;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::Caller;
@@ -186,17 +190,12 @@ pub async fn change_role(
     // Their API keys follow them down in the same transaction.
     let (keys, key_writes) =
         api_keys::follow_maker(&state.db, &tenant, &member, Some(change.role), &principal.user_id, now).await?;
-    let mut writes = vec![Write::Update(state.db.update_versioned(
-        &tenant.user(&member.id),
-        member.audit.version,
-        &principal.user_id,
-        now,
-        vec![
-            ("role", value(&change.role)?),
-            ("gsi1pk", s(directory::of(&tenant, change.role))),
-            ("api_keys", value(&keys)?),
-        ],
-    )?)];
+    let changes = Changes::new()
+        .set(field::ROLE, &change.role)
+        .set(field::DIRECTORY, &directory::of(&tenant, change.role))
+        .set(field::API_KEYS, &keys);
+    let mut writes =
+        vec![Write::Update(state.db.patch_update(&tenant, &member, None, &principal.user_id, now, changes)?)];
     writes.extend(admin_count_change(&state, &tenant, from, Some(change.role))?);
     writes.extend(key_writes);
     state.db.transact(writes).await.map_err(last_admin)?;
@@ -231,13 +230,12 @@ pub async fn remove(
     let (_, key_writes) = api_keys::follow_maker(&state.db, &tenant, &member, None, &principal.user_id, now).await?;
     // Marked deleted, out of every list, signed out everywhere, their keys
     // revoked: all in one transaction.
-    let mut writes = vec![Write::Update(state.db.soft_delete_with(
-        &tenant.user(&member.id),
-        member.audit.version,
-        &principal.user_id,
-        now,
-        vec![("gsi1pk", s(directory::removed(&tenant))), ("sessions", empty_map()), ("api_keys", empty_map())],
-    )?)];
+    let emptied = Changes::new()
+        .set(field::DIRECTORY, &directory::removed(&tenant))
+        .set(field::SESSIONS, &BTreeMap::new())
+        .set(field::API_KEYS, &BTreeMap::new());
+    let mut writes =
+        vec![Write::Update(state.db.soft_delete_patch(&tenant, &member, None, &principal.user_id, now, emptied)?)];
     writes.extend(admin_count_change(&state, &tenant, member.role, None)?);
     writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
     if let Some(username) = &member.username {

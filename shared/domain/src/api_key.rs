@@ -96,6 +96,17 @@ pub struct ApiKey {
     pub audit: Audit,
 }
 
+crate::record!(ApiKey, ApiKeyId, "API key", api_key);
+
+/// The fields a change to a key names.
+pub mod field {
+    use super::ApiKey;
+    use crate::record::Field;
+
+    pub const GENERATION: Field<ApiKey, u32> = Field::new("generation");
+    pub const ROTATED_AT: Field<ApiKey, str> = Field::new("rotated_at");
+}
+
 impl ApiKey {
     pub fn is_expired(&self, now_epoch: i64) -> bool {
         self.expires_epoch.is_some_and(|at| now_epoch >= at)

@@ -44,6 +44,21 @@ pub struct User {
 
 crate::record!(User, UserId, "user", user);
 
+/// The fields a change to a user names.
+pub mod field {
+    use std::collections::BTreeMap;
+
+    use super::{ApiKeyId, Role, SessionId, User};
+    use crate::record::Field;
+
+    pub const ROLE: Field<User, Role> = Field::new("role");
+    pub const PASSWORD_HASH: Field<User, str> = Field::new("password_hash");
+    pub const SESSIONS: Field<User, BTreeMap<SessionId, i64>> = Field::new("sessions");
+    pub const API_KEYS: Field<User, BTreeMap<ApiKeyId, String>> = Field::new("api_keys");
+    /// The member directory the user is filed in (see [`super::directory`]).
+    pub const DIRECTORY: Field<User, str> = Field::new("gsi1pk");
+}
+
 impl User {
     pub fn is_active(&self) -> bool {
         self.deleted_at.is_none()

@@ -20,7 +20,7 @@ use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use domain::api_key::{ApiKey, ApiKeyLookup, KeyStatus, MAX_PER_ADMIN, SecretRecord, scopes_for_maker};
+use domain::api_key::{ApiKey, ApiKeyLookup, KeyStatus, MAX_PER_ADMIN, RetiringSecret, SecretRecord, scopes_for_maker};
 use domain::clock::rfc3339;
 use domain::ids::{ApiKeyId, OrgId, UserId};
 use domain::principal::{Role, Scope};
@@ -198,6 +198,26 @@ pub fn forget(db: &Db, tenant: &Tenant, maker: &UserId, id: &ApiKeyId) -> Result
     Ok(Write::Update(update))
 }
 
+/// The write that puts a rotated key's new secret in its lookup item, the
+/// one it replaces kept as `previous` for the grace period; it holds only
+/// while no other rotation replaced the secret since `lookup` was read.
+pub fn rotate_lookup(
+    db: &Db,
+    prefix: &str,
+    lookup: &ApiKeyLookup,
+    current: &SecretRecord,
+    previous: &RetiringSecret,
+) -> Result<Write, DbError> {
+    let update = db.update(
+        &global::api_key(prefix),
+        "SET #current = :current, #previous = :previous",
+        Some("#current.#generation = :seen"),
+        &[("#current", "current"), ("#previous", "previous"), ("#generation", "generation")],
+        vec![(":current", value(current)?), (":previous", value(previous)?), (":seen", n(lookup.current.generation))],
+    )?;
+    Ok(Write::Update(update))
+}
+
 /// What becomes of the keys `maker` made when their role becomes `role`
 /// (`None`: they are removed): each keeps only the scopes `role` allows
 /// ([`scopes_for_maker`]), or is revoked. Returns the keys the maker still
@@ -255,8 +275,6 @@ pub fn signing_secret(key: &SigningKey, org: &OrgId, id: &ApiKeyId, generation: 
 
 #[cfg(test)]
 mod tests {
-    use domain::api_key::RetiringSecret;
-
     use super::*;
 
     #[test]

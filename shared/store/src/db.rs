@@ -705,3 +705,42 @@ pub fn empty_map() -> AttributeValue {
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_runtime_api::http::StatusCode;
+
+    use super::*;
+
+    /// What the SDK returns when DynamoDB answers `code`, its retries spent.
+    fn answered(code: &str) -> DbError {
+        let err = GetItemError::generic(ErrorMetadata::builder().code(code).message("refused").build());
+        let raw = HttpResponse::new(StatusCode::try_from(400).unwrap(), "".into());
+        sdk("GetItem")(SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn throttling_after_the_sdks_retries_is_a_503_that_names_the_operation() {
+        let throttled = answered("ProvisionedThroughputExceededException");
+        assert!(matches!(throttled, DbError::Throttled { op: "GetItem" }), "{throttled:?}");
+        assert_eq!(throttled.to_string(), "DynamoDB GetItem: throttled after retries");
+        assert!(matches!(answered("ThrottlingException"), DbError::Throttled { .. }));
+        match Error::from(throttled) {
+            Error::Unavailable { retry_after_seconds: Some(1), .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_failures_keep_their_source_and_name_the_operation() {
+        let failed = answered("ResourceNotFoundException");
+        let text = failed.to_string();
+        assert!(text.starts_with("DynamoDB GetItem: ") && text.contains("ResourceNotFoundException"), "{text}");
+        assert!(std::error::Error::source(&failed).is_some());
+        assert!(matches!(Error::from(failed), Error::Internal(_)));
+        assert!(matches!(answered("ConditionalCheckFailedException"), DbError::ConditionFailed));
+    }
+}

@@ -132,6 +132,23 @@ impl Db {
         }
     }
 
+    /// The update that marks `current` deleted (`deleted_at`, `deleted_by`)
+    /// as its next version and applies `also` with it, for a transaction
+    /// that writes more beside it (see [`Db::patch_update`]).
+    pub fn soft_delete_patch<R: Record>(
+        &self,
+        tenant: &Tenant,
+        current: &R,
+        asked: Option<u64>,
+        by: &UserId,
+        at: OffsetDateTime,
+        also: Changes<R>,
+    ) -> Result<Update> {
+        expect_version(current, asked)?;
+        let sets = also.into_sets()?;
+        Ok(self.soft_delete_with(&R::key(tenant, current.id()), current.version(), by, at, sets)?)
+    }
+
     /// Marks `current` deleted (`deleted_at`, `deleted_by`) as its next
     /// version, with [`Db::patch`]'s refusals; every read then passes it by.
     pub async fn soft_delete<R: Record>(

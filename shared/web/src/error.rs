@@ -194,4 +194,15 @@ mod tests {
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "42");
     }
+
+    #[tokio::test]
+    async fn a_store_throttled_past_its_retries_is_a_503_with_retry_after() {
+        let response = AppError::from(DbError::Throttled { op: "Query" }).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "unavailable");
+        assert!(!json.to_string().contains("Query"), "the operation is logged, not sent: {json}");
+    }
 }
