@@ -1,4 +1,4 @@
-//! `make bench`: the numbers DESIGN.md budgets, measured on this machine and
+//! `make bench`: the numbers docs/architecture.md budgets, measured on this machine and
 //! printed as Markdown tables.
 //!
 //! - cold start: exec to the first Runtime API poll, for each function and for

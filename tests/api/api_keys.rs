@@ -375,7 +375,7 @@ async fn bad_key_requests_are_422_and_create_nothing() {
     assert_eq!(key_view(&app, &admin, &key.id).await.data()["version"], 1);
 }
 
-/// A signature made as API.md tells a client to, independently of the code.
+/// A signature made as docs/api.md tells a client to, independently of the code.
 pub(crate) fn sign(secret: &str, timestamp: i64, method: &str, path: &str, body: &str) -> String {
     let message = format!("{timestamp}.{method}.{path}.{}", hex::encode(Sha256::digest(body.as_bytes())));
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();

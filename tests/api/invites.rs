@@ -237,7 +237,7 @@ async fn admins_list_invites_newest_first_with_their_status_and_never_a_token() 
         "SET expires_at = :past",
         None,
         &[],
-        vec![(":past", store::db::n(past))],
+        vec![(":past", store::db::number(past))],
     );
     app.state.db.run_update(expire.unwrap()).await.unwrap();
     let later = app.get(&format!("{INVITES}?limit=100")).bearer(&admin.access_token).send().await;

@@ -5,7 +5,7 @@
 
 use domain::tenancy::{Key, Tenant};
 use serde_json::json;
-use store::db::{DbError, Write, n};
+use store::db::{DbError, Write, number};
 
 use crate::helpers::TestApp;
 
@@ -30,7 +30,7 @@ fn writes(app: &TestApp, tenant: &Tenant, check_holds: bool, check_first: bool) 
             "SET #version = #version + :one, tags = list_append(tags, :more), nested.x = :one REMOVE nested.y",
             Some("attribute_exists(pk)"),
             &[("#version", "version")],
-            vec![(":one", n(1)), (":more", store::db::value(&vec!["c"]).unwrap())],
+            vec![(":one", number(1)), (":more", store::db::value(&vec!["c"]).unwrap())],
         )
         .unwrap();
     let delete = db.delete_if(&key(tenant, "deleted"), "attribute_exists(pk)", &[], vec![]).unwrap();
@@ -40,7 +40,7 @@ fn writes(app: &TestApp, tenant: &Tenant, check_holds: bool, check_first: bool) 
             &key(tenant, "checked"),
             "#version = :version",
             &[("#version", "version")],
-            vec![(":version", n(if check_holds { 7 } else { 8 }))],
+            vec![(":version", number(if check_holds { 7 } else { 8 }))],
         )
         .unwrap();
     let mut writes = vec![Write::Update(update), Write::Delete(delete), Write::Put(create)];
@@ -92,8 +92,14 @@ async fn a_transaction_naming_one_item_twice_is_refused_and_changes_nothing() {
     let before = app.raw_item(&target).await;
     let db = &app.state.db;
     let bump = || {
-        db.update(&target, "SET #version = #version + :one", None, &[("#version", "version")], vec![(":one", n(1))])
-            .unwrap()
+        db.update(
+            &target,
+            "SET #version = #version + :one",
+            None,
+            &[("#version", "version")],
+            vec![(":one", number(1))],
+        )
+        .unwrap()
     };
     let refused = db.transact(vec![Write::Update(bump()), Write::Update(bump())]).await;
     assert!(matches!(refused, Err(DbError::Failed { op: "TransactWriteItems", .. })), "{refused:?}");

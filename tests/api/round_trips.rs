@@ -1,6 +1,6 @@
 //! DynamoDB calls per request, counted by an SDK interceptor on the client
 //! every function uses: no Scan anywhere, and at most three round trips for
-//! a read route (the authorizer's included), as DESIGN.md budgets.
+//! a read route (the authorizer's included), as docs/architecture.md budgets.
 //! `make bench` prints the table (`--nocapture`).
 
 use std::collections::BTreeMap;

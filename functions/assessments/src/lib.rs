@@ -15,7 +15,7 @@ use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi())
+    RouteTable::new(ApiDoc::openapi)
         .routes(routes!(assessments::create, assessments::list))
         .routes(routes!(assessments::get, assessments::update, assessments::delete))
         .routes(routes!(publish::publish))

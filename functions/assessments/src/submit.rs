@@ -19,7 +19,7 @@ use serde_json::Value;
 use store::AppState;
 use store::activity::{self, Counter};
 use store::cursor;
-use store::db::{Db, DbError, Range, Write, as_stored, n};
+use store::db::{Db, DbError, Range, Write, as_stored, number};
 use store::publication;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -207,7 +207,11 @@ fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission, buc
         &format!("ADD {}", adds.join(", ")),
         None,
         &names,
-        vec![(":one", n(1)), (":passed", n(u64::from(submission.passed))), (":percent", n(submission.percent))],
+        vec![
+            (":one", number(1)),
+            (":passed", number(u64::from(submission.passed))),
+            (":percent", number(submission.percent)),
+        ],
     )?;
     Ok(Write::Update(update))
 }

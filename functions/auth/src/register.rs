@@ -19,7 +19,7 @@ use domain::user::{User, directory};
 use integrations::usage_plans::UsagePlans;
 use serde::Deserialize;
 use store::AppState;
-use store::db::{DbError, Write, n, s};
+use store::db::{DbError, Write, number, string};
 use store::secret::sha256_hex;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
@@ -266,7 +266,11 @@ async fn join_with_invite(
                  AND expires_at > :epoch",
             ),
             &[],
-            vec![(":now", s(rfc3339(now))), (":user", s(user.id.to_string())), (":epoch", n(now.unix_timestamp()))],
+            vec![
+                (":now", string(rfc3339(now))),
+                (":user", string(user.id.to_string())),
+                (":epoch", number(now.unix_timestamp())),
+            ],
         )?),
         Write::Delete(db.delete(&global::invite_token(&token_hash))?),
         // An invite is only as good as its sender: one sent by an admin who
@@ -275,7 +279,7 @@ async fn join_with_invite(
             &tenant.user(&invite.created_by),
             "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #role = :admin",
             &[("#role", "role")],
-            vec![(":admin", s(Role::Admin.as_str()))],
+            vec![(":admin", string(Role::Admin.as_str()))],
         )?),
     ];
     if invite.role == Role::Admin {
@@ -284,7 +288,7 @@ async fn join_with_invite(
             "SET admin_count = admin_count + :one",
             Some("attribute_exists(pk)"),
             &[],
-            vec![(":one", n(1))],
+            vec![(":one", number(1))],
         )?));
     }
     let offset = writes.len();

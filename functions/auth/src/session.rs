@@ -11,7 +11,7 @@ use domain::tenancy::Tenant;
 use domain::user::User;
 use serde::{Deserialize, Serialize};
 use store::AppState;
-use store::db::{Db, DbError, empty_map, n, s, value};
+use store::db::{Db, DbError, empty_map, number, string, value};
 use store::sessions;
 use store::users;
 use subtle::ConstantTimeEq;
@@ -106,11 +106,11 @@ pub async fn refresh(
         Some("token_hash = :current AND attribute_not_exists(revoked_at)"),
         &[],
         vec![
-            (":next", s(next.secret_hash())),
+            (":next", string(next.secret_hash())),
             (":spent", value(&spent)?),
-            (":one", n(1)),
-            (":now", s(rfc3339(now))),
-            (":current", s(presented_hash)),
+            (":one", number(1)),
+            (":now", string(rfc3339(now))),
+            (":current", string(presented_hash)),
         ],
     )?;
     match state.db.run_update(rotate).await {

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi())
+    RouteTable::new(ApiDoc::openapi)
         .routes(routes!(classes::create, classes::list))
         .routes(routes!(classes::get, classes::update, classes::delete))
         .routes(routes!(roster::list, roster::enroll))

@@ -14,7 +14,7 @@ use domain::user::User;
 use serde::Deserialize;
 use store::AppState;
 use store::cursor;
-use store::db::{Db, DbError, Range, Write, n, s};
+use store::db::{Db, DbError, Range, Write, number, string};
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -203,7 +203,7 @@ fn count_change(state: &AppState, tenant: &Tenant, class: &ClassId, by: i64) -> 
         "ADD student_count :by",
         Some("attribute_exists(pk) AND attribute_not_exists(deleted_at)"),
         &[],
-        vec![(":by", n(by))],
+        vec![(":by", number(by))],
     )?))
 }
 
@@ -236,7 +236,7 @@ pub async fn remove(
     principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let entry = tenant.roster_entry(&id, &student);
     let delete =
-        state.db.delete_if(&entry, "#role = :student", &[("#role", "role")], vec![(":student", s("student"))])?;
+        state.db.delete_if(&entry, "#role = :student", &[("#role", "role")], vec![(":student", string("student"))])?;
     let writes = vec![Write::Delete(delete), count_change(&state, &tenant, &id, -1)?];
     match state.db.transact(writes).await {
         Ok(()) => {

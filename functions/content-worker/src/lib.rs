@@ -21,7 +21,7 @@ use integrations::pusher::Realtime;
 use serde_json::json;
 use store::AppState;
 use store::bodies::StoredBody;
-use store::db::{Db, DbError, Write, n, s};
+use store::db::{Db, DbError, Write, number, string};
 use store::search;
 use tracing::Instrument;
 
@@ -180,15 +180,15 @@ impl Worker {
                 Some("attribute_exists(pk) AND (#status = :queued OR (#status = :running AND lease_until < :now))"),
                 &[("#status", "status")],
                 vec![
-                    (":running", s(JobStatus::Running.as_str())),
-                    (":index", s(tenant.jobs_in_status(JobStatus::Running.as_str()))),
-                    (":queued", s(JobStatus::Queued.as_str())),
-                    (":lease", n(now.unix_timestamp() + self.lease_seconds)),
-                    (":now", n(now.unix_timestamp())),
-                    (":zero", n(0)),
-                    (":one", n(1)),
-                    (":outline", s(Stage::Outline.as_str())),
-                    (":at", s(rfc3339(now))),
+                    (":running", string(JobStatus::Running.as_str())),
+                    (":index", string(tenant.jobs_in_status(JobStatus::Running.as_str()))),
+                    (":queued", string(JobStatus::Queued.as_str())),
+                    (":lease", number(now.unix_timestamp() + self.lease_seconds)),
+                    (":now", number(now.unix_timestamp())),
+                    (":zero", number(0)),
+                    (":one", number(1)),
+                    (":outline", string(Stage::Outline.as_str())),
+                    (":at", string(rfc3339(now))),
                 ],
             )
             .map_err(|_| Retry("the claim could not be written"))?;
@@ -226,8 +226,8 @@ impl Worker {
     ) -> Result<Update, DbError> {
         let set = match status {
             Some(status) => {
-                values.push((":new_status", s(status.as_str())));
-                values.push((":index", s(tenant.jobs_in_status(status.as_str()))));
+                values.push((":new_status", string(status.as_str())));
+                values.push((":index", string(tenant.jobs_in_status(status.as_str()))));
                 format!("#status = :new_status, gsi1pk = :index, {set}")
             }
             None => set.to_owned(),
@@ -238,9 +238,9 @@ impl Worker {
             names.push(("#error", "error"));
         }
         values.extend([
-            (":running", s(JobStatus::Running.as_str())),
-            (":attempt", n(job.attempts)),
-            (":at", s(rfc3339(self.state.now()))),
+            (":running", string(JobStatus::Running.as_str())),
+            (":attempt", number(job.attempts)),
+            (":at", string(rfc3339(self.state.now()))),
         ]);
         self.state.db.update(
             &tenant.job(&job.id),
@@ -257,7 +257,7 @@ impl Worker {
             job,
             None,
             "stage = :stage, progress = :progress",
-            vec![(":stage", s(stage.as_str())), (":progress", n(progress))],
+            vec![(":stage", string(stage.as_str())), (":progress", number(progress))],
         ) {
             Ok(update) => self.state.db.run_update(update).await.map(drop),
             Err(err) => Err(err),
@@ -320,7 +320,11 @@ impl Worker {
                     job,
                     Some(JobStatus::Succeeded),
                     "content_id = :content, progress = :hundred, stage = :review REMOVE lease_until",
-                    vec![(":content", s(id.to_string())), (":hundred", n(100)), (":review", s("review"))],
+                    vec![
+                        (":content", string(id.to_string())),
+                        (":hundred", number(100)),
+                        (":review", string("review")),
+                    ],
                 )
                 .map_err(done)?,
             ),
@@ -349,7 +353,7 @@ impl Worker {
                 job,
                 Some(JobStatus::Failed),
                 "#error = :error REMOVE lease_until",
-                vec![(":error", s(reason))],
+                vec![(":error", string(reason))],
             )
             .map_err(|_| Retry("the failure could not be written"))?;
         match self.state.db.run_update(update).await {
@@ -369,7 +373,7 @@ impl Worker {
             job,
             Some(JobStatus::Queued),
             "stage = :outline REMOVE lease_until",
-            vec![(":outline", s(Stage::Outline.as_str()))],
+            vec![(":outline", string(Stage::Outline.as_str()))],
         ) {
             Ok(update) => self.state.db.run_update(update).await.map(drop),
             Err(err) => Err(err),

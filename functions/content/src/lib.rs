@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi())
+    RouteTable::new(ApiDoc::openapi)
         .routes(routes!(generate::start))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))

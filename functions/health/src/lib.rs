@@ -22,7 +22,7 @@ use web::openapi::Unavailable;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi())
+    RouteTable::new(ApiDoc::openapi)
         .routes(routes!(health))
         .routes(routes!(live))
         .routes(routes!(ready))

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi())
+    RouteTable::new(ApiDoc::openapi)
         .routes(routes!(lessons::create, lessons::list))
         .routes(routes!(lessons::get, lessons::update, lessons::delete))
         .routes(routes!(publish::publish))

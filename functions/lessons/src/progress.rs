@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::activity::{self, Counter};
 use store::cursor;
-use store::db::{Db, DbError, Range, Write, n};
+use store::db::{Db, DbError, Range, Write, number};
 use store::guardian::read_with_link;
 use store::publication;
 use utoipa::ToSchema;
@@ -182,11 +182,11 @@ fn add_to_totals(
         None,
         &[],
         vec![
-            (":learners", n(delta.learners)),
-            (":started", n(delta.started)),
-            (":completed", n(delta.completed)),
-            (":time", n(delta.time_spent_total)),
-            (":percent", n(delta.percent_total)),
+            (":learners", number(delta.learners)),
+            (":started", number(delta.started)),
+            (":completed", number(delta.completed)),
+            (":time", number(delta.time_spent_total)),
+            (":percent", number(delta.percent_total)),
         ],
     )?;
     Ok(Write::Update(update))

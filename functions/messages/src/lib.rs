@@ -22,7 +22,7 @@ use web::error::{AppError, AppResult};
 use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi())
+    RouteTable::new(ApiDoc::openapi)
         .routes(routes!(send::send, mailbox::list))
         .routes(routes!(mailbox::unread_count))
         .routes(routes!(thread::thread))

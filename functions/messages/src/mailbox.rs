@@ -15,7 +15,7 @@ use domain::tenancy::Tenant;
 use serde::Deserialize;
 use store::AppState;
 use store::cursor;
-use store::db::{AttributeValue, Db, DbError, Range, Write, s, value};
+use store::db::{AttributeValue, Db, DbError, Range, Write, string, value};
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -382,7 +382,7 @@ pub async fn delete(
     Caller(principal, _): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<StatusCode> {
-    let now = s(rfc3339(state.now()));
+    let now = string(rfc3339(state.now()));
     let change = |entry: &InboxEntry| {
         Some(CopyChange { set: "deleted_at", to: now.clone(), unread_by: if entry.read { 0 } else { -1 } })
     };

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::AppState;
 use store::activity::{self, Counter};
-use store::db::{Db, DbError, Range, Write, n, value};
+use store::db::{Db, DbError, Range, Write, number, value};
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -279,7 +279,7 @@ pub(crate) fn unread_change(state: &AppState, tenant: &Tenant, user: &UserId, by
         "ADD #count :by",
         None,
         &[("#count", "count")],
-        vec![(":by", n(by))],
+        vec![(":by", number(by))],
     )?;
     Ok(Write::Update(update))
 }

@@ -13,7 +13,7 @@ use domain::tenancy::{Lookup, Tenant, global};
 use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::cursor;
-use store::db::{DbError, Range, Write, s};
+use store::db::{DbError, Range, Write, string};
 use store::quota::Quota;
 use store::secret::{random_secret, sha256_hex};
 use time::OffsetDateTime;
@@ -225,7 +225,7 @@ pub async fn withdraw(
         "SET deleted_at = :now, deleted_by = :by",
         Some("attribute_exists(pk) AND attribute_not_exists(used_at) AND attribute_not_exists(deleted_at)"),
         &[],
-        vec![(":now", s(rfc3339(now))), (":by", s(principal.user_id.to_string()))],
+        vec![(":now", string(rfc3339(now))), (":by", string(principal.user_id.to_string()))],
     )?;
     let lookup = state.db.delete(&global::invite_token(&invite.token_hash))?;
     state.db.transact(vec![Write::Update(mark), Write::Delete(lookup)]).await.map_err(|err| match err {

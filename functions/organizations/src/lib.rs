@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi())
+    RouteTable::new(ApiDoc::openapi)
         .routes(routes!(organization::get, organization::update))
         .routes(routes!(members::list))
         .routes(routes!(members::change_role, members::remove))

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use store::AppState;
 use store::api_keys;
 use store::cursor;
-use store::db::{DbError, Range, Write, n};
+use store::db::{DbError, Range, Write, number};
 use store::membership;
 use store::users;
 use utoipa::ToSchema;
@@ -32,7 +32,7 @@ use web::openapi::*;
 const LIST: &str = "members";
 const STAFF_LIST: &str = "members/staff";
 /// Queries one list request may make: with the authorizer's read, the three
-/// round trips DESIGN.md allows a read route.
+/// round trips docs/architecture.md allows a read route.
 const MAX_QUERIES: usize = 2;
 
 /// A member as the caller may see them: staff see everything of every
@@ -121,14 +121,14 @@ fn admin_count_change(
             "SET admin_count = admin_count - :one",
             Some("admin_count > :one"),
             &[],
-            vec![(":one", n(1))],
+            vec![(":one", number(1))],
         )?,
         (false, true) => state.db.update(
             &tenant.organization(),
             "SET admin_count = admin_count + :one",
             Some("attribute_exists(pk)"),
             &[],
-            vec![(":one", n(1))],
+            vec![(":one", number(1))],
         )?,
         _ => return Ok(None),
     };

@@ -24,7 +24,7 @@ use web::json::{self, BODY_LIMIT};
 use web::openapi::*;
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi()).routes(routes!(auth))
+    RouteTable::new(ApiDoc::openapi).routes(routes!(auth))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -56,7 +56,7 @@ pub struct ChannelAuth {
     channel_data: Option<String>,
 }
 
-/// The channels API.md names, parsed from a channel name.
+/// The channels docs/api.md names, parsed from a channel name.
 enum Channel {
     Org(OrgId),
     User(UserId),

@@ -32,7 +32,7 @@ use domain::error::Error;
 use domain::ids::{OrgId, UserId};
 use domain::tenancy::{Key, global};
 use store::config::Config;
-use store::db::{Db, DbError, Item, Write, n};
+use store::db::{Db, DbError, Item, Write, number};
 
 /// One counter as stored.
 #[derive(Debug, Default, Deserialize)]
@@ -173,13 +173,13 @@ impl Attempt {
     /// with [`locked`].
     pub fn succeeded(self, db: &Db, now: OffsetDateTime) -> Result<[Write; 2], DbError> {
         let unlocked = "attribute_not_exists(locked_until) OR locked_until <= :now";
-        let source = db.delete_if(&self.guard.source, unlocked, &[], vec![(":now", n(now.unix_timestamp()))])?;
+        let source = db.delete_if(&self.guard.source, unlocked, &[], vec![(":now", number(now.unix_timestamp()))])?;
         let account = db.update(
             &self.guard.account,
             "ADD #count :minus_one",
             Some(unlocked),
             &[("#count", "count")],
-            vec![(":minus_one", n(-1)), (":now", n(now.unix_timestamp()))],
+            vec![(":minus_one", number(-1)), (":now", number(now.unix_timestamp()))],
         )?;
         Ok([Write::Update(account), Write::Delete(source)])
     }
@@ -211,7 +211,12 @@ async fn take(db: &Db, key: &Key, limit: i64, window: i64, now: OffsetDateTime) 
                  AND (attribute_not_exists(#count) OR #count < :limit)",
             ),
             &[("#count", "count")],
-            vec![(":one", n(1)), (":window_end", n(now + window)), (":now", n(now)), (":limit", n(limit))],
+            vec![
+                (":one", number(1)),
+                (":window_end", number(now + window)),
+                (":now", number(now)),
+                (":limit", number(limit)),
+            ],
         )?;
         match db.run_update(add).await {
             Ok(item) => return Ok(Db::decode::<Counter>(item)?.count),
@@ -234,7 +239,7 @@ async fn take(db: &Db, key: &Key, limit: i64, window: i64, now: OffsetDateTime) 
             "SET #count = :zero, expires_at = :window_end REMOVE locked_until",
             Some("expires_at <= :now"),
             &[("#count", "count")],
-            vec![(":zero", n(0)), (":window_end", n(now + window)), (":now", n(now))],
+            vec![(":zero", number(0)), (":window_end", number(now + window)), (":now", number(now))],
         )?;
         match db.run_update(reset).await {
             Ok(_) | Err(DbError::ConditionFailed) => {}
@@ -251,7 +256,7 @@ async fn give_back(db: &Db, key: &Key, window: i64, now: OffsetDateTime) -> Resu
         "ADD #count :minus_one SET expires_at = if_not_exists(expires_at, :window_end)",
         None,
         &[("#count", "count")],
-        vec![(":minus_one", n(-1)), (":window_end", n(now.unix_timestamp() + window))],
+        vec![(":minus_one", number(-1)), (":window_end", number(now.unix_timestamp() + window))],
     )?;
     db.run_update(update).await.map(|_| ())
 }
@@ -274,7 +279,7 @@ async fn lock_if_full(
         "SET locked_until = :until, expires_at = :until, #count = :zero",
         None,
         &[("#count", "count")],
-        vec![(":until", n(until)), (":zero", n(0))],
+        vec![(":until", number(until)), (":zero", number(0))],
     )?;
     db.run_update(lock).await?;
     Ok(true)

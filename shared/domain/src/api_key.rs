@@ -87,7 +87,7 @@ pub struct ApiKey {
     pub generation: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<String>,
-    /// When and by whom it was revoked: the soft delete of DESIGN.md.
+    /// When and by whom it was revoked: a soft delete (docs/architecture.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::db::{DbError, Write, n};
+use crate::db::{DbError, Write, number};
 use crate::state::AppState;
 use domain::clock::rfc3339;
 use domain::ids::UserId;
@@ -75,7 +75,7 @@ pub fn count(state: &AppState, tenant: &Tenant, counter: Counter, user: &UserId,
         "ADD #counter :by SET expires_at = if_not_exists(expires_at, :expires)",
         None,
         &[("#counter", counter.attribute())],
-        vec![(":by", n(by)), (":expires", n(now.unix_timestamp() + COUNTER_TTL_SECONDS))],
+        vec![(":by", number(by)), (":expires", number(now.unix_timestamp() + COUNTER_TTL_SECONDS))],
     )?;
     Ok(Write::Update(update))
 }

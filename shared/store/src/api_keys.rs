@@ -27,7 +27,7 @@ use domain::principal::{Role, Scope};
 use domain::tenancy::{Key, Tenant, global};
 use domain::user::User;
 
-use crate::db::{Db, DbError, Write, n, s, value};
+use crate::db::{Db, DbError, Write, number, string, value};
 use crate::keyset::{KeySet, SigningKey};
 use crate::secret::sha256_hex;
 
@@ -143,9 +143,9 @@ pub fn revoke(
         &[("#status", "status"), ("#version", "version")],
         vec![
             (":revoked", value(&KeyStatus::Revoked)?),
-            (":now", s(rfc3339(now))),
-            (":by", s(by.to_string())),
-            (":one", n(1)),
+            (":now", string(rfc3339(now))),
+            (":by", string(by.to_string())),
+            (":one", number(1)),
         ],
     )?;
     Ok([Write::Update(key), Write::Delete(db.delete(&global::api_key(prefix))?)])
@@ -165,7 +165,12 @@ pub fn narrow(
         "SET scopes = :scopes, updated_at = :now, updated_by = :by, #version = #version + :one",
         Some("attribute_exists(pk)"),
         &[("#version", "version")],
-        vec![(":scopes", value(&scopes)?), (":now", s(rfc3339(now))), (":by", s(by.to_string())), (":one", n(1))],
+        vec![
+            (":scopes", value(&scopes)?),
+            (":now", string(rfc3339(now))),
+            (":by", string(by.to_string())),
+            (":one", number(1)),
+        ],
     )?;
     Ok(Write::Update(key))
 }
@@ -180,7 +185,12 @@ pub fn remember(db: &Db, tenant: &Tenant, maker: &UserId, key: &ApiKey) -> Resul
         "SET #keys.#key = :prefix, #version = #version + :one",
         Some("#role = :admin AND attribute_not_exists(deleted_at) AND size(#keys) < :cap"),
         &[("#keys", "api_keys"), ("#key", &key.id.to_string()), ("#version", "version"), ("#role", "role")],
-        vec![(":prefix", s(&key.prefix)), (":one", n(1)), (":admin", value(&Role::Admin)?), (":cap", n(MAX_PER_ADMIN))],
+        vec![
+            (":prefix", string(&key.prefix)),
+            (":one", number(1)),
+            (":admin", value(&Role::Admin)?),
+            (":cap", number(MAX_PER_ADMIN)),
+        ],
     )?;
     Ok(Write::Update(update))
 }
@@ -193,7 +203,7 @@ pub fn forget(db: &Db, tenant: &Tenant, maker: &UserId, id: &ApiKeyId) -> Result
         "REMOVE #keys.#key SET #version = #version + :one",
         Some("attribute_exists(pk)"),
         &[("#keys", "api_keys"), ("#key", &id.to_string()), ("#version", "version")],
-        vec![(":one", n(1))],
+        vec![(":one", number(1))],
     )?;
     Ok(Write::Update(update))
 }
@@ -213,7 +223,11 @@ pub fn rotate_lookup(
         "SET #current = :current, #previous = :previous",
         Some("#current.#generation = :seen"),
         &[("#current", "current"), ("#previous", "previous"), ("#generation", "generation")],
-        vec![(":current", value(current)?), (":previous", value(previous)?), (":seen", n(lookup.current.generation))],
+        vec![
+            (":current", value(current)?),
+            (":previous", value(previous)?),
+            (":seen", number(lookup.current.generation)),
+        ],
     )?;
     Ok(Write::Update(update))
 }

@@ -24,7 +24,7 @@ pub struct AwsClients {
 /// The roots AWS endpoints chain to: Amazon Root CA 1–4 and the Starfield
 /// Services root that cross-signs them. Trusting these five instead of the
 /// system store means parsing 5 certificates at cold start instead of ~140,
-/// which was most of a function's init time (see the README's Performance).
+/// which was most of a function's init time (see docs/performance.md).
 const AWS_ROOTS_PEM: &[u8] = include_bytes!("aws_roots.pem");
 
 fn https_client() -> SharedHttpClient {

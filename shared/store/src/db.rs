@@ -1,5 +1,13 @@
 //! The single-table DynamoDB layer: typed items through `serde_dynamo`,
 //! conditional creates, versioned updates, transactions and paginated queries.
+//!
+//! The naming rule: an `async` method sends a request (`get`, `query`,
+//! `create`, `remove`, `transact`, `run_update`, …); a method that returns a
+//! `Put`, `Update`, `Delete` or `ConditionCheck` only builds one write, for a
+//! transaction or for `run_update`, and sends nothing (`put_new`, `update`,
+//! `update_versioned`, `delete`, `delete_if`, `condition_check`, …). Records
+//! (versioned, soft-deletable items) are read and changed through
+//! [`crate::records`].
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,7 +37,7 @@ pub trait KeyItem {
 
 impl KeyItem for Key {
     fn to_item(&self) -> Item {
-        HashMap::from([("pk".to_owned(), s(&self.pk)), ("sk".to_owned(), s(&self.sk))])
+        HashMap::from([("pk".to_owned(), string(&self.pk)), ("sk".to_owned(), string(&self.sk))])
     }
 }
 
@@ -300,7 +308,7 @@ impl Db {
         at: OffsetDateTime,
         also: Vec<(&str, AttributeValue)>,
     ) -> Result<Update, DbError> {
-        let mut changes = vec![("deleted_at", s(rfc3339(at))), ("deleted_by", s(by.to_string()))];
+        let mut changes = vec![("deleted_at", string(rfc3339(at))), ("deleted_by", string(by.to_string()))];
         changes.extend(also);
         self.update_versioned(key, expected_version, by, at, changes)
     }
@@ -319,10 +327,10 @@ impl Db {
         let mut sets = vec!["updated_at = :updated_at".to_owned(), "updated_by = :updated_by".to_owned()];
         let mut names = vec![("#version".to_owned(), "version".to_owned())];
         let mut values = vec![
-            (":updated_at".to_owned(), s(rfc3339(at))),
-            (":updated_by".to_owned(), s(by.to_string())),
-            (":one".to_owned(), n(1)),
-            (":expected".to_owned(), n(expected_version)),
+            (":updated_at".to_owned(), string(rfc3339(at))),
+            (":updated_by".to_owned(), string(by.to_string())),
+            (":one".to_owned(), number(1)),
+            (":expected".to_owned(), number(expected_version)),
         ];
         for (index, (attribute, value)) in changes.into_iter().enumerate() {
             sets.push(format!("#c{index} = :c{index}"));
@@ -387,9 +395,9 @@ impl Db {
     /// with `expires_at` for DynamoDB's TTL; with `below`, only while the
     /// count is under it (else [`DbError::ConditionFailed`]). Returns the new count.
     pub async fn increment(&self, key: &Key, expires_at: i64, below: Option<u64>) -> Result<u64, DbError> {
-        let mut values = vec![(":one", n(1)), (":expires", n(expires_at))];
+        let mut values = vec![(":one", number(1)), (":expires", number(expires_at))];
         if let Some(limit) = below {
-            values.push((":limit", n(limit)));
+            values.push((":limit", number(limit)));
         }
         let update = self.update(
             key,
@@ -425,7 +433,7 @@ impl Db {
             .set_key(Some(key.to_item()))
             .condition_expression("#version < :version")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":version", n(version))
+            .expression_attribute_values(":version", number(version))
             .send()
             .await;
         match deleted.map_err(sdk("DeleteItem")) {
@@ -610,29 +618,6 @@ impl Db {
     }
 }
 
-/// The error of a versioned write that lost a race: 412 if the client named
-/// the version it expected, else the 409 of any concurrent change.
-pub fn lost_race(expected: Option<u64>, what: &'static str) -> impl Fn(DbError) -> Error {
-    move |err| match err {
-        DbError::ConditionFailed if expected.is_some() => {
-            Error::PreconditionFailed(format!("the {what} was changed meanwhile"))
-        }
-        other => other.into(),
-    }
-}
-
-/// Runs a versioned update and returns the item as it now stands; a lost
-/// race is [`lost_race`]'s 412 or 409.
-pub async fn commit_versioned<T: serde::de::DeserializeOwned>(
-    db: &Db,
-    update: Update,
-    expected: Option<u64>,
-    what: &'static str,
-) -> Result<T, Error> {
-    let item = db.run_update(update).await.map_err(lost_race(expected, what))?;
-    Ok(Db::decode(item)?)
-}
-
 /// The items of one partition (of the table or of `gsi1`) whose sort key
 /// starts with a prefix.
 pub struct Range<'a> {
@@ -693,7 +678,7 @@ pub fn as_stored<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> Resul
 }
 
 /// The number form DynamoDB expressions take.
-pub fn n(value: impl ToString) -> AttributeValue {
+pub fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -702,7 +687,7 @@ pub fn empty_map() -> AttributeValue {
     AttributeValue::M(HashMap::new())
 }
 
-pub fn s(value: impl Into<String>) -> AttributeValue {
+pub fn string(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 

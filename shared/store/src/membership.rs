@@ -3,7 +3,7 @@
 //! as a parent or as a child. Their progress, submissions and messages stay,
 //! as the record of what they did.
 
-use crate::db::{DbError, Range, Write, n};
+use crate::db::{DbError, Range, Write, number};
 use crate::state::AppState;
 use domain::class::{RosterEntry, RosterRole};
 use domain::ids::UserId;
@@ -66,7 +66,7 @@ async fn leave_some(
                     "ADD student_count :minus_one",
                     Some("attribute_exists(pk)"),
                     &[],
-                    vec![(":minus_one", n(-1))],
+                    vec![(":minus_one", number(-1))],
                 )?));
                 owner.push(index);
             }

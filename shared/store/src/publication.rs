@@ -191,7 +191,7 @@ pub async fn publish<T: Publishable>(
     asked: Vec<ClassId>,
     asked_version: Option<u64>,
 ) -> Result<T> {
-    use crate::db::{Write, s, value};
+    use crate::db::{Write, string, value};
     expect_version(&item, asked_version)?;
     let added = classes_to_add(state, tenant, principal, item.class_ids(), asked).await?;
     if added.is_empty() {
@@ -206,9 +206,9 @@ pub async fn publish<T: Publishable>(
         &principal.user_id,
         state.now(),
         vec![
-            ("status", s("published")),
+            ("status", string("published")),
             ("class_ids", value(&class_ids)?),
-            ("published_at", s(item.published_at().unwrap_or(&now))),
+            ("published_at", string(item.published_at().unwrap_or(&now))),
         ],
     )?)];
     for class in &added {

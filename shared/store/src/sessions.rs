@@ -13,7 +13,7 @@ use domain::session::Session;
 use domain::tenancy::Tenant;
 use domain::user::User;
 
-use crate::db::{Db, DbError, Write, n, s};
+use crate::db::{Db, DbError, Write, number, string};
 
 /// How many sessions one user may hold at once: signing in once more ends
 /// the oldest.
@@ -55,7 +55,11 @@ pub fn admit(db: &Db, tenant: &Tenant, user: &User, session: &Session, now_epoch
         &expression,
         Some(&condition),
         &names,
-        vec![(":expires", n(session.expires_at)), (":room", n(room)), (":verified", s(&user.password_hash))],
+        vec![
+            (":expires", number(session.expires_at)),
+            (":room", number(room)),
+            (":verified", string(&user.password_hash)),
+        ],
     )
 }
 
@@ -75,7 +79,7 @@ pub async fn end(
         "SET revoked_at = if_not_exists(revoked_at, :now), revoked_reason = if_not_exists(revoked_reason, :reason)",
         Some("attribute_exists(pk)"),
         &[],
-        vec![(":now", s(rfc3339(now))), (":reason", s(reason))],
+        vec![(":now", string(rfc3339(now))), (":reason", string(reason))],
     )?;
     let leave = db.update(
         &tenant.user(user),

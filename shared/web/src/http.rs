@@ -11,9 +11,11 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use lambda_http::request::RequestContext;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
+use utoipa::openapi::HttpMethod;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::Operation;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
@@ -45,9 +47,55 @@ fn scope_for_method(method: &Method) -> Scope {
     if method.is_safe() { Scope::Read } else { Scope::Write }
 }
 
+/// What [`routes!`] expands to; not for use by hand.
+#[doc(hidden)]
+pub mod __private {
+    pub use axum::routing::MethodRouter;
+    pub use utoipa_axum::{PathItemExt, routes};
+}
+
 /// One path's handlers for [`RouteTable::routes`], read from their
-/// `#[utoipa::path]` attributes.
-pub use utoipa_axum::routes;
+/// `#[utoipa::path]` attributes: `routes!(lessons::get, lessons::update)`.
+/// The router is made at once from each handler's method and path (and the
+/// scopes its operation names); the OpenAPI part, with every schema it
+/// references, only when the document is asked for, so a cold start does
+/// not build a document it never serves.
+#[macro_export]
+macro_rules! routes {
+    ($($first:ident $(:: $rest:ident)*),+ $(,)?) => {{
+        #[allow(unused_imports)]
+        use $crate::http::__private::PathItemExt;
+        let mut path = ::std::string::String::new();
+        let mut router = $crate::http::__private::MethodRouter::new();
+        let mut scopes = ::std::vec::Vec::new();
+        $(
+            path = $crate::http::__private::routes!(@path [path()] of $first $(:: $rest)*);
+            let operation = $crate::http::__private::routes!(@path [operation()] of $first $(:: $rest)*);
+            let needed = $crate::http::needed_scopes(&operation);
+            for method in $crate::http::__private::routes!(@path [methods()] of $first $(:: $rest)*) {
+                router = router.on(method.to_method_filter(), $first $(:: $rest)*);
+                scopes.push(($crate::http::method_of(&method), needed.clone()));
+            }
+        )+
+        $crate::http::PathRoutes {
+            path,
+            router,
+            scopes,
+            doc: || $crate::http::__private::routes!($($first $(:: $rest)*),+),
+        }
+    }};
+}
+pub use routes;
+
+/// One path of a [`RouteTable`]: see [`routes!`].
+pub struct PathRoutes {
+    pub path: String,
+    pub router: MethodRouter<AppState>,
+    /// Each method served, with the scopes it needs when they are not the
+    /// method's own.
+    pub scopes: Vec<(Method, Option<Vec<Scope>>)>,
+    pub doc: fn() -> UtoipaMethodRouter<AppState>,
+}
 
 /// The operation extension naming the scopes a route needs instead of its
 /// method's (`read` to read, `write` to change): one of them will do.
@@ -58,38 +106,54 @@ pub const SCOPES_EXTENSION: &str = "x-scopes";
 /// the scopes it needs, so the router, the document and the scope checks
 /// cannot disagree. Paths are written as in `template.yaml`.
 pub struct RouteTable {
-    router: OpenApiRouter<AppState>,
+    /// The function's tags (its `ApiDoc::openapi`).
+    base: fn() -> OpenApi,
+    paths: Vec<PathRoutes>,
 }
 
 impl RouteTable {
-    /// A function's routes, under the tags of `doc`.
-    pub fn new(doc: OpenApi) -> Self {
-        Self { router: OpenApiRouter::with_openapi(doc) }
+    /// A function's routes, under the tags of the document `base` makes.
+    pub fn new(base: fn() -> OpenApi) -> Self {
+        Self { base, paths: Vec::new() }
     }
 
-    /// Adds the handlers of one path (made by `utoipa_axum::routes!`).
-    pub fn routes(self, routes: UtoipaMethodRouter<AppState>) -> Self {
-        Self { router: self.router.routes(routes) }
+    /// Adds the handlers of one path (made by [`routes!`]).
+    pub fn routes(mut self, routes: PathRoutes) -> Self {
+        self.paths.push(routes);
+        self
     }
 
     /// The `(method, path)` pairs served.
     pub fn served(&self) -> Vec<(Method, String)> {
-        operations(self.router.get_openapi()).map(|(method, path, _)| (method, path.to_owned())).collect()
+        self.paths
+            .iter()
+            .flat_map(|routes| routes.scopes.iter().map(|(method, _)| (method.clone(), routes.path.clone())))
+            .collect()
     }
 
     /// The function's part of the OpenAPI document.
     pub fn openapi(&self) -> OpenApi {
-        self.router.get_openapi().clone()
+        let doc = self
+            .paths
+            .iter()
+            .fold(OpenApiRouter::with_openapi((self.base)()), |doc, routes| doc.routes((routes.doc)()));
+        doc.into_openapi()
     }
 
     /// The finished router: unknown paths and methods answer in the envelope,
     /// and every request runs inside the request-id and logging middleware.
     pub fn into_router(self, state: AppState) -> Router {
         let cors = state.config.cors_origin.as_deref().and_then(cors);
-        let (router, doc) = self.router.split_for_parts();
-        let scopes = operations(&doc)
-            .filter_map(|(method, path, operation)| Some(((method, path.to_owned()), needed_scopes(operation)?)))
-            .collect();
+        let mut scopes = HashMap::new();
+        let mut router = Router::new();
+        for routes in self.paths {
+            for (method, needed) in routes.scopes {
+                if let Some(needed) = needed {
+                    scopes.insert((method, routes.path.clone()), needed);
+                }
+            }
+            router = router.route(&routes.path, routes.router);
+        }
         router
             .fallback(|| async { AppError::NotFound("no such route".into()) })
             .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
@@ -103,23 +167,24 @@ impl RouteTable {
     }
 }
 
-/// Every operation of a document, with its method and path.
-fn operations(doc: &OpenApi) -> impl Iterator<Item = (Method, &str, &Operation)> {
-    doc.paths.paths.iter().flat_map(|(path, item)| {
-        [
-            (Method::GET, &item.get),
-            (Method::POST, &item.post),
-            (Method::PUT, &item.put),
-            (Method::PATCH, &item.patch),
-            (Method::DELETE, &item.delete),
-        ]
-        .into_iter()
-        .filter_map(move |(method, operation)| Some((method, path.as_str(), operation.as_ref()?)))
-    })
+/// An OpenAPI method as axum names it.
+#[doc(hidden)]
+pub fn method_of(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Trace => Method::TRACE,
+    }
 }
 
 /// The scopes an operation's [`SCOPES_EXTENSION`] names, if it names any.
-fn needed_scopes(operation: &Operation) -> Option<Vec<Scope>> {
+#[doc(hidden)]
+pub fn needed_scopes(operation: &Operation) -> Option<Vec<Scope>> {
     let names = operation.extensions.as_ref()?.get(SCOPES_EXTENSION)?.as_array()?;
     let scopes = names.iter().map(|name| name.as_str()?.parse().ok()).collect::<Option<Vec<Scope>>>();
     Some(scopes.expect("x-scopes names known scopes"))
@@ -259,7 +324,7 @@ pub fn revalidated<T: serde::Serialize>(headers: &axum::http::HeaderMap, version
     crate::envelope::ApiResponse::ok(data).with_etag(version).revalidate().into_response()
 }
 
-/// A JSON body with the content type API.md names, charset included.
+/// A JSON body with the content type docs/api.md names, charset included.
 pub fn json_response<T: serde::Serialize>(status: axum::http::StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => {

@@ -13,7 +13,7 @@ use domain::json::parse;
 
 use crate::error::AppError;
 
-/// The default body limit of API.md.
+/// The default body limit (docs/api.md).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,4 +1,4 @@
-//! Signed requests, for API keys created with `require_signature` (API.md):
+//! Signed requests, for API keys created with `require_signature` (docs/api.md):
 //! `X-Timestamp` (unix seconds, within ±300 s of ours) and `X-Signature`,
 //! lowercase hex of HMAC-SHA256(signing secret,
 //! `"{timestamp}.{METHOD}.{path}.{hex sha256(body)}"`), path without query.
