@@ -20,7 +20,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     // every such value, not only the first, as a form wants them all at once.
     serde_path_to_error::deserialize(&mut deserializer).map_err(|first| {
         let first = field_error(&first.path().to_string(), &first.into_inner());
-        let mut found = every_invalid_field::<T>(serde_json::from_slice(bytes).unwrap_or_default());
+        // Each further field costs a read of the whole body: a form's worth
+        // is named in full, a large body by its first refusal only.
+        let mut found = if bytes.len() <= COLLECT_LIMIT {
+            every_invalid_field::<T>(serde_json::from_slice(bytes).unwrap_or_default())
+        } else {
+            Vec::new()
+        };
         // A refusal only the text shows (a key given twice) is still the one.
         if !found.iter().any(|error| error.field == first.field) {
             found.insert(0, first);
@@ -118,6 +124,14 @@ fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
 /// At most this many invalid fields are named in one answer.
 const MAX_INVALID: usize = 50;
 
+/// At most this many reads of a body to find them: one per field named,
+/// and one per stand-in tried.
+const MAX_READS: usize = 200;
+
+/// Bodies larger than this many bytes are not read again to find more
+/// invalid fields than the first (a form is a few kilobytes at most).
+const COLLECT_LIMIT: usize = 64 * 1024;
+
 /// Every value of `body` that `T` refuses, in the order of the request:
 /// the value serde names is taken out and the body read again, until it
 /// reads. A missing field is named where serde notices it, at the end of
@@ -130,7 +144,7 @@ fn every_invalid_field<T: DeserializeOwned>(mut body: serde_json::Value) -> Vec<
     let mut arrays: Vec<(String, Vec<usize>)> = Vec::new();
     // The stand-ins in place, by field, with the next one to try.
     let mut stand_ins: Vec<(String, usize)> = Vec::new();
-    for _ in 0..MAX_INVALID * STAND_INS.len() {
+    for _ in 0..MAX_READS {
         if found.len() >= MAX_INVALID {
             break;
         }
@@ -400,5 +414,12 @@ mod tests {
         // A key given twice is refused, though the rest reads.
         let twice = br#"{"name": "a", "name": "b", "age": 3, "tags": [], "items": [], "email": "e"}"#;
         assert_eq!(fields(twice), [("body".to_owned(), "duplicate field `name`".to_owned())]);
+    }
+
+    #[test]
+    fn a_large_body_is_not_read_again_past_its_first_refusal() {
+        let padding = "x".repeat(COLLECT_LIMIT);
+        let body = format!(r#"{{"name": 1, "age": "old", "tags": [], "items": [], "email": "{padding}"}}"#);
+        assert_eq!(fields(body.as_bytes()).len(), 1);
     }
 }
