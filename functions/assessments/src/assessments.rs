@@ -231,7 +231,7 @@ pub async fn create(
         deleted_by: None,
         audit: Audit::new(&principal.user_id, state.now()),
     };
-    state.db.create(&tenant.assessment(&assessment.id), &assessment).await?;
+    state.db.insert(&tenant, &assessment).await?;
     store::activity::record(&state, &tenant, &principal.user_id, "assessment.created", &assessment.id).await;
     Ok(ApiResponse::created(AssessmentView::of(assessment, true)))
 }

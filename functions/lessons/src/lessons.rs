@@ -143,7 +143,7 @@ pub async fn create(
         deleted_by: None,
         audit: Audit::new(&principal.user_id, state.now()),
     };
-    state.db.create(&tenant.lesson(&lesson.id), &lesson).await?;
+    state.db.insert(&tenant, &lesson).await?;
     store::activity::record(&state, &tenant, &principal.user_id, "lesson.created", &lesson.id).await;
     tracing::info!(lesson_id = %lesson.id, "lesson created");
     Ok(ApiResponse::created(lesson.into()))
