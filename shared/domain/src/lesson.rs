@@ -69,14 +69,6 @@ impl crate::publication::Publishable for Lesson {
         self.published_at.as_deref()
     }
 
-    fn key_of(tenant: &crate::tenancy::Tenant, id: &str) -> crate::error::Result<crate::tenancy::Key> {
-        Ok(tenant.lesson(&id.parse().map_err(crate::error::Error::internal)?))
-    }
-
-    fn is_live(&self) -> bool {
-        self.deleted_at.is_none()
-    }
-
     fn is_published(&self) -> bool {
         self.status == LessonStatus::Published
     }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::ClassId;
 use crate::record::Record;
 use crate::tenancy::{Key, Tenant};
@@ -46,8 +46,10 @@ pub trait Publishable: Record {
     fn class_entry(tenant: &Tenant, class: &ClassId, id: &Self::Id) -> Key;
     fn published_at(&self) -> Option<&str>;
     /// An item's key from the id a class entry holds.
-    fn key_of(tenant: &Tenant, id: &str) -> Result<Key>;
-    fn is_live(&self) -> bool;
+    fn key_of(tenant: &Tenant, id: &str) -> Result<Key> {
+        let id = id.parse().map_err(|_| Error::internal(format!("a class entry names no {} id: {id}", Self::NAME)))?;
+        Ok(Self::key(tenant, &id))
+    }
     fn is_published(&self) -> bool;
     fn class_ids(&self) -> &[ClassId];
 }

@@ -15,7 +15,7 @@ use crate::tenancy::{Key, Tenant};
 pub trait Record: Serialize + DeserializeOwned + Send + Sync {
     /// What the API calls it in a refusal: "lesson not found".
     const NAME: &'static str;
-    type Id: Send + Sync + std::fmt::Display;
+    type Id: Send + Sync + std::fmt::Display + std::str::FromStr;
 
     /// Where it lives: only a [`Tenant`] names a key.
     fn key(tenant: &Tenant, id: &Self::Id) -> Key;

@@ -287,32 +287,6 @@ impl Db {
             .map_err(build)
     }
 
-    /// A soft delete of a versioned item: `deleted_at`/`deleted_by` and the
-    /// audit fields, on the condition that it is still at `expected_version`.
-    pub fn soft_delete_update(
-        &self,
-        key: &Key,
-        expected_version: u64,
-        by: &UserId,
-        at: OffsetDateTime,
-    ) -> Result<Update, DbError> {
-        self.soft_delete_with(key, expected_version, by, at, Vec::new())
-    }
-
-    /// [`Db::soft_delete_update`], setting `also` in the same write.
-    pub fn soft_delete_with(
-        &self,
-        key: &Key,
-        expected_version: u64,
-        by: &UserId,
-        at: OffsetDateTime,
-        also: Vec<(&str, AttributeValue)>,
-    ) -> Result<Update, DbError> {
-        let mut changes = vec![("deleted_at", string(rfc3339(at))), ("deleted_by", string(by.to_string()))];
-        changes.extend(also);
-        self.update_versioned(key, expected_version, by, at, changes)
-    }
-
     /// A partial update of a versioned item: sets `changes` and the audit
     /// fields, on the condition that the item is still at `expected_version`.
     /// Attributes it does not name (counters, lockout state) are left alone.

@@ -17,7 +17,7 @@ use domain::error::{Error, Result};
 use domain::ids::{ClassId, UserId};
 use domain::principal::{Principal, Role};
 use domain::publication::{ClassEntry, MAX_CLASSES, Publishable};
-use domain::record::expect_version;
+use domain::record::{Field, expect_version};
 use domain::tenancy::{Key, Tenant};
 
 /// True when the caller may read the item: staff always; a student when it
@@ -76,7 +76,7 @@ pub async fn list<T: Publishable>(
             let prefix = T::class_entries_prefix(&class);
             let key = |id: &str| T::key_of(&tenant, id);
             let (found, last_key) = class_page::<T>(state, principal, &class, &prefix, key, limit, start).await?;
-            (found.into_iter().filter(|item| item.is_live() && item.is_published()).collect(), last_key)
+            (found.into_iter().filter(|item| item.deleted_at().is_none() && item.is_published()).collect(), last_key)
         }
     };
     Ok((items, last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key))))
@@ -191,7 +191,9 @@ pub async fn publish<T: Publishable>(
     asked: Vec<ClassId>,
     asked_version: Option<u64>,
 ) -> Result<T> {
-    use crate::db::{Write, string, value};
+    use crate::db::Write;
+    use crate::records::Changes;
+    // A stale version is refused before the classes are looked at.
     expect_version(&item, asked_version)?;
     let added = classes_to_add(state, tenant, principal, item.class_ids(), asked).await?;
     if added.is_empty() {
@@ -200,16 +202,17 @@ pub async fn publish<T: Publishable>(
     let now = domain::clock::rfc3339(state.now());
     let mut class_ids = item.class_ids().to_vec();
     class_ids.extend(added.iter().cloned());
-    let mut writes = vec![Write::Update(state.db.update_versioned(
-        &T::key(tenant, item.id()),
-        item.version(),
+    let changes = Changes::new()
+        .set(Field::<T, str>::new("status"), "published")
+        .set(Field::new("class_ids"), &class_ids)
+        .set(Field::<T, str>::new("published_at"), item.published_at().unwrap_or(&now));
+    let mut writes = vec![Write::Update(state.db.patch_update(
+        tenant,
+        &item,
+        asked_version,
         &principal.user_id,
         state.now(),
-        vec![
-            ("status", string("published")),
-            ("class_ids", value(&class_ids)?),
-            ("published_at", string(item.published_at().unwrap_or(&now))),
-        ],
+        changes,
     )?)];
     for class in &added {
         let placed = ClassEntry { class_id: class.clone(), item_id: item.id().to_string(), published_at: now.clone() };

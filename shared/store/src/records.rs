@@ -8,12 +8,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use domain::clock::rfc3339;
 use domain::error::{Error, Result};
 use domain::ids::UserId;
 use domain::record::{Field, Record, expect_version};
 use domain::tenancy::Tenant;
 
-use crate::db::{Db, DbError, value};
+use crate::db::{Db, DbError, string, value};
 
 /// The fields a patch sets on a record of type `R`, each named by its
 /// [`Field`], so a function crate never writes an attribute name or an
@@ -41,6 +42,13 @@ impl<R> Changes<R> {
             Ok(attribute) => self.set.push((field.name(), attribute)),
             Err(err) => self.unwritable = self.unwritable.or(Some(err)),
         }
+        self
+    }
+
+    /// Marks the record deleted by `by` at `at`: every read then passes it by.
+    fn deleted(mut self, by: &UserId, at: OffsetDateTime) -> Self {
+        self.set.push(("deleted_at", string(rfc3339(at))));
+        self.set.push(("deleted_by", string(by.to_string())));
         self
     }
 
@@ -144,9 +152,7 @@ impl Db {
         at: OffsetDateTime,
         also: Changes<R>,
     ) -> Result<Update> {
-        expect_version(current, asked)?;
-        let sets = also.into_sets()?;
-        Ok(self.soft_delete_with(&R::key(tenant, current.id()), current.version(), by, at, sets)?)
+        self.patch_update(tenant, current, asked, by, at, also.deleted(by, at))
     }
 
     /// Marks `current` deleted (`deleted_at`, `deleted_by`) as its next
@@ -159,8 +165,6 @@ impl Db {
         by: &UserId,
         at: OffsetDateTime,
     ) -> Result<R> {
-        expect_version(current, asked)?;
-        let update = self.soft_delete_update(&R::key(tenant, current.id()), current.version(), by, at)?;
-        self.commit_patch::<R>(update, asked).await
+        self.patch(tenant, current, asked, by, at, Changes::new().deleted(by, at)).await
     }
 }
