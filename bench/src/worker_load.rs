@@ -79,7 +79,7 @@ pub async fn run(template: &Template, provisioned: &Provisioned) -> Result<(), E
     for message in &messages {
         state
             .aws
-            .sqs
+            .sqs()
             .send_message()
             .queue_url(&state.config.queue_url)
             .message_body(serde_json::to_string(message)?)
@@ -88,7 +88,7 @@ pub async fn run(template: &Template, provisioned: &Provisioned) -> Result<(), E
     }
     let poller = Poller {
         worker: worker(Arc::new(TemplateProvider)),
-        sqs: state.aws.sqs.clone(),
+        sqs: state.aws.sqs().clone(),
         queue_url: state.config.queue_url.clone(),
         visibility_timeout: None,
     };

@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
         println!("{}", toolbox_local::openapi_json()?);
         return Ok(());
     }
-    web::logging::init();
+    store::logging::init();
     // Never provision into a real account by accident.
     if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
         return Err("AWS_ENDPOINT_URL must point at the local AWS endpoint (moto); `make dev` sets it".into());
@@ -58,7 +58,7 @@ async fn main() -> Result<(), Error> {
         integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
     let realtime = Realtime::new(state.config.pusher.clone());
     let poller = Poller {
-        sqs: state.aws.sqs.clone(),
+        sqs: state.aws.sqs().clone(),
         queue_url: state.config.queue_url.clone(),
         worker: Arc::new(Worker { state, provider, realtime, lease_seconds: 120 }),
         visibility_timeout: None,

@@ -66,7 +66,7 @@ async fn a_teachers_request_is_queued_run_by_the_local_poller_and_its_lesson_is_
     // The poller shares the test run's queue: it runs other tests' jobs too.
     let poller = toolbox_local::worker::Poller {
         worker: app.worker(integrations::generation::template::TemplateProvider),
-        sqs: app.state.aws.sqs.clone(),
+        sqs: app.state.aws.sqs().clone(),
         queue_url: app.state.config.queue_url.clone(),
         visibility_timeout: Some(1),
     };
@@ -417,7 +417,7 @@ async fn a_body_too_large_for_its_item_is_kept_in_s3_and_read_back() {
     let item: ContentItem = app.state.db.get(&key).await.unwrap().unwrap();
     assert!(item.body.is_some() && item.body_object.is_none());
     // Left for a reader of version 2, marked for the bucket's lifecycle rule.
-    let tags = app.state.aws.s3.get_object_tagging().bucket(&app.state.config.bucket_name).key(&object).send().await;
+    let tags = app.state.aws.s3().get_object_tagging().bucket(&app.state.config.bucket_name).key(&object).send().await;
     let tags = tags.expect("the replaced body is still readable");
     assert!(tags.tag_set().iter().any(|t| t.key() == SUPERSEDED_TAG && t.value() == "true"));
 }
@@ -638,7 +638,7 @@ async fn a_job_whose_message_was_not_sent_is_sent_by_the_outbox_sweep_and_runs()
 
     let poller = toolbox_local::worker::Poller {
         worker,
-        sqs: app.state.aws.sqs.clone(),
+        sqs: app.state.aws.sqs().clone(),
         queue_url: app.state.config.queue_url.clone(),
         visibility_timeout: Some(1),
     };

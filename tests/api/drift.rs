@@ -108,7 +108,7 @@ async fn local_resources_follow_the_template_definitions() {
     let attributes = app
         .state
         .aws
-        .sqs
+        .sqs()
         .get_queue_attributes()
         .queue_url(queue)
         .attribute_names(store::aws::QueueAttributeName::All)

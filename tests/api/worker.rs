@@ -210,7 +210,7 @@ async fn a_large_body_is_stored_in_s3_with_a_pointer_in_the_item() {
     assert!(stored[0].body.is_none());
     let key = stored[0].body_object.clone().expect("a pointer to the body");
     assert!(key.starts_with(&format!("org/{}/content/", admin.org_id)));
-    let object = app.state.aws.s3.get_object().bucket(&app.state.config.bucket_name).key(&key).send().await.unwrap();
+    let object = app.state.aws.s3().get_object().bucket(&app.state.config.bucket_name).key(&key).send().await.unwrap();
     let bytes = object.body.collect().await.unwrap().into_bytes();
     let body: GeneratedContent = serde_json::from_slice(&bytes).unwrap();
     assert!(bytes.len() > domain::content::INLINE_BODY_LIMIT);
@@ -222,7 +222,7 @@ async fn the_local_poller_runs_jobs_and_leaves_a_poison_message_to_the_dead_lett
     let app = TestApp::spawn().await;
     let admin = app.register_org().await;
     let message = queued_job(&app, &admin, lesson()).await;
-    let sqs = app.state.aws.sqs.clone();
+    let sqs = app.state.aws.sqs().clone();
     let queue = app.state.config.queue_url.clone();
     let dead_letters =
         crate::helpers::stack().await.provisioned.physical_id("GenerationDeadLetterQueue").unwrap().to_owned();

@@ -7,7 +7,7 @@
 //! attempt finds the stored grade and answers with it.
 
 use axum::extract::State;
-use domain::assessment::{Assessment, AssessmentStats, LatePolicy, Submission};
+use domain::assessment::{Assessment, AssessmentStats, LatePolicy, Submission, field};
 use domain::clock::rfc3339;
 use domain::error::FieldError;
 use domain::ids::AssessmentId;
@@ -19,8 +19,9 @@ use serde_json::Value;
 use store::AppState;
 use store::activity::{self, Counter};
 use store::cursor;
-use store::db::{Db, DbError, Range, Write, as_stored, number};
+use store::db::{Db, DbError, Range, Write, as_stored};
 use store::publication;
+use store::records::{Changes, Condition};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
@@ -157,7 +158,7 @@ pub async fn submit(
     let mut writes = vec![Write::Put(state.db.put_new(&key, &submission)?)];
     let previous = (attempt.attempt > 1).then(|| tenant.submission(&id, &principal.user_id, attempt.attempt - 1));
     if let Some(previous) = &previous {
-        writes.push(Write::Check(state.db.condition_check(previous, "attribute_exists(pk)", &[], vec![])?));
+        writes.push(Write::Check(state.db.check(previous, Condition::<Submission>::exists())?));
     }
     writes.push(add_to_totals(&state, &tenant, &submission, bucket)?);
     writes.push(activity::count(&state, &tenant, Counter::AssessmentsSubmitted, &principal.user_id, 1)?);
@@ -193,27 +194,17 @@ fn replayed(stored: Submission, assessment: &Assessment, attempt: &Attempt) -> A
 /// The totals one graded submission adds to, in its student's shard;
 /// `bucket` is its whole percent.
 fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission, bucket: u32) -> Result<Write, DbError> {
-    let mut adds =
-        vec!["submissions :one".to_owned(), "passed :passed".to_owned(), "percent_total :percent".to_owned()];
-    let mut names = vec![("#h".to_owned(), AssessmentStats::histogram_attribute(bucket))];
-    adds.push("#h :one".to_owned());
-    for (index, _) in submission.graded.iter().enumerate().filter(|(_, g)| g.correct) {
-        adds.push(format!("#q{index} :one"));
-        names.push((format!("#q{index}"), AssessmentStats::correct_attribute(index)));
-    }
-    let names: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let update = state.db.update(
-        &tenant.assessment_stats(&submission.assessment_id, activity::shard_of(&submission.student_id)),
-        &format!("ADD {}", adds.join(", ")),
-        None,
-        &names,
-        vec![
-            (":one", number(1)),
-            (":passed", number(u64::from(submission.passed))),
-            (":percent", number(submission.percent)),
-        ],
-    )?;
-    Ok(Write::Update(update))
+    let correct = submission.graded.iter().enumerate().filter(|(_, graded)| graded.correct);
+    let changes = correct.fold(
+        Changes::new()
+            .add(field::SUBMISSIONS, 1)
+            .add(field::PASSED, u64::from(submission.passed))
+            .add(field::PERCENT_TOTAL, submission.percent)
+            .add(field::histogram(bucket), 1),
+        |changes, (index, _)| changes.add(field::correct(index), 1),
+    );
+    let shard = activity::shard_of(&submission.student_id);
+    Ok(Write::Update(state.db.update_with(&tenant.assessment_stats(&submission.assessment_id, shard), changes)?))
 }
 
 /// Graded submissions, by student and attempt: every one for teachers and

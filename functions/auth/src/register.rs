@@ -10,16 +10,17 @@ use domain::clock::rfc3339;
 use domain::error::FieldError;
 use domain::fields::{Email, OrgName, Password, PersonName, Username};
 use domain::ids::UserId;
-use domain::invite::Invite;
+use domain::invite::{self, Invite};
 use domain::json::present;
-use domain::organization::{OrgSettings, OrgStatus, Organization, Tier};
+use domain::organization::{self, OrgSettings, OrgStatus, Organization, Tier};
 use domain::principal::Role;
 use domain::tenancy::{Lookup, Tenant, global};
-use domain::user::{User, directory};
+use domain::user::{self, User, directory};
 use integrations::usage_plans::UsagePlans;
 use serde::Deserialize;
 use store::AppState;
-use store::db::{DbError, Write, number, string};
+use store::db::{DbError, Write};
+use store::records::{Changes, Condition};
 use store::secret::sha256_hex;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
@@ -258,37 +259,28 @@ async fn join_with_invite(
     // the condition that nobody spent or withdrew it first: single use, even
     // in a race.
     let mut writes = vec![
-        Write::Update(db.update(
-            &tenant.invite(&invite.id),
-            "SET used_at = :now, used_by = :user",
-            Some(
-                "attribute_exists(pk) AND attribute_not_exists(used_at) AND attribute_not_exists(deleted_at) \
-                 AND expires_at > :epoch",
-            ),
-            &[],
-            vec![
-                (":now", string(rfc3339(now))),
-                (":user", string(user.id.to_string())),
-                (":epoch", number(now.unix_timestamp())),
-            ],
-        )?),
+        Write::Update(
+            db.update_with(
+                &tenant.invite(&invite.id),
+                Changes::new().set(invite::field::USED_AT, &rfc3339(now)).set(invite::field::USED_BY, &user.id).when(
+                    Condition::live()
+                        .and(Condition::absent(invite::field::USED_AT))
+                        .and(Condition::above(invite::field::EXPIRES_AT, &now.unix_timestamp())),
+                ),
+            )?,
+        ),
         Write::Delete(db.delete(&global::invite_token(&token_hash))?),
         // An invite is only as good as its sender: one sent by an admin who
         // has since been demoted or removed no longer admits anyone.
-        Write::Check(db.condition_check(
+        Write::Check(db.check(
             &tenant.user(&invite.created_by),
-            "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #role = :admin",
-            &[("#role", "role")],
-            vec![(":admin", string(Role::Admin.as_str()))],
+            Condition::live().and(Condition::equals(user::field::ROLE, &Role::Admin)),
         )?),
     ];
     if invite.role == Role::Admin {
-        writes.push(Write::Update(db.update(
+        writes.push(Write::Update(db.update_with(
             &tenant.organization(),
-            "SET admin_count = admin_count + :one",
-            Some("attribute_exists(pk)"),
-            &[],
-            vec![(":one", number(1))],
+            Changes::new().add(organization::field::ADMIN_COUNT, 1).when(Condition::exists()),
         )?));
     }
     let offset = writes.len();

@@ -1,17 +1,20 @@
 //! `POST /auth/refresh` (rotation with reuse detection), `POST /auth/logout`
 //! and `POST /auth/logout-all`.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use credentials::refresh::RefreshToken;
 use domain::clock::rfc3339;
 use domain::organization::{OrgStatus, Organization};
-use domain::session::{SPENT_HASHES_KEPT, Session};
+use domain::session::{self, SPENT_HASHES_KEPT, Session};
 use domain::tenancy::Tenant;
-use domain::user::User;
+use domain::user::{self, User};
 use serde::{Deserialize, Serialize};
 use store::AppState;
-use store::db::{Db, DbError, empty_map, number, string, value};
+use store::db::{Db, DbError};
+use store::records::{Changes, Condition};
 use store::sessions;
 use store::users;
 use subtle::ConstantTimeEq;
@@ -100,18 +103,17 @@ pub async fn refresh(
         .chain(stored.spent_hashes.iter().cloned())
         .take(SPENT_HASHES_KEPT)
         .collect();
-    let rotate = state.db.update(
+    let rotate = state.db.update_with(
         &tenant.session(&presented.user_id, &presented.session_id),
-        "SET token_hash = :next, spent_hashes = :spent, generation = generation + :one, last_used_at = :now",
-        Some("token_hash = :current AND attribute_not_exists(revoked_at)"),
-        &[],
-        vec![
-            (":next", string(next.secret_hash())),
-            (":spent", value(&spent)?),
-            (":one", number(1)),
-            (":now", string(rfc3339(now))),
-            (":current", string(presented_hash)),
-        ],
+        Changes::new()
+            .set(session::field::TOKEN_HASH, &next.secret_hash())
+            .set(session::field::SPENT_HASHES, &spent)
+            .add(session::field::GENERATION, 1)
+            .set(session::field::LAST_USED_AT, &rfc3339(now))
+            .when(
+                Condition::equals(session::field::TOKEN_HASH, &presented_hash)
+                    .and(Condition::absent(session::field::REVOKED_AT)),
+            ),
     )?;
     match state.db.run_update(rotate).await {
         Ok(_) => Ok(ApiResponse::ok(respond(&state, &keys, user, &next)).no_store()),
@@ -193,12 +195,9 @@ pub async fn logout_all(
     let tenant = tenant.clone();
     let user = users::find_active(&state.db, &tenant, &principal.user_id).await?;
     let now = state.now();
-    let end_all = state.db.update(
+    let end_all = state.db.update_with(
         &tenant.user(&user.id),
-        "SET #sessions = :none",
-        Some("attribute_exists(pk) AND attribute_not_exists(deleted_at)"),
-        &[("#sessions", "sessions")],
-        vec![(":none", empty_map())],
+        Changes::new().set(user::field::SESSIONS, &BTreeMap::new()).when(Condition::live()),
     )?;
     state.db.run_update(end_all).await.map_err(|err| match err {
         DbError::ConditionFailed => AppError::not_found("user"),

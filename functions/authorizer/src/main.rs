@@ -3,7 +3,7 @@ use store::AppState;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    web::logging::init();
+    store::logging::init();
     let state = AppState::from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| toolbox_authorizer::handle(&state, event.payload))).await
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use axum::extract::{Path, State};
-use domain::class::{Class, RosterEntry, RosterRole};
+use domain::class::{Class, RosterEntry, RosterRole, field};
 use domain::clock::rfc3339;
 use domain::ids::{ClassId, UserId};
 use domain::principal::Role;
@@ -14,7 +14,8 @@ use domain::user::User;
 use serde::Deserialize;
 use store::AppState;
 use store::cursor;
-use store::db::{Db, DbError, Range, Write, number, string};
+use store::db::{Db, DbError, Range, Write};
+use store::records::{Changes, Condition};
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -198,13 +199,8 @@ async fn write_entries(
 
 /// `student_count` moved by `by`, on the condition that the class lives.
 fn count_change(state: &AppState, tenant: &Tenant, class: &ClassId, by: i64) -> Result<Write, DbError> {
-    Ok(Write::Update(state.db.update(
-        &tenant.class(class),
-        "ADD student_count :by",
-        Some("attribute_exists(pk) AND attribute_not_exists(deleted_at)"),
-        &[],
-        vec![(":by", number(by))],
-    )?))
+    let changes = Changes::new().add(field::STUDENT_COUNT, by).when(Condition::live());
+    Ok(Write::Update(state.db.update_with(&tenant.class(class), changes)?))
 }
 
 /// Removes a student from a class.
@@ -235,8 +231,7 @@ pub async fn remove(
     let class = state.db.live::<Class>(&tenant, &id).await?;
     principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let entry = tenant.roster_entry(&id, &student);
-    let delete =
-        state.db.delete_if(&entry, "#role = :student", &[("#role", "role")], vec![(":student", string("student"))])?;
+    let delete = state.db.delete_when(&entry, Condition::equals(field::ROSTER_ROLE, &RosterRole::Student))?;
     let writes = vec![Write::Delete(delete), count_change(&state, &tenant, &id, -1)?];
     match state.db.transact(writes).await {
         Ok(()) => {

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use aws_sdk_dynamodb::types::Update;
 use domain::audit::Audit;
 use domain::clock::rfc3339;
 use domain::content::{ContentItem, ContentStatus};
 use domain::generation::content::GeneratedContent;
 use domain::ids::ContentId;
-use domain::job::{Job, JobMessage, JobStatus};
+use domain::job::{Job, JobMessage, JobStatus, field};
 use domain::tenancy::Tenant;
 use integrations::generation::pipeline::{self, PipelineError};
 use integrations::generation::provider::{Provider, ProviderError, Stage};
@@ -21,7 +21,8 @@ use integrations::pusher::Realtime;
 use serde_json::json;
 use store::AppState;
 use store::bodies::StoredBody;
-use store::db::{Db, DbError, Write, number, string};
+use store::db::{Db, DbError, Write};
+use store::records::{Changes, Condition};
 use store::search;
 use tracing::Instrument;
 
@@ -170,27 +171,18 @@ impl Worker {
     /// `None` when there is nothing to do (finished, or gone).
     async fn claim(&self, tenant: &Tenant, message: &JobMessage) -> Result<Option<Job>, Retry> {
         let now = self.state.now();
+        let lapsed = Condition::equals(field::STATUS, &JobStatus::Running)
+            .and(Condition::below(field::LEASE_UNTIL, &now.unix_timestamp()));
+        let claim = moved_to(tenant, JobStatus::Running)
+            .set(field::LEASE_UNTIL, &(now.unix_timestamp() + self.lease_seconds))
+            .add(field::ATTEMPTS, 1)
+            .set(field::STAGE, Stage::Outline.as_str())
+            .set(field::UPDATED_AT, &rfc3339(now))
+            .when(Condition::exists().and(Condition::equals(field::STATUS, &JobStatus::Queued).or(lapsed)));
         let update = self
             .state
             .db
-            .update(
-                &tenant.job(&message.job_id),
-                "SET #status = :running, gsi1pk = :index, lease_until = :lease, \
-                 attempts = if_not_exists(attempts, :zero) + :one, stage = :outline, updated_at = :at",
-                Some("attribute_exists(pk) AND (#status = :queued OR (#status = :running AND lease_until < :now))"),
-                &[("#status", "status")],
-                vec![
-                    (":running", string(JobStatus::Running.as_str())),
-                    (":index", string(tenant.jobs_in_status(JobStatus::Running.as_str()))),
-                    (":queued", string(JobStatus::Queued.as_str())),
-                    (":lease", number(now.unix_timestamp() + self.lease_seconds)),
-                    (":now", number(now.unix_timestamp())),
-                    (":zero", number(0)),
-                    (":one", number(1)),
-                    (":outline", string(Stage::Outline.as_str())),
-                    (":at", string(rfc3339(now))),
-                ],
-            )
+            .update_with(&tenant.job(&message.job_id), claim)
             .map_err(|_| Retry("the claim could not be written"))?;
         match self.state.db.run_update(update).await {
             Ok(item) => Db::decode(item).map(Some).map_err(|_| Retry("the job is unreadable")),
@@ -215,50 +207,16 @@ impl Worker {
 
     /// An update of the job on the condition that this claim still holds: a
     /// claim that lapsed and was taken over must not overwrite the new one.
-    /// With `status`, the job moves to it (and to its place in `gsi1`).
-    fn under_claim(
-        &self,
-        tenant: &Tenant,
-        job: &Job,
-        status: Option<JobStatus>,
-        set: &str,
-        mut values: Vec<(&str, AttributeValue)>,
-    ) -> Result<Update, DbError> {
-        let set = match status {
-            Some(status) => {
-                values.push((":new_status", string(status.as_str())));
-                values.push((":index", string(tenant.jobs_in_status(status.as_str()))));
-                format!("#status = :new_status, gsi1pk = :index, {set}")
-            }
-            None => set.to_owned(),
-        };
-        // `error` is a reserved word in DynamoDB expressions.
-        let mut names = vec![("#status", "status")];
-        if set.contains("#error") {
-            names.push(("#error", "error"));
-        }
-        values.extend([
-            (":running", string(JobStatus::Running.as_str())),
-            (":attempt", number(job.attempts)),
-            (":at", string(rfc3339(self.state.now()))),
-        ]);
-        self.state.db.update(
-            &tenant.job(&job.id),
-            &format!("SET updated_at = :at, {set}"),
-            Some("#status = :running AND attempts = :attempt"),
-            &names,
-            values,
-        )
+    fn under_claim(&self, tenant: &Tenant, job: &Job, changes: Changes<Job>) -> Result<Update, DbError> {
+        let claimed = Condition::equals(field::STATUS, &JobStatus::Running)
+            .and(Condition::equals(field::ATTEMPTS, &job.attempts));
+        let changes = changes.set(field::UPDATED_AT, &rfc3339(self.state.now())).when(claimed);
+        self.state.db.update_with(&tenant.job(&job.id), changes)
     }
 
     async fn progress(&self, tenant: &Tenant, job: &Job, stage: Stage, progress: u8) {
-        let recorded = match self.under_claim(
-            tenant,
-            job,
-            None,
-            "stage = :stage, progress = :progress",
-            vec![(":stage", string(stage.as_str())), (":progress", number(progress))],
-        ) {
+        let changes = Changes::new().set(field::STAGE, stage.as_str()).set(field::PROGRESS, &progress);
+        let recorded = match self.under_claim(tenant, job, changes) {
             Ok(update) => self.state.db.run_update(update).await.map(drop),
             Err(err) => Err(err),
         };
@@ -318,13 +276,11 @@ impl Worker {
                 self.under_claim(
                     tenant,
                     job,
-                    Some(JobStatus::Succeeded),
-                    "content_id = :content, progress = :hundred, stage = :review REMOVE lease_until",
-                    vec![
-                        (":content", string(id.to_string())),
-                        (":hundred", number(100)),
-                        (":review", string("review")),
-                    ],
+                    moved_to(tenant, JobStatus::Succeeded)
+                        .set(field::CONTENT_ID, &id)
+                        .set(field::PROGRESS, &100)
+                        .set(field::STAGE, "review")
+                        .remove(field::LEASE_UNTIL),
                 )
                 .map_err(done)?,
             ),
@@ -351,9 +307,7 @@ impl Worker {
             .under_claim(
                 tenant,
                 job,
-                Some(JobStatus::Failed),
-                "#error = :error REMOVE lease_until",
-                vec![(":error", string(reason))],
+                moved_to(tenant, JobStatus::Failed).set(field::ERROR, reason).remove(field::LEASE_UNTIL),
             )
             .map_err(|_| Retry("the failure could not be written"))?;
         match self.state.db.run_update(update).await {
@@ -368,13 +322,9 @@ impl Worker {
 
     /// Gives the job back to the queue's next delivery.
     async fn release(&self, tenant: &Tenant, job: &Job) {
-        let released = match self.under_claim(
-            tenant,
-            job,
-            Some(JobStatus::Queued),
-            "stage = :outline REMOVE lease_until",
-            vec![(":outline", string(Stage::Outline.as_str()))],
-        ) {
+        let changes =
+            moved_to(tenant, JobStatus::Queued).set(field::STAGE, Stage::Outline.as_str()).remove(field::LEASE_UNTIL);
+        let released = match self.under_claim(tenant, job, changes) {
             Ok(update) => self.state.db.run_update(update).await.map(drop),
             Err(err) => Err(err),
         };
@@ -382,4 +332,9 @@ impl Worker {
             tracing::warn!(error = %err, "job not released; its claim will lapse");
         }
     }
+}
+
+/// A job moved to `status`, and to its place in the tenant's list by status.
+fn moved_to(tenant: &Tenant, status: JobStatus) -> Changes<Job> {
+    Changes::new().set(field::STATUS, &status).set(field::STATUS_INDEX, &tenant.jobs_in_status(status.as_str()))
 }

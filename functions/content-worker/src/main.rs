@@ -7,7 +7,7 @@ use toolbox_content_worker::{Invocation, Worker};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    web::logging::init();
+    store::logging::init();
     let state = store::AppState::from_env().await?;
     let provider =
         integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;

@@ -129,13 +129,13 @@ async fn ready(State(state): State<AppState>) -> AppResult<ApiResponse<Readiness
         timed("dynamodb", aws.dynamodb.describe_table().table_name(&config.table_name).send()),
         timed(
             "sqs",
-            aws.sqs
+            aws.sqs()
                 .get_queue_attributes()
                 .queue_url(&config.queue_url)
                 .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
                 .send()
         ),
-        timed("s3", aws.s3.head_bucket().bucket(&config.bucket_name).send()),
+        timed("s3", aws.s3().head_bucket().bucket(&config.bucket_name).send()),
         timed("secretsmanager", aws.secrets.describe_secret().secret_id(&config.jwt_secret_id).send()),
     );
     let checks = BTreeMap::from([dynamodb, sqs, s3, secrets]);

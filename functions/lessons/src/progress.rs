@@ -13,15 +13,16 @@ use domain::ids::{LessonId, UserId};
 use domain::json::whole;
 use domain::lesson::Lesson;
 use domain::principal::Role;
-use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report};
+use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report, field};
 use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::activity::{self, Counter};
 use store::cursor;
-use store::db::{Db, DbError, Range, Write, number};
+use store::db::{Db, DbError, Range, Write};
 use store::guardian::read_with_link;
 use store::publication;
+use store::records::Changes;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -175,21 +176,13 @@ fn add_to_totals(
     student: &UserId,
     delta: &LessonStats,
 ) -> Result<Write, DbError> {
-    let update = state.db.update(
-        &tenant.lesson_stats(lesson, activity::shard_of(student)),
-        "ADD learners :learners, started :started, completed :completed, \
-         time_spent_total :time, percent_total :percent",
-        None,
-        &[],
-        vec![
-            (":learners", number(delta.learners)),
-            (":started", number(delta.started)),
-            (":completed", number(delta.completed)),
-            (":time", number(delta.time_spent_total)),
-            (":percent", number(delta.percent_total)),
-        ],
-    )?;
-    Ok(Write::Update(update))
+    let changes = Changes::new()
+        .add(field::LEARNERS, delta.learners)
+        .add(field::STARTED, delta.started)
+        .add(field::COMPLETED, delta.completed)
+        .add(field::TIME_SPENT_TOTAL, delta.time_spent_total)
+        .add(field::PERCENT_TOTAL, delta.percent_total);
+    Ok(Write::Update(state.db.update_with(&tenant.lesson_stats(lesson, activity::shard_of(student)), changes)?))
 }
 
 /// One student's progress through one lesson: a student's own, a linked

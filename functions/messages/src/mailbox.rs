@@ -9,13 +9,15 @@ use axum::http::{StatusCode, Uri};
 use domain::clock::rfc3339;
 use domain::ids::MessageId;
 use domain::json::present;
-use domain::message::{InboxEntry, Message};
+use domain::message::{self, InboxEntry, Message, field};
 use domain::principal::Principal;
+use domain::record::Field;
 use domain::tenancy::Tenant;
 use serde::Deserialize;
 use store::AppState;
 use store::cursor;
-use store::db::{AttributeValue, Db, DbError, Range, Write, string, value};
+use store::db::{Db, DbError, Range, Write};
+use store::records::{Changes, Condition};
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -121,12 +123,8 @@ pub async fn unread_count(
 ) -> AppResult<ApiResponse<UnreadCount>> {
     principal.require_user()?;
     let tenant = tenant.clone();
-    #[derive(Deserialize)]
-    struct Counter {
-        #[serde(default)]
-        count: i64,
-    }
-    let count = state.db.get::<Counter>(&tenant.unread_counter(&principal.user_id)).await?.map_or(0, |c| c.count);
+    let count =
+        state.db.get::<message::UnreadCount>(&tenant.unread_counter(&principal.user_id)).await?.map_or(0, |c| c.count);
     Ok(ApiResponse::ok(UnreadCount { unread: count.max(0) as u64 }))
 }
 
@@ -160,11 +158,10 @@ pub async fn get(
     Ok(ApiResponse::ok(MessageView::of(entry, Some(message))))
 }
 
-/// A change of one's copy that may move the unread count: the attribute it
-/// sets and its value, and how the count moves.
+/// A change of one's copy that may move the unread count: what it sets,
+/// and how the count moves.
 struct CopyChange {
-    set: &'static str,
-    to: AttributeValue,
+    changes: Changes<InboxEntry>,
     unread_by: i64,
 }
 
@@ -182,14 +179,10 @@ async fn change_copy(
     let tenant = Tenant::of(principal);
     for _ in 0..MAX_RACES {
         let (key, entry) = own_copy(state, &tenant, &principal.user_id, id).await?;
-        let Some(CopyChange { set, to, unread_by }) = change(&entry) else { return Ok(entry) };
-        let update = state.db.update(
-            &key,
-            "SET #set = :to",
-            Some("#read = :was AND attribute_not_exists(deleted_at)"),
-            &[("#set", set), ("#read", "read")],
-            vec![(":to", to), (":was", value(&entry.read)?)],
-        )?;
+        let Some(CopyChange { changes, unread_by }) = change(&entry) else { return Ok(entry) };
+        let update = state
+            .db
+            .update_with(&key, changes.when(Condition::live().and(Condition::equals(field::READ, &entry.read))))?;
         let mut writes = vec![Write::Update(update)];
         if unread_by != 0 {
             writes.push(unread_change(state, &tenant, &principal.user_id, unread_by)?);
@@ -208,9 +201,8 @@ async fn change_copy(
 /// Nothing changes when it is already so, or when it is one's own sent copy.
 async fn set_read(state: &AppState, principal: &Principal, id: &MessageId, read: bool) -> AppResult<MessageView> {
     let change = |entry: &InboxEntry| {
-        (!entry.sent && entry.read != read).then_some(CopyChange {
-            set: "read",
-            to: AttributeValue::Bool(read),
+        (!entry.sent && entry.read != read).then(|| CopyChange {
+            changes: Changes::new().set(field::READ, &read),
             unread_by: if read { -1 } else { 1 },
         })
     };
@@ -270,7 +262,7 @@ async fn set_flag(
     state: &AppState,
     principal: &Principal,
     id: &MessageId,
-    flag: &str,
+    flag: Field<InboxEntry, bool>,
     on: bool,
 ) -> AppResult<MessageView> {
     principal.require_user()?;
@@ -280,13 +272,7 @@ async fn set_flag(
         // The sent box is one Query of one's own copies, without these flags.
         return Err(AppError::Conflict("only received messages are starred or archived".into()));
     }
-    let update = state.db.update(
-        &key,
-        "SET #flag = :on",
-        Some("attribute_exists(pk) AND attribute_not_exists(deleted_at)"),
-        &[("#flag", flag)],
-        vec![(":on", value(&on)?)],
-    )?;
+    let update = state.db.update_with(&key, Changes::new().set(flag, &on).when(Condition::live()))?;
     let item = state.db.run_update(update).await.map_err(|err| match err {
         DbError::ConditionFailed => AppError::not_found("message"),
         other => other.into(),
@@ -325,7 +311,7 @@ pub async fn star(
     PathId(id): PathId<MessageId>,
     OptionalJson(body): OptionalJson<Starred>,
 ) -> AppResult<ApiResponse<MessageView>> {
-    Ok(ApiResponse::ok(set_flag(&state, &principal, &id, "starred", body.starred.unwrap_or(true)).await?))
+    Ok(ApiResponse::ok(set_flag(&state, &principal, &id, field::STARRED, body.starred.unwrap_or(true)).await?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -359,7 +345,7 @@ pub async fn archive(
     PathId(id): PathId<MessageId>,
     OptionalJson(body): OptionalJson<Archived>,
 ) -> AppResult<ApiResponse<MessageView>> {
-    Ok(ApiResponse::ok(set_flag(&state, &principal, &id, "archived", body.archived.unwrap_or(true)).await?))
+    Ok(ApiResponse::ok(set_flag(&state, &principal, &id, field::ARCHIVED, body.archived.unwrap_or(true)).await?))
 }
 
 /// Deletes a message for oneself: it leaves one's boxes and threads (an
@@ -382,9 +368,10 @@ pub async fn delete(
     Caller(principal, _): Caller,
     PathId(id): PathId<MessageId>,
 ) -> AppResult<StatusCode> {
-    let now = string(rfc3339(state.now()));
+    let now = rfc3339(state.now());
     let change = |entry: &InboxEntry| {
-        Some(CopyChange { set: "deleted_at", to: now.clone(), unread_by: if entry.read { 0 } else { -1 } })
+        let changes = Changes::new().set(field::DELETED_AT, &now);
+        Some(CopyChange { changes, unread_by: if entry.read { 0 } else { -1 } })
     };
     change_copy(&state, &principal, &id, change).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -12,7 +12,7 @@ use domain::class::{Class, RosterEntry, RosterRole};
 use domain::clock::rfc3339;
 use domain::ids::{ClassId, MessageId, ThreadId, UserId};
 use domain::json::present;
-use domain::message::{Audience, InboxEntry, MAX_PARTICIPANTS, Message, Thread, preview};
+use domain::message::{Audience, InboxEntry, MAX_PARTICIPANTS, Message, Thread, field, preview};
 use domain::principal::{Principal, Role};
 use domain::tenancy::Tenant;
 use domain::user::User;
@@ -21,7 +21,8 @@ use serde::Deserialize;
 use serde_json::json;
 use store::AppState;
 use store::activity::{self, Counter};
-use store::db::{Db, DbError, Range, Write, number, value};
+use store::db::{Db, DbError, Range, Write};
+use store::records::Changes;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -246,13 +247,9 @@ pub async fn send(
         writes.push(Write::Put(state.db.put_new(&tenant.thread(&thread.id), &thread)?));
     } else if audience.participants != thread.participants || audience.staff != thread.staff_ids {
         // Who joined the class since may now read the thread.
-        writes.push(Write::Update(state.db.update(
-            &tenant.thread(&thread.id),
-            "SET participants = :participants, staff_ids = :staff_ids",
-            None,
-            &[],
-            vec![(":participants", value(&audience.participants)?), (":staff_ids", value(&audience.staff)?)],
-        )?));
+        let changes =
+            Changes::new().set(field::PARTICIPANTS, &audience.participants).set(field::STAFF_IDS, &audience.staff);
+        writes.push(Write::Update(state.db.update_with(&tenant.thread(&thread.id), changes)?));
     }
     writes.push(Write::Put(state.db.put_new(&tenant.thread_message(&thread.id, &message.id), &message)?));
     writes.push(Write::Put(state.db.put_new(&tenant.sent_entry(&principal.user_id, &message.id), &own)?));
@@ -274,14 +271,7 @@ pub async fn send(
 
 /// A user's unread count moved by `by`, for the transaction that changes a copy's read state.
 pub(crate) fn unread_change(state: &AppState, tenant: &Tenant, user: &UserId, by: i64) -> Result<Write, DbError> {
-    let update = state.db.update(
-        &tenant.unread_counter(user),
-        "ADD #count :by",
-        None,
-        &[("#count", "count")],
-        vec![(":by", number(by))],
-    )?;
-    Ok(Write::Update(update))
+    Ok(Write::Update(state.db.update_with(&tenant.unread_counter(user), Changes::new().add(field::UNREAD, by))?))
 }
 
 /// `message.created` on each recipient's private channel; a failure is logged.

@@ -7,14 +7,15 @@ use axum::http::StatusCode;
 use domain::clock::rfc3339;
 use domain::fields::Email;
 use domain::ids::{InviteId, UserId};
-use domain::invite::{Invite, InviteStatus, TOKEN_PREFIX};
+use domain::invite::{Invite, InviteStatus, TOKEN_PREFIX, field};
 use domain::principal::Role;
 use domain::tenancy::{Lookup, Tenant, global};
 use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::cursor;
-use store::db::{DbError, Range, Write, string};
+use store::db::{DbError, Range, Write};
 use store::quota::Quota;
+use store::records::{Changes, Condition};
 use store::secret::{random_secret, sha256_hex};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -220,12 +221,12 @@ pub async fn withdraw(
         return Err(AppError::Conflict("the invite has already been used".into()));
     }
     let now = state.now();
-    let mark = state.db.update(
+    let mark = state.db.update_with(
         &tenant.invite(&id),
-        "SET deleted_at = :now, deleted_by = :by",
-        Some("attribute_exists(pk) AND attribute_not_exists(used_at) AND attribute_not_exists(deleted_at)"),
-        &[],
-        vec![(":now", string(rfc3339(now))), (":by", string(principal.user_id.to_string()))],
+        Changes::new()
+            .set(field::DELETED_AT, &rfc3339(now))
+            .set(field::DELETED_BY, &principal.user_id)
+            .when(Condition::live().and(Condition::absent(field::USED_AT))),
     )?;
     let lookup = state.db.delete(&global::invite_token(&invite.token_hash))?;
     state.db.transact(vec![Write::Update(mark), Write::Delete(lookup)]).await.map_err(|err| match err {

@@ -14,13 +14,14 @@ use std::collections::BTreeMap;
 use store::AppState;
 use store::api_keys;
 use store::cursor;
-use store::db::{DbError, Range, Write, number};
+use store::db::{DbError, Range, Write};
 use store::membership;
 use store::users;
 use utoipa::ToSchema;
 
+use domain::organization::field::ADMIN_COUNT;
 use domain::user::field;
-use store::records::Changes;
+use store::records::{Changes, Condition};
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::Caller;
@@ -115,24 +116,13 @@ fn admin_count_change(
     from: Role,
     to: Option<Role>,
 ) -> Result<Option<Write>, DbError> {
-    let update = match (from == Role::Admin, to == Some(Role::Admin)) {
-        (true, false) => state.db.update(
-            &tenant.organization(),
-            "SET admin_count = admin_count - :one",
-            Some("admin_count > :one"),
-            &[],
-            vec![(":one", number(1))],
-        )?,
-        (false, true) => state.db.update(
-            &tenant.organization(),
-            "SET admin_count = admin_count + :one",
-            Some("attribute_exists(pk)"),
-            &[],
-            vec![(":one", number(1))],
-        )?,
+    let changes = match (from == Role::Admin, to == Some(Role::Admin)) {
+        // The last admin stays: the organization is never left without one.
+        (true, false) => Changes::new().add(ADMIN_COUNT, -1).when(Condition::above(ADMIN_COUNT, &1)),
+        (false, true) => Changes::new().add(ADMIN_COUNT, 1).when(Condition::exists()),
         _ => return Ok(None),
     };
-    Ok(Some(Write::Update(update)))
+    Ok(Some(Write::Update(state.db.update_with(&tenant.organization(), changes)?)))
 }
 
 /// The member an admin acts on, in the admin's own organization. Only a

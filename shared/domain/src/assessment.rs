@@ -154,7 +154,7 @@ crate::record!(Assessment, AssessmentId, "assessment", assessment);
 
 /// The fields a change to an assessment names.
 pub mod field {
-    use super::{Assessment, LatePolicy, Question};
+    use super::{Assessment, AssessmentStats, LatePolicy, Question};
     use crate::record::Field;
 
     pub const TITLE: Field<Assessment, str> = Field::new("title");
@@ -166,6 +166,21 @@ pub mod field {
     pub const LATE_PENALTY_PERCENT: Field<Assessment, u8> = Field::new("late_penalty_percent");
     pub const PASS_PERCENT: Field<Assessment, u8> = Field::new("pass_percent");
     pub const SHOW_ANSWERS: Field<Assessment, bool> = Field::new("show_answers");
+
+    /// The counters one graded submission moves, in its student's shard.
+    pub const SUBMISSIONS: Field<AssessmentStats, u64> = Field::new("submissions");
+    pub const PASSED: Field<AssessmentStats, u64> = Field::new("passed");
+    pub const PERCENT_TOTAL: Field<AssessmentStats, f64> = Field::new("percent_total");
+
+    /// The histogram's counter of submissions scoring `whole_percent`.
+    pub fn histogram(whole_percent: u32) -> Field<AssessmentStats, u64> {
+        Field::named(AssessmentStats::histogram_attribute(whole_percent))
+    }
+
+    /// The counter of right answers to question `index`.
+    pub fn correct(index: usize) -> Field<AssessmentStats, u64> {
+        Field::named(AssessmentStats::correct_attribute(index))
+    }
 }
 
 impl Assessment {

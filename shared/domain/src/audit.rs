@@ -22,7 +22,7 @@ impl Audit {
         Self { created_at: now.clone(), created_by: by.clone(), updated_at: now, updated_by: by.clone(), version: 1 }
     }
 
-    /// The fields as `Db::update_versioned` leaves them after a committed
+    /// The fields as a patch (`Db::patch_update`) leaves them after a committed
     /// update, so a handler can answer without reading the item again.
     pub fn updated(self, by: &UserId, at: OffsetDateTime) -> Self {
         Self { updated_at: rfc3339(at), updated_by: by.clone(), version: self.version + 1, ..self }

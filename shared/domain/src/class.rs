@@ -39,7 +39,7 @@ crate::record!(Class, ClassId, "class", class);
 
 /// The fields a change to a class names.
 pub mod field {
-    use super::{Class, ClassDescription, ClassName, GradeLevel, Subject, UserId};
+    use super::{Class, ClassDescription, ClassName, GradeLevel, RosterEntry, RosterRole, Subject, UserId};
     use crate::record::Field;
 
     pub const NAME: Field<Class, ClassName> = Field::new("name");
@@ -47,6 +47,9 @@ pub mod field {
     pub const GRADE_LEVEL: Field<Class, Option<GradeLevel>> = Field::new("grade_level");
     pub const DESCRIPTION: Field<Class, Option<ClassDescription>> = Field::new("description");
     pub const TEACHER_ID: Field<Class, UserId> = Field::new("teacher_id");
+    /// Moved by roster changes, never set.
+    pub const STUDENT_COUNT: Field<Class, u64> = Field::new("student_count");
+    pub const ROSTER_ROLE: Field<RosterEntry, RosterRole> = Field::new("role");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -33,6 +33,19 @@ pub struct Invite {
     pub deleted_by: Option<UserId>,
 }
 
+/// The fields spending or withdrawing an invite names.
+pub mod field {
+    use super::Invite;
+    use crate::ids::UserId;
+    use crate::record::Field;
+
+    pub const EXPIRES_AT: Field<Invite, i64> = Field::new("expires_at");
+    pub const USED_AT: Field<Invite, str> = Field::new("used_at");
+    pub const USED_BY: Field<Invite, UserId> = Field::new("used_by");
+    pub const DELETED_AT: Field<Invite, str> = Field::new("deleted_at");
+    pub const DELETED_BY: Field<Invite, UserId> = Field::new("deleted_by");
+}
+
 /// Where an invite stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

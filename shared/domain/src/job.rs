@@ -63,6 +63,24 @@ pub struct Job {
     pub audit: Audit,
 }
 
+/// The fields the worker's claim and its updates name.
+pub mod field {
+    use super::{Job, JobStatus};
+    use crate::ids::ContentId;
+    use crate::record::Field;
+
+    pub const STATUS: Field<Job, JobStatus> = Field::new("status");
+    /// `gsi1pk`: the job's place in the tenant's list by status.
+    pub const STATUS_INDEX: Field<Job, str> = Field::new("gsi1pk");
+    pub const STAGE: Field<Job, str> = Field::new("stage");
+    pub const PROGRESS: Field<Job, u8> = Field::new("progress");
+    pub const CONTENT_ID: Field<Job, ContentId> = Field::new("content_id");
+    pub const ERROR: Field<Job, str> = Field::new("error");
+    pub const ATTEMPTS: Field<Job, u32> = Field::new("attempts");
+    pub const LEASE_UNTIL: Field<Job, i64> = Field::new("lease_until");
+    pub const UPDATED_AT: Field<Job, str> = Field::new("updated_at");
+}
+
 impl Job {
     /// A job as `POST /content/generate` writes it: queued, nothing run yet.
     pub fn queued(

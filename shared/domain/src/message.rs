@@ -104,6 +104,30 @@ pub struct InboxEntry {
     pub deleted_at: Option<String>,
 }
 
+/// A user's count of unread messages, moved in the same transaction as the
+/// copy whose read state changes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct UnreadCount {
+    #[serde(default)]
+    pub count: i64,
+}
+
+/// The fields a change to a thread, a copy or a count names.
+pub mod field {
+    use super::{InboxEntry, Thread, UnreadCount};
+    use crate::ids::UserId;
+    use crate::record::Field;
+
+    pub const PARTICIPANTS: Field<Thread, [UserId]> = Field::new("participants");
+    pub const STAFF_IDS: Field<Thread, [UserId]> = Field::new("staff_ids");
+    pub const READ: Field<InboxEntry, bool> = Field::new("read");
+    pub const STARRED: Field<InboxEntry, bool> = Field::new("starred");
+    pub const ARCHIVED: Field<InboxEntry, bool> = Field::new("archived");
+    /// Deleted for its owner only: the other copies stay.
+    pub const DELETED_AT: Field<InboxEntry, str> = Field::new("deleted_at");
+    pub const UNREAD: Field<UnreadCount, i64> = Field::new("count");
+}
+
 /// The first characters of a body, cut at a character boundary.
 pub fn preview(body: &str) -> String {
     const LENGTH: usize = 140;

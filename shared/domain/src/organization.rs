@@ -94,14 +94,17 @@ impl crate::record::Record for Organization {
     }
 }
 
-/// The fields a change to an organization names; `admin_count`, `status`
-/// and `tier` belong to other writers.
+/// The fields a change to an organization names. `admin_count` is moved
+/// only with the role changes that move it, `tier` only with the usage key.
 pub mod field {
-    use super::{OrgName, OrgSettings, Organization};
+    use super::{OrgName, OrgSettings, Organization, Tier, UsageKey};
     use crate::record::Field;
 
     pub const NAME: Field<Organization, OrgName> = Field::new("name");
     pub const SETTINGS: Field<Organization, OrgSettings> = Field::new("settings");
+    pub const ADMIN_COUNT: Field<Organization, u64> = Field::new("admin_count");
+    pub const TIER: Field<Organization, Tier> = Field::new("tier");
+    pub const USAGE_KEY: Field<Organization, UsageKey> = Field::new("usage_key");
 }
 
 /// The organisation as the API shows it.

@@ -113,6 +113,18 @@ pub struct LessonStats {
     pub percent_total: u64,
 }
 
+/// The counters one student's report moves, in that student's shard.
+pub mod field {
+    use super::LessonStats;
+    use crate::record::Field;
+
+    pub const LEARNERS: Field<LessonStats, u64> = Field::new("learners");
+    pub const STARTED: Field<LessonStats, u64> = Field::new("started");
+    pub const COMPLETED: Field<LessonStats, u64> = Field::new("completed");
+    pub const TIME_SPENT_TOTAL: Field<LessonStats, u64> = Field::new("time_spent_total");
+    pub const PERCENT_TOTAL: Field<LessonStats, u64> = Field::new("percent_total");
+}
+
 impl std::ops::AddAssign for LessonStats {
     fn add_assign(&mut self, other: Self) {
         self.learners += other.learners;

@@ -34,6 +34,25 @@ pub struct ClassEntry {
     pub published_at: String,
 }
 
+/// The fields publishing sets, which every publishable record has.
+pub mod field {
+    use super::Publishable;
+    use crate::ids::ClassId;
+    use crate::record::Field;
+
+    pub fn status<R: Publishable>() -> Field<R, str> {
+        Field::new("status")
+    }
+
+    pub fn class_ids<R: Publishable>() -> Field<R, [ClassId]> {
+        Field::new("class_ids")
+    }
+
+    pub fn published_at<R: Publishable>() -> Field<R, str> {
+        Field::new("published_at")
+    }
+}
+
 /// What lessons and assessments share as things published to classes.
 pub trait Publishable: Record {
     /// The sort-key prefix of every item of the kind in a tenant.

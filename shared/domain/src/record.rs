@@ -1,6 +1,7 @@
 //! What tenant-owned, versioned, soft-deletable items have in common, so
 //! the store reads, patches and deletes any of them the same way.
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use serde::Serialize;
@@ -41,30 +42,32 @@ pub fn expect_version<R: Record>(current: &R, asked: Option<u64>) -> Result<()> 
     }
 }
 
-/// An attribute of record `R` that holds a `V`: a change names its fields
+/// An attribute of item `R` that holds a `V`: a change names its fields
 /// with these, so a field name and its value's type cannot disagree.
 pub struct Field<R, V: ?Sized> {
-    name: &'static str,
+    name: Cow<'static, str>,
     of: PhantomData<fn(&R) -> &V>,
 }
 
 impl<R, V: ?Sized> Field<R, V> {
     pub const fn new(name: &'static str) -> Self {
-        Self { name, of: PhantomData }
+        Self { name: Cow::Borrowed(name), of: PhantomData }
     }
 
-    pub fn name(&self) -> &'static str {
+    /// A field whose name is made at run time: one of a family of
+    /// attributes, such as a histogram's buckets.
+    pub fn named(name: String) -> Self {
+        Self { name: Cow::Owned(name), of: PhantomData }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn into_name(self) -> Cow<'static, str> {
         self.name
     }
 }
-
-impl<R, V: ?Sized> Clone for Field<R, V> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<R, V: ?Sized> Copy for Field<R, V> {}
 
 /// Implements [`Record`] for an item with `id`, `audit` and `deleted_at`
 /// fields, kept under `tenant.$key(id)`.

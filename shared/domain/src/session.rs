@@ -32,6 +32,18 @@ pub struct Session {
     pub expires_at: i64,
 }
 
+/// The fields a rotation names.
+pub mod field {
+    use super::Session;
+    use crate::record::Field;
+
+    pub const TOKEN_HASH: Field<Session, str> = Field::new("token_hash");
+    pub const SPENT_HASHES: Field<Session, [String]> = Field::new("spent_hashes");
+    pub const GENERATION: Field<Session, u64> = Field::new("generation");
+    pub const LAST_USED_AT: Field<Session, str> = Field::new("last_used_at");
+    pub const REVOKED_AT: Field<Session, str> = Field::new("revoked_at");
+}
+
 /// How many spent token hashes a session remembers.
 pub const SPENT_HASHES_KEPT: usize = 20;
 

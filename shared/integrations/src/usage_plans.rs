@@ -13,10 +13,10 @@ use store::aws::SdkConfig;
 
 use domain::error::{Error, Result};
 use domain::ids::{OrgId, UserId};
-use domain::organization::{Organization, Tier, UsageKey};
+use domain::organization::{Organization, Tier, UsageKey, field};
 use domain::tenancy::Tenant;
 use store::config::TierPlans;
-use store::db::value;
+use store::records::{Changes, Condition};
 use store::state::AppState;
 
 /// The tag every usage key carries, naming the stack that made it: the auth
@@ -204,12 +204,9 @@ pub async fn ensure_usage_key(state: &AppState, tenant: &Tenant, org: &Organizat
     }
     let plans = UsagePlans::of(state);
     let key = plans.issue_key(&org.id, org.tier).await?;
-    let update = state.db.update(
+    let update = state.db.update_with(
         &tenant.organization(),
-        "SET usage_key = :key",
-        Some("attribute_exists(pk) AND attribute_not_exists(usage_key)"),
-        &[],
-        vec![(":key", value(&key)?)],
+        Changes::new().set(field::USAGE_KEY, &key).when(Condition::exists().and(Condition::absent(field::USAGE_KEY))),
     )?;
     match state.db.run_update(update).await {
         Ok(_) => {
@@ -239,22 +236,15 @@ pub async fn change_tier(state: &AppState, tenant: &Tenant, to: Tier, by: &UserI
     if let Some(key) = &org.usage_key {
         plans.move_key(key, org.tier, to).await?;
     }
-    let update = state.db.update_versioned(
-        &tenant.organization(),
-        org.audit.version,
-        by,
-        state.now(),
-        vec![("tier", value(&to)?)],
-    )?;
-    match state.db.run_update(update).await {
-        Ok(item) => Ok(store::db::Db::decode(item)?),
+    match state.db.patch(tenant, &org, None, by, state.now(), Changes::new().set(field::TIER, &to)).await {
+        Ok(org) => Ok(org),
         Err(err) => {
             if let Some(key) = &org.usage_key
                 && plans.move_key(key, to, org.tier).await.is_err()
             {
                 tracing::error!(org_id = %org.id, "usage key is in the {} plan but the tier is {}", to.as_str(), org.tier.as_str());
             }
-            Err(err.into())
+            Err(err)
         }
     }
 }

@@ -1,21 +1,29 @@
 //! AWS SDK clients, configured once per cold start. `AWS_ENDPOINT_URL` (moto in
 //! dev and tests) is honoured by the SDK itself.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use aws_config::SdkConfig;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_config::{BehaviorVersion, ConfigLoader, Region};
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
+/// The SDK clients. DynamoDB and Secrets Manager serve most requests and
+/// are made at cold start; S3 and SQS serve few (a large content body, a
+/// generation job), so they are made on first use: building a client parses
+/// its SDK's endpoint rules, a sizeable share of a cold start.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    #[cfg(feature = "sqs")]
+    sqs: Arc<OnceLock<aws_sdk_sqs::Client>>,
+    #[cfg(feature = "s3")]
+    s3: Arc<OnceLock<aws_sdk_s3::Client>>,
     /// For clients only some functions need, made on first use (see
     /// `usage_plans`), so the others neither link nor build them.
     pub sdk: SdkConfig,
@@ -41,12 +49,25 @@ fn https_client() -> SharedHttpClient {
 /// a time) a call may wait its turn longer than that under test load, and a
 /// retry of a write that was applied meanwhile would fail its own condition;
 /// there an attempt may take 30 s.
+///
+/// Where the environment holds the credentials and the region (always, in
+/// Lambda), they are read from it directly: the default chains would find
+/// them there first anyway, but building the chains makes an STS client, a
+/// sixth of a cold start (docs/performance.md).
 pub fn sdk_config_loader() -> ConfigLoader {
-    let local = std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|url| !url.is_empty());
+    let set = |name| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let local = set("AWS_ENDPOINT_URL").is_some();
     let attempt = Duration::from_secs(if local { 30 } else { 5 });
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client()).timeout_config(
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client()).timeout_config(
         TimeoutConfig::builder().connect_timeout(Duration::from_secs(2)).operation_attempt_timeout(attempt).build(),
-    )
+    );
+    if set("AWS_ACCESS_KEY_ID").is_some() && set("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    if let Some(region) = set("AWS_REGION") {
+        loader = loader.region(Region::new(region));
+    }
+    loader
 }
 
 pub async fn load_sdk_config() -> SdkConfig {
@@ -55,18 +76,35 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 impl AwsClients {
     pub fn new(sdk: &SdkConfig) -> Self {
-        // Virtual-hosted bucket names do not resolve on a local endpoint.
-        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            s3: aws_sdk_s3::Client::from_conf(s3),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            #[cfg(feature = "sqs")]
+            sqs: Arc::default(),
+            #[cfg(feature = "s3")]
+            s3: Arc::default(),
             sdk: sdk.clone(),
         }
     }
+
+    #[cfg(feature = "sqs")]
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.sqs.get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
+    }
+
+    #[cfg(feature = "s3")]
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3.get_or_init(|| {
+            // Virtual-hosted bucket names do not resolve on a local endpoint.
+            let path_style = self.sdk.endpoint_url().is_some();
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build(),
+            )
+        })
+    }
 }
 
+#[cfg(feature = "sqs")]
 pub use aws_sdk_sqs::types::QueueAttributeName;
 
 #[cfg(test)]

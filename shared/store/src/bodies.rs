@@ -32,7 +32,7 @@ impl StoredBody {
         let key = tenant.content_body_object(id, version, &ulid::Ulid::new().to_string());
         state
             .aws
-            .s3
+            .s3()
             .put_object()
             .bucket(&state.config.bucket_name)
             .key(&key)
@@ -53,7 +53,7 @@ impl StoredBody {
         let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().map_err(Error::internal)?;
         state
             .aws
-            .s3
+            .s3()
             .put_object_tagging()
             .bucket(&state.config.bucket_name)
             .key(key)
@@ -68,7 +68,7 @@ impl StoredBody {
     pub async fn discard(state: &AppState, key: &str) -> Result<(), Error> {
         state
             .aws
-            .s3
+            .s3()
             .delete_object()
             .bucket(&state.config.bucket_name)
             .key(key)
@@ -89,7 +89,7 @@ pub async fn load(state: &AppState, item: &ContentItem) -> Result<GeneratedConte
     };
     let object = state
         .aws
-        .s3
+        .s3()
         .get_object()
         .bucket(&state.config.bucket_name)
         .key(key)

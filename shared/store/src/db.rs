@@ -5,7 +5,7 @@
 //! `create`, `remove`, `transact`, `run_update`, …); a method that returns a
 //! `Put`, `Update`, `Delete` or `ConditionCheck` only builds one write, for a
 //! transaction or for `run_update`, and sends nothing (`put_new`, `update`,
-//! `update_versioned`, `delete`, `delete_if`, `condition_check`, …). Records
+//! `update_with`, `delete`, `delete_if`, `condition_check`, …). Records
 //! (versioned, soft-deletable items) are read and changed through
 //! [`crate::records`].
 
@@ -21,12 +21,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
-use time::OffsetDateTime;
-
-use domain::clock::rfc3339;
 use domain::error::Error;
-use domain::ids::UserId;
 use domain::tenancy::Key;
+
+use crate::changes::{Changes, Condition};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -287,37 +285,43 @@ impl Db {
             .map_err(build)
     }
 
-    /// A partial update of a versioned item: sets `changes` and the audit
-    /// fields, on the condition that the item is still at `expected_version`.
-    /// Attributes it does not name (counters, lockout state) are left alone.
-    pub fn update_versioned(
-        &self,
-        key: &Key,
-        expected_version: u64,
-        by: &UserId,
-        at: OffsetDateTime,
-        changes: Vec<(&str, AttributeValue)>,
-    ) -> Result<Update, DbError> {
-        let mut sets = vec!["updated_at = :updated_at".to_owned(), "updated_by = :updated_by".to_owned()];
-        let mut names = vec![("#version".to_owned(), "version".to_owned())];
-        let mut values = vec![
-            (":updated_at".to_owned(), string(rfc3339(at))),
-            (":updated_by".to_owned(), string(by.to_string())),
-            (":one".to_owned(), number(1)),
-            (":expected".to_owned(), number(expected_version)),
-        ];
-        for (index, (attribute, value)) in changes.into_iter().enumerate() {
-            sets.push(format!("#c{index} = :c{index}"));
-            names.push((format!("#c{index}"), attribute.to_owned()));
-            values.push((format!(":c{index}"), value));
-        }
+    /// An update of the item at `key` by typed [`Changes`], on their
+    /// condition.
+    pub fn update_with<R>(&self, key: &Key, changes: Changes<R>) -> Result<Update, DbError> {
+        let rendered = changes.render()?;
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_item()))
-            .update_expression(format!("SET {}, #version = #version + :one", sets.join(", ")))
-            .condition_expression("attribute_exists(pk) AND #version = :expected")
-            .set_expression_attribute_names(Some(names.into_iter().collect()))
-            .set_expression_attribute_values(Some(values.into_iter().collect()))
+            .update_expression(rendered.update)
+            .set_condition_expression(rendered.condition)
+            .set_expression_attribute_names(non_empty(rendered.names))
+            .set_expression_attribute_values(non_empty(rendered.values))
+            .build()
+            .map_err(build)
+    }
+
+    /// A check for a transaction that the item at `key` meets `condition`.
+    pub fn check<R>(&self, key: &Key, condition: Condition<R>) -> Result<ConditionCheck, DbError> {
+        let rendered = Changes::new().when(condition).render()?;
+        ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .set_condition_expression(rendered.condition)
+            .set_expression_attribute_names(non_empty(rendered.names))
+            .set_expression_attribute_values(non_empty(rendered.values))
+            .build()
+            .map_err(build)
+    }
+
+    /// A delete for a transaction, of an item that meets `condition`.
+    pub fn delete_when<R>(&self, key: &Key, condition: Condition<R>) -> Result<Delete, DbError> {
+        let rendered = Changes::new().when(condition).render()?;
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .set_condition_expression(rendered.condition)
+            .set_expression_attribute_names(non_empty(rendered.names))
+            .set_expression_attribute_values(non_empty(rendered.values))
             .build()
             .map_err(build)
     }

@@ -7,13 +7,17 @@
 pub mod activity;
 pub mod api_keys;
 pub mod aws;
+#[cfg(feature = "s3")]
 pub mod bodies;
+pub mod changes;
 pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod guardian;
 pub mod keyset;
+pub mod logging;
 pub mod membership;
+#[cfg(feature = "sqs")]
 pub mod outbox;
 pub mod publication;
 pub mod quota;

@@ -52,7 +52,7 @@ async fn send_and_settle(state: &AppState, message: &JobMessage, key: &Key) -> R
     let body = serde_json::to_string(message).map_err(|err| OutboxError::Send(err.to_string()))?;
     state
         .aws
-        .sqs
+        .sqs()
         .send_message()
         .queue_url(&state.config.queue_url)
         .message_body(body)

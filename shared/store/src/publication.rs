@@ -16,8 +16,8 @@ use domain::class::Class;
 use domain::error::{Error, Result};
 use domain::ids::{ClassId, UserId};
 use domain::principal::{Principal, Role};
-use domain::publication::{ClassEntry, MAX_CLASSES, Publishable};
-use domain::record::{Field, expect_version};
+use domain::publication::{ClassEntry, MAX_CLASSES, Publishable, field};
+use domain::record::expect_version;
 use domain::tenancy::{Key, Tenant};
 
 /// True when the caller may read the item: staff always; a student when it
@@ -203,9 +203,9 @@ pub async fn publish<T: Publishable>(
     let mut class_ids = item.class_ids().to_vec();
     class_ids.extend(added.iter().cloned());
     let changes = Changes::new()
-        .set(Field::<T, str>::new("status"), "published")
-        .set(Field::new("class_ids"), &class_ids)
-        .set(Field::<T, str>::new("published_at"), item.published_at().unwrap_or(&now));
+        .set(field::status(), "published")
+        .set(field::class_ids(), &class_ids)
+        .set(field::published_at(), item.published_at().unwrap_or(&now));
     let mut writes = vec![Write::Update(state.db.patch_update(
         tenant,
         &item,

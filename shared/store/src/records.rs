@@ -2,10 +2,7 @@
 //! absent, patched at the version the client saw, and soft deleted, with the
 //! refusals every such route shares (404, 409, 412) decided here once.
 
-use std::marker::PhantomData;
-
-use aws_sdk_dynamodb::types::{AttributeValue, Update};
-use serde::Serialize;
+use aws_sdk_dynamodb::types::Update;
 use time::OffsetDateTime;
 
 use domain::clock::rfc3339;
@@ -14,51 +11,8 @@ use domain::ids::UserId;
 use domain::record::{Field, Record, expect_version};
 use domain::tenancy::Tenant;
 
-use crate::db::{Db, DbError, string, value};
-
-/// The fields a patch sets on a record of type `R`, each named by its
-/// [`Field`], so a function crate never writes an attribute name or an
-/// update expression.
-pub struct Changes<R> {
-    set: Vec<(&'static str, AttributeValue)>,
-    unwritable: Option<DbError>,
-    of: PhantomData<fn(R)>,
-}
-
-impl<R> Default for Changes<R> {
-    fn default() -> Self {
-        Self { set: Vec::new(), unwritable: None, of: PhantomData }
-    }
-}
-
-impl<R> Changes<R> {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets `field` to `value` (`None` writes a null, as serde does).
-    pub fn set<V: Serialize + ?Sized>(mut self, field: Field<R, V>, value_of: &V) -> Self {
-        match value(value_of) {
-            Ok(attribute) => self.set.push((field.name(), attribute)),
-            Err(err) => self.unwritable = self.unwritable.or(Some(err)),
-        }
-        self
-    }
-
-    /// Marks the record deleted by `by` at `at`: every read then passes it by.
-    fn deleted(mut self, by: &UserId, at: OffsetDateTime) -> Self {
-        self.set.push(("deleted_at", string(rfc3339(at))));
-        self.set.push(("deleted_by", string(by.to_string())));
-        self
-    }
-
-    fn into_sets(self) -> std::result::Result<Vec<(&'static str, AttributeValue)>, DbError> {
-        match self.unwritable {
-            Some(err) => Err(err),
-            None => Ok(self.set),
-        }
-    }
-}
+pub use crate::changes::{Changes, Condition};
+use crate::db::{Db, DbError};
 
 /// What a versioned write that found the item changed means to the client:
 /// a 412 when it named the version it expected, else a 409.
@@ -104,8 +58,12 @@ impl Db {
         changes: Changes<R>,
     ) -> Result<Update> {
         expect_version(current, asked)?;
-        let sets = changes.into_sets()?;
-        Ok(self.update_versioned(&R::key(tenant, current.id()), current.version(), by, at, sets)?)
+        let changes = changes
+            .set(Field::new("updated_at"), &rfc3339(at))
+            .set(Field::new("updated_by"), by)
+            .add(Field::<R, u64>::new("version"), 1)
+            .when(Condition::exists().and(Condition::equals(Field::new("version"), &current.version())));
+        Ok(self.update_with(&R::key(tenant, current.id()), changes)?)
     }
 
     /// Applies `changes` to `current` as its next version and returns the
@@ -152,7 +110,7 @@ impl Db {
         at: OffsetDateTime,
         also: Changes<R>,
     ) -> Result<Update> {
-        self.patch_update(tenant, current, asked, by, at, also.deleted(by, at))
+        self.patch_update(tenant, current, asked, by, at, deleted(also, by, at))
     }
 
     /// Marks `current` deleted (`deleted_at`, `deleted_by`) as its next
@@ -165,6 +123,12 @@ impl Db {
         by: &UserId,
         at: OffsetDateTime,
     ) -> Result<R> {
-        self.patch(tenant, current, asked, by, at, Changes::new().deleted(by, at)).await
+        self.patch(tenant, current, asked, by, at, deleted(Changes::new(), by, at)).await
     }
+}
+
+/// `changes`, and the record marked deleted by `by` at `at`: every read then
+/// passes it by.
+fn deleted<R>(changes: Changes<R>, by: &UserId, at: OffsetDateTime) -> Changes<R> {
+    changes.set(Field::new("deleted_at"), &rfc3339(at)).set(Field::new("deleted_by"), by)
 }

@@ -3,7 +3,7 @@
 //! logging middleware, and the envelope for unknown routes and methods.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -56,10 +56,10 @@ pub mod __private {
 
 /// One path's handlers for [`RouteTable::routes`], read from their
 /// `#[utoipa::path]` attributes: `routes!(lessons::get, lessons::update)`.
-/// The router is made at once from each handler's method and path (and the
-/// scopes its operation names); the OpenAPI part, with every schema it
-/// references, only when the document is asked for, so a cold start does
-/// not build a document it never serves.
+/// The router is made at once from each handler's method and path; the
+/// scopes its operation names are read on the route's first request, and
+/// the OpenAPI part, with every schema it references, only when the document
+/// is asked for, so a cold start builds no operation it does not serve.
 #[macro_export]
 macro_rules! routes {
     ($($first:ident $(:: $rest:ident)*),+ $(,)?) => {{
@@ -70,11 +70,12 @@ macro_rules! routes {
         let mut scopes = ::std::vec::Vec::new();
         $(
             path = $crate::http::__private::routes!(@path [path()] of $first $(:: $rest)*);
-            let operation = $crate::http::__private::routes!(@path [operation()] of $first $(:: $rest)*);
-            let needed = $crate::http::needed_scopes(&operation);
+            let needed: $crate::http::ScopesOf = || {
+                $crate::http::needed_scopes(&$crate::http::__private::routes!(@path [operation()] of $first $(:: $rest)*))
+            };
             for method in $crate::http::__private::routes!(@path [methods()] of $first $(:: $rest)*) {
                 router = router.on(method.to_method_filter(), $first $(:: $rest)*);
-                scopes.push(($crate::http::method_of(&method), needed.clone()));
+                scopes.push(($crate::http::method_of(&method), needed));
             }
         )+
         $crate::http::PathRoutes {
@@ -91,11 +92,14 @@ pub use routes;
 pub struct PathRoutes {
     pub path: String,
     pub router: MethodRouter<AppState>,
-    /// Each method served, with the scopes it needs when they are not the
-    /// method's own.
-    pub scopes: Vec<(Method, Option<Vec<Scope>>)>,
+    /// Each method served, with what reads the scopes it needs.
+    pub scopes: Vec<(Method, ScopesOf)>,
     pub doc: fn() -> UtoipaMethodRouter<AppState>,
 }
+
+/// Reads the scopes a route needs from its operation, when they are not its
+/// method's own (see [`needed_scopes`]).
+pub type ScopesOf = fn() -> Option<Vec<Scope>>;
 
 /// The operation extension naming the scopes a route needs instead of its
 /// method's (`read` to read, `write` to change): one of them will do.
@@ -147,10 +151,8 @@ impl RouteTable {
         let mut scopes = HashMap::new();
         let mut router = Router::new();
         for routes in self.paths {
-            for (method, needed) in routes.scopes {
-                if let Some(needed) = needed {
-                    scopes.insert((method, routes.path.clone()), needed);
-                }
+            for (method, read) in routes.scopes {
+                scopes.insert((method, routes.path.clone()), RouteScopes { read, needed: OnceLock::new() });
             }
             router = router.route(&routes.path, routes.router);
         }
@@ -268,8 +270,20 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
 #[derive(Clone)]
 struct Guard {
     state: AppState,
-    /// Routes whose scopes are not their method's.
-    scopes: Arc<HashMap<(Method, String), Vec<Scope>>>,
+    /// Every route's scopes, each read on its first request.
+    scopes: Arc<HashMap<(Method, String), RouteScopes>>,
+}
+
+struct RouteScopes {
+    read: ScopesOf,
+    /// `None` inside: the method's own scope will do.
+    needed: OnceLock<Option<Vec<Scope>>>,
+}
+
+impl RouteScopes {
+    fn needed(&self) -> Option<&[Scope]> {
+        self.needed.get_or_init(self.read).as_deref()
+    }
 }
 
 /// What the authorizer could not check: an API key's signature over the
@@ -291,7 +305,8 @@ async fn credential_guard(State(Guard { state, scopes }): State<Guard>, req: Req
     let method_scope = [scope_for_method(req.method())];
     let needed = route
         .and_then(|path| scopes.get(&(req.method().clone(), path.to_owned())))
-        .map_or(&method_scope[..], Vec::as_slice);
+        .and_then(RouteScopes::needed)
+        .unwrap_or(&method_scope[..]);
     if let Err(err) = principal.require_any_scope(needed) {
         return AppError::from(err).into_response();
     }

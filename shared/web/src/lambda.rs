@@ -7,7 +7,7 @@ use store::AppState;
 /// Cold start of an HTTP function: JSON logs, configuration (failing fast on
 /// a missing variable), clients, then the Lambda runtime loop.
 pub async fn run_http(router: fn(AppState) -> Router) -> Result<(), lambda_http::Error> {
-    crate::logging::init();
+    store::logging::init();
     let state = AppState::from_env().await.inspect_err(|err| tracing::error!(error = %err, "cold start failed"))?;
     lambda_http::run(router(state)).await
 }

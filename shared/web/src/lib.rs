@@ -10,7 +10,6 @@ pub mod extract;
 pub mod http;
 pub mod json;
 pub mod lambda;
-pub mod logging;
 pub mod openapi;
 pub mod request_meta;
 pub mod signature;

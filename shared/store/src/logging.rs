@@ -1,5 +1,6 @@
-//! JSON logs. Each request runs in a span carrying `request_id`, `tenant_id`
-//! and `user_id` (see [`crate::http`]), and every line inside it repeats them.
+//! JSON logs, installed first thing at every cold start. An HTTP request runs
+//! in a span carrying `request_id`, `tenant_id` and `user_id` (see
+//! `web::http`), and every line inside it repeats them.
 
 use tracing_subscriber::EnvFilter;
 
