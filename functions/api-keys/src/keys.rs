@@ -194,8 +194,7 @@ pub async fn create(
     operation_id = "list_api_keys",
     tag = "api-keys",
     params(
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of keys", body = Success<Vec<ApiKeyView>>),

@@ -245,8 +245,7 @@ pub async fn create(
     tag = "assessments",
     params(
         ("class_id" = Option<ClassId>, Query, nullable = false, description = "A class's published assessments (required for students)"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of assessments", body = Success<Vec<AssessmentView>>),

@@ -216,8 +216,7 @@ fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission, buc
     tag = "assessments",
     params(
         ("id" = AssessmentId, Path, description = "The assessment's id"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of submissions", body = Success<Vec<SubmissionView>>),

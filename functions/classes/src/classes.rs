@@ -118,8 +118,7 @@ pub async fn create(
     tag = "classes",
     params(
         ("student_id" = Option<UserId>, Query, nullable = false, description = "Only this student's classes (a parent's child)"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of classes", body = Success<Vec<ClassView>>),

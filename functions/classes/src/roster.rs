@@ -41,8 +41,7 @@ const WRITE_CHUNK: usize = 99;
     tag = "classes",
     params(
         ("id" = ClassId, Path, description = "The class's id"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of the roster's students", body = Success<Vec<RosterView>>),

@@ -43,8 +43,7 @@ const LIST: &str = "content";
     operation_id = "list_content",
     tag = "content",
     params(
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of content", body = Success<Vec<ContentSummary>>),

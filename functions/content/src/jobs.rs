@@ -39,8 +39,7 @@ fn status_filter(uri: &Uri) -> AppResult<Option<JobStatus>> {
     tag = "content",
     params(
         ("status" = Option<JobStatus>, Query, nullable = false, description = "Only jobs in this status"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of jobs", body = Success<Vec<JobView>>),

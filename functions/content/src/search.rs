@@ -68,8 +68,7 @@ fn query_words(uri: &Uri) -> AppResult<Vec<String>> {
     tag = "content",
     params(
         ("q" = String, Query, min_length = 1, max_length = 200, description = "Words to look for"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "The matching content, best first", body = Success<Vec<SearchHit>>),

@@ -158,8 +158,7 @@ pub async fn create(
     tag = "lessons",
     params(
         ("class_id" = Option<ClassId>, Query, nullable = false, description = "A class's published lessons (required for students)"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of lessons", body = Success<Vec<LessonView>>),

@@ -252,8 +252,7 @@ pub async fn get(
     tag = "lessons",
     params(
         ("student_id" = Option<UserId>, Query, nullable = false, description = "Whose progress (required for staff and parents)"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of progress", body = Success<Vec<ProgressView>>),

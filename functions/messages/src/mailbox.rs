@@ -60,8 +60,7 @@ struct BoxQuery {
     tag = "messages",
     params(
         ("box" = Option<MessageBox>, Query, nullable = false, description = "Which messages (default `inbox`)"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of messages (with `preview`, not `body`)", body = Success<Vec<MessageView>>),

@@ -26,8 +26,7 @@ use crate::view::{MessageView, ThreadView};
     tag = "messages",
     params(
         ("thread_id" = ThreadId, Path, description = "The thread's id"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "The thread and a page of its messages", body = Success<ThreadView>),

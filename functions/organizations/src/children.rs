@@ -105,8 +105,7 @@ pub async fn link(
     tag = "organizations",
     params(
         ("user_id" = UserId, Path, description = "The parent's user id"),
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of links", body = Success<Vec<GuardianLink>>),

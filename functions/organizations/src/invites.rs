@@ -165,8 +165,7 @@ impl InviteView {
     operation_id = "list_invites",
     tag = "organizations",
     params(
-        ("limit" = Option<i32>, Query, nullable = false, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`metadata.next_cursor` of the previous page"),
+        PageRequest,
     ),
     responses(
         (status = 200, description = "A page of invites", body = Success<Vec<InviteView>>),

@@ -163,6 +163,35 @@ pub struct PageRequest {
     pub cursor: Option<String>,
 }
 
+/// `limit` and `cursor` as every list documents them.
+impl utoipa::IntoParams for PageRequest {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::SchemaFormat;
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, Type};
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(1))
+            .maximum(Some(MAX_LIMIT));
+        let query = |name, description| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+        };
+        vec![
+            query("limit", format!("Page size (default {DEFAULT_LIMIT})")).schema(Some(limit)).build(),
+            query("cursor", "`metadata.next_cursor` of the previous page".to_owned())
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        ]
+    }
+}
+
 #[derive(Deserialize)]
 struct RawPage {
     limit: Option<String>,
