@@ -47,6 +47,7 @@ bench: $(STAMP)
 		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages \
 		-p toolbox-local -p toolbox-bench
 	scripts/with-moto $${CARGO_TARGET_DIR:-target}/release/toolbox-bench
+	@if command -v valgrind >/dev/null; then bench/cold-start-instructions; else echo "valgrind not found: no instruction counts"; fi
 	scripts/with-moto cargo test --quiet -p toolbox-tests --test api round_trips -- --nocapture
 
 lint:

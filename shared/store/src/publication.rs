@@ -178,12 +178,28 @@ async fn class_page<T: DeserializeOwned>(
     Ok((items, entries.last_key))
 }
 
-/// Publishes `item` to the classes `asked` names that it is not in yet: a
-/// new version (`status = published`) and one entry per added class, in one
-/// transaction, with the record store's refusals (a stale `If-Match`,
-/// `asked_version`, is a 412). Returns the item as it now stands, unchanged
-/// when it was in every class already.
+/// Publishes the live item `id`, for its author or an admin, to the classes
+/// `asked` names that it is not in yet: a new version (`status =
+/// published`) and one entry per added class, in one transaction, with the
+/// record store's refusals (a stale `If-Match`, `asked_version`, is a 412).
+/// Returns the item as it now stands, unchanged when it was in every class
+/// already, and records `<kind>.published` in the activity feed.
 pub async fn publish<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: &T::Id,
+    asked: Vec<ClassId>,
+    asked_version: Option<u64>,
+) -> Result<T> {
+    let item: T = state.db.live(tenant, id).await?;
+    principal.require_owner_or_admin(&item.audit().created_by, &format!("the {}'s author", T::NAME))?;
+    let published = publish_item(state, tenant, principal, item, asked, asked_version).await?;
+    crate::activity::record(state, tenant, &principal.user_id, &format!("{}.published", T::NAME), id).await;
+    Ok(published)
+}
+
+async fn publish_item<T: Publishable>(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
