@@ -460,7 +460,7 @@ async fn publishing_is_a_new_version_once_and_a_deleted_item_is_gone_from_reads_
     // Kept for the audit trail, marked deleted.
     let item: ContentItem =
         app.state.db.get(&admin.tenant().content(&made.content_id.parse().unwrap())).await.unwrap().unwrap();
-    assert!(item.deleted_at.is_some() && item.deleted_by.is_some());
+    assert!(item.audit.deleted_at.is_some() && item.audit.deleted_by.is_some());
 }
 
 #[tokio::test]

@@ -123,8 +123,6 @@ async fn seed(app: &TestApp) {
         api_keys: Default::default(),
         gsi1pk: domain::user::directory::of(&tenant, Role::Admin),
         gsi1sk: tenant.user(&user_id).sk,
-        deleted_at: None,
-        deleted_by: None,
         audit: Audit::new(&user_id, now),
     };
     let session = Session::start(user_id.clone(), session_id.clone(), store::secret::sha256_hex(b"sample"), now, 3600);

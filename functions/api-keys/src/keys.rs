@@ -153,8 +153,6 @@ pub async fn create(
         status: KeyStatus::Active,
         generation: 1,
         rotated_at: None,
-        deleted_at: None,
-        deleted_by: None,
         audit: Audit::new(&principal.user_id, now),
     };
     let record = minted.record(1, require_signature.then(|| keys.newest().kid.clone()));
@@ -267,13 +265,7 @@ pub async fn revoke(
     let maker = api_keys::forget(&state.db, &tenant, &key.audit.created_by, &id)?;
     state.db.transact(vec![revoked, lookup, maker]).await?;
     tracing::info!(api_key_id = %id, "api key revoked");
-    let revoked = ApiKey {
-        status: KeyStatus::Revoked,
-        deleted_at: Some(rfc3339(now)),
-        deleted_by: Some(principal.user_id.clone()),
-        audit: key.audit.updated(&principal.user_id, now),
-        ..key
-    };
+    let revoked = ApiKey { status: KeyStatus::Revoked, audit: key.audit.deleted(&principal.user_id, now), ..key };
     Ok(ApiResponse::ok(revoked.into()))
 }
 

@@ -43,7 +43,7 @@ impl From<ApiKey> for ApiKeyView {
             created_at: key.audit.created_at,
             created_by: key.audit.created_by,
             rotated_at: key.rotated_at,
-            revoked_at: key.deleted_at,
+            revoked_at: key.audit.deleted_at,
             version: key.audit.version,
         }
     }

@@ -167,7 +167,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, mut body: AssessmentBody) -
         .db
         .get::<ContentItem>(&tenant.content(&id))
         .await?
-        .filter(|item| item.deleted_at.is_none())
+        .filter(|item| item.audit.deleted_at.is_none())
         .ok_or_else(|| AppError::invalid("content_id", "no such content"))?;
     if item.kind != ContentKind::Quiz {
         return Err(AppError::invalid("content_id", "must be a quiz (a lesson becomes a lesson)"));
@@ -227,8 +227,6 @@ pub async fn create(
         class_ids: Vec::new(),
         content_id,
         published_at: None,
-        deleted_at: None,
-        deleted_by: None,
         audit: Audit::new(&principal.user_id, state.now()),
     };
     state.db.insert(&tenant, &assessment).await?;

@@ -307,7 +307,7 @@ pub async fn statistics(
         .flatten()
         .map(Db::decode::<Assessment>)
         .transpose()?
-        .filter(|a| a.deleted_at.is_none())
+        .filter(|a| a.audit.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("assessment"))?;
     let shards: Vec<_> = found.flatten().map(Db::numbers).collect();
     let totals = AssessmentStats::from_shards(&shards, assessment.questions.len());

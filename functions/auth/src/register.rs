@@ -140,8 +140,6 @@ fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role
         sessions: BTreeMap::new(),
         api_keys: BTreeMap::new(),
         gsi1pk: directory::of(tenant, role),
-        deleted_at: None,
-        deleted_by: None,
     }
 }
 

@@ -91,8 +91,6 @@ pub async fn create(
         description: req.description,
         teacher_id,
         student_count: 0,
-        deleted_at: None,
-        deleted_by: None,
         audit: Audit::new(&principal.user_id, now),
     };
     let entry = RosterEntry::of(&tenant, &class.id, &teacher, RosterRole::Teacher, &principal.user_id, &rfc3339(now));
@@ -156,7 +154,7 @@ pub async fn list(
             let wanted = entries.items.iter().map(|entry| tenant.class(&entry.class_id)).collect();
             let found = read_with_link(&state.db, link, wanted).await?;
             let classes = found.into_iter().flatten().map(Db::decode::<Class>).collect::<Result<Vec<_>, _>>()?;
-            (classes.into_iter().filter(|class| class.deleted_at.is_none()).collect(), entries.last_key)
+            (classes.into_iter().filter(|class| class.audit.deleted_at.is_none()).collect(), entries.last_key)
         }
         Whose::All => {
             let partition = tenant.pk();
@@ -209,7 +207,7 @@ pub async fn get(
             let mut items = found.into_iter();
             let (entry, class) = (items.next().flatten(), items.next().flatten());
             let class = class.filter(|_| entry.is_some()).map(Db::decode::<Class>).transpose()?;
-            class.filter(|class| class.deleted_at.is_none()).ok_or_else(|| AppError::not_found("class"))?
+            class.filter(|class| class.audit.deleted_at.is_none()).ok_or_else(|| AppError::not_found("class"))?
         }
     };
     let version = class.audit.version;

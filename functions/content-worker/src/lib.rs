@@ -262,8 +262,6 @@ impl Worker {
             search_terms,
             published_at: None,
             published_by: None,
-            deleted_at: None,
-            deleted_by: None,
             audit: Audit::new(&job.audit.created_by, self.state.now()),
         };
         let done = |err| {

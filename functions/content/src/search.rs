@@ -127,7 +127,7 @@ async fn ranked(state: &AppState, tenant: &Tenant, words: &[String]) -> AppResul
     let mut hits = Vec::new();
     for item in state.db.batch_get(&keys).await?.into_iter().flatten() {
         let item: ContentItem = Db::decode(item)?;
-        if item.deleted_at.is_some() {
+        if item.audit.deleted_at.is_some() {
             continue;
         }
         let (matched, score) = search::score(&item.search_terms, words);

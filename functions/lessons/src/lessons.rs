@@ -89,7 +89,7 @@ async fn new_body(state: &AppState, tenant: &Tenant, req: NewLesson) -> AppResul
                 .db
                 .get::<ContentItem>(&tenant.content(&id))
                 .await?
-                .filter(|item| item.deleted_at.is_none())
+                .filter(|item| item.audit.deleted_at.is_none())
                 .ok_or_else(|| AppError::invalid("content_id", "no such content"))?;
             if item.kind != ContentKind::Lesson {
                 return Err(AppError::invalid("content_id", "must be a lesson (a quiz becomes an assessment)"));
@@ -139,8 +139,6 @@ pub async fn create(
         class_ids: Vec::new(),
         content_id,
         published_at: None,
-        deleted_at: None,
-        deleted_by: None,
         audit: Audit::new(&principal.user_id, state.now()),
     };
     state.db.insert(&tenant, &lesson).await?;

@@ -225,7 +225,7 @@ pub async fn get(
         .flatten()
         .map(Db::decode::<Lesson>)
         .transpose()?
-        .filter(|lesson| lesson.deleted_at.is_none())
+        .filter(|lesson| lesson.audit.deleted_at.is_none())
         .ok_or_else(|| AppError::not_found("lesson"))?;
     // A student, or a parent for their child, sees the lessons the student reaches.
     let reached = match principal.role {
@@ -339,7 +339,8 @@ pub async fn statistics(
     let mut wanted = vec![tenant.lesson(&id)];
     wanted.extend((0..activity::COUNTER_SHARDS).map(|shard| tenant.lesson_stats(&id, shard)));
     let mut found = state.db.batch_get(&wanted).await?.into_iter();
-    let live = found.next().flatten().map(Db::decode::<Lesson>).transpose()?.is_some_and(|l| l.deleted_at.is_none());
+    let live =
+        found.next().flatten().map(Db::decode::<Lesson>).transpose()?.is_some_and(|l| l.audit.deleted_at.is_none());
     if !live {
         return Err(AppError::not_found("lesson"));
     }

@@ -130,7 +130,7 @@ async fn class_members(state: &AppState, tenant: &Tenant, principal: &Principal,
         .db
         .get::<Class>(&tenant.class(id))
         .await?
-        .filter(|class| class.deleted_at.is_none())
+        .filter(|class| class.audit.deleted_at.is_none())
         .ok_or_else(|| AppError::invalid("class_id", "no such class"))?;
     if principal.role != Role::Admin && class.teacher_id != principal.user_id {
         return Err(AppError::Forbidden("only the class's teacher or an admin writes to the whole class".into()));

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::Audit;
 use crate::fields::KeyName;
-use crate::ids::{ApiKeyId, OrgId, UserId};
+use crate::ids::{ApiKeyId, OrgId};
 use crate::principal::{Role, Scope};
 
 /// One secret of a key, as the lookup item keeps it. No `Debug`, so its
@@ -88,10 +88,6 @@ pub struct ApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<String>,
     /// When and by whom it was revoked: a soft delete (docs/architecture.md).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
 }
@@ -161,6 +157,7 @@ pub mod usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::UserId;
 
     #[test]
     fn a_key_keeps_only_what_its_maker_may_do_now() {
@@ -188,8 +185,6 @@ mod tests {
             status: KeyStatus::Active,
             generation: 1,
             rotated_at: None,
-            deleted_at: None,
-            deleted_by: None,
             audit: Audit::new(&UserId::new(), time::OffsetDateTime::UNIX_EPOCH),
         };
         assert!(key.allows(None));

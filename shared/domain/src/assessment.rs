@@ -142,10 +142,6 @@ pub struct Assessment {
     pub content_id: Option<ContentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
 }

@@ -27,10 +27,6 @@ pub struct Class {
     /// Enrolled students, kept exact by the writes that enroll and remove.
     #[serde(default)]
     pub student_count: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
 }

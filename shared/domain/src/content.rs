@@ -51,10 +51,6 @@ pub struct ContentItem {
     pub published_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_by: Option<UserId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
 }

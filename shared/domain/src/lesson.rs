@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::Audit;
 use crate::generation::content::Section;
-use crate::ids::{ClassId, ContentId, LessonId, OrgId, UserId};
+use crate::ids::{ClassId, ContentId, LessonId, OrgId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -32,10 +32,6 @@ pub struct Lesson {
     pub content_id: Option<ContentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
 }

@@ -69,8 +69,8 @@ impl<R, V: ?Sized> Field<R, V> {
     }
 }
 
-/// Implements [`Record`] for an item with `id`, `audit` and `deleted_at`
-/// fields, kept under `tenant.$key(id)`.
+/// Implements [`Record`] for an item with `id` and `audit` fields, kept
+/// under `tenant.$key(id)`.
 #[macro_export]
 macro_rules! record {
     ($record:ty, $id:ty, $name:literal, $key:ident) => {
@@ -91,7 +91,7 @@ macro_rules! record {
             }
 
             fn deleted_at(&self) -> Option<&str> {
-                self.deleted_at.as_deref()
+                self.audit.deleted_at.as_deref()
             }
         }
     };
@@ -107,7 +107,6 @@ mod tests {
     #[derive(Serialize, Deserialize)]
     struct Note {
         id: ClassId,
-        deleted_at: Option<String>,
         audit: Audit,
     }
 
@@ -115,11 +114,7 @@ mod tests {
 
     #[test]
     fn a_change_is_made_to_the_version_the_client_names_or_to_any() {
-        let mut note = Note {
-            id: ClassId::new(),
-            deleted_at: None,
-            audit: Audit::new(&UserId::new(), time::OffsetDateTime::UNIX_EPOCH),
-        };
+        let mut note = Note { id: ClassId::new(), audit: Audit::new(&UserId::new(), time::OffsetDateTime::UNIX_EPOCH) };
         note.audit.version = 4;
         assert!(expect_version(&note, None).is_ok());
         assert!(expect_version(&note, Some(4)).is_ok());

@@ -34,10 +34,6 @@ pub struct User {
     /// `gsi1`: the member directory of the user's standing (see [`directory`]).
     pub gsi1pk: String,
     pub gsi1sk: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_by: Option<UserId>,
     #[serde(flatten)]
     pub audit: Audit,
 }
@@ -61,7 +57,7 @@ pub mod field {
 
 impl User {
     pub fn is_active(&self) -> bool {
-        self.deleted_at.is_none()
+        self.audit.deleted_at.is_none()
     }
 
     /// True while `session` may be used: it is one of the user's live

@@ -83,7 +83,7 @@ pub async fn list<T: Publishable>(
 }
 
 fn live(item: Option<crate::db::Item>) -> Result<Option<Class>> {
-    Ok(item.map(Db::decode::<Class>).transpose()?.filter(|class| class.deleted_at.is_none()))
+    Ok(item.map(Db::decode::<Class>).transpose()?.filter(|class| class.audit.deleted_at.is_none()))
 }
 
 /// The classes of `asked` an item is not yet published to, each checked:
