@@ -25,6 +25,8 @@ mod no_store;
 mod organizations;
 mod progress;
 mod realtime;
+mod recording;
 mod round_trips;
+mod scale;
 mod sessions;
 mod worker;
