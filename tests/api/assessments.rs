@@ -344,3 +344,36 @@ async fn a_generated_quiz_becomes_an_assessment() {
     refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     assert_eq!(refused.body["error"]["details"][0]["field"], "content_id");
 }
+
+#[tokio::test]
+async fn a_page_of_submissions_continues_only_in_its_own_list() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let (ann, ben) = (app.member(&admin, "student").await, app.member(&admin, "student").await);
+    let first = published(&app, &teacher, &[&ann, &ben], json!({})).await;
+    let second = published(&app, &teacher, &[&ann, &ben], json!({})).await;
+    for id in [&first, &second] {
+        for student in [&ann, &ben] {
+            submit(&app, student, id, 1, answers(ALL_RIGHT)).await.expect(StatusCode::CREATED, None);
+        }
+    }
+    let list = |id: &str, account: &Account, cursor: Option<&str>| {
+        let query = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+        app.get(&format!("/api/v1/assessments/{id}/submissions?limit=1{query}")).bearer(&account.access_token).send()
+    };
+    let page = list(&first, &teacher, None).await;
+    page.expect(StatusCode::OK, None);
+    let cursor = page.body["metadata"]["next_cursor"].as_str().unwrap().to_owned();
+    let next = list(&first, &teacher, Some(&cursor)).await;
+    next.expect(StatusCode::OK, None);
+    let students: Vec<&str> = [&page, &next].iter().map(|p| p.data()[0]["student_id"].as_str().unwrap()).collect();
+    let mut expected = [ann.user_id.as_str(), ben.user_id.as_str()];
+    expected.sort();
+    let mut seen = students.clone();
+    seen.sort();
+    assert_eq!(seen, expected, "the two pages hold both students once");
+    // Neither another assessment's list nor a student's own list takes it.
+    list(&second, &teacher, Some(&cursor)).await.expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+    list(&first, &ann, Some(&cursor)).await.expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+}

@@ -328,20 +328,14 @@ impl TestApp {
             .sum()
     }
 
-    /// The kinds of the activity events of `account`'s organisation, oldest first.
+    /// The kinds of today's activity events of `account`'s organisation, oldest first.
     pub async fn activity_kinds(&self, account: &Account) -> Vec<String> {
-        let tenant = account.tenant();
-        let pk = tenant.pk();
+        let day = store::activity::day_of(self.state.now());
+        let pk = account.tenant().activity_partition(&day);
         let found = self
             .state
             .db
-            .query_prefix::<store::activity::ActivityEvent>(
-                &pk,
-                domain::tenancy::Tenant::ACTIVITY_PREFIX,
-                1000,
-                None,
-                false,
-            )
+            .query_prefix::<store::activity::ActivityEvent>(&pk, "", 1000, None, false)
             .await
             .expect("activity");
         found.items.into_iter().map(|event| event.kind).collect()

@@ -16,15 +16,89 @@
 //! API-key request to every function.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use serde_yaml_ng::Value as Yaml;
-use store::aws::load_sdk_config;
+use store::aws::{SdkConfig, load_sdk_config};
 use toolbox_local::template::Template;
 
 use crate::helpers::{Account, TestApp, WORKER, pusher, sqs_event, stack, unique_email};
-use crate::recording::{Recorder, Sent, string_key};
+
+/// One HTTP request a function's AWS client sent.
+#[derive(Debug, Clone)]
+struct Sent {
+    function: String,
+    method: String,
+    uri: String,
+    target: Option<String>,
+    service: Option<String>,
+    body: Vec<u8>,
+}
+
+/// The requests of every function, as their HTTP clients sent them.
+#[derive(Debug, Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Sent>>>);
+
+impl Recorder {
+    /// `base` with an HTTP client that records what `function` sends.
+    fn sdk_for(&self, base: &SdkConfig, function: &str) -> SdkConfig {
+        let inner = base.http_client().expect("the SDK config has an HTTP client");
+        let client = Recording { inner, function: function.to_owned(), log: self.clone() };
+        base.to_builder().http_client(client).build()
+    }
+
+    fn take(&self) -> Vec<Sent> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[derive(Debug)]
+struct Recording {
+    inner: SharedHttpClient,
+    function: String,
+    log: Recorder,
+}
+
+impl HttpClient for Recording {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        let inner = self.inner.http_connector(settings, components);
+        SharedHttpConnector::new(RecordingConnector { inner, function: self.function.clone(), log: self.log.clone() })
+    }
+}
+
+#[derive(Debug)]
+struct RecordingConnector {
+    inner: SharedHttpConnector,
+    function: String,
+    log: Recorder,
+}
+
+impl HttpConnector for RecordingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let header = |name: &str| request.headers().get(name).map(str::to_owned);
+        // The service signs its name into the credential scope:
+        // `Credential=<key>/<date>/<region>/<service>/aws4_request`.
+        let service = header("authorization")
+            .and_then(|auth| auth.split('/').rev().nth(1).map(str::to_owned))
+            .filter(|service| !service.contains(' '));
+        self.log.0.lock().unwrap().push(Sent {
+            function: self.function.clone(),
+            method: request.method().to_owned(),
+            uri: request.uri().to_owned(),
+            target: header("x-amz-target"),
+            service,
+            body: request.body().bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+        });
+        self.inner.call(request)
+    }
+}
 
 /// What IAM checks for one request: an action on a resource (in the
 /// template's terms: a logical id and a path below it), with the leading
@@ -58,6 +132,10 @@ impl Names {
     fn logical(&self, physical: &str) -> String {
         self.0.get(physical).cloned().unwrap_or_else(|| panic!("{physical} is no resource of the template"))
     }
+}
+
+fn string_key(value: &Value) -> Option<String> {
+    value.get("pk").and_then(|pk| pk.get("S")).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// The IAM needs of one DynamoDB request (JSON protocol).

@@ -25,7 +25,6 @@ mod no_store;
 mod organizations;
 mod progress;
 mod realtime;
-mod recording;
 mod round_trips;
 mod scale;
 mod sessions;

@@ -2,32 +2,96 @@
 //! a district of 100,000 students and 5,000 staff does one thing at once.
 //!
 //! A small sample of each scenario runs through the real functions, whose
-//! AWS clients record every DynamoDB request (`recording`). Each request
-//! becomes the capacity it takes from each partition it touches
-//! ([`touches`]); a partition is then either one member's own (it names a
-//! member of the sample, or is their login-failure counter), whose load is
-//! that member's alone, or shared, whose load grows with the district: its
-//! units in the sample × (members at scale / members in the sample), over
-//! the scenario's window. The hottest partition is set against DynamoDB's
-//! per-partition ceilings (1,000 write units and 3,000 read units a second).
+//! DynamoDB client records every request with its response ([`Exchanges`]).
+//! Each exchange becomes the capacity it takes from each partition it
+//! touches ([`touches`]); a partition is then either one member's own (it
+//! names a member of the sample or the one who acts, or is a member's
+//! login-failure counter), whose load is that member's alone, or shared,
+//! whose load grows with the district: its units in the sample × (members at
+//! scale / members in the sample), over the scenario's window. The hottest
+//! partition is set against DynamoDB's per-partition ceilings (1,000 write
+//! units and 3,000 read units a second).
 //!
 //! `make bench` runs it (`--ignored --nocapture`) and prints the table.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::config::interceptors::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use store::aws::load_sdk_config;
 
 use crate::helpers::{Account, TestApp, pusher};
-use crate::recording::{Recorder, Sent, string_key};
 
 const WRITE_CEILING: f64 = 1_000.0;
 const READ_CEILING: f64 = 3_000.0;
 /// Students (or staff) of the sample; the district is extrapolated from them.
 const SAMPLE: usize = 8;
 
-/// Capacity one request takes from one partition.
+/// One DynamoDB call as sent and as answered, in DynamoDB's JSON.
+#[derive(Debug, Clone)]
+struct Exchange {
+    operation: String,
+    request: Value,
+    response: Value,
+}
+
+/// The request body of the call in flight, kept until its answer comes.
+#[derive(Debug, Clone)]
+struct SentBody(Value);
+
+impl Storable for SentBody {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Every DynamoDB call the client makes, with its answer.
+#[derive(Debug, Clone, Default)]
+struct Exchanges(Arc<Mutex<Vec<Exchange>>>);
+
+impl Exchanges {
+    fn take(&self) -> Vec<Exchange> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn json_of(bytes: Option<&[u8]>) -> Value {
+    bytes.and_then(|bytes| serde_json::from_slice(bytes).ok()).unwrap_or(Value::Null)
+}
+
+impl Intercept for Exchanges {
+    fn name(&self) -> &'static str {
+        "Exchanges"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(SentBody(json_of(context.request().body().bytes())));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
+        let request = cfg.load::<SentBody>().map(|sent| sent.0.clone()).unwrap_or(Value::Null);
+        let response = json_of(context.response().and_then(|response| response.body().bytes()));
+        self.0.lock().unwrap().push(Exchange { operation, request, response });
+        Ok(())
+    }
+}
+
+/// Capacity one call takes from one partition.
 #[derive(Debug, Clone, PartialEq)]
 struct Touch {
     pk: String,
@@ -35,68 +99,84 @@ struct Touch {
     units: f64,
 }
 
-/// Write units of an item: one per KB started. Its size is taken from its
-/// JSON form, which is larger than DynamoDB's count: an upper bound.
+fn pk_of(item: &Value) -> Option<String> {
+    item.get("pk").and_then(|pk| pk.get("S")).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// An item's size, taken from its JSON form, which is larger than
+/// DynamoDB's count: the units below are upper bounds.
+fn size(item: &Value) -> f64 {
+    item.to_string().len() as f64
+}
+
+/// Write units of an item: one per KB started.
 fn write_units(item: &Value) -> f64 {
-    (item.to_string().len() as f64 / 1024.0).ceil().max(1.0)
+    (size(item) / 1024.0).ceil().max(1.0)
 }
 
-/// A read of up to 4 KB: one unit strongly consistent, half a unit not.
-fn read_units(body: &Value) -> f64 {
-    if body["ConsistentRead"].as_bool() == Some(true) { 1.0 } else { 0.5 }
+/// Read units of `bytes` read at once: one per 4 KB started strongly
+/// consistent, half that eventually consistent.
+fn read_units(bytes: f64, consistent: bool) -> f64 {
+    let units = (bytes / 4096.0).ceil().max(1.0);
+    if consistent { units } else { units / 2.0 }
 }
 
-/// The capacity a DynamoDB request takes from each partition it touches.
-/// A Query page is counted as 4 KB per 8 items asked for; a transaction's
-/// writes at twice their units, as DynamoDB charges them.
-fn touches(sent: &Sent) -> Vec<Touch> {
-    let Some(operation) = sent.target.as_deref().and_then(|t| t.strip_prefix("DynamoDB_20120810.")) else {
-        return Vec::new();
-    };
-    let body: Value = serde_json::from_slice(&sent.body).unwrap_or(Value::Null);
-    let touch = |key: &Value, write: bool, units: f64| string_key(key).map(|pk| Touch { pk, write, units });
-    match operation {
-        "GetItem" => touch(&body["Key"], false, read_units(&body)).into_iter().collect(),
-        "Query" => {
-            let pages = (body["Limit"].as_f64().unwrap_or(1.0) / 8.0).ceil().max(1.0);
-            let pk = body["ExpressionAttributeValues"][":pk"]["S"].as_str().map(str::to_owned);
-            pk.map(|pk| Touch { pk, write: false, units: pages * read_units(&body) }).into_iter().collect()
+fn consistent(request: &Value) -> bool {
+    request["ConsistentRead"].as_bool() == Some(true)
+}
+
+/// The capacity a call takes from each partition it touches: reads by what
+/// came back, writes by what was sent, a transaction's writes at twice
+/// their units, as DynamoDB charges them.
+fn touches(exchange: &Exchange) -> Vec<Touch> {
+    let (request, response) = (&exchange.request, &exchange.response);
+    let write = |item: &Value, units: f64| pk_of(item).map(|pk| Touch { pk, write: true, units });
+    match exchange.operation.as_str() {
+        "GetItem" => {
+            let bytes = response.get("Item").map_or(0.0, size);
+            pk_of(&request["Key"])
+                .map(|pk| Touch { pk, write: false, units: read_units(bytes, consistent(request)) })
+                .into_iter()
+                .collect()
         }
-        "PutItem" => touch(&body["Item"], true, write_units(&body["Item"])).into_iter().collect(),
-        "UpdateItem" | "DeleteItem" => touch(&body["Key"], true, 1.0).into_iter().collect(),
-        "BatchGetItem" => body["RequestItems"]
-            .as_object()
-            .into_iter()
-            .flat_map(|tables| tables.values())
-            .flat_map(|table| {
-                let units = read_units(table);
-                table["Keys"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(move |key| touch(&key, false, units))
-            })
-            .collect(),
-        "BatchWriteItem" => body["RequestItems"]
+        "Query" => {
+            let bytes: f64 = response["Items"].as_array().into_iter().flatten().map(size).sum();
+            let pk = request["ExpressionAttributeValues"][":pk"]["S"].as_str().map(str::to_owned);
+            pk.map(|pk| Touch { pk, write: false, units: read_units(bytes, consistent(request)) }).into_iter().collect()
+        }
+        "BatchGetItem" => {
+            let consistent = |table: &str| consistent(&request["RequestItems"][table]);
+            response["Responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .flat_map(|(table, items)| items.as_array().into_iter().flatten().map(move |item| (table, item)))
+                .filter_map(|(table, item)| {
+                    Some(Touch { pk: pk_of(item)?, write: false, units: read_units(size(item), consistent(table)) })
+                })
+                .collect()
+        }
+        "PutItem" => write(&request["Item"], write_units(&request["Item"])).into_iter().collect(),
+        "UpdateItem" | "DeleteItem" => write(&request["Key"], 1.0).into_iter().collect(),
+        "BatchWriteItem" => request["RequestItems"]
             .as_object()
             .into_iter()
             .flat_map(|tables| tables.values())
             .flat_map(|requests| requests.as_array().cloned().unwrap_or_default())
             .filter_map(|request| match request.get("PutRequest") {
-                Some(put) => touch(&put["Item"], true, write_units(&put["Item"])),
-                None => touch(&request["DeleteRequest"]["Key"], true, 1.0),
+                Some(put) => write(&put["Item"], write_units(&put["Item"])),
+                None => write(&request["DeleteRequest"]["Key"], 1.0),
             })
             .collect(),
-        "TransactWriteItems" => body["TransactItems"]
+        "TransactWriteItems" => request["TransactItems"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|item| {
-                let (kind, write) = item.as_object()?.iter().next()?;
+                let (kind, change) = item.as_object()?.iter().next()?;
                 match kind.as_str() {
-                    "Put" => touch(&write["Item"], true, 2.0 * write_units(&write["Item"])),
-                    _ => touch(&write["Key"], true, 2.0),
+                    "Put" => write(&change["Item"], 2.0 * write_units(&change["Item"])),
+                    _ => write(&change["Key"], 2.0),
                 }
             })
             .collect(),
@@ -104,79 +184,111 @@ fn touches(sent: &Sent) -> Vec<Touch> {
     }
 }
 
-/// One scenario: `members` people at scale (or recipients, for a message),
-/// each acting once within `seconds`.
-struct Scenario {
+/// One scenario: `members` people at scale (or recipients, for a
+/// message), each acting once within `seconds`. It is sampled twice, with
+/// `half` and with all of `sample`; `actor`, when one person acts for all
+/// of them (a teacher's message), is their own too.
+struct Scenario<'a> {
     name: &'static str,
     members: f64,
     seconds: f64,
+    sample: &'a [&'a Account],
+    actor: Option<&'a Account>,
 }
 
-/// The hottest partition of one kind (writes or reads): its shape and its
-/// units a second at scale.
-#[derive(Debug)]
-struct Hottest {
-    shape: String,
-    per_second: f64,
-}
-
-/// A partition key with its ids named by role, so a table can show it.
-fn shape(pk: &str, org: &str, sample: &[&Account]) -> String {
-    let mut shape = pk.replace(org, "<org>");
-    for member in sample {
-        shape = shape.replace(&member.user_id, "<member>").replace(&member.email.to_lowercase(), "<member email>");
+impl Scenario<'_> {
+    fn people(&self) -> impl Iterator<Item = &Account> {
+        self.sample.iter().copied().chain(self.actor)
     }
-    shape
-}
 
-/// Whether `pk` is one member's own: it names them, or counts their failed
-/// logins (keyed by a hash of the account).
-fn own(pk: &str, sample: &[&Account]) -> bool {
-    pk.starts_with("LOGINFAIL#")
-        || sample.iter().any(|m| pk.contains(&m.user_id) || pk.contains(&m.email.to_lowercase()))
-}
-
-fn hottest(scenario: &Scenario, sent: &[Sent], org: &str, sample: &[&Account], write: bool) -> Option<Hottest> {
-    let mut units: BTreeMap<String, f64> = BTreeMap::new();
-    for touch in sent.iter().flat_map(touches).filter(|t| t.write == write) {
-        *units.entry(touch.pk).or_default() += touch.units;
+    /// Whether `pk` is one person's own: it names them, or counts their
+    /// failed logins (keyed by a hash of the account).
+    fn own(&self, pk: &str) -> bool {
+        pk.starts_with("LOGINFAIL#")
+            || self.people().any(|p| pk.contains(&p.user_id) || pk.contains(&p.email.to_lowercase()))
     }
-    let scale = scenario.members / sample.len() as f64;
-    units
-        .into_iter()
-        .map(|(pk, units)| {
-            let per_second = if own(&pk, sample) { units } else { units * scale } / scenario.seconds;
-            Hottest { shape: shape(&pk, org, sample), per_second }
-        })
-        .max_by(|a, b| a.per_second.total_cmp(&b.per_second))
+
+    /// A partition key with its ids named by role: what a table shows, and
+    /// what the two samples' partitions are matched by.
+    fn shape(&self, pk: &str, org: &str) -> String {
+        let mut shape = pk.replace(org, "<org>");
+        for person in self.people() {
+            shape = shape.replace(&person.user_id, "<person>").replace(&person.email.to_lowercase(), "<email>");
+        }
+        let ulid = |part: &str| part.len() == 26 && part.parse::<ulid::Ulid>().is_ok();
+        shape.split('#').map(|part| if ulid(part) { "<id>" } else { part }).collect::<Vec<_>>().join("#")
+    }
+
+    /// The hottest partition of one kind (writes or reads) at scale: its
+    /// shape and its units a second. One person's own partition carries what
+    /// that person's action put on it; a shared one grows with the district,
+    /// along the line through its units in the two samples (`small` by the
+    /// first half of the sample, `large` by all of it).
+    fn hottest(&self, small: &[Exchange], large: &[Exchange], org: &str, write: bool) -> Option<(String, f64)> {
+        let units = |exchanges: &[Exchange], own: bool| {
+            let mut units: BTreeMap<String, f64> = BTreeMap::new();
+            for touch in exchanges.iter().flat_map(touches).filter(|t| t.write == write && self.own(&t.pk) == own) {
+                // Own partitions stay apart; shared ones meet by shape.
+                let key = if own { touch.pk } else { self.shape(&touch.pk, org) };
+                *units.entry(key).or_default() += touch.units;
+            }
+            units
+        };
+        let own = units(large, true).into_iter().map(|(pk, units)| (self.shape(&pk, org), units / self.seconds));
+        let (n_small, n_large) = ((self.sample.len() / 2) as f64, self.sample.len() as f64);
+        let small = units(small, false);
+        let shared = units(large, false).into_iter().map(|(shape, at_large)| {
+            let at_small = small.get(&shape).copied().unwrap_or(0.0);
+            let per_member = (at_large - at_small) / (n_large - n_small);
+            let fixed = at_small - per_member * n_small;
+            (shape, (fixed + per_member * self.members).max(0.0) / self.seconds)
+        });
+        own.chain(shared).max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    fn row(&self, small: &[Exchange], large: &[Exchange], org: &str) -> String {
+        let cell = |hot: Option<(String, f64)>, ceiling: f64| match hot {
+            Some((shape, per_second)) => format!("`{shape}` | {per_second:.0} | {:.0}%", 100.0 * per_second / ceiling),
+            None => "none | 0 | 0%".to_owned(),
+        };
+        format!(
+            "| {} | {} and {} of {} in {} s | {} | {} |",
+            self.name,
+            self.sample.len() / 2,
+            self.sample.len(),
+            self.members,
+            self.seconds,
+            cell(self.hottest(small, large, org, true), WRITE_CEILING),
+            cell(self.hottest(small, large, org, false), READ_CEILING),
+        )
+    }
 }
 
-fn row(scenario: &Scenario, sent: &[Sent], org: &str, sample: &[&Account]) -> String {
-    let cell = |hot: Option<Hottest>, ceiling: f64| match hot {
-        Some(hot) => format!("`{}` | {:.0} | {:.0}%", hot.shape, hot.per_second, 100.0 * hot.per_second / ceiling),
-        None => "none | 0 | 0%".to_owned(),
-    };
-    format!(
-        "| {} | {} of {} in {} s | {} | {} |",
-        scenario.name,
-        sample.len(),
-        scenario.members,
-        scenario.seconds,
-        cell(hottest(scenario, sent, org, sample, true), WRITE_CEILING),
-        cell(hottest(scenario, sent, org, sample, false), READ_CEILING),
-    )
+/// The calls made while `act` runs for each of the first half of `people`,
+/// and for all of them.
+async fn sampled<'a, F, Fut>(log: &Exchanges, people: &[&'a Account], act: F) -> (Vec<Exchange>, Vec<Exchange>)
+where
+    F: Fn(&'a Account) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (first, second) = people.split_at(people.len() / 2);
+    for person in first {
+        act(person).await;
+    }
+    let small = log.take();
+    for person in second {
+        act(person).await;
+    }
+    let large = small.iter().cloned().chain(log.take()).collect();
+    (small, large)
 }
 
 #[tokio::test]
 #[ignore = "a benchmark: make bench runs it, docs/scale.md shows its table"]
 async fn the_hottest_partition_of_each_scenario() {
-    let base = load_sdk_config().await;
-    let recorder = Recorder::default();
-    let (app, _) = TestApp::spawn_per_function(
-        |function| recorder.sdk_for(&base, function),
-        |config| config.pusher = Some(pusher("http://127.0.0.1:9")),
-    )
-    .await;
+    let log = Exchanges::default();
+    let app =
+        TestApp::spawn_intercepted(log.clone(), |config| config.pusher = Some(pusher("http://127.0.0.1:9"))).await;
     let admin = app.register_org().await;
     let org = admin.org_id.clone();
     let mut staff = Vec::new();
@@ -200,53 +312,83 @@ async fn the_hottest_partition_of_each_scenario() {
         .send()
         .await
         .expect(StatusCode::OK, None);
-    recorder.take();
+    log.take();
 
     let mut rows = Vec::new();
-    let scenario = Scenario { name: "every student submits one assessment", members: 100_000.0, seconds: 600.0 };
-    for student in &students {
-        app.post(&format!("/api/v1/assessments/{assessment}/submit"))
-            .bearer(&student.access_token)
-            .json(json!({"attempt": 1, "answers": [true]}))
+    let scenario = Scenario {
+        name: "every student submits one assessment",
+        members: 100_000.0,
+        seconds: 600.0,
+        sample: &students,
+        actor: None,
+    };
+    let (small, large) = sampled(&log, &students, |student| {
+        let path = format!("/api/v1/assessments/{assessment}/submit");
+        let app = &app;
+        async move {
+            let body = json!({"attempt": 1, "answers": [true]});
+            app.post(&path).bearer(&student.access_token).json(body).send().await.expect(StatusCode::CREATED, None);
+        }
+    })
+    .await;
+    assert!(large.iter().flat_map(touches).any(|t| t.write), "a submission writes");
+    rows.push(scenario.row(&small, &large, &org));
+
+    let scenario = Scenario { name: "a login wave", members: 50_000.0, seconds: 900.0, sample: &students, actor: None };
+    let (small, large) = sampled(&log, &students, |student| {
+        let app = &app;
+        async move {
+            app.login(&student.email, &student.password).await.expect(StatusCode::OK, None);
+        }
+    })
+    .await;
+    rows.push(scenario.row(&small, &large, &org));
+
+    // One message to a class of half the sample, one to a class of all of
+    // it: its recipients are the members, all within a second.
+    let scenario = Scenario {
+        name: "a teacher messages a class of 500",
+        members: 500.0,
+        seconds: 1.0,
+        sample: &students,
+        actor: Some(teacher),
+    };
+    let half = app.class_with(teacher, &students[..students.len() / 2]).await;
+    let mut exchanges = Vec::new();
+    for class in [&half, &class] {
+        log.take();
+        app.post("/api/v1/messages")
+            .bearer(&teacher.access_token)
+            .json(json!({"class_id": class, "subject": "Tomorrow", "body": "Bring your notebooks."}))
             .send()
             .await
             .expect(StatusCode::CREATED, None);
+        exchanges.push(log.take());
     }
-    let sent = recorder.take();
-    assert!(sent.iter().flat_map(touches).any(|t| t.write), "a submission writes");
-    rows.push(row(&scenario, &sent, &org, &students));
-
-    let scenario = Scenario { name: "a login wave", members: 50_000.0, seconds: 900.0 };
-    for student in &students {
-        app.login(&student.email, &student.password).await.expect(StatusCode::OK, None);
-    }
-    let sent = recorder.take();
-    rows.push(row(&scenario, &sent, &org, &students));
-
-    // One message to a class: its recipients are the members, all within a second.
-    let scenario = Scenario { name: "a teacher messages a class of 500", members: 500.0, seconds: 1.0 };
-    app.post("/api/v1/messages")
-        .bearer(&teacher.access_token)
-        .json(json!({"class_id": class, "subject": "Tomorrow", "body": "Bring your notebooks."}))
-        .send()
-        .await
-        .expect(StatusCode::CREATED, None);
-    let sent = recorder.take();
-    rows.push(row(&scenario, &sent, &org, &students));
+    rows.push(scenario.row(&exchanges[0], &exchanges[1], &org));
 
     // Until the dashboards exist (issue 15), what a teacher's home page reads.
-    let scenario = Scenario { name: "5,000 staff open their home page", members: 5_000.0, seconds: 300.0 };
-    for member in &staff {
-        for path in ["/api/v1/auth/me", "/api/v1/classes", "/api/v1/lessons", "/api/v1/messages/unread-count"] {
-            app.get(path).bearer(&member.access_token).send().await.expect(StatusCode::OK, None);
+    let scenario = Scenario {
+        name: "5,000 staff open their home page",
+        members: 5_000.0,
+        seconds: 300.0,
+        sample: &staff,
+        actor: None,
+    };
+    let (small, large) = sampled(&log, &staff, |member| {
+        let app = &app;
+        async move {
+            for path in ["/api/v1/auth/me", "/api/v1/classes", "/api/v1/lessons", "/api/v1/messages/unread-count"] {
+                app.get(path).bearer(&member.access_token).send().await.expect(StatusCode::OK, None);
+            }
         }
-    }
-    let sent = recorder.take();
-    assert!(sent.iter().flat_map(touches).any(|t| !t.write), "a home page reads");
-    rows.push(row(&scenario, &sent, &org, &staff));
+    })
+    .await;
+    assert!(large.iter().flat_map(touches).any(|t| !t.write), "a home page reads");
+    rows.push(scenario.row(&small, &large, &org));
 
     println!(
-        "\n| scenario | sampled | hottest partition (writes) | write units/s | of 1,000 | hottest partition (reads) | read units/s | of 3,000 |"
+        "\n| scenario | sampled (half, all) | hottest partition (writes) | write units/s | of 1,000 | hottest partition (reads) | read units/s | of 3,000 |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
@@ -254,23 +396,19 @@ async fn the_hottest_partition_of_each_scenario() {
     }
 }
 
+fn exchange(operation: &str, request: Value, response: Value) -> Exchange {
+    Exchange { operation: operation.into(), request, response }
+}
+
 #[test]
 fn a_transaction_takes_twice_the_units_of_each_write_from_its_own_partition() {
-    let body = json!({"TransactItems": [
+    let request = json!({"TransactItems": [
         {"Put": {"TableName": "t", "Item": {"pk": {"S": "ORG#a"}, "sk": {"S": "X"}, "blob": {"S": "x".repeat(1500)}}}},
         {"Update": {"TableName": "t", "Key": {"pk": {"S": "ORG#a#USER#b"}, "sk": {"S": "Y"}}}},
         {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "ORG#c"}, "sk": {"S": "Z"}}}},
     ]});
-    let sent = Sent {
-        function: "f".into(),
-        method: "POST".into(),
-        uri: "/".into(),
-        target: Some("DynamoDB_20120810.TransactWriteItems".into()),
-        service: Some("dynamodb".into()),
-        body: body.to_string().into_bytes(),
-    };
     assert_eq!(
-        touches(&sent),
+        touches(&exchange("TransactWriteItems", request, json!({}))),
         [
             Touch { pk: "ORG#a".into(), write: true, units: 4.0 },
             Touch { pk: "ORG#a#USER#b".into(), write: true, units: 2.0 },
@@ -280,26 +418,24 @@ fn a_transaction_takes_twice_the_units_of_each_write_from_its_own_partition() {
 }
 
 #[test]
-fn a_query_page_and_a_batch_read_take_read_units_by_size_and_consistency() {
-    let sent = |target: &str, body: Value| Sent {
-        function: "f".into(),
-        method: "POST".into(),
-        uri: "/".into(),
-        target: Some(format!("DynamoDB_20120810.{target}")),
-        service: Some("dynamodb".into()),
-        body: body.to_string().into_bytes(),
-    };
-    let query = sent("Query", json!({"Limit": 20, "ExpressionAttributeValues": {":pk": {"S": "ORG#a"}}}));
-    assert_eq!(touches(&query), [Touch { pk: "ORG#a".into(), write: false, units: 1.5 }]);
-    let batch = sent(
+fn reads_take_units_by_the_size_that_came_back_and_its_consistency() {
+    let item = |pk: &str, bytes: usize| json!({"pk": {"S": pk}, "blob": {"S": "x".repeat(bytes)}});
+    let query = exchange(
+        "Query",
+        json!({"ExpressionAttributeValues": {":pk": {"S": "ORG#a"}}}),
+        json!({"Items": [item("ORG#a", 3000), item("ORG#a", 3000)]}),
+    );
+    assert_eq!(touches(&query), [Touch { pk: "ORG#a".into(), write: false, units: 1.0 }]);
+    let batch = exchange(
         "BatchGetItem",
-        json!({"RequestItems": {"t": {"ConsistentRead": true, "Keys": [{"pk": {"S": "ORG#a"}}, {"pk": {"S": "ORG#b"}}]}}}),
+        json!({"RequestItems": {"t": {"ConsistentRead": true, "Keys": []}}}),
+        json!({"Responses": {"t": [item("ORG#a", 10), item("ORG#b", 5000)]}}),
     );
     assert_eq!(
         touches(&batch),
         [
             Touch { pk: "ORG#a".into(), write: false, units: 1.0 },
-            Touch { pk: "ORG#b".into(), write: false, units: 1.0 }
+            Touch { pk: "ORG#b".into(), write: false, units: 2.0 }
         ]
     );
 }

@@ -235,21 +235,23 @@ pub async fn submissions(
     let tenant = tenant.clone();
     let student = principal.role == Role::Student;
     let prefix = match student {
-        true => Tenant::submissions_of_prefix(&id, &principal.user_id),
-        false => Tenant::submissions_prefix(&id),
+        true => Tenant::submissions_of_prefix(&principal.user_id),
+        false => String::new(),
     };
+    // The cursor is bound to the assessment and, for a student, to them.
+    let list = format!("submissions:{id}:{prefix}");
     let keys = state.key_set().await?;
-    let start = page.start(&keys, &tenant, &prefix)?;
+    let start = page.start(&keys, &tenant, &list)?;
     let assessment = state.db.live::<Assessment>(&tenant, &id).await?;
     if !publication::visible_to(&state, &tenant, &principal, &assessment).await? {
         return Err(AppError::not_found("assessment"));
     }
-    let partition = tenant.pk();
+    let partition = tenant.submissions_partition(&id);
     let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
     let found = state.db.query::<Submission>(&range, page.limit, start).await?;
     let shown = !student || assessment.show_answers;
     let views = found.items.into_iter().map(|s| SubmissionView::of(s, &assessment, shown)).collect();
-    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &prefix, &key));
+    let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(views, next))
 }
 

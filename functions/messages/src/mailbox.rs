@@ -84,11 +84,11 @@ pub async fn list(
     let list = format!("messages:{}?box={:?}", principal.user_id, query.which);
     let start = page.start(&keys, &tenant, &list)?;
     let prefix = match query.which {
-        MessageBox::Sent => Tenant::sent_prefix(&principal.user_id),
-        _ => Tenant::inbox_prefix(&principal.user_id),
+        MessageBox::Sent => Tenant::SENT_PREFIX,
+        _ => Tenant::INBOX_PREFIX,
     };
-    let partition = tenant.pk();
-    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: true };
+    let partition = tenant.user_partition(&principal.user_id);
+    let range = Range { partition: &partition, prefix, index: None, newest_first: true, live_only: true };
     let found = state.db.query::<InboxEntry>(&range, page.limit, start).await?;
     // The boxes within received messages are a filter on one Query: a page
     // may come back shorter than asked, never with a message of another box.

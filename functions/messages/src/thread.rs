@@ -46,9 +46,14 @@ pub async fn thread(
     let keys = state.key_set().await?;
     let list = format!("thread:{id}:{}", principal.user_id);
     let start = page.start(&keys, &tenant, &list)?;
-    let partition = tenant.pk();
-    let prefix = Tenant::thread_messages_prefix(&id);
-    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let partition = tenant.thread_partition(&id);
+    let range = Range {
+        partition: &partition,
+        prefix: Tenant::MESSAGE_PREFIX,
+        index: None,
+        newest_first: false,
+        live_only: false,
+    };
     // One key besides a copy per message (the thread): BatchGetItem takes 100 at most.
     let messages = state.db.query::<Message>(&range, page.limit.min(99), start).await?;
     let me = &principal.user_id;

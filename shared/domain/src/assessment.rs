@@ -1,8 +1,8 @@
 //! Assessments (`ASSESSMENT#<id>`), published to classes like lessons
 //! (`CLASSASSESSMENT#<class>#<id>`), their submissions
-//! (`SUBMISSION#<assessment>#<student>#<attempt>`, one item per attempt, so
+//! (`ORG#<org>#SUBMISSIONS#<assessment> / <student>#<attempt>`, one item per attempt, so
 //! an attempt is graded exactly once) and their running totals
-//! (`ASSESSMENTSTATS#<id>#<shard>`).
+//! (`ORG#<org>#ASSESSMENTSTATS#<id>#<shard>`).
 
 use std::collections::BTreeMap;
 

@@ -1,9 +1,12 @@
 //! Messages. A conversation is a thread (`THREAD#<thread>`: its subject and
-//! participants); its messages are `MESSAGE#<thread>#<message>`, so a thread
-//! reads as one Query. Each participant has an inbox entry per message
-//! (`INBOX#<user>#<message>`, newest first) with their own read, starred,
-//! archived and deleted state, and one unread counter (`UNREAD#<user>`) that
-//! every change of an entry's read state moves in the same transaction.
+//! participants); its messages are `MESSAGE#<message>` in the thread's own
+//! partition (`ORG#<org>#THREAD#<thread>`), so a thread reads as one Query.
+//! Each participant has an inbox entry per message (`INBOX#<message>`,
+//! newest first) with their own read, starred, archived and deleted state,
+//! and one unread counter (`UNREAD`) that every change of an entry's read
+//! state moves in the same transaction, all in their own partition
+//! (`ORG#<org>#USER#<user>`): a message to a class writes to as many
+//! partitions as it has recipients.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! A student's progress through a lesson (`PROGRESS#<lesson>#<student>`,
 //! filed by `gsi1` under the student for their parents) and the lesson's
-//! running totals (`LESSONSTATS#<lesson>#<shard>`), moved in the same transaction.
+//! running totals (`ORG#<org>#LESSONSTATS#<lesson>#<shard>`), moved in the same transaction.
 //!
 //! Progress only moves forward: a report is merged with what is stored,
 //! field by field, so a report that arrives late (a phone that was offline,

@@ -1,6 +1,10 @@
-//! Key builders. Every tenant-owned item lives under `pk = ORG#<org_id>`, and
-//! the only way to name such a key is through a [`Tenant`], which can only be
-//! made from a verified source: the authorizer's principal, a global lookup
+//! Key builders. Every tenant-owned item lives under a partition key that
+//! begins `ORG#<org_id>`: the tenant's own (`ORG#<org>`) for its records and
+//! their lists, or one of its many partitions (`ORG#<org>#USER#<user>`,
+//! `ORG#<org>#SUBMISSIONS#<assessment>`, …) for what one person or one busy
+//! entity writes at a rate that would make a single partition per tenant hot
+//! (docs/scale.md). The only way to name such a key is through a [`Tenant`],
+//! which can only be made from a verified source: the authorizer's principal, a global lookup
 //! item read from the table, a freshly created organisation, or a refresh
 //! token whose secret is then checked against the stored hash. A handler
 //! cannot build a key for another tenant from a path, query or body value.
@@ -81,6 +85,17 @@ impl Tenant {
         Key { pk: self.pk(), sk }
     }
 
+    /// One of the tenant's partitions: `ORG#<org>#<rest>`.
+    fn partition(&self, rest: std::fmt::Arguments) -> String {
+        format!("{}#{rest}", self.pk())
+    }
+
+    /// One person's partition: their sessions, inbox, sent box and unread
+    /// count, which only they (and what they do) write.
+    pub fn user_partition(&self, user: &UserId) -> String {
+        self.partition(format_args!("USER#{user}"))
+    }
+
     pub fn organization(&self) -> Key {
         self.key("ORG".into())
     }
@@ -92,7 +107,7 @@ impl Tenant {
     pub const USER_PREFIX: &'static str = "USER#";
 
     pub fn session(&self, user: &UserId, session: &SessionId) -> Key {
-        self.key(format!("SESSION#{user}#{session}"))
+        Key { pk: self.user_partition(user), sk: format!("SESSION#{session}") }
     }
 
     pub fn invite(&self, invite: &InviteId) -> Key {
@@ -224,7 +239,7 @@ impl Tenant {
     /// One shard of the running totals of a lesson's progress, moved with
     /// every change; the totals are the sum of the shards.
     pub fn lesson_stats(&self, lesson: &LessonId, shard: u32) -> Key {
-        self.key(format!("LESSONSTATS#{lesson}#{shard}"))
+        Key { pk: self.partition(format_args!("LESSONSTATS#{lesson}#{shard}")), sk: "STATS".into() }
     }
 
     pub fn assessment(&self, assessment: &AssessmentId) -> Key {
@@ -242,24 +257,29 @@ impl Tenant {
         format!("CLASSASSESSMENT#{class}#")
     }
 
-    /// One student's attempt: under its assessment, so the teacher's list
-    /// of submissions is one Query, and a student's attempts one prefix of it.
+    /// One student's attempt: in its assessment's partition of
+    /// submissions, so the teacher's list is one Query, and a student's
+    /// attempts one prefix of it.
     pub fn submission(&self, assessment: &AssessmentId, student: &UserId, attempt: u32) -> Key {
-        self.key(format!("{}{attempt:03}", Self::submissions_of_prefix(assessment, student)))
+        Key {
+            pk: self.submissions_partition(assessment),
+            sk: format!("{}{attempt:03}", Self::submissions_of_prefix(student)),
+        }
     }
 
-    pub fn submissions_prefix(assessment: &AssessmentId) -> String {
-        format!("SUBMISSION#{assessment}#")
+    pub fn submissions_partition(&self, assessment: &AssessmentId) -> String {
+        self.partition(format_args!("SUBMISSIONS#{assessment}"))
     }
 
-    pub fn submissions_of_prefix(assessment: &AssessmentId, student: &UserId) -> String {
-        format!("{}{student}#", Self::submissions_prefix(assessment))
+    pub fn submissions_of_prefix(student: &UserId) -> String {
+        format!("{student}#")
     }
 
     /// One shard of the running totals of an assessment's graded
-    /// submissions; the totals are the sum of the shards.
+    /// submissions, a partition of its own; the totals are the sum of the
+    /// shards.
     pub fn assessment_stats(&self, assessment: &AssessmentId, shard: u32) -> Key {
-        self.key(format!("ASSESSMENTSTATS#{assessment}#{shard}"))
+        Key { pk: self.partition(format_args!("ASSESSMENTSTATS#{assessment}#{shard}")), sk: "STATS".into() }
     }
 
     /// A conversation: its subject and participants.
@@ -267,50 +287,55 @@ impl Tenant {
         self.key(format!("THREAD#{thread}"))
     }
 
-    /// One message of a thread; a thread's messages are one Query.
+    /// One message of a thread, in the thread's partition: a thread's
+    /// messages are one Query.
     pub fn thread_message(&self, thread: &ThreadId, message: &MessageId) -> Key {
-        self.key(format!("{}{message}", Self::thread_messages_prefix(thread)))
+        Key { pk: self.thread_partition(thread), sk: format!("{}{message}", Self::MESSAGE_PREFIX) }
     }
 
-    pub fn thread_messages_prefix(thread: &ThreadId) -> String {
-        format!("MESSAGE#{thread}#")
+    pub fn thread_partition(&self, thread: &ThreadId) -> String {
+        self.partition(format_args!("THREAD#{thread}"))
     }
+
+    pub const MESSAGE_PREFIX: &'static str = "MESSAGE#";
 
     /// A recipient's copy of a message, with their read, starred, archived
-    /// and deleted state: their inbox is one Query, newest first.
+    /// and deleted state, in their own partition: their inbox is one Query,
+    /// newest first, and a message to a class writes to as many partitions
+    /// as it has recipients.
     pub fn inbox_entry(&self, user: &UserId, message: &MessageId) -> Key {
-        self.key(format!("{}{message}", Self::inbox_prefix(user)))
+        Key { pk: self.user_partition(user), sk: format!("{}{message}", Self::INBOX_PREFIX) }
     }
 
-    pub fn inbox_prefix(user: &UserId) -> String {
-        format!("INBOX#{user}#")
-    }
+    pub const INBOX_PREFIX: &'static str = "INBOX#";
 
     /// The sender's copy of a message: their sent box.
     pub fn sent_entry(&self, user: &UserId, message: &MessageId) -> Key {
-        self.key(format!("{}{message}", Self::sent_prefix(user)))
+        Key { pk: self.user_partition(user), sk: format!("{}{message}", Self::SENT_PREFIX) }
     }
 
-    pub fn sent_prefix(user: &UserId) -> String {
-        format!("SENT#{user}#")
-    }
+    pub const SENT_PREFIX: &'static str = "SENT#";
 
     /// How many of a user's received messages are unread, kept exact by
     /// every write that changes an entry's read state.
     pub fn unread_counter(&self, user: &UserId) -> Key {
-        self.key(format!("UNREAD#{user}"))
+        Key { pk: self.user_partition(user), sk: "UNREAD".into() }
     }
 
-    /// An activity event (its id sorts by time): the dashboard's feed.
-    pub fn activity(&self, event: &str) -> Key {
-        self.key(format!("{}{event}", Self::ACTIVITY_PREFIX))
+    /// An activity event of one UTC day (`YYYY-MM-DD`; its id sorts by
+    /// time): a day's feed is one Query of one partition.
+    pub fn activity(&self, day: &str, event: &str) -> Key {
+        Key { pk: self.activity_partition(day), sk: event.to_owned() }
     }
 
-    pub const ACTIVITY_PREFIX: &'static str = "ACTIVITY#";
+    pub fn activity_partition(&self, day: &str) -> String {
+        self.partition(format_args!("ACTIVITY#{day}"))
+    }
 
-    /// One shard of one day's counters (`day` is `YYYY-MM-DD`).
+    /// One shard of one day's counters (`day` is `YYYY-MM-DD`), a partition
+    /// of its own.
     pub fn daily_counter(&self, day: &str, shard: u32) -> Key {
-        self.key(format!("DAILY#{day}#{shard}"))
+        Key { pk: self.partition(format_args!("DAILY#{day}#{shard}")), sk: "COUNT".into() }
     }
 
     /// `gsi1pk` of the members of one standing (`domain::user::directory`);
@@ -329,10 +354,11 @@ impl Tenant {
         format!("{}#CLASSES#{user}", self.pk())
     }
 
-    /// True when `pk` belongs to this tenant's partition; cursors are checked
-    /// with it before they reach DynamoDB.
+    /// True when `pk` is one of this tenant's partitions; cursors are
+    /// checked with it before they reach DynamoDB. Ids are fixed-length, so
+    /// `ORG#<org>#` is no other tenant's prefix.
     pub fn owns_partition(&self, pk: &str) -> bool {
-        pk == self.pk()
+        pk.strip_prefix(&self.pk()).is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
     }
 }
 
@@ -397,5 +423,22 @@ mod tests {
         assert_ne!(a.user(&user).pk, b.user(&user).pk);
         assert!(a.owns_partition(&a.user(&user).pk));
         assert!(!b.owns_partition(&a.user(&user).pk));
+    }
+
+    #[test]
+    fn a_tenant_owns_each_of_its_partitions_and_none_of_anothers() {
+        let a = Tenant::for_new_organization();
+        let b = Tenant::for_new_organization();
+        let (user, assessment) = (UserId::new(), AssessmentId::new());
+        for key in
+            [a.session(&user, &SessionId::new()), a.submission(&assessment, &user, 1), a.daily_counter("2026-12-04", 3)]
+        {
+            assert!(key.pk.starts_with(&format!("{}#", a.pk())), "{}", key.pk);
+            assert!(a.owns_partition(&key.pk));
+            assert!(!b.owns_partition(&key.pk));
+        }
+        // A prefix of the tenant's key that is not a partition boundary.
+        assert!(!a.owns_partition(&format!("{}X", a.pk())));
+        assert!(!a.owns_partition(&a.pk()[..a.pk().len() - 1]));
     }
 }

@@ -597,7 +597,7 @@ impl Db {
 }
 
 /// The items of one partition (of the table or of `gsi1`) whose sort key
-/// starts with a prefix.
+/// starts with a prefix (all of them for an empty one).
 pub struct Range<'a> {
     pub partition: &'a str,
     pub prefix: &'a str,
@@ -615,15 +615,23 @@ impl Range<'_> {
             Some(index) => (format!("{index}pk"), format!("{index}sk")),
             None => ("pk".to_owned(), "sk".to_owned()),
         };
-        db.client
+        let query = db
+            .client
             .query()
             .table_name(&db.table)
             .set_index_name(self.index.map(str::to_owned))
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", pk)
-            .expression_attribute_names("#sk", sk)
-            .expression_attribute_values(":pk", AttributeValue::S(self.partition.to_owned()))
-            .expression_attribute_values(":prefix", AttributeValue::S(self.prefix.to_owned()))
+            .expression_attribute_values(":pk", AttributeValue::S(self.partition.to_owned()));
+        // A key condition takes no empty string: the whole partition is
+        // asked for without one.
+        let query = match self.prefix {
+            "" => query.key_condition_expression("#pk = :pk"),
+            prefix => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", sk)
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
+        };
+        query
             // Indexes only offer eventually consistent reads.
             .consistent_read(self.index.is_none())
             .scan_index_forward(!self.newest_first)

@@ -1,5 +1,5 @@
 //! Sessions: one refresh-token family per login, at
-//! `ORG#<org> / SESSION#<user>#<session>`. The stored hash is of the only
+//! `ORG#<org>#USER#<user> / SESSION#<session>`. The stored hash is of the only
 //! refresh token of the family that may still be used. Which sessions a
 //! user may still use is kept on the user item (`User::sessions`), which the
 //! authorizer reads anyway: ending one session, or all of them, is one write.
