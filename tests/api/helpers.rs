@@ -331,14 +331,19 @@ impl TestApp {
     /// The kinds of today's activity events of `account`'s organisation, oldest first.
     pub async fn activity_kinds(&self, account: &Account) -> Vec<String> {
         let day = store::activity::day_of(self.state.now());
-        let pk = account.tenant().activity_partition(&day);
-        let found = self
-            .state
-            .db
-            .query_prefix::<store::activity::ActivityEvent>(&pk, "", 1000, None, false)
-            .await
-            .expect("activity");
-        found.items.into_iter().map(|event| event.kind).collect()
+        let mut events = Vec::new();
+        for shard in 0..store::activity::COUNTER_SHARDS {
+            let pk = account.tenant().activity_partition(&day, shard);
+            let found = self
+                .state
+                .db
+                .query_prefix::<store::activity::ActivityEvent>(&pk, "", 1000, None, false)
+                .await
+                .expect("activity");
+            events.extend(found.items);
+        }
+        events.sort_by(|a, b| a.id.cmp(&b.id));
+        events.into_iter().map(|event| event.kind).collect()
     }
 
     /// An item exactly as stored, for byte-for-byte comparisons.

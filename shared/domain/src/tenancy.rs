@@ -323,13 +323,14 @@ impl Tenant {
     }
 
     /// An activity event of one UTC day (`YYYY-MM-DD`; its id sorts by
-    /// time): a day's feed is one Query of one partition.
-    pub fn activity(&self, day: &str, event: &str) -> Key {
-        Key { pk: self.activity_partition(day), sk: event.to_owned() }
+    /// time), in one of the day's shards (by its actor): a day's feed is one
+    /// Query per shard, merged by id.
+    pub fn activity(&self, day: &str, shard: u32, event: &str) -> Key {
+        Key { pk: self.activity_partition(day, shard), sk: event.to_owned() }
     }
 
-    pub fn activity_partition(&self, day: &str) -> String {
-        self.partition(format_args!("ACTIVITY#{day}"))
+    pub fn activity_partition(&self, day: &str, shard: u32) -> String {
+        self.partition(format_args!("ACTIVITY#{day}#{shard}"))
     }
 
     /// One shard of one day's counters (`day` is `YYYY-MM-DD`), a partition

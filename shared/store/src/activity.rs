@@ -1,5 +1,5 @@
 //! What happened in a tenant, for its dashboard: one activity event per
-//! write (`ORG#<org>#ACTIVITY#<day> / <ulid>`, newest last, kept 90 days) and the daily
+//! write (`ORG#<org>#ACTIVITY#<day>#<shard> / <ulid>`, newest last, kept 90 days) and the daily
 //! counters the dashboard's totals read (`ORG#<org>#DAILY#<day>#<shard>`).
 //!
 //! A counter is moved in the same transaction as the write it counts, so a
@@ -106,7 +106,7 @@ pub async fn record(state: &AppState, tenant: &Tenant, actor: &UserId, kind: &st
         expires_at: now.unix_timestamp() + EVENT_TTL_SECONDS,
         id,
     };
-    if let Err(err) = state.db.create(&tenant.activity(&day_of(now), &event.id), &event).await {
+    if let Err(err) = state.db.create(&tenant.activity(&day_of(now), shard_of(actor), &event.id), &event).await {
         tracing::warn!(error = %err, kind, "activity event not recorded");
     }
 }
