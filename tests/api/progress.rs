@@ -11,14 +11,14 @@ use crate::helpers::{Account, TestApp, TestResponse};
 use crate::lessons::{body, create, publish};
 
 /// A lesson of `teacher`'s, published to a new class of `students`; its id.
-async fn published_lesson(app: &TestApp, teacher: &Account, students: &[&Account]) -> String {
+pub(crate) async fn published_lesson(app: &TestApp, teacher: &Account, students: &[&Account]) -> String {
     let class = app.class_with(teacher, students).await;
     let lesson = create(app, teacher, body("Fractions")).await.data()["id"].as_str().unwrap().to_owned();
     publish(app, teacher, &lesson, json!([class])).await.expect(StatusCode::OK, None);
     lesson
 }
 
-async fn report(app: &TestApp, student: &Account, lesson: &str, report: Value) -> TestResponse {
+pub(crate) async fn report(app: &TestApp, student: &Account, lesson: &str, report: Value) -> TestResponse {
     app.call(Method::PUT, &format!("/api/v1/lessons/{lesson}/progress"))
         .bearer(&student.access_token)
         .json(report)
@@ -26,7 +26,7 @@ async fn report(app: &TestApp, student: &Account, lesson: &str, report: Value) -
         .await
 }
 
-fn at(status: &str, percent: u64, time: u64) -> Value {
+pub(crate) fn at(status: &str, percent: u64, time: u64) -> Value {
     json!({"status": status, "percent": percent, "time_spent_seconds": time})
 }
 

@@ -225,10 +225,11 @@ impl Tenant {
         format!("GUARDIAN#{parent}#")
     }
 
-    /// One student's progress through one lesson; a lesson's statistics
-    /// read the whole prefix only when asked for a class.
+    /// One student's progress through one lesson, in the student's own
+    /// partition: a lesson hour's reports spread over its students. It is
+    /// only ever read by its key, or through `gsi1` ([`Tenant::progress_of`]).
     pub fn progress(&self, lesson: &LessonId, student: &UserId) -> Key {
-        self.key(format!("PROGRESS#{lesson}#{student}"))
+        Key { pk: self.user_partition(student), sk: format!("PROGRESS#{lesson}") }
     }
 
     /// `gsi1pk` of one student's progress items: what a parent reads.
