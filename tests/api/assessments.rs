@@ -20,9 +20,9 @@ fn questions() -> Value {
     ])
 }
 
-const ALL_RIGHT: [&str; 5] = ["1", "[2, 0]", "true", "2.5", "\" paris \""];
+pub(crate) const ALL_RIGHT: [&str; 5] = ["1", "[2, 0]", "true", "2.5", "\" paris \""];
 
-fn answers(given: [&str; 5]) -> Value {
+pub(crate) fn answers(given: [&str; 5]) -> Value {
     Value::Array(given.iter().map(|a| serde_json::from_str(a).unwrap()).collect())
 }
 
@@ -35,7 +35,7 @@ async fn create(app: &TestApp, teacher: &Account, rules: Value) -> String {
 }
 
 /// A published assessment of `teacher`'s in a new class of `students`.
-async fn published(app: &TestApp, teacher: &Account, students: &[&Account], rules: Value) -> String {
+pub(crate) async fn published(app: &TestApp, teacher: &Account, students: &[&Account], rules: Value) -> String {
     let class = app.class_with(teacher, students).await;
     let id = create(app, teacher, rules).await;
     app.post(&format!("/api/v1/assessments/{id}/publish"))
@@ -47,7 +47,7 @@ async fn published(app: &TestApp, teacher: &Account, students: &[&Account], rule
     id
 }
 
-async fn submit(app: &TestApp, student: &Account, id: &str, attempt: u32, answers: Value) -> TestResponse {
+pub(crate) async fn submit(app: &TestApp, student: &Account, id: &str, attempt: u32, answers: Value) -> TestResponse {
     app.post(&format!("/api/v1/assessments/{id}/submit"))
         .bearer(&student.access_token)
         .json(json!({"attempt": attempt, "answers": answers}))

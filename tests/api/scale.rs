@@ -25,6 +25,7 @@ use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::assessments;
 use crate::helpers::{Account, TestApp, pusher};
 
 const WRITE_CEILING: f64 = 1_000.0;
@@ -312,17 +313,7 @@ async fn the_hottest_partition_of_each_scenario() {
     let staff: Vec<&Account> = staff.iter().collect();
     let teacher = staff[0];
     let class = app.class_with(teacher, &students).await;
-    let quiz = json!({"title": "Checkpoint", "questions": [
-        {"kind": "true_false", "prompt": "Ice floats.", "answer": true, "points": 1}]});
-    let created = app.post("/api/v1/assessments").bearer(&teacher.access_token).json(quiz).send().await;
-    created.expect(StatusCode::CREATED, None);
-    let assessment = created.data()["id"].as_str().unwrap().to_owned();
-    app.post(&format!("/api/v1/assessments/{assessment}/publish"))
-        .bearer(&teacher.access_token)
-        .json(json!({"class_ids": [class]}))
-        .send()
-        .await
-        .expect(StatusCode::OK, None);
+    let assessment = assessments::published(&app, teacher, &students, json!({})).await;
     log.take();
 
     let mut rows = Vec::new();
@@ -334,11 +325,11 @@ async fn the_hottest_partition_of_each_scenario() {
         actor: None,
     };
     let (small, large) = sampled(&log, &students, |student| {
-        let path = format!("/api/v1/assessments/{assessment}/submit");
-        let app = &app;
+        let (app, assessment) = (&app, &assessment);
         async move {
-            let body = json!({"attempt": 1, "answers": [true]});
-            app.post(&path).bearer(&student.access_token).json(body).send().await.expect(StatusCode::CREATED, None);
+            let submitted =
+                assessments::submit(app, student, assessment, 1, assessments::answers(assessments::ALL_RIGHT));
+            submitted.await.expect(StatusCode::CREATED, None);
         }
     })
     .await;
