@@ -251,8 +251,10 @@ impl Scenario<'_> {
             let at_small = small.get(&shape).copied().unwrap_or(0.0);
             let per_member = (at_large - at_small) / (n_large - n_small);
             let fixed = at_small - per_member * n_small;
-            // The shards of one thing met as one shape: each takes its share.
-            let shards = if shape.ends_with("#<shard>") { f64::from(store::activity::COUNTER_SHARDS) } else { 1.0 };
+            // A tenant's shards of one thing met as one shape: each takes its
+            // share. (The outbox's global shards are not a tenant's.)
+            let sharded = shape.starts_with("ORG#<org>#") && shape.ends_with("#<shard>");
+            let shards = if sharded { f64::from(store::activity::COUNTER_SHARDS) } else { 1.0 };
             (shape, (fixed + per_member * self.members).max(0.0) / self.seconds / shards)
         });
         own.chain(shared).max_by(|a, b| a.1.total_cmp(&b.1))
