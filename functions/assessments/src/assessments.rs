@@ -165,9 +165,8 @@ async fn new_body(state: &AppState, tenant: &Tenant, mut body: AssessmentBody) -
     }
     let item = state
         .db
-        .get::<ContentItem>(&tenant.content(&id))
+        .find_live::<ContentItem>(tenant, &id)
         .await?
-        .filter(|item| item.audit.deleted_at.is_none())
         .ok_or_else(|| AppError::invalid("content_id", "no such content"))?;
     if item.kind != ContentKind::Quiz {
         return Err(AppError::invalid("content_id", "must be a quiz (a lesson becomes a lesson)"));

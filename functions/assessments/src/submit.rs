@@ -304,13 +304,8 @@ pub async fn statistics(
     let mut wanted = vec![tenant.assessment(&id)];
     wanted.extend((0..activity::COUNTER_SHARDS).map(|shard| tenant.assessment_stats(&id, shard)));
     let mut found = state.db.batch_get(&wanted).await?.into_iter();
-    let assessment = found
-        .next()
-        .flatten()
-        .map(Db::decode::<Assessment>)
-        .transpose()?
-        .filter(|a| a.audit.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("assessment"))?;
+    let assessment =
+        Db::decode_live::<Assessment>(found.next().flatten())?.ok_or_else(|| AppError::not_found("assessment"))?;
     let shards: Vec<_> = found.flatten().map(Db::numbers).collect();
     let totals = AssessmentStats::from_shards(&shards, assessment.questions.len());
     let share = |count: u64| if totals.submissions == 0 { 0.0 } else { count as f64 / totals.submissions as f64 };

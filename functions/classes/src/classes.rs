@@ -153,8 +153,8 @@ pub async fn list(
             let entries = state.db.query::<RosterEntry>(&range, page.limit.min(99), start).await?;
             let wanted = entries.items.iter().map(|entry| tenant.class(&entry.class_id)).collect();
             let found = read_with_link(&state.db, link, wanted).await?;
-            let classes = found.into_iter().flatten().map(Db::decode::<Class>).collect::<Result<Vec<_>, _>>()?;
-            (classes.into_iter().filter(|class| class.audit.deleted_at.is_none()).collect(), entries.last_key)
+            let classes = found.into_iter().map(Db::decode_live::<Class>).collect::<Result<Vec<_>, _>>()?;
+            (classes.into_iter().flatten().collect(), entries.last_key)
         }
         Whose::All => {
             let partition = tenant.pk();
@@ -206,8 +206,7 @@ pub async fn get(
                 read_with_link(&state.db, link, vec![tenant.roster_entry(&id, &student), tenant.class(&id)]).await?;
             let mut items = found.into_iter();
             let (entry, class) = (items.next().flatten(), items.next().flatten());
-            let class = class.filter(|_| entry.is_some()).map(Db::decode::<Class>).transpose()?;
-            class.filter(|class| class.audit.deleted_at.is_none()).ok_or_else(|| AppError::not_found("class"))?
+            Db::decode_live::<Class>(class.filter(|_| entry.is_some()))?.ok_or_else(|| AppError::not_found("class"))?
         }
     };
     let version = class.audit.version;

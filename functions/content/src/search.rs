@@ -126,10 +126,7 @@ async fn ranked(state: &AppState, tenant: &Tenant, words: &[String]) -> AppResul
     let keys: Vec<_> = candidates.iter().map(|(id, _)| tenant.content(id)).collect();
     let mut hits = Vec::new();
     for item in state.db.batch_get(&keys).await?.into_iter().flatten() {
-        let item: ContentItem = Db::decode(item)?;
-        if item.audit.deleted_at.is_some() {
-            continue;
-        }
+        let Some(item) = Db::decode_live::<ContentItem>(Some(item))? else { continue };
         let (matched, score) = search::score(&item.search_terms, words);
         if matched > 0 {
             hits.push((

@@ -87,9 +87,8 @@ async fn new_body(state: &AppState, tenant: &Tenant, req: NewLesson) -> AppResul
         (Some(id), None, None, None, None) => {
             let item = state
                 .db
-                .get::<ContentItem>(&tenant.content(&id))
+                .find_live::<ContentItem>(tenant, &id)
                 .await?
-                .filter(|item| item.audit.deleted_at.is_none())
                 .ok_or_else(|| AppError::invalid("content_id", "no such content"))?;
             if item.kind != ContentKind::Lesson {
                 return Err(AppError::invalid("content_id", "must be a lesson (a quiz becomes an assessment)"));

@@ -220,13 +220,7 @@ pub async fn get(
     };
     let found = read_with_link(&state.db, link, vec![tenant.lesson(&id), tenant.progress(&id, &student)]).await?;
     let mut found = found.into_iter();
-    let lesson = found
-        .next()
-        .flatten()
-        .map(Db::decode::<Lesson>)
-        .transpose()?
-        .filter(|lesson| lesson.audit.deleted_at.is_none())
-        .ok_or_else(|| AppError::not_found("lesson"))?;
+    let lesson = Db::decode_live::<Lesson>(found.next().flatten())?.ok_or_else(|| AppError::not_found("lesson"))?;
     // A student, or a parent for their child, sees the lessons the student reaches.
     let reached = match principal.role {
         Role::Student | Role::Parent => publication::reaches_item(&state, &tenant, &student, &lesson).await?,
@@ -339,9 +333,7 @@ pub async fn statistics(
     let mut wanted = vec![tenant.lesson(&id)];
     wanted.extend((0..activity::COUNTER_SHARDS).map(|shard| tenant.lesson_stats(&id, shard)));
     let mut found = state.db.batch_get(&wanted).await?.into_iter();
-    let live =
-        found.next().flatten().map(Db::decode::<Lesson>).transpose()?.is_some_and(|l| l.audit.deleted_at.is_none());
-    if !live {
+    if Db::decode_live::<Lesson>(found.next().flatten())?.is_none() {
         return Err(AppError::not_found("lesson"));
     }
     let mut totals = LessonStats::default();

@@ -126,12 +126,8 @@ fn add_roster(audience: &mut Audience, entries: &[RosterEntry]) {
 /// A class thread's audience: the sender, and everyone on the roster.
 async fn class_members(state: &AppState, tenant: &Tenant, principal: &Principal, id: &ClassId) -> AppResult<Audience> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
-    let class = state
-        .db
-        .get::<Class>(&tenant.class(id))
-        .await?
-        .filter(|class| class.audit.deleted_at.is_none())
-        .ok_or_else(|| AppError::invalid("class_id", "no such class"))?;
+    let class =
+        state.db.find_live::<Class>(tenant, id).await?.ok_or_else(|| AppError::invalid("class_id", "no such class"))?;
     if principal.role != Role::Admin && class.teacher_id != principal.user_id {
         return Err(AppError::Forbidden("only the class's teacher or an admin writes to the whole class".into()));
     }

@@ -161,9 +161,7 @@ pub async fn auth(
         Channel::Class(class) => {
             let found =
                 state.db.batch_get(&[tenant.class(&class), tenant.roster_entry(&class, &principal.user_id)]).await?;
-            let live =
-                found[0].clone().map(Db::decode::<Class>).transpose()?.is_some_and(|c| c.audit.deleted_at.is_none());
-            if !live || found[1].is_none() {
+            if Db::decode_live::<Class>(found[0].clone())?.is_none() || found[1].is_none() {
                 return Err(refused());
             }
             let user = state.db.get::<User>(&tenant.user(&principal.user_id)).await?.ok_or_else(refused)?;

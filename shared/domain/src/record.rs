@@ -29,6 +29,11 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync {
     fn version(&self) -> u64 {
         self.audit().version
     }
+
+    /// Not deleted: what every read keeps.
+    fn is_live(&self) -> bool {
+        self.deleted_at().is_none()
+    }
 }
 
 /// The version a change may be made to: the client's `If-Match` (`asked`)

@@ -9,6 +9,7 @@ use crate::audit::Audit;
 use crate::fields::{Email, PersonName, Username};
 use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use crate::principal::Role;
+use crate::record::Record;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
@@ -57,7 +58,7 @@ pub mod field {
 
 impl User {
     pub fn is_active(&self) -> bool {
-        self.audit.deleted_at.is_none()
+        self.is_live()
     }
 
     /// True while `session` may be used: it is one of the user's live

@@ -76,14 +76,10 @@ pub async fn list<T: Publishable>(
             let prefix = T::class_entries_prefix(&class);
             let key = |id: &str| T::key_of(&tenant, id);
             let (found, last_key) = class_page::<T>(state, principal, &class, &prefix, key, limit, start).await?;
-            (found.into_iter().filter(|item| item.deleted_at().is_none() && item.is_published()).collect(), last_key)
+            (found.into_iter().filter(|item| item.is_live() && item.is_published()).collect(), last_key)
         }
     };
     Ok((items, last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key))))
-}
-
-fn live(item: Option<crate::db::Item>) -> Result<Option<Class>> {
-    Ok(item.map(Db::decode::<Class>).transpose()?.filter(|class| class.audit.deleted_at.is_none()))
 }
 
 /// The classes of `asked` an item is not yet published to, each checked:
@@ -111,7 +107,7 @@ pub async fn classes_to_add(
     }
     let found = state.db.batch_get(&added.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
     for (id, item) in added.iter().zip(found) {
-        let Some(class) = live(item)? else {
+        let Some(class) = Db::decode_live::<Class>(item)? else {
             return Err(Error::invalid("class_ids", format!("no such class: {id}")));
         };
         if principal.role != Role::Admin && class.teacher_id != principal.user_id {
@@ -138,7 +134,7 @@ pub async fn reaches(state: &AppState, tenant: &Tenant, student: &UserId, class_
         class_ids.iter().flat_map(|class| [tenant.class(class), tenant.roster_entry(class, student)]).collect();
     let found = state.db.batch_get(&keys).await?;
     for pair in found.chunks(2) {
-        if live(pair[0].clone())?.is_some() && pair[1].is_some() {
+        if Db::decode_live::<Class>(pair[0].clone())?.is_some() && pair[1].is_some() {
             return Ok(true);
         }
     }
@@ -169,7 +165,7 @@ async fn class_page<T: DeserializeOwned>(
         wanted.push(item(&entry.item_id)?);
     }
     let mut found = state.db.batch_get(&wanted).await?.into_iter();
-    let live_class = live(found.next().flatten())?.is_some();
+    let live_class = Db::decode_live::<Class>(found.next().flatten())?.is_some();
     let enrolled = found.next().flatten().is_some();
     if !live_class || (principal.role == Role::Student && !enrolled) {
         return Err(Error::not_found("class"));

@@ -12,7 +12,7 @@ use domain::record::{Field, Record, expect_version};
 use domain::tenancy::Tenant;
 
 pub use crate::changes::{Changes, Condition};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Item};
 
 /// What a versioned write that found the item changed means to the client:
 /// a 412 when it named the version it expected, else a 409.
@@ -29,10 +29,18 @@ impl Db {
     /// The record, if it is there and not deleted; else a 404 that says no
     /// more than another tenant's id would.
     pub async fn live<R: Record>(&self, tenant: &Tenant, id: &R::Id) -> Result<R> {
-        self.get::<R>(&R::key(tenant, id))
-            .await?
-            .filter(|record| record.deleted_at().is_none())
-            .ok_or_else(|| Error::not_found(R::NAME))
+        self.find_live(tenant, id).await?.ok_or_else(|| Error::not_found(R::NAME))
+    }
+
+    /// The record, if it is there and not deleted, for a caller whose
+    /// refusal of a missing one is not a 404 (an id named in a body).
+    pub async fn find_live<R: Record>(&self, tenant: &Tenant, id: &R::Id) -> Result<Option<R>, DbError> {
+        Ok(self.get::<R>(&R::key(tenant, id)).await?.filter(R::is_live))
+    }
+
+    /// A record read in a batch, if it was there and is not deleted.
+    pub fn decode_live<R: Record>(item: Option<Item>) -> Result<Option<R>, DbError> {
+        Ok(item.map(Db::decode::<R>).transpose()?.filter(R::is_live))
     }
 
     /// Writes a new record; a 409 if one is already there.
