@@ -192,6 +192,21 @@ pub(crate) struct Rendered {
 }
 
 impl Rendered {
+    /// Expressions written out by hand, with the names and values they use.
+    pub(crate) fn written(
+        update: &str,
+        condition: Option<&str>,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Self {
+        Self {
+            update: update.to_owned(),
+            condition: condition.map(str::to_owned),
+            names: names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            values: values.into_iter().map(|(a, b)| (a.to_string(), b)).collect(),
+        }
+    }
+
     fn name(&mut self, field: Cow<'static, str>) -> String {
         if let Some((placeholder, _)) = self.names.iter().find(|(_, name)| **name == field) {
             return placeholder.clone();

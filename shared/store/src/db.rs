@@ -24,7 +24,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use domain::error::Error;
 use domain::tenancy::Key;
 
-use crate::changes::{Changes, Condition};
+use crate::changes::{Changes, Condition, Rendered};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -272,23 +272,16 @@ impl Db {
         names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Update, DbError> {
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .update_expression(update_expression)
-            .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names(non_empty(
-                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
-            ))
-            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
-            .build()
-            .map_err(build)
+        self.update_of(key, Rendered::written(update_expression, condition, names, values))
     }
 
     /// An update of the item at `key` by typed [`Changes`], on their
     /// condition.
     pub fn update_with<R>(&self, key: &Key, changes: Changes<R>) -> Result<Update, DbError> {
-        let rendered = changes.render()?;
+        self.update_of(key, changes.render()?)
+    }
+
+    fn update_of(&self, key: &Key, rendered: Rendered) -> Result<Update, DbError> {
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_item()))
@@ -300,23 +293,24 @@ impl Db {
             .map_err(build)
     }
 
-    /// A check for a transaction that the item at `key` meets `condition`.
-    pub fn check<R>(&self, key: &Key, condition: Condition<R>) -> Result<ConditionCheck, DbError> {
-        let rendered = Changes::new().when(condition).render()?;
-        ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .set_condition_expression(rendered.condition)
-            .set_expression_attribute_names(non_empty(rendered.names))
-            .set_expression_attribute_values(non_empty(rendered.values))
-            .build()
-            .map_err(build)
+    /// A check for a transaction, on `condition`.
+    pub fn condition_check(
+        &self,
+        key: &Key,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<ConditionCheck, DbError> {
+        self.check_of(key, Rendered::written("", Some(condition), names, values))
     }
 
-    /// A delete for a transaction, of an item that meets `condition`.
-    pub fn delete_when<R>(&self, key: &Key, condition: Condition<R>) -> Result<Delete, DbError> {
-        let rendered = Changes::new().when(condition).render()?;
-        Delete::builder()
+    /// A check for a transaction that the item at `key` meets `condition`.
+    pub fn check<R>(&self, key: &Key, condition: Condition<R>) -> Result<ConditionCheck, DbError> {
+        self.check_of(key, Changes::new().when(condition).render()?)
+    }
+
+    fn check_of(&self, key: &Key, rendered: Rendered) -> Result<ConditionCheck, DbError> {
+        ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_item()))
             .set_condition_expression(rendered.condition)
@@ -334,37 +328,26 @@ impl Db {
         names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Delete, DbError> {
+        self.delete_of(key, Rendered::written("", Some(condition), names, values))
+    }
+
+    /// A delete for a transaction, of an item that meets `condition`.
+    pub fn delete_when<R>(&self, key: &Key, condition: Condition<R>) -> Result<Delete, DbError> {
+        self.delete_of(key, Changes::new().when(condition).render()?)
+    }
+
+    /// A delete for a transaction, whatever the item holds.
+    pub fn delete(&self, key: &Key) -> Result<Delete, DbError> {
+        self.delete_of(key, Rendered::default())
+    }
+
+    fn delete_of(&self, key: &Key, rendered: Rendered) -> Result<Delete, DbError> {
         Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key.to_item()))
-            .condition_expression(condition)
-            .set_expression_attribute_names(non_empty(
-                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
-            ))
-            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
-            .build()
-            .map_err(build)
-    }
-
-    pub fn delete(&self, key: &Key) -> Result<Delete, DbError> {
-        Delete::builder().table_name(&self.table).set_key(Some(key.to_item())).build().map_err(build)
-    }
-
-    pub fn condition_check(
-        &self,
-        key: &Key,
-        condition: &str,
-        names: &[(&str, &str)],
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<ConditionCheck, DbError> {
-        ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .condition_expression(condition)
-            .set_expression_attribute_names(non_empty(
-                names.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
-            ))
-            .set_expression_attribute_values(non_empty(values.into_iter().map(|(a, b)| (a.to_string(), b)).collect()))
+            .set_condition_expression(rendered.condition)
+            .set_expression_attribute_names(non_empty(rendered.names))
+            .set_expression_attribute_values(non_empty(rendered.values))
             .build()
             .map_err(build)
     }
