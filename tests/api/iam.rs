@@ -29,6 +29,7 @@ use serde_yaml_ng::Value as Yaml;
 use store::aws::{SdkConfig, load_sdk_config};
 use toolbox_local::template::Template;
 
+use crate::calls::partition_key;
 use crate::helpers::{Account, TestApp, WORKER, pusher, sqs_event, stack, unique_email};
 
 /// One HTTP request a function's AWS client sent.
@@ -134,16 +135,12 @@ impl Names {
     }
 }
 
-fn string_key(value: &Value) -> Option<String> {
-    value.get("pk").and_then(|pk| pk.get("S")).and_then(Value::as_str).map(str::to_owned)
-}
-
 /// The IAM needs of one DynamoDB request (JSON protocol).
 fn dynamodb(operation: &str, body: &Value, names: &Names) -> Vec<Need> {
     let table = |body: &Value| names.logical(body["TableName"].as_str().expect("a table name"));
     let one = |action: &str, body: &Value, key: Option<&Value>| {
         let mut need = Need::new(format!("dynamodb:{action}"), table(body));
-        need.leading_keys.extend(key.and_then(string_key));
+        need.leading_keys.extend(key.and_then(partition_key));
         need
     };
     match operation {
@@ -180,7 +177,7 @@ fn dynamodb(operation: &str, body: &Value, names: &Names) -> Vec<Need> {
                         })
                         .collect(),
                 };
-                need.leading_keys.extend(keys.into_iter().filter_map(string_key));
+                need.leading_keys.extend(keys.into_iter().filter_map(partition_key));
                 need
             })
             .collect(),
@@ -466,7 +463,7 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
         |config| config.pusher = Some(pusher("http://127.0.0.1:9")),
     )
     .await;
-    crate::round_trips::every_route(&app, &crate::round_trips::CallLog::default()).await;
+    crate::round_trips::every_route(&app, &crate::calls::CallLog::default()).await;
     beyond_the_routes(&app, &functions[WORKER]).await;
 
     let names = Names::of(&stack.template, &stack.provisioned);

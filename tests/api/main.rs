@@ -7,6 +7,7 @@ mod assessments;
 mod auth;
 mod authorizer;
 mod bad_input;
+mod calls;
 mod classes;
 mod content;
 mod drift;

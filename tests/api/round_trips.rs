@@ -4,71 +4,17 @@
 //! `make bench` prints the table (`--nocapture`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
-};
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use axum::http::StatusCode;
 use serde_json::json;
 
+use crate::calls::CallLog;
 use crate::helpers::{TestApp, TestResponse, unique_email};
 
 const READ_BUDGET: usize = 3;
 
 /// A read with an API key instead of a token, measured beside the routes.
 const WITH_API_KEY: &str = "/api/v1/organizations/current (with an API key)";
-
-/// Every DynamoDB operation the client starts and ends, in order, as
-/// `start <Operation>` / `end <Operation>`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CallLog(Arc<Mutex<Vec<String>>>);
-
-impl CallLog {
-    /// The operations started since the last take, by name.
-    fn take(&self) -> Vec<String> {
-        self.take_events().iter().filter_map(|e| e.strip_prefix("start ").map(str::to_owned)).collect()
-    }
-
-    fn take_events(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-
-    fn record(&self, what: &str, cfg: &ConfigBag) {
-        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "unknown".into());
-        self.0.lock().unwrap().push(format!("{what} {operation}"));
-    }
-}
-
-impl Intercept for CallLog {
-    fn name(&self) -> &'static str {
-        "CallLog"
-    }
-
-    // Once per operation, after the operation's own configuration is loaded.
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.record("start", cfg);
-        Ok(())
-    }
-
-    fn read_after_execution(
-        &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.record("end", cfg);
-        Ok(())
-    }
-}
 
 pub(crate) struct Measured {
     method: &'static str,

@@ -2,7 +2,7 @@
 //! a district of 100,000 students and 5,000 staff does one thing at once.
 //!
 //! A small sample of each scenario runs through the real functions, whose
-//! DynamoDB client records every request with its response ([`Exchanges`]).
+//! DynamoDB client records every request with its response ([`CallLog`]).
 //! Each exchange becomes the capacity it takes from each partition it
 //! touches ([`touches`]); a partition is then either one member's own (it
 //! names a member of the sample or the one who acts, or is a member's
@@ -15,17 +15,12 @@
 //! `make bench` runs it (`--ignored --nocapture`) and prints the table.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::assessments;
+use crate::calls::{CallLog, Exchange, partition_key};
 use crate::helpers::{Account, TestApp, pusher};
 
 const WRITE_CEILING: f64 = 1_000.0;
@@ -33,75 +28,12 @@ const READ_CEILING: f64 = 3_000.0;
 /// Students (or staff) of the sample; the district is extrapolated from them.
 const SAMPLE: usize = 8;
 
-/// One DynamoDB call as sent and as answered, in DynamoDB's JSON.
-#[derive(Debug, Clone)]
-struct Exchange {
-    operation: String,
-    request: Value,
-    response: Value,
-}
-
-/// The request body of the call in flight, kept until its answer comes.
-#[derive(Debug, Clone)]
-struct SentBody(Value);
-
-impl Storable for SentBody {
-    type Storer = StoreReplace<Self>;
-}
-
-/// Every DynamoDB call the client makes, with its answer.
-#[derive(Debug, Clone, Default)]
-struct Exchanges(Arc<Mutex<Vec<Exchange>>>);
-
-impl Exchanges {
-    fn take(&self) -> Vec<Exchange> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-fn json_of(bytes: Option<&[u8]>) -> Value {
-    bytes.and_then(|bytes| serde_json::from_slice(bytes).ok()).unwrap_or(Value::Null)
-}
-
-impl Intercept for Exchanges {
-    fn name(&self) -> &'static str {
-        "Exchanges"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        cfg.interceptor_state().store_put(SentBody(json_of(context.request().body().bytes())));
-        Ok(())
-    }
-
-    fn read_after_execution(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
-        let request = cfg.load::<SentBody>().map(|sent| sent.0.clone()).unwrap_or(Value::Null);
-        let response = json_of(context.response().and_then(|response| response.body().bytes()));
-        self.0.lock().unwrap().push(Exchange { operation, request, response });
-        Ok(())
-    }
-}
-
 /// Capacity one call takes from one partition.
 #[derive(Debug, Clone, PartialEq)]
 struct Touch {
     pk: String,
     write: bool,
     units: f64,
-}
-
-fn pk_of(item: &Value) -> Option<String> {
-    item.get("pk").and_then(|pk| pk.get("S")).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// An item's size, taken from its JSON form, which is larger than
@@ -131,11 +63,11 @@ fn consistent(request: &Value) -> bool {
 /// their units, as DynamoDB charges them.
 fn touches(exchange: &Exchange) -> Vec<Touch> {
     let (request, response) = (&exchange.request, &exchange.response);
-    let write = |item: &Value, units: f64| pk_of(item).map(|pk| Touch { pk, write: true, units });
+    let write = |item: &Value, units: f64| partition_key(item).map(|pk| Touch { pk, write: true, units });
     match exchange.operation.as_str() {
         "GetItem" => {
             let bytes = response.get("Item").map_or(0.0, size);
-            pk_of(&request["Key"])
+            partition_key(&request["Key"])
                 .map(|pk| Touch { pk, write: false, units: read_units(bytes, consistent(request)) })
                 .into_iter()
                 .collect()
@@ -153,7 +85,11 @@ fn touches(exchange: &Exchange) -> Vec<Touch> {
                 .flatten()
                 .flat_map(|(table, items)| items.as_array().into_iter().flatten().map(move |item| (table, item)))
                 .filter_map(|(table, item)| {
-                    Some(Touch { pk: pk_of(item)?, write: false, units: read_units(size(item), consistent(table)) })
+                    Some(Touch {
+                        pk: partition_key(item)?,
+                        write: false,
+                        units: read_units(size(item), consistent(table)),
+                    })
                 })
                 .collect()
         }
@@ -280,7 +216,7 @@ impl Scenario<'_> {
 
 /// The calls made while `act` runs for each of the first half of `people`,
 /// and for all of them.
-async fn sampled<'a, F, Fut>(log: &Exchanges, people: &[&'a Account], act: F) -> (Vec<Exchange>, Vec<Exchange>)
+async fn sampled<'a, F, Fut>(log: &CallLog, people: &[&'a Account], act: F) -> (Vec<Exchange>, Vec<Exchange>)
 where
     F: Fn(&'a Account) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -289,18 +225,18 @@ where
     for person in first {
         act(person).await;
     }
-    let small = log.take();
+    let small = log.take_exchanges();
     for person in second {
         act(person).await;
     }
-    let large = small.iter().cloned().chain(log.take()).collect();
+    let large = small.iter().cloned().chain(log.take_exchanges()).collect();
     (small, large)
 }
 
 #[tokio::test]
 #[ignore = "a benchmark: make bench runs it, docs/scale.md shows its table"]
 async fn the_hottest_partition_of_each_scenario() {
-    let log = Exchanges::default();
+    let log = CallLog::default();
     let app =
         TestApp::spawn_intercepted(log.clone(), |config| config.pusher = Some(pusher("http://127.0.0.1:9"))).await;
     let admin = app.register_org().await;
@@ -316,7 +252,7 @@ async fn the_hottest_partition_of_each_scenario() {
     let teacher = staff[0];
     let class = app.class_with(teacher, &students).await;
     let assessment = assessments::published(&app, teacher, &students, json!({})).await;
-    log.take();
+    log.take_exchanges();
 
     let mut rows = Vec::new();
     let scenario = Scenario {
@@ -340,7 +276,7 @@ async fn the_hottest_partition_of_each_scenario() {
 
     // Each student reports where they are in the lesson once a minute.
     let lesson = crate::progress::published_lesson(&app, teacher, &students).await;
-    log.take();
+    log.take_exchanges();
     let scenario = Scenario {
         name: "every student reports lesson progress in the same minute",
         members: 100_000.0,
@@ -381,14 +317,14 @@ async fn the_hottest_partition_of_each_scenario() {
     let half = app.class_with(teacher, &students[..students.len() / 2]).await;
     let mut exchanges = Vec::new();
     for class in [&half, &class] {
-        log.take();
+        log.take_exchanges();
         app.post("/api/v1/messages")
             .bearer(&teacher.access_token)
             .json(json!({"class_id": class, "subject": "Tomorrow", "body": "Bring your notebooks."}))
             .send()
             .await
             .expect(StatusCode::CREATED, None);
-        exchanges.push(log.take());
+        exchanges.push(log.take_exchanges());
     }
     rows.push(scenario.row(&exchanges[0], &exchanges[1], &org));
 
