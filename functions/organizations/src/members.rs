@@ -219,12 +219,13 @@ pub async fn remove(
     let (_, key_writes) = api_keys::follow_maker(&state.db, &tenant, &member, None, &principal.user_id, now).await?;
     // Marked deleted, out of every list, signed out everywhere, their keys
     // revoked: all in one transaction.
-    let emptied = Changes::new()
+    let removed = Changes::new()
         .set(field::DIRECTORY, &directory::removed(&tenant))
         .set(field::SESSIONS, &BTreeMap::new())
-        .set(field::API_KEYS, &BTreeMap::new());
+        .set(field::API_KEYS, &BTreeMap::new())
+        .deleted(&principal.user_id, now);
     let mut writes =
-        vec![Write::Update(state.db.soft_delete_patch(&tenant, &member, None, &principal.user_id, now, emptied)?)];
+        vec![Write::Update(state.db.patch_update(&tenant, &member, None, &principal.user_id, now, removed)?)];
     writes.extend(admin_count_change(&state, &tenant, member.role, None)?);
     writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
     if let Some(username) = &member.username {

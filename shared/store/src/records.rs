@@ -106,21 +106,6 @@ impl Db {
         }
     }
 
-    /// The update that marks `current` deleted (`deleted_at`, `deleted_by`)
-    /// as its next version and applies `also` with it, for a transaction
-    /// that writes more beside it (see [`Db::patch_update`]).
-    pub fn soft_delete_patch<R: Record>(
-        &self,
-        tenant: &Tenant,
-        current: &R,
-        asked: Option<u64>,
-        by: &UserId,
-        at: OffsetDateTime,
-        also: Changes<R>,
-    ) -> Result<Update> {
-        self.patch_update(tenant, current, asked, by, at, deleted(also, by, at))
-    }
-
     /// Marks `current` deleted (`deleted_at`, `deleted_by`) as its next
     /// version, with [`Db::patch`]'s refusals; every read then passes it by.
     pub async fn soft_delete<R: Record>(
@@ -131,12 +116,15 @@ impl Db {
         by: &UserId,
         at: OffsetDateTime,
     ) -> Result<R> {
-        self.patch(tenant, current, asked, by, at, deleted(Changes::new(), by, at)).await
+        self.patch(tenant, current, asked, by, at, Changes::new().deleted(by, at)).await
     }
 }
 
-/// `changes`, and the record marked deleted by `by` at `at`: every read then
-/// passes it by.
-fn deleted<R>(changes: Changes<R>, by: &UserId, at: OffsetDateTime) -> Changes<R> {
-    changes.set(Field::new("deleted_at"), &rfc3339(at)).set(Field::new("deleted_by"), by)
+impl<R: Record> Changes<R> {
+    /// These changes, and the record marked deleted by `by` at `at`: every
+    /// read then passes it by. With [`Db::patch_update`], a soft delete that
+    /// writes more beside it in one transaction.
+    pub fn deleted(self, by: &UserId, at: OffsetDateTime) -> Self {
+        self.set(Field::new("deleted_at"), &rfc3339(at)).set(Field::new("deleted_by"), by)
+    }
 }
