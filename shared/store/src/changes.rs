@@ -1,7 +1,7 @@
 //! What an update does to one item, named by typed [`Field`]s: the fields it
 //! sets, the counters it moves, the fields it removes, and the condition it
 //! is made on. A function crate writes these instead of update expressions;
-//! [`Changes::render`] is the one place that turns them into DynamoDB's.
+//! `Changes::render` is the one place that turns them into DynamoDB's.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! The records kept: the single DynamoDB table ([`db`]), content bodies in
-//! S3 ([`bodies`]), the key set in Secrets Manager ([`keyset`]) and the
-//! job queue ([`outbox`]). Every function's handles to them are in
+//! S3 (`bodies`, feature `s3`), the key set in Secrets Manager ([`keyset`])
+//! and the job queue (`outbox`, feature `sqs`). Every function's handles to
+//! them are in
 //! [`state::AppState`], built once per cold start from [`config::Config`].
 //! Errors name the operation that failed and keep their source.
 
