@@ -47,7 +47,7 @@ async fn readiness_is_503_naming_every_dependency_when_the_endpoint_is_down() {
         store::aws::AwsClients::new(&sdk),
         std::sync::Arc::new(domain::clock::SystemClock),
     );
-    let router = toolbox_health::router(state);
+    let router = toolbox_health::routes().into_router(state);
     let response = tower::ServiceExt::oneshot(
         router,
         axum::http::Request::get("/api/v1/health/ready").body(axum::body::Body::empty()).unwrap(),

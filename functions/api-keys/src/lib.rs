@@ -6,8 +6,6 @@ mod keys;
 mod usage;
 mod view;
 
-use axum::Router;
-use store::AppState;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
@@ -24,7 +22,3 @@ pub fn routes() -> RouteTable {
     tags((name = "api-keys", description = "Integration API keys: created, listed, rotated, revoked, metered"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
-}

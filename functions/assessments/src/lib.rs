@@ -9,8 +9,6 @@ mod publish;
 mod submit;
 mod view;
 
-use axum::Router;
-use store::AppState;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
@@ -29,7 +27,3 @@ pub fn routes() -> RouteTable {
     tags((name = "assessments", description = "Assessments, their submissions and statistics"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
-}

@@ -7,8 +7,6 @@ mod register;
 mod session;
 mod tokens;
 
-use axum::Router;
-use store::AppState;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
@@ -28,7 +26,3 @@ pub fn routes() -> RouteTable {
     tags((name = "auth", description = "Registration, sessions and the signed-in user"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
-}

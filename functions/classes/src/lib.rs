@@ -6,7 +6,6 @@ mod classes;
 mod roster;
 mod view;
 
-use axum::Router;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
@@ -23,7 +22,3 @@ pub fn routes() -> RouteTable {
     tags((name = "classes", description = "Classes and their rosters"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: store::AppState) -> Router {
-    routes().into_router(state)
-}

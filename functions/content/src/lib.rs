@@ -8,8 +8,6 @@ mod jobs;
 mod search;
 mod view;
 
-use axum::Router;
-use store::AppState;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
@@ -29,7 +27,3 @@ pub fn routes() -> RouteTable {
     tags((name = "content", description = "AI content generation, its jobs, and the content it produces"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
-}

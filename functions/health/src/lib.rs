@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -28,10 +27,6 @@ pub fn routes() -> RouteTable {
         .routes(routes!(ready))
         .routes(routes!(openapi_json))
         .routes(routes!(docs))
-}
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
 }
 
 #[derive(utoipa::OpenApi)]

@@ -8,7 +8,6 @@ mod progress;
 mod publish;
 mod view;
 
-use axum::Router;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
@@ -27,7 +26,3 @@ pub fn routes() -> RouteTable {
     tags((name = "lessons", description = "Lessons, and the classes they are published to"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: store::AppState) -> Router {
-    routes().into_router(state)
-}

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    web::lambda::run_http(toolbox_lessons::router).await
+    web::lambda::run_http(toolbox_lessons::routes).await
 }

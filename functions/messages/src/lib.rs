@@ -11,7 +11,6 @@ mod send;
 mod thread;
 mod view;
 
-use axum::Router;
 use domain::ids::{MessageId, UserId};
 use domain::message::InboxEntry;
 use domain::tenancy::{Key, Tenant};
@@ -39,10 +38,6 @@ pub fn routes() -> RouteTable {
     tags((name = "messages", description = "Messages, threads and inboxes"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
-}
 
 /// The caller's copy of a message (received or sent) and its key; a copy
 /// they deleted, or a message that is not theirs, is not found.

@@ -6,8 +6,6 @@ mod invites;
 mod members;
 mod organization;
 
-use axum::Router;
-use store::AppState;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
@@ -27,7 +25,3 @@ pub fn routes() -> RouteTable {
     tags((name = "organizations", description = "The caller's organization, its members and invites"))
 )]
 pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
-}

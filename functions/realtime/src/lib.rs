@@ -2,7 +2,6 @@
 //! or presence channel, in Pusher's own request and response shapes, and only
 //! for channels the signed-in user may join.
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -30,10 +29,6 @@ pub fn routes() -> RouteTable {
 #[derive(utoipa::OpenApi)]
 #[openapi(tags((name = "realtime", description = "Pusher Channels subscriptions")))]
 pub struct ApiDoc;
-
-pub fn router(state: AppState) -> Router {
-    routes().into_router(state)
-}
 
 /// What pusher-js sends: form-encoded by default, JSON if so configured.
 #[derive(Debug, Deserialize, ToSchema)]
