@@ -65,10 +65,6 @@ impl<R, V: ?Sized> Field<R, V> {
         Self { name: Cow::Owned(name), of: PhantomData }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn into_name(self) -> Cow<'static, str> {
         self.name
     }
