@@ -10,7 +10,7 @@ use store::db::{DbError, Write, number};
 use crate::helpers::TestApp;
 
 fn key(tenant: &Tenant, name: &str) -> Key {
-    Key { pk: tenant.pk(), sk: format!("UNDO#{name}") }
+    Key::new(format!("{}#UNDO", tenant.prefix()), format!("UNDO#{name}"))
 }
 
 /// An item that exists before the transaction: a map, a list and a number,

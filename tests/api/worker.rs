@@ -12,6 +12,7 @@ use domain::tenancy::Tenant;
 use integrations::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
 use integrations::generation::template::TemplateProvider;
 use serde_json::{Value, json};
+use store::db::Range;
 use toolbox_content_worker::{MAX_RECEIVES, Worker};
 
 use crate::helpers::{Account, TestApp, sqs_event};
@@ -46,7 +47,9 @@ async fn listed(app: &TestApp, admin: &Account, status: &str) -> Vec<String> {
 }
 
 async fn contents(app: &TestApp, tenant: &Tenant) -> Vec<ContentItem> {
-    app.state.db.query_prefix(&tenant.pk(), Tenant::CONTENT_PREFIX, 100, None, false).await.unwrap().items
+    let listing = tenant.listing(Tenant::CONTENT_PREFIX);
+    let range = Range { partition: &listing, prefix: "", index: Some("gsi2"), newest_first: false, live_only: false };
+    app.state.db.query(&range, 100, None).await.unwrap().items
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use store::api_keys;
 use store::api_keys::MintedKey;
 use store::api_keys::signing_secret;
 use store::cursor;
-use store::db::{DbError, Write};
+use store::db::{DbError, Range, Write};
 use store::keyset::KeySet;
 use store::records::Changes;
 use store::users;
@@ -209,7 +209,9 @@ pub async fn list(
     let tenant = admin_tenant(&principal)?;
     let keys = state.key_set().await?;
     let start = page.start(&keys, &tenant, LIST)?;
-    let found = state.db.query_prefix::<ApiKey>(&tenant.pk(), Tenant::API_KEY_PREFIX, page.limit, start, true).await?;
+    let listing = tenant.listing(Tenant::API_KEY_PREFIX);
+    let range = Range::listing(&listing, Tenant::API_KEY_PREFIX, false);
+    let found = state.db.query::<ApiKey>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     Ok(ApiResponse::page(found.items.into_iter().map(ApiKeyView::from).collect(), next))
 }

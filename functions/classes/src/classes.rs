@@ -157,14 +157,8 @@ pub async fn list(
             (classes.into_iter().flatten().collect(), entries.last_key)
         }
         Whose::All => {
-            let partition = tenant.pk();
-            let range = Range {
-                partition: &partition,
-                prefix: Tenant::CLASS_PREFIX,
-                index: None,
-                newest_first: true,
-                live_only: true,
-            };
+            let listing = tenant.listing(Tenant::CLASS_PREFIX);
+            let range = Range::listing(&listing, Tenant::CLASS_PREFIX, true);
             let found = state.db.query::<Class>(&range, page.limit, start).await?;
             (found.items, found.last_key)
         }

@@ -59,14 +59,8 @@ pub async fn list(
 ) -> AppResult<ApiResponse<Vec<ContentSummary>>> {
     let keys = state.key_set().await?;
     let start = page.start(&keys, &tenant, LIST)?;
-    let partition = tenant.pk();
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::CONTENT_PREFIX,
-        index: None,
-        newest_first: true,
-        live_only: true,
-    };
+    let listing = tenant.listing(Tenant::CONTENT_PREFIX);
+    let range = Range::listing(&listing, Tenant::CONTENT_PREFIX, true);
     let found = state.db.query::<ContentItem>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     Ok(ApiResponse::page(found.items.iter().map(ContentSummary::from).collect(), next))

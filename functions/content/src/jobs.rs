@@ -58,14 +58,15 @@ pub async fn list(
     let keys = state.key_set().await?;
     let list = format!("jobs?status={}", status.map_or("", JobStatus::as_str));
     let start = page.start(&keys, &tenant, &list)?;
-    let partition = match status {
-        Some(status) => tenant.jobs_in_status(status.as_str()),
-        None => tenant.pk(),
+    // The jobs in one status (gsi1), or all of them (the tenant's list, gsi2).
+    let (partition, index) = match status {
+        Some(status) => (tenant.jobs_in_status(status.as_str()), "gsi1"),
+        None => (tenant.listing(Tenant::JOB_PREFIX), "gsi2"),
     };
     let range = Range {
         partition: &partition,
         prefix: Tenant::JOB_PREFIX,
-        index: status.map(|_| "gsi1"),
+        index: Some(index),
         newest_first: true,
         live_only: false,
     };

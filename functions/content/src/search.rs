@@ -96,7 +96,10 @@ pub async fn search(
     let mut hits = ranked(&state, &tenant, &words).await?;
     let limit = page.limit as usize;
     let next = (hits.len() > offset + limit).then(|| {
-        let last = HashMap::from([("pk".to_owned(), tenant.pk()), ("offset".to_owned(), (offset + limit).to_string())]);
+        let last = HashMap::from([
+            ("pk".to_owned(), tenant.search_partition()),
+            ("offset".to_owned(), (offset + limit).to_string()),
+        ]);
         cursor::encode(&keys, &tenant, &list, &last)
     });
     let page: Vec<SearchHit> = hits.drain(..).skip(offset).take(limit).collect();
@@ -105,7 +108,7 @@ pub async fn search(
 
 /// Every match among the candidates, best first.
 async fn ranked(state: &AppState, tenant: &Tenant, words: &[String]) -> AppResult<Vec<SearchHit>> {
-    let partition = tenant.pk();
+    let partition = tenant.search_partition();
     let mut found: HashMap<ContentId, usize> = HashMap::new();
     for (i, word) in words.iter().enumerate() {
         let as_prefix = i + 1 == words.len() && word.chars().count() >= search::MIN_PREFIX_CHARS;
@@ -114,8 +117,8 @@ async fn ranked(state: &AppState, tenant: &Tenant, words: &[String]) -> AppResul
         // Newest first: when a word is in more items than are read, the
         // newest of them are the candidates.
         let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: false };
-        let (entries, _) = state.db.sort_keys(&range, ENTRIES_PER_WORD).await?;
-        let items: HashSet<ContentId> = entries.iter().filter_map(|sk| search::content_of_entry(sk)).collect();
+        let (entries, _) = state.db.keys(&range, ENTRIES_PER_WORD).await?;
+        let items: HashSet<ContentId> = entries.iter().filter_map(|key| search::content_of_entry(&key.sk)).collect();
         for item in items {
             *found.entry(item).or_default() += 1;
         }

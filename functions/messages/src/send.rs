@@ -106,9 +106,9 @@ async fn members(state: &AppState, tenant: &Tenant, principal: &Principal, ids: 
 
 /// A class's roster as it is now: its teacher and students.
 async fn roster(state: &AppState, tenant: &Tenant, class: &ClassId) -> AppResult<Vec<RosterEntry>> {
-    let partition = tenant.pk();
-    let prefix = Tenant::roster_prefix(class);
-    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let partition = tenant.class(class).pk;
+    let prefix = Tenant::ROSTER_PREFIX;
+    let range = Range { partition: &partition, prefix, index: None, newest_first: false, live_only: false };
     let found = state.db.query::<RosterEntry>(&range, MAX_PARTICIPANTS as i32, None).await?;
     if found.last_key.is_some() {
         return Err(AppError::invalid("class_id", "the class is too large to write to as one (over 500)"));

@@ -129,8 +129,8 @@ pub async fn list(
     let keys = state.key_set().await?;
     let list = format!("children:{parent}");
     let start = page.start(&keys, &tenant, &list)?;
-    let (partition, prefix) = (tenant.pk(), Tenant::guardian_links_prefix(&parent));
-    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let (partition, prefix) = (tenant.user_partition(&parent), Tenant::CHILD_PREFIX);
+    let range = Range { partition: &partition, prefix, index: None, newest_first: false, live_only: false };
     let found = state.db.query::<GuardianLink>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(found.items, next))

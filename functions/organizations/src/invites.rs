@@ -181,9 +181,8 @@ pub async fn list(
 ) -> AppResult<ApiResponse<Vec<InviteView>>> {
     let keys = state.key_set().await?;
     let start = page.start(&keys, &tenant, LIST)?;
-    let pk = tenant.pk();
-    let range =
-        Range { partition: &pk, prefix: Tenant::INVITE_PREFIX, index: None, newest_first: true, live_only: true };
+    let listing = tenant.listing(Tenant::INVITE_PREFIX);
+    let range = Range::listing(&listing, Tenant::INVITE_PREFIX, true);
     let found = state.db.query::<Invite>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     let now = state.now();

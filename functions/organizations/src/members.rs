@@ -69,10 +69,10 @@ pub async fn list(
 ) -> AppResult<ApiResponse<Vec<MemberEntry>>> {
     let keys = state.key_set().await?;
     let staff_view = principal.role.is_staff();
-    let pk = tenant.pk();
+    let listing = tenant.listing(Tenant::USER_PREFIX);
     let directory = tenant.members_by_standing(directory::STAFF);
     let (list, range) = if staff_view {
-        (LIST, Range { partition: &pk, prefix: Tenant::USER_PREFIX, index: None, newest_first: false, live_only: true })
+        (LIST, Range::listing(&listing, Tenant::USER_PREFIX, false))
     } else {
         let index = Some("gsi1");
         (

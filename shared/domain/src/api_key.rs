@@ -65,7 +65,8 @@ pub enum KeyStatus {
     Revoked,
 }
 
-/// The tenant item `ORG#<org> / APIKEY#<id>`.
+/// The tenant item `ORG#<org>#APIKEY#<id> / APIKEY#<id>`, with the
+/// signatures it has made beside it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: ApiKeyId,

@@ -189,10 +189,6 @@ impl crate::publication::Publishable for Assessment {
     const PREFIX: &'static str = crate::tenancy::Tenant::ASSESSMENT_PREFIX;
     const LIST: &'static str = "assessments";
 
-    fn class_entries_prefix(class: &ClassId) -> String {
-        crate::tenancy::Tenant::class_assessments_prefix(class)
-    }
-
     fn class_entry(tenant: &crate::tenancy::Tenant, class: &ClassId, id: &Self::Id) -> crate::tenancy::Key {
         tenant.class_assessment(class, id)
     }

@@ -1,7 +1,7 @@
-//! Classes (`ORG#<org> / CLASS#<id>`) and their rosters: one entry per
-//! member (`ROSTER#<class>#<user>`), which `gsi1` also files under the user,
-//! so "the students of a class" and "the classes of a student" are each one
-//! Query.
+//! Classes (`ORG#<org>#CLASS#<id> / CLASS#<id>`) and their rosters: one
+//! entry per member in the class's partition (`ROSTER#<user>`), which `gsi1`
+//! also files under the user, so "the students of a class" and "the
+//! classes of a student" are each one Query.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Content items: `ORG#<org> / CONTENT#<id>`. A body that would make the
+//! Content items: `ORG#<org>#CONTENT#<id> / CONTENT#<id>`. A body that would make the
 //! item too large for DynamoDB (400 KB) is kept in S3 and the item points
 //! at it.
 

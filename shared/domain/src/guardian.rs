@@ -1,4 +1,4 @@
-//! Parent–child links (`ORG#<org> / GUARDIAN#<parent>#<child>`): an admin
+//! Parent–child links (`ORG#<org>#USER#<parent> / CHILD#<child>`): an admin
 //! links a parent to a student, and the parent may then read that student's
 //! classes and progress. [`Whose`] says whose data a read is about, from the
 //! caller's role and `?student_id=`.
@@ -71,10 +71,6 @@ pub struct StoredLink {
 
 impl StoredLink {
     pub fn of(tenant: &Tenant, link: GuardianLink) -> Self {
-        Self {
-            gsi1pk: tenant.guardians_of(&link.child_id),
-            gsi1sk: tenant.guardian_link(&link.parent_id, &link.child_id).sk,
-            link,
-        }
+        Self { gsi1pk: tenant.guardians_of(&link.child_id), gsi1sk: tenant.user(&link.parent_id).sk, link }
     }
 }

@@ -1,4 +1,4 @@
-//! Invitations: `ORG#<org> / INVITE#<id>`, found from the token through the
+//! Invitations: `ORG#<org>#INVITE#<id> / INVITE#<id>`, found from the token through the
 //! global `INVITE#<sha256(token)>` lookup. The token itself is never stored.
 //! Withdrawing an invite deletes the lookup (and marks the invite), so its
 //! token leads nowhere. DynamoDB's TTL removes an invite after it expires.

@@ -1,4 +1,4 @@
-//! Content generation jobs: `ORG#<org> / JOB#<id>`, and the SQS message that
+//! Content generation jobs: `ORG#<org>#JOB#<id> / JOB#<id>`, and the SQS message that
 //! asks the worker to run one.
 
 use serde::{Deserialize, Serialize};

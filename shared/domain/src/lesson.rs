@@ -1,6 +1,6 @@
-//! Lessons (`ORG#<org> / LESSON#<id>`) and where they are published: one
-//! `CLASSLESSON#<class>#<lesson>` entry per class (`publication::ClassEntry`),
-//! so a class's lessons are one Query.
+//! Lessons (`ORG#<org>#LESSON#<id> / LESSON#<id>`) and where they are
+//! published: one `LESSON#<lesson>` entry in each class's partition
+//! (`publication::ClassEntry`), so a class's lessons are one Query.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,10 +52,6 @@ pub mod field {
 impl crate::publication::Publishable for Lesson {
     const PREFIX: &'static str = crate::tenancy::Tenant::LESSON_PREFIX;
     const LIST: &'static str = "lessons";
-
-    fn class_entries_prefix(class: &ClassId) -> String {
-        crate::tenancy::Tenant::class_lessons_prefix(class)
-    }
 
     fn class_entry(tenant: &crate::tenancy::Tenant, class: &ClassId, id: &Self::Id) -> crate::tenancy::Key {
         tenant.class_lesson(class, id)

@@ -1,4 +1,4 @@
-//! The organisation (tenant) item: `ORG#<id> / ORG`.
+//! The organisation (tenant) item: `ORG#<id>#ORGANIZATION / ORGANIZATION`.
 
 use serde::{Deserialize, Serialize};
 

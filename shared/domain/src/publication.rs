@@ -2,7 +2,7 @@
 //! classes a publication may add, whether a student reaches a published item
 //! through one of their classes, and one page of a class's published items.
 //!
-//! An item published to a class has one entry `<PREFIX>#<class>#<item>`
+//! An item published to a class has one entry `<PREFIX><item>` in the class's partition
 //! ([`ClassEntry`]), so a class's items are one Query.
 
 use serde::{Deserialize, Serialize};
@@ -55,12 +55,11 @@ pub mod field {
 
 /// What lessons and assessments share as things published to classes.
 pub trait Publishable: Record {
-    /// The sort-key prefix of every item of the kind in a tenant.
+    /// The sort-key prefix of every item of the kind: of the records in
+    /// the tenant's list, and of their entries in a class's partition.
     const PREFIX: &'static str;
     /// The list's name, which binds its cursors.
     const LIST: &'static str;
-    /// The prefix of one class's entries for the kind.
-    fn class_entries_prefix(class: &ClassId) -> String;
     /// The item's entry in one class's list.
     fn class_entry(tenant: &Tenant, class: &ClassId, id: &Self::Id) -> Key;
     fn published_at(&self) -> Option<&str>;

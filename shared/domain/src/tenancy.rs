@@ -1,13 +1,19 @@
 //! Key builders. Every tenant-owned item lives under a partition key that
-//! begins `ORG#<org_id>`: the tenant's own (`ORG#<org>`) for its records and
-//! their lists, or one of its many partitions (`ORG#<org>#USER#<user>`,
-//! `ORG#<org>#SUBMISSIONS#<assessment>`, …) for what one person or one busy
-//! entity writes at a rate that would make a single partition per tenant hot
-//! (docs/scale.md). The only way to name such a key is through a [`Tenant`],
-//! which can only be made from a verified source: the authorizer's principal, a global lookup
-//! item read from the table, a freshly created organisation, or a refresh
-//! token whose secret is then checked against the stored hash. A handler
-//! cannot build a key for another tenant from a path, query or body value.
+//! begins `ORG#<org_id>#` and goes on to name what it holds: a record at the
+//! head of its own partition (`ORG#<org>#LESSON#<id>`, sort key
+//! `LESSON#<id>`), with what belongs to it beside it (a class's roster and
+//! published items, a person's sessions, inbox and progress), or one of the
+//! shards of something one partition could not carry (statistics, daily
+//! counters, a day's activity). A tenant is spread over as many partitions
+//! as it has records (docs/scale.md); the tenant-wide list of each kind of
+//! record is a partition of the `gsi2` index ([`Tenant::listing`]).
+//!
+//! The only way to name such a key is through a [`Tenant`], which can only
+//! be made from a verified source: the authorizer's principal, a global
+//! lookup item read from the table, a freshly created organisation, or a
+//! refresh token whose secret is then checked against the stored hash. A
+//! handler cannot build a key for another tenant from a path, query or body
+//! value.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,15 +23,25 @@ use crate::ids::{
 };
 use crate::principal::Principal;
 
-/// A DynamoDB primary key.
+/// A DynamoDB primary key, and the tenant-wide list its item is filed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
     pub pk: String,
     pub sk: String,
+    /// The listing partition (`gsi2pk`) a record is filed under when it is
+    /// written; its `gsi2sk` is its sort key, so a list sorts by id.
+    pub listed_in: Option<String>,
+}
+
+impl Key {
+    /// The key of an item that is in no tenant-wide list.
+    pub fn new(pk: String, sk: String) -> Self {
+        Self { pk, sk, listed_in: None }
+    }
 }
 
 /// A pointer from a globally unique value (login email, username, invite
-/// token hash) into one tenant's partition. It carries ids only.
+/// token hash) into one tenant's partitions. It carries ids only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lookup {
     pub org_id: OrgId,
@@ -77,47 +93,61 @@ impl Tenant {
         &self.org_id
     }
 
-    pub fn pk(&self) -> String {
+    /// `ORG#<org>`: what every partition key of the tenant begins with,
+    /// followed by `#`. No item has it as its whole partition key.
+    pub fn prefix(&self) -> String {
         format!("ORG#{}", self.org_id)
-    }
-
-    fn key(&self, sk: String) -> Key {
-        Key { pk: self.pk(), sk }
     }
 
     /// One of the tenant's partitions: `ORG#<org>#<rest>`.
     fn partition(&self, rest: std::fmt::Arguments) -> String {
-        format!("{}#{rest}", self.pk())
+        format!("{}#{rest}", self.prefix())
     }
 
-    /// One person's partition: their sessions, inbox, sent box and unread
-    /// count, which only they (and what they do) write.
-    pub fn user_partition(&self, user: &UserId) -> String {
-        self.partition(format_args!("USER#{user}"))
+    /// A record at the head of its own partition, `ORG#<org>#<KIND>#<id>`
+    /// with the sort key `<KIND>#<id>` (`prefix` is `<KIND>#`), filed in the
+    /// tenant's list of its kind when `listed`.
+    fn record(&self, prefix: &str, id: &dyn std::fmt::Display, listed: bool) -> Key {
+        let sk = format!("{prefix}{id}");
+        Key { pk: self.partition(format_args!("{sk}")), listed_in: listed.then(|| self.listing(prefix)), sk }
+    }
+
+    /// `gsi2pk` of the tenant-wide list of one kind of record, named by its
+    /// sort-key prefix (`LESSON#`): `ORG#<org>#LIST#LESSON`. Its `gsi2sk` is
+    /// the record's sort key.
+    pub fn listing(&self, prefix: &str) -> String {
+        self.partition(format_args!("LIST#{}", prefix.trim_end_matches('#')))
     }
 
     pub fn organization(&self) -> Key {
-        self.key("ORG".into())
+        Key::new(self.partition(format_args!("ORGANIZATION")), "ORGANIZATION".into())
+    }
+
+    /// One person's partition: their record, sessions, inbox, sent box,
+    /// unread count, progress, quotas and links to their children, which
+    /// only they (and what they do) write.
+    pub fn user_partition(&self, user: &UserId) -> String {
+        self.user(user).pk
     }
 
     pub fn user(&self, user: &UserId) -> Key {
-        self.key(format!("USER#{user}"))
+        self.record(Self::USER_PREFIX, user, true)
     }
 
     pub const USER_PREFIX: &'static str = "USER#";
 
     pub fn session(&self, user: &UserId, session: &SessionId) -> Key {
-        Key { pk: self.user_partition(user), sk: format!("SESSION#{session}") }
+        Key::new(self.user_partition(user), format!("SESSION#{session}"))
     }
 
     pub fn invite(&self, invite: &InviteId) -> Key {
-        self.key(format!("{}{invite}", Self::INVITE_PREFIX))
+        self.record(Self::INVITE_PREFIX, invite, true)
     }
 
     pub const INVITE_PREFIX: &'static str = "INVITE#";
 
     pub fn api_key(&self, key: &ApiKeyId) -> Key {
-        self.key(format!("APIKEY#{key}"))
+        self.record(Self::API_KEY_PREFIX, key, true)
     }
 
     pub const API_KEY_PREFIX: &'static str = "APIKEY#";
@@ -127,21 +157,22 @@ impl Tenant {
     /// one kind of item the authorizer writes, so its policy can name them
     /// by their leading key and nothing else.
     pub fn api_key_usage(&self, key: &ApiKeyId, day: &str) -> Key {
-        Key { pk: format!("{}#KEYUSAGE#{key}", self.pk()), sk: day.to_owned() }
+        Key::new(self.partition(format_args!("KEYUSAGE#{key}")), day.to_owned())
     }
 
-    /// A signature already accepted for a key; its existence refuses a replay.
+    /// A signature already accepted for a key, beside the key; its
+    /// existence refuses a replay.
     pub fn seen_signature(&self, key: &ApiKeyId, signature_hex: &str) -> Key {
-        self.key(format!("SIG#{key}#{signature_hex}"))
+        Key::new(self.api_key(key).pk, format!("SIG#{signature_hex}"))
     }
 
     /// The counter of one business quota for one user in one window.
     pub fn quota_counter(&self, quota: &str, user: &UserId, window_start: i64) -> Key {
-        self.key(format!("QUOTA#{quota}#{user}#{window_start}"))
+        Key::new(self.user_partition(user), format!("QUOTA#{quota}#{window_start}"))
     }
 
     pub fn job(&self, job: &JobId) -> Key {
-        self.key(format!("JOB#{job}"))
+        self.record(Self::JOB_PREFIX, job, true)
     }
 
     pub const JOB_PREFIX: &'static str = "JOB#";
@@ -149,23 +180,29 @@ impl Tenant {
     /// `gsi1pk` of this tenant's jobs in one status; `gsi1sk` is the job's
     /// own sort key, so the index lists them newest first, like the table.
     pub fn jobs_in_status(&self, status: &str) -> String {
-        format!("{}#JOBS#{status}", self.pk())
+        self.partition(format_args!("JOBS#{status}"))
     }
 
     /// The answer already given to an `Idempotency-Key` of one caller.
     pub fn idempotency(&self, caller: &UserId, key_hash_hex: &str) -> Key {
-        self.key(format!("IDEMPOTENCY#{caller}#{key_hash_hex}"))
+        Key::new(self.user_partition(caller), format!("IDEMPOTENCY#{key_hash_hex}"))
     }
 
     pub fn content(&self, content: &ContentId) -> Key {
-        self.key(format!("CONTENT#{content}"))
+        self.record(Self::CONTENT_PREFIX, content, true)
     }
 
     pub const CONTENT_PREFIX: &'static str = "CONTENT#";
 
-    /// One search term of one content item: the inverted index `search` reads.
+    /// One search term of one content item: the inverted index `search`
+    /// reads, one partition per tenant, since a prefix of a word must find
+    /// every longer word. Only content writes it.
     pub fn search_term(&self, term: &str, content: &ContentId) -> Key {
-        self.key(format!("{}{content}", Self::search_term_prefix(term)))
+        Key::new(self.search_partition(), format!("{}{content}", Self::search_term_prefix(term)))
+    }
+
+    pub fn search_partition(&self) -> String {
+        self.partition(format_args!("SEARCH"))
     }
 
     /// Every index entry of `term`; a prefix of a word matches longer words too.
@@ -183,8 +220,10 @@ impl Tenant {
         format!("org/{}/content/{content}/v{version}-{write}.json", self.org_id)
     }
 
+    /// A class's partition: the class, its roster and the lessons and
+    /// assessments published to it.
     pub fn class(&self, class: &ClassId) -> Key {
-        self.key(format!("CLASS#{class}"))
+        self.record(Self::CLASS_PREFIX, class, true)
     }
 
     pub const CLASS_PREFIX: &'static str = "CLASS#";
@@ -193,79 +232,68 @@ impl Tenant {
     /// class's roster reads these, and they let their user join the class's
     /// presence channel.
     pub fn roster_entry(&self, class: &ClassId, user: &UserId) -> Key {
-        self.key(format!("{}{user}", Self::roster_prefix(class)))
+        Key::new(self.class(class).pk, format!("{}{user}", Self::ROSTER_PREFIX))
     }
 
-    pub fn roster_prefix(class: &ClassId) -> String {
-        format!("ROSTER#{class}#")
-    }
+    pub const ROSTER_PREFIX: &'static str = "ROSTER#";
 
     pub fn lesson(&self, lesson: &LessonId) -> Key {
-        self.key(format!("LESSON#{lesson}"))
+        self.record(Self::LESSON_PREFIX, lesson, true)
     }
 
     pub const LESSON_PREFIX: &'static str = "LESSON#";
 
-    /// A lesson published to a class: the class's lesson list reads these.
+    /// A lesson published to a class, in the class's partition under the
+    /// lesson's own sort key: the class's lesson list reads these.
     pub fn class_lesson(&self, class: &ClassId, lesson: &LessonId) -> Key {
-        self.key(format!("{}{lesson}", Self::class_lessons_prefix(class)))
+        Key::new(self.class(class).pk, self.lesson(lesson).sk)
     }
 
-    pub fn class_lessons_prefix(class: &ClassId) -> String {
-        format!("CLASSLESSON#{class}#")
-    }
-
-    /// A parent's link to their child: what lets the parent read the child's
-    /// classes and progress.
+    /// A parent's link to their child, in the parent's partition: what
+    /// lets the parent read the child's classes and progress.
     pub fn guardian_link(&self, parent: &UserId, child: &UserId) -> Key {
-        self.key(format!("{}{child}", Self::guardian_links_prefix(parent)))
+        Key::new(self.user_partition(parent), format!("{}{child}", Self::CHILD_PREFIX))
     }
 
-    pub fn guardian_links_prefix(parent: &UserId) -> String {
-        format!("GUARDIAN#{parent}#")
-    }
+    pub const CHILD_PREFIX: &'static str = "CHILD#";
 
     /// One student's progress through one lesson, in the student's own
     /// partition: a lesson hour's reports spread over its students. It is
     /// only ever read by its key, or through `gsi1` ([`Tenant::progress_of`]).
     pub fn progress(&self, lesson: &LessonId, student: &UserId) -> Key {
-        Key { pk: self.user_partition(student), sk: format!("PROGRESS#{lesson}") }
+        Key::new(self.user_partition(student), format!("PROGRESS#{lesson}"))
     }
 
     /// `gsi1pk` of one student's progress items: what a parent reads.
     pub fn progress_of(&self, student: &UserId) -> String {
-        format!("{}#PROGRESS#{student}", self.pk())
+        self.partition(format_args!("PROGRESS#{student}"))
     }
 
     /// One shard of the running totals of a lesson's progress, moved with
     /// every change; the totals are the sum of the shards.
     pub fn lesson_stats(&self, lesson: &LessonId, shard: u32) -> Key {
-        Key { pk: self.partition(format_args!("LESSONSTATS#{lesson}#{shard}")), sk: "STATS".into() }
+        Key::new(self.partition(format_args!("LESSONSTATS#{lesson}#{shard}")), "STATS".into())
     }
 
     pub fn assessment(&self, assessment: &AssessmentId) -> Key {
-        self.key(format!("ASSESSMENT#{assessment}"))
+        self.record(Self::ASSESSMENT_PREFIX, assessment, true)
     }
 
     pub const ASSESSMENT_PREFIX: &'static str = "ASSESSMENT#";
 
     /// An assessment published to a class: the class's assessment list.
     pub fn class_assessment(&self, class: &ClassId, assessment: &AssessmentId) -> Key {
-        self.key(format!("{}{assessment}", Self::class_assessments_prefix(class)))
-    }
-
-    pub fn class_assessments_prefix(class: &ClassId) -> String {
-        format!("CLASSASSESSMENT#{class}#")
+        Key::new(self.class(class).pk, self.assessment(assessment).sk)
     }
 
     /// One student's attempt: in its assessment's partition of
     /// submissions, so the teacher's list is one Query, and a student's
     /// attempts one prefix of it.
     pub fn submission(&self, assessment: &AssessmentId, student: &UserId, attempt: u32) -> Key {
-        Key {
-            pk: self.submissions_partition(assessment),
-            sk: format!("{}{attempt:03}", Self::submissions_of_prefix(student)),
-        }
+        Key::new(
+            self.submissions_partition(assessment),
+            format!("{}{attempt:03}", Self::submissions_of_prefix(student)),
+        )
     }
 
     pub fn submissions_partition(&self, assessment: &AssessmentId) -> String {
@@ -280,22 +308,23 @@ impl Tenant {
     /// submissions, a partition of its own; the totals are the sum of the
     /// shards.
     pub fn assessment_stats(&self, assessment: &AssessmentId, shard: u32) -> Key {
-        Key { pk: self.partition(format_args!("ASSESSMENTSTATS#{assessment}#{shard}")), sk: "STATS".into() }
+        Key::new(self.partition(format_args!("ASSESSMENTSTATS#{assessment}#{shard}")), "STATS".into())
     }
 
-    /// A conversation: its subject and participants.
+    /// A conversation: its subject and participants, at the head of the
+    /// partition of its messages.
     pub fn thread(&self, thread: &ThreadId) -> Key {
-        self.key(format!("THREAD#{thread}"))
+        self.record("THREAD#", thread, false)
     }
 
     /// One message of a thread, in the thread's partition: a thread's
     /// messages are one Query.
     pub fn thread_message(&self, thread: &ThreadId, message: &MessageId) -> Key {
-        Key { pk: self.thread_partition(thread), sk: format!("{}{message}", Self::MESSAGE_PREFIX) }
+        Key::new(self.thread_partition(thread), format!("{}{message}", Self::MESSAGE_PREFIX))
     }
 
     pub fn thread_partition(&self, thread: &ThreadId) -> String {
-        self.partition(format_args!("THREAD#{thread}"))
+        self.thread(thread).pk
     }
 
     pub const MESSAGE_PREFIX: &'static str = "MESSAGE#";
@@ -305,14 +334,14 @@ impl Tenant {
     /// newest first, and a message to a class writes to as many partitions
     /// as it has recipients.
     pub fn inbox_entry(&self, user: &UserId, message: &MessageId) -> Key {
-        Key { pk: self.user_partition(user), sk: format!("{}{message}", Self::INBOX_PREFIX) }
+        Key::new(self.user_partition(user), format!("{}{message}", Self::INBOX_PREFIX))
     }
 
     pub const INBOX_PREFIX: &'static str = "INBOX#";
 
     /// The sender's copy of a message: their sent box.
     pub fn sent_entry(&self, user: &UserId, message: &MessageId) -> Key {
-        Key { pk: self.user_partition(user), sk: format!("{}{message}", Self::SENT_PREFIX) }
+        Key::new(self.user_partition(user), format!("{}{message}", Self::SENT_PREFIX))
     }
 
     pub const SENT_PREFIX: &'static str = "SENT#";
@@ -320,14 +349,14 @@ impl Tenant {
     /// How many of a user's received messages are unread, kept exact by
     /// every write that changes an entry's read state.
     pub fn unread_counter(&self, user: &UserId) -> Key {
-        Key { pk: self.user_partition(user), sk: "UNREAD".into() }
+        Key::new(self.user_partition(user), "UNREAD".into())
     }
 
     /// An activity event of one UTC day (`YYYY-MM-DD`; its id sorts by
     /// time), in one of the day's shards (by its actor): a day's feed is one
     /// Query per shard, merged by id.
     pub fn activity(&self, day: &str, shard: u32, event: &str) -> Key {
-        Key { pk: self.activity_partition(day, shard), sk: event.to_owned() }
+        Key::new(self.activity_partition(day, shard), event.to_owned())
     }
 
     pub fn activity_partition(&self, day: &str, shard: u32) -> String {
@@ -337,30 +366,30 @@ impl Tenant {
     /// One shard of one day's counters (`day` is `YYYY-MM-DD`), a partition
     /// of its own.
     pub fn daily_counter(&self, day: &str, shard: u32) -> Key {
-        Key { pk: self.partition(format_args!("DAILY#{day}#{shard}")), sk: "COUNT".into() }
+        Key::new(self.partition(format_args!("DAILY#{day}#{shard}")), "COUNT".into())
     }
 
     /// `gsi1pk` of the members of one standing (`domain::user::directory`);
     /// `gsi1sk` is the user's own sort key.
     pub fn members_by_standing(&self, standing: &str) -> String {
-        format!("{}#MEMBERS#{standing}", self.pk())
+        self.partition(format_args!("MEMBERS#{standing}"))
     }
 
     /// `gsi1pk` of the links to one child: their parents.
     pub fn guardians_of(&self, child: &UserId) -> String {
-        format!("{}#GUARDIANS#{child}", self.pk())
+        self.partition(format_args!("GUARDIANS#{child}"))
     }
 
     /// `gsi1pk` of the roster entries of one user: the classes they are in.
     pub fn classes_of(&self, user: &UserId) -> String {
-        format!("{}#CLASSES#{user}", self.pk())
+        self.partition(format_args!("CLASSES#{user}"))
     }
 
     /// True when `pk` is one of this tenant's partitions; cursors are
     /// checked with it before they reach DynamoDB. Ids are fixed-length, so
     /// `ORG#<org>#` is no other tenant's prefix.
     pub fn owns_partition(&self, pk: &str) -> bool {
-        pk.strip_prefix(&self.pk()).is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+        pk.strip_prefix(&self.prefix()).is_some_and(|rest| rest.starts_with('#'))
     }
 }
 
@@ -370,31 +399,31 @@ pub mod global {
     use crate::ids::JobId;
 
     pub fn email(normalized_email: &str) -> Key {
-        Key { pk: format!("EMAIL#{normalized_email}"), sk: "LOOKUP".into() }
+        Key::new(format!("EMAIL#{normalized_email}"), "LOOKUP".into())
     }
 
     pub fn username(normalized_username: &str) -> Key {
-        Key { pk: format!("USERNAME#{normalized_username}"), sk: "LOOKUP".into() }
+        Key::new(format!("USERNAME#{normalized_username}"), "LOOKUP".into())
     }
 
     pub fn invite_token(token_hash_hex: &str) -> Key {
-        Key { pk: format!("INVITE#{token_hash_hex}"), sk: "LOOKUP".into() }
+        Key::new(format!("INVITE#{token_hash_hex}"), "LOOKUP".into())
     }
 
     /// An API key by its public prefix.
     pub fn api_key(prefix: &str) -> Key {
-        Key { pk: format!("APIKEY#{prefix}"), sk: "LOOKUP".into() }
+        Key::new(format!("APIKEY#{prefix}"), "LOOKUP".into())
     }
 
     /// Failed sign-ins of one subject (a hash of an account or of an
     /// identifier that names none), from anywhere (`auth::lockout`).
     pub fn login_failures(subject_hash: &str) -> Key {
-        Key { pk: format!("LOGINFAIL#{subject_hash}"), sk: "ACCOUNT".into() }
+        Key::new(format!("LOGINFAIL#{subject_hash}"), "ACCOUNT".into())
     }
 
     /// Failed sign-ins of one subject from one source address (its hash).
     pub fn login_failures_from(subject_hash: &str, source_hash: &str) -> Key {
-        Key { pk: format!("LOGINFAIL#{subject_hash}"), sk: format!("SOURCE#{source_hash}") }
+        Key::new(format!("LOGINFAIL#{subject_hash}"), format!("SOURCE#{source_hash}"))
     }
 
     /// The outbox shards: jobs written whose queue message is not yet known
@@ -409,7 +438,7 @@ pub mod global {
     /// reads only the entries old enough to be stuck.
     pub fn outbox(job: &JobId, written_at: i64) -> Key {
         let shard = job.to_string().bytes().fold(0u32, |sum, b| sum.wrapping_add(u32::from(b))) % OUTBOX_SHARDS;
-        Key { pk: outbox_shard(shard), sk: format!("{written_at:011}#{job}") }
+        Key::new(outbox_shard(shard), format!("{written_at:011}#{job}"))
     }
 }
 
@@ -431,16 +460,41 @@ mod tests {
     fn a_tenant_owns_each_of_its_partitions_and_none_of_anothers() {
         let a = Tenant::for_new_organization();
         let b = Tenant::for_new_organization();
-        let (user, assessment) = (UserId::new(), AssessmentId::new());
-        for key in
-            [a.session(&user, &SessionId::new()), a.submission(&assessment, &user, 1), a.daily_counter("2026-12-04", 3)]
-        {
-            assert!(key.pk.starts_with(&format!("{}#", a.pk())), "{}", key.pk);
+        let (user, assessment, class) = (UserId::new(), AssessmentId::new(), ClassId::new());
+        for key in [
+            a.organization(),
+            a.user(&user),
+            a.class(&class),
+            a.roster_entry(&class, &user),
+            a.search_term("light", &ContentId::new()),
+            a.session(&user, &SessionId::new()),
+            a.submission(&assessment, &user, 1),
+            a.daily_counter("2026-12-04", 3),
+        ] {
+            assert!(key.pk.starts_with(&format!("{}#", a.prefix())), "{}", key.pk);
             assert!(a.owns_partition(&key.pk));
             assert!(!b.owns_partition(&key.pk));
         }
-        // A prefix of the tenant's key that is not a partition boundary.
-        assert!(!a.owns_partition(&format!("{}X", a.pk())));
-        assert!(!a.owns_partition(&a.pk()[..a.pk().len() - 1]));
+        // The bare prefix, and a prefix of it, are no partition of the tenant.
+        assert!(!a.owns_partition(&a.prefix()));
+        assert!(!a.owns_partition(&format!("{}X", a.prefix())));
+        assert!(!a.owns_partition(&a.prefix()[..a.prefix().len() - 1]));
+    }
+
+    #[test]
+    fn a_record_heads_its_own_partition_and_is_filed_in_its_kinds_list() {
+        let tenant = Tenant::for_new_organization();
+        let (class, lesson, student) = (ClassId::new(), LessonId::new(), UserId::new());
+        let key = tenant.lesson(&lesson);
+        assert_eq!(key.pk, format!("{}#LESSON#{lesson}", tenant.prefix()));
+        assert_eq!(key.sk, format!("LESSON#{lesson}"));
+        assert_eq!(key.listed_in, Some(format!("{}#LIST#LESSON", tenant.prefix())));
+        // What belongs to a class sits beside it, in no tenant-wide list.
+        for beside in [tenant.roster_entry(&class, &student), tenant.class_lesson(&class, &lesson)] {
+            assert_eq!(beside.pk, tenant.class(&class).pk);
+            assert_eq!(beside.listed_in, None);
+        }
+        assert_eq!(tenant.class_lesson(&class, &lesson).sk, key.sk);
+        assert_eq!(tenant.user_partition(&student), tenant.progress(&lesson, &student).pk);
     }
 }

@@ -1,5 +1,6 @@
-//! The user item: `ORG#<org> / USER#<user>`, with global lookups by email
-//! and username pointing at it.
+//! The user item: `ORG#<org>#USER#<user> / USER#<user>`, at the head of
+//! the user's partition, with global lookups by email and username
+//! pointing at it.
 
 use std::collections::BTreeMap;
 

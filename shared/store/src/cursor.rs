@@ -21,7 +21,7 @@ pub fn bad_cursor() -> Error {
 
 fn signed_data(tenant: &Tenant, query: &str, payload: &[u8]) -> Vec<u8> {
     let mut data = Vec::with_capacity(payload.len() + 64);
-    data.extend_from_slice(tenant.pk().as_bytes());
+    data.extend_from_slice(tenant.prefix().as_bytes());
     data.push(b'\n');
     data.extend_from_slice(query.as_bytes());
     data.push(b'\n');
@@ -47,8 +47,10 @@ pub fn decode(keys: &KeySet, tenant: &Tenant, query: &str, cursor: &str) -> Resu
     }
     let last_key: HashMap<String, String> = serde_json::from_slice(&payload).map_err(|_| bad_cursor())?;
     // Signed by us for this tenant, so this holds; checked again because a
-    // cursor that names another partition must never reach a query.
-    if !last_key.get("pk").is_some_and(|pk| tenant.owns_partition(pk)) {
+    // cursor that names another partition (of the table or of an index)
+    // must never reach a query.
+    let partitions = || last_key.iter().filter(|(name, _)| name.ends_with("pk")).map(|(_, pk)| pk);
+    if !last_key.contains_key("pk") || !partitions().all(|pk| tenant.owns_partition(pk)) {
         return Err(bad_cursor());
     }
     Ok(last_key)
@@ -63,7 +65,11 @@ mod tests {
     }
 
     fn last_key(tenant: &Tenant) -> HashMap<String, String> {
-        HashMap::from([("pk".into(), tenant.pk()), ("sk".into(), "USER#1".into())])
+        HashMap::from([
+            ("pk".into(), tenant.organization().pk),
+            ("sk".into(), "USER#1".into()),
+            ("gsi2pk".into(), tenant.listing(Tenant::USER_PREFIX)),
+        ])
     }
 
     #[test]
@@ -79,6 +85,15 @@ mod tests {
         let cursor = encode(&keys(), &tenant, "members", &last_key(&tenant));
         assert!(decode(&keys(), &Tenant::for_new_organization(), "members", &cursor).is_err());
         assert!(decode(&keys(), &tenant, "invites", &cursor).is_err());
+    }
+
+    #[test]
+    fn a_cursor_naming_another_tenants_index_partition_is_refused_even_if_signed() {
+        let (tenant, other) = (Tenant::for_new_organization(), Tenant::for_new_organization());
+        let mut last = last_key(&tenant);
+        last.insert("gsi2pk".into(), other.listing(Tenant::USER_PREFIX));
+        let cursor = encode(&keys(), &tenant, "members", &last);
+        assert!(decode(&keys(), &tenant, "members", &cursor).is_err());
     }
 
     #[test]

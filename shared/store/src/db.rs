@@ -135,9 +135,15 @@ impl Db {
         &self.table
     }
 
+    /// The item that stores `value` under `key`, filed in its kind's
+    /// tenant-wide list (`gsi2`) when the key names one.
     pub fn item<T: Serialize>(key: &Key, value: &T) -> Result<Item, DbError> {
         let mut item: Item = to_item(value)?;
         item.extend(key.to_item());
+        if let Some(listing) = &key.listed_in {
+            item.insert("gsi2pk".to_owned(), string(listing));
+            item.insert("gsi2sk".to_owned(), string(&key.sk));
+        }
         Ok(item)
     }
 
@@ -157,6 +163,18 @@ impl Db {
     /// Reads several items in one round trip (more only when DynamoDB
     /// leaves keys unprocessed under load); the result follows `keys`.
     pub async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, DbError> {
+        self.batch_read(keys, true).await
+    }
+
+    /// [`Db::batch_get`] read eventually consistently: for half the units,
+    /// what was written in about the last second may not show yet. For
+    /// checks read on every request of a busy route, whose answer changes
+    /// rarely (a student's place in a class).
+    pub async fn batch_get_recent(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, DbError> {
+        self.batch_read(keys, false).await
+    }
+
+    async fn batch_read(&self, keys: &[Key], consistent: bool) -> Result<Vec<Option<Item>>, DbError> {
         let mut pending: Vec<Item> = keys.iter().map(Key::to_item).collect();
         let mut found: Vec<Item> = Vec::with_capacity(keys.len());
         for attempt in 0..4u32 {
@@ -168,7 +186,7 @@ impl Db {
             }
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
+                .consistent_read(consistent)
                 .build()
                 .map_err(build)?;
             let output = self
@@ -508,23 +526,26 @@ impl Db {
         Ok(Page { items, last_key })
     }
 
-    /// The sort keys of up to `max` items of a [`Range`] (reading only the
-    /// keys, page after page), and whether more were left unread.
-    pub async fn sort_keys(&self, range: &Range<'_>, max: usize) -> Result<(Vec<String>, bool), DbError> {
+    /// The primary keys of up to `max` items of a [`Range`] (reading only
+    /// the keys, page after page), and whether more were left unread. From
+    /// an index, they name each item where it is stored.
+    pub async fn keys(&self, range: &Range<'_>, max: usize) -> Result<(Vec<Key>, bool), DbError> {
         let mut keys = Vec::new();
         let mut start = None;
         loop {
             let output = range
                 .query(self)
-                .projection_expression("sk")
+                .projection_expression("pk, sk")
                 .limit((max - keys.len()).min(1000) as i32)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(sdk("Query"))?;
-            keys.extend(output.items.unwrap_or_default().into_iter().filter_map(|mut item| match item.remove("sk") {
-                Some(AttributeValue::S(sk)) => Some(sk),
-                _ => None,
+            keys.extend(output.items.unwrap_or_default().into_iter().filter_map(|mut item| {
+                match (item.remove("pk"), item.remove("sk")) {
+                    (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
+                    _ => None,
+                }
             }));
             start = output.last_evaluated_key;
             if start.is_none() || keys.len() >= max {
@@ -592,7 +613,13 @@ pub struct Range<'a> {
     pub live_only: bool,
 }
 
-impl Range<'_> {
+impl<'a> Range<'a> {
+    /// The live records of one kind in a tenant-wide list (`gsi2`):
+    /// `partition` is `Tenant::listing(prefix)`.
+    pub fn listing(partition: &'a str, prefix: &'a str, newest_first: bool) -> Self {
+        Range { partition, prefix, index: Some("gsi2"), newest_first, live_only: true }
+    }
+
     fn query(&self, db: &Db) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         let (pk, sk) = match self.index {
             Some(index) => (format!("{index}pk"), format!("{index}sk")),

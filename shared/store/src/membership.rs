@@ -7,7 +7,7 @@ use crate::db::{DbError, Range, Write, number};
 use crate::state::AppState;
 use domain::class::{RosterEntry, RosterRole};
 use domain::ids::UserId;
-use domain::tenancy::{Key, Tenant};
+use domain::tenancy::Tenant;
 
 /// Read this many at a time.
 const PAGE: i32 = 500;
@@ -88,20 +88,21 @@ async fn leave_some(
 }
 
 async fn unlink(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(), DbError> {
-    let pk = tenant.pk();
-    let (own, parents_of) = (Tenant::guardian_links_prefix(user), tenant.guardians_of(user));
-    let as_parent = Range { partition: &pk, prefix: &own, index: None, newest_first: false, live_only: false };
+    // Their links as a parent sit in their partition; those to them as a
+    // child, in each parent's, found through `gsi1`.
+    let (own, parents_of) = (tenant.user_partition(user), tenant.guardians_of(user));
+    let as_parent =
+        Range { partition: &own, prefix: Tenant::CHILD_PREFIX, index: None, newest_first: false, live_only: false };
     let as_child = Range {
         partition: &parents_of,
-        prefix: "GUARDIAN#",
+        prefix: Tenant::USER_PREFIX,
         index: Some("gsi1"),
         newest_first: false,
         live_only: false,
     };
     for range in [as_parent, as_child] {
         loop {
-            let (keys, more) = state.db.sort_keys(&range, PAGE as usize).await?;
-            let links: Vec<Key> = keys.into_iter().map(|sk| Key { pk: pk.clone(), sk }).collect();
+            let (links, more) = state.db.keys(&range, PAGE as usize).await?;
             state.db.batch_write(Vec::new(), links).await?;
             // What was deleted no longer shows: read from the start again.
             if !more {

@@ -93,7 +93,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, OutboxError> {
             if row.written_at().is_none_or(|at| at >= cutoff) {
                 break;
             }
-            let key = Key { pk: partition.clone(), sk: row.sk.clone() };
+            let key = Key::new(partition.clone(), row.sk.clone());
             let job_id = &row.entry.message.job_id;
             match send_and_settle(state, &row.entry.message, &key).await {
                 Ok(()) => {

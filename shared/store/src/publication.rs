@@ -2,7 +2,7 @@
 //! classes a publication may add, whether a student reaches a published item
 //! through one of their classes, and one page of a class's published items.
 //!
-//! An item published to a class has one entry `<PREFIX>#<class>#<item>`
+//! An item published to a class has one entry `<PREFIX><item>` in the class's partition
 //! ([`ClassEntry`]), so a class's items are one Query.
 
 use std::collections::{HashMap, HashSet};
@@ -66,16 +66,13 @@ pub async fn list<T: Publishable>(
             return Err(Error::BadRequest("a student names the class: ?class_id=".into()));
         }
         None => {
-            let partition = tenant.pk();
-            let range =
-                Range { partition: &partition, prefix: T::PREFIX, index: None, newest_first: true, live_only: true };
-            let found = state.db.query::<T>(&range, limit, start).await?;
+            let partition = tenant.listing(T::PREFIX);
+            let found = state.db.query::<T>(&Range::listing(&partition, T::PREFIX, true), limit, start).await?;
             (found.items, found.last_key)
         }
         Some(class) => {
-            let prefix = T::class_entries_prefix(&class);
             let key = |id: &str| T::key_of(&tenant, id);
-            let (found, last_key) = class_page::<T>(state, principal, &class, &prefix, key, limit, start).await?;
+            let (found, last_key) = class_page::<T>(state, principal, &class, T::PREFIX, key, limit, start).await?;
             (found.into_iter().filter(|item| item.is_live() && item.is_published()).collect(), last_key)
         }
     };
@@ -125,14 +122,17 @@ fn new_classes(current: &[ClassId], asked: Vec<ClassId>) -> Vec<ClassId> {
 }
 
 /// True when `student` is enrolled in a live class of `class_ids`: each
-/// class and the student's place in it, in one read.
+/// class and the student's place in it, in one read. It is read eventually
+/// consistently: every report of a class's students reads the class's
+/// partition, and a student taken off a class may reach its items for the
+/// second it takes to replicate (docs/scale.md).
 pub async fn reaches(state: &AppState, tenant: &Tenant, student: &UserId, class_ids: &[ClassId]) -> Result<bool> {
     if class_ids.is_empty() {
         return Ok(false);
     }
     let keys: Vec<_> =
         class_ids.iter().flat_map(|class| [tenant.class(class), tenant.roster_entry(class, student)]).collect();
-    let found = state.db.batch_get(&keys).await?;
+    let found = state.db.batch_get_recent(&keys).await?;
     for pair in found.chunks(2) {
         if Db::decode_live::<Class>(pair[0].clone())?.is_some() && pair[1].is_some() {
             return Ok(true);
@@ -155,7 +155,7 @@ async fn class_page<T: DeserializeOwned>(
     start: Option<HashMap<String, String>>,
 ) -> Result<(Vec<T>, Option<HashMap<String, String>>)> {
     let tenant = Tenant::of(principal);
-    let partition = tenant.pk();
+    let partition = tenant.class(class).pk;
     let range =
         Range { partition: &partition, prefix: entries_prefix, index: None, newest_first: true, live_only: false };
     // Two keys besides the items: BatchGetItem takes 100 at most.
