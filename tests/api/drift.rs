@@ -99,7 +99,8 @@ async fn local_resources_follow_the_template_definitions() {
     let keys: Vec<String> =
         table.key_schema().iter().map(|k| format!("{}:{}", k.attribute_name(), k.key_type())).collect();
     assert_eq!(keys, ["pk:HASH", "sk:RANGE"]);
-    assert_eq!(table.global_secondary_indexes()[0].index_name(), Some("gsi1"));
+    let indexes: Vec<_> = table.global_secondary_indexes().iter().filter_map(|index| index.index_name()).collect();
+    assert_eq!(indexes, ["gsi1", "gsi2"]);
     let ttl =
         app.state.aws.dynamodb.describe_time_to_live().table_name(&app.state.config.table_name).send().await.unwrap();
     assert_eq!(ttl.time_to_live_description().and_then(|t| t.attribute_name()), Some("expires_at"));

@@ -124,7 +124,9 @@ pub async fn report(
     principal.require_role(&[Role::Student])?;
     let report = body.parsed()?;
     let tenant = tenant.clone();
-    let lesson = state.db.live::<Lesson>(&tenant, &id).await?;
+    // Every report of a lesson's students reads it: a publication, or an
+    // edit, may reach reports a second late (docs/scale.md).
+    let lesson = state.db.live_recent::<Lesson>(&tenant, &id).await?;
     if !publication::visible_to(&state, &tenant, &principal, &lesson).await? {
         return Err(AppError::not_found("lesson"));
     }

@@ -148,12 +148,24 @@ impl Db {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, DbError> {
+        self.read(key, true).await
+    }
+
+    /// [`Db::get`] read eventually consistently: half the units, and what
+    /// was written in about the last second may not show yet. For an item
+    /// every request of a busy route reads and whose changes may show a
+    /// second late (a published lesson).
+    pub async fn get_recent<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, DbError> {
+        self.read(key, false).await
+    }
+
+    async fn read<T: DeserializeOwned>(&self, key: &Key, consistent: bool) -> Result<Option<T>, DbError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key.to_item()))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(sdk("GetItem"))?;
@@ -166,10 +178,9 @@ impl Db {
         self.batch_read(keys, true).await
     }
 
-    /// [`Db::batch_get`] read eventually consistently: for half the units,
-    /// what was written in about the last second may not show yet. For
-    /// checks read on every request of a busy route, whose answer changes
-    /// rarely (a student's place in a class).
+    /// [`Db::batch_get`] read eventually consistently, as
+    /// [`Db::get_recent`]: for checks on every request of a busy route whose
+    /// answer changes rarely (a student's place in a class).
     pub async fn batch_get_recent(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, DbError> {
         self.batch_read(keys, false).await
     }
