@@ -4,6 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 use domain::ids::{LessonId, UserId};
+use domain::lesson::PublishedLesson;
 use serde_json::{Value, json};
 use store::activity::Counter;
 
@@ -169,6 +170,49 @@ async fn a_student_reports_only_on_published_lessons_of_their_classes() {
         .send()
         .await
         .expect(StatusCode::FORBIDDEN, Some("forbidden"));
+}
+
+/// What progress reports read of a lesson (`domain::lesson::PublishedLesson`)
+/// follows the lesson: written when it is published, renamed with it, gone
+/// when it is deleted, untouched by a refused change.
+#[tokio::test]
+async fn reports_follow_a_lessons_publication_title_and_deletion() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let (first, second) = (app.member(&admin, "student").await, app.member(&admin, "student").await);
+    let class = app.class_with(&teacher, &[&first, &second]).await;
+    let lesson = create(&app, &teacher, body("Fractions")).await.data()["id"].as_str().unwrap().to_owned();
+    let summary = admin.tenant().published_lesson(&lesson.parse().unwrap());
+    assert_eq!(app.raw_item(&summary).await, None, "a draft has no summary");
+    publish(&app, &teacher, &lesson, json!([class])).await.expect(StatusCode::OK, None);
+    let stored = app.state.db.get::<PublishedLesson>(&summary).await.unwrap().unwrap();
+    assert_eq!(stored, PublishedLesson { title: "Fractions".into(), class_ids: vec![class.parse().unwrap()] });
+    let reported = report(&app, &first, &lesson, at("in_progress", 10, 5)).await;
+    assert_eq!(reported.data()["lesson_title"], "Fractions");
+
+    // A rename at a stale version is refused and changes nothing beside it.
+    let rename = |version: &str| {
+        app.call(Method::PUT, &format!("/api/v1/lessons/{lesson}"))
+            .bearer(&teacher.access_token)
+            .header("if-match", &format!("\"{version}\""))
+            .json(body("Fractions and decimals"))
+            .send()
+    };
+    let before = app.raw_item(&summary).await;
+    rename("1").await.expect(StatusCode::PRECONDITION_FAILED, Some("precondition_failed"));
+    assert_eq!(app.raw_item(&summary).await, before);
+    rename("2").await.expect(StatusCode::OK, None);
+    let reported = report(&app, &second, &lesson, at("in_progress", 10, 5)).await;
+    assert_eq!(reported.data()["lesson_title"], "Fractions and decimals");
+
+    app.call(Method::DELETE, &format!("/api/v1/lessons/{lesson}"))
+        .bearer(&teacher.access_token)
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    assert_eq!(app.raw_item(&summary).await, None);
+    report(&app, &first, &lesson, at("completed", 100, 9)).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
 }
 
 #[tokio::test]

@@ -247,7 +247,10 @@ pub async fn update(
         .set(field::SUMMARY, &body.summary)
         .set(field::OBJECTIVES, &body.objectives)
         .set(field::SECTIONS, &body.sections);
-    let changed = state.db.patch(&tenant, &lesson, asked, &principal.user_id, state.now(), changes).await?;
+    // Its progress reports' summary holds the title.
+    let renamed = Lesson { title: body.title.clone(), ..lesson.clone() };
+    let changed =
+        publication::patch(&state, &tenant, &lesson, Some(&renamed), asked, &principal.user_id, changes).await?;
     let version = changed.audit.version;
     store::activity::record(&state, &tenant, &principal.user_id, "lesson.updated", &id).await;
     Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
@@ -280,7 +283,8 @@ pub async fn delete(
 ) -> AppResult<ApiResponse<LessonView>> {
     let lesson: Lesson = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&lesson.audit.created_by, "the lesson's author")?;
-    let deleted = state.db.soft_delete(&tenant, &lesson, asked, &principal.user_id, state.now()).await?;
+    let deleted = Changes::new().deleted(&principal.user_id, state.now());
+    let deleted = publication::patch(&state, &tenant, &lesson, None, asked, &principal.user_id, deleted).await?;
     // The classes' lists skip a deleted lesson; their entries are only clutter.
     let entries = lesson.class_ids.iter().map(|class| tenant.class_lesson(class, &id)).collect();
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {

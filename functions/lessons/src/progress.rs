@@ -11,7 +11,7 @@ use domain::clock::rfc3339;
 use domain::guardian::{GuardianLink, Whose};
 use domain::ids::{LessonId, UserId};
 use domain::json::whole;
-use domain::lesson::Lesson;
+use domain::lesson::{Lesson, PublishedLesson};
 use domain::principal::Role;
 use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report, field};
 use domain::tenancy::Tenant;
@@ -124,11 +124,13 @@ pub async fn report(
     principal.require_role(&[Role::Student])?;
     let report = body.parsed()?;
     let tenant = tenant.clone();
-    // Every report of a lesson's students reads it: a publication, or an
-    // edit, may reach reports a second late (docs/scale.md).
-    let lesson = state.db.live_recent::<Lesson>(&tenant, &id).await?;
-    if !publication::visible_to(&state, &tenant, &principal, &lesson).await? {
-        return Err(AppError::not_found("lesson"));
+    // Not the lesson, which may be large, but what a report needs of it,
+    // read eventually consistently: every report of every student reads
+    // it, and a publication may reach reports a second late (docs/scale.md).
+    let not_found = || AppError::not_found("lesson");
+    let lesson = state.db.get_recent::<PublishedLesson>(&tenant.published_lesson(&id)).await?.ok_or_else(not_found)?;
+    if !publication::reaches(&state, &tenant, &principal.user_id, &lesson.class_ids).await? {
+        return Err(not_found());
     }
     let key = tenant.progress(&id, &principal.user_id);
     for _ in 0..MAX_RACES {

@@ -1,6 +1,8 @@
 //! Lessons (`ORG#<org>#LESSON#<id> / LESSON#<id>`) and where they are
 //! published: one `LESSON#<lesson>` entry in each class's partition
-//! (`publication::ClassEntry`), so a class's lessons are one Query.
+//! (`publication::ClassEntry`), so a class's lessons are one Query, and
+//! beside a published lesson what its progress reports need of it
+//! ([`PublishedLesson`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +51,17 @@ pub mod field {
     pub const SECTIONS: Field<Lesson, [Section]> = Field::new("sections");
 }
 
+/// What a progress report needs of a published lesson, in a small item
+/// beside it (`Tenant::published_lesson`): every report of every student
+/// reads it, and the lesson itself may be large (docs/scale.md). It is
+/// there while the lesson is published and not deleted, and publishing,
+/// editing and deleting write it in the lesson's own transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedLesson {
+    pub title: String,
+    pub class_ids: Vec<ClassId>,
+}
+
 impl crate::publication::Publishable for Lesson {
     const PREFIX: &'static str = crate::tenancy::Tenant::LESSON_PREFIX;
     const LIST: &'static str = "lessons";
@@ -67,5 +80,14 @@ impl crate::publication::Publishable for Lesson {
 
     fn class_ids(&self) -> &[ClassId] {
         &self.class_ids
+    }
+
+    fn summary(
+        &self,
+        tenant: &crate::tenancy::Tenant,
+        class_ids: &[ClassId],
+    ) -> crate::error::Result<Option<crate::publication::Summary>> {
+        let published = PublishedLesson { title: self.title.clone(), class_ids: class_ids.to_vec() };
+        crate::publication::Summary::of(tenant.published_lesson(&self.id), &published).map(Some)
     }
 }

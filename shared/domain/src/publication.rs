@@ -70,4 +70,23 @@ pub trait Publishable: Record {
     }
     fn is_published(&self) -> bool;
     fn class_ids(&self) -> &[ClassId];
+    /// The small item a kind keeps beside a published item, once it is
+    /// published to `class_ids`, for readers that must not read the item
+    /// whole on every request; none by default.
+    fn summary(&self, _tenant: &Tenant, _class_ids: &[ClassId]) -> Result<Option<Summary>> {
+        Ok(None)
+    }
+}
+
+/// A published item's summary, as it is written: where, and what.
+pub struct Summary {
+    pub key: Key,
+    pub item: serde_json::Value,
+}
+
+impl Summary {
+    pub fn of<T: Serialize>(key: Key, summary: &T) -> Result<Self> {
+        let item = serde_json::to_value(summary).map_err(|err| Error::internal(format!("a summary: {err}")))?;
+        Ok(Self { key, item })
+    }
 }

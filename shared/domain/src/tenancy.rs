@@ -243,6 +243,12 @@ impl Tenant {
 
     pub const LESSON_PREFIX: &'static str = "LESSON#";
 
+    /// What progress reports read of a published lesson, beside it
+    /// (`domain::lesson::PublishedLesson`).
+    pub fn published_lesson(&self, lesson: &LessonId) -> Key {
+        Key::new(self.lesson(lesson).pk, "PUBLISHED".into())
+    }
+
     /// A lesson published to a class, in the class's partition under the
     /// lesson's own sort key: the class's lesson list reads these.
     pub fn class_lesson(&self, class: &ClassId, lesson: &LessonId) -> Key {

@@ -154,7 +154,7 @@ impl Db {
     /// [`Db::get`] read eventually consistently: half the units, and what
     /// was written in about the last second may not show yet. For an item
     /// every request of a busy route reads and whose changes may show a
-    /// second late (a published lesson).
+    /// second late (what progress reports read of a published lesson).
     pub async fn get_recent<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, DbError> {
         self.read(key, false).await
     }
@@ -270,6 +270,12 @@ impl Db {
             .await
             .map_err(sdk("PutItem"))?;
         Ok(())
+    }
+
+    /// A put that replaces whatever is there: for an item derived from
+    /// another, written in that one's transaction.
+    pub fn put<T: Serialize>(&self, key: &Key, value: &T) -> Result<Put, DbError> {
+        Put::builder().table_name(&self.table).set_item(Some(Self::item(key, value)?)).build().map_err(build)
     }
 
     pub fn put_new<T: Serialize>(&self, key: &Key, value: &T) -> Result<Put, DbError> {

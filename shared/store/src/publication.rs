@@ -176,7 +176,8 @@ async fn class_page<T: DeserializeOwned>(
 
 /// Publishes the live item `id`, for its author or an admin, to the classes
 /// `asked` names that it is not in yet: a new version (`status =
-/// published`) and one entry per added class, in one transaction, with the
+/// published`), one entry per added class and the kind's summary
+/// (`Publishable::summary`), in one transaction, with the
 /// record store's refusals (a stale `If-Match`, `asked_version`, is a 412).
 /// Returns the item as it now stands, unchanged when it was in every class
 /// already, and records `<kind>.published` in the activity feed.
@@ -230,9 +231,45 @@ async fn publish_item<T: Publishable>(
         let placed = ClassEntry { class_id: class.clone(), item_id: item.id().to_string(), published_at: now.clone() };
         writes.push(Write::Put(state.db.put_new(&T::class_entry(tenant, class, item.id()), &placed)?));
     }
+    if let Some(summary) = item.summary(tenant, &class_ids)? {
+        writes.push(Write::Put(state.db.put(&summary.key, &summary.item)?));
+    }
     state.db.transact(writes).await.map_err(|err| Db::lost_patch::<T>(err, 0, asked_version))?;
     tracing::info!(classes = added.len(), "published");
     state.db.live(tenant, item.id()).await
+}
+
+/// Applies `changes` to the publishable `current` as its next version,
+/// with [`Db::patch`]'s refusals, and keeps the kind's summary
+/// (`Publishable::summary`) true in the same transaction: `after` is the
+/// item as the changes leave it, or `None` when they delete it. Returns
+/// the item as it now stands (deleted, for a delete).
+pub async fn patch<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    current: &T,
+    after: Option<&T>,
+    asked: Option<u64>,
+    by: &UserId,
+    changes: crate::records::Changes<T>,
+) -> Result<T> {
+    use crate::db::Write;
+    let beside = match after {
+        Some(after) if after.is_published() => {
+            after.summary(tenant, after.class_ids())?.map(|s| state.db.put(&s.key, &s.item).map(Write::Put))
+        }
+        None if current.is_published() => {
+            current.summary(tenant, current.class_ids())?.map(|s| state.db.delete(&s.key).map(Write::Delete))
+        }
+        _ => None,
+    };
+    let Some(beside) = beside.transpose()? else {
+        return state.db.patch(tenant, current, asked, by, state.now(), changes).await;
+    };
+    let update = state.db.patch_update(tenant, current, asked, by, state.now(), changes)?;
+    state.db.transact(vec![Write::Update(update), beside]).await.map_err(|err| Db::lost_patch::<T>(err, 0, asked))?;
+    let stored = state.db.get::<T>(&T::key(tenant, current.id())).await?;
+    stored.ok_or_else(|| Error::internal(format!("the {} changed is gone", T::NAME)))
 }
 
 #[cfg(test)]

@@ -32,13 +32,6 @@ impl Db {
         self.find_live(tenant, id).await?.ok_or_else(|| Error::not_found(R::NAME))
     }
 
-    /// [`Db::live`] read eventually consistently ([`Db::get_recent`]): for
-    /// a record every request of a busy route reads.
-    pub async fn live_recent<R: Record>(&self, tenant: &Tenant, id: &R::Id) -> Result<R> {
-        let found = self.get_recent::<R>(&R::key(tenant, id)).await?.filter(R::is_live);
-        found.ok_or_else(|| Error::not_found(R::NAME))
-    }
-
     /// The record, if it is there and not deleted, for a caller whose
     /// refusal of a missing one is not a 404 (an id named in a body).
     pub async fn find_live<R: Record>(&self, tenant: &Tenant, id: &R::Id) -> Result<Option<R>, DbError> {
