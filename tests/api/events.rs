@@ -121,6 +121,7 @@ async fn seed(app: &TestApp) {
         password_hash: events_password_hash().await,
         sessions: [(session_id.clone(), now.unix_timestamp() + 3600)].into(),
         api_keys: Default::default(),
+        last_active_day: None,
         gsi1pk: domain::user::directory::of(&tenant, Role::Admin),
         gsi1sk: tenant.user(&user_id).sk,
         audit: Audit::new(&user_id, now),

@@ -314,25 +314,17 @@ impl TestApp {
 
     /// Today's total of one daily counter of `account`'s organisation: the
     /// sum of its shard items, as the dashboard will read it.
-    pub async fn daily_count(&self, account: &Account, counter: store::activity::Counter) -> u64 {
-        let day = store::activity::day_of(self.state.now());
-        let keys: Vec<_> =
-            (0..store::activity::COUNTER_SHARDS).map(|shard| account.tenant().daily_counter(&day, shard)).collect();
+    pub async fn daily_count(&self, account: &Account, counter: store::counters::Counter) -> u64 {
+        let keys = store::counters::daily_keys(&account.tenant(), domain::day::Day::of(self.state.now()));
         let found = self.state.db.batch_get(&keys).await.expect("counters");
-        found
-            .into_iter()
-            .flatten()
-            .filter_map(|item| {
-                item.get(counter.attribute()).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok())
-            })
-            .sum()
+        store::counters::Counts::sum(found.iter().map(Option::as_ref)).get(counter) as u64
     }
 
     /// The kinds of today's activity events of `account`'s organisation, oldest first.
     pub async fn activity_kinds(&self, account: &Account) -> Vec<String> {
-        let day = store::activity::day_of(self.state.now());
+        let day = domain::day::Day::of(self.state.now());
         let mut events = Vec::new();
-        for shard in 0..store::activity::COUNTER_SHARDS {
+        for shard in 0..store::counters::SHARDS {
             let pk = account.tenant().activity_partition(&day, shard);
             let found = self
                 .state

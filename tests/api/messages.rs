@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use store::activity::Counter;
+use store::counters::Counter;
 
 use crate::helpers::{Account, TestApp, TestResponse};
 

@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use domain::ids::{LessonId, UserId};
 use domain::lesson::PublishedLesson;
 use serde_json::{Value, json};
-use store::activity::Counter;
+use store::counters::Counter;
 
 use crate::helpers::{Account, TestApp, TestResponse};
 use crate::lessons::{body, create, publish};

@@ -282,7 +282,7 @@ impl Scenario<'_> {
             // A tenant's shards of one thing met as one shape: each takes its
             // share. (The outbox's global shards are not a tenant's.)
             let sharded = shape.starts_with("ORG#<org>#") && shape.ends_with("#<shard>");
-            let shards = if sharded { f64::from(store::activity::COUNTER_SHARDS) } else { 1.0 };
+            let shards = if sharded { f64::from(store::counters::SHARDS) } else { 1.0 };
             (shape, (fixed + per_member * self.members).max(0.0) / self.seconds / shards)
         });
         let mut ranked: Vec<(String, f64)> = own.chain(shared).collect();

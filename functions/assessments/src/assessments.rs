@@ -228,7 +228,7 @@ pub async fn create(
         published_at: None,
         audit: Audit::new(&principal.user_id, state.now()),
     };
-    state.db.insert(&tenant, &assessment).await?;
+    publication::create(&state, &tenant, &principal.user_id, &assessment).await?;
     store::activity::record(&state, &tenant, &principal.user_id, "assessment.created", &assessment.id).await;
     Ok(ApiResponse::created(AssessmentView::of(assessment, true)))
 }
@@ -380,14 +380,6 @@ pub async fn delete(
     PathId(id): PathId<AssessmentId>,
     IfMatch(asked): IfMatch,
 ) -> AppResult<ApiResponse<AssessmentView>> {
-    let assessment: Assessment = state.db.live(&tenant, &id).await?;
-    principal.require_owner_or_admin(&assessment.audit.created_by, "the assessment's author")?;
-    let deleted = state.db.soft_delete(&tenant, &assessment, asked, &principal.user_id, state.now()).await?;
-    // The classes' lists skip a deleted assessment; their entries are only clutter.
-    let entries = assessment.class_ids.iter().map(|class| tenant.class_assessment(class, &id)).collect();
-    if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
-        tracing::warn!(error = %err, assessment_id = %id, "class entries of a deleted assessment not deleted");
-    }
-    store::activity::record(&state, &tenant, &principal.user_id, "assessment.deleted", &id).await;
+    let deleted: Assessment = publication::delete(&state, &tenant, &principal, &id, asked).await?;
     Ok(ApiResponse::ok(AssessmentView::of(deleted, true)))
 }

@@ -17,7 +17,8 @@ use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::AppState;
-use store::activity::{self, Counter};
+use store::activity;
+use store::counters::{self, Counter};
 use store::cursor;
 use store::db::{Db, DbError, Range, Write, as_stored};
 use store::publication;
@@ -161,7 +162,7 @@ pub async fn submit(
         writes.push(Write::Check(state.db.check(previous, Condition::<Submission>::exists())?));
     }
     writes.push(add_to_totals(&state, &tenant, &submission, bucket)?);
-    writes.push(activity::count(&state, &tenant, Counter::AssessmentsSubmitted, &principal.user_id, 1)?);
+    writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::AssessmentsSubmitted, 1)])?);
     match state.db.transact(writes).await {
         Ok(()) => {}
         // The same attempt, submitted at the same moment, won: its grade stands.
@@ -203,7 +204,7 @@ fn add_to_totals(state: &AppState, tenant: &Tenant, submission: &Submission, buc
             .add(field::histogram(bucket), 1),
         |changes, (index, _)| changes.add(field::correct(index), 1),
     );
-    let shard = activity::shard_of(&submission.student_id);
+    let shard = counters::shard_of(&submission.student_id);
     Ok(Write::Update(state.db.update_with(&tenant.assessment_stats(&submission.assessment_id, shard), changes)?))
 }
 
@@ -302,7 +303,7 @@ pub async fn statistics(
     PathId(id): PathId<AssessmentId>,
 ) -> AppResult<ApiResponse<AssessmentStatistics>> {
     let mut wanted = vec![tenant.assessment(&id)];
-    wanted.extend((0..activity::COUNTER_SHARDS).map(|shard| tenant.assessment_stats(&id, shard)));
+    wanted.extend((0..counters::SHARDS).map(|shard| tenant.assessment_stats(&id, shard)));
     let mut found = state.db.batch_get(&wanted).await?.into_iter();
     let assessment =
         Db::decode_live::<Assessment>(found.next().flatten())?.ok_or_else(|| AppError::not_found("assessment"))?;

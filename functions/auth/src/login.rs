@@ -122,10 +122,13 @@ pub async fn login(
             Write::Update(sessions::admit(&state.db, &tenant, &user, &session, now.unix_timestamp())?),
             account.clone(),
             from_source.clone(),
-            store::activity::count(&state, &tenant, store::activity::Counter::Logins, &user.id, 1)?,
+            store::counters::count(&state, &tenant, &user.id, &[(store::counters::Counter::Logins, 1)])?,
         ];
         match state.db.transact(writes).await {
-            Ok(()) => return Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)).no_store()),
+            Ok(()) => {
+                store::activity::seen(&state, &tenant, &user).await;
+                return Ok(ApiResponse::ok(respond(&state, &keys, user, &refresh)).no_store());
+            }
             Err(DbError::Cancelled { failed }) if failed.contains(&2) || failed.contains(&3) => {
                 return Err(lockout::locked(state.config.login_lockout_seconds as u64).into());
             }

@@ -7,6 +7,7 @@ use axum::extract::State;
 use credentials::password;
 use domain::audit::Audit;
 use domain::clock::rfc3339;
+use domain::day::Day;
 use domain::error::FieldError;
 use domain::fields::{Email, OrgName, Password, PersonName, Username};
 use domain::ids::UserId;
@@ -19,6 +20,7 @@ use domain::user::{self, User, directory};
 use integrations::usage_plans::UsagePlans;
 use serde::Deserialize;
 use store::AppState;
+use store::counters::{self, Counter, Total};
 use store::db::{DbError, Write};
 use store::records::{Changes, Condition};
 use store::secret::sha256_hex;
@@ -139,11 +141,14 @@ fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role
         password_hash,
         sessions: BTreeMap::new(),
         api_keys: BTreeMap::new(),
+        // Signing up is their first activity.
+        last_active_day: Some(Day::of(state.now())),
         gsi1pk: directory::of(tenant, role),
     }
 }
 
-/// The user item and the lookups that make its email and username unique.
+/// The user item and the lookups that make its email and username unique,
+/// with the dashboard's counts of them (a member joined, active today).
 /// Returns the writes and the index of each lookup, to name a conflict.
 fn user_writes(state: &AppState, tenant: &Tenant, user: &User) -> Result<(Vec<Write>, usize, Option<usize>), DbError> {
     let pointer =
@@ -160,6 +165,9 @@ fn user_writes(state: &AppState, tenant: &Tenant, user: &User) -> Result<(Vec<Wr
         }
         None => None,
     };
+    let joined = [Counter::MembersJoined, Counter::ActiveUsers, Counter::WeeklyActive, Counter::MonthlyActive];
+    writes.push(counters::count(state, tenant, &user.id, &joined.map(|counter| (counter, 1)))?);
+    writes.push(counters::total(state, tenant, &user.id, &[(Total::Members(user.role), 1)])?);
     Ok((writes, email_index, username_index))
 }
 

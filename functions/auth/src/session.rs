@@ -116,7 +116,10 @@ pub async fn refresh(
             ),
     )?;
     match state.db.run_update(rotate).await {
-        Ok(_) => Ok(ApiResponse::ok(respond(&state, &keys, user, &next)).no_store()),
+        Ok(_) => {
+            store::activity::seen(&state, &tenant, &user).await;
+            Ok(ApiResponse::ok(respond(&state, &keys, user, &next)).no_store())
+        }
         // Two uses of one token raced and the other won: that is reuse too.
         Err(DbError::ConditionFailed) => Err(reuse(&state, &tenant, &presented, now).await),
         Err(err) => Err(err.into()),

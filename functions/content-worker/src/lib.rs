@@ -14,6 +14,7 @@ use domain::content::{ContentItem, ContentStatus};
 use domain::generation::content::GeneratedContent;
 use domain::ids::ContentId;
 use domain::job::{Job, JobMessage, JobStatus, field};
+use domain::publication::ContentKind;
 use domain::tenancy::Tenant;
 use integrations::generation::pipeline::{self, PipelineError};
 use integrations::generation::provider::{Provider, ProviderError, Stage};
@@ -21,6 +22,7 @@ use integrations::pusher::Realtime;
 use serde_json::json;
 use store::AppState;
 use store::bodies::StoredBody;
+use store::counters::{self, Counter, Total};
 use store::db::{Db, DbError, Write};
 use store::records::{Changes, Condition};
 use store::search;
@@ -282,6 +284,15 @@ impl Worker {
                 )
                 .map_err(done)?,
             ),
+            counters::total(
+                &self.state,
+                tenant,
+                &job.audit.created_by,
+                &[(Total::Content(ContentKind::Library, false), 1)],
+            )
+            .map_err(done)?,
+            counters::count(&self.state, tenant, &job.audit.created_by, &[(Counter::ContentGenerated, 1)])
+                .map_err(done)?,
         ];
         match self.state.db.transact(writes).await {
             Ok(()) => {

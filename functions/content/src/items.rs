@@ -15,10 +15,12 @@ use domain::generation::content::{GeneratedContent, Question, Section};
 use domain::generation::request::ContentKind;
 use domain::ids::ContentId;
 use domain::json::present;
+use domain::publication::ContentKind as Counted;
 use domain::tenancy::Tenant;
 use serde::Deserialize;
 use store::AppState;
 use store::bodies::{self, StoredBody};
+use store::counters::{self, Total};
 use store::cursor;
 use store::db::Range;
 use store::search;
@@ -266,7 +268,9 @@ pub async fn publish(
         .set(field::STATUS, &ContentStatus::Published)
         .set(field::PUBLISHED_AT, &rfc3339(now))
         .set(field::PUBLISHED_BY, &principal.user_id);
-    let changed = state.db.patch(&tenant, &item, asked, &principal.user_id, now, changes).await?;
+    let moved = [(Total::Content(Counted::Library, false), -1), (Total::Content(Counted::Library, true), 1)];
+    let counted = vec![counters::total(&state, &tenant, &principal.user_id, &moved)?];
+    let changed = state.db.patch_with(&tenant, &item, asked, &principal.user_id, now, changes, counted).await?;
     tracing::info!(content_id = %id, "content published");
     Ok(ApiResponse::ok(ContentSummary::from(&changed)).with_etag(changed.audit.version))
 }
@@ -298,7 +302,16 @@ pub async fn delete(
 ) -> AppResult<ApiResponse<ContentSummary>> {
     let item: ContentItem = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&item.audit.created_by, "the content's creator")?;
-    let deleted = state.db.soft_delete(&tenant, &item, asked, &principal.user_id, state.now()).await?;
+    let published = item.status == ContentStatus::Published;
+    let counted = vec![counters::total(
+        &state,
+        &tenant,
+        &principal.user_id,
+        &[(Total::Content(Counted::Library, published), -1)],
+    )?];
+    let now = state.now();
+    let deleted = Changes::new().deleted(&principal.user_id, now);
+    let deleted = state.db.patch_with(&tenant, &item, asked, &principal.user_id, now, deleted, counted).await?;
     // A deleted item changes no more, so every entry goes, whatever its version.
     let after_all = deleted.audit.version + 1;
     if let Err(err) = search::prune(&state.db, &tenant, &id, &item.search_terms, &BTreeMap::new(), after_all).await {

@@ -140,7 +140,7 @@ pub async fn create(
         published_at: None,
         audit: Audit::new(&principal.user_id, state.now()),
     };
-    state.db.insert(&tenant, &lesson).await?;
+    publication::create(&state, &tenant, &principal.user_id, &lesson).await?;
     store::activity::record(&state, &tenant, &principal.user_id, "lesson.created", &lesson.id).await;
     tracing::info!(lesson_id = %lesson.id, "lesson created");
     Ok(ApiResponse::created(lesson.into()))
@@ -281,16 +281,7 @@ pub async fn delete(
     PathId(id): PathId<LessonId>,
     IfMatch(asked): IfMatch,
 ) -> AppResult<ApiResponse<LessonView>> {
-    let lesson: Lesson = state.db.live(&tenant, &id).await?;
-    principal.require_owner_or_admin(&lesson.audit.created_by, "the lesson's author")?;
-    let deleted = Changes::new().deleted(&principal.user_id, state.now());
-    let deleted = publication::patch(&state, &tenant, &lesson, None, asked, &principal.user_id, deleted).await?;
-    // The classes' lists skip a deleted lesson; their entries are only clutter.
-    let entries = lesson.class_ids.iter().map(|class| tenant.class_lesson(class, &id)).collect();
-    if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
-        tracing::warn!(error = %err, lesson_id = %id, "class entries of a deleted lesson not deleted");
-    }
-    store::activity::record(&state, &tenant, &principal.user_id, "lesson.deleted", &id).await;
+    let deleted: Lesson = publication::delete(&state, &tenant, &principal, &id, asked).await?;
     tracing::info!(lesson_id = %id, "lesson deleted");
     Ok(ApiResponse::ok(deleted.into()))
 }

@@ -17,7 +17,8 @@ use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report, fiel
 use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use store::AppState;
-use store::activity::{self, Counter};
+use store::activity;
+use store::counters::{self, Counter};
 use store::cursor;
 use store::db::{Db, DbError, Range, Write};
 use store::guardian::read_with_link;
@@ -149,7 +150,7 @@ pub async fn report(
         };
         let mut writes = vec![Write::Put(put), add_to_totals(&state, &tenant, &id, &principal.user_id, &delta)?];
         if delta.completed > 0 {
-            writes.push(activity::count(&state, &tenant, Counter::LessonsCompleted, &principal.user_id, 1)?);
+            writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::LessonsCompleted, 1)])?);
         }
         match state.db.transact(writes).await {
             Ok(()) => {
@@ -186,7 +187,7 @@ fn add_to_totals(
         .add(field::COMPLETED, delta.completed)
         .add(field::TIME_SPENT_TOTAL, delta.time_spent_total)
         .add(field::PERCENT_TOTAL, delta.percent_total);
-    Ok(Write::Update(state.db.update_with(&tenant.lesson_stats(lesson, activity::shard_of(student)), changes)?))
+    Ok(Write::Update(state.db.update_with(&tenant.lesson_stats(lesson, counters::shard_of(student)), changes)?))
 }
 
 /// One student's progress through one lesson: a student's own, a linked
@@ -335,7 +336,7 @@ pub async fn statistics(
     PathId(id): PathId<LessonId>,
 ) -> AppResult<ApiResponse<LessonStatistics>> {
     let mut wanted = vec![tenant.lesson(&id)];
-    wanted.extend((0..activity::COUNTER_SHARDS).map(|shard| tenant.lesson_stats(&id, shard)));
+    wanted.extend((0..counters::SHARDS).map(|shard| tenant.lesson_stats(&id, shard)));
     let mut found = state.db.batch_get(&wanted).await?.into_iter();
     if Db::decode_live::<Lesson>(found.next().flatten())?.is_none() {
         return Err(AppError::not_found("lesson"));

@@ -20,7 +20,8 @@ use integrations::pusher::Realtime;
 use serde::Deserialize;
 use serde_json::json;
 use store::AppState;
-use store::activity::{self, Counter};
+use store::activity;
+use store::counters::{self, Counter};
 use store::db::{Db, DbError, Range, Write};
 use store::records::Changes;
 use utoipa::ToSchema;
@@ -249,7 +250,7 @@ pub async fn send(
     }
     writes.push(Write::Put(state.db.put_new(&tenant.thread_message(&thread.id, &message.id), &message)?));
     writes.push(Write::Put(state.db.put_new(&tenant.sent_entry(&principal.user_id, &message.id), &own)?));
-    writes.push(activity::count(&state, &tenant, Counter::MessagesSent, &principal.user_id, 1)?);
+    writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::MessagesSent, 1)])?);
     let received = copy(false);
     for recipient in &recipients {
         if writes.len() + 2 > 100 {

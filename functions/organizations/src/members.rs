@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use store::AppState;
 use store::api_keys;
+use store::counters::{self, Counter, Total};
 use store::cursor;
 use store::db::{DbError, Range, Write};
 use store::membership;
@@ -187,6 +188,8 @@ pub async fn change_role(
         vec![Write::Update(state.db.patch_update(&tenant, &member, None, &principal.user_id, now, changes)?)];
     writes.extend(admin_count_change(&state, &tenant, from, Some(change.role))?);
     writes.extend(key_writes);
+    let moved = [(Total::Members(from), -1), (Total::Members(change.role), 1)];
+    writes.push(counters::total(&state, &tenant, &member.id, &moved)?);
     state.db.transact(writes).await.map_err(last_admin)?;
     member.role = change.role;
     tracing::info!(member_id = %member.id, %from, to = %change.role, "member role changed");
@@ -232,6 +235,8 @@ pub async fn remove(
         writes.push(Write::Delete(state.db.delete(&global::username(username.as_str()))?));
     }
     writes.extend(key_writes);
+    writes.push(counters::total(&state, &tenant, &member.id, &[(Total::Members(member.role), -1)])?);
+    writes.push(counters::count(&state, &tenant, &member.id, &[(Counter::MembersLeft, 1)])?);
     state.db.transact(writes).await.map_err(last_admin)?;
     // The member can no longer act (the authorizer reads their user item);
     // what is left is their place in classes and families. Removing them

@@ -186,6 +186,7 @@ impl Assessment {
 }
 
 impl crate::publication::Publishable for Assessment {
+    const KIND: crate::publication::ContentKind = crate::publication::ContentKind::Assessment;
     const PREFIX: &'static str = crate::tenancy::Tenant::ASSESSMENT_PREFIX;
     const LIST: &'static str = "assessments";
 

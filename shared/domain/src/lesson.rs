@@ -63,6 +63,7 @@ pub struct PublishedLesson {
 }
 
 impl crate::publication::Publishable for Lesson {
+    const KIND: crate::publication::ContentKind = crate::publication::ContentKind::Lesson;
     const PREFIX: &'static str = crate::tenancy::Tenant::LESSON_PREFIX;
     const LIST: &'static str = "lessons";
 

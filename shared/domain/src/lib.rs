@@ -10,6 +10,7 @@ pub mod audit;
 pub mod class;
 pub mod clock;
 pub mod content;
+pub mod day;
 pub mod error;
 pub mod fields;
 pub mod generation;

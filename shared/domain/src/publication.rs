@@ -54,7 +54,22 @@ pub mod field {
 }
 
 /// What lessons and assessments share as things published to classes.
+/// What a tenant's content is counted by: its library (`/content`), its
+/// lessons and its assessments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    Library,
+    Lesson,
+    Assessment,
+}
+
+impl ContentKind {
+    pub const ALL: [ContentKind; 3] = [ContentKind::Library, ContentKind::Lesson, ContentKind::Assessment];
+}
+
 pub trait Publishable: Record {
+    /// Which of the tenant's content totals it counts in.
+    const KIND: ContentKind;
     /// The sort-key prefix of every item of the kind: of the records in
     /// the tenant's list, and of their entries in a class's partition.
     const PREFIX: &'static str;

@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::day::Day;
 use crate::ids::{
     ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, MessageId, OrgId, SessionId, ThreadId,
     UserId,
@@ -361,18 +362,42 @@ impl Tenant {
     /// An activity event of one UTC day (`YYYY-MM-DD`; its id sorts by
     /// time), in one of the day's shards (by its actor): a day's feed is one
     /// Query per shard, merged by id.
-    pub fn activity(&self, day: &str, shard: u32, event: &str) -> Key {
+    pub fn activity(&self, day: &Day, shard: u32, event: &str) -> Key {
         Key::new(self.activity_partition(day, shard), event.to_owned())
     }
 
-    pub fn activity_partition(&self, day: &str, shard: u32) -> String {
+    pub fn activity_partition(&self, day: &Day, shard: u32) -> String {
         self.partition(format_args!("ACTIVITY#{day}#{shard}"))
     }
 
-    /// One shard of one day's counters (`day` is `YYYY-MM-DD`), a partition
-    /// of its own.
-    pub fn daily_counter(&self, day: &str, shard: u32) -> Key {
+    /// One shard of one day's counters, a partition of its own.
+    pub fn daily_counter(&self, day: &Day, shard: u32) -> Key {
         Key::new(self.partition(format_args!("DAILY#{day}#{shard}")), "COUNT".into())
+    }
+
+    /// One shard of the tenant's running totals (members by role, content
+    /// by kind and status), a partition of its own.
+    pub fn totals(&self, shard: u32) -> Key {
+        Key::new(self.partition(format_args!("TOTALS#{shard}")), "TOTALS".into())
+    }
+
+    /// A finished day's counters, summed from its shards: the series that
+    /// statistics and trends read, one Query for any range of days.
+    pub fn series_day(&self, day: &Day) -> Key {
+        Key::new(self.series_partition(), format!("{}{day}", Self::SERIES_DAY_PREFIX))
+    }
+
+    pub fn series_partition(&self) -> String {
+        self.partition(format_args!("SERIES"))
+    }
+
+    pub const SERIES_DAY_PREFIX: &'static str = "DAY#";
+
+    /// A computed answer kept for a while (`store::cache`), named by a
+    /// digest of what was asked and, where the answer depends on it, by whom:
+    /// each in a partition of its own.
+    pub fn cached_answer(&self, digest: &str) -> Key {
+        Key::new(self.partition(format_args!("CACHE#{digest}")), "CACHE".into())
     }
 
     /// `gsi1pk` of the members of one standing (`domain::user::directory`);
@@ -475,7 +500,10 @@ mod tests {
             a.search_term("light", &ContentId::new()),
             a.session(&user, &SessionId::new()),
             a.submission(&assessment, &user, 1),
-            a.daily_counter("2026-12-04", 3),
+            a.daily_counter(&"2026-12-04".parse().unwrap(), 3),
+            a.totals(3),
+            a.series_day(&"2026-12-04".parse().unwrap()),
+            a.cached_answer("digest"),
         ] {
             assert!(key.pk.starts_with(&format!("{}#", a.prefix())), "{}", key.pk);
             assert!(a.owns_partition(&key.pk));

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Audit;
+use crate::day::Day;
 use crate::fields::{Email, PersonName, Username};
 use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use crate::principal::Role;
@@ -33,6 +34,9 @@ pub struct User {
     /// demotion or removal changes these in the same transaction.
     #[serde(default)]
     pub api_keys: BTreeMap<ApiKeyId, String>,
+    /// The last UTC day they were counted active on (`store::activity::seen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_active_day: Option<Day>,
     /// `gsi1`: the member directory of the user's standing (see [`directory`]).
     pub gsi1pk: String,
     pub gsi1sk: String,
@@ -46,7 +50,7 @@ crate::record!(User, UserId, "user", user);
 pub mod field {
     use std::collections::BTreeMap;
 
-    use super::{ApiKeyId, Role, SessionId, User};
+    use super::{ApiKeyId, Day, Role, SessionId, User};
     use crate::record::Field;
 
     pub const ROLE: Field<User, Role> = Field::new("role");
@@ -55,6 +59,7 @@ pub mod field {
     pub const API_KEYS: Field<User, BTreeMap<ApiKeyId, String>> = Field::new("api_keys");
     /// The member directory the user is filed in (see [`super::directory`]).
     pub const DIRECTORY: Field<User, str> = Field::new("gsi1pk");
+    pub const LAST_ACTIVE_DAY: Field<User, Day> = Field::new("last_active_day");
 }
 
 impl User {

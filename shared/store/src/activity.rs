@@ -1,87 +1,67 @@
 //! What happened in a tenant, for its dashboard: one activity event per
-//! write (`ORG#<org>#ACTIVITY#<day>#<shard> / <ulid>`, newest last, kept 90 days) and the daily
-//! counters the dashboard's totals read (`ORG#<org>#DAILY#<day>#<shard>`).
-//!
-//! A counter is moved in the same transaction as the write it counts, so a
-//! total is exact: a retried or refused write never counts twice or at all.
-//! Counters are spread over a few shard items per day, so that a school's
-//! busy minute is not one hot item that every transaction conflicts on; the
-//! day's total is the sum of its shards.
+//! write (`ORG#<org>#ACTIVITY#<day>#<shard> / <ulid>`, newest last, kept 90
+//! days), and who was active on which day ([`seen`]).
 //!
 //! The event follows the write it describes (one PutItem after the commit):
 //! a write that succeeded is never answered with an error because its feed
 //! entry could not be added; such a miss is logged.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
-use crate::db::{DbError, Write, number};
+use crate::counters::{Counter, count, shard_of};
+use crate::db::{DbError, Write};
+use crate::records::{Changes, Condition};
 use crate::state::AppState;
 use domain::clock::rfc3339;
+use domain::day::Day;
 use domain::ids::UserId;
 use domain::tenancy::Tenant;
+use domain::user::{User, field};
 
 /// Activity events are kept this long (DynamoDB's TTL removes them).
 const EVENT_TTL_SECONDS: i64 = 90 * 24 * 3600;
-/// Daily counters are kept a little over a year, for year-on-year trends.
-const COUNTER_TTL_SECONDS: i64 = 400 * 24 * 3600;
-/// Shard items per counted thing (a day's counters and activity, a lesson's
-/// or an assessment's totals), each a partition of its own: concurrent
-/// writers mostly meet different items. Sized for a district's lesson
-/// minute, 100,000 progress reports in 60 s: 16 shards keep each of a
-/// lesson's totals at about 200 of DynamoDB's 1,000 write units a second
-/// (docs/scale.md).
-pub const COUNTER_SHARDS: u32 = 16;
 
-/// The shard a user's writes go to: always the same one for one user, so
-/// their own writes never contend across shards.
-pub fn shard_of(user: &UserId) -> u32 {
-    user.to_string().bytes().fold(0u32, |sum, b| sum.wrapping_add(u32::from(b))) % COUNTER_SHARDS
-}
-
-/// The totals the dashboard counts per day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counter {
-    Logins,
-    LessonsCompleted,
-    AssessmentsSubmitted,
-    MessagesSent,
-}
-
-impl Counter {
-    pub const ALL: [Counter; 4] =
-        [Counter::Logins, Counter::LessonsCompleted, Counter::AssessmentsSubmitted, Counter::MessagesSent];
-
-    /// The attribute of the day's shard items that holds it.
-    pub fn attribute(self) -> &'static str {
-        match self {
-            Counter::Logins => "logins",
-            Counter::LessonsCompleted => "lessons_completed",
-            Counter::AssessmentsSubmitted => "assessments_submitted",
-            Counter::MessagesSent => "messages_sent",
-        }
+/// Counts `user` active today, once a day: on their first sign-in or
+/// session renewal of a UTC day (an access token lasts 15 minutes, so
+/// anyone using the app does one or the other at least that often), today's
+/// active members go up by one, and this week's and this month's when it is
+/// also their first of those. The user item remembers the day, and the
+/// counters move only if it still holds the day read: of two requests at
+/// the same moment, one counts. A failure is logged; their next renewal
+/// counts them.
+pub async fn seen(state: &AppState, tenant: &Tenant, user: &User) {
+    if let Err(err) = count_active(state, tenant, user).await {
+        tracing::warn!(error = %err, "active member not counted");
     }
 }
 
-/// The UTC day (`YYYY-MM-DD`) a moment falls on.
-pub fn day_of(at: OffsetDateTime) -> String {
-    let date = at.to_offset(time::UtcOffset::UTC).date();
-    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
-}
-
-/// A write adding `by` to one of today's counters, for the transaction of
-/// the write it counts. The shard follows the user, so one user's writes
-/// never contend with each other across shards.
-pub fn count(state: &AppState, tenant: &Tenant, counter: Counter, user: &UserId, by: u64) -> Result<Write, DbError> {
-    let now = state.now();
-    let update = state.db.update(
-        &tenant.daily_counter(&day_of(now), shard_of(user)),
-        "ADD #counter :by SET expires_at = if_not_exists(expires_at, :expires)",
-        None,
-        &[("#counter", counter.attribute())],
-        vec![(":by", number(by)), (":expires", number(now.unix_timestamp() + COUNTER_TTL_SECONDS))],
-    )?;
-    Ok(Write::Update(update))
+async fn count_active(state: &AppState, tenant: &Tenant, user: &User) -> Result<(), DbError> {
+    let today = Day::of(state.now());
+    let last = user.last_active_day;
+    if last.is_some_and(|day| day >= today) {
+        return Ok(());
+    }
+    let mut moves = vec![(Counter::ActiveUsers, 1)];
+    if last.is_none_or(|day| day.week_start() != today.week_start()) {
+        moves.push((Counter::WeeklyActive, 1));
+    }
+    if last.is_none_or(|day| day.month_start() != today.month_start()) {
+        moves.push((Counter::MonthlyActive, 1));
+    }
+    let unchanged = match &last {
+        Some(day) => Condition::equals(field::LAST_ACTIVE_DAY, day),
+        None => Condition::absent(field::LAST_ACTIVE_DAY),
+    };
+    let mark = Changes::new().set(field::LAST_ACTIVE_DAY, &today).when(Condition::exists().and(unchanged));
+    let writes = vec![
+        Write::Update(state.db.update_with(&tenant.user(&user.id), mark)?),
+        count(state, tenant, &user.id, &moves)?,
+    ];
+    match state.db.transact(writes).await {
+        // Another request of theirs counted today first.
+        Ok(()) | Err(DbError::Cancelled { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 /// One thing that happened: who did what to which item.
@@ -110,18 +90,7 @@ pub async fn record(state: &AppState, tenant: &Tenant, actor: &UserId, kind: &st
         expires_at: now.unix_timestamp() + EVENT_TTL_SECONDS,
         id,
     };
-    if let Err(err) = state.db.create(&tenant.activity(&day_of(now), shard_of(actor), &event.id), &event).await {
+    if let Err(err) = state.db.create(&tenant.activity(&Day::of(now), shard_of(actor), &event.id), &event).await {
         tracing::warn!(error = %err, kind, "activity event not recorded");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_day_is_the_utc_date() {
-        let at = time::macros::datetime!(2026-11-27 23:30 -05:00);
-        assert_eq!(day_of(at), "2026-11-28");
     }
 }

@@ -12,6 +12,7 @@ pub mod aws;
 pub mod bodies;
 pub mod changes;
 pub mod config;
+pub mod counters;
 pub mod cursor;
 pub mod db;
 pub mod guardian;

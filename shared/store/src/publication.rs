@@ -4,13 +4,17 @@
 //!
 //! An item published to a class has one entry `<PREFIX><item>` in the class's partition
 //! ([`ClassEntry`]), so a class's items are one Query.
+//!
+//! Creating, publishing and deleting an item move the tenant's content
+//! totals (`counters::Total::Content`) in the same transaction.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::de::DeserializeOwned;
 
+use crate::counters::{self, Total};
 use crate::cursor;
-use crate::db::{Db, Range};
+use crate::db::{Db, Range, Write};
 use crate::state::AppState;
 use domain::class::Class;
 use domain::error::{Error, Result};
@@ -204,7 +208,6 @@ async fn publish_item<T: Publishable>(
     asked: Vec<ClassId>,
     asked_version: Option<u64>,
 ) -> Result<T> {
-    use crate::db::Write;
     use crate::records::Changes;
     // A stale version is refused before the classes are looked at.
     expect_version(&item, asked_version)?;
@@ -234,16 +237,27 @@ async fn publish_item<T: Publishable>(
     if let Some(summary) = item.summary(tenant, &class_ids)? {
         writes.push(Write::Put(state.db.put(&summary.key, &summary.item)?));
     }
+    if !item.is_published() {
+        let moved = [(Total::Content(T::KIND, false), -1), (Total::Content(T::KIND, true), 1)];
+        writes.push(counters::total(state, tenant, &principal.user_id, &moved)?);
+    }
     state.db.transact(writes).await.map_err(|err| Db::lost_patch::<T>(err, 0, asked_version))?;
     tracing::info!(classes = added.len(), "published");
     state.db.live(tenant, item.id()).await
 }
 
+/// Writes a new item (a draft) and counts it in the tenant's content.
+pub async fn create<T: Publishable>(state: &AppState, tenant: &Tenant, by: &UserId, item: &T) -> Result<()> {
+    let counted = counters::total(state, tenant, by, &[(Total::Content(T::KIND, item.is_published()), 1)])?;
+    state.db.insert_with(tenant, item, vec![counted]).await
+}
+
 /// Applies `changes` to the publishable `current` as its next version,
 /// with [`Db::patch`]'s refusals, and keeps the kind's summary
 /// (`Publishable::summary`) true in the same transaction: `after` is the
-/// item as the changes leave it, or `None` when they delete it. Returns
-/// the item as it now stands (deleted, for a delete).
+/// item as the changes leave it, or `None` when they delete it (which also
+/// takes it out of the content totals). Returns the item as it now stands
+/// (deleted, for a delete).
 pub async fn patch<T: Publishable>(
     state: &AppState,
     tenant: &Tenant,
@@ -253,23 +267,49 @@ pub async fn patch<T: Publishable>(
     by: &UserId,
     changes: crate::records::Changes<T>,
 ) -> Result<T> {
-    use crate::db::Write;
-    let beside = match after {
+    let mut beside = Vec::new();
+    match after {
         Some(after) if after.is_published() => {
-            after.summary(tenant, after.class_ids())?.map(|s| state.db.put(&s.key, &s.item).map(Write::Put))
+            if let Some(summary) = after.summary(tenant, after.class_ids())? {
+                beside.push(Write::Put(state.db.put(&summary.key, &summary.item)?));
+            }
         }
-        None if current.is_published() => {
-            current.summary(tenant, current.class_ids())?.map(|s| state.db.delete(&s.key).map(Write::Delete))
+        Some(_) => {}
+        None => {
+            if current.is_published()
+                && let Some(summary) = current.summary(tenant, current.class_ids())?
+            {
+                beside.push(Write::Delete(state.db.delete(&summary.key)?));
+            }
+            beside.push(counters::total(state, tenant, by, &[(Total::Content(T::KIND, current.is_published()), -1)])?);
         }
-        _ => None,
-    };
-    let Some(beside) = beside.transpose()? else {
-        return state.db.patch(tenant, current, asked, by, state.now(), changes).await;
-    };
-    let update = state.db.patch_update(tenant, current, asked, by, state.now(), changes)?;
-    state.db.transact(vec![Write::Update(update), beside]).await.map_err(|err| Db::lost_patch::<T>(err, 0, asked))?;
-    let stored = state.db.get::<T>(&T::key(tenant, current.id())).await?;
-    stored.ok_or_else(|| Error::internal(format!("the {} changed is gone", T::NAME)))
+    }
+    state.db.patch_with(tenant, current, asked, by, state.now(), changes, beside).await
+}
+
+/// Deletes the live item `id` for its author or an admin (soft: it is
+/// kept, marked deleted), with [`patch`]'s refusals, takes its entries out
+/// of its classes' lists and records `<kind>.deleted` in the feed. Returns
+/// the item as deleted.
+pub async fn delete<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: &T::Id,
+    asked: Option<u64>,
+) -> Result<T> {
+    let item: T = state.db.live(tenant, id).await?;
+    principal.require_owner_or_admin(&item.audit().created_by, &format!("the {}'s author", T::NAME))?;
+    let by = &principal.user_id;
+    let deleted = crate::records::Changes::new().deleted(by, state.now());
+    let deleted = patch(state, tenant, &item, None, asked, by, deleted).await?;
+    // The classes' lists skip a deleted item; their entries are only clutter.
+    let entries = item.class_ids().iter().map(|class| T::class_entry(tenant, class, id)).collect();
+    if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
+        tracing::warn!(error = %err, kind = T::NAME, "class entries of a deleted item not deleted");
+    }
+    crate::activity::record(state, tenant, by, &format!("{}.deleted", T::NAME), id).await;
+    Ok(deleted)
 }
 
 #[cfg(test)]

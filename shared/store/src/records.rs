@@ -12,7 +12,7 @@ use domain::record::{Field, Record, expect_version};
 use domain::tenancy::Tenant;
 
 pub use crate::changes::{Changes, Condition};
-use crate::db::{Db, DbError, Item};
+use crate::db::{Db, DbError, Item, Write};
 
 /// What a versioned write that found the item changed means to the client:
 /// a 412 when it named the version it expected, else a 409.
@@ -47,6 +47,19 @@ impl Db {
     pub async fn insert<R: Record>(&self, tenant: &Tenant, record: &R) -> Result<()> {
         self.create(&R::key(tenant, record.id()), record).await.map_err(|err| match err {
             DbError::ConditionFailed => Error::Conflict(format!("the {} exists already", R::NAME)),
+            other => other.into(),
+        })
+    }
+
+    /// [`Db::insert`] with more writes beside it (the counts it moves), all
+    /// in one transaction.
+    pub async fn insert_with<R: Record>(&self, tenant: &Tenant, record: &R, beside: Vec<Write>) -> Result<()> {
+        let mut writes = vec![Write::Put(self.put_new(&R::key(tenant, record.id()), record)?)];
+        writes.extend(beside);
+        self.transact(writes).await.map_err(|err| match err {
+            DbError::Cancelled { failed } if failed.contains(&0) => {
+                Error::Conflict(format!("the {} exists already", R::NAME))
+            }
             other => other.into(),
         })
     }
@@ -89,6 +102,29 @@ impl Db {
     ) -> Result<R> {
         let update = self.patch_update(tenant, current, asked, by, at, changes)?;
         self.commit_patch::<R>(update, asked).await
+    }
+
+    /// [`Db::patch`] with more writes beside it in one transaction (items
+    /// kept beside the record, counts it moves): all land, or none do.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_with<R: Record>(
+        &self,
+        tenant: &Tenant,
+        current: &R,
+        asked: Option<u64>,
+        by: &UserId,
+        at: OffsetDateTime,
+        changes: Changes<R>,
+        beside: Vec<Write>,
+    ) -> Result<R> {
+        if beside.is_empty() {
+            return self.patch(tenant, current, asked, by, at, changes).await;
+        }
+        let mut writes = vec![Write::Update(self.patch_update(tenant, current, asked, by, at, changes)?)];
+        writes.extend(beside);
+        self.transact(writes).await.map_err(|err| Db::lost_patch::<R>(err, 0, asked))?;
+        let stored = self.get::<R>(&R::key(tenant, current.id())).await?;
+        stored.ok_or_else(|| Error::internal(format!("the {} changed is gone", R::NAME)))
     }
 
     /// Runs an update from [`Db::patch_update`]: the record as it now stands.

@@ -1,0 +1,246 @@
+//! The numbers a dashboard reads, kept exact by the writes they count: each
+//! is moved in the same transaction as the write it counts, so a retried or
+//! refused write never counts twice or at all.
+//!
+//! Two kinds, each spread over [`SHARDS`] items (each its own partition)
+//! so that a school's busy minute is not one hot item every transaction
+//! conflicts on; a number is the sum of its shards:
+//! - daily counters ([`Counter`]), what happened on one UTC day, at
+//!   `ORG#<org>#DAILY#<day>#<shard>`, kept 400 days; `store::series` rolls
+//!   a finished day's shards up into one item;
+//! - running totals ([`Total`]), what there is now (members by role,
+//!   content by kind and status), at `ORG#<org>#TOTALS#<shard>`.
+
+use std::marker::PhantomData;
+
+use domain::day::Day;
+use domain::ids::UserId;
+use domain::principal::Role;
+use domain::publication::ContentKind;
+use domain::tenancy::{Key, Tenant};
+
+use crate::db::{DbError, Item, Write, number};
+use crate::state::AppState;
+
+/// Shard items per counted thing (a day's counters, a tenant's totals, a
+/// day's activity, a lesson's or an assessment's statistics). Sized for a
+/// district's lesson minute, 100,000 progress reports in 60 s: 16 shards
+/// keep each of a lesson's totals at about 200 of DynamoDB's 1,000 write
+/// units a second (docs/scale.md).
+pub const SHARDS: u32 = 16;
+
+/// Daily counters are kept a little over a year, for year-on-year trends.
+const DAILY_TTL_SECONDS: i64 = 400 * 24 * 3600;
+
+/// The shard a user's writes go to: always the same one for one user, so
+/// their own writes never contend across shards.
+pub fn shard_of(user: &UserId) -> u32 {
+    user.to_string().bytes().fold(0u32, |sum, b| sum.wrapping_add(u32::from(b))) % SHARDS
+}
+
+/// A set of named numbers kept in the attributes of shard items.
+pub trait Tally: Copy + Eq + 'static {
+    const ALL: &'static [Self];
+    /// The attribute that holds it.
+    fn attribute(self) -> &'static str;
+}
+
+/// What happened on one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Logins,
+    /// Members active that day, each counted once (`store::activity::seen`).
+    ActiveUsers,
+    /// Members whose first activity of that ISO week (Monday to Sunday) was
+    /// that day: a week's active members are the sum over its days.
+    WeeklyActive,
+    /// The same for the calendar month.
+    MonthlyActive,
+    LessonsCompleted,
+    AssessmentsSubmitted,
+    MessagesSent,
+    ContentGenerated,
+    MembersJoined,
+    MembersLeft,
+}
+
+impl Tally for Counter {
+    const ALL: &'static [Self] = &[
+        Counter::Logins,
+        Counter::ActiveUsers,
+        Counter::WeeklyActive,
+        Counter::MonthlyActive,
+        Counter::LessonsCompleted,
+        Counter::AssessmentsSubmitted,
+        Counter::MessagesSent,
+        Counter::ContentGenerated,
+        Counter::MembersJoined,
+        Counter::MembersLeft,
+    ];
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Counter::Logins => "logins",
+            Counter::ActiveUsers => "active_users",
+            Counter::WeeklyActive => "weekly_active",
+            Counter::MonthlyActive => "monthly_active",
+            Counter::LessonsCompleted => "lessons_completed",
+            Counter::AssessmentsSubmitted => "assessments_submitted",
+            Counter::MessagesSent => "messages_sent",
+            Counter::ContentGenerated => "content_generated",
+            Counter::MembersJoined => "members_joined",
+            Counter::MembersLeft => "members_left",
+        }
+    }
+}
+
+/// What a tenant holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Members(Role),
+    /// Items of the content library (`/content`), lessons or assessments,
+    /// drafts or published.
+    Content(ContentKind, bool),
+}
+
+impl Tally for Total {
+    const ALL: &'static [Self] = &[
+        Total::Members(Role::Admin),
+        Total::Members(Role::Teacher),
+        Total::Members(Role::Student),
+        Total::Members(Role::Parent),
+        Total::Content(ContentKind::Library, false),
+        Total::Content(ContentKind::Library, true),
+        Total::Content(ContentKind::Lesson, false),
+        Total::Content(ContentKind::Lesson, true),
+        Total::Content(ContentKind::Assessment, false),
+        Total::Content(ContentKind::Assessment, true),
+    ];
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Total::Members(Role::Admin) => "members_admin",
+            Total::Members(Role::Teacher) => "members_teacher",
+            Total::Members(Role::Student) => "members_student",
+            Total::Members(Role::Parent) => "members_parent",
+            Total::Content(ContentKind::Library, false) => "content_draft",
+            Total::Content(ContentKind::Library, true) => "content_published",
+            Total::Content(ContentKind::Lesson, false) => "lessons_draft",
+            Total::Content(ContentKind::Lesson, true) => "lessons_published",
+            Total::Content(ContentKind::Assessment, false) => "assessments_draft",
+            Total::Content(ContentKind::Assessment, true) => "assessments_published",
+        }
+    }
+}
+
+/// One value for each of a [`Tally`]'s numbers: one shard's, or their sum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts<T: Tally> {
+    values: Vec<i64>,
+    of: PhantomData<T>,
+}
+
+impl<T: Tally> Default for Counts<T> {
+    fn default() -> Self {
+        Self { values: vec![0; T::ALL.len()], of: PhantomData }
+    }
+}
+
+impl<T: Tally> Counts<T> {
+    /// The numbers of a stored item; a missing item or attribute is 0.
+    pub fn of_item(item: Option<&Item>) -> Self {
+        let read =
+            |t: T| item.and_then(|item| item.get(t.attribute())?.as_n().ok()?.parse::<i64>().ok()).unwrap_or_default();
+        Self { values: T::ALL.iter().map(|t| read(*t)).collect(), of: PhantomData }
+    }
+
+    /// The sum of several shards' numbers.
+    pub fn sum<'a>(items: impl IntoIterator<Item = Option<&'a Item>>) -> Self {
+        items.into_iter().fold(Self::default(), |mut total, item| {
+            total.add(&Self::of_item(item));
+            total
+        })
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.values.iter_mut().zip(&other.values).for_each(|(a, b)| *a += b);
+    }
+
+    pub fn get(&self, t: T) -> i64 {
+        T::ALL.iter().position(|each| *each == t).map_or(0, |index| self.values[index])
+    }
+
+    /// Every number under its attribute name, for an item that keeps them.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'static str, i64)> + '_ {
+        T::ALL.iter().zip(&self.values).map(|(t, value)| (t.attribute(), *value))
+    }
+}
+
+/// The update adding `moves` to one shard item; `expires_at` is set once.
+fn add<T: Tally>(state: &AppState, key: &Key, moves: &[(T, i64)], expires_at: Option<i64>) -> Result<Write, DbError> {
+    let names: Vec<(String, &str)> =
+        moves.iter().enumerate().map(|(index, (t, _))| (format!("#c{index}"), t.attribute())).collect();
+    let mut values: Vec<(String, _)> =
+        moves.iter().enumerate().map(|(index, (_, by))| (format!(":c{index}"), number(by))).collect();
+    let adds: Vec<String> = (0..moves.len()).map(|index| format!("#c{index} :c{index}")).collect();
+    let mut expression = format!("ADD {}", adds.join(", "));
+    if let Some(at) = expires_at {
+        expression.push_str(" SET expires_at = if_not_exists(expires_at, :expires)");
+        values.push((":expires".to_owned(), number(at)));
+    }
+    let names: Vec<(&str, &str)> = names.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+    let values: Vec<(&str, _)> = values.iter().map(|(name, value)| (name.as_str(), value.clone())).collect();
+    Ok(Write::Update(state.db.update(key, &expression, None, &names, values)?))
+}
+
+/// A write adding to today's counters, for the transaction of the write
+/// it counts, in the shard of `user` (the one who acts).
+pub fn count(state: &AppState, tenant: &Tenant, user: &UserId, moves: &[(Counter, i64)]) -> Result<Write, DbError> {
+    let now = state.now();
+    let key = tenant.daily_counter(&Day::of(now), shard_of(user));
+    add(state, &key, moves, Some(now.unix_timestamp() + DAILY_TTL_SECONDS))
+}
+
+/// A write moving the tenant's totals, for the transaction of the write
+/// that changes what they count, in the shard of `user`.
+pub fn total(state: &AppState, tenant: &Tenant, user: &UserId, moves: &[(Total, i64)]) -> Result<Write, DbError> {
+    add(state, &tenant.totals(shard_of(user)), moves, None)
+}
+
+/// The shards of a tenant's totals, to read in one batch.
+pub fn totals_keys(tenant: &Tenant) -> Vec<Key> {
+    (0..SHARDS).map(|shard| tenant.totals(shard)).collect()
+}
+
+/// The shards of one day's counters.
+pub fn daily_keys(tenant: &Tenant, day: Day) -> Vec<Key> {
+    (0..SHARDS).map(|shard| tenant.daily_counter(&day, shard)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_number_has_its_own_attribute() {
+        fn distinct<T: Tally>() {
+            let mut names: Vec<_> = T::ALL.iter().map(|t| t.attribute()).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), T::ALL.len());
+        }
+        distinct::<Counter>();
+        distinct::<Total>();
+    }
+
+    #[test]
+    fn shards_sum_by_attribute_and_missing_ones_count_zero() {
+        let shard = |logins: &str| -> Item {
+            [("logins".to_owned(), number(logins)), ("sk".to_owned(), crate::db::string("COUNT"))].into()
+        };
+        let (a, b) = (shard("2"), shard("5"));
+        let sum = Counts::<Counter>::sum([Some(&a), None, Some(&b)]);
+        assert_eq!(sum.get(Counter::Logins), 7);
+        assert_eq!(sum.get(Counter::MessagesSent), 0);
+    }
+}
