@@ -53,6 +53,7 @@ pub const HTTP_FUNCTIONS: &[(&str, Routes)] = &[
     ("AssessmentsFunction", toolbox_assessments::routes),
     ("MessagesFunction", toolbox_messages::routes),
     ("RealtimeFunction", toolbox_realtime::routes),
+    ("DashboardFunction", toolbox_dashboard::routes),
 ];
 
 /// The routes of the function a template logical id names.

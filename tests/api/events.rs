@@ -48,6 +48,8 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("content/list-content.json", "ContentFunction", 200),
     ("content/search.json", "ContentFunction", 200),
     ("realtime/pusher-auth.json", "RealtimeFunction", 200),
+    ("dashboard/metrics.json", "DashboardFunction", 200),
+    ("dashboard/statistics.json", "DashboardFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
 const OTHER_TRIGGERS: &[&str] = &[

@@ -10,6 +10,7 @@ mod bad_input;
 mod calls;
 mod classes;
 mod content;
+mod dashboard;
 mod drift;
 mod events;
 mod health;

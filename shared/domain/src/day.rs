@@ -98,10 +98,10 @@ impl DayRange {
     pub fn new(from: Day, to: Day) -> Result<Self, crate::Error> {
         let days = from.days_until(to) + 1;
         if days < 1 {
-            return Err(crate::Error::invalid("to", "must not be before from"));
+            return Err(crate::Error::BadRequest("to must not be before from".into()));
         }
         if days > Self::MAX_DAYS {
-            return Err(crate::Error::invalid("to", format!("a range is at most {} days", Self::MAX_DAYS)));
+            return Err(crate::Error::BadRequest(format!("a range of days is at most {} days long", Self::MAX_DAYS)));
         }
         Ok(Self { from, to })
     }

@@ -1,6 +1,7 @@
 //! AWS SDK clients, configured once per cold start. `AWS_ENDPOINT_URL` (moto in
 //! dev and tests) is honoured by the SDK itself.
 
+#[cfg(any(feature = "sqs", feature = "s3"))]
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

@@ -250,6 +250,19 @@ impl Db {
         Ok(())
     }
 
+    /// Writes an item whatever is there: for one that is only ever derived
+    /// again from other items (a cached answer).
+    pub async fn overwrite<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), DbError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, value)?))
+            .send()
+            .await
+            .map_err(sdk("PutItem"))?;
+        Ok(())
+    }
+
     /// Replaces an item only if it is still at `expected_version`; the stored
     /// value must already carry the next version.
     pub async fn replace_versioned<T: Serialize>(
@@ -541,6 +554,33 @@ impl Db {
             key.into_iter().filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone()))).collect()
         });
         Ok(Page { items, last_key })
+    }
+
+    /// Every item of `partition` whose sort key is from `low` through
+    /// `high`, in order, page after page; read eventually consistently, for
+    /// items that never change once written.
+    pub async fn query_between(&self, partition: &str, low: &str, high: &str) -> Result<Vec<Item>, DbError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", string(partition))
+                .expression_attribute_values(":low", string(low))
+                .expression_attribute_values(":high", string(high))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk("Query"))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     /// The primary keys of up to `max` items of a [`Range`] (reading only

@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod aws;
 #[cfg(feature = "s3")]
 pub mod bodies;
+pub mod cache;
 pub mod changes;
 pub mod config;
 pub mod counters;
@@ -26,6 +27,7 @@ pub mod quota;
 pub mod records;
 pub mod search;
 pub mod secret;
+pub mod series;
 pub mod sessions;
 pub mod state;
 pub mod users;

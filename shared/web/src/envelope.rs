@@ -17,12 +17,17 @@ pub struct Metadata {
     /// Present on lists that have a next page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// Present on answers that may be kept: for how many seconds an answer
+    /// of this route is kept (`Cache-Control: max-age` says how many of
+    /// them this one has left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_ttl: Option<u64>,
 }
 
 impl Metadata {
     pub fn now() -> Self {
         let meta = request_meta::current();
-        Self { request_id: meta.request_id, timestamp: rfc3339(meta.received_at), next_cursor: None }
+        Self { request_id: meta.request_id, timestamp: rfc3339(meta.received_at), next_cursor: None, cache_ttl: None }
     }
 }
 
@@ -37,13 +42,22 @@ pub struct ApiResponse<T> {
     data: T,
     next_cursor: Option<String>,
     etag: Option<u64>,
-    cache_control: Option<&'static str>,
+    cache_control: Option<HeaderValue>,
+    cache_ttl: Option<u64>,
     rate_limit: Option<RateLimit>,
 }
 
 impl<T: Serialize> ApiResponse<T> {
     pub fn ok(data: T) -> Self {
-        Self { status: StatusCode::OK, data, next_cursor: None, etag: None, cache_control: None, rate_limit: None }
+        Self {
+            status: StatusCode::OK,
+            data,
+            next_cursor: None,
+            etag: None,
+            cache_control: None,
+            cache_ttl: None,
+            rate_limit: None,
+        }
     }
 
     pub fn created(data: T) -> Self {
@@ -68,7 +82,15 @@ impl<T: Serialize> ApiResponse<T> {
     /// Marks a per-user resource that clients may keep and revalidate with
     /// `If-None-Match`.
     pub fn revalidate(mut self) -> Self {
-        self.cache_control = Some("private, no-cache");
+        self.cache_control = Some(HeaderValue::from_static("private, no-cache"));
+        self
+    }
+
+    /// Marks an answer kept for `ttl` seconds of which `max_age` are left:
+    /// the caller's own client may keep it that long.
+    pub fn kept(mut self, ttl: u64, max_age: u64) -> Self {
+        self.cache_control = Some(crate::cache::private_max_age(max_age));
+        self.cache_ttl = Some(ttl);
         self
     }
 
@@ -82,7 +104,7 @@ impl<T: Serialize> ApiResponse<T> {
     /// Marks an answer that carries a credential (a token, a key, a signing
     /// secret, an invite token): no cache or proxy may keep a copy.
     pub fn no_store(mut self) -> Self {
-        self.cache_control = Some(NO_STORE);
+        self.cache_control = Some(HeaderValue::from_static(NO_STORE));
         self
     }
 }
@@ -101,10 +123,11 @@ impl<T: Serialize> IntoResponse for ApiResponse<T> {
     fn into_response(self) -> Response {
         let mut metadata = Metadata::now();
         metadata.next_cursor = self.next_cursor;
+        metadata.cache_ttl = self.cache_ttl;
         let mut response =
             crate::http::json_response(self.status, &Success { status: "success", data: self.data, metadata });
         if let Some(value) = self.cache_control {
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+            response.headers_mut().insert(header::CACHE_CONTROL, value);
         }
         if let Some(limit) = &self.rate_limit {
             crate::http::set_rate_limit(response.headers_mut(), limit);

@@ -1,0 +1,23 @@
+//! `/api/v1/dashboard*`: a tenant's numbers for its staff, read from
+//! counters and totals that the writes they count keep exact
+//! (`store::counters`), and kept for a few minutes (`web::cache`).
+//!
+//! Nothing here is ever estimated: when the table cannot be read, the
+//! answer is a 503, never a made-up number.
+
+mod metrics;
+mod statistics;
+
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
+
+/// How long a dashboard answer is kept, in seconds.
+const CACHE_TTL: u64 = 300;
+
+pub fn routes() -> RouteTable {
+    RouteTable::new(ApiDoc::openapi).routes(routes!(metrics::metrics)).routes(routes!(statistics::statistics))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(tags((name = "dashboard", description = "A tenant's numbers: totals, activity and daily statistics")))]
+pub struct ApiDoc;
