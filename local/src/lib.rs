@@ -54,6 +54,7 @@ pub const HTTP_FUNCTIONS: &[(&str, Routes)] = &[
     ("MessagesFunction", toolbox_messages::routes),
     ("RealtimeFunction", toolbox_realtime::routes),
     ("DashboardFunction", toolbox_dashboard::routes),
+    ("AnalyticsFunction", toolbox_analytics::routes),
 ];
 
 /// The routes of the function a template logical id names.

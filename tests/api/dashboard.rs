@@ -318,3 +318,109 @@ async fn a_member_is_counted_active_once_a_day_however_often_they_sign_in() {
     refreshed.expect(StatusCode::OK, None);
     assert_eq!(app.daily_count(&admin, Counter::ActiveUsers).await, 1);
 }
+
+#[tokio::test]
+async fn statistics_export_as_csv_or_json_files() {
+    let app = TestApp::spawn().await;
+    let school = school(&app).await;
+    let today = Day::of(app.state.now());
+    let from = today.plus(-2);
+    let body = json!({"format": "csv", "from": from.to_string(), "to": today.to_string()});
+    let csv = app.post("/api/v1/dashboard/export").bearer(&school.teacher.access_token).json(body).send().await;
+    csv.expect(StatusCode::OK, None);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let disposition = csv.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert_eq!(disposition, format!("attachment; filename=\"statistics-{from}-{today}.csv\""));
+    let lines: Vec<&str> = csv.text.split("\r\n").collect();
+    assert_eq!(
+        lines,
+        [
+            "date,logins,active_users,lessons_completed,assessments_submitted,messages_sent,content_generated",
+            &format!("{from},0,0,0,0,0,0"),
+            &format!("{},0,0,0,0,0,0", today.plus(-1)),
+            &format!("{today},0,4,2,1,1,0"),
+            "",
+        ]
+    );
+
+    let json = app
+        .post("/api/v1/dashboard/export")
+        .bearer(&school.admin.access_token)
+        .json(json!({"format": "json", "from": today.to_string()}))
+        .send()
+        .await;
+    json.expect(StatusCode::OK, None);
+    assert!(json.headers[header::CONTENT_DISPOSITION].to_str().unwrap().ends_with(".json\""));
+    assert_eq!(json.data()["points"][0]["lessons_completed"], 2);
+}
+
+#[tokio::test]
+async fn an_export_refuses_bad_bodies_and_other_roles() {
+    let app = TestApp::spawn().await;
+    let school = school(&app).await;
+    let today = Day::of(app.state.now());
+    let export = |account: &Account, body: Value| {
+        app.post("/api/v1/dashboard/export").bearer(&account.access_token).json(body).send()
+    };
+    for (body, field) in [
+        (json!({"format": "xlsx"}), "format"),
+        (json!({}), "format"),
+        (json!({"format": "csv", "from": "last week"}), "from"),
+        (json!({"format": "csv", "from": today.to_string(), "to": today.plus(-1).to_string()}), "to"),
+        (json!({"format": "csv", "from": today.plus(-400).to_string()}), "to"),
+        (json!({"format": "csv", "query": "DROP TABLE"}), "query"),
+    ] {
+        let refused = export(&school.admin, body.clone()).await;
+        refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+        assert_eq!(refused.body["error"]["details"][0]["field"], field, "{body}");
+    }
+    app.post("/api/v1/dashboard/export")
+        .bearer(&school.admin.access_token)
+        .raw("application/json", "{\"format\": ")
+        .send()
+        .await
+        .expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+    export(&school.ann, json!({"format": "csv"})).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+}
+
+#[tokio::test]
+async fn a_trend_follows_one_counter_by_day_week_or_month() {
+    let app = TestApp::spawn().await;
+    let school = school(&app).await;
+    let today = Day::of(app.state.now());
+    let trend = get(&app, &school.teacher, "/api/v1/analytics/trends/lessons_completed?period=7").await;
+    trend.expect(StatusCode::OK, None);
+    let data = trend.data();
+    let points = data["points"].as_array().unwrap();
+    assert_eq!(points.len(), 7);
+    assert_eq!(points[6], json!({"start": today.to_string(), "value": 2}));
+    assert_eq!(points[0]["value"], 0);
+    let summary = &data["summary"];
+    assert_eq!((&summary["direction"], &summary["percent_change"]), (&json!("up"), &Value::Null));
+    assert_eq!(summary["peak"], points[6]);
+    assert_eq!(summary["lowest"], points[0]);
+    assert!((summary["average"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-9);
+
+    let weekly = get(&app, &school.admin, "/api/v1/analytics/trends/active_users?granularity=weekly&period=3").await;
+    let points = weekly.data()["points"].as_array().unwrap().clone();
+    assert_eq!(points.len(), 3);
+    assert_eq!(points[2], json!({"start": today.week_start().to_string(), "value": 4}));
+    let monthly = get(&app, &school.admin, "/api/v1/analytics/trends/messages_sent?granularity=monthly&period=2").await;
+    assert_eq!(monthly.data()["points"][1], json!({"start": today.month_start().to_string(), "value": 1}));
+}
+
+#[tokio::test]
+async fn a_trend_refuses_unknown_metrics_bad_periods_and_students() {
+    let app = TestApp::spawn().await;
+    let school = school(&app).await;
+    get(&app, &school.admin, "/api/v1/analytics/trends/revenue").await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    for query in ["granularity=hourly", "period=0", "period=367", "granularity=monthly&period=13", "period=ten"] {
+        let refused = get(&app, &school.admin, &format!("/api/v1/analytics/trends/logins?{query}")).await;
+        refused.expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+    }
+    get(&app, &school.ann, "/api/v1/analytics/trends/logins").await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    // Nothing was kept for the refused requests, nor for another tenant.
+    let elsewhere = app.register_org().await;
+    let theirs = get(&app, &elsewhere, "/api/v1/analytics/trends/lessons_completed?period=1").await;
+    assert_eq!(theirs.data()["points"][0]["value"], 0);
+}

@@ -5,6 +5,7 @@
 //! Nothing here is ever estimated: when the table cannot be read, the
 //! answer is a 503, never a made-up number.
 
+mod export;
 mod metrics;
 mod statistics;
 
@@ -15,7 +16,10 @@ use web::http::{RouteTable, routes};
 const CACHE_TTL: u64 = 300;
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi).routes(routes!(metrics::metrics)).routes(routes!(statistics::statistics))
+    RouteTable::new(ApiDoc::openapi)
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(statistics::statistics))
+        .routes(routes!(export::export))
 }
 
 #[derive(utoipa::OpenApi)]

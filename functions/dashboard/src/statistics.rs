@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use domain::day::{Day, DayRange};
+use domain::tenancy::Tenant;
 use serde::Serialize;
 use store::AppState;
 use store::counters::Counter;
@@ -42,29 +43,64 @@ impl DayPoint {
             content_generated: counts.get(Counter::ContentGenerated),
         }
     }
+
+    /// The columns of a CSV export, in the order of [`DayPoint::cells`].
+    pub const COLUMNS: [&str; 7] = [
+        "date",
+        "logins",
+        "active_users",
+        "lessons_completed",
+        "assessments_submitted",
+        "messages_sent",
+        "content_generated",
+    ];
+
+    pub fn cells(&self) -> Vec<String> {
+        let numbers = [
+            self.logins,
+            self.active_users,
+            self.lessons_completed,
+            self.assessments_submitted,
+            self.messages_sent,
+            self.content_generated,
+        ];
+        std::iter::once(self.date.to_string()).chain(numbers.iter().map(i64::to_string)).collect()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Statistics {
-    from: Day,
-    to: Day,
+    pub from: Day,
+    pub to: Day,
     /// One point for each day from `from` through `to`, zeros included.
-    points: Vec<DayPoint>,
+    pub points: Vec<DayPoint>,
 }
 
-/// The days `?from=` and `?to=` name (`YYYY-MM-DD`, UTC, both included):
-/// by default the 30 days that end today.
+/// The days from `from` through `to` (UTC, both included): by default the
+/// 30 days that end with `to`, which is by default today.
+pub fn range_of(from: Option<Day>, to: Option<Day>, today: Day) -> Result<DayRange, domain::Error> {
+    let to = to.unwrap_or(today);
+    match from {
+        Some(from) => DayRange::new(from, to),
+        None => DayRange::ending(to, 30),
+    }
+}
+
+/// The days `?from=` and `?to=` name (`YYYY-MM-DD`).
 fn asked_range(uri: &Uri, today: Day) -> AppResult<DayRange> {
     let day = |name: &str| -> AppResult<Option<Day>> {
         query_param(uri, name)?
             .map(|raw| raw.parse::<Day>().map_err(|why| AppError::BadRequest(format!("{name} {why}"))))
             .transpose()
     };
-    let to = day("to")?.unwrap_or(today);
-    Ok(match day("from")? {
-        Some(from) => DayRange::new(from, to)?,
-        None => DayRange::ending(to, 30)?,
-    })
+    Ok(range_of(day("from")?, day("to")?, today)?)
+}
+
+/// The statistics of `range`: one point a day.
+pub async fn compute(state: &AppState, tenant: &Tenant, range: DayRange) -> AppResult<Statistics> {
+    let days = series::over(state, tenant, range).await?;
+    let points = days.iter().map(|(day, counts)| DayPoint::of(*day, counts)).collect();
+    Ok(Statistics { from: range.from(), to: range.to(), points })
 }
 
 /// The daily counters (sign-ins, active members, lessons completed,
@@ -99,12 +135,7 @@ pub async fn statistics(
     let (from, to) = (range.from().to_string(), range.to().to_string());
     let asked =
         Asked { tenant: &tenant, principal: &principal, route: "statistics", params: &[&from, &to], ttl: CACHE_TTL };
-    cache::answer(&state, &headers, asked, async {
-        let days = series::over(&state, &tenant, range).await?;
-        let points = days.iter().map(|(day, counts)| DayPoint::of(*day, counts)).collect();
-        Ok(Statistics { from: range.from(), to: range.to(), points })
-    })
-    .await
+    cache::answer(&state, &headers, asked, compute(&state, &tenant, range)).await
 }
 
 #[cfg(test)]

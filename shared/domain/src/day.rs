@@ -38,6 +38,13 @@ impl Day {
         self.plus(1 - i64::from(self.0.day()))
     }
 
+    /// The first day of the month `n` months before this day's (after, when negative).
+    pub fn month_start_back(self, n: i32) -> Self {
+        let months = self.0.year() * 12 + i32::from(u8::from(self.0.month())) - 1 - n;
+        let month = time::Month::try_from((months.rem_euclid(12) + 1) as u8).expect("1 to 12 is a month");
+        Date::from_calendar_date(months.div_euclid(12), month, 1).map(Self).unwrap_or(self.month_start())
+    }
+
     /// Every day from this one through `last`, in order (none if `last` is before).
     pub fn through(self, last: Day) -> impl Iterator<Item = Day> {
         (0..=self.days_until(last)).map(move |n| self.plus(n))
@@ -147,6 +154,9 @@ mod tests {
         assert_eq!(day("2026-11-30").week_start(), day("2026-11-30"));
         assert_eq!(day("2026-12-05").month_start(), day("2026-12-01"));
         assert_eq!(day("2024-03-01").plus(-1), day("2024-02-29"));
+        assert_eq!(day("2026-03-31").month_start_back(1), day("2026-02-01"));
+        assert_eq!(day("2026-01-15").month_start_back(11), day("2025-02-01"));
+        assert_eq!(day("2026-01-15").month_start_back(0), day("2026-01-01"));
     }
 
     #[test]

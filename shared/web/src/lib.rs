@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod client_ip;
+pub mod csv;
 pub mod envelope;
 pub mod error;
 pub mod extract;

@@ -1,0 +1,20 @@
+//! `/api/v1/analytics*`: a tenant's counters over time, for staff and for
+//! API keys with `analytics:read`: trends of one counter by day, ISO week or
+//! calendar month, read from the series of finished days
+//! (`store::series`) and kept five minutes (`web::cache`).
+
+mod trends;
+
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
+
+/// How long an analytics answer is kept, in seconds.
+const CACHE_TTL: u64 = 300;
+
+pub fn routes() -> RouteTable {
+    RouteTable::new(ApiDoc::openapi).routes(routes!(trends::trend))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(tags((name = "analytics", description = "A tenant's counters over time")))]
+pub struct ApiDoc;
