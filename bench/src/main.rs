@@ -51,6 +51,13 @@ const FUNCTIONS: &[Function] = &[
     Function { binary: "assessments", event: "assessments/list-assessments.json", what: "GET /assessments" },
     Function { binary: "messages", event: "messages/list-messages.json", what: "GET /messages" },
     Function { binary: "realtime", event: "realtime/pusher-auth.json", what: "POST /pusher/auth (private-org)" },
+    Function { binary: "dashboard", event: "dashboard/metrics.json", what: "GET /dashboard/metrics" },
+    Function { binary: "analytics", event: "analytics/trend.json", what: "GET /analytics/trends/logins (12 weeks)" },
+    Function {
+        binary: "dashboard-events",
+        event: "dashboard-events/stream.json",
+        what: "a stream batch of four changes (one organization)",
+    },
     Function {
         binary: "content-worker",
         event: "content-worker/job.json",

@@ -3,6 +3,7 @@
 //! with routes read from `template.yaml`.
 
 pub mod provision;
+pub mod stream;
 pub mod template;
 pub mod throttle;
 pub mod worker;

@@ -13,7 +13,9 @@ use integrations::pusher::Realtime;
 use store::AppState;
 use store::aws::{AwsClients, load_sdk_config};
 use toolbox_content_worker::Worker;
+use toolbox_dashboard_events::Announcer;
 use toolbox_local::provision::provision;
+use toolbox_local::stream::StreamPoller;
 use toolbox_local::template::Template;
 use toolbox_local::throttle::{Gate, Limits};
 use toolbox_local::worker::Poller;
@@ -53,6 +55,10 @@ async fn main() -> Result<(), Error> {
     };
     let state = AppState::new(config, aws, Arc::new(SystemClock));
     let app = toolbox_local::app(state.clone(), &template, gate)?;
+    // The dashboard's announcements, fed from the table's stream as Lambda's would be.
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let announcer = Arc::new(Announcer { realtime: Realtime::new(state.config.pusher.clone()), state: state.clone() });
+    let announcing = tokio::spawn(StreamPoller::new(streams, &state.config.table_name, announcer).await?.run());
     // The worker, fed from the queue as Lambda's event source mapping would.
     let provider =
         integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
@@ -77,6 +83,7 @@ async fn main() -> Result<(), Error> {
         .with_graceful_shutdown(shutdown())
         .await?;
     polling.abort();
+    announcing.abort();
     tracing::info!("toolbox-local stopped");
     Ok(())
 }

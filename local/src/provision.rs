@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use aws_sdk_apigateway::types::{QuotaPeriodType, QuotaSettings, ThrottleSettings};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
+    ScalarAttributeType, SseSpecification, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
@@ -148,6 +148,16 @@ async fn table(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let sse = props.get("SSESpecification").and_then(|s| s.get("SSEEnabled")).and_then(Value::as_bool);
+    let stream = props
+        .get("StreamSpecification")
+        .map(|s| {
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(text(s, "StreamViewType")))
+                .build()
+                .map_err(|e| fail(logical, e))
+        })
+        .transpose()?;
     let created = client
         .create_table()
         .table_name(name)
@@ -156,6 +166,7 @@ async fn table(
         .set_key_schema(Some(key_schema(props, logical)?))
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
         .set_sse_specification(sse.map(|enabled| SseSpecification::builder().enabled(enabled).build()))
+        .set_stream_specification(stream)
         .send()
         .await;
     match created {

@@ -58,6 +58,7 @@ const OTHER_TRIGGERS: &[&str] = &[
     "authorizer/request-api-key.json",
     "content-worker/job.json",
     "content-worker/schedule.json",
+    "dashboard-events/stream.json",
 ];
 
 fn events_dir() -> PathBuf {

@@ -30,6 +30,7 @@ use tower::ServiceExt;
 
 /// The generation worker's logical id in `template.yaml`.
 pub const WORKER: &str = "ContentWorkerFunction";
+pub const DASHBOARD_EVENTS: &str = "DashboardEventsFunction";
 
 pub struct Stack {
     pub template: Template,
@@ -131,8 +132,11 @@ impl TestApp {
         let mut config = toolbox_local::config(&stack.template, &stack.provisioned).expect("config resolves");
         change(&mut config);
         let clock = Arc::new(OffsetClock::default());
-        let functions =
-            toolbox_local::HTTP_FUNCTIONS.iter().map(|(id, _)| *id).chain([toolbox_local::AUTHORIZER, WORKER]);
+        let functions = toolbox_local::HTTP_FUNCTIONS.iter().map(|(id, _)| *id).chain([
+            toolbox_local::AUTHORIZER,
+            WORKER,
+            DASHBOARD_EVENTS,
+        ]);
         let states: std::collections::HashMap<&'static str, AppState> = functions
             .map(|function| {
                 let state = AppState::new(config.clone(), AwsClients::new(&sdk_of(function)), clock.clone());

@@ -30,7 +30,7 @@ use store::aws::{SdkConfig, load_sdk_config};
 use toolbox_local::template::Template;
 
 use crate::calls::partition_key;
-use crate::helpers::{Account, TestApp, WORKER, pusher, sqs_event, stack, unique_email};
+use crate::helpers::{Account, DASHBOARD_EVENTS, TestApp, WORKER, pusher, sqs_event, stack, unique_email};
 
 /// One HTTP request a function's AWS client sent.
 #[derive(Debug, Clone)]
@@ -465,6 +465,14 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
     .await;
     crate::round_trips::every_route(&app, &crate::calls::CallLog::default()).await;
     beyond_the_routes(&app, &functions[WORKER]).await;
+    // The table stream's function: an organization whose numbers moved is
+    // announced once (Pusher unconfigured here: the event is only logged).
+    let announcer = toolbox_dashboard_events::Announcer {
+        state: functions[DASHBOARD_EVENTS].clone(),
+        realtime: integrations::pusher::Realtime::new(None),
+    };
+    let moved = app.register_org().await.tenant().totals(0).pk;
+    assert_eq!(announcer.announce([moved.as_str()]).await, 1);
 
     let names = Names::of(&stack.template, &stack.provisioned);
     let sent = recorder.take();

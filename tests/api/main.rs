@@ -11,6 +11,7 @@ mod calls;
 mod classes;
 mod content;
 mod dashboard;
+mod dashboard_events;
 mod drift;
 mod events;
 mod health;

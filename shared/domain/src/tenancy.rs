@@ -90,6 +90,18 @@ impl Tenant {
         Self { org_id: org_id.clone() }
     }
 
+    /// The tenant a change on our own table names: its partition key, which
+    /// only our functions write.
+    pub fn named_by_table_change(org_id: &OrgId) -> Self {
+        Self { org_id: org_id.clone() }
+    }
+
+    /// The tenant whose partition `pk` is, if it is a tenant's.
+    pub fn owning(pk: &str) -> Option<Self> {
+        let org = pk.strip_prefix("ORG#")?.split('#').next()?;
+        Some(Self::named_by_table_change(&org.parse().ok()?))
+    }
+
     pub fn org_id(&self) -> &OrgId {
         &self.org_id
     }
@@ -381,6 +393,11 @@ impl Tenant {
         Key::new(self.partition(format_args!("TOTALS#{shard}")), "TOTALS".into())
     }
 
+    /// When the tenant's staff were last told its dashboard numbers moved.
+    pub fn dashboard_announcement(&self) -> Key {
+        Key::new(self.partition(format_args!("ANNOUNCED")), "DASHBOARD".into())
+    }
+
     /// A finished day's counters, summed from its shards: the series that
     /// statistics and trends read, one Query for any range of days.
     pub fn series_day(&self, day: &Day) -> Key {
@@ -509,6 +526,9 @@ mod tests {
             assert!(a.owns_partition(&key.pk));
             assert!(!b.owns_partition(&key.pk));
         }
+        assert_eq!(Tenant::owning(&a.totals(3).pk), Some(a.clone()));
+        assert_eq!(Tenant::owning("LOOKUP#EMAIL#a@b.c"), None);
+        assert_eq!(Tenant::owning("ORG#not-an-id#TOTALS#3"), None);
         // The bare prefix, and a prefix of it, are no partition of the tenant.
         assert!(!a.owns_partition(&a.prefix()));
         assert!(!a.owns_partition(&format!("{}X", a.prefix())));

@@ -207,6 +207,36 @@ pub fn total(state: &AppState, tenant: &Tenant, user: &UserId, moves: &[(Total, 
     add(state, &tenant.totals(shard_of(user)), moves, None)
 }
 
+/// How often at most a tenant's staff are told its numbers moved.
+pub const ANNOUNCE_EVERY_SECONDS: i64 = 5;
+
+/// The tenant whose dashboard numbers the partition `pk` holds (a daily
+/// counter or totals shard), if it holds any.
+pub fn counted_in(pk: &str) -> Option<Tenant> {
+    let tenant = Tenant::owning(pk)?;
+    let rest = pk.strip_prefix(&tenant.prefix())?;
+    (rest.starts_with("#DAILY#") || rest.starts_with("#TOTALS#")).then_some(tenant)
+}
+
+/// Claims the tenant's next announcement that its numbers moved: true for
+/// at most one caller in any [`ANNOUNCE_EVERY_SECONDS`], however many run
+/// at once (a conditional write decides).
+pub async fn claim_announcement(state: &AppState, tenant: &Tenant) -> Result<bool, DbError> {
+    let now = state.now().unix_timestamp();
+    let claim = state.db.update(
+        &tenant.dashboard_announcement(),
+        "SET announced_at = :now",
+        Some("attribute_not_exists(announced_at) OR announced_at <= :before"),
+        &[],
+        vec![(":now", number(now)), (":before", number(now - ANNOUNCE_EVERY_SECONDS))],
+    )?;
+    match state.db.run_update(claim).await {
+        Ok(_) => Ok(true),
+        Err(DbError::ConditionFailed) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// The shards of a tenant's totals, to read in one batch.
 pub fn totals_keys(tenant: &Tenant) -> Vec<Key> {
     (0..SHARDS).map(|shard| tenant.totals(shard)).collect()
@@ -231,6 +261,15 @@ mod tests {
         }
         distinct::<Counter>();
         distinct::<Total>();
+    }
+
+    #[test]
+    fn only_counter_and_totals_partitions_count() {
+        let tenant = Tenant::for_new_organization();
+        assert_eq!(counted_in(&tenant.totals(2).pk), Some(tenant.clone()));
+        assert_eq!(counted_in(&tenant.daily_counter(&"2026-12-05".parse().unwrap(), 0).pk), Some(tenant.clone()));
+        assert_eq!(counted_in(&tenant.user_partition(&UserId::new())), None);
+        assert_eq!(counted_in(&tenant.series_partition()), None);
     }
 
     #[test]
