@@ -30,7 +30,19 @@ pub async fn request(
     credential: Option<Credential<'_>>,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\n");
+    request_with(stream, method, path, credential, body, "").await
+}
+
+/// [`request`] with more header lines (each ending in CRLF).
+pub async fn request_with(
+    stream: &mut BufReader<TcpStream>,
+    method: &str,
+    path: &str,
+    credential: Option<Credential<'_>>,
+    body: Option<&str>,
+    headers: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\n{headers}");
     match credential {
         Some(Credential::Bearer(token)) => head.push_str(&format!("Authorization: Bearer {token}\r\n")),
         Some(Credential::ApiKey(key)) => head.push_str(&format!("X-API-Key: {key}\r\n")),
@@ -76,6 +88,7 @@ pub async fn run(
     addr: SocketAddr,
     path: &str,
     credential: Option<Credential<'static>>,
+    headers: &'static str,
     concurrency: usize,
     duration: Duration,
 ) -> Load {
@@ -90,7 +103,7 @@ pub async fn run(
             let Ok(mut stream) = connect(addr).await else { return (latencies, 1) };
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                match request(&mut stream, "GET", &path, credential, None).await {
+                match request_with(&mut stream, "GET", &path, credential, None, headers).await {
                     Ok((200, _)) => latencies.push(sent.elapsed()),
                     Ok(_) => errors += 1,
                     Err(_) => {

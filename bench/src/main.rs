@@ -290,14 +290,21 @@ async fn http_routes(release: &Path, env: &[(String, String)]) -> Result<(), Err
 
         println!("\n### HTTP through toolbox-local ({LOAD_CONCURRENCY} connections, {LOAD_SECONDS} s per route)\n");
         println!("| route | requests | errors | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|");
-        for (path, credential, how) in [
-            ("/api/v1/health/live", None, ""),
-            ("/api/v1/auth/me", Some(Credential::Bearer(token)), ""),
-            ("/api/v1/organizations/current", Some(Credential::Bearer(token)), " (bearer)"),
-            ("/api/v1/organizations/current", Some(Credential::ApiKey(api_key)), " (API key)"),
-            ("/api/v1/organizations/current/members?limit=20", Some(Credential::Bearer(token)), ""),
+        // The dashboard computed every time, and answered from its kept copy.
+        const FRESH: &str = "Cache-Control: no-cache\r\n";
+        for (path, credential, headers, how) in [
+            ("/api/v1/health/live", None, "", ""),
+            ("/api/v1/auth/me", Some(Credential::Bearer(token)), "", ""),
+            ("/api/v1/organizations/current", Some(Credential::Bearer(token)), "", " (bearer)"),
+            ("/api/v1/organizations/current", Some(Credential::ApiKey(api_key)), "", " (API key)"),
+            ("/api/v1/organizations/current/members?limit=20", Some(Credential::Bearer(token)), "", ""),
+            ("/api/v1/dashboard/metrics", Some(Credential::Bearer(token)), FRESH, " (computed)"),
+            ("/api/v1/dashboard/metrics", Some(Credential::Bearer(token)), "", " (kept)"),
+            ("/api/v1/dashboard/statistics", Some(Credential::Bearer(token)), FRESH, " (30 days, computed)"),
+            ("/api/v1/dashboard/statistics", Some(Credential::Bearer(token)), "", " (30 days, kept)"),
         ] {
-            let load = http_load::run(addr, path, credential, LOAD_CONCURRENCY, Duration::from_secs(LOAD_SECONDS)).await;
+            let (concurrency, seconds) = (LOAD_CONCURRENCY, Duration::from_secs(LOAD_SECONDS));
+            let load = http_load::run(addr, path, credential, headers, concurrency, seconds).await;
             println!(
                 "| GET {path}{how} | {} | {} | {:.0} | {} | {} |",
                 load.requests,
