@@ -10,6 +10,9 @@ use toolbox_dashboard_events::Announcer;
 /// `MaximumBatchingWindowInSeconds` of the stream's event source in template.yaml.
 const BATCHING_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Who DynamoDB names for the deletions its TTL makes: no number moved.
+const TTL_DELETER: &str = toolbox_dashboard_events::TTL_DELETER;
+
 type Error = String;
 
 fn failed(err: impl std::fmt::Debug) -> Error {
@@ -69,18 +72,22 @@ impl StreamPoller {
     /// many organizations were announced.
     pub async fn poll_once(&mut self) -> Result<usize, Error> {
         let mut partitions = Vec::new();
-        let mut next = Vec::new();
-        for iterator in std::mem::take(&mut self.iterators) {
-            let read = self.streams.get_records().shard_iterator(&iterator).send().await.map_err(failed)?;
+        for iterator in self.iterators.iter_mut() {
+            // A failed read keeps its iterator, to be tried again next window.
+            let read = self.streams.get_records().shard_iterator(iterator.as_str()).send().await.map_err(failed)?;
             for record in read.records.unwrap_or_default() {
+                if record.user_identity.is_some_and(|who| who.principal_id() == Some(TTL_DELETER)) {
+                    continue;
+                }
                 let pk = record.dynamodb.and_then(|change| change.keys).and_then(|mut keys| keys.remove("pk"));
                 if let Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(pk)) = pk {
                     partitions.push(pk);
                 }
             }
-            next.extend(read.next_shard_iterator);
+            if let Some(next) = read.next_shard_iterator {
+                *iterator = next;
+            }
         }
-        self.iterators = next;
         Ok(self.announcer.announce(partitions.iter().map(String::as_str)).await)
     }
 }

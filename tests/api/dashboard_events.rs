@@ -25,20 +25,25 @@ fn announced(seen: &std::sync::Mutex<Vec<Value>>, org: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The sample stream batch of `events/`, its organization swapped for `org`.
-fn sample_batch(org: &str) -> aws_lambda_events::dynamodb::Event {
+/// The sample stream batch of `events/`, its organization swapped for
+/// `org`, and the organization whose expired counter it also holds for
+/// `expired`.
+fn sample_batch(org: &str, expired: &str) -> aws_lambda_events::dynamodb::Event {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/dashboard-events/stream.json");
-    let text = std::fs::read_to_string(dir).unwrap().replace("01JEVENTS0000000000000000A", org);
+    let text = std::fs::read_to_string(dir).unwrap();
+    let text = text.replace("01JEVENTS0000000000000000A", org).replace("01JEVENTS0000000000000000Z", expired);
     serde_json::from_str(&text).unwrap()
 }
 
 #[tokio::test]
 async fn the_stream_event_announces_its_organization_once_and_then_waits() {
     let (app, seen) = TestApp::spawn_with_fake_pusher().await;
-    let org = app.register_org().await.org_id;
+    let (org, expired) = (app.register_org().await.org_id, app.register_org().await.org_id);
     let announcer = announcer(&app);
-    // A counter, a totals shard, a user and a kept answer changed: one announcement.
-    assert_eq!(announcer.handle(sample_batch(&org)).await, 1);
+    // A counter, a totals shard, a user and a kept answer changed: one
+    // announcement. Another organization's counter shard expired (TTL): none.
+    assert_eq!(announcer.handle(sample_batch(&org, &expired)).await, 1);
+    assert!(announced(&seen, &expired).is_empty());
     let events = announced(&seen, &org);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["name"], "dashboard.updated");
@@ -47,10 +52,10 @@ async fn the_stream_event_announces_its_organization_once_and_then_waits() {
 
     // More changes within five seconds: nothing more.
     app.clock.advance(4);
-    assert_eq!(announcer.handle(sample_batch(&org)).await, 0);
+    assert_eq!(announcer.handle(sample_batch(&org, &expired)).await, 0);
     assert_eq!(announced(&seen, &org).len(), 1);
     app.clock.advance(2);
-    assert_eq!(announcer.handle(sample_batch(&org)).await, 1);
+    assert_eq!(announcer.handle(sample_batch(&org, &expired)).await, 1);
     assert_eq!(announced(&seen, &org).len(), 2);
 }
 
@@ -68,9 +73,9 @@ async fn changes_that_move_no_numbers_announce_nothing() {
 #[tokio::test]
 async fn concurrent_batches_announce_an_organization_once() {
     let (app, seen) = TestApp::spawn_with_fake_pusher().await;
-    let org = app.register_org().await.org_id;
+    let (org, expired) = (app.register_org().await.org_id, app.register_org().await.org_id);
     let (one, two) = (announcer(&app), announcer(&app));
-    let (a, b) = tokio::join!(one.handle(sample_batch(&org)), two.handle(sample_batch(&org)));
+    let (a, b) = tokio::join!(one.handle(sample_batch(&org, &expired)), two.handle(sample_batch(&org, &expired)));
     assert_eq!(a + b, 1);
     assert_eq!(announced(&seen, &org).len(), 1);
 }

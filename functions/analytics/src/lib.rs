@@ -8,9 +8,6 @@ mod trends;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
-/// How long an analytics answer is kept, in seconds.
-const CACHE_TTL: u64 = 300;
-
 pub fn routes() -> RouteTable {
     RouteTable::new(ApiDoc::openapi).routes(routes!(trends::trend))
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use domain::day::{Day, DayRange};
 use serde::{Deserialize, Serialize};
 use store::AppState;
-use store::counters::Counter;
+use store::counters::{self, Counter, Tally};
 use store::series::{self, DayCounts};
 use utoipa::ToSchema;
 use web::cache::{self, Asked};
@@ -17,8 +17,6 @@ use web::envelope::Success;
 use web::error::{AppError, AppResult};
 use web::extract::{PathId, Staff, query_param};
 use web::openapi::*;
-
-use crate::CACHE_TTL;
 
 /// What a trend can follow: one of the daily counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -47,17 +45,9 @@ impl Metric {
         Metric::MembersLeft,
     ];
 
+    /// Its name in a path: its daily counter's.
     fn name(self) -> &'static str {
-        match self {
-            Metric::Logins => "logins",
-            Metric::ActiveUsers => "active_users",
-            Metric::LessonsCompleted => "lessons_completed",
-            Metric::AssessmentsSubmitted => "assessments_submitted",
-            Metric::MessagesSent => "messages_sent",
-            Metric::ContentGenerated => "content_generated",
-            Metric::MembersJoined => "members_joined",
-            Metric::MembersLeft => "members_left",
-        }
+        self.counter(Granularity::Daily).attribute()
     }
 
     /// The daily counter whose sum over a bucket is the metric's value: for
@@ -181,8 +171,7 @@ impl Trend {
             std::cmp::Ordering::Less => Direction::Down,
             std::cmp::Ordering::Equal => Direction::Flat,
         };
-        let percent_change = (first.value != 0)
-            .then(|| ((last.value - first.value) as f64 * 1000.0 / first.value as f64).round() / 10.0);
+        let percent_change = counters::percent_change(first.value, last.value);
         let peak = points.iter().fold(first, |best, p| if p.value > best.value { *p } else { best });
         let lowest = points.iter().fold(first, |best, p| if p.value < best.value { *p } else { best });
         let average = points.iter().map(|p| p.value as f64).sum::<f64>() / points.len() as f64;
@@ -235,7 +224,7 @@ fn asked(uri: &Uri) -> AppResult<(Granularity, u32)> {
 )]
 pub async fn trend(
     State(state): State<AppState>,
-    Staff(principal, tenant): Staff,
+    Staff(_, tenant): Staff,
     PathId(name): PathId<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -244,9 +233,9 @@ pub async fn trend(
     let (granularity, period) = asked(&uri)?;
     let today = Day::of(state.now());
     let range = DayRange::new(granularity.first_day(today, period), today)?;
-    let (period_text, granularity_text) = (period.to_string(), format!("{granularity:?}"));
-    let params = [metric.name(), granularity_text.as_str(), period_text.as_str()];
-    let asked = Asked { tenant: &tenant, principal: &principal, route: "trends", params: &params, ttl: CACHE_TTL };
+    let (period_text, granularity_text, day) = (period.to_string(), format!("{granularity:?}"), today.to_string());
+    let params = [metric.name(), granularity_text.as_str(), period_text.as_str(), day.as_str()];
+    let asked = Asked { tenant: &tenant, route: "trends", params: &params };
     cache::answer(&state, &headers, asked, async {
         let days = series::over(&state, &tenant, range).await?;
         Ok(Trend::of(metric, granularity, &days))

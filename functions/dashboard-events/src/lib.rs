@@ -21,6 +21,10 @@ use store::counters;
 
 pub const EVENT: &str = "dashboard.updated";
 
+/// Who a stream record names for the deletions DynamoDB's TTL makes: an
+/// expired counter shard moves no number anyone reads.
+pub const TTL_DELETER: &str = "dynamodb.amazonaws.com";
+
 pub struct Announcer {
     pub state: AppState,
     pub realtime: Realtime,
@@ -32,9 +36,14 @@ impl Announcer {
     /// failed would be retried and hold back every later change of its shard,
     /// and an announcement is not worth that.
     pub async fn handle(&self, event: Event) -> usize {
-        let keys = event.records.iter().filter_map(|record| match record.change.keys.get("pk") {
-            Some(serde_dynamo::AttributeValue::S(pk)) => Some(pk.as_str()),
-            _ => None,
+        let by_ttl = |record: &&aws_lambda_events::dynamodb::EventRecord| {
+            record.user_identity.as_ref().is_some_and(|who| who.principal_id == TTL_DELETER)
+        };
+        let keys = event.records.iter().filter(|record| !by_ttl(record)).filter_map(|record| {
+            match record.change.keys.get("pk") {
+                Some(serde_dynamo::AttributeValue::S(pk)) => Some(pk.as_str()),
+                _ => None,
+            }
         });
         self.announce(keys).await
     }

@@ -12,9 +12,6 @@ mod statistics;
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
-/// How long a dashboard answer is kept, in seconds.
-const CACHE_TTL: u64 = 300;
-
 pub fn routes() -> RouteTable {
     RouteTable::new(ApiDoc::openapi)
         .routes(routes!(metrics::metrics))

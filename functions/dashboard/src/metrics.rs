@@ -21,8 +21,6 @@ use web::error::AppResult;
 use web::extract::Staff;
 use web::openapi::*;
 
-use crate::CACHE_TTL;
-
 /// The days `growth_pct` compares over.
 const GROWTH_DAYS: i64 = 30;
 
@@ -108,7 +106,7 @@ impl Metrics {
         let total = by_role.admin + by_role.teacher + by_role.student + by_role.parent;
         let window = today.plus(1 - GROWTH_DAYS);
         let before = total - since(window, Counter::MembersJoined) + since(window, Counter::MembersLeft);
-        let growth_pct = (before > 0).then(|| ((total - before) as f64 * 1000.0 / before as f64).round() / 10.0);
+        let growth_pct = if before > 0 { counters::percent_change(before, total) } else { None };
         let shelves = ContentKind::ALL.map(|kind| shelf(totals, kind));
         let [library, lessons, assessments] = shelves;
         let published = library.published + lessons.published + assessments.published;
@@ -134,7 +132,8 @@ impl Metrics {
 /// Members by role, content by kind and status, and who was active today,
 /// this week and this month: exact, from totals and counters that every
 /// write they count moves in its own transaction. Kept 5 minutes
-/// (`metadata.cache_ttl`); `Cache-Control: no-cache` computes it again.
+/// (`metadata.cache_ttl`), or until `dashboard.updated` says the numbers
+/// moved; `Cache-Control: no-cache` computes it again.
 #[utoipa::path(
     get,
     path = "/api/v1/dashboard/metrics",
@@ -152,12 +151,13 @@ impl Metrics {
 )]
 pub async fn metrics(
     State(state): State<AppState>,
-    Staff(principal, tenant): Staff,
+    Staff(_, tenant): Staff,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let asked = Asked { tenant: &tenant, principal: &principal, route: "metrics", params: &[], ttl: CACHE_TTL };
+    let today = Day::of(state.now());
+    let day = today.to_string();
+    let asked = Asked { tenant: &tenant, route: "metrics", params: &[&day] };
     cache::answer(&state, &headers, asked, async {
-        let today = Day::of(state.now());
         // The growth window, this month and this week: at most 31 days.
         let first = today.plus(1 - GROWTH_DAYS).min(today.month_start()).min(today.week_start());
         let days: Vec<Day> = first.through(today).collect();

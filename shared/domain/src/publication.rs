@@ -53,7 +53,6 @@ pub mod field {
     }
 }
 
-/// What lessons and assessments share as things published to classes.
 /// What a tenant's content is counted by: its library (`/content`), its
 /// lessons and its assessments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +66,7 @@ impl ContentKind {
     pub const ALL: [ContentKind; 3] = [ContentKind::Library, ContentKind::Lesson, ContentKind::Assessment];
 }
 
+/// What lessons and assessments share as things published to classes.
 pub trait Publishable: Record {
     /// Which of the tenant's content totals it counts in.
     const KIND: ContentKind;

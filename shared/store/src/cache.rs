@@ -1,22 +1,28 @@
 //! Computed answers kept for a while, with DynamoDB as the cache (a
 //! serverless stack has no cache server to run): each at
-//! `ORG#<org>#CACHE#<digest>`, named by a digest of what was asked and, where
-//! the answer depends on it, by whom. DynamoDB's TTL removes an expired
-//! answer only lazily, so a reader checks the expiry itself.
+//! `ORG#<org>#CACHE#<digest>`, named by a digest of what was asked.
+//!
+//! An answer is given again until it expires or until the tenant's numbers
+//! are announced to have moved after it was computed (the claim
+//! `dashboard-events` writes at `ORG#<org>#ANNOUNCED`), so the staff who
+//! hear `dashboard.updated` and ask again make one computation between them.
+//! DynamoDB's TTL removes an expired answer only lazily, so the reader checks
+//! the expiry itself.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::DbError;
+use crate::db::{Db, DbError};
 use crate::state::AppState;
 use domain::tenancy::Tenant;
 
 /// An answer as it was given: its body (the envelope's `data`, as JSON),
-/// its entity tag, and until when it may be given again.
+/// its entity tag, when it was computed and until when it may be given.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Kept {
     pub body: String,
     pub etag: u64,
+    pub computed_at: i64,
     pub expires_at: i64,
 }
 
@@ -26,13 +32,20 @@ impl Kept {
     pub fn new(state: &AppState, body: String, ttl_seconds: u64) -> Self {
         let digest = Sha256::digest(body.as_bytes());
         let etag = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"));
-        Self { body, etag, expires_at: state.now().unix_timestamp() + ttl_seconds as i64 }
+        let now = state.now().unix_timestamp();
+        Self { body, etag, computed_at: now, expires_at: now + ttl_seconds as i64 }
     }
 
     /// Seconds it may still be given.
     pub fn remaining(&self, state: &AppState) -> u64 {
         (self.expires_at - state.now().unix_timestamp()).max(0) as u64
     }
+}
+
+/// When the tenant's numbers were last announced to have moved.
+#[derive(Deserialize)]
+struct Announced {
+    announced_at: i64,
 }
 
 /// The name of an answer: a digest of the parts that decide it.
@@ -46,11 +59,17 @@ pub fn name(parts: &[&str]) -> String {
     hex::encode(&hasher.finalize()[..16])
 }
 
-/// The answer kept under `name`, if it has not expired. Read eventually
-/// consistently: an answer a second older is as good.
+/// The answer kept under `name`, if it has not expired and the numbers
+/// have not been announced to move since: one read of it and of the
+/// announcement, eventually consistent (an answer a second older is as good).
 pub async fn find(state: &AppState, tenant: &Tenant, name: &str) -> Result<Option<Kept>, DbError> {
     let now = state.now().unix_timestamp();
-    Ok(state.db.get_recent::<Kept>(&tenant.cached_answer(name)).await?.filter(|kept| kept.expires_at > now))
+    let found = state.db.batch_get_recent(&[tenant.cached_answer(name), tenant.dashboard_announcement()]).await?;
+    let mut found = found.into_iter();
+    let kept = found.next().flatten().map(Db::decode::<Kept>).transpose()?;
+    let announced = found.next().flatten().map(Db::decode::<Announced>).transpose()?.map(|a| a.announced_at);
+    // Computed in the second of an announcement, it may predate the change: computed again.
+    Ok(kept.filter(|kept| kept.expires_at > now && announced.is_none_or(|at| kept.computed_at > at)))
 }
 
 /// Keeps an answer under `name`, over whatever was kept before.

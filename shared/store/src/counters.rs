@@ -29,8 +29,10 @@ use crate::state::AppState;
 /// units a second (docs/scale.md).
 pub const SHARDS: u32 = 16;
 
-/// Daily counters are kept a little over a year, for year-on-year trends.
-const DAILY_TTL_SECONDS: i64 = 400 * 24 * 3600;
+/// Daily counter shards are kept a little over a year (the series keeps
+/// what they sum for good).
+pub const DAILY_KEPT_DAYS: i64 = 400;
+const DAILY_TTL_SECONDS: i64 = DAILY_KEPT_DAYS * 24 * 3600;
 
 /// The shard a user's writes go to: always the same one for one user, so
 /// their own writes never contend across shards.
@@ -205,6 +207,12 @@ pub fn count(state: &AppState, tenant: &Tenant, user: &UserId, moves: &[(Counter
 /// that changes what they count, in the shard of `user`.
 pub fn total(state: &AppState, tenant: &Tenant, user: &UserId, moves: &[(Total, i64)]) -> Result<Write, DbError> {
     add(state, &tenant.totals(shard_of(user)), moves, None)
+}
+
+/// The change from `from` to `to` in percent of `from`, to one decimal;
+/// none from 0.
+pub fn percent_change(from: i64, to: i64) -> Option<f64> {
+    (from != 0).then(|| ((to - from) as f64 * 1000.0 / from as f64).round() / 10.0)
 }
 
 /// How often at most a tenant's staff are told its numbers moved.

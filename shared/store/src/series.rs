@@ -8,6 +8,8 @@
 //! any range of settled days is one Query of small items (a year, about
 //! 50 KB) and no day is summed twice. A reader pays for that once a day per
 //! tenant: one BatchGet per six days to sum, one BatchWrite per 25 days.
+//! A day nobody asks for within `counters::DAILY_KEPT_DAYS` is lost with
+//! its shards (a scheduled settlement would keep it: not built).
 
 use std::collections::BTreeMap;
 
@@ -111,11 +113,16 @@ pub async fn over(state: &AppState, tenant: &Tenant, range: DayRange) -> Result<
 }
 
 /// Sums the shards of each settled day of `days` and keeps the sums as the
-/// days' series items; returns them.
+/// days' series items; returns them. A day whose shards have expired
+/// unread (older than `counters::DAILY_KEPT_DAYS`, or before any
+/// organization existed) is zero, and costs no read or write.
 async fn settle(state: &AppState, tenant: &Tenant, days: &[Day]) -> Result<BTreeMap<Day, DayCounts>, DbError> {
+    let oldest = Day::of(state.now()).plus(1 - counters::DAILY_KEPT_DAYS);
+    let (readable, expired): (Vec<Day>, Vec<Day>) = days.iter().partition(|day| **day >= oldest);
+    let zeros: BTreeMap<Day, DayCounts> = expired.into_iter().map(|day| (day, DayCounts::default())).collect();
     let per_batch = BATCH_KEYS / counters::SHARDS as usize;
     let mut sums = BTreeMap::new();
-    for batch in days.chunks(per_batch) {
+    for batch in readable.chunks(per_batch) {
         let keys: Vec<Key> = batch.iter().flat_map(|day| counters::daily_keys(tenant, *day)).collect();
         // Strongly consistent: a sum is kept for good.
         let found = state.db.batch_get(&keys).await?;
@@ -136,5 +143,6 @@ async fn settle(state: &AppState, tenant: &Tenant, days: &[Day]) -> Result<BTree
         state.db.batch_write(items, Vec::new()).await?;
         tracing::info!(days = sums.len(), "days settled into the series");
     }
+    sums.extend(zeros);
     Ok(sums)
 }

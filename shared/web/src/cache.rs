@@ -1,10 +1,12 @@
 //! Answers that may be kept: computed once, kept in the table for a while
 //! (`store::cache`), revalidated by the client with `If-None-Match`.
 //!
-//! An answer is named by its route and parameters and, unless the caller is
-//! an admin (every admin of a tenant sees the same), by the caller's role and
-//! id. `Cache-Control: no-cache` on the request computes it again. API
-//! Gateway's stage cache is not used: its key does not hold the tenant.
+//! An answer is named by its route and parameters (the day they are asked
+//! on among them, where the answer depends on it): one copy per
+//! organization, for every caller its route admits, since none of the
+//! answers kept today depend on who asks. `Cache-Control: no-cache` on the
+//! request computes it again. API Gateway's stage cache is not used: its key
+//! does not hold the tenant.
 
 use std::future::Future;
 
@@ -12,7 +14,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use domain::principal::{Principal, Role};
 use domain::tenancy::Tenant;
 use store::AppState;
 use store::cache::{self, Kept};
@@ -20,6 +21,9 @@ use store::cache::{self, Kept};
 use crate::envelope::ApiResponse;
 use crate::error::{AppError, AppResult};
 use crate::http::not_modified;
+
+/// How long an answer is kept, in seconds (`metadata.cache_ttl`).
+pub const KEEP_SECONDS: u64 = 300;
 
 /// `Cache-Control` of an answer the caller's own client may keep `seconds`.
 pub fn private_max_age(seconds: u64) -> HeaderValue {
@@ -40,13 +44,10 @@ fn asks_fresh(headers: &HeaderMap) -> bool {
 /// What a kept answer is named by, besides the caller.
 pub struct Asked<'a> {
     pub tenant: &'a Tenant,
-    pub principal: &'a Principal,
     /// The route, as its operation is named.
     pub route: &'a str,
     /// The parameters that decide the answer, in a fixed order.
     pub params: &'a [&'a str],
-    /// How long an answer is kept, in seconds.
-    pub ttl: u64,
 }
 
 /// The kept answer to `asked` if there is one (and the request does not
@@ -57,22 +58,22 @@ where
     T: Serialize,
     F: Future<Output = AppResult<T>>,
 {
-    let (role, user) = (asked.principal.role.to_string(), asked.principal.user_id.to_string());
     let mut parts = vec![asked.route];
     parts.extend_from_slice(asked.params);
-    if asked.principal.role != Role::Admin {
-        parts.extend([role.as_str(), user.as_str()]);
-    }
     let name = cache::name(&parts);
     let kept = match asks_fresh(headers) {
         true => None,
-        false => cache::find(state, asked.tenant, &name).await?,
+        // A copy that cannot be read is computed again, as a missing one is.
+        false => cache::find(state, asked.tenant, &name).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, route = asked.route, "kept answer not read");
+            None
+        }),
     };
     let kept = match kept {
         Some(kept) => kept,
         None => {
             let body = serde_json::to_string(&compute.await?).map_err(|err| AppError::internal(err.to_string()))?;
-            let kept = Kept::new(state, body, asked.ttl);
+            let kept = Kept::new(state, body, KEEP_SECONDS);
             // The answer stands without its copy; the next request computes it again.
             if let Err(err) = cache::keep(state, asked.tenant, &name, &kept).await {
                 tracing::warn!(error = %err, route = asked.route, "answer not kept");
@@ -91,7 +92,7 @@ where
     }
     let data: serde_json::Value =
         serde_json::from_str(&kept.body).map_err(|err| AppError::internal(err.to_string()))?;
-    Ok(ApiResponse::ok(data).with_etag(kept.etag).kept(asked.ttl, max_age).into_response())
+    Ok(ApiResponse::ok(data).with_etag(kept.etag).kept(KEEP_SECONDS, max_age).into_response())
 }
 
 #[cfg(test)]
