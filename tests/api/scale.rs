@@ -433,44 +433,28 @@ async fn the_hottest_partition_of_each_scenario() {
     }
     rows.push(scenario.row(&exchanges[0], &exchanges[1], &org));
 
-    // What a teacher's first screen reads besides the dashboard.
-    let scenario = Scenario {
-        name: "5,000 staff open their home page",
-        members: 5_000.0,
-        seconds: 300.0,
-        sample: &staff,
-        actor: None,
-    };
-    let (small, large) = sampled(&log, &staff, |member| {
-        let app = &app;
+    // 5,000 staff each reading `paths` once within five minutes.
+    let staff_read = |name: &'static str, paths: &'static [&'static str]| {
+        let (app, log, staff, org) = (&app, &log, &staff, &org);
         async move {
-            for path in ["/api/v1/auth/me", "/api/v1/classes", "/api/v1/lessons", "/api/v1/messages/unread-count"] {
-                app.get(path).bearer(&member.access_token).send().await.expect(StatusCode::OK, None);
-            }
+            let scenario = Scenario { name, members: 5_000.0, seconds: 300.0, sample: staff, actor: None };
+            let (small, large) = sampled(log, staff, |member| async move {
+                for path in paths {
+                    app.get(path).bearer(&member.access_token).send().await.expect(StatusCode::OK, None);
+                }
+            })
+            .await;
+            assert!(large.iter().flat_map(touches).any(|t| !t.write), "{name}: nothing read");
+            scenario.row(&small, &large, org)
         }
-    })
-    .await;
-    assert!(large.iter().flat_map(touches).any(|t| !t.write), "a home page reads");
-    rows.push(scenario.row(&small, &large, &org));
-
+    };
+    // What a teacher's first screen reads besides the dashboard.
+    const HOME: &[&str] = &["/api/v1/auth/me", "/api/v1/classes", "/api/v1/lessons", "/api/v1/messages/unread-count"];
+    rows.push(staff_read("5,000 staff open their home page", HOME).await);
     // The organization's one copy of the metrics, computed by the first and
     // given to the others (the finished days were settled above); computed
     // again at most once per `dashboard.updated`, every 5 s at most.
-    let scenario = Scenario {
-        name: "5,000 staff open the dashboard",
-        members: 5_000.0,
-        seconds: 300.0,
-        sample: &staff,
-        actor: None,
-    };
-    let (small, large) = sampled(&log, &staff, |member| {
-        let app = &app;
-        async move {
-            app.get("/api/v1/dashboard/metrics").bearer(&member.access_token).send().await.expect(StatusCode::OK, None);
-        }
-    })
-    .await;
-    rows.push(scenario.row(&small, &large, &org));
+    rows.push(staff_read("5,000 staff open the dashboard", &["/api/v1/dashboard/metrics"]).await);
 
     // The morning's first sign-in: a day later, so each also counts its
     // student active for the day (last: the tokens above are not signed

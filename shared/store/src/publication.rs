@@ -249,7 +249,7 @@ async fn publish_item<T: Publishable>(
 /// Writes a new item (a draft) and counts it in the tenant's content.
 pub async fn create<T: Publishable>(state: &AppState, tenant: &Tenant, by: &UserId, item: &T) -> Result<()> {
     let counted = counters::total(state, tenant, by, &[(Total::Content(T::KIND, item.is_published()), 1)])?;
-    state.db.insert_with(tenant, item, vec![counted]).await
+    state.db.insert(tenant, item, vec![counted]).await
 }
 
 /// Applies `changes` to the publishable `current` as its next version,

@@ -43,17 +43,9 @@ impl Db {
         Ok(item.map(Db::decode::<R>).transpose()?.filter(R::is_live))
     }
 
-    /// Writes a new record; a 409 if one is already there.
-    pub async fn insert<R: Record>(&self, tenant: &Tenant, record: &R) -> Result<()> {
-        self.create(&R::key(tenant, record.id()), record).await.map_err(|err| match err {
-            DbError::ConditionFailed => Error::Conflict(format!("the {} exists already", R::NAME)),
-            other => other.into(),
-        })
-    }
-
-    /// [`Db::insert`] with more writes beside it (the counts it moves), all
-    /// in one transaction.
-    pub async fn insert_with<R: Record>(&self, tenant: &Tenant, record: &R, beside: Vec<Write>) -> Result<()> {
+    /// Writes a new record and the writes beside it (the counts it moves) in
+    /// one transaction; a 409 if the record is already there.
+    pub async fn insert<R: Record>(&self, tenant: &Tenant, record: &R, beside: Vec<Write>) -> Result<()> {
         let mut writes = vec![Write::Put(self.put_new(&R::key(tenant, record.id()), record)?)];
         writes.extend(beside);
         self.transact(writes).await.map_err(|err| match err {
