@@ -29,15 +29,15 @@ async fn metrics(app: &TestApp, account: &Account) -> Value {
 
 /// A school where a teacher's class of two completed a lesson and one
 /// student submitted an assessment and sent a message.
-struct School {
-    admin: Account,
-    teacher: Account,
-    ann: Account,
-    ben: Account,
-    lesson: String,
+pub struct School {
+    pub admin: Account,
+    pub teacher: Account,
+    pub ann: Account,
+    pub ben: Account,
+    pub lesson: String,
 }
 
-async fn school(app: &TestApp) -> School {
+pub async fn school(app: &TestApp) -> School {
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
     let (ann, ben) = (app.member(&admin, "student").await, app.member(&admin, "student").await);

@@ -50,6 +50,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("realtime/pusher-auth.json", "RealtimeFunction", 200),
     ("dashboard/metrics.json", "DashboardFunction", 200),
     ("dashboard/statistics.json", "DashboardFunction", 200),
+    ("dashboard/activity.json", "DashboardFunction", 200),
     ("analytics/trend.json", "AnalyticsFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.

@@ -324,22 +324,11 @@ impl TestApp {
         store::counters::Counts::sum(found.iter().map(Option::as_ref)).get(counter) as u64
     }
 
-    /// The kinds of today's activity events of `account`'s organisation, oldest first.
+    /// The kinds of the events in `account`'s organisation's feed, oldest first.
     pub async fn activity_kinds(&self, account: &Account) -> Vec<String> {
-        let day = domain::day::Day::of(self.state.now());
-        let mut events = Vec::new();
-        for shard in 0..store::counters::SHARDS {
-            let pk = account.tenant().activity_partition(&day, shard);
-            let found = self
-                .state
-                .db
-                .query_prefix::<store::activity::ActivityEvent>(&pk, "", 1000, None, false)
-                .await
-                .expect("activity");
-            events.extend(found.items);
-        }
-        events.sort_by(|a, b| a.id.cmp(&b.id));
-        events.into_iter().map(|event| event.kind).collect()
+        let feed = store::activity::Feed::Organization;
+        let (events, _) = store::activity::page(&self.state, &account.tenant(), &feed, 1000, None).await.expect("feed");
+        events.into_iter().rev().map(|event| event.kind).collect()
     }
 
     /// An item exactly as stored, for byte-for-byte comparisons.

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod activity;
 mod api_keys;
 mod assessments;
 mod auth;

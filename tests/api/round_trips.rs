@@ -28,6 +28,9 @@ const FIRST_OF_THE_DAY: &str = " (first of the day)";
 const KEPT_BUDGET: usize = 2;
 const METRICS_BUDGET: usize = 4;
 const SERIES_BUDGET: usize = 5;
+/// A page of the activity feed: the authorizer's read and one Query per
+/// shard of the feed, all four at once.
+const FEED_BUDGET: usize = 1 + store::activity::FEED_SHARDS as usize;
 
 pub(crate) struct Measured {
     method: &'static str,
@@ -83,6 +86,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
                 first if first.ends_with(FIRST_OF_THE_DAY) => continue,
                 kept if kept.ends_with(KEPT) => KEPT_BUDGET,
                 "/api/v1/dashboard/metrics" => METRICS_BUDGET,
+                "/api/v1/dashboard/activity" => FEED_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/") || path.starts_with("/api/v1/analytics/") => {
                     SERIES_BUDGET
                 }
@@ -536,6 +540,8 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
         measure(log, t, "GET", route, app.get(&path).bearer(token).send()).await;
         measure(log, t, "GET", &format!("{route}{KEPT}"), app.get(&path).bearer(token).send()).await;
     }
+    let feed = app.get("/api/v1/dashboard/activity").bearer(token).send();
+    measure(log, t, "GET", "/api/v1/dashboard/activity", feed).await;
     let export = app.post("/api/v1/dashboard/export").bearer(token).json(json!({"format": "csv"})).send();
     measure(log, t, "POST", "/api/v1/dashboard/export", export).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});

@@ -283,8 +283,11 @@ impl Scenario<'_> {
             let fixed = at_small - per_member * n_small;
             // A tenant's shards of one thing met as one shape: each takes its
             // share. (The outbox's global shards are not a tenant's.)
-            let sharded = shape.starts_with("ORG#<org>#") && shape.ends_with("#<shard>");
-            let shards = if sharded { f64::from(store::counters::SHARDS) } else { 1.0 };
+            let shards = match shape.strip_prefix("ORG#<org>#") {
+                Some(feed) if feed.starts_with("FEED#") => f64::from(store::activity::FEED_SHARDS),
+                Some(other) if other.ends_with("#<shard>") => f64::from(store::counters::SHARDS),
+                _ => 1.0,
+            };
             (shape, (fixed + per_member * self.members).max(0.0) / self.seconds / shards)
         });
         let mut ranked: Vec<(String, f64)> = own.chain(shared).collect();

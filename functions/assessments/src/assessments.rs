@@ -229,7 +229,7 @@ pub async fn create(
         audit: Audit::new(&principal.user_id, state.now()),
     };
     publication::create(&state, &tenant, &principal.user_id, &assessment).await?;
-    store::activity::record(&state, &tenant, &principal.user_id, "assessment.created", &assessment.id).await;
+    store::activity::record(&state, &tenant, &principal, "assessment.created", &assessment.id, &[]).await;
     Ok(ApiResponse::created(AssessmentView::of(assessment, true)))
 }
 
@@ -350,7 +350,7 @@ pub async fn update(
         .set(field::PASS_PERCENT, &written.pass_percent)
         .set(field::SHOW_ANSWERS, &written.show_answers);
     let changed = state.db.patch(&tenant, &assessment, asked, &principal.user_id, state.now(), changes).await?;
-    store::activity::record(&state, &tenant, &principal.user_id, "assessment.updated", &id).await;
+    store::activity::record(&state, &tenant, &principal, "assessment.updated", &id, &[]).await;
     let version = changed.audit.version;
     Ok(ApiResponse::ok(AssessmentView::of(changed, true)).with_etag(version))
 }

@@ -126,7 +126,8 @@ pub async fn submit(
     attempt.answers = as_stored(&attempt.answers)?;
     let tenant = tenant.clone();
     let assessment = state.db.live::<Assessment>(&tenant, &id).await?;
-    if !publication::visible_to(&state, &tenant, &principal, &assessment).await? {
+    let classes = publication::reaching_item(&state, &tenant, &principal.user_id, &assessment).await?;
+    if classes.is_empty() {
         return Err(AppError::not_found("assessment"));
     }
     let graded = graded(&assessment, &attempt)?;
@@ -176,7 +177,8 @@ pub async fn submit(
         }
         Err(err) => return Err(err.into()),
     }
-    activity::record(&state, &tenant, &principal.user_id, "assessment.submitted", &id).await;
+    let classes: Vec<_> = classes.iter().map(|class| (&class.id, &class.teacher_id)).collect();
+    activity::record(&state, &tenant, &principal, "assessment.submitted", &id, &classes).await;
     tracing::info!(assessment_id = %id, attempt = attempt.attempt, "assessment submitted");
     Ok(ApiResponse::created(SubmissionView::of(submission, &assessment, assessment.show_answers)))
 }

@@ -101,7 +101,8 @@ pub async fn create(
             Write::Put(state.db.put_new(&tenant.roster_entry(&class.id, &teacher.id), &entry)?),
         ])
         .await?;
-    store::activity::record(&state, &tenant, &principal.user_id, "class.created", &class.id).await;
+    store::activity::record(&state, &tenant, &principal, "class.created", &class.id, &[(&class.id, &class.teacher_id)])
+        .await;
     tracing::info!(class_id = %class.id, "class created");
     Ok(ApiResponse::created(class.into()))
 }
@@ -304,7 +305,8 @@ pub async fn update(
         }
     };
     let version = changed.audit.version;
-    store::activity::record(&state, &tenant, &principal.user_id, "class.updated", &id).await;
+    let taught = [(&id, &changed.teacher_id)];
+    store::activity::record(&state, &tenant, &principal, "class.updated", &id, &taught).await;
     Ok(ApiResponse::ok(ClassView::from(changed)).with_etag(version))
 }
 
@@ -336,7 +338,7 @@ pub async fn delete(
     let class: Class = state.db.live(&tenant, &id).await?;
     principal.require_owner_or_admin(&class.teacher_id, "the class's teacher")?;
     let deleted = state.db.soft_delete(&tenant, &class, asked, &principal.user_id, state.now()).await?;
-    store::activity::record(&state, &tenant, &principal.user_id, "class.deleted", &id).await;
+    store::activity::record(&state, &tenant, &principal, "class.deleted", &id, &[(&id, &class.teacher_id)]).await;
     tracing::info!(class_id = %id, "class deleted");
     Ok(ApiResponse::ok(deleted.into()))
 }

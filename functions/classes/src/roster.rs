@@ -153,7 +153,8 @@ pub async fn enroll(
         );
     }
     let student_count = state.db.live::<Class>(&tenant, &id).await?.student_count;
-    store::activity::record(&state, &tenant, &principal.user_id, "class.students_enrolled", &id).await;
+    let taught = [(&id, &class.teacher_id)];
+    store::activity::record(&state, &tenant, &principal, "class.students_enrolled", &id, &taught).await;
     tracing::info!(class_id = %id, enrolled = enrolled.len(), failed = failed.len(), "students enrolled");
     Ok(ApiResponse::ok(EnrollResult { enrolled, failed, student_count }))
 }
@@ -234,7 +235,8 @@ pub async fn remove(
     let writes = vec![Write::Delete(delete), count_change(&state, &tenant, &id, -1)?];
     match state.db.transact(writes).await {
         Ok(()) => {
-            store::activity::record(&state, &tenant, &principal.user_id, "class.student_removed", &id).await;
+            let taught = [(&id, &class.teacher_id)];
+            store::activity::record(&state, &tenant, &principal, "class.student_removed", &id, &taught).await;
             Ok(axum::http::StatusCode::NO_CONTENT)
         }
         Err(DbError::Cancelled { failed }) if failed.contains(&0) => Err(not_enrolled()),

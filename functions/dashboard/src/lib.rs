@@ -5,6 +5,7 @@
 //! Nothing here is ever estimated: when the table cannot be read, the
 //! answer is a 503, never a made-up number.
 
+mod activity;
 mod export;
 mod metrics;
 mod statistics;
@@ -17,6 +18,7 @@ pub fn routes() -> RouteTable {
         .routes(routes!(metrics::metrics))
         .routes(routes!(statistics::statistics))
         .routes(routes!(export::export))
+        .routes(routes!(activity::activity))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -141,7 +141,7 @@ pub async fn create(
         audit: Audit::new(&principal.user_id, state.now()),
     };
     publication::create(&state, &tenant, &principal.user_id, &lesson).await?;
-    store::activity::record(&state, &tenant, &principal.user_id, "lesson.created", &lesson.id).await;
+    store::activity::record(&state, &tenant, &principal, "lesson.created", &lesson.id, &[]).await;
     tracing::info!(lesson_id = %lesson.id, "lesson created");
     Ok(ApiResponse::created(lesson.into()))
 }
@@ -252,7 +252,7 @@ pub async fn update(
     let changed =
         publication::patch(&state, &tenant, &lesson, Some(&renamed), asked, &principal.user_id, changes).await?;
     let version = changed.audit.version;
-    store::activity::record(&state, &tenant, &principal.user_id, "lesson.updated", &id).await;
+    store::activity::record(&state, &tenant, &principal, "lesson.updated", &id, &[]).await;
     Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
 }
 

@@ -130,7 +130,8 @@ pub async fn report(
     // it, and a publication may reach reports a second late (docs/scale.md).
     let not_found = || AppError::not_found("lesson");
     let lesson = state.db.get_recent::<PublishedLesson>(&tenant.published_lesson(&id)).await?.ok_or_else(not_found)?;
-    if !publication::reaches(&state, &tenant, &principal.user_id, &lesson.class_ids).await? {
+    let classes = publication::reaching(&state, &tenant, &principal.user_id, &lesson.class_ids).await?;
+    if classes.is_empty() {
         return Err(not_found());
     }
     let key = tenant.progress(&id, &principal.user_id);
@@ -161,7 +162,8 @@ pub async fn report(
                     _ => None,
                 };
                 if let Some(kind) = kind {
-                    activity::record(&state, &tenant, &principal.user_id, kind, &id).await;
+                    let classes: Vec<_> = classes.iter().map(|class| (&class.id, &class.teacher_id)).collect();
+                    activity::record(&state, &tenant, &principal, kind, &id, &classes).await;
                 }
                 return Ok(ApiResponse::ok(next.into()));
             }
@@ -228,7 +230,9 @@ pub async fn get(
     let lesson = Db::decode_live::<Lesson>(found.next().flatten())?.ok_or_else(|| AppError::not_found("lesson"))?;
     // A student, or a parent for their child, sees the lessons the student reaches.
     let reached = match principal.role {
-        Role::Student | Role::Parent => publication::reaches_item(&state, &tenant, &student, &lesson).await?,
+        Role::Student | Role::Parent => {
+            !publication::reaching_item(&state, &tenant, &student, &lesson).await?.is_empty()
+        }
         Role::Admin | Role::Teacher => true,
     };
     if !reached {

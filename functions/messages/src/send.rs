@@ -261,7 +261,10 @@ pub async fn send(
     }
     state.db.transact(writes).await?;
     tell(&state, &recipients, &received).await;
-    activity::record(&state, &tenant, &principal.user_id, "message.sent", &message.id).await;
+    // A class thread joins the feeds of the class's teachers (its staff).
+    let in_class: Vec<_> =
+        thread.class_id.iter().flat_map(|class| audience.staff.iter().map(move |staff| (class, staff))).collect();
+    activity::record(&state, &tenant, &principal, "message.sent", &message.id, &in_class).await;
     tracing::info!(message_id = %message.id, thread_id = %thread.id, recipients = recipients.len(), "message sent");
     Ok(ApiResponse::created(MessageView::of(own, Some(message))))
 }

@@ -4,7 +4,7 @@
 //! `LESSON#<id>`), with what belongs to it beside it (a class's roster and
 //! published items, a person's sessions, inbox and progress), or one of the
 //! shards of something one partition could not carry (statistics, daily
-//! counters, a day's activity). A tenant is spread over as many partitions
+//! counters, activity feeds). A tenant is spread over as many partitions
 //! as it has records (docs/scale.md); the tenant-wide list of each kind of
 //! record is a partition of the `gsi2` index ([`Tenant::listing`]).
 //!
@@ -371,15 +371,18 @@ impl Tenant {
         Key::new(self.user_partition(user), "UNREAD".into())
     }
 
-    /// An activity event of one UTC day (`YYYY-MM-DD`; its id sorts by
-    /// time), in one of the day's shards (by its actor): a day's feed is one
-    /// Query per shard, merged by id.
-    pub fn activity(&self, day: &Day, shard: u32, event: &str) -> Key {
-        Key::new(self.activity_partition(day, shard), event.to_owned())
+    /// One shard of the organisation's activity feed: everything that
+    /// happened in it, newest last by id (a ULID). Shards (by actor) keep a
+    /// district's busiest minute off one partition; a page is one Query per
+    /// shard, merged by id.
+    pub fn organization_feed(&self, shard: u32) -> String {
+        self.partition(format_args!("FEED#ORG#{shard}"))
     }
 
-    pub fn activity_partition(&self, day: &Day, shard: u32) -> String {
-        self.partition(format_args!("ACTIVITY#{day}#{shard}"))
+    /// One shard of a teacher's activity feed: what happened in the classes
+    /// they teach, and what they did.
+    pub fn teacher_feed(&self, teacher: &UserId, shard: u32) -> String {
+        self.partition(format_args!("FEED#TEACHER#{teacher}#{shard}"))
     }
 
     /// One shard of one day's counters, a partition of its own.

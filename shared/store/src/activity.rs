@@ -1,21 +1,27 @@
-//! What happened in a tenant, for its dashboard: one activity event per
-//! write (`ORG#<org>#ACTIVITY#<day>#<shard> / <ulid>`, newest last, kept 90
-//! days), and who was active on which day ([`seen`]).
+//! What happened in a tenant, for its dashboard: activity feeds
+//! ([`record`], [`page`]), and who was active on which day ([`seen`]).
 //!
-//! The event follows the write it describes (one PutItem after the commit):
-//! a write that succeeded is never answered with an error because its feed
-//! entry could not be added; such a miss is logged.
+//! Each event is written to the organisation's feed and to the feed of
+//! each teacher it concerns (the teacher of a class it happened in, or the
+//! teacher who did it), each feed spread over [`FEED_SHARDS`] partitions by
+//! actor, kept 90 days. A page of a feed is one Query per shard, merged by
+//! event id (a ULID, which sorts by time).
+//!
+//! The event follows the write it describes (one BatchWriteItem after the
+//! commit): a write that succeeded is never answered with an error because
+//! its feed entry could not be added; such a miss is logged.
 
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{Counter, count, shard_of};
-use crate::db::{DbError, Write};
+use crate::db::{Db, DbError, Item, Write};
 use crate::records::{Changes, Condition};
 use crate::state::AppState;
 use domain::clock::rfc3339;
 use domain::day::Day;
-use domain::ids::UserId;
-use domain::tenancy::Tenant;
+use domain::ids::{ClassId, UserId};
+use domain::principal::{Principal, Role};
+use domain::tenancy::{Key, Tenant};
 use domain::user::{User, field};
 
 /// Activity events are kept this long (DynamoDB's TTL removes them).
@@ -65,7 +71,44 @@ async fn count_active(state: &AppState, tenant: &Tenant, user: &User) -> Result<
     }
 }
 
-/// One thing that happened: who did what to which item.
+/// The partitions of one feed. Four keep the district's lesson minute
+/// (every student completing a lesson within 60 s) at about 420 of a
+/// partition's 1,000 write units a second (docs/scale.md), and a page at
+/// four Queries.
+pub const FEED_SHARDS: u32 = 4;
+
+/// Whose feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// Everything that happened in the organisation: for its admins.
+    Organization,
+    /// What happened in the classes a teacher teaches, and what they did.
+    Teacher(UserId),
+}
+
+impl Feed {
+    fn partition(&self, tenant: &Tenant, shard: u32) -> String {
+        match self {
+            Feed::Organization => tenant.organization_feed(shard),
+            Feed::Teacher(teacher) => tenant.teacher_feed(teacher, shard),
+        }
+    }
+
+    /// Names the feed in a cursor, so one feed's cursor cannot page another.
+    pub fn name(&self) -> String {
+        match self {
+            Feed::Organization => "activity".into(),
+            Feed::Teacher(teacher) => format!("activity?teacher={teacher}"),
+        }
+    }
+
+    /// The partition a cursor of this feed carries (its first shard's).
+    pub fn first_partition(&self, tenant: &Tenant) -> String {
+        self.partition(tenant, 0)
+    }
+}
+
+/// One thing that happened: who did what to which item, in which classes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityEvent {
     pub id: String,
@@ -74,24 +117,78 @@ pub struct ActivityEvent {
     pub actor_id: UserId,
     /// The id of the item it happened to.
     pub subject_id: String,
+    /// The classes it happened in, if any.
+    #[serde(default)]
+    pub class_ids: Vec<ClassId>,
     pub at: String,
     pub expires_at: i64,
 }
 
-/// Adds an event to the tenant's feed after a committed write; a failure is
-/// logged, not returned (see the module's notes).
-pub async fn record(state: &AppState, tenant: &Tenant, actor: &UserId, kind: &str, subject: impl std::fmt::Display) {
+/// A class an event happened in, and who teaches it.
+pub type InClass<'a> = (&'a ClassId, &'a UserId);
+
+/// Adds an event to the organisation's feed and to the feeds of the
+/// teachers of `classes` (and of the actor, if a teacher) after a committed
+/// write; a failure is logged, not returned (see the module's notes).
+pub async fn record(
+    state: &AppState,
+    tenant: &Tenant,
+    actor: &Principal,
+    kind: &str,
+    subject: impl std::fmt::Display,
+    classes: &[InClass<'_>],
+) {
     let now = state.now();
-    let id = ulid::Ulid::from_datetime(now.into()).to_string();
+    let mut class_ids: Vec<ClassId> = Vec::new();
+    let mut feeds = vec![Feed::Organization];
+    let actor_teaches = (actor.role == Role::Teacher).then_some(&actor.user_id);
+    for teacher in classes.iter().map(|(_, teacher)| *teacher).chain(actor_teaches) {
+        let feed = Feed::Teacher(teacher.clone());
+        if !feeds.contains(&feed) {
+            feeds.push(feed);
+        }
+    }
+    for (class, _) in classes {
+        if !class_ids.contains(class) {
+            class_ids.push((*class).clone());
+        }
+    }
     let event = ActivityEvent {
+        id: ulid::Ulid::from_datetime(now.into()).to_string(),
         kind: kind.to_owned(),
-        actor_id: actor.clone(),
+        actor_id: actor.user_id.clone(),
         subject_id: subject.to_string(),
+        class_ids,
         at: rfc3339(now),
         expires_at: now.unix_timestamp() + EVENT_TTL_SECONDS,
-        id,
     };
-    if let Err(err) = state.db.create(&tenant.activity(&Day::of(now), shard_of(actor), &event.id), &event).await {
+    let shard = shard_of(&actor.user_id) % FEED_SHARDS;
+    let items: Result<Vec<Item>, DbError> =
+        feeds.iter().map(|feed| Db::item(&Key::new(feed.partition(tenant, shard), event.id.clone()), &event)).collect();
+    if let Err(err) = async { state.db.batch_write(items?, Vec::new()).await }.await {
         tracing::warn!(error = %err, kind, "activity event not recorded");
     }
+}
+
+/// Up to `limit` events of `feed`, newest first, older than the event
+/// `before` when given; and whether there are more.
+pub async fn page(
+    state: &AppState,
+    tenant: &Tenant,
+    feed: &Feed,
+    limit: usize,
+    before: Option<&str>,
+) -> Result<(Vec<ActivityEvent>, bool), DbError> {
+    // One more from each shard tells whether another page follows.
+    let asked = i32::try_from(limit + 1).unwrap_or(i32::MAX);
+    let shards = (0..FEED_SHARDS).map(|shard| {
+        let partition = feed.partition(tenant, shard);
+        async move { state.db.newest_before::<ActivityEvent>(&partition, before, asked).await }
+    });
+    let mut events: Vec<ActivityEvent> =
+        futures_util::future::try_join_all(shards).await?.into_iter().flatten().collect();
+    events.sort_by(|a, b| b.id.cmp(&a.id));
+    let more = events.len() > limit;
+    events.truncate(limit);
+    Ok((events, more))
 }

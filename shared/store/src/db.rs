@@ -583,6 +583,33 @@ impl Db {
         }
     }
 
+    /// Up to `limit` items of `partition`, newest (highest sort key) first,
+    /// whose sort key is below `before` when given: a page of a time-sorted
+    /// partition that is read beside others and merged, so that one sort
+    /// key, not a partition's own last key, says where the next page starts.
+    pub async fn newest_before<T: DeserializeOwned>(
+        &self,
+        partition: &str,
+        before: Option<&str>,
+        limit: i32,
+    ) -> Result<Vec<T>, DbError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", string(partition))
+            .scan_index_forward(false)
+            .limit(limit);
+        let query = match before {
+            None => query.key_condition_expression("pk = :pk"),
+            Some(before) => query
+                .key_condition_expression("pk = :pk AND sk < :before")
+                .expression_attribute_values(":before", string(before)),
+        };
+        let output = query.send().await.map_err(sdk("Query"))?;
+        output.items.unwrap_or_default().into_iter().map(|item| Ok(from_item(item)?)).collect()
+    }
+
     /// The primary keys of up to `max` items of a [`Range`] (reading only
     /// the keys, page after page), and whether more were left unread. From
     /// an index, they name each item where it is stored.

@@ -35,17 +35,21 @@ pub async fn visible_to<T: Publishable>(
     if principal.role != Role::Student {
         return Ok(true);
     }
-    reaches_item(state, tenant, &principal.user_id, item).await
+    Ok(!reaching_item(state, tenant, &principal.user_id, item).await?.is_empty())
 }
 
-/// True when the item is published to a live class `student` is enrolled in.
-pub async fn reaches_item<T: Publishable>(
+/// The live classes `student` is enrolled in that the item is published
+/// to: none when it is a draft.
+pub async fn reaching_item<T: Publishable>(
     state: &AppState,
     tenant: &Tenant,
     student: &UserId,
     item: &T,
-) -> Result<bool> {
-    Ok(item.is_published() && reaches(state, tenant, student, item.class_ids()).await?)
+) -> Result<Vec<Class>> {
+    if !item.is_published() {
+        return Ok(Vec::new());
+    }
+    reaching(state, tenant, student, item.class_ids()).await
 }
 
 /// A page of items, newest first: every live one for staff, or one class's
@@ -92,7 +96,7 @@ pub async fn classes_to_add(
     principal: &Principal,
     current: &[ClassId],
     asked: Vec<ClassId>,
-) -> Result<Vec<ClassId>> {
+) -> Result<Vec<Class>> {
     if asked.is_empty() {
         return Err(Error::invalid("class_ids", "give at least one class"));
     }
@@ -101,12 +105,13 @@ pub async fn classes_to_add(
     }
     let added = new_classes(current, asked);
     if added.is_empty() {
-        return Ok(added);
+        return Ok(Vec::new());
     }
     if current.len() + added.len() > MAX_CLASSES {
         return Err(Error::invalid("class_ids", format!("an item is published to at most {MAX_CLASSES} classes")));
     }
     let found = state.db.batch_get(&added.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
+    let mut classes = Vec::with_capacity(added.len());
     for (id, item) in added.iter().zip(found) {
         let Some(class) = Db::decode_live::<Class>(item)? else {
             return Err(Error::invalid("class_ids", format!("no such class: {id}")));
@@ -114,8 +119,9 @@ pub async fn classes_to_add(
         if principal.role != Role::Admin && class.teacher_id != principal.user_id {
             return Err(Error::Forbidden(format!("only the teacher of class {id} or an admin publishes to it")));
         }
+        classes.push(class);
     }
-    Ok(added)
+    Ok(classes)
 }
 
 /// The classes of `asked` not in `current`, each once, in the order asked:
@@ -125,24 +131,30 @@ fn new_classes(current: &[ClassId], asked: Vec<ClassId>) -> Vec<ClassId> {
     asked.into_iter().filter(|class| seen.insert(class.clone())).collect()
 }
 
-/// True when `student` is enrolled in a live class of `class_ids`: each
+/// The live classes of `class_ids` that `student` is enrolled in: each
 /// class and the student's place in it, in one read. It is read eventually
 /// consistently: every report of a class's students reads the class's
 /// partition, and a student taken off a class may reach its items for the
 /// second it takes to replicate (docs/scale.md).
-pub async fn reaches(state: &AppState, tenant: &Tenant, student: &UserId, class_ids: &[ClassId]) -> Result<bool> {
+pub async fn reaching(
+    state: &AppState,
+    tenant: &Tenant,
+    student: &UserId,
+    class_ids: &[ClassId],
+) -> Result<Vec<Class>> {
     if class_ids.is_empty() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     let keys: Vec<_> =
         class_ids.iter().flat_map(|class| [tenant.class(class), tenant.roster_entry(class, student)]).collect();
     let found = state.db.batch_get_recent(&keys).await?;
+    let mut classes = Vec::new();
     for pair in found.chunks(2) {
-        if Db::decode_live::<Class>(pair[0].clone())?.is_some() && pair[1].is_some() {
-            return Ok(true);
+        if let (Some(class), Some(_)) = (Db::decode_live::<Class>(pair[0].clone())?, &pair[1]) {
+            classes.push(class);
         }
     }
-    Ok(false)
+    Ok(classes)
 }
 
 /// One page of the items published to `class`, newest first, read with the
@@ -195,8 +207,9 @@ pub async fn publish<T: Publishable>(
 ) -> Result<T> {
     let item: T = state.db.live(tenant, id).await?;
     principal.require_owner_or_admin(&item.audit().created_by, &format!("the {}'s author", T::NAME))?;
-    let published = publish_item(state, tenant, principal, item, asked, asked_version).await?;
-    crate::activity::record(state, tenant, &principal.user_id, &format!("{}.published", T::NAME), id).await;
+    let (published, added) = publish_item(state, tenant, principal, item, asked, asked_version).await?;
+    let classes: Vec<_> = added.iter().map(|class| (&class.id, &class.teacher_id)).collect();
+    crate::activity::record(state, tenant, principal, &format!("{}.published", T::NAME), id, &classes).await;
     Ok(published)
 }
 
@@ -207,17 +220,17 @@ async fn publish_item<T: Publishable>(
     item: T,
     asked: Vec<ClassId>,
     asked_version: Option<u64>,
-) -> Result<T> {
+) -> Result<(T, Vec<Class>)> {
     use crate::records::Changes;
     // A stale version is refused before the classes are looked at.
     expect_version(&item, asked_version)?;
     let added = classes_to_add(state, tenant, principal, item.class_ids(), asked).await?;
     if added.is_empty() {
-        return Ok(item);
+        return Ok((item, added));
     }
     let now = domain::clock::rfc3339(state.now());
     let mut class_ids = item.class_ids().to_vec();
-    class_ids.extend(added.iter().cloned());
+    class_ids.extend(added.iter().map(|class| class.id.clone()));
     let changes = Changes::new()
         .set(field::status(), "published")
         .set(field::class_ids(), &class_ids)
@@ -231,8 +244,9 @@ async fn publish_item<T: Publishable>(
         changes,
     )?)];
     for class in &added {
-        let placed = ClassEntry { class_id: class.clone(), item_id: item.id().to_string(), published_at: now.clone() };
-        writes.push(Write::Put(state.db.put_new(&T::class_entry(tenant, class, item.id()), &placed)?));
+        let placed =
+            ClassEntry { class_id: class.id.clone(), item_id: item.id().to_string(), published_at: now.clone() };
+        writes.push(Write::Put(state.db.put_new(&T::class_entry(tenant, &class.id, item.id()), &placed)?));
     }
     if let Some(summary) = item.summary(tenant, &class_ids)? {
         writes.push(Write::Put(state.db.put(&summary.key, &summary.item)?));
@@ -243,7 +257,7 @@ async fn publish_item<T: Publishable>(
     }
     state.db.transact(writes).await.map_err(|err| Db::lost_patch::<T>(err, 0, asked_version))?;
     tracing::info!(classes = added.len(), "published");
-    state.db.live(tenant, item.id()).await
+    Ok((state.db.live(tenant, item.id()).await?, added))
 }
 
 /// Writes a new item (a draft) and counts it in the tenant's content.
@@ -308,7 +322,7 @@ pub async fn delete<T: Publishable>(
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
         tracing::warn!(error = %err, kind = T::NAME, "class entries of a deleted item not deleted");
     }
-    crate::activity::record(state, tenant, by, &format!("{}.deleted", T::NAME), id).await;
+    crate::activity::record(state, tenant, principal, &format!("{}.deleted", T::NAME), id, &[]).await;
     Ok(deleted)
 }
 
