@@ -51,6 +51,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("dashboard/metrics.json", "DashboardFunction", 200),
     ("dashboard/statistics.json", "DashboardFunction", 200),
     ("dashboard/activity.json", "DashboardFunction", 200),
+    ("dashboard/overview.json", "DashboardFunction", 200),
     ("analytics/trend.json", "AnalyticsFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.

@@ -27,6 +27,7 @@ mod members;
 mod messages;
 mod no_store;
 mod organizations;
+mod overview;
 mod progress;
 mod realtime;
 mod round_trips;

@@ -31,6 +31,13 @@ const SERIES_BUDGET: usize = 5;
 /// A page of the activity feed: the authorizer's read and one Query per
 /// shard of the feed, all four at once.
 const FEED_BUDGET: usize = 1 + store::activity::FEED_SHARDS as usize;
+/// A role's overview: the authorizer's read, the person's classes beside
+/// their progress, then the class items. A parent's reads the links to
+/// their children first, then each child's classes and progress: one more
+/// call, and two per child (measured with one).
+const OVERVIEW_BUDGET: usize = 4;
+const PARENT_OVERVIEW: &str = "/api/v1/dashboard/overview (parent of one)";
+const PARENT_OVERVIEW_BUDGET: usize = 5;
 
 pub(crate) struct Measured {
     method: &'static str,
@@ -87,6 +94,8 @@ async fn every_route_stays_within_its_dynamodb_budget() {
                 kept if kept.ends_with(KEPT) => KEPT_BUDGET,
                 "/api/v1/dashboard/metrics" => METRICS_BUDGET,
                 "/api/v1/dashboard/activity" => FEED_BUDGET,
+                PARENT_OVERVIEW => PARENT_OVERVIEW_BUDGET,
+                path if path.starts_with("/api/v1/dashboard/overview") => OVERVIEW_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/") || path.starts_with("/api/v1/analytics/") => {
                     SERIES_BUDGET
                 }
@@ -542,6 +551,21 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     }
     let feed = app.get("/api/v1/dashboard/activity").bearer(token).send();
     measure(log, t, "GET", "/api/v1/dashboard/activity", feed).await;
+    // Each role's overview, with a class of the student's and a parent
+    // linked to them; a student's is the route's measure (the largest
+    // within its budget).
+    let (teacher, parent) = (app.member(&admin, "teacher").await, app.member(&admin, "parent").await);
+    app.class_with(&teacher, &[&student]).await;
+    app.link_parent(&admin, &parent, &student).await;
+    for (account, route) in [
+        (&admin, "/api/v1/dashboard/overview (admin)"),
+        (&teacher, "/api/v1/dashboard/overview (teacher)"),
+        (&student, "/api/v1/dashboard/overview"),
+        (&parent, PARENT_OVERVIEW),
+    ] {
+        let overview = app.get("/api/v1/dashboard/overview").bearer(&account.access_token).send();
+        measure(log, t, "GET", route, overview).await;
+    }
     let export = app.post("/api/v1/dashboard/export").bearer(token).json(json!({"format": "csv"})).send();
     measure(log, t, "POST", "/api/v1/dashboard/export", export).await;
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});

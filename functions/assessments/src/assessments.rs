@@ -349,7 +349,10 @@ pub async fn update(
         .set(field::LATE_PENALTY_PERCENT, &written.late_penalty_percent)
         .set(field::PASS_PERCENT, &written.pass_percent)
         .set(field::SHOW_ANSWERS, &written.show_answers);
-    let changed = state.db.patch(&tenant, &assessment, asked, &principal.user_id, state.now(), changes).await?;
+    // Its classes keep its title and due date.
+    let retitled = Assessment { title: written.title.clone(), due_at: written.due_at.clone(), ..assessment.clone() };
+    let by = &principal.user_id;
+    let changed = publication::patch(&state, &tenant, &assessment, Some(&retitled), asked, by, changes).await?;
     store::activity::record(&state, &tenant, &principal, "assessment.updated", &id, &[]).await;
     let version = changed.audit.version;
     Ok(ApiResponse::ok(AssessmentView::of(changed, true)).with_etag(version))

@@ -91,6 +91,8 @@ pub async fn create(
         description: req.description,
         teacher_id,
         student_count: 0,
+        lessons_published: 0,
+        assessments_published: 0,
         audit: Audit::new(&principal.user_id, now),
     };
     let entry = RosterEntry::of(&tenant, &class.id, &teacher, RosterRole::Teacher, &principal.user_id, &rfc3339(now));

@@ -19,6 +19,10 @@ pub struct ClassView {
     description: Option<ClassDescription>,
     teacher_id: UserId,
     student_count: u64,
+    /// Lessons published to the class now.
+    lessons_published: u64,
+    /// Assessments published to the class now.
+    assessments_published: u64,
     version: u64,
     created_at: String,
     updated_at: String,
@@ -34,6 +38,8 @@ impl From<Class> for ClassView {
             description: class.description,
             teacher_id: class.teacher_id,
             student_count: class.student_count,
+            lessons_published: class.lessons_published,
+            assessments_published: class.assessments_published,
             version: class.audit.version,
             created_at: class.audit.created_at,
             updated_at: class.audit.updated_at,

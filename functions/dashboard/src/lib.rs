@@ -8,6 +8,7 @@
 mod activity;
 mod export;
 mod metrics;
+mod overview;
 mod statistics;
 
 use utoipa::OpenApi;
@@ -19,6 +20,7 @@ pub fn routes() -> RouteTable {
         .routes(routes!(statistics::statistics))
         .routes(routes!(export::export))
         .routes(routes!(activity::activity))
+        .routes(routes!(overview::overview))
 }
 
 #[derive(utoipa::OpenApi)]

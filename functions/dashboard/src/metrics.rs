@@ -10,6 +10,7 @@ use axum::response::Response;
 use domain::day::Day;
 use domain::principal::Role;
 use domain::publication::ContentKind;
+use domain::tenancy::Tenant;
 use serde::Serialize;
 use store::AppState;
 use store::counters::{self, Counter, Counts, Total};
@@ -157,15 +158,17 @@ pub async fn metrics(
     let today = Day::of(state.now());
     let day = today.to_string();
     let asked = Asked { tenant: &tenant, route: "metrics", params: &[&day] };
-    cache::answer(&state, &headers, asked, async {
-        // The growth window, this month and this week: at most 31 days.
-        let first = today.plus(1 - GROWTH_DAYS).min(today.month_start()).min(today.week_start());
-        let days: Vec<Day> = first.through(today).collect();
-        let (counts, totals) = series::by_day(&state, &tenant, &days, &counters::totals_keys(&tenant)).await?;
-        let totals = Counts::<Total>::sum(totals.iter().map(Option::as_ref));
-        Ok(Metrics::of(today, &totals, &counts))
-    })
-    .await
+    cache::answer(&state, &headers, asked, compute(&state, &tenant, today)).await
+}
+
+/// The metrics as they stand: one read of the totals and the days they
+/// need (the growth window, this month and this week: at most 31).
+pub async fn compute(state: &AppState, tenant: &Tenant, today: Day) -> AppResult<Metrics> {
+    let first = today.plus(1 - GROWTH_DAYS).min(today.month_start()).min(today.week_start());
+    let days: Vec<Day> = first.through(today).collect();
+    let (counts, totals) = series::by_day(state, tenant, &days, &counters::totals_keys(tenant)).await?;
+    let totals = Counts::<Total>::sum(totals.iter().map(Option::as_ref));
+    Ok(Metrics::of(today, &totals, &counts))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use domain::json::whole;
 use domain::lesson::{Lesson, PublishedLesson};
 use domain::principal::Role;
 use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report, field};
-use domain::tenancy::Tenant;
+use domain::tenancy::{Key, Tenant};
 use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::activity;
@@ -149,7 +149,15 @@ pub async fn report(
             0 => state.db.put_new(&key, &next)?,
             version => state.db.put_versioned(&key, &next, version)?,
         };
-        let mut writes = vec![Write::Put(put), add_to_totals(&state, &tenant, &id, &principal.user_id, &delta)?];
+        let shard = counters::shard_of(&principal.user_id);
+        let mut writes = vec![Write::Put(put), add_to_totals(&state, tenant.lesson_stats(&id, shard), &delta)?];
+        // And to the totals of each teacher of a class the student reached it through.
+        let mut teachers: Vec<&UserId> = classes.iter().map(|class| &class.teacher_id).collect();
+        teachers.sort();
+        teachers.dedup();
+        for teacher in teachers {
+            writes.push(add_to_totals(&state, tenant.teacher_stats(teacher, shard), &delta)?);
+        }
         if delta.completed > 0 {
             writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::LessonsCompleted, 1)])?);
         }
@@ -175,21 +183,16 @@ pub async fn report(
     Err(AppError::Conflict("progress is being reported too often at once; retry".into()))
 }
 
-/// The lesson's totals moved by one student's change, in that student's shard.
-fn add_to_totals(
-    state: &AppState,
-    tenant: &Tenant,
-    lesson: &LessonId,
-    student: &UserId,
-    delta: &LessonStats,
-) -> Result<Write, DbError> {
+/// Progress totals (a lesson's, or a teacher's) moved by one student's change, in
+/// `shard`, that student's shard of them.
+fn add_to_totals(state: &AppState, shard: Key, delta: &LessonStats) -> Result<Write, DbError> {
     let changes = Changes::new()
         .add(field::LEARNERS, delta.learners)
         .add(field::STARTED, delta.started)
         .add(field::COMPLETED, delta.completed)
         .add(field::TIME_SPENT_TOTAL, delta.time_spent_total)
         .add(field::PERCENT_TOTAL, delta.percent_total);
-    Ok(Write::Update(state.db.update_with(&tenant.lesson_stats(lesson, counters::shard_of(student)), changes)?))
+    Ok(Write::Update(state.db.update_with(&shard, changes)?))
 }
 
 /// One student's progress through one lesson: a student's own, a linked

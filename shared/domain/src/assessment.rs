@@ -189,6 +189,7 @@ impl crate::publication::Publishable for Assessment {
     const KIND: crate::publication::ContentKind = crate::publication::ContentKind::Assessment;
     const PREFIX: &'static str = crate::tenancy::Tenant::ASSESSMENT_PREFIX;
     const LIST: &'static str = "assessments";
+    const COUNTED_AS: &'static str = "assessments_published";
 
     fn class_entry(tenant: &crate::tenancy::Tenant, class: &ClassId, id: &Self::Id) -> crate::tenancy::Key {
         tenant.class_assessment(class, id)
@@ -204,6 +205,11 @@ impl crate::publication::Publishable for Assessment {
 
     fn class_ids(&self) -> &[ClassId] {
         &self.class_ids
+    }
+
+    fn due(&self) -> Option<crate::publication::Due> {
+        let due_at = self.due_at.clone()?;
+        Some(crate::publication::Due { title: self.title.clone(), due_at })
     }
 }
 

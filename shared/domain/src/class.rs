@@ -27,6 +27,14 @@ pub struct Class {
     /// Enrolled students, kept exact by the writes that enroll and remove.
     #[serde(default)]
     pub student_count: u64,
+    /// Lessons and assessments published to it now, kept exact by the
+    /// writes that publish and delete them (`Publishable::COUNTED_AS`).
+    /// The class item also keeps each published assessment's due date
+    /// (`publication::Due`), read by overviews from the raw item.
+    #[serde(default)]
+    pub lessons_published: u64,
+    #[serde(default)]
+    pub assessments_published: u64,
     #[serde(flatten)]
     pub audit: Audit,
 }

@@ -66,6 +66,7 @@ impl crate::publication::Publishable for Lesson {
     const KIND: crate::publication::ContentKind = crate::publication::ContentKind::Lesson;
     const PREFIX: &'static str = crate::tenancy::Tenant::LESSON_PREFIX;
     const LIST: &'static str = "lessons";
+    const COUNTED_AS: &'static str = "lessons_published";
 
     fn class_entry(tenant: &crate::tenancy::Tenant, class: &ClassId, id: &Self::Id) -> crate::tenancy::Key {
         tenant.class_lesson(class, id)

@@ -85,11 +85,37 @@ pub trait Publishable: Record {
     }
     fn is_published(&self) -> bool;
     fn class_ids(&self) -> &[ClassId];
+    /// The attribute of a class item that counts the items of the kind
+    /// published to it.
+    const COUNTED_AS: &'static str;
+    /// What a class it is published to keeps of it besides the count: its
+    /// due date, for an item that has one.
+    fn due(&self) -> Option<Due> {
+        None
+    }
     /// The small item a kind keeps beside a published item, once it is
     /// published to `class_ids`, for readers that must not read the item
     /// whole on every request; none by default.
     fn summary(&self, _tenant: &Tenant, _class_ids: &[ClassId]) -> Result<Option<Summary>> {
         Ok(None)
+    }
+}
+
+/// A published item's due date as the classes it is published to keep it
+/// (attribute `due_<id>` of the class item), so that an overview of a
+/// person's classes is one read of the class items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Due {
+    pub title: String,
+    pub due_at: String,
+}
+
+impl Due {
+    pub const ATTRIBUTE_PREFIX: &'static str = "due_";
+
+    /// The class item's attribute that holds the due date of item `id`.
+    pub fn attribute(id: &impl std::fmt::Display) -> String {
+        format!("{}{id}", Self::ATTRIBUTE_PREFIX)
     }
 }
 

@@ -294,6 +294,12 @@ impl Tenant {
         Key::new(self.partition(format_args!("LESSONSTATS#{lesson}#{shard}")), "STATS".into())
     }
 
+    /// One shard of the same totals over every lesson students reported in
+    /// the classes a teacher taught, for the teacher's overview.
+    pub fn teacher_stats(&self, teacher: &UserId, shard: u32) -> Key {
+        Key::new(self.partition(format_args!("TAUGHT#{teacher}#{shard}")), "STATS".into())
+    }
+
     pub fn assessment(&self, assessment: &AssessmentId) -> Key {
         self.record(Self::ASSESSMENT_PREFIX, assessment, true)
     }

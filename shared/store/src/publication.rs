@@ -14,13 +14,13 @@ use serde::de::DeserializeOwned;
 
 use crate::counters::{self, Total};
 use crate::cursor;
-use crate::db::{Db, Range, Write};
+use crate::db::{Db, Range, Write, number};
 use crate::state::AppState;
 use domain::class::Class;
 use domain::error::{Error, Result};
 use domain::ids::{ClassId, UserId};
 use domain::principal::{Principal, Role};
-use domain::publication::{ClassEntry, MAX_CLASSES, Publishable, field};
+use domain::publication::{ClassEntry, Due, MAX_CLASSES, Publishable, field};
 use domain::record::expect_version;
 use domain::tenancy::{Key, Tenant};
 
@@ -122,6 +122,82 @@ pub async fn classes_to_add(
         classes.push(class);
     }
     Ok(classes)
+}
+
+/// What an item's classes keep of it (`Publishable::COUNTED_AS`, and its
+/// due date: `domain::publication::Due`), moved in the transaction that
+/// publishes, edits or deletes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InClasses {
+    /// Newly published to these classes: counted, its due date kept.
+    Added,
+    /// Edited while published: its due date kept as it now is.
+    Edited,
+    /// Deleted: no longer counted, its due date gone.
+    Removed,
+}
+
+fn class_notes<T: Publishable>(
+    state: &AppState,
+    tenant: &Tenant,
+    item: &T,
+    classes: &[ClassId],
+    change: InClasses,
+) -> Result<Vec<Write>> {
+    let due_attribute = Due::attribute(item.id());
+    let due = match (change, item.due()) {
+        (InClasses::Removed, _) => None,
+        (_, due) => due,
+    };
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    match change {
+        InClasses::Added => {
+            clauses.push("ADD #count :by".to_owned());
+            values.push((":by", number(1)));
+        }
+        InClasses::Removed => {
+            clauses.push("ADD #count :by".to_owned());
+            values.push((":by", number(-1)));
+        }
+        InClasses::Edited => {}
+    }
+    match &due {
+        Some(due) => {
+            clauses.push("SET #due = :due".to_owned());
+            values.push((":due", crate::db::to_attribute(due)?));
+        }
+        None if change == InClasses::Added => {}
+        None => clauses.push("REMOVE #due".to_owned()),
+    }
+    if clauses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let expression = clauses.join(" ");
+    let mut names = vec![("#due", due_attribute.as_str())];
+    if change != InClasses::Edited {
+        names.push(("#count", T::COUNTED_AS));
+    }
+    // Only the attributes the expression names.
+    names.retain(|(name, _)| expression.contains(name));
+    classes
+        .iter()
+        .map(|class| {
+            Ok(Write::Update(state.db.update(&tenant.class(class), &expression, None, &names, values.clone())?))
+        })
+        .collect()
+}
+
+/// The due dates a class item keeps (`Due`), by the id of their item.
+pub fn dues_of(class: &crate::db::Item) -> Vec<(String, Due)> {
+    class
+        .iter()
+        .filter_map(|(name, value)| {
+            let id = name.strip_prefix(Due::ATTRIBUTE_PREFIX)?;
+            let due = serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(value.clone()).ok()?;
+            Some((id.to_owned(), due))
+        })
+        .collect()
 }
 
 /// The classes of `asked` not in `current`, each once, in the order asked:
@@ -251,6 +327,8 @@ async fn publish_item<T: Publishable>(
     if let Some(summary) = item.summary(tenant, &class_ids)? {
         writes.push(Write::Put(state.db.put(&summary.key, &summary.item)?));
     }
+    let added_ids: Vec<ClassId> = added.iter().map(|class| class.id.clone()).collect();
+    writes.extend(class_notes(state, tenant, &item, &added_ids, InClasses::Added)?);
     if !item.is_published() {
         let moved = [(Total::Content(T::KIND, false), -1), (Total::Content(T::KIND, true), 1)];
         writes.push(counters::total(state, tenant, &principal.user_id, &moved)?);
@@ -287,13 +365,17 @@ pub async fn patch<T: Publishable>(
             if let Some(summary) = after.summary(tenant, after.class_ids())? {
                 beside.push(Write::Put(state.db.put(&summary.key, &summary.item)?));
             }
+            if after.due() != current.due() {
+                beside.extend(class_notes(state, tenant, after, after.class_ids(), InClasses::Edited)?);
+            }
         }
         Some(_) => {}
         None => {
-            if current.is_published()
-                && let Some(summary) = current.summary(tenant, current.class_ids())?
-            {
-                beside.push(Write::Delete(state.db.delete(&summary.key)?));
+            if current.is_published() {
+                if let Some(summary) = current.summary(tenant, current.class_ids())? {
+                    beside.push(Write::Delete(state.db.delete(&summary.key)?));
+                }
+                beside.extend(class_notes(state, tenant, current, current.class_ids(), InClasses::Removed)?);
             }
             beside.push(counters::total(state, tenant, by, &[(Total::Content(T::KIND, current.is_published()), -1)])?);
         }
