@@ -53,6 +53,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("dashboard/activity.json", "DashboardFunction", 200),
     ("dashboard/overview.json", "DashboardFunction", 200),
     ("analytics/trend.json", "AnalyticsFunction", 200),
+    ("analytics/cohorts.json", "AnalyticsFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
 const OTHER_TRIGGERS: &[&str] = &[
@@ -128,6 +129,7 @@ async fn seed(app: &TestApp) {
         sessions: [(session_id.clone(), now.unix_timestamp() + 3600)].into(),
         api_keys: Default::default(),
         last_active_day: None,
+        student_since: None,
         gsi1pk: domain::user::directory::of(&tenant, Role::Admin),
         gsi1sk: tenant.user(&user_id).sk,
         audit: Audit::new(&user_id, now),

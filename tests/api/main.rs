@@ -10,6 +10,7 @@ mod authorizer;
 mod bad_input;
 mod calls;
 mod classes;
+mod cohorts;
 mod content;
 mod dashboard;
 mod dashboard_events;

@@ -534,17 +534,18 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     }
     measure(log, t, "DELETE", "/api/v1/messages/{id}", app.delete(&message_path).bearer(reader).send()).await;
     measure(log, t, "DELETE", "/api/v1/classes/{id}", app.delete(&class_path).bearer(token).send()).await;
-    // The first read of the day settles the tenant's finished days (40 of
+    // The first read of the day settles the tenant's finished days (84 of
     // them, more than any later read needs); then each route is computed
     // (parameters not asked for before) and answered from its copy.
     let today = domain::day::Day::of(app.state.now());
-    let settling = format!("/api/v1/dashboard/statistics?from={}&to={today}", today.plus(-39));
+    let settling = format!("/api/v1/dashboard/statistics?from={}&to={today}", today.plus(-83));
     let first = format!("/api/v1/dashboard/statistics{FIRST_OF_THE_DAY}");
     measure(log, t, "GET", &first, app.get(&settling).bearer(token).send()).await;
     for (route, path) in [
         ("/api/v1/dashboard/statistics", "/api/v1/dashboard/statistics".to_owned()),
         ("/api/v1/dashboard/metrics", "/api/v1/dashboard/metrics".to_owned()),
         ("/api/v1/analytics/trends/{metric}", "/api/v1/analytics/trends/lessons_completed".to_owned()),
+        ("/api/v1/analytics/cohorts", "/api/v1/analytics/cohorts?weeks=12".to_owned()),
     ] {
         measure(log, t, "GET", route, app.get(&path).bearer(token).send()).await;
         measure(log, t, "GET", &format!("{route}{KEPT}"), app.get(&path).bearer(token).send()).await;

@@ -143,6 +143,7 @@ fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role
         api_keys: BTreeMap::new(),
         // Signing up is their first activity.
         last_active_day: Some(Day::of(state.now())),
+        student_since: (role == Role::Student).then(|| Day::of(state.now())),
         gsi1pk: directory::of(tenant, role),
     }
 }
@@ -165,8 +166,13 @@ fn user_writes(state: &AppState, tenant: &Tenant, user: &User) -> Result<(Vec<Wr
         }
         None => None,
     };
-    let joined = [Counter::MembersJoined, Counter::ActiveUsers, Counter::WeeklyActive, Counter::MonthlyActive];
-    writes.push(counters::count(state, tenant, &user.id, &joined.map(|counter| (counter, 1)))?);
+    let mut joined = vec![Counter::MembersJoined, Counter::ActiveUsers, Counter::WeeklyActive, Counter::MonthlyActive];
+    if user.student_since.is_some() {
+        // A new student's cohort, active in its first week.
+        joined.extend([Counter::StudentsJoined, Counter::CohortWeek(0)]);
+    }
+    let joined: Vec<(Counter, i64)> = joined.into_iter().map(|counter| (counter, 1)).collect();
+    writes.push(counters::count(state, tenant, &user.id, &joined)?);
     writes.push(counters::total(state, tenant, &user.id, &[(Total::Members(user.role), 1)])?);
     Ok((writes, email_index, username_index))
 }

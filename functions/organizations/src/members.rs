@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::day::Day;
 use domain::error::Error;
 use domain::ids::UserId;
 use domain::principal::{Principal, Role};
@@ -180,16 +181,31 @@ pub async fn change_role(
     // Their API keys follow them down in the same transaction.
     let (keys, key_writes) =
         api_keys::follow_maker(&state.db, &tenant, &member, Some(change.role), &principal.user_id, now).await?;
-    let changes = Changes::new()
+    let mut changes = Changes::new()
         .set(field::ROLE, &change.role)
         .set(field::DIRECTORY, &directory::of(&tenant, change.role))
         .set(field::API_KEYS, &keys);
+    // A first time as a student starts their cohort today; active this
+    // week already, they are active in its first week.
+    let today = Day::of(now);
+    let new_student = change.role == Role::Student && member.student_since.is_none();
+    if new_student {
+        changes = changes.set(field::STUDENT_SINCE, &today);
+    }
     let mut writes =
         vec![Write::Update(state.db.patch_update(&tenant, &member, None, &principal.user_id, now, changes)?)];
     writes.extend(admin_count_change(&state, &tenant, from, Some(change.role))?);
     writes.extend(key_writes);
     let moved = [(Total::Members(from), -1), (Total::Members(change.role), 1)];
     writes.push(counters::total(&state, &tenant, &member.id, &moved)?);
+    if new_student {
+        let mut joined = vec![(Counter::StudentsJoined, 1)];
+        if member.last_active_day.is_some_and(|day| day.week_start() == today.week_start()) {
+            joined.push((Counter::CohortWeek(0), 1));
+        }
+        writes.push(counters::count(&state, &tenant, &member.id, &joined)?);
+        member.student_since = Some(today);
+    }
     state.db.transact(writes).await.map_err(last_admin)?;
     member.role = change.role;
     tracing::info!(member_id = %member.id, %from, to = %change.role, "member role changed");

@@ -37,6 +37,10 @@ pub struct User {
     /// The last UTC day they were counted active on (`store::activity::seen`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_active_day: Option<Day>,
+    /// The UTC day they became a student (signed up as one, or were made
+    /// one): their cohort, for `GET /analytics/cohorts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student_since: Option<Day>,
     /// `gsi1`: the member directory of the user's standing (see [`directory`]).
     pub gsi1pk: String,
     pub gsi1sk: String,
@@ -60,6 +64,7 @@ pub mod field {
     /// The member directory the user is filed in (see [`super::directory`]).
     pub const DIRECTORY: Field<User, str> = Field::new("gsi1pk");
     pub const LAST_ACTIVE_DAY: Field<User, Day> = Field::new("last_active_day");
+    pub const STUDENT_SINCE: Field<User, Day> = Field::new("student_since");
 }
 
 impl User {

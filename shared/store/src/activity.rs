@@ -50,6 +50,9 @@ async fn count_active(state: &AppState, tenant: &Tenant, user: &User) -> Result<
     let mut moves = vec![(Counter::ActiveUsers, 1)];
     if last.is_none_or(|day| day.week_start() != today.week_start()) {
         moves.push((Counter::WeeklyActive, 1));
+        if let Some(since) = user.student_since.filter(|_| user.role == Role::Student) {
+            moves.extend(Counter::cohort_week(since, today).map(|cohort| (cohort, 1)));
+        }
     }
     if last.is_none_or(|day| day.month_start() != today.month_start()) {
         moves.push((Counter::MonthlyActive, 1));

@@ -64,6 +64,26 @@ pub enum Counter {
     ContentGenerated,
     MembersJoined,
     MembersLeft,
+    /// Members who became students that day: a week's are its cohort.
+    StudentsJoined,
+    /// Students whose first activity of that ISO week was that day, by how
+    /// many weeks after their cohort's week it is (0 to
+    /// [`COHORT_WEEKS`]` - 1`): a cohort's active students in its k-th week
+    /// are the sum of `CohortWeek(k)` over that week's days.
+    CohortWeek(u8),
+}
+
+/// How many weeks a cohort is followed.
+pub const COHORT_WEEKS: u8 = 12;
+
+impl Counter {
+    /// The cohort counter of a student active in the week starting
+    /// `week`, who became a student on `since`; none after the weeks a
+    /// cohort is followed.
+    pub fn cohort_week(since: Day, week: Day) -> Option<Counter> {
+        let age = since.week_start().days_until(week.week_start()) / 7;
+        u8::try_from(age).ok().filter(|age| *age < COHORT_WEEKS).map(Counter::CohortWeek)
+    }
 }
 
 impl Tally for Counter {
@@ -78,6 +98,19 @@ impl Tally for Counter {
         Counter::ContentGenerated,
         Counter::MembersJoined,
         Counter::MembersLeft,
+        Counter::StudentsJoined,
+        Counter::CohortWeek(0),
+        Counter::CohortWeek(1),
+        Counter::CohortWeek(2),
+        Counter::CohortWeek(3),
+        Counter::CohortWeek(4),
+        Counter::CohortWeek(5),
+        Counter::CohortWeek(6),
+        Counter::CohortWeek(7),
+        Counter::CohortWeek(8),
+        Counter::CohortWeek(9),
+        Counter::CohortWeek(10),
+        Counter::CohortWeek(11),
     ];
 
     fn attribute(self) -> &'static str {
@@ -92,9 +125,27 @@ impl Tally for Counter {
             Counter::ContentGenerated => "content_generated",
             Counter::MembersJoined => "members_joined",
             Counter::MembersLeft => "members_left",
+            Counter::StudentsJoined => "students_joined",
+            // Made only by `Counter::cohort_week`, which stays below COHORT_WEEKS.
+            Counter::CohortWeek(week) => COHORT_ATTRIBUTES[usize::from(week.min(COHORT_WEEKS - 1))],
         }
     }
 }
+
+const COHORT_ATTRIBUTES: [&str; COHORT_WEEKS as usize] = [
+    "cohort_week_0",
+    "cohort_week_1",
+    "cohort_week_2",
+    "cohort_week_3",
+    "cohort_week_4",
+    "cohort_week_5",
+    "cohort_week_6",
+    "cohort_week_7",
+    "cohort_week_8",
+    "cohort_week_9",
+    "cohort_week_10",
+    "cohort_week_11",
+];
 
 /// What a tenant holds now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
