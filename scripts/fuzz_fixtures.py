@@ -142,6 +142,7 @@ export("CONTENT_TO_DELETE", generated(token, "quiz")[1])
 
 export("API_KEY_ID", call("POST", "/api-keys", token, {"name": "fuzz", "scopes": ["read"]})["id"])
 export("API_KEY_TO_DELETE", call("POST", "/api-keys", token, {"name": "fuzz revoked", "scopes": ["read"]})["id"])
+export("QUERY_ID", call("POST", "/analytics/custom-query", token, {"metrics": ["logins", "lessons_completed"]})["query_id"])
 export("INVITE_TO_WITHDRAW", call("POST", "/organizations/current/invites", token,
                                   {"email": email("withdrawn"), "role": "student"})["id"])
 

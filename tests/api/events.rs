@@ -54,6 +54,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("dashboard/overview.json", "DashboardFunction", 200),
     ("analytics/trend.json", "AnalyticsFunction", 200),
     ("analytics/cohorts.json", "AnalyticsFunction", 200),
+    ("analytics/custom-query.json", "AnalyticsFunction", 201),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
 const OTHER_TRIGGERS: &[&str] = &[

@@ -12,6 +12,7 @@ mod calls;
 mod classes;
 mod cohorts;
 mod content;
+mod custom_query;
 mod dashboard;
 mod dashboard_events;
 mod drift;

@@ -78,6 +78,7 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "update_class" => json!({"name": "Renamed class"}),
         "enroll_students" => json!({"student_ids": [tenant.student.user_id]}),
         "export_dashboard_statistics" => json!({"format": "csv"}),
+        "run_custom_query" => json!({"metrics": ["logins"]}),
         "pusher_auth" => {
             json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", tenant.admin.org_id)})
         }
@@ -86,9 +87,11 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
 }
 
 /// True when a path parameter names a record (not a fixed name, such as a
-/// trend's metric): another tenant's must be a 404.
+/// trend's metric or an export's format), or an export names a kept query:
+/// another tenant's must be a 404.
 fn names_ids(path: &str) -> bool {
-    path.split('/').any(|part| part.starts_with('{') && part != "{metric}")
+    path.starts_with("/api/v1/analytics/export/")
+        || path.split('/').any(|part| part.starts_with('{') && part != "{metric}" && part != "{format}")
 }
 
 /// The path with its ids filled in from `tenant`. A new path parameter needs
@@ -110,11 +113,15 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "id" if operation.path.starts_with("/api/v1/messages/") => tenant.message_id.clone(),
             "thread_id" => tenant.thread_id.clone(),
             "metric" => "lessons_completed".to_owned(),
+            "format" => "csv".to_owned(),
             "student_id" => tenant.student.user_id.clone(),
             "id" if operation.path.starts_with("/api/v1/content/") => tenant.generated.content_id.clone(),
             other => panic!("path parameter {other} of {} has no fixture in tests/api/matrix.rs", operation.path),
         };
         path.replace_range(start..=end, &value);
+    }
+    if operation.id == "export_custom_query" {
+        path.push_str(&format!("?query_id={}", tenant.query_id));
     }
     path
 }
@@ -139,6 +146,8 @@ struct Tenant {
     /// A message from the teacher to the student, and its thread.
     message_id: String,
     thread_id: String,
+    /// The admin's kept custom query.
+    query_id: String,
 }
 
 impl Tenant {
@@ -207,7 +216,16 @@ impl Tenant {
         message.expect(axum::http::StatusCode::CREATED, None);
         let message_id = message.data()["id"].as_str().unwrap().to_owned();
         let thread_id = message.data()["thread_id"].as_str().unwrap().to_owned();
+        let query = app
+            .post("/api/v1/analytics/custom-query")
+            .bearer(&admin.access_token)
+            .json(json!({"metrics": ["logins"]}))
+            .send()
+            .await;
+        query.expect(axum::http::StatusCode::CREATED, None);
+        let query_id = query.data()["query_id"].as_str().unwrap().to_owned();
         Self {
+            query_id,
             message_id,
             thread_id,
             assessment_id,

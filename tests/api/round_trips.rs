@@ -550,6 +550,17 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
         measure(log, t, "GET", route, app.get(&path).bearer(token).send()).await;
         measure(log, t, "GET", &format!("{route}{KEPT}"), app.get(&path).bearer(token).send()).await;
     }
+    let query = json!({"metrics": ["logins", "lessons_completed"], "granularity": "weekly"});
+    let ran = measure(
+        log,
+        t,
+        "POST",
+        "/api/v1/analytics/custom-query",
+        app.post("/api/v1/analytics/custom-query").bearer(token).json(query).send(),
+    )
+    .await;
+    let exported = format!("/api/v1/analytics/export/csv?query_id={}", ran.data()["query_id"].as_str().unwrap());
+    measure(log, t, "GET", "/api/v1/analytics/export/{format}", app.get(&exported).bearer(token).send()).await;
     let feed = app.get("/api/v1/dashboard/activity").bearer(token).send();
     measure(log, t, "GET", "/api/v1/dashboard/activity", feed).await;
     // Each role's overview, with a class of the student's and a parent

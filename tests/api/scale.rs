@@ -285,6 +285,7 @@ impl Scenario<'_> {
             // share. (The outbox's global shards are not a tenant's.)
             let shards = match shape.strip_prefix("ORG#<org>#") {
                 Some(feed) if feed.starts_with("FEED#") => f64::from(store::activity::FEED_SHARDS),
+                Some(class) if class.starts_with("CLASSDAY#") => f64::from(store::counters::CLASS_SHARDS),
                 Some(other) if other.ends_with("#<shard>") => f64::from(store::counters::SHARDS),
                 _ => 1.0,
             };

@@ -4,13 +4,18 @@
 //! of finished days (`store::series`) and kept five minutes (`web::cache`).
 
 mod cohorts;
+mod custom;
 mod trends;
 
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
 pub fn routes() -> RouteTable {
-    RouteTable::new(ApiDoc::openapi).routes(routes!(trends::trend)).routes(routes!(cohorts::cohorts))
+    RouteTable::new(ApiDoc::openapi)
+        .routes(routes!(trends::trend))
+        .routes(routes!(cohorts::cohorts))
+        .routes(routes!(custom::custom_query))
+        .routes(routes!(custom::export))
 }
 
 #[derive(utoipa::OpenApi)]

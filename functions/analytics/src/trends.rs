@@ -34,7 +34,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    const ALL: [Metric; 8] = [
+    pub(crate) const ALL: [Metric; 8] = [
         Metric::Logins,
         Metric::ActiveUsers,
         Metric::LessonsCompleted,
@@ -46,14 +46,14 @@ impl Metric {
     ];
 
     /// Its name in a path: its daily counter's.
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.counter(Granularity::Daily).attribute()
     }
 
     /// The daily counter whose sum over a bucket is the metric's value: for
     /// active members, those first active in the bucket, so a week's or a
     /// month's members are counted once each.
-    fn counter(self, granularity: Granularity) -> Counter {
+    pub(crate) fn counter(self, granularity: Granularity) -> Counter {
         match (self, granularity) {
             (Metric::ActiveUsers, Granularity::Daily) => Counter::ActiveUsers,
             (Metric::ActiveUsers, Granularity::Weekly) => Counter::WeeklyActive,
@@ -99,7 +99,7 @@ impl Granularity {
     }
 
     /// The first day of the bucket `day` is in.
-    fn start_of(self, day: Day) -> Day {
+    pub(crate) fn start_of(self, day: Day) -> Day {
         match self {
             Granularity::Daily => day,
             Granularity::Weekly => day.week_start(),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::AppState;
 use store::activity;
-use store::counters::{self, Counter};
+use store::counters::{self, ClassCounter, Counter};
 use store::cursor;
 use store::db::{Db, DbError, Range, Write, as_stored};
 use store::publication;
@@ -164,6 +164,10 @@ pub async fn submit(
     }
     writes.push(add_to_totals(&state, &tenant, &submission, bucket)?);
     writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::AssessmentsSubmitted, 1)])?);
+    for class in &classes {
+        let submitted = [(ClassCounter::AssessmentsSubmitted, 1)];
+        writes.push(counters::count_in_class(&state, &tenant, &class.id, &principal.user_id, &submitted)?);
+    }
     match state.db.transact(writes).await {
         Ok(()) => {}
         // The same attempt, submitted at the same moment, won: its grade stands.

@@ -18,7 +18,7 @@ use domain::tenancy::{Key, Tenant};
 use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::activity;
-use store::counters::{self, Counter};
+use store::counters::{self, ClassCounter, Counter};
 use store::cursor;
 use store::db::{Db, DbError, Range, Write};
 use store::guardian::read_with_link;
@@ -160,6 +160,10 @@ pub async fn report(
         }
         if delta.completed > 0 {
             writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::LessonsCompleted, 1)])?);
+            for class in &classes {
+                let completed = [(ClassCounter::LessonsCompleted, 1)];
+                writes.push(counters::count_in_class(&state, &tenant, &class.id, &principal.user_id, &completed)?);
+            }
         }
         match state.db.transact(writes).await {
             Ok(()) => {

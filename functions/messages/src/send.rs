@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::AppState;
 use store::activity;
-use store::counters::{self, Counter};
+use store::counters::{self, ClassCounter, Counter};
 use store::db::{Db, DbError, Range, Write};
 use store::records::Changes;
 use utoipa::ToSchema;
@@ -251,6 +251,10 @@ pub async fn send(
     writes.push(Write::Put(state.db.put_new(&tenant.thread_message(&thread.id, &message.id), &message)?));
     writes.push(Write::Put(state.db.put_new(&tenant.sent_entry(&principal.user_id, &message.id), &own)?));
     writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::MessagesSent, 1)])?);
+    if let Some(class) = &thread.class_id {
+        let sent = [(ClassCounter::MessagesSent, 1)];
+        writes.push(counters::count_in_class(&state, &tenant, class, &principal.user_id, &sent)?);
+    }
     let received = copy(false);
     for recipient in &recipients {
         if writes.len() + 2 > 100 {

@@ -111,3 +111,7 @@ ulid_id!(
     /// A conversation: the first message and its replies.
     ThreadId
 );
+ulid_id!(
+    /// An analytics query's result, kept a day for its exports.
+    QueryId
+);

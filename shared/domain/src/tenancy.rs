@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::day::Day;
 use crate::ids::{
-    ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, MessageId, OrgId, SessionId, ThreadId,
-    UserId,
+    ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, MessageId, OrgId, QueryId, SessionId,
+    ThreadId, UserId,
 };
 use crate::principal::Principal;
 
@@ -396,6 +396,16 @@ impl Tenant {
         Key::new(self.partition(format_args!("DAILY#{day}#{shard}")), "COUNT".into())
     }
 
+    /// One class's counters of one UTC day, in one of the class's shards
+    /// (by who acted): a range of a class's days is one Query per shard.
+    pub fn class_day(&self, class: &ClassId, shard: u32, day: &Day) -> Key {
+        Key::new(self.class_days(class, shard), format!("{}{day}", Self::SERIES_DAY_PREFIX))
+    }
+
+    pub fn class_days(&self, class: &ClassId, shard: u32) -> String {
+        self.partition(format_args!("CLASSDAY#{class}#{shard}"))
+    }
+
     /// One shard of the tenant's running totals (members by role, content
     /// by kind and status), a partition of its own.
     pub fn totals(&self, shard: u32) -> Key {
@@ -418,6 +428,11 @@ impl Tenant {
     }
 
     pub const SERIES_DAY_PREFIX: &'static str = "DAY#";
+
+    /// A custom analytics query's result, kept a day (TTL) for its exports.
+    pub fn analytics_query(&self, query: &QueryId) -> Key {
+        Key::new(self.partition(format_args!("QUERY#{query}")), "QUERY".into())
+    }
 
     /// A computed answer kept for a while (`store::cache`), named by a
     /// digest of what was asked and, where the answer depends on it, by whom:

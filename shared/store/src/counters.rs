@@ -11,10 +11,11 @@
 //! - running totals ([`Total`]), what there is now (members by role,
 //!   content by kind and status), at `ORG#<org>#TOTALS#<shard>`.
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-use domain::day::Day;
-use domain::ids::UserId;
+use domain::day::{Day, DayRange};
+use domain::ids::{ClassId, UserId};
 use domain::principal::Role;
 use domain::publication::ContentKind;
 use domain::tenancy::{Key, Tenant};
@@ -147,6 +148,34 @@ const COHORT_ATTRIBUTES: [&str; COHORT_WEEKS as usize] = [
     "cohort_week_11",
 ];
 
+/// What happened in one class on one UTC day: the daily counters that
+/// have a class, for analytics filtered by class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassCounter {
+    LessonsCompleted,
+    AssessmentsSubmitted,
+    /// Messages to the class's threads.
+    MessagesSent,
+}
+
+impl Tally for ClassCounter {
+    const ALL: &'static [Self] =
+        &[ClassCounter::LessonsCompleted, ClassCounter::AssessmentsSubmitted, ClassCounter::MessagesSent];
+
+    fn attribute(self) -> &'static str {
+        match self {
+            ClassCounter::LessonsCompleted => "lessons_completed",
+            ClassCounter::AssessmentsSubmitted => "assessments_submitted",
+            ClassCounter::MessagesSent => "messages_sent",
+        }
+    }
+}
+
+/// A class's shards: eight keep a class of a whole district's lesson minute
+/// at about 420 write units a second on each (docs/scale.md), and a range
+/// of its days at eight Queries.
+pub const CLASS_SHARDS: u32 = 8;
+
 /// What a tenant holds now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Total {
@@ -252,6 +281,44 @@ pub fn count(state: &AppState, tenant: &Tenant, user: &UserId, moves: &[(Counter
     let now = state.now();
     let key = tenant.daily_counter(&Day::of(now), shard_of(user));
     add(state, &key, moves, Some(now.unix_timestamp() + DAILY_TTL_SECONDS))
+}
+
+/// A write adding to today's counters of `class`, for the transaction of
+/// the write it counts, in the shard of `user` (the one who acts).
+pub fn count_in_class(
+    state: &AppState,
+    tenant: &Tenant,
+    class: &ClassId,
+    user: &UserId,
+    moves: &[(ClassCounter, i64)],
+) -> Result<Write, DbError> {
+    let now = state.now();
+    let key = tenant.class_day(class, shard_of(user) % CLASS_SHARDS, &Day::of(now));
+    add(state, &key, moves, Some(now.unix_timestamp() + DAILY_TTL_SECONDS))
+}
+
+/// A class's counters for each day of `range` that has any (a missing day
+/// had none): one Query per shard, all at once.
+pub async fn class_days(
+    state: &AppState,
+    tenant: &Tenant,
+    class: &ClassId,
+    range: DayRange,
+) -> Result<BTreeMap<Day, Counts<ClassCounter>>, DbError> {
+    let (low, high) = (tenant.class_day(class, 0, &range.from()).sk, tenant.class_day(class, 0, &range.to()).sk);
+    let shards = (0..CLASS_SHARDS).map(|shard| {
+        let partition = tenant.class_days(class, shard);
+        let (low, high) = (low.clone(), high.clone());
+        async move { state.db.query_between(&partition, &low, &high).await }
+    });
+    let mut days: BTreeMap<Day, Counts<ClassCounter>> = BTreeMap::new();
+    for item in futures_util::future::try_join_all(shards).await?.into_iter().flatten() {
+        let day = item.get("sk").and_then(|sk| sk.as_s().ok()?.strip_prefix(Tenant::SERIES_DAY_PREFIX)?.parse().ok());
+        if let Some(day) = day {
+            days.entry(day).or_default().add(&Counts::of_item(Some(&item)));
+        }
+    }
+    Ok(days)
 }
 
 /// A write moving the tenant's totals, for the transaction of the write
