@@ -561,3 +561,65 @@ fn reads_take_units_by_the_size_that_came_back_and_its_consistency() {
         ]
     );
 }
+
+/// What each kind of write spends keeping the dashboard exact: its write
+/// units in all, those of the counters and totals it moves in its own
+/// transaction (daily counters, tenant totals, a lesson's, an
+/// assessment's, a teacher's and a class's), and those of the activity
+/// events written after it.
+#[tokio::test]
+#[ignore = "a benchmark: make bench runs it, docs/performance.md shows its table"]
+async fn the_write_units_that_keep_the_dashboard_exact() {
+    let log = CallLog::default();
+    let app =
+        TestApp::spawn_intercepted(log.clone(), |config| config.pusher = Some(pusher("http://127.0.0.1:9"))).await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let student = app.member(&admin, "student").await;
+    let class = app.class_with(&teacher, &[&student]).await;
+    let lesson_body = json!({"title": "Photosynthesis", "summary": "How plants make food.", "objectives": ["Explain it"],
+                             "sections": [{"heading": "Light", "body": "Leaves catch light. ".repeat(75)}]});
+    let token = |account: &Account| account.access_token.clone();
+    let mut rows = Vec::new();
+    let mut measure = |what: &str, exchanges: Vec<Exchange>| {
+        let (mut all, mut counted, mut feed) = (0.0, 0.0, 0.0);
+        for touch in exchanges.iter().flat_map(touches).filter(|touch| touch.write) {
+            all += touch.units;
+            let rest = touch.pk.split('#').skip(2).collect::<Vec<_>>().join("#");
+            if ["DAILY#", "TOTALS#", "LESSONSTATS#", "ASSESSMENTSTATS#", "TAUGHT#", "CLASSDAY#"]
+                .iter()
+                .any(|p| rest.starts_with(p))
+            {
+                counted += touch.units;
+            } else if rest.starts_with("FEED#") {
+                feed += touch.units;
+            }
+        }
+        rows.push(format!("| {what} | {all} | {counted} | {feed} |"));
+    };
+    log.take_exchanges();
+    app.member(&admin, "student").await;
+    measure("a member signs up (with its invite)", log.take_exchanges());
+    let created = app.post("/api/v1/lessons").bearer(&token(&teacher)).json(lesson_body).send().await;
+    let lesson = created.data()["id"].as_str().unwrap().to_owned();
+    measure("a lesson is created (a draft)", log.take_exchanges());
+    crate::lessons::publish(&app, &teacher, &lesson, json!([class])).await.expect(StatusCode::OK, None);
+    measure("it is published to a class", log.take_exchanges());
+    let report = |status: &str, percent: u64| {
+        crate::progress::report(&app, &student, &lesson, crate::progress::at(status, percent, 60))
+    };
+    report("in_progress", 10).await.expect(StatusCode::OK, None);
+    measure("a student starts it (first report)", log.take_exchanges());
+    report("in_progress", 50).await.expect(StatusCode::OK, None);
+    measure("a later report", log.take_exchanges());
+    report("completed", 100).await.expect(StatusCode::OK, None);
+    measure("the report that completes it", log.take_exchanges());
+    let quiz = assessments::published(&app, &teacher, &[&student], json!({"questions": typical_questions()})).await;
+    log.take_exchanges();
+    assessments::submit(&app, &student, &quiz, 1, json!(vec![0; QUESTIONS])).await.expect(StatusCode::CREATED, None);
+    measure("an assessment is submitted", log.take_exchanges());
+    app.delete(&format!("/api/v1/lessons/{lesson}")).bearer(&token(&teacher)).send().await.expect(StatusCode::OK, None);
+    measure("the lesson is deleted", log.take_exchanges());
+    println!("\n| write | write units | of them, counters and totals | activity events after it |\n|---|---|---|---|");
+    rows.iter().for_each(|row| println!("{row}"));
+}
