@@ -80,6 +80,21 @@ impl Clock for ManualClock {
 
 /// RFC 3339 in UTC with second precision, the one timestamp format of the API.
 pub fn rfc3339(at: OffsetDateTime) -> String {
+    // In UTC, so that two timestamps compare as strings (a due date given
+    // with an offset against now).
+    let at = at.to_offset(time::UtcOffset::UTC);
     let at = at.replace_nanosecond(0).unwrap_or(at);
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::format_description::well_known::Rfc3339;
+
+    #[test]
+    fn timestamps_are_written_in_utc_to_the_second() {
+        let at = OffsetDateTime::parse("2026-12-05T09:30:15.75+02:00", &Rfc3339).unwrap();
+        assert_eq!(rfc3339(at), "2026-12-05T07:30:15Z");
+    }
 }
