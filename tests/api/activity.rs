@@ -119,6 +119,12 @@ async fn students_parents_and_keys_without_analytics_read_are_refused_and_tenant
     let theirs = page(&app, &elsewhere, "").await;
     theirs.expect(StatusCode::OK, None);
     assert_eq!(theirs.data(), &json!([]));
+
+    // Kept 90 days, whether or not DynamoDB has deleted them yet.
+    app.clock.advance(90 * 24 * 3600 + 1);
+    let later = app.get(FEED).api_key(&admin_key.key).send().await;
+    later.expect(StatusCode::OK, None);
+    assert_eq!(later.data(), &json!([]));
 }
 
 #[tokio::test]

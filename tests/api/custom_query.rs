@@ -94,6 +94,15 @@ async fn a_teacher_filters_on_their_own_classes_only() {
     let refused =
         run(&app, &teacher, json!({"metrics": ["lessons_completed"], "filters": {"class_ids": [others[0]]}})).await;
     refused.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    let twice =
+        run(&app, &teacher, json!({"metrics": ["lessons_completed"], "filters": {"class_ids": [mine[0], mine[0]]}}))
+            .await;
+    twice.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    let elsewhere = app.register_org().await;
+    let foreign = app.class_with(&elsewhere, &[]).await;
+    let theirs =
+        run(&app, &admin, json!({"metrics": ["lessons_completed"], "filters": {"class_ids": [foreign]}})).await;
+    theirs.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     let not_by_class = run(&app, &teacher, json!({"metrics": ["logins"], "filters": {"class_ids": mine}})).await;
     not_by_class.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
     let unknown = run(

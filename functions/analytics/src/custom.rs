@@ -179,6 +179,10 @@ impl CustomQuery {
         if class_ids.len() > MAX_CLASSES {
             return Err(AppError::invalid("filters.class_ids", format!("give at most {MAX_CLASSES} classes")));
         }
+        // Each class once: a class named twice would be counted twice.
+        if let Some(twice) = class_ids.iter().enumerate().find(|(i, id)| class_ids[..*i].contains(id)) {
+            return Err(AppError::invalid("filters.class_ids", format!("{} is named twice", twice.1)));
+        }
         if !class_ids.is_empty()
             && let Some(metric) = metrics.iter().find(|metric| class_counter(**metric).is_none())
         {

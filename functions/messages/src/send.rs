@@ -117,15 +117,22 @@ async fn roster(state: &AppState, tenant: &Tenant, class: &ClassId) -> AppResult
     Ok(found.items)
 }
 
-/// Adds a class's current members to an audience.
-fn add_roster(audience: &mut Audience, entries: &[RosterEntry]) {
+/// Adds a class's current members to an audience; returns its teacher.
+fn add_roster(audience: &mut Audience, entries: &[RosterEntry]) -> Option<UserId> {
     for entry in entries {
         audience.add(&entry.user_id, entry.role == RosterRole::Teacher);
     }
+    entries.iter().find(|entry| entry.role == RosterRole::Teacher).map(|entry| entry.user_id.clone())
 }
 
-/// A class thread's audience: the sender, and everyone on the roster.
-async fn class_members(state: &AppState, tenant: &Tenant, principal: &Principal, id: &ClassId) -> AppResult<Audience> {
+/// A class thread's audience: the sender, and everyone on the roster; and
+/// the class's teacher.
+async fn class_members(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: &ClassId,
+) -> AppResult<(Audience, Option<UserId>)> {
     principal.require_role(&[Role::Admin, Role::Teacher])?;
     let class =
         state.db.find_live::<Class>(tenant, id).await?.ok_or_else(|| AppError::invalid("class_id", "no such class"))?;
@@ -134,32 +141,34 @@ async fn class_members(state: &AppState, tenant: &Tenant, principal: &Principal,
     }
     let mut audience = Audience::default();
     audience.add(&principal.user_id, true);
-    add_roster(&mut audience, &roster(state, tenant, id).await?);
+    let teacher = add_roster(&mut audience, &roster(state, tenant, id).await?);
     if audience.participants.len() < 2 {
         return Err(AppError::invalid("class_id", "the class has no one else to write to"));
     }
-    Ok(audience)
+    Ok((audience, teacher))
 }
 
 /// The thread a reply goes to, and its audience now: a class's thread takes
 /// in who is on the class's roster today (someone who joined the class
 /// since may reply, and reads what follows). The sender must be in it.
+/// Also the class's teacher, for a class's thread.
 async fn reply_audience(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
     id: &ThreadId,
-) -> AppResult<(Thread, Audience)> {
+) -> AppResult<(Thread, Audience, Option<UserId>)> {
     let not_found = || AppError::not_found("thread");
     let thread = state.db.get::<Thread>(&tenant.thread(id)).await?.ok_or_else(not_found)?;
     let mut audience = Audience { participants: thread.participants.clone(), staff: thread.staff_ids.clone() };
+    let mut teacher = None;
     if let Some(class) = &thread.class_id {
-        add_roster(&mut audience, &roster(state, tenant, class).await?);
+        teacher = add_roster(&mut audience, &roster(state, tenant, class).await?);
     }
     if !audience.participants.contains(&principal.user_id) {
         return Err(not_found());
     }
-    Ok((thread, audience))
+    Ok((thread, audience, teacher))
 }
 
 /// Sends a message: a new thread to members or a class, or a reply to a
@@ -187,23 +196,23 @@ pub async fn send(
     let tenant = tenant.clone();
     text("body", &req.body, MAX_BODY)?;
     let now = rfc3339(state.now());
-    let (thread, audience, new) = match (req.recipient_ids, req.class_id, req.thread_id, req.subject) {
+    let (thread, audience, new, teacher) = match (req.recipient_ids, req.class_id, req.thread_id, req.subject) {
         (Some(_), _, _, None) | (_, Some(_), _, None) => {
             return Err(AppError::invalid("subject", "a new thread needs a subject"));
         }
         (Some(ids), None, None, Some(subject)) => {
             text("subject", &subject, MAX_SUBJECT)?;
             let audience = members(&state, &tenant, &principal, ids).await?;
-            (Thread::new(subject, audience.clone(), None, &principal.user_id, &now), audience, true)
+            (Thread::new(subject, audience.clone(), None, &principal.user_id, &now), audience, true, None)
         }
         (None, Some(class), None, Some(subject)) => {
             text("subject", &subject, MAX_SUBJECT)?;
-            let audience = class_members(&state, &tenant, &principal, &class).await?;
-            (Thread::new(subject, audience.clone(), Some(class), &principal.user_id, &now), audience, true)
+            let (audience, teacher) = class_members(&state, &tenant, &principal, &class).await?;
+            (Thread::new(subject, audience.clone(), Some(class), &principal.user_id, &now), audience, true, teacher)
         }
         (None, None, Some(id), None) => {
-            let (thread, audience) = reply_audience(&state, &tenant, &principal, &id).await?;
-            (thread, audience, false)
+            let (thread, audience, teacher) = reply_audience(&state, &tenant, &principal, &id).await?;
+            (thread, audience, false, teacher)
         }
         (None, None, Some(_), Some(_)) => {
             return Err(AppError::invalid("subject", "a reply keeps its thread's subject"));
@@ -265,9 +274,8 @@ pub async fn send(
     }
     state.db.transact(writes).await?;
     tell(&state, &recipients, &received).await;
-    // A class thread joins the feeds of the class's teachers (its staff).
-    let in_class: Vec<_> =
-        thread.class_id.iter().flat_map(|class| audience.staff.iter().map(move |staff| (class, staff))).collect();
+    // A class thread's message joins its class teacher's feed.
+    let in_class: Vec<_> = thread.class_id.iter().zip(teacher.iter()).collect();
     activity::record(&state, &tenant, &principal, "message.sent", &message.id, &in_class).await;
     tracing::info!(message_id = %message.id, thread_id = %thread.id, recipients = recipients.len(), "message sent");
     Ok(ApiResponse::created(MessageView::of(own, Some(message))))

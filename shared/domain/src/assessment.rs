@@ -208,7 +208,11 @@ impl crate::publication::Publishable for Assessment {
     }
 
     fn due(&self) -> Option<crate::publication::Due> {
-        let due_at = self.due_at.clone()?;
+        let due_at = self.due_at.as_deref()?;
+        // In UTC, as readers compare it with now as text; a due date stored
+        // before timestamps were always UTC may carry an offset.
+        let due_at = time::OffsetDateTime::parse(due_at, &time::format_description::well_known::Rfc3339)
+            .map_or_else(|_| due_at.to_owned(), crate::clock::rfc3339);
         Some(crate::publication::Due { title: self.title.clone(), due_at })
     }
 }

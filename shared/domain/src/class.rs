@@ -31,15 +31,21 @@ pub struct Class {
     /// writes that publish and delete them (`Publishable::COUNTED_AS`).
     /// The class item also keeps each published assessment's due date
     /// (`publication::Due`), read by overviews from the raw item.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_least_zero")]
     pub lessons_published: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_least_zero")]
     pub assessments_published: u64,
     #[serde(flatten)]
     pub audit: Audit,
 }
 
 crate::record!(Class, ClassId, "class", class);
+
+/// A count that a class made before counts were kept may have taken below
+/// zero (an item published before, deleted since): read as none.
+fn at_least_zero<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    Ok(u64::try_from(i64::deserialize(deserializer)?).unwrap_or(0))
+}
 
 /// The fields a change to a class names.
 pub mod field {
@@ -91,5 +97,20 @@ impl RosterEntry {
             gsi1pk: tenant.classes_of(&user.id),
             gsi1sk: tenant.class(class).sk,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_taken_below_zero_reads_as_none() {
+        let class = serde_json::json!({"id": ClassId::new(), "org_id": OrgId::new(), "name": "7B",
+            "teacher_id": UserId::new(), "lessons_published": -1, "assessments_published": 2,
+            "created_at": "2026-12-05T00:00:00Z", "created_by": UserId::new(),
+            "updated_at": "2026-12-05T00:00:00Z", "updated_by": UserId::new(), "version": 1});
+        let class: Class = serde_json::from_value(class).unwrap();
+        assert_eq!((class.lessons_published, class.assessments_published, class.student_count), (0, 2, 0));
     }
 }

@@ -190,6 +190,9 @@ pub async fn page(
     });
     let mut events: Vec<ActivityEvent> =
         futures_util::future::try_join_all(shards).await?.into_iter().flatten().collect();
+    // DynamoDB's TTL deletes an expired event lazily: it is left out here.
+    let now = state.now().unix_timestamp();
+    events.retain(|event| event.expires_at > now);
     events.sort_by(|a, b| b.id.cmp(&a.id));
     let more = events.len() > limit;
     events.truncate(limit);

@@ -757,12 +757,12 @@ pub fn as_stored<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> Resul
     Ok(serde_dynamo::aws_sdk_dynamodb_1::from_attribute_value(stored)?)
 }
 
-/// The number form DynamoDB expressions take.
 /// A value as DynamoDB stores it (a struct becomes a map).
 pub fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue, DbError> {
     Ok(serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(value)?)
 }
 
+/// The number form DynamoDB expressions take.
 pub fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
