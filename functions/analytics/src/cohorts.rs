@@ -127,16 +127,7 @@ pub async fn cohorts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::counters::Counts;
-
-    fn day(value: &str) -> Day {
-        value.parse().unwrap()
-    }
-
-    fn counts(pairs: &[(&str, i64)]) -> DayCounts {
-        let item = pairs.iter().map(|(name, n)| ((*name).to_owned(), store::db::number(n))).collect();
-        Counts::of_item(Some(&item))
-    }
+    use crate::fixtures::{counts, day};
 
     #[test]
     fn each_cohort_follows_its_own_students_week_by_week() {

@@ -5,6 +5,8 @@
 
 mod cohorts;
 mod custom;
+#[cfg(test)]
+mod fixtures;
 mod trends;
 
 use utoipa::OpenApi;
