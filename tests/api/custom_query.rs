@@ -135,6 +135,7 @@ async fn a_kept_result_exports_as_csv_or_json_to_its_asker_and_admins_only() {
     let json_file = export(&app, &school.admin, "json", &id).await;
     json_file.expect(StatusCode::OK, None);
     assert_eq!(json_file.data(), ran.data());
+    assert!(json_file.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains(&format!("query-{id}.json")));
 
     let other_teacher = app.member(&school.admin, "teacher").await;
     export(&app, &other_teacher, "csv", &id).await.expect(StatusCode::NOT_FOUND, Some("not_found"));

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use domain::class::Class;
 use domain::clock::rfc3339;
 use domain::day::{Day, DayRange};
@@ -19,12 +19,12 @@ use store::counters::{self, ClassCounter};
 use store::db::Db;
 use store::series;
 use utoipa::ToSchema;
-use web::csv;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::{PathId, Staff, query_param};
 use web::json::Json;
 use web::openapi::*;
+use web::{csv, download};
 
 use crate::trends::{Granularity, Metric};
 
@@ -345,15 +345,7 @@ pub async fn export(
         return Err(gone());
     }
     let name = format!("query-{id}");
-    Ok(if csv_file {
-        csv::attachment(&format!("{name}.csv"), kept.result.csv())
-    } else {
-        let mut response = ApiResponse::ok(kept.result).into_response();
-        if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.json\"")) {
-            response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
-        }
-        response
-    })
+    Ok(if csv_file { download::csv(&name, kept.result.csv()) } else { download::json(&name, kept.result) })
 }
 
 #[cfg(test)]

@@ -1,18 +1,17 @@
 //! The daily statistics as a file to download.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use domain::day::Day;
 use serde::Deserialize;
 use store::AppState;
 use utoipa::ToSchema;
-use web::csv;
-use web::envelope::{ApiResponse, Success};
+use web::envelope::Success;
 use web::error::{AppError, AppResult};
 use web::extract::Staff;
 use web::json::Json;
 use web::openapi::*;
+use web::{csv, download};
 
 use crate::statistics::{self, DayPoint, Statistics};
 
@@ -66,16 +65,7 @@ pub async fn export(
     let stats = statistics::compute(&state, &tenant, range).await?;
     let name = format!("statistics-{}-{}", range.from(), range.to());
     Ok(match req.format {
-        Format::Csv => {
-            let rows = stats.points.iter().map(DayPoint::cells);
-            csv::attachment(&format!("{name}.csv"), csv::table(&DayPoint::COLUMNS, rows))
-        }
-        Format::Json => {
-            let mut response = ApiResponse::ok(stats).into_response();
-            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.json\"")) {
-                response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
-            }
-            response
-        }
+        Format::Csv => download::csv(&name, csv::table(&DayPoint::COLUMNS, stats.points.iter().map(DayPoint::cells))),
+        Format::Json => download::json(&name, stats),
     })
 }

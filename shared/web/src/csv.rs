@@ -3,9 +3,6 @@
 //! taken as a formula there, so it is prefixed with `'` (OWASP's advice on
 //! CSV injection).
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
 /// One cell, escaped and quoted as it needs.
 pub fn cell(value: &str) -> String {
     let value = match value.chars().next() {
@@ -21,21 +18,6 @@ pub fn table<'a>(header: &[&str], rows: impl IntoIterator<Item = Vec<String>> + 
     let mut out = line(header.iter().map(|h| (*h).to_owned()).collect());
     rows.into_iter().for_each(|row| out.push_str(&line(row)));
     out
-}
-
-/// A CSV file to download, named `filename`.
-pub fn attachment(filename: &str, body: String) -> Response {
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod client_ip;
 pub mod csv;
+pub mod download;
 pub mod envelope;
 pub mod error;
 pub mod extract;
