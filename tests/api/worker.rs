@@ -48,7 +48,7 @@ async fn listed(app: &TestApp, admin: &Account, status: &str) -> Vec<String> {
 
 async fn contents(app: &TestApp, tenant: &Tenant) -> Vec<ContentItem> {
     let listing = tenant.listing(Tenant::CONTENT_PREFIX);
-    let range = Range { partition: &listing, prefix: "", index: Some("gsi2"), newest_first: false, live_only: false };
+    let range = Range::listing(&listing, "");
     app.state.db.query(&range, 100, None).await.unwrap().items
 }
 

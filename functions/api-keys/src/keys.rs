@@ -210,7 +210,7 @@ pub async fn list(
     let keys = state.key_set().await?;
     let start = page.start(&keys, &tenant, LIST)?;
     let listing = tenant.listing(Tenant::API_KEY_PREFIX);
-    let range = Range::listing(&listing, Tenant::API_KEY_PREFIX, false);
+    let range = Range::listing(&listing, Tenant::API_KEY_PREFIX);
     let found = state.db.query::<ApiKey>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     Ok(ApiResponse::page(found.items.into_iter().map(ApiKeyView::from).collect(), next))

@@ -254,7 +254,7 @@ pub async fn submissions(
         return Err(AppError::not_found("assessment"));
     }
     let partition = tenant.submissions_partition(&id);
-    let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: false, live_only: false };
+    let range = Range::of(&partition, &prefix);
     let found = state.db.query::<Submission>(&range, page.limit, start).await?;
     let shown = !student || assessment.show_answers;
     let views = found.items.into_iter().map(|s| SubmissionView::of(s, &assessment, shown)).collect();

@@ -145,13 +145,7 @@ pub async fn list(
         Whose::Student { id, link } => {
             // The student's roster entries (gsi1), then their classes in one read.
             let partition = tenant.classes_of(&id);
-            let range = Range {
-                partition: &partition,
-                prefix: Tenant::CLASS_PREFIX,
-                index: Some("gsi1"),
-                newest_first: true,
-                live_only: false,
-            };
+            let range = Range::gsi1(&partition, Tenant::CLASS_PREFIX).newest_first();
             // One key besides the classes (a parent's link): BatchGetItem takes 100 at most.
             let entries = state.db.query::<RosterEntry>(&range, page.limit.min(99), start).await?;
             let wanted = entries.items.iter().map(|entry| tenant.class(&entry.class_id)).collect();
@@ -161,7 +155,7 @@ pub async fn list(
         }
         Whose::All => {
             let listing = tenant.listing(Tenant::CLASS_PREFIX);
-            let range = Range::listing(&listing, Tenant::CLASS_PREFIX, true);
+            let range = Range::listing(&listing, Tenant::CLASS_PREFIX).newest_first();
             let found = state.db.query::<Class>(&range, page.limit, start).await?;
             (found.items, found.last_key)
         }

@@ -61,7 +61,7 @@ pub async fn list(
     let list = format!("roster:{id}");
     let start = page.start(&keys, &tenant, &list)?;
     let (partition, prefix) = (tenant.class(&id).pk, Tenant::ROSTER_PREFIX);
-    let range = Range { partition: &partition, prefix, index: None, newest_first: false, live_only: false };
+    let range = Range::of(&partition, prefix);
     let found = state.db.query::<RosterEntry>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     let students = found.items.into_iter().filter(|entry| entry.role == RosterRole::Student);

@@ -62,7 +62,7 @@ pub async fn list(
     let keys = state.key_set().await?;
     let start = page.start(&keys, &tenant, LIST)?;
     let listing = tenant.listing(Tenant::CONTENT_PREFIX);
-    let range = Range::listing(&listing, Tenant::CONTENT_PREFIX, true);
+    let range = Range::listing(&listing, Tenant::CONTENT_PREFIX).newest_first();
     let found = state.db.query::<ContentItem>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     Ok(ApiResponse::page(found.items.iter().map(ContentSummary::from).collect(), next))

@@ -59,17 +59,15 @@ pub async fn list(
     let list = format!("jobs?status={}", status.map_or("", JobStatus::as_str));
     let start = page.start(&keys, &tenant, &list)?;
     // The jobs in one status (gsi1), or all of them (the tenant's list, gsi2).
-    let (partition, index) = match status {
-        Some(status) => (tenant.jobs_in_status(status.as_str()), "gsi1"),
-        None => (tenant.listing(Tenant::JOB_PREFIX), "gsi2"),
+    let partition = match status {
+        Some(status) => tenant.jobs_in_status(status.as_str()),
+        None => tenant.listing(Tenant::JOB_PREFIX),
     };
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::JOB_PREFIX,
-        index: Some(index),
-        newest_first: true,
-        live_only: false,
-    };
+    let range = match status {
+        Some(_) => Range::gsi1(&partition, Tenant::JOB_PREFIX),
+        None => Range::listing(&partition, Tenant::JOB_PREFIX),
+    }
+    .newest_first();
     let found = state.db.query::<Job>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(found.items.into_iter().map(JobView::from).collect(), next))

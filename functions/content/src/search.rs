@@ -116,7 +116,7 @@ async fn ranked(state: &AppState, tenant: &Tenant, words: &[String]) -> AppResul
             if as_prefix { format!("{}{word}", Tenant::SEARCH_TERM_PREFIX) } else { Tenant::search_term_prefix(word) };
         // Newest first: when a word is in more items than are read, the
         // newest of them are the candidates.
-        let range = Range { partition: &partition, prefix: &prefix, index: None, newest_first: true, live_only: false };
+        let range = Range::of(&partition, &prefix).newest_first();
         let (entries, _) = state.db.keys(&range, ENTRIES_PER_WORD).await?;
         let items: HashSet<ContentId> = entries.iter().filter_map(|key| search::content_of_entry(&key.sk)).collect();
         for item in items {

@@ -198,26 +198,14 @@ struct Read {
 /// The roster entries of `user` (`gsi1`): the classes they are in.
 async fn roster(state: &AppState, tenant: &Tenant, user: &UserId) -> AppResult<Vec<RosterEntry>> {
     let partition = tenant.classes_of(user);
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::CLASS_PREFIX,
-        index: Some("gsi1"),
-        newest_first: false,
-        live_only: false,
-    };
+    let range = Range::gsi1(&partition, Tenant::CLASS_PREFIX);
     Ok(state.db.query::<RosterEntry>(&range, MOST, None).await?.items)
 }
 
 /// A student's progress records (`gsi1`).
 async fn progress(state: &AppState, tenant: &Tenant, student: &UserId) -> AppResult<Vec<LessonProgress>> {
     let partition = tenant.progress_of(student);
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::LESSON_PREFIX,
-        index: Some("gsi1"),
-        newest_first: false,
-        live_only: false,
-    };
+    let range = Range::gsi1(&partition, Tenant::LESSON_PREFIX);
     Ok(state.db.query::<LessonProgress>(&range, MOST, None).await?.items)
 }
 
@@ -333,13 +321,7 @@ impl StudentOverview {
 /// progress at once, then all their classes in one read.
 async fn children(state: &AppState, tenant: &Tenant, parent: &UserId) -> AppResult<Vec<ChildOverview>> {
     let partition = tenant.user(parent).pk;
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::CHILD_PREFIX,
-        index: None,
-        newest_first: false,
-        live_only: false,
-    };
+    let range = Range::of(&partition, Tenant::CHILD_PREFIX);
     let links = state.db.query::<GuardianLink>(&range, MOST, None).await?.items;
     let reads = links.iter().map(|link| async move {
         tokio::try_join!(roster(state, tenant, &link.child_id), progress(state, tenant, &link.child_id))

@@ -285,13 +285,7 @@ pub async fn list(
         state.db.get::<GuardianLink>(&link).await?.ok_or_else(|| AppError::not_found("student"))?;
     }
     let partition = tenant.progress_of(&student);
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::LESSON_PREFIX,
-        index: Some("gsi1"),
-        newest_first: true,
-        live_only: false,
-    };
+    let range = Range::gsi1(&partition, Tenant::LESSON_PREFIX).newest_first();
     let found = state.db.query::<LessonProgress>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(found.items.into_iter().map(ProgressView::from).collect(), next))

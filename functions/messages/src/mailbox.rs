@@ -88,7 +88,7 @@ pub async fn list(
         _ => Tenant::INBOX_PREFIX,
     };
     let partition = tenant.user_partition(&principal.user_id);
-    let range = Range { partition: &partition, prefix, index: None, newest_first: true, live_only: true };
+    let range = Range::of(&partition, prefix).newest_first().live_only();
     let found = state.db.query::<InboxEntry>(&range, page.limit, start).await?;
     // The boxes within received messages are a filter on one Query: a page
     // may come back shorter than asked, never with a message of another box.

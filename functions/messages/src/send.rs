@@ -109,7 +109,7 @@ async fn members(state: &AppState, tenant: &Tenant, principal: &Principal, ids: 
 async fn roster(state: &AppState, tenant: &Tenant, class: &ClassId) -> AppResult<Vec<RosterEntry>> {
     let partition = tenant.class(class).pk;
     let prefix = Tenant::ROSTER_PREFIX;
-    let range = Range { partition: &partition, prefix, index: None, newest_first: false, live_only: false };
+    let range = Range::of(&partition, prefix);
     let found = state.db.query::<RosterEntry>(&range, MAX_PARTICIPANTS as i32, None).await?;
     if found.last_key.is_some() {
         return Err(AppError::invalid("class_id", "the class is too large to write to as one (over 500)"));

@@ -47,13 +47,7 @@ pub async fn thread(
     let list = format!("thread:{id}:{}", principal.user_id);
     let start = page.start(&keys, &tenant, &list)?;
     let partition = tenant.thread_partition(&id);
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::MESSAGE_PREFIX,
-        index: None,
-        newest_first: false,
-        live_only: false,
-    };
+    let range = Range::of(&partition, Tenant::MESSAGE_PREFIX);
     // One key besides a copy per message (the thread): BatchGetItem takes 100 at most.
     let messages = state.db.query::<Message>(&range, page.limit.min(99), start).await?;
     let me = &principal.user_id;

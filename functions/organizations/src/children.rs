@@ -130,7 +130,7 @@ pub async fn list(
     let list = format!("children:{parent}");
     let start = page.start(&keys, &tenant, &list)?;
     let (partition, prefix) = (tenant.user_partition(&parent), Tenant::CHILD_PREFIX);
-    let range = Range { partition: &partition, prefix, index: None, newest_first: false, live_only: false };
+    let range = Range::of(&partition, prefix);
     let found = state.db.query::<GuardianLink>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));
     Ok(ApiResponse::page(found.items, next))

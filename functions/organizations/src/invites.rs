@@ -182,7 +182,7 @@ pub async fn list(
     let keys = state.key_set().await?;
     let start = page.start(&keys, &tenant, LIST)?;
     let listing = tenant.listing(Tenant::INVITE_PREFIX);
-    let range = Range::listing(&listing, Tenant::INVITE_PREFIX, true);
+    let range = Range::listing(&listing, Tenant::INVITE_PREFIX).newest_first();
     let found = state.db.query::<Invite>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, LIST, &key));
     let now = state.now();

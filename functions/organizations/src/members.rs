@@ -74,13 +74,9 @@ pub async fn list(
     let listing = tenant.listing(Tenant::USER_PREFIX);
     let directory = tenant.members_by_standing(directory::STAFF);
     let (list, range) = if staff_view {
-        (LIST, Range::listing(&listing, Tenant::USER_PREFIX, false))
+        (LIST, Range::listing(&listing, Tenant::USER_PREFIX))
     } else {
-        let index = Some("gsi1");
-        (
-            STAFF_LIST,
-            Range { partition: &directory, prefix: Tenant::USER_PREFIX, index, newest_first: false, live_only: true },
-        )
+        (STAFF_LIST, Range::gsi1(&directory, Tenant::USER_PREFIX).live_only())
     };
     let start = page.start(&keys, &tenant, list)?;
     // Removed members are filtered out after DynamoDB's limit applies, so a

@@ -529,8 +529,8 @@ impl Db {
         start: Option<HashMap<String, String>>,
         filter_not_deleted: bool,
     ) -> Result<Page<T>, DbError> {
-        let range =
-            Range { partition: pk, prefix: sk_prefix, index: None, newest_first: false, live_only: filter_not_deleted };
+        let range = Range::of(pk, sk_prefix);
+        let range = if filter_not_deleted { range.live_only() } else { range };
         self.query(&range, limit, start).await
     }
 
@@ -684,24 +684,44 @@ impl Db {
     }
 }
 
-/// The items of one partition (of the table or of `gsi1`) whose sort key
-/// starts with a prefix (all of them for an empty one).
+/// The items of one partition (of the table or of an index) whose sort key
+/// starts with a prefix (all of them for an empty one), oldest first and
+/// soft-deleted ones included unless asked otherwise.
 pub struct Range<'a> {
-    pub partition: &'a str,
-    pub prefix: &'a str,
+    partition: &'a str,
+    prefix: &'a str,
     /// `Some("gsi1")` reads the index: `gsi1pk` and `gsi1sk` stand for `pk` and `sk`.
-    pub index: Option<&'static str>,
-    /// Descending sort keys: newest first for ids that sort by time.
-    pub newest_first: bool,
-    /// Leaves out soft-deleted items.
-    pub live_only: bool,
+    index: Option<&'static str>,
+    newest_first: bool,
+    live_only: bool,
 }
 
 impl<'a> Range<'a> {
+    /// A range of the table itself.
+    pub fn of(partition: &'a str, prefix: &'a str) -> Self {
+        Range { partition, prefix, index: None, newest_first: false, live_only: false }
+    }
+
+    /// A range of `gsi1`, the other side of a link: a user's roster entries,
+    /// a child's parents, a student's progress, the members or jobs in a state.
+    pub fn gsi1(partition: &'a str, prefix: &'a str) -> Self {
+        Range { index: Some("gsi1"), ..Range::of(partition, prefix) }
+    }
+
     /// The live records of one kind in a tenant-wide list (`gsi2`):
     /// `partition` is `Tenant::listing(prefix)`.
-    pub fn listing(partition: &'a str, prefix: &'a str, newest_first: bool) -> Self {
-        Range { partition, prefix, index: Some("gsi2"), newest_first, live_only: true }
+    pub fn listing(partition: &'a str, prefix: &'a str) -> Self {
+        Range { index: Some("gsi2"), ..Range::of(partition, prefix) }.live_only()
+    }
+
+    /// Descending sort keys: newest first for ids that sort by time.
+    pub fn newest_first(self) -> Self {
+        Range { newest_first: true, ..self }
+    }
+
+    /// Leaves out soft-deleted items.
+    pub fn live_only(self) -> Self {
+        Range { live_only: true, ..self }
     }
 
     fn query(&self, db: &Db) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {

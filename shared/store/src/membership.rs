@@ -22,13 +22,7 @@ pub async fn leave(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(
 
 async fn leave_classes(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(), DbError> {
     let partition = tenant.classes_of(user);
-    let range = Range {
-        partition: &partition,
-        prefix: Tenant::CLASS_PREFIX,
-        index: Some("gsi1"),
-        newest_first: false,
-        live_only: false,
-    };
+    let range = Range::gsi1(&partition, Tenant::CLASS_PREFIX);
     let mut start = None;
     loop {
         let page = state.db.query::<RosterEntry>(&range, PAGE, start).await?;
@@ -91,15 +85,8 @@ async fn unlink(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(), 
     // Their links as a parent sit in their partition; those to them as a
     // child, in each parent's, found through `gsi1`.
     let (own, parents_of) = (tenant.user_partition(user), tenant.guardians_of(user));
-    let as_parent =
-        Range { partition: &own, prefix: Tenant::CHILD_PREFIX, index: None, newest_first: false, live_only: false };
-    let as_child = Range {
-        partition: &parents_of,
-        prefix: Tenant::USER_PREFIX,
-        index: Some("gsi1"),
-        newest_first: false,
-        live_only: false,
-    };
+    let as_parent = Range::of(&own, Tenant::CHILD_PREFIX);
+    let as_child = Range::gsi1(&parents_of, Tenant::USER_PREFIX);
     for range in [as_parent, as_child] {
         loop {
             let (links, more) = state.db.keys(&range, PAGE as usize).await?;

@@ -80,7 +80,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, OutboxError> {
     for shard in 0..global::OUTBOX_SHARDS {
         let partition = global::outbox_shard(shard);
         // Sort keys start with the zero-padded write time, oldest first.
-        let range = Range { partition: &partition, prefix: "0", index: None, newest_first: false, live_only: false };
+        let range = Range::of(&partition, "0");
         let page = state.db.query::<serde_json::Value>(&range, SWEEP_BATCH, None).await?;
         for raw in page.items {
             let row = match serde_json::from_value::<EntryRow>(raw) {

@@ -75,7 +75,8 @@ pub async fn list<T: Publishable>(
         }
         None => {
             let partition = tenant.listing(T::PREFIX);
-            let found = state.db.query::<T>(&Range::listing(&partition, T::PREFIX, true), limit, start).await?;
+            let found =
+                state.db.query::<T>(&Range::listing(&partition, T::PREFIX).newest_first(), limit, start).await?;
             (found.items, found.last_key)
         }
         Some(class) => {
@@ -248,8 +249,7 @@ async fn class_page<T: DeserializeOwned>(
 ) -> Result<(Vec<T>, Option<HashMap<String, String>>)> {
     let tenant = Tenant::of(principal);
     let partition = tenant.class(class).pk;
-    let range =
-        Range { partition: &partition, prefix: entries_prefix, index: None, newest_first: true, live_only: false };
+    let range = Range::of(&partition, entries_prefix).newest_first();
     // Two keys besides the items: BatchGetItem takes 100 at most.
     let entries = state.db.query::<ClassEntry>(&range, limit.min(98), start).await?;
     let mut wanted = vec![tenant.class(class), tenant.roster_entry(class, &principal.user_id)];
