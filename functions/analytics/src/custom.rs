@@ -7,17 +7,15 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
-use domain::class::Class;
 use domain::clock::rfc3339;
 use domain::day::{Day, DayRange};
 use domain::ids::{ClassId, QueryId, UserId};
-use domain::principal::{Principal, Role};
+use domain::principal::Role;
 use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::counters::{self, ClassCounter};
-use store::db::Db;
-use store::series;
+use store::{publication, series};
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -196,22 +194,6 @@ impl CustomQuery {
     }
 }
 
-/// The classes, each live and, for a teacher, their own.
-async fn check_classes(state: &AppState, tenant: &Tenant, principal: &Principal, ids: &[ClassId]) -> AppResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let found = state.db.batch_get(&ids.iter().map(|id| tenant.class(id)).collect::<Vec<_>>()).await?;
-    for (id, item) in ids.iter().zip(found) {
-        let class = Db::decode_live::<Class>(item)?
-            .ok_or_else(|| AppError::invalid("filters.class_ids", format!("no such class: {id}")))?;
-        if principal.role != Role::Admin && class.teacher_id != principal.user_id {
-            return Err(AppError::Forbidden(format!("a teacher filters on their own classes only, not {id}")));
-        }
-    }
-    Ok(())
-}
-
 /// Each bucket's counts of each metric, zeros included.
 async fn rows(state: &AppState, tenant: &Tenant, asked: &Asked) -> AppResult<BTreeMap<Day, Vec<i64>>> {
     let width = asked.metrics.len();
@@ -265,7 +247,7 @@ pub async fn custom_query(
 ) -> AppResult<ApiResponse<QueryResult>> {
     let now = state.now();
     let asked = query.checked(Day::of(now))?;
-    check_classes(&state, &tenant, &principal, &asked.class_ids).await?;
+    publication::own_classes(&state, &tenant, &principal, "filters.class_ids", &asked.class_ids).await?;
     let rows = rows(&state, &tenant, &asked).await?;
     let summary = asked
         .metrics

@@ -181,8 +181,7 @@ pub async fn submit(
         }
         Err(err) => return Err(err.into()),
     }
-    let classes: Vec<_> = classes.iter().map(|class| (&class.id, &class.teacher_id)).collect();
-    activity::record(&state, &tenant, &principal, "assessment.submitted", &id, &classes).await;
+    activity::record(&state, &tenant, &principal, "assessment.submitted", &id, &activity::in_classes(&classes)).await;
     tracing::info!(assessment_id = %id, attempt = attempt.attempt, "assessment submitted");
     Ok(ApiResponse::created(SubmissionView::of(submission, &assessment, assessment.show_answers)))
 }

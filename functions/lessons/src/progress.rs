@@ -174,8 +174,7 @@ pub async fn report(
                     _ => None,
                 };
                 if let Some(kind) = kind {
-                    let classes: Vec<_> = classes.iter().map(|class| (&class.id, &class.teacher_id)).collect();
-                    activity::record(&state, &tenant, &principal, kind, &id, &classes).await;
+                    activity::record(&state, &tenant, &principal, kind, &id, &activity::in_classes(&classes)).await;
                 }
                 return Ok(ApiResponse::ok(next.into()));
             }

@@ -17,6 +17,7 @@ use crate::counters::{Counter, count, shard_of};
 use crate::db::{Db, DbError, Item, Write};
 use crate::records::{Changes, Condition};
 use crate::state::AppState;
+use domain::class::Class;
 use domain::clock::rfc3339;
 use domain::day::Day;
 use domain::ids::{ClassId, UserId};
@@ -129,6 +130,11 @@ pub struct ActivityEvent {
 
 /// A class an event happened in, and who teaches it.
 pub type InClass<'a> = (&'a ClassId, &'a UserId);
+
+/// Each of `classes`, as an event's classes.
+pub fn in_classes(classes: &[Class]) -> Vec<InClass<'_>> {
+    classes.iter().map(|class| (&class.id, &class.teacher_id)).collect()
+}
 
 /// Adds an event to the organisation's feed and to the feeds of the
 /// teachers of `classes` (and of the actor, if a teacher) after a committed

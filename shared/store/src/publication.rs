@@ -111,14 +111,29 @@ pub async fn classes_to_add(
     if current.len() + added.len() > MAX_CLASSES {
         return Err(Error::invalid("class_ids", format!("an item is published to at most {MAX_CLASSES} classes")));
     }
-    let found = state.db.batch_get(&added.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
-    let mut classes = Vec::with_capacity(added.len());
-    for (id, item) in added.iter().zip(found) {
+    own_classes(state, tenant, principal, "class_ids", &added).await
+}
+
+/// The classes `ids` (the request's `field`), each live and, unless the
+/// caller is an admin, taught by the caller.
+pub async fn own_classes(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    field: &str,
+    ids: &[ClassId],
+) -> Result<Vec<Class>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = state.db.batch_get(&ids.iter().map(|class| tenant.class(class)).collect::<Vec<_>>()).await?;
+    let mut classes = Vec::with_capacity(ids.len());
+    for (id, item) in ids.iter().zip(found) {
         let Some(class) = Db::decode_live::<Class>(item)? else {
-            return Err(Error::invalid("class_ids", format!("no such class: {id}")));
+            return Err(Error::invalid(field, format!("no such class: {id}")));
         };
         if principal.role != Role::Admin && class.teacher_id != principal.user_id {
-            return Err(Error::Forbidden(format!("only the teacher of class {id} or an admin publishes to it")));
+            return Err(Error::Forbidden(format!("class {id} is its teacher's or an admin's to use")));
         }
         classes.push(class);
     }
@@ -284,7 +299,7 @@ pub async fn publish<T: Publishable>(
     let item: T = state.db.live(tenant, id).await?;
     principal.require_owner_or_admin(&item.audit().created_by, &format!("the {}'s author", T::NAME))?;
     let (published, added) = publish_item(state, tenant, principal, item, asked, asked_version).await?;
-    let classes: Vec<_> = added.iter().map(|class| (&class.id, &class.teacher_id)).collect();
+    let classes = crate::activity::in_classes(&added);
     crate::activity::record(state, tenant, principal, &format!("{}.published", T::NAME), id, &classes).await;
     Ok(published)
 }
