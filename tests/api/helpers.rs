@@ -348,6 +348,39 @@ impl TestApp {
     }
 }
 
+/// Every item of every partition of a tenant, exactly as stored. A scan,
+/// which no route makes: only a test wants the whole tenant at once.
+pub async fn snapshot(app: &TestApp, account: &Account) -> std::collections::BTreeMap<String, String> {
+    let mut items = std::collections::BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = app
+            .state
+            .aws
+            .dynamodb
+            .scan()
+            .table_name(&app.state.config.table_name)
+            .filter_expression("begins_with(pk, :tenant)")
+            .expression_attribute_values(
+                ":tenant",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#", account.tenant().prefix())),
+            )
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let key = format!("{} {}", item["pk"].as_s().unwrap(), item["sk"].as_s().unwrap());
+            items.insert(key, describe_item(item));
+        }
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return items,
+        }
+    }
+}
+
 /// An item as sorted `name=value` lines: equal strings mean equal items.
 pub fn describe_item(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
     let mut pairs: Vec<_> = item.iter().map(|(k, v)| format!("{k}={}", describe_value(v))).collect();

@@ -7,13 +7,11 @@
 //!
 //! None of those requests may change a byte of the target tenant's data.
 
-use std::collections::BTreeMap;
-
 use axum::http::{Method, StatusCode};
 use credentials::jwt::{self, AccessClaims};
 use serde_json::{Value, json};
 
-use crate::helpers::{Account, Generated, TestApp};
+use crate::helpers::{Account, Generated, TestApp, snapshot};
 
 struct Operation {
     id: String,
@@ -264,39 +262,6 @@ async fn pending_invite(app: &TestApp, admin: &Account) -> String {
         .await;
     invite.expect(StatusCode::CREATED, None);
     invite.data()["id"].as_str().unwrap().to_owned()
-}
-
-/// Every item of every partition of a tenant, exactly as stored. A scan,
-/// which no route makes: only a test wants the whole tenant at once.
-async fn snapshot(app: &TestApp, account: &Account) -> BTreeMap<String, String> {
-    let mut items = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = app
-            .state
-            .aws
-            .dynamodb
-            .scan()
-            .table_name(&app.state.config.table_name)
-            .filter_expression("begins_with(pk, :tenant)")
-            .expression_attribute_values(
-                ":tenant",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#", account.tenant().prefix())),
-            )
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let key = format!("{} {}", item["pk"].as_s().unwrap(), item["sk"].as_s().unwrap());
-            items.insert(key, crate::helpers::describe_item(item));
-        }
-        match page.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => return items,
-        }
-    }
 }
 
 async fn call(
