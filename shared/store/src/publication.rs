@@ -161,41 +161,31 @@ fn class_notes<T: Publishable>(
     change: InClasses,
 ) -> Result<Vec<Write>> {
     let due_attribute = Due::attribute(item.id());
-    let due = match (change, item.due()) {
-        (InClasses::Removed, _) => None,
-        (_, due) => due,
+    let (mut clauses, mut names, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let count = match change {
+        InClasses::Added => Some(1),
+        InClasses::Removed => Some(-1),
+        InClasses::Edited => None,
     };
-    let mut clauses = Vec::new();
-    let mut values = Vec::new();
-    match change {
-        InClasses::Added => {
-            clauses.push("ADD #count :by".to_owned());
-            values.push((":by", number(1)));
-        }
-        InClasses::Removed => {
-            clauses.push("ADD #count :by".to_owned());
-            values.push((":by", number(-1)));
-        }
-        InClasses::Edited => {}
+    if let Some(by) = count {
+        clauses.push("ADD #count :by");
+        names.push(("#count", T::COUNTED_AS));
+        values.push((":by", number(by)));
     }
-    match &due {
-        Some(due) => {
-            clauses.push("SET #due = :due".to_owned());
-            values.push((":due", crate::db::to_attribute(due)?));
+    // `item` is as it was for a removal, as it now is otherwise: a removed
+    // item without a due date left none to take away.
+    match (change, item.due()) {
+        (InClasses::Added | InClasses::Removed, None) => {}
+        (InClasses::Removed, Some(_)) | (InClasses::Edited, None) => clauses.push("REMOVE #due"),
+        (InClasses::Added | InClasses::Edited, Some(due)) => {
+            clauses.push("SET #due = :due");
+            values.push((":due", crate::db::to_attribute(&due)?));
         }
-        None if change == InClasses::Added => {}
-        None => clauses.push("REMOVE #due".to_owned()),
     }
-    if clauses.is_empty() {
-        return Ok(Vec::new());
+    if clauses.iter().any(|clause| clause.contains("#due")) {
+        names.push(("#due", &due_attribute));
     }
     let expression = clauses.join(" ");
-    let mut names = vec![("#due", due_attribute.as_str())];
-    if change != InClasses::Edited {
-        names.push(("#count", T::COUNTED_AS));
-    }
-    // Only the attributes the expression names.
-    names.retain(|(name, _)| expression.contains(name));
     classes
         .iter()
         .map(|class| {
