@@ -52,9 +52,13 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("dashboard/statistics.json", "DashboardFunction", 200),
     ("dashboard/activity.json", "DashboardFunction", 200),
     ("dashboard/overview.json", "DashboardFunction", 200),
+    ("dashboard/export.json", "DashboardFunction", 200),
     ("analytics/trend.json", "AnalyticsFunction", 200),
     ("analytics/cohorts.json", "AnalyticsFunction", 200),
     ("analytics/custom-query.json", "AnalyticsFunction", 201),
+    // Exports the result the event above kept: its `query_id` stands for
+    // REPLACE_WITH_QUERY_ID.
+    ("analytics/export.json", "AnalyticsFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
 const OTHER_TRIGGERS: &[&str] = &[
@@ -169,8 +173,10 @@ async fn api_events_replay_through_their_functions() {
     );
     let app = TestApp::spawn_with(|config| config.pusher = Some(crate::helpers::pusher("http://127.0.0.1:9"))).await;
     seed(&app).await;
+    let mut query_id = String::new();
     for (file, function, status) in EXPECTED {
-        let text = std::fs::read_to_string(events_dir().join(file)).unwrap();
+        let text =
+            std::fs::read_to_string(events_dir().join(file)).unwrap().replace("REPLACE_WITH_QUERY_ID", &query_id);
         let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("events/{file}: {e}"));
         let router = toolbox_local::function_routes(function).unwrap().into_router(app.state.clone());
         let response = router.oneshot(request).await.unwrap();
@@ -183,6 +189,9 @@ async fn api_events_replay_through_their_functions() {
         // Enveloped answers carry it in `metadata` too (`/pusher/auth` answers in Pusher's shape).
         if json.get("metadata").is_some() {
             assert_eq!(json["metadata"]["request_id"], "sample-event-request", "events/{file}");
+        }
+        if let Some(id) = json["data"]["query_id"].as_str() {
+            query_id = id.to_owned();
         }
     }
 }
