@@ -190,35 +190,13 @@ async fn reply_audience(
 pub async fn send(
     State(state): State<AppState>,
     Caller(principal, tenant): Caller,
-    Json(req): Json<NewMessage>,
+    Json(mut req): Json<NewMessage>,
 ) -> AppResult<ApiResponse<MessageView>> {
     principal.require_user()?;
     let tenant = tenant.clone();
     text("body", &req.body, MAX_BODY)?;
     let now = rfc3339(state.now());
-    let (thread, audience, new, teacher) = match (req.recipient_ids, req.class_id, req.thread_id, req.subject) {
-        (Some(_), _, _, None) | (_, Some(_), _, None) => {
-            return Err(AppError::invalid("subject", "a new thread needs a subject"));
-        }
-        (Some(ids), None, None, Some(subject)) => {
-            text("subject", &subject, MAX_SUBJECT)?;
-            let audience = members(&state, &tenant, &principal, ids).await?;
-            (Thread::new(subject, audience.clone(), None, &principal.user_id, &now), audience, true, None)
-        }
-        (None, Some(class), None, Some(subject)) => {
-            text("subject", &subject, MAX_SUBJECT)?;
-            let (audience, teacher) = class_members(&state, &tenant, &principal, &class).await?;
-            (Thread::new(subject, audience.clone(), Some(class), &principal.user_id, &now), audience, true, teacher)
-        }
-        (None, None, Some(id), None) => {
-            let (thread, audience, teacher) = reply_audience(&state, &tenant, &principal, &id).await?;
-            (thread, audience, false, teacher)
-        }
-        (None, None, Some(_), Some(_)) => {
-            return Err(AppError::invalid("subject", "a reply keeps its thread's subject"));
-        }
-        _ => return Err(AppError::invalid("recipient_ids", "give exactly one of recipient_ids, class_id, thread_id")),
-    };
+    let Addressed { thread, audience, new, teacher } = address(&state, &tenant, &principal, &mut req, &now).await?;
     let recipients = audience.recipients(&principal.user_id, is_staff(principal.role));
     if recipients.is_empty() {
         return Err(AppError::Conflict("no one else in this thread may receive your message".into()));
@@ -279,6 +257,50 @@ pub async fn send(
     activity::record(&state, &tenant, &principal, "message.sent", &message.id, &in_class).await;
     tracing::info!(message_id = %message.id, thread_id = %thread.id, recipients = recipients.len(), "message sent");
     Ok(ApiResponse::created(MessageView::of(own, Some(message))))
+}
+
+/// Where a message goes: its thread (`new` when the message starts it),
+/// who may read it, and for a class thread the class's teacher, whose
+/// feed hears of it.
+struct Addressed {
+    thread: Thread,
+    audience: Audience,
+    new: bool,
+    teacher: Option<UserId>,
+}
+
+/// The one way of addressing `req` gives (recipients, a class or a
+/// thread), checked; the addressing fields are taken out of it.
+async fn address(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    req: &mut NewMessage,
+    now: &str,
+) -> AppResult<Addressed> {
+    match (req.recipient_ids.take(), req.class_id.take(), req.thread_id.take(), req.subject.take()) {
+        (Some(_), _, _, None) | (_, Some(_), _, None) => {
+            Err(AppError::invalid("subject", "a new thread needs a subject"))
+        }
+        (Some(ids), None, None, Some(subject)) => {
+            text("subject", &subject, MAX_SUBJECT)?;
+            let audience = members(state, tenant, principal, ids).await?;
+            let thread = Thread::new(subject, audience.clone(), None, &principal.user_id, now);
+            Ok(Addressed { thread, audience, new: true, teacher: None })
+        }
+        (None, Some(class), None, Some(subject)) => {
+            text("subject", &subject, MAX_SUBJECT)?;
+            let (audience, teacher) = class_members(state, tenant, principal, &class).await?;
+            let thread = Thread::new(subject, audience.clone(), Some(class), &principal.user_id, now);
+            Ok(Addressed { thread, audience, new: true, teacher })
+        }
+        (None, None, Some(id), None) => {
+            let (thread, audience, teacher) = reply_audience(state, tenant, principal, &id).await?;
+            Ok(Addressed { thread, audience, new: false, teacher })
+        }
+        (None, None, Some(_), Some(_)) => Err(AppError::invalid("subject", "a reply keeps its thread's subject")),
+        _ => Err(AppError::invalid("recipient_ids", "give exactly one of recipient_ids, class_id, thread_id")),
+    }
 }
 
 /// A user's unread count moved by `by`, for the transaction that changes a copy's read state.
