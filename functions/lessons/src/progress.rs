@@ -7,6 +7,7 @@
 
 use axum::extract::State;
 use axum::http::Uri;
+use domain::class::Class;
 use domain::clock::rfc3339;
 use domain::guardian::{GuardianLink, Whose};
 use domain::ids::{LessonId, UserId};
@@ -149,22 +150,8 @@ pub async fn report(
             0 => state.db.put_new(&key, &next)?,
             version => state.db.put_versioned(&key, &next, version)?,
         };
-        let shard = counters::shard_of(&principal.user_id);
-        let mut writes = vec![Write::Put(put), add_to_totals(&state, tenant.lesson_stats(&id, shard), &delta)?];
-        // And to the totals of each teacher of a class the student reached it through.
-        let mut teachers: Vec<&UserId> = classes.iter().map(|class| &class.teacher_id).collect();
-        teachers.sort();
-        teachers.dedup();
-        for teacher in teachers {
-            writes.push(add_to_totals(&state, tenant.teacher_stats(teacher, shard), &delta)?);
-        }
-        if delta.completed > 0 {
-            writes.push(counters::count(&state, &tenant, &principal.user_id, &[(Counter::LessonsCompleted, 1)])?);
-            for class in &classes {
-                let completed = [(ClassCounter::LessonsCompleted, 1)];
-                writes.push(counters::count_in_class(&state, &tenant, &class.id, &principal.user_id, &completed)?);
-            }
-        }
+        let mut writes = vec![Write::Put(put)];
+        writes.extend(moved_by(&state, &tenant, &id, &principal.user_id, &classes, &delta)?);
         match state.db.transact(writes).await {
             Ok(()) => {
                 // The feed tells of starting and completing, not of every report.
@@ -184,6 +171,41 @@ pub async fn report(
         }
     }
     Err(AppError::Conflict("progress is being reported too often at once; retry".into()))
+}
+
+/// What one student's change of progress moves beside their progress: the
+/// lesson's totals, the totals of each teacher of a class the student
+/// reached it through, and on completion the day's counters, the tenant's
+/// and each class's.
+fn moved_by(
+    state: &AppState,
+    tenant: &Tenant,
+    lesson: &LessonId,
+    student: &UserId,
+    classes: &[Class],
+    delta: &LessonStats,
+) -> Result<Vec<Write>, DbError> {
+    let shard = counters::shard_of(student);
+    let mut writes = vec![add_to_totals(state, tenant.lesson_stats(lesson, shard), delta)?];
+    let mut teachers: Vec<&UserId> = classes.iter().map(|class| &class.teacher_id).collect();
+    teachers.sort();
+    teachers.dedup();
+    for teacher in teachers {
+        writes.push(add_to_totals(state, tenant.teacher_stats(teacher, shard), delta)?);
+    }
+    if delta.completed > 0 {
+        writes.push(counters::count(state, tenant, student, &[(Counter::LessonsCompleted, 1)])?);
+        for class in classes {
+            writes.push(counters::count_in_class(
+                state,
+                tenant,
+                &class.id,
+                student,
+                &[(ClassCounter::LessonsCompleted, 1)],
+            )?);
+        }
+    }
+    Ok(writes)
 }
 
 /// Progress totals (a lesson's, or a teacher's) moved by one student's change, in
