@@ -144,7 +144,7 @@ pub async fn list(
     let (classes, last_key) = match whose {
         Whose::Student { id, link } => {
             // The student's roster entries (gsi1), then their classes in one read.
-            let partition = tenant.classes_of(&id);
+            let partition = tenant.held_by(&id);
             let range = Range::gsi1(&partition, Tenant::CLASS_PREFIX).newest_first();
             // One key besides the classes (a parent's link): BatchGetItem takes 100 at most.
             let entries = state.db.query::<RosterEntry>(&range, page.limit.min(99), start).await?;

@@ -1,9 +1,11 @@
 //! One call for a role's home page: a teacher's classes and how their
 //! students are doing, a student's classes, progress and what is due, the
-//! same for each of a parent's children, an admin's metrics. Each is read
-//! in at most three calls besides the authorizer's: the person's classes
-//! (`gsi1`) beside their progress, then the class items, which keep their
-//! counts and due dates (`domain::publication::Due`).
+//! same for each of a parent's children, an admin's metrics. A person's is
+//! read in two calls besides the authorizer's: what they hold (`gsi1`: their
+//! roster entries and progress records, one Query), then the class items,
+//! which keep their counts and due dates (`domain::publication::Due`). A
+//! parent's reads the links to their children first, then each child's
+//! holdings at once.
 
 use std::collections::HashMap;
 
@@ -166,7 +168,7 @@ pub async fn overview(
         Role::Admin => Overview::Admin { metrics: metrics::compute(&state, &tenant, Day::of(state.now())).await? },
         Role::Teacher => Overview::Teacher(teacher(&state, &tenant, me).await?),
         Role::Student => {
-            let (entries, progress) = tokio::try_join!(roster(&state, &tenant, me), progress(&state, &tenant, me))?;
+            let (entries, progress) = held(&state, &tenant, me).await?;
             let classes = classes(&state, &tenant, &class_ids(&entries), &[]).await?.0;
             Overview::Student(StudentOverview::of(&state, classes, &progress))
         }
@@ -197,16 +199,30 @@ struct Read {
 
 /// The roster entries of `user` (`gsi1`): the classes they are in.
 async fn roster(state: &AppState, tenant: &Tenant, user: &UserId) -> AppResult<Vec<RosterEntry>> {
-    let partition = tenant.classes_of(user);
+    let partition = tenant.held_by(user);
     let range = Range::gsi1(&partition, Tenant::CLASS_PREFIX);
     Ok(state.db.query::<RosterEntry>(&range, MOST, None).await?.items)
 }
 
-/// A student's progress records (`gsi1`).
-async fn progress(state: &AppState, tenant: &Tenant, student: &UserId) -> AppResult<Vec<LessonProgress>> {
-    let partition = tenant.progress_of(student);
-    let range = Range::gsi1(&partition, Tenant::LESSON_PREFIX);
-    Ok(state.db.query::<LessonProgress>(&range, MOST, None).await?.items)
+/// What `student` holds (`gsi1`, one Query): their roster entries and
+/// their progress records.
+async fn held(
+    state: &AppState,
+    tenant: &Tenant,
+    student: &UserId,
+) -> AppResult<(Vec<RosterEntry>, Vec<LessonProgress>)> {
+    let partition = tenant.held_by(student);
+    let items = state.db.query_items(&Range::gsi1(&partition, ""), 2 * MOST, None).await?.items;
+    let (mut entries, mut progress) = (Vec::new(), Vec::new());
+    for item in items {
+        let sort_key = item.get("gsi1sk").and_then(|value| value.as_s().ok()).map(String::as_str).unwrap_or_default();
+        if sort_key.starts_with(Tenant::CLASS_PREFIX) {
+            entries.push(Db::decode::<RosterEntry>(item)?);
+        } else if sort_key.starts_with(Tenant::LESSON_PREFIX) {
+            progress.push(Db::decode::<LessonProgress>(item)?);
+        }
+    }
+    Ok((entries, progress))
 }
 
 /// The classes of roster entries, each once.
@@ -317,15 +333,13 @@ impl StudentOverview {
     }
 }
 
-/// Each linked child's overview: the links, then every child's classes and
-/// progress at once, then all their classes in one read.
+/// Each linked child's overview: the links, then what every child holds
+/// (one Query each, all at once), then all their classes in one read.
 async fn children(state: &AppState, tenant: &Tenant, parent: &UserId) -> AppResult<Vec<ChildOverview>> {
     let partition = tenant.user(parent).pk;
     let range = Range::of(&partition, Tenant::CHILD_PREFIX);
     let links = state.db.query::<GuardianLink>(&range, MOST, None).await?.items;
-    let reads = links.iter().map(|link| async move {
-        tokio::try_join!(roster(state, tenant, &link.child_id), progress(state, tenant, &link.child_id))
-    });
+    let reads = links.iter().map(|link| held(state, tenant, &link.child_id));
     let each = futures_util::future::try_join_all(reads).await?;
     let everyones: Vec<RosterEntry> = each.iter().flat_map(|(entries, _)| entries.iter().cloned()).collect();
     let (read, _) = classes(state, tenant, &class_ids(&everyones), &[]).await?;

@@ -305,7 +305,7 @@ pub async fn list(
     if let Some(link) = link {
         state.db.get::<GuardianLink>(&link).await?.ok_or_else(|| AppError::not_found("student"))?;
     }
-    let partition = tenant.progress_of(&student);
+    let partition = tenant.held_by(&student);
     let range = Range::gsi1(&partition, Tenant::LESSON_PREFIX).newest_first();
     let found = state.db.query::<LessonProgress>(&range, page.limit, start).await?;
     let next = found.last_key.map(|key| cursor::encode(&keys, &tenant, &list, &key));

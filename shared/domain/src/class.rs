@@ -94,7 +94,7 @@ impl RosterEntry {
             last_name: user.last_name.clone(),
             enrolled_at: at.to_owned(),
             enrolled_by: by.clone(),
-            gsi1pk: tenant.classes_of(&user.id),
+            gsi1pk: tenant.held_by(&user.id),
             gsi1sk: tenant.class(class).sk,
         }
     }

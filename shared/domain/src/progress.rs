@@ -61,7 +61,7 @@ impl LessonProgress {
             completed_at: None,
             updated_at: at.to_owned(),
             version: 0,
-            gsi1pk: tenant.progress_of(student),
+            gsi1pk: tenant.held_by(student),
             gsi1sk: tenant.lesson(lesson).sk,
         }
     }

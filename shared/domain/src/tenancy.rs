@@ -278,14 +278,17 @@ impl Tenant {
 
     /// One student's progress through one lesson, in the student's own
     /// partition: a lesson hour's reports spread over its students. It is
-    /// only ever read by its key, or through `gsi1` ([`Tenant::progress_of`]).
+    /// only ever read by its key, or through `gsi1` ([`Tenant::held_by`]).
     pub fn progress(&self, lesson: &LessonId, student: &UserId) -> Key {
         Key::new(self.user_partition(student), format!("PROGRESS#{lesson}"))
     }
 
-    /// `gsi1pk` of one student's progress items: what a parent reads.
-    pub fn progress_of(&self, student: &UserId) -> String {
-        self.partition(format_args!("PROGRESS#{student}"))
+    /// `gsi1pk` of what is a user's but kept elsewhere: their roster entries
+    /// (`gsi1sk` `CLASS#<class>`, the classes they are in) and their
+    /// progress records (`LESSON#<lesson>`). One partition for both, so a
+    /// student's home page, or a parent's view of a child, is one Query.
+    pub fn held_by(&self, user: &UserId) -> String {
+        self.partition(format_args!("HELD#{user}"))
     }
 
     /// One shard of the running totals of a lesson's progress, moved with
@@ -450,11 +453,6 @@ impl Tenant {
     /// `gsi1pk` of the links to one child: their parents.
     pub fn guardians_of(&self, child: &UserId) -> String {
         self.partition(format_args!("GUARDIANS#{child}"))
-    }
-
-    /// `gsi1pk` of the roster entries of one user: the classes they are in.
-    pub fn classes_of(&self, user: &UserId) -> String {
-        self.partition(format_args!("CLASSES#{user}"))
     }
 
     /// True when `pk` is one of this tenant's partitions; cursors are

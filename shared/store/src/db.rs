@@ -541,6 +541,19 @@ impl Db {
         limit: i32,
         start: Option<HashMap<String, String>>,
     ) -> Result<Page<T>, DbError> {
+        let page = self.query_items(range, limit, start).await?;
+        let items = page.items.into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        Ok(Page { items, last_key: page.last_key })
+    }
+
+    /// One page of a [`Range`] as stored, for a range that holds more than
+    /// one kind of item.
+    pub async fn query_items(
+        &self,
+        range: &Range<'_>,
+        limit: i32,
+        start: Option<HashMap<String, String>>,
+    ) -> Result<Page<Item>, DbError> {
         let mut query = range
             .query(self)
             .limit(limit)
@@ -549,7 +562,7 @@ impl Db {
             query = query.filter_expression("attribute_not_exists(deleted_at)");
         }
         let output = query.send().await.map_err(sdk("Query"))?;
-        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        let items = output.items.unwrap_or_default();
         let last_key = output.last_evaluated_key.map(|key| {
             key.into_iter().filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone()))).collect()
         });

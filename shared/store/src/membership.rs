@@ -21,7 +21,7 @@ pub async fn leave(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(
 }
 
 async fn leave_classes(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(), DbError> {
-    let partition = tenant.classes_of(user);
+    let partition = tenant.held_by(user);
     let range = Range::gsi1(&partition, Tenant::CLASS_PREFIX);
     let mut start = None;
     loop {
