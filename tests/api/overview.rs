@@ -56,6 +56,28 @@ async fn a_teacher_sees_their_classes_students_due_dates_and_progress() {
 }
 
 #[tokio::test]
+async fn a_teacher_whose_class_reaches_a_lesson_late_counts_the_students_whole_progress() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let (first, second) = (app.member(&admin, "teacher").await, app.member(&admin, "teacher").await);
+    let student = app.member(&admin, "student").await;
+    let lesson = crate::progress::published_lesson(&app, &first, &[&student]).await;
+    report(&app, &student, &lesson, at("in_progress", 40, 10)).await.expect(StatusCode::OK, None);
+    // The second teacher's class gets the lesson after the first report.
+    let later = app.class_with(&second, &[&student]).await;
+    crate::lessons::publish(&app, &admin, &lesson, json!([later])).await.expect(StatusCode::OK, None);
+    report(&app, &student, &lesson, at("in_progress", 60, 20)).await.expect(StatusCode::OK, None);
+    let counted = json!({"learners": 1, "started": 1, "completed": 0, "average_percent": 60.0});
+    assert_eq!(overview(&app, &second).await["progress"], counted);
+    assert_eq!(overview(&app, &first).await["progress"], counted);
+    // Later changes reach both once.
+    report(&app, &student, &lesson, at("completed", 100, 30)).await.expect(StatusCode::OK, None);
+    let done = json!({"learners": 1, "started": 1, "completed": 1, "average_percent": 100.0});
+    assert_eq!(overview(&app, &second).await["progress"], done);
+    assert_eq!(overview(&app, &first).await["progress"], done);
+}
+
+#[tokio::test]
 async fn a_student_sees_their_classes_progress_and_what_is_due_and_a_parent_sees_each_child() {
     let app = TestApp::spawn().await;
     let (school, soon, later) = busy_school(&app).await;

@@ -74,9 +74,10 @@ pub struct Upcoming {
     due_at: String,
 }
 
-/// How students did in the lessons of a teacher's classes, over every
-/// lesson a student reported progress in while the teacher taught the
-/// class (a student who left still counts).
+/// How students did in the lessons of a teacher's classes: each student's
+/// progress in a lesson counts whole from its first change after one of
+/// the teacher's classes reached the lesson (a student who left still
+/// counts, as they were).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaughtProgress {
     /// Student–lesson pairs with any progress reported.

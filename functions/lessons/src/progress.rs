@@ -142,16 +142,22 @@ pub async fn report(
             Some(stored) => stored,
             None => LessonProgress::none(&tenant, &id, &lesson.title, &principal.user_id, &at),
         };
-        let Some(next) = stored.advanced(report, &at) else {
+        let Some(mut next) = stored.advanced(report, &at) else {
             return Ok(ApiResponse::ok(stored.into()));
         };
+        let teachers = teachers(&classes);
+        for teacher in &teachers {
+            if !next.counted_for.contains(teacher) {
+                next.counted_for.push((*teacher).clone());
+            }
+        }
         let delta = LessonStats::delta(&stored, &next);
         let put = match stored.version {
             0 => state.db.put_new(&key, &next)?,
             version => state.db.put_versioned(&key, &next, version)?,
         };
         let mut writes = vec![Write::Put(put)];
-        writes.extend(moved_by(&state, &tenant, &id, &principal.user_id, &classes, &delta)?);
+        writes.extend(moved_by(&state, &tenant, &classes, &teachers, (&stored, &next))?);
         match state.db.transact(writes).await {
             Ok(()) => {
                 // The feed tells of starting and completing, not of every report.
@@ -173,25 +179,33 @@ pub async fn report(
     Err(AppError::Conflict("progress is being reported too often at once; retry".into()))
 }
 
-/// What one student's change of progress moves beside their progress: the
-/// lesson's totals, the totals of each teacher of a class the student
-/// reached it through, and on completion the day's counters, the tenant's
-/// and each class's.
-fn moved_by(
-    state: &AppState,
-    tenant: &Tenant,
-    lesson: &LessonId,
-    student: &UserId,
-    classes: &[Class],
-    delta: &LessonStats,
-) -> Result<Vec<Write>, DbError> {
-    let shard = counters::shard_of(student);
-    let mut writes = vec![add_to_totals(state, tenant.lesson_stats(lesson, shard), delta)?];
+/// The teachers of `classes`, each once.
+fn teachers(classes: &[Class]) -> Vec<&UserId> {
     let mut teachers: Vec<&UserId> = classes.iter().map(|class| &class.teacher_id).collect();
     teachers.sort();
     teachers.dedup();
+    teachers
+}
+
+/// What one student's change of progress (`stored` to `next`) moves beside
+/// their progress: the lesson's totals, the totals of each teacher of a
+/// class the student reached it through (the whole record for a teacher
+/// who did not count it yet), and on completion the day's counters, the
+/// tenant's and each class's.
+fn moved_by(
+    state: &AppState,
+    tenant: &Tenant,
+    classes: &[Class],
+    teachers: &[&UserId],
+    (stored, next): (&LessonProgress, &LessonProgress),
+) -> Result<Vec<Write>, DbError> {
+    let (lesson, student) = (&next.lesson_id, &next.student_id);
+    let shard = counters::shard_of(student);
+    let delta = LessonStats::delta(stored, next);
+    let mut writes = vec![add_to_totals(state, tenant.lesson_stats(lesson, shard), &delta)?];
     for teacher in teachers {
-        writes.push(add_to_totals(state, tenant.teacher_stats(teacher, shard), delta)?);
+        let added = if stored.counted_for.contains(teacher) { delta.clone() } else { LessonStats::whole(next) };
+        writes.push(add_to_totals(state, tenant.teacher_stats(teacher, shard), &added)?);
     }
     if delta.completed > 0 {
         writes.push(counters::count(state, tenant, student, &[(Counter::LessonsCompleted, 1)])?);

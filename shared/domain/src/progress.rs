@@ -43,6 +43,11 @@ pub struct LessonProgress {
     pub updated_at: String,
     /// Each stored change adds one; a write is conditional on the version it read.
     pub version: u64,
+    /// The teachers whose progress totals (`TAUGHT`) count this record: a
+    /// teacher whose class reaches the lesson only after the first report
+    /// gets the whole record at the next change, the others its changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counted_for: Vec<UserId>,
     pub gsi1pk: String,
     pub gsi1sk: String,
 }
@@ -61,6 +66,7 @@ impl LessonProgress {
             completed_at: None,
             updated_at: at.to_owned(),
             version: 0,
+            counted_for: Vec::new(),
             gsi1pk: tenant.held_by(student),
             gsi1sk: tenant.lesson(lesson).sk,
         }
@@ -140,14 +146,24 @@ impl LessonStats {
     /// (`before` is `None` for their first report). Every delta is ≥ 0,
     /// since progress only moves forward.
     pub fn delta(before: &LessonProgress, after: &LessonProgress) -> Self {
-        let started = |p: &LessonProgress| u64::from(p.status > ProgressStatus::NotStarted);
-        let completed = |p: &LessonProgress| u64::from(p.status == ProgressStatus::Completed);
+        let (before_counts, after_counts) = (Self::whole(before), Self::whole(after));
         Self {
             learners: u64::from(before.version == 0),
-            started: started(after) - started(before),
-            completed: completed(after) - completed(before),
-            time_spent_total: after.time_spent_seconds - before.time_spent_seconds,
-            percent_total: u64::from(after.percent - before.percent),
+            started: after_counts.started - before_counts.started,
+            completed: after_counts.completed - before_counts.completed,
+            time_spent_total: after_counts.time_spent_total - before_counts.time_spent_total,
+            percent_total: after_counts.percent_total - before_counts.percent_total,
+        }
+    }
+
+    /// What one student's record adds to totals that did not count it yet.
+    pub fn whole(progress: &LessonProgress) -> Self {
+        Self {
+            learners: 1,
+            started: u64::from(progress.status > ProgressStatus::NotStarted),
+            completed: u64::from(progress.status == ProgressStatus::Completed),
+            time_spent_total: progress.time_spent_seconds,
+            percent_total: u64::from(progress.percent),
         }
     }
 }
