@@ -3,7 +3,7 @@
 //! same for each of a parent's children, an admin's metrics. A person's is
 //! read in two calls besides the authorizer's: what they hold (`gsi1`: their
 //! roster entries and progress records, one Query), then the class items,
-//! which keep their counts and due dates (`domain::publication::Due`). A
+//! which keep their counts, beside their dues items (`domain::publication::Due`). A
 //! parent's reads the links to their children first, then each child's
 //! holdings at once.
 
@@ -243,15 +243,16 @@ async fn classes(
     ids: &[ClassId],
     extra: &[Key],
 ) -> AppResult<(Vec<Read>, Vec<Option<Item>>)> {
-    let mut keys: Vec<Key> = ids.iter().map(|id| tenant.class(id)).collect();
+    let mut keys: Vec<Key> = ids.iter().flat_map(|id| [tenant.class(id), tenant.class_dues(id)]).collect();
     keys.extend_from_slice(extra);
     let reads = keys.chunks(BATCH).map(|chunk| state.db.batch_get(chunk));
     let mut found: Vec<Option<Item>> = futures_util::future::try_join_all(reads).await?.into_iter().flatten().collect();
-    let extra = found.split_off(ids.len());
+    let extra = found.split_off(2 * ids.len());
     let mut classes = Vec::new();
-    for item in found {
-        let due = item.as_ref().map(store::publication::dues_of).unwrap_or_default();
-        if let Some(class) = Db::decode_live::<Class>(item)? {
+    let mut pairs = found.into_iter();
+    while let (Some(class), Some(dues)) = (pairs.next(), pairs.next()) {
+        let due = dues.as_ref().map(store::publication::dues_of).unwrap_or_default();
+        if let Some(class) = Db::decode_live::<Class>(class)? {
             classes.push(Read { class, due });
         }
     }

@@ -102,8 +102,9 @@ pub trait Publishable: Record {
 }
 
 /// A published item's due date as the classes it is published to keep it
-/// (attribute `due_<id>` of the class item), so that an overview of a
-/// person's classes is one read of the class items.
+/// (attribute `due_<id>` of each class's dues item, `Tenant::class_dues`),
+/// so that an overview of a person's classes is one read of the class
+/// items and their dues items.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Due {
     pub title: String,
@@ -113,7 +114,7 @@ pub struct Due {
 impl Due {
     pub const ATTRIBUTE_PREFIX: &'static str = "due_";
 
-    /// The class item's attribute that holds the due date of item `id`.
+    /// The dues item's attribute that holds the due date of item `id`.
     pub fn attribute(id: &impl std::fmt::Display) -> String {
         format!("{}{id}", Self::ATTRIBUTE_PREFIX)
     }

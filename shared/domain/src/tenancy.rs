@@ -241,6 +241,13 @@ impl Tenant {
 
     pub const CLASS_PREFIX: &'static str = "CLASS#";
 
+    /// The due dates of the assessments published to a class
+    /// (`publication::Due`, one attribute each), beside the class item so
+    /// that the reads of the class on every progress report stay small.
+    pub fn class_dues(&self, class: &ClassId) -> Key {
+        Key::new(self.class(class).pk, "DUE".to_owned())
+    }
+
     /// A user's place in a class (its teacher, or an enrolled student): the
     /// class's roster reads these, and they let their user join the class's
     /// presence channel.

@@ -140,9 +140,10 @@ pub async fn own_classes(
     Ok(classes)
 }
 
-/// What an item's classes keep of it (`Publishable::COUNTED_AS`, and its
-/// due date: `domain::publication::Due`), moved in the transaction that
-/// publishes, edits or deletes it.
+/// What an item's classes keep of it (the count `Publishable::COUNTED_AS`
+/// on the class item, and its due date, `domain::publication::Due`, on the
+/// class's dues item), moved in the transaction that publishes, edits or
+/// deletes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InClasses {
     /// Newly published to these classes: counted, its due date kept.
@@ -160,41 +161,39 @@ fn class_notes<T: Publishable>(
     classes: &[ClassId],
     change: InClasses,
 ) -> Result<Vec<Write>> {
-    let due_attribute = Due::attribute(item.id());
-    let (mut clauses, mut names, mut values) = (Vec::new(), Vec::new(), Vec::new());
     let count = match change {
         InClasses::Added => Some(1),
         InClasses::Removed => Some(-1),
         InClasses::Edited => None,
     };
-    if let Some(by) = count {
-        clauses.push("ADD #count :by");
-        names.push(("#count", T::COUNTED_AS));
-        values.push((":by", number(by)));
-    }
+    let due_attribute = Due::attribute(item.id());
+    let due_names = [("#due", due_attribute.as_str())];
     // `item` is as it was for a removal, as it now is otherwise: a removed
     // item without a due date left none to take away.
-    match (change, item.due()) {
-        (InClasses::Added | InClasses::Removed, None) => {}
-        (InClasses::Removed, Some(_)) | (InClasses::Edited, None) => clauses.push("REMOVE #due"),
+    let due_change = match (change, item.due()) {
+        (InClasses::Added | InClasses::Removed, None) => None,
+        (InClasses::Removed, Some(_)) | (InClasses::Edited, None) => Some(("REMOVE #due", Vec::new())),
         (InClasses::Added | InClasses::Edited, Some(due)) => {
-            clauses.push("SET #due = :due");
-            values.push((":due", crate::db::to_attribute(&due)?));
+            Some(("SET #due = :due", vec![(":due", crate::db::to_attribute(&due)?)]))
+        }
+    };
+    let mut writes = Vec::new();
+    for class in classes {
+        if let Some(by) = count {
+            let names = [("#count", T::COUNTED_AS)];
+            let update =
+                state.db.update(&tenant.class(class), "ADD #count :by", None, &names, vec![(":by", number(by))]);
+            writes.push(Write::Update(update?));
+        }
+        if let Some((expression, values)) = &due_change {
+            let update = state.db.update(&tenant.class_dues(class), expression, None, &due_names, values.clone());
+            writes.push(Write::Update(update?));
         }
     }
-    if clauses.iter().any(|clause| clause.contains("#due")) {
-        names.push(("#due", &due_attribute));
-    }
-    let expression = clauses.join(" ");
-    classes
-        .iter()
-        .map(|class| {
-            Ok(Write::Update(state.db.update(&tenant.class(class), &expression, None, &names, values.clone())?))
-        })
-        .collect()
+    Ok(writes)
 }
 
-/// The due dates a class item keeps (`Due`), by the id of their item.
+/// The due dates a class's dues item keeps (`Due`), by the id of their item.
 pub fn dues_of(class: &crate::db::Item) -> Vec<(String, Due)> {
     class
         .iter()
