@@ -50,7 +50,9 @@ pub enum Aggregation {
 #[serde(deny_unknown_fields)]
 pub struct Filters {
     /// Up to 10 classes (a teacher's own only): the counts of what their
-    /// students did in them. Only `lessons_completed`,
+    /// students did in them, added up over the classes; a lesson completed
+    /// or an assessment submitted through two of them (published to both,
+    /// by a student of both) counts in each. Only `lessons_completed`,
     /// `assessments_submitted` and `messages_sent` are counted by class.
     #[serde(default)]
     #[schema(max_items = 10)]
