@@ -65,7 +65,7 @@ async fn an_admin_pages_through_everything_newest_first() {
 #[tokio::test]
 async fn a_teacher_sees_their_classes_and_not_another_teachers() {
     let app = TestApp::spawn().await;
-    let School { admin, teacher, ann, ben, .. } = school(&app).await;
+    let School { admin, teacher, ann, ben, lesson } = school(&app).await;
     let other = app.member(&admin, "teacher").await;
     let cara = app.member(&admin, "student").await;
     let theirs = crate::progress::published_lesson(&app, &other, &[&cara]).await;
@@ -74,11 +74,26 @@ async fn a_teacher_sees_their_classes_and_not_another_teachers() {
     let class = app.class_with(&teacher, &[&ann]).await;
     let by_admin = create(&app, &admin, body("Decimals")).await.data()["id"].as_str().unwrap().to_owned();
     publish(&app, &admin, &by_admin, json!([class])).await.expect(StatusCode::OK, None);
+    // So do an admin's edit of the teacher's lesson and deletion of one in their class.
+    app.call(axum::http::Method::PUT, &format!("/api/v1/lessons/{lesson}"))
+        .bearer(&admin.access_token)
+        .json(body("Fractions, again"))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    app.delete(&format!("/api/v1/lessons/{by_admin}"))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
 
     let mine = whole_feed(&app, &teacher, 100).await;
     assert!(has(&mine, "lesson.completed", &ann) && has(&mine, "lesson.completed", &ben));
     assert!(has(&mine, "assessment.submitted", &ann));
     assert!(has(&mine, "lesson.published", &admin), "an admin's publication into their class");
+    assert!(has(&mine, "lesson.updated", &admin), "an admin's edit of their lesson");
+    assert!(has(&mine, "lesson.deleted", &admin), "an admin's deletion in their class");
+    assert!(!has(&whole_feed(&app, &other, 100).await, "lesson.updated", &admin), "not another teacher's class");
     assert!(has(&mine, "lesson.created", &teacher), "what they did themselves");
     assert!(!has(&mine, "message.sent", &ann), "a direct message is not a class's event");
     assert!(!mine.iter().any(|e| e["actor_id"] == other.user_id || e["actor_id"] == cara.user_id));

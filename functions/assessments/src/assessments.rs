@@ -353,7 +353,7 @@ pub async fn update(
     let retitled = Assessment { title: written.title.clone(), due_at: written.due_at.clone(), ..assessment.clone() };
     let by = &principal.user_id;
     let changed = publication::patch(&state, &tenant, &assessment, Some(&retitled), asked, by, changes).await?;
-    store::activity::record(&state, &tenant, &principal, "assessment.updated", &id, &[]).await;
+    store::activity::record_published(&state, &tenant, &principal, "assessment.updated", &id, &changed.class_ids).await;
     let version = changed.audit.version;
     Ok(ApiResponse::ok(AssessmentView::of(changed, true)).with_etag(version))
 }

@@ -252,7 +252,7 @@ pub async fn update(
     let changed =
         publication::patch(&state, &tenant, &lesson, Some(&renamed), asked, &principal.user_id, changes).await?;
     let version = changed.audit.version;
-    store::activity::record(&state, &tenant, &principal, "lesson.updated", &id, &[]).await;
+    store::activity::record_published(&state, &tenant, &principal, "lesson.updated", &id, &changed.class_ids).await;
     Ok(ApiResponse::ok(LessonView::from(changed)).with_etag(version))
 }
 

@@ -179,6 +179,31 @@ pub async fn record(
     }
 }
 
+/// As [`record`], for an event about an item published to `class_ids`
+/// whose classes the write did not read (an edit, a deletion): they are
+/// read first, in one BatchGetItem, so that each class's teacher hears of
+/// it, whoever acted.
+pub async fn record_published(
+    state: &AppState,
+    tenant: &Tenant,
+    actor: &Principal,
+    kind: &str,
+    subject: impl std::fmt::Display,
+    class_ids: &[ClassId],
+) {
+    let mut classes = Vec::new();
+    if !class_ids.is_empty() {
+        let keys: Vec<Key> = class_ids.iter().map(|class| tenant.class(class)).collect();
+        match state.db.batch_get(&keys).await {
+            Ok(found) => {
+                classes = found.into_iter().flatten().filter_map(|item| Db::decode::<Class>(item).ok()).collect()
+            }
+            Err(err) => tracing::warn!(error = %err, kind, "the classes of an activity event not read"),
+        }
+    }
+    record(state, tenant, actor, kind, subject, &in_classes(&classes)).await;
+}
+
 /// Up to `limit` events of `feed`, newest first, older than the event
 /// `before` when given; and whether there are more.
 pub async fn page(

@@ -408,7 +408,8 @@ pub async fn delete<T: Publishable>(
     if let Err(err) = state.db.batch_write(Vec::new(), entries).await {
         tracing::warn!(error = %err, kind = T::NAME, "class entries of a deleted item not deleted");
     }
-    crate::activity::record(state, tenant, principal, &format!("{}.deleted", T::NAME), id, &[]).await;
+    crate::activity::record_published(state, tenant, principal, &format!("{}.deleted", T::NAME), id, item.class_ids())
+        .await;
     Ok(deleted)
 }
 
