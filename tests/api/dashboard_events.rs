@@ -8,6 +8,9 @@ use serde_json::Value;
 use toolbox_dashboard_events::Announcer;
 use toolbox_local::stream::StreamPoller;
 
+use domain::day::Day;
+use store::counters::{Counter, Counts};
+
 use crate::helpers::TestApp;
 
 fn announcer(app: &TestApp) -> Announcer {
@@ -91,4 +94,35 @@ async fn a_write_reaches_the_staff_channel_through_the_tables_stream() {
     let org = app.register_org().await.org_id;
     poller.poll_once().await.unwrap();
     assert_eq!(announced(&seen, &org).len(), 1, "one dashboard.updated for the new organization");
+}
+
+#[tokio::test]
+async fn the_next_days_first_announcement_keeps_the_days_before_without_a_reader() {
+    let (app, _) = TestApp::spawn_with_fake_pusher().await;
+    let tenant = app.register_org().await.tenant();
+    let announcer = announcer(&app);
+    let counted = |day: Day| tenant.daily_counter(&day, 0).pk;
+    let signed_up = Day::of(app.state.now());
+    let db = app.state.db.clone();
+    let kept = |day: Day| {
+        let (key, db) = (tenant.series_day(&day), db.clone());
+        async move { db.batch_get(&[key]).await.unwrap().remove(0) }
+    };
+    // Sign-up moved today's counters: the first announcement only notes the day.
+    assert_eq!(announcer.announce([counted(signed_up).as_str()]).await, 1);
+    assert_eq!(kept(signed_up).await, None, "a running day is not settled");
+    // Nobody opens the dashboard; three days later the counters move again.
+    app.clock.advance(3 * 24 * 3600);
+    let today = Day::of(app.state.now());
+    assert_eq!(announcer.announce([counted(today).as_str()]).await, 1);
+    let day = Counts::<Counter>::of_item(kept(signed_up).await.as_ref());
+    assert_eq!(day.get(Counter::MembersJoined), 1, "the sign-up day, summed from its shards");
+    for quiet in [signed_up.plus(1), signed_up.plus(2)] {
+        let settled = kept(quiet).await.expect("each day since is settled, zeros included");
+        assert_eq!(Counts::<Counter>::of_item(Some(&settled)).get(Counter::MembersJoined), 0);
+    }
+    assert_eq!(kept(today).await, None);
+    // Later announcements the same day settle nothing more.
+    app.clock.advance(10);
+    assert_eq!(store::series::keep_up(&app.state, &tenant).await.unwrap(), 0);
 }

@@ -4,7 +4,9 @@
 //! changed gets one `dashboard.updated` event on `private-org-{org}` (its
 //! admins and teachers), at most every `counters::ANNOUNCE_EVERY_SECONDS` whatever
 //! the number of writes or of concurrent batches. Clients then ask for the
-//! dashboard again with `Cache-Control: no-cache`.
+//! dashboard again with `Cache-Control: no-cache`. The first announcement
+//! of a day also settles the days since the last one (`series::keep_up`),
+//! so no day with activity waits for a reader to be kept.
 //!
 //! The writes that move the numbers pay nothing for it: no extra call, no
 //! Pusher request in their answer's way.
@@ -17,7 +19,7 @@ use domain::tenancy::Tenant;
 use integrations::pusher::Realtime;
 use serde_json::json;
 use store::AppState;
-use store::counters;
+use store::{counters, series};
 
 pub const EVENT: &str = "dashboard.updated";
 
@@ -59,7 +61,11 @@ impl Announcer {
         let mut announced = 0;
         for (org, tenant) in moved {
             match counters::claim_announcement(&self.state, &tenant).await {
-                Ok(true) => {}
+                Ok(true) => {
+                    if let Err(err) = series::keep_up(&self.state, &tenant).await {
+                        tracing::warn!(error = %err, org_id = %org, "earlier days not settled");
+                    }
+                }
                 // Announced less than ANNOUNCE_EVERY_SECONDS ago.
                 Ok(false) => continue,
                 Err(err) => {

@@ -8,8 +8,11 @@
 //! any range of settled days is one Query of small items (a year, about
 //! 50 KB) and no day is summed twice. A reader pays for that once a day per
 //! tenant: one BatchGet per six days to sum, one BatchWrite per 25 days.
-//! A day nobody asks for within `counters::DAILY_KEPT_DAYS` is lost with
-//! its shards (a scheduled settlement would keep it: not built).
+//! Readers need not be the ones who settle: the stream function settles,
+//! once a day per tenant whose counters move, every day since the last
+//! one it saw them move on ([`keep_up`]), so a day with activity is kept
+//! even if nobody asks for it before its shards expire
+//! (`counters::DAILY_KEPT_DAYS`).
 
 use std::collections::BTreeMap;
 
@@ -18,7 +21,7 @@ use domain::tenancy::{Key, Tenant};
 use time::OffsetDateTime;
 
 use crate::counters::{self, Counter, Counts};
-use crate::db::{Db, DbError, Item};
+use crate::db::{Db, DbError, Item, string};
 use crate::state::AppState;
 
 pub type DayCounts = Counts<Counter>;
@@ -83,6 +86,48 @@ pub async fn by_day(
     }
     counts.extend(settle(state, tenant, &unsettled).await?);
     Ok((counts, found.collect()))
+}
+
+/// Settles what a tenant's counters moved on, without waiting for a
+/// reader: the first call of a UTC day (the stream function calls it when
+/// the counters move) settles every day from the last day a call was made
+/// through yesterday, a year at most. Each day counters move on is such a
+/// day, so each is settled by the next day of activity, at the latest.
+/// Returns how many days it settled or read.
+pub async fn keep_up(state: &AppState, tenant: &Tenant) -> Result<usize, DbError> {
+    #[derive(serde::Deserialize)]
+    struct Seen {
+        counted_day: Option<String>,
+    }
+    let now = state.now();
+    let (today, yesterday) = (Day::of(now), Day::of(now).plus(-1));
+    // Yesterday may still move in the day's first minute: the next call settles it.
+    if settled_through(now) < yesterday {
+        return Ok(0);
+    }
+    let key = tenant.dashboard_announcement();
+    let seen = state.db.get::<Seen>(&key).await?.and_then(|seen| seen.counted_day);
+    let last: Option<Day> = seen.as_deref().and_then(|day| day.parse().ok());
+    if last >= Some(today) {
+        return Ok(0);
+    }
+    // One caller a day: the one whose write finds the day it read.
+    let (condition, mut values) = match &seen {
+        Some(day) => ("counted_day = :seen", vec![(":seen", string(day.as_str()))]),
+        None => ("attribute_not_exists(counted_day)", Vec::new()),
+    };
+    values.push((":today", string(today.to_string())));
+    let claim = state.db.update(&key, "SET counted_day = :today", Some(condition), &[], values)?;
+    match state.db.run_update(claim).await {
+        Ok(_) => {}
+        Err(DbError::ConditionFailed) => return Ok(0),
+        Err(err) => return Err(err),
+    }
+    // A tenant's first call has nothing before it: its counters start today.
+    let Some(last) = last else { return Ok(0) };
+    let from = last.max(yesterday.plus(1 - DayRange::MAX_DAYS));
+    let Ok(range) = DayRange::new(from, yesterday) else { return Ok(0) };
+    Ok(over(state, tenant, range).await?.len())
 }
 
 /// The counts of every day of `range`, in order: the settled ones in one
