@@ -90,10 +90,10 @@ pub async fn by_day(
 
 /// Settles what a tenant's counters moved on, without waiting for a
 /// reader: the first call of a UTC day (the stream function calls it when
-/// the counters move) settles every day from the last day a call was made
-/// through yesterday, a year at most. Each day counters move on is such a
-/// day, so each is settled by the next day of activity, at the latest.
-/// Returns how many days it settled or read.
+/// the counters move) settles every day from the day of the previous first
+/// call through yesterday, a year at most, then notes today. Every day
+/// counters move on is in such a stretch, so each is settled by the next
+/// day of activity at the latest. Returns how many days it settled or read.
 pub async fn keep_up(state: &AppState, tenant: &Tenant) -> Result<usize, DbError> {
     #[derive(serde::Deserialize)]
     struct Seen {
@@ -107,27 +107,26 @@ pub async fn keep_up(state: &AppState, tenant: &Tenant) -> Result<usize, DbError
     }
     let key = tenant.dashboard_announcement();
     let seen = state.db.get::<Seen>(&key).await?.and_then(|seen| seen.counted_day);
-    let last: Option<Day> = seen.as_deref().and_then(|day| day.parse().ok());
+    let last: Option<Day> = seen.and_then(|day| day.parse().ok());
     if last >= Some(today) {
         return Ok(0);
     }
-    // One caller a day: the one whose write finds the day it read.
-    let (condition, mut values) = match &seen {
-        Some(day) => ("counted_day = :seen", vec![(":seen", string(day.as_str()))]),
-        None => ("attribute_not_exists(counted_day)", Vec::new()),
+    // Settled before the day is noted, so a failure is tried again by the
+    // next announcement; two at once would write the same sums.
+    let settled = match last {
+        Some(last) => {
+            let from = last.max(yesterday.plus(1 - DayRange::MAX_DAYS));
+            match DayRange::new(from, yesterday) {
+                Ok(range) => over(state, tenant, range).await?.len(),
+                Err(_) => 0,
+            }
+        }
+        // A tenant's first call has nothing before it.
+        None => 0,
     };
-    values.push((":today", string(today.to_string())));
-    let claim = state.db.update(&key, "SET counted_day = :today", Some(condition), &[], values)?;
-    match state.db.run_update(claim).await {
-        Ok(_) => {}
-        Err(DbError::ConditionFailed) => return Ok(0),
-        Err(err) => return Err(err),
-    }
-    // A tenant's first call has nothing before it: its counters start today.
-    let Some(last) = last else { return Ok(0) };
-    let from = last.max(yesterday.plus(1 - DayRange::MAX_DAYS));
-    let Ok(range) = DayRange::new(from, yesterday) else { return Ok(0) };
-    Ok(over(state, tenant, range).await?.len())
+    let today_value = vec![(":today", string(today.to_string()))];
+    state.db.run_update(state.db.update(&key, "SET counted_day = :today", None, &[], today_value)?).await?;
+    Ok(settled)
 }
 
 /// The counts of every day of `range`, in order: the settled ones in one
