@@ -21,6 +21,7 @@ use axum::routing::{MethodFilter, on};
 use lambda_http::request::RequestContext;
 use store::AppState;
 use store::config::{Config, ConfigError};
+use store::logging;
 use toolbox_authorizer::{Credentials, Denial};
 use tower::ServiceExt;
 use web::error::AppError;
@@ -160,6 +161,8 @@ pub enum AppBuildError {
 
 struct Target {
     router: Router,
+    /// The function's configuration, as its Lambda context would give it.
+    function: Arc<lambda_http::lambda_runtime::Config>,
     authorized: bool,
     metered: bool,
     resource_path: String,
@@ -207,6 +210,7 @@ pub fn app_per_function(
         if preflights.insert(route.path.clone()) {
             let preflight = Arc::new(Target {
                 router: router.clone(),
+                function: lambda_config(&route.function),
                 authorized: false,
                 metered: false,
                 resource_path: route.path.clone(),
@@ -224,6 +228,7 @@ pub fn app_per_function(
         }
         let target = Arc::new(Target {
             router,
+            function: lambda_config(&route.function),
             authorized: route.authorized,
             metered: route.metered,
             resource_path: route.path.clone(),
@@ -244,6 +249,11 @@ pub fn app_per_function(
         .fallback(|| async { AppError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed });
     Ok(app)
+}
+
+/// What Lambda tells a function about itself; locally its name is its logical id.
+fn lambda_config(function: &str) -> Arc<lambda_http::lambda_runtime::Config> {
+    Arc::new(lambda_http::lambda_runtime::Config { function_name: function.to_owned(), ..Default::default() })
 }
 
 fn bad_method(route: &template::Route) -> AppBuildError {
@@ -296,10 +306,24 @@ async fn dispatch(state: &AppState, target: &Target, req: Request) -> Response {
     *forwarded.uri_mut() = parts.uri;
     *forwarded.headers_mut() = parts.headers;
     forwarded.extensions_mut().insert(RequestContext::ApiGatewayV1(context));
+    let lambda = lambda_context(target, forwarded.headers());
+    forwarded.extensions_mut().insert(lambda);
     match target.router.clone().oneshot(forwarded).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
+}
+
+/// The invocation's Lambda context: a new invocation id, the function, and
+/// the X-Ray trace API Gateway passes on (the caller's `X-Amzn-Trace-Id`, or
+/// a new trace).
+fn lambda_context(target: &Target, headers: &axum::http::HeaderMap) -> lambda_http::Context {
+    let mut context = lambda_http::Context::default();
+    context.request_id = request_meta::new_request_id().to_lowercase();
+    context.env_config = target.function.clone();
+    let traced = headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).filter(|h| logging::sane_trace_header(h));
+    context.xray_trace_id = Some(traced.map_or_else(logging::new_trace_header, str::to_owned));
+    context
 }
 
 /// Where a request comes from, as API Gateway's `sourceIp` would say: the

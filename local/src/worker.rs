@@ -8,12 +8,24 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use toolbox_content_worker::Worker;
 
 const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 /// `rate(1 minute)`, as the worker's schedule in template.yaml.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A received message as Lambda's event source mapping hands it over.
+pub fn record_of(message: &Message) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = message.message_id.clone();
+    record.receipt_handle = message.receipt_handle.clone();
+    record.body = message.body.clone();
+    record.event_source = Some("aws:sqs".into());
+    record.attributes =
+        message.attributes.iter().flatten().map(|(name, value)| (name.as_str().to_owned(), value.clone())).collect();
+    record
+}
 
 pub struct Poller {
     pub worker: Arc<Worker>,
@@ -59,6 +71,7 @@ impl Poller {
             .wait_time_seconds(0)
             .set_visibility_timeout(self.visibility_timeout)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
             .send()
             .await
             .map_err(|err| aws_sdk_sqs::error::DisplayErrorContext(err).to_string())?;
@@ -71,18 +84,7 @@ impl Poller {
         for message in &messages {
             let id = message.message_id.clone().unwrap_or_default();
             receipts.insert(id.clone(), message.receipt_handle.clone().unwrap_or_default());
-            let mut record = SqsMessage::default();
-            record.message_id = Some(id);
-            record.receipt_handle = message.receipt_handle.clone();
-            record.body = message.body.clone();
-            record.event_source = Some("aws:sqs".into());
-            record.attributes = message
-                .attributes
-                .iter()
-                .flatten()
-                .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
-                .collect();
-            event.records.push(record);
+            event.records.push(record_of(message));
         }
         let response = self.worker.handle(event).await;
         for failure in &response.batch_item_failures {

@@ -16,7 +16,7 @@ use domain::tenancy::{Key, Lookup, Tenant, global};
 use domain::user::User;
 use serde_json::Value;
 use store::db::Db;
-use toolbox_content_worker::{Invocation, Worker};
+use toolbox_content_worker::{Call, Invocation, Worker};
 use tower::ServiceExt;
 
 use crate::helpers::TestApp;
@@ -271,7 +271,7 @@ async fn the_queue_event_replays_through_the_worker() {
     let job = sample_job(message.job_id.clone(), message.request_id.clone(), app.state.now());
     // A fresh queued job each run, as the API would have written it.
     put(&app, &tenant.job(&job.id), &job).await;
-    let answer = sample_worker(&app).invoke(Invocation::of(payload).unwrap()).await.unwrap();
+    let answer = sample_worker(&app).invoke(Invocation::of(payload).unwrap(), Call::default()).await.unwrap();
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
     let done: Job = app.state.db.get(&tenant.job(&job.id)).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
@@ -295,7 +295,7 @@ async fn the_schedule_event_sweeps_the_outbox() {
         .unwrap();
     let text = std::fs::read_to_string(events_dir().join("content-worker/schedule.json")).unwrap();
     let payload: Value = serde_json::from_str(&text).unwrap();
-    let answer = sample_worker(&app).invoke(Invocation::of(payload).unwrap()).await.unwrap();
+    let answer = sample_worker(&app).invoke(Invocation::of(payload).unwrap(), Call::default()).await.unwrap();
     // Other tests' stuck entries may be swept by either sweep: only this one is ours to check.
     assert!(answer["sent"].is_u64(), "{answer}");
     let entry = global::outbox(&job.id, written.unix_timestamp());

@@ -2,6 +2,7 @@
 //! where results are stored, and which messages are retried.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use domain::content::ContentItem;
@@ -13,7 +14,7 @@ use integrations::generation::provider::{Provider, ProviderError, ProviderFuture
 use integrations::generation::template::TemplateProvider;
 use serde_json::{Value, json};
 use store::db::Range;
-use toolbox_content_worker::{MAX_RECEIVES, Worker};
+use toolbox_content_worker::{Call, MAX_RECEIVES, RELEASE_MARGIN, Worker};
 
 use crate::helpers::{Account, TestApp, sqs_event};
 
@@ -179,6 +180,56 @@ async fn provider_failures_are_retried_until_the_last_receive_or_fail_fast_when_
         worker(&app, unavailable).handle(sqs_event(&[("m2", serde_json::to_string(&message).unwrap(), 1)])).await;
     assert!(failed_ids(&response).is_empty());
     assert_eq!(job(&app, &tenant, &message).await.error.as_deref(), Some("provider_unavailable"));
+}
+
+/// Answers the outline, then never answers again: a model that hangs.
+struct Stalled;
+
+impl Provider for Stalled {
+    fn name(&self) -> &'static str {
+        "stalled"
+    }
+
+    fn complete<'a>(&'a self, task: Task<'a>) -> ProviderFuture<'a> {
+        Box::pin(async move {
+            if task.stage != Stage::Outline {
+                std::future::pending::<()>().await;
+            }
+            TemplateProvider.complete(task).await
+        })
+    }
+}
+
+/// An invocation Lambda stops `left` after the margin the worker keeps back.
+fn call_with(left: Duration) -> Call {
+    Call { deadline: Some(tokio::time::Instant::now() + RELEASE_MARGIN + left), ..Call::default() }
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_finish_before_the_deadline_is_released_and_fails_on_its_last_receive() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let tenant = admin.tenant();
+    let message = queued_job(&app, &admin, lesson()).await;
+    let body = serde_json::to_string(&message).unwrap();
+    let batch = sqs_event(&[("m1", body.clone(), 1)]);
+    let response = worker(&app, Stalled).handle_within(batch, call_with(Duration::from_millis(300))).await;
+    assert_eq!(failed_ids(&response), vec!["m1".to_owned()], "left for redelivery");
+    let released = job(&app, &tenant, &message).await;
+    assert_eq!((released.status, released.attempts, released.lease_until), (JobStatus::Queued, 1, None));
+
+    // No time left at all: the message goes back without a claim.
+    let response =
+        worker(&app, Stalled).handle_within(sqs_event(&[("m1", body.clone(), 2)]), call_with(Duration::ZERO)).await;
+    assert_eq!(failed_ids(&response), vec!["m1".to_owned()]);
+    assert_eq!(job(&app, &tenant, &message).await.attempts, 1, "not claimed");
+
+    let last = sqs_event(&[("m1", body, MAX_RECEIVES)]);
+    let response = worker(&app, Stalled).handle_within(last, call_with(Duration::from_millis(300))).await;
+    assert!(failed_ids(&response).is_empty(), "the last receive settles the job");
+    let failed = job(&app, &tenant, &message).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.error.as_deref().unwrap().starts_with("timed_out"), "{:?}", failed.error);
 }
 
 /// A lesson of six sections of about 19,000 characters: each within the

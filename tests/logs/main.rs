@@ -1,4 +1,5 @@
-//! Secrets never reach a log line: passwords, tokens and invite tokens.
+//! The log stream: secrets never reach a line (passwords, tokens, invite
+//! tokens), and what an operator needs does (see `telemetry`).
 //!
 //! A binary of its own: it installs the process's global subscriber, which
 //! would otherwise capture (and race with) every other test.
@@ -6,48 +7,17 @@
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
-
-use std::sync::{Arc, Mutex, OnceLock};
+mod telemetry;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
+use store::logging::Captured;
 
 use helpers::{TestApp, unique_email};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
 /// Every log line of this process, at the level deployments use.
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter("info,toolbox=debug")
-            .with_writer(capture.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber of the test binary");
-        capture
-    })
+fn capture() -> Captured {
+    store::logging::capture("info,toolbox=debug")
 }
 
 #[tokio::test]
@@ -80,7 +50,7 @@ async fn no_secret_of_a_whole_session_appears_in_the_logs() {
         .await
         .expect(StatusCode::OK, None);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("request finished") && logs.contains("refresh token reuse"),
         "the logs were not captured: {}",
@@ -123,7 +93,7 @@ async fn no_api_key_secret_appears_in_the_logs() {
     // Unsigned: refused.
     app.get("/api/v1/organizations/current").api_key(&signed.key).send().await.expect(StatusCode::UNAUTHORIZED, None);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("api key created") && logs.contains("api key rotated"), "the logs were not captured");
     let secret_of = |key: &str| key.rsplit('_').next().unwrap().to_owned();
     let secrets = [
@@ -160,7 +130,7 @@ async fn every_worker_log_line_of_a_job_carries_the_request_id_of_the_call_that_
     let batch = helpers::sqs_event(&[("m1", serde_json::to_string(&job.message()).unwrap(), 1)]);
     assert!(worker.handle(batch).await.batch_item_failures.is_empty());
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     let lines: Vec<&str> = logs.lines().filter(|line| line.contains(&job_id)).collect();
     assert!(lines.iter().any(|l| l.contains("job claimed")) && lines.iter().any(|l| l.contains("job succeeded")));
     for line in &lines {

@@ -3,8 +3,15 @@
 //! concurrent duplicate never runs twice, and a finished job is acknowledged
 //! without rework), runs the pipeline, stores the content and reports only
 //! the messages worth retrying as batch item failures.
+//!
+//! Each job runs within the invocation's deadline: one that cannot finish
+//! [`RELEASE_MARGIN`] before Lambda would stop the batch is released to the
+//! queue instead of dying with it. Its log lines carry the request id and
+//! X-Ray trace of the request that asked for it, and it ends with one `Jobs`
+//! metric.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::Update;
@@ -16,6 +23,7 @@ use domain::ids::ContentId;
 use domain::job::{Job, JobMessage, JobStatus, field};
 use domain::publication::ContentKind;
 use domain::tenancy::Tenant;
+use integrations::generation::meter;
 use integrations::generation::pipeline::{self, PipelineError};
 use integrations::generation::provider::{Provider, ProviderError, Stage};
 use integrations::pusher::Realtime;
@@ -24,13 +32,47 @@ use store::AppState;
 use store::bodies::StoredBody;
 use store::counters::{self, Counter, Total};
 use store::db::{Db, DbError, Write};
+use store::logging::{self, Correlation};
+use store::metrics::{self, Document, Unit};
 use store::records::{Changes, Condition};
 use store::search;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// SQS hands a message over this many times before the dead-letter queue
 /// takes it (`maxReceiveCount` in template.yaml).
 pub const MAX_RECEIVES: u32 = 5;
+
+/// Time kept back from the invocation's deadline to release unfinished jobs.
+pub const RELEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// What Lambda says about one invocation.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    pub lambda_request_id: Option<String>,
+    pub function: Option<String>,
+    pub cold_start: bool,
+    /// When Lambda stops the invocation; `None` runs jobs to their end.
+    pub deadline: Option<Instant>,
+}
+
+impl Call {
+    pub fn of(context: &lambda_runtime::Context, cold_start: bool) -> Self {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let left = Duration::from_millis(context.deadline).saturating_sub(since_epoch);
+        Self {
+            lambda_request_id: Some(context.request_id.clone()),
+            function: Some(context.env_config.function_name.clone()).filter(|name| !name.is_empty()),
+            cold_start,
+            deadline: (context.deadline > 0).then(|| Instant::now() + left),
+        }
+    }
+
+    /// When a job still running is released.
+    fn budget(&self) -> Option<Instant> {
+        self.deadline.map(|deadline| deadline.checked_sub(RELEASE_MARGIN).unwrap_or(deadline))
+    }
+}
 
 pub struct Worker {
     pub state: AppState,
@@ -69,21 +111,32 @@ impl Worker {
     pub async fn invoke(
         self: &Arc<Self>,
         invocation: Invocation,
+        call: Call,
     ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        if call.cold_start {
+            metrics::cold_start(call.function.as_deref().unwrap_or("content-worker"));
+        }
         Ok(match invocation {
-            Invocation::Batch(batch) => serde_json::to_value(self.handle(batch).await)?,
+            Invocation::Batch(batch) => serde_json::to_value(self.handle_within(batch, call).await)?,
             Invocation::Sweep => json!({ "sent": self.sweep().await? }),
         })
     }
 
-    /// Processes a batch concurrently; the failures are the messages to retry.
+    /// Processes a batch concurrently, with no deadline.
     pub async fn handle(self: &Arc<Self>, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_within(event, Call::default()).await
+    }
+
+    /// Processes a batch concurrently within `call`'s deadline; the failures
+    /// are the messages to retry.
+    pub async fn handle_within(self: &Arc<Self>, event: SqsEvent, call: Call) -> SqsBatchResponse {
         let mut tasks = tokio::task::JoinSet::new();
         for record in event.records {
             let worker = self.clone();
+            let call = call.clone();
             tasks.spawn(async move {
                 let id = record.message_id.clone().unwrap_or_default();
-                (id, worker.process(&record).await)
+                (id, worker.process(&record, &call).await)
             });
         }
         let mut response = SqsBatchResponse::default();
@@ -112,7 +165,7 @@ impl Worker {
         Ok(sent)
     }
 
-    async fn process(&self, record: &SqsMessage) -> Result<(), Retry> {
+    async fn process(&self, record: &SqsMessage, call: &Call) -> Result<(), Retry> {
         let Some(message) = record.body.as_deref().and_then(|body| serde_json::from_str::<JobMessage>(body).ok())
         else {
             // A poison message: redelivered until the DLQ takes it.
@@ -120,18 +173,31 @@ impl Worker {
             return Err(Retry("unreadable message"));
         };
         let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-        let span = tracing::info_span!(
-            "job",
-            request_id = %message.request_id,
-            tenant_id = %message.org_id,
-            job_id = %message.job_id,
-        );
-        self.run_job(&message, receives).instrument(span).await
+        // Lambda hands over the message's trace as `AWSTraceHeader`; the body
+        // carries it too, for the local poller.
+        let trace_header = record.attributes.get("AWSTraceHeader").or(message.trace_header.as_ref());
+        let correlation = Correlation {
+            request_id: message.request_id.clone(),
+            lambda_request_id: call.lambda_request_id.clone(),
+            function: call.function.clone(),
+            cold_start: call.cold_start,
+            trace_header: trace_header.filter(|header| logging::sane_trace_header(header)).cloned(),
+            organization_id: Some(message.org_id.to_string()),
+        };
+        let span = correlation.span();
+        span.record("user_id", tracing::field::display(&message.requested_by));
+        let job = tracing::info_span!(parent: &span, "job", job_id = %message.job_id);
+        // Boxed: a job's future is large, and each of a batch's runs on the same stack.
+        correlation.scope(Box::pin(self.run_job(&message, receives, call.budget())).instrument(job)).await
     }
 
-    async fn run_job(&self, message: &JobMessage, receives: u32) -> Result<(), Retry> {
+    async fn run_job(&self, message: &JobMessage, receives: u32, budget: Option<Instant>) -> Result<(), Retry> {
+        if budget.is_some_and(|budget| Instant::now() >= budget) {
+            return Err(Retry("no time left in the invocation"));
+        }
         let tenant = Tenant::named_by_queue(&message.org_id);
         let Some(job) = self.claim(&tenant, message).await? else { return Ok(()) };
+        let claimed = Instant::now();
         tracing::info!(provider = self.provider.name(), attempt = job.attempts, "job claimed");
         // Stages are reported as they start, beside the pipeline.
         let (sender, mut stages) = tokio::sync::mpsc::unbounded_channel();
@@ -146,27 +212,47 @@ impl Worker {
                 self.progress(&tenant, &job, stage, (started * 90 / total).min(95) as u8).await;
             }
         };
-        let (result, ()) = tokio::join!(run, report);
-        match result {
-            Ok(content) => self.succeed(&tenant, &job, content).await,
-            Err(PipelineError::Provider { source: ProviderError::Unavailable, .. }) => {
-                self.fail(&tenant, &job, "provider_unavailable").await
+        let work = async { tokio::join!(run, report).0 };
+        let (finished, reading) = meter::measure(async {
+            match budget {
+                Some(budget) => tokio::time::timeout_at(budget, work).await.ok(),
+                None => Some(work.await),
             }
-            Err(PipelineError::Provider { source, stage }) if source.is_transient() => {
+        })
+        .await;
+        let (outcome, result) = match finished {
+            None if receives >= MAX_RECEIVES => {
+                ("failed", self.fail(&tenant, &job, "timed_out: the job did not finish within the worker's time").await)
+            }
+            None => {
+                tracing::warn!("the invocation's time is running out; job released");
+                self.release(&tenant, &job).await;
+                ("released", Err(Retry("the invocation's time ran out")))
+            }
+            Some(Ok(content)) => ("succeeded", self.succeed(&tenant, &job, content).await),
+            Some(Err(PipelineError::Provider { source: ProviderError::Unavailable, .. })) => {
+                ("failed", self.fail(&tenant, &job, "provider_unavailable").await)
+            }
+            Some(Err(PipelineError::Provider { source, stage })) if source.is_transient() => {
                 if receives >= MAX_RECEIVES {
-                    self.fail(&tenant, &job, &format!("provider_failed: {source} (at {})", stage.as_str())).await
+                    let reason = format!("provider_failed: {source} (at {})", stage.as_str());
+                    ("failed", self.fail(&tenant, &job, &reason).await)
                 } else {
                     self.release(&tenant, &job).await;
-                    Err(Retry("the provider failed for now"))
+                    ("released", Err(Retry("the provider failed for now")))
                 }
             }
-            Err(PipelineError::Provider { source, stage }) => {
-                self.fail(&tenant, &job, &format!("provider_error: {source} (at {})", stage.as_str())).await
+            Some(Err(PipelineError::Provider { source, stage })) => {
+                ("failed", self.fail(&tenant, &job, &format!("provider_error: {source} (at {})", stage.as_str())).await)
             }
-            Err(PipelineError::Review(problems)) => {
-                self.fail(&tenant, &job, &format!("review_failed: {}", problems.join("; "))).await
+            Some(Err(PipelineError::Review(problems))) => {
+                ("failed", self.fail(&tenant, &job, &format!("review_failed: {}", problems.join("; "))).await)
             }
-        }
+        };
+        // An outcome that could not be written leaves the claim to lapse.
+        let outcome = if result.is_err() && outcome != "released" { "retried" } else { outcome };
+        job_metric(outcome, claimed.elapsed(), &reading, &job, self.provider.name());
+        result
     }
 
     /// Takes the job if it is queued, or running under a claim that lapsed.
@@ -341,6 +427,38 @@ impl Worker {
             tracing::warn!(error = %err, "job not released; its claim will lapse");
         }
     }
+}
+
+/// The job's `Jobs` document: its outcome, how long it ran and what the
+/// provider cost, by stage.
+fn job_metric(outcome: &str, took: Duration, reading: &meter::Reading, job: &Job, provider: &str) {
+    let mut doc = Document::by(&[&["Outcome"]])
+        .dimension("Outcome", outcome)
+        .metric("Jobs", Unit::Count, 1.0)
+        .metric("JobDuration", Unit::Milliseconds, millis(took))
+        .metric("ProviderLatency", Unit::Milliseconds, millis(reading.provider_time()))
+        .metric("ProviderRetries", Unit::Count, f64::from(reading.retries))
+        .property("job_id", job.id.to_string())
+        .property("kind", serde_json::to_value(job.request.kind).unwrap_or_default())
+        .property("attempt", job.attempts)
+        .property("provider", provider);
+    for (stage, took) in &reading.stages {
+        doc = doc.metric(stage_metric(*stage), Unit::Milliseconds, millis(*took));
+    }
+    doc.emit();
+}
+
+fn stage_metric(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Outline => "StageOutline",
+        Stage::Content => "StageContent",
+        Stage::Quiz => "StageQuiz",
+        Stage::Repair => "StageRepair",
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 /// A job moved to `status`, and to its place in the tenant's list by status.

@@ -1,9 +1,10 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use integrations::pusher::Realtime;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use toolbox_content_worker::{Invocation, Worker};
+use toolbox_content_worker::{Call, Invocation, Worker};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,9 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let realtime = Realtime::new(state.config.pusher.clone());
     let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: 120 });
     // Two triggers: the queue's batches, and the schedule that sweeps the outbox.
+    let warm = AtomicBool::new(false);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let worker = worker.clone();
-        async move { worker.invoke(Invocation::of(event.payload)?).await }
+        let call = Call::of(&event.context, !warm.swap(true, Ordering::Relaxed));
+        async move { worker.invoke(Invocation::of(event.payload)?, call).await }
     }))
     .await
 }

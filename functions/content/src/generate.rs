@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::AppState;
 use store::db::{DbError, Write};
+use store::logging::Correlation;
 use store::outbox;
 use store::quota::Quota;
 use web::envelope::{ApiResponse, Success};
@@ -127,7 +128,8 @@ pub async fn start(
     let quota = Quota { name: "generate", limit: state.config.generations_per_minute, window_seconds: 60 };
     let rate_limit = quota.take(&state, &tenant, &principal.user_id).await?;
     let now = state.now();
-    let job = Job::queued(JobId::new(), &tenant, request, request_meta::current().request_id, &principal.user_id, now);
+    let job = Job::queued(JobId::new(), &tenant, request, request_meta::current().request_id, &principal.user_id, now)
+        .traced(Correlation::current().and_then(|correlation| correlation.trace_header));
     let mut writes = vec![Write::Put(state.db.put_new(&tenant.job(&job.id), &job)?), outbox::record(&state, &job)?];
     if let Some(key) = &key {
         let remembered = Remembered {

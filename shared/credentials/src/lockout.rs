@@ -287,6 +287,7 @@ async fn lock_if_full(
 
 /// The answer while locked: 429 with `Retry-After`.
 pub fn locked(retry_after_seconds: u64) -> Error {
+    store::metrics::refusal("login_lockout");
     Error::RateLimited {
         message: "too many failed password attempts; try again later".into(),
         retry_after_seconds: retry_after_seconds.max(1),

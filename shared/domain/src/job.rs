@@ -56,6 +56,10 @@ pub struct Job {
     pub lease_until: Option<i64>,
     /// The HTTP request that asked for it, carried into every worker log line.
     pub request_id: String,
+    /// The X-Ray trace of that request, passed to SQS so the worker's run
+    /// joins it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
     /// `gsi1` lists a tenant's jobs by status: every status change sets it.
     pub gsi1pk: String,
     pub gsi1sk: String,
@@ -105,8 +109,14 @@ impl Job {
             attempts: 0,
             lease_until: None,
             request_id,
+            trace_header: None,
             audit: Audit::new(by, at),
         }
+    }
+
+    /// The job with the trace of the request that asked for it.
+    pub fn traced(self, trace_header: Option<String>) -> Self {
+        Self { trace_header, ..self }
     }
 
     /// The queue message that asks the worker to run this job.
@@ -116,6 +126,7 @@ impl Job {
             job_id: self.id.clone(),
             request_id: self.request_id.clone(),
             requested_by: self.audit.created_by.clone(),
+            trace_header: self.trace_header.clone(),
         }
     }
 }
@@ -127,4 +138,8 @@ pub struct JobMessage {
     pub job_id: JobId,
     pub request_id: String,
     pub requested_by: UserId,
+    /// Also sent as the message's `AWSTraceHeader`; here too, so that a
+    /// worker not run by Lambda (`make dev`) still joins the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
 }

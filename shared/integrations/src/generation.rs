@@ -4,6 +4,7 @@
 //! and what comes back are the domain's `generation` types.
 
 pub mod breaker;
+pub mod meter;
 pub mod openai;
 pub mod pipeline;
 pub mod provider;

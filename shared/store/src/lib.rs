@@ -20,6 +20,7 @@ pub mod guardian;
 pub mod keyset;
 pub mod logging;
 pub mod membership;
+pub mod metrics;
 #[cfg(feature = "sqs")]
 pub mod outbox;
 pub mod publication;

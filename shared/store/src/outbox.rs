@@ -6,6 +6,7 @@
 //! the messages of entries older than [`STUCK_AFTER_SECONDS`]. A message sent
 //! twice is harmless: the worker claims each job once.
 
+use aws_sdk_sqs::types::{MessageSystemAttributeNameForSends, MessageSystemAttributeValue};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{DbError, KeyItem, Range, Write};
@@ -50,12 +51,22 @@ pub async fn dispatch(state: &AppState, job: &Job) -> Result<(), OutboxError> {
 
 async fn send_and_settle(state: &AppState, message: &JobMessage, key: &Key) -> Result<(), OutboxError> {
     let body = serde_json::to_string(message).map_err(|err| OutboxError::Send(err.to_string()))?;
+    // X-Ray follows a message by its `AWSTraceHeader`: the worker's run is
+    // then part of the request's trace.
+    let trace = message
+        .trace_header
+        .as_ref()
+        .map(|header| MessageSystemAttributeValue::builder().data_type("String").string_value(header).build());
+    let trace = trace.transpose().map_err(|err| OutboxError::Send(err.to_string()))?;
     state
         .aws
         .sqs()
         .send_message()
         .queue_url(&state.config.queue_url)
         .message_body(body)
+        .set_message_system_attributes(
+            trace.map(|value| [(MessageSystemAttributeNameForSends::AwsTraceHeader, value)].into()),
+        )
         .send()
         .await
         .map_err(|err| OutboxError::Send(aws_sdk_sqs::error::DisplayErrorContext(err).to_string()))?;

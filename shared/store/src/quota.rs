@@ -31,11 +31,14 @@ impl Quota {
                 let remaining = u64::from(self.limit).saturating_sub(used) as u32;
                 Ok(RateLimit { limit: self.limit, remaining, reset })
             }
-            Err(DbError::ConditionFailed) => Err(Error::RateLimited {
-                message: format!("at most {} per {} seconds; try again later", self.limit, self.window_seconds),
-                retry_after_seconds: (reset - now).max(1) as u64,
-                limit: Some(RateLimit { limit: self.limit, remaining: 0, reset }),
-            }),
+            Err(DbError::ConditionFailed) => {
+                crate::metrics::refusal(self.name);
+                Err(Error::RateLimited {
+                    message: format!("at most {} per {} seconds; try again later", self.limit, self.window_seconds),
+                    retry_after_seconds: (reset - now).max(1) as u64,
+                    limit: Some(RateLimit { limit: self.limit, remaining: 0, reset }),
+                })
+            }
             Err(err) => Err(err.into()),
         }
     }

@@ -64,10 +64,14 @@ where
     let kept = match asks_fresh(headers) {
         true => None,
         // A copy that cannot be read is computed again, as a missing one is.
-        false => cache::find(state, asked.tenant, &name).await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, route = asked.route, "kept answer not read");
-            None
-        }),
+        false => {
+            let kept = cache::find(state, asked.tenant, &name).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, route = asked.route, "kept answer not read");
+                None
+            });
+            store::metrics::cache_lookup(asked.route, kept.is_some());
+            kept
+        }
     };
     let kept = match kept {
         Some(kept) => kept,

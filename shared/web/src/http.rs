@@ -3,6 +3,7 @@
 //! logging middleware, and the envelope for unknown routes and methods.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -23,6 +24,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use domain::error::RateLimit;
 use domain::principal::Scope;
 use store::AppState;
+use store::logging::{self, Correlation};
+use store::metrics;
 
 use crate::error::AppError;
 use crate::extract::principal_of;
@@ -30,6 +33,8 @@ use crate::request_meta::{self, RequestMeta};
 use crate::signature;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// API Gateway's X-Ray trace header, when the Lambda context has none.
+static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
@@ -163,7 +168,10 @@ impl RouteTable {
                 Guard { state: state.clone(), scopes: Arc::new(scopes) },
                 credential_guard,
             ))
-            .layer(middleware::from_fn_with_state(state.clone(), request_scope))
+            .layer(middleware::from_fn_with_state(
+                Instance { state: state.clone(), warm: Arc::default() },
+                request_scope,
+            ))
             .layer(tower::util::option_layer(cors))
             .with_state(state)
     }
@@ -224,9 +232,10 @@ fn cors(origin: &str) -> Option<CorsLayer> {
 }
 
 /// Gives the request its id (the caller's if sane, else API Gateway's, else a
-/// new one), a span that every log line inside it carries, and one access log
-/// line; echoes the id in `X-Request-ID`.
-async fn request_scope(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// new one) and its [`Correlation`] from the Lambda context (a span that
+/// every log line inside it carries); writes one access log line and one
+/// request metric; echoes the id in `X-Request-ID`.
+async fn request_scope(State(scope): State<Instance>, req: Request, next: Next) -> Response {
     let context = req.extensions().get::<RequestContext>();
     let request_id = request_meta::from_headers(req.headers())
         .or_else(|| match context {
@@ -237,34 +246,52 @@ async fn request_scope(State(state): State<AppState>, req: Request, next: Next) 
         })
         .unwrap_or_else(request_meta::new_request_id);
     let principal = context.and_then(principal_of);
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id,
-        tenant_id = tracing::field::Empty,
-        user_id = tracing::field::Empty,
-    );
+    let lambda = req.extensions().get::<lambda_http::Context>();
+    let correlation = Correlation {
+        request_id: request_id.clone(),
+        lambda_request_id: lambda.map(|ctx| ctx.request_id.clone()).filter(|id| !id.is_empty()),
+        function: lambda.map(|ctx| ctx.env_config.function_name.clone()).filter(|name| !name.is_empty()),
+        cold_start: !scope.warm.swap(true, Ordering::Relaxed),
+        trace_header: lambda
+            .and_then(|ctx| ctx.xray_trace_id.clone())
+            .or_else(|| req.headers().get(&X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()).map(str::to_owned))
+            .filter(|header| logging::sane_trace_header(header)),
+        organization_id: principal.as_ref().map(|principal| principal.org_id.to_string()),
+    };
+    let span = correlation.span();
     if let Some(principal) = &principal {
-        span.record("tenant_id", tracing::field::display(&principal.org_id));
         span.record("user_id", tracing::field::display(&principal.user_id));
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map(|route| format!("{method} {}", route.as_str()));
     let started = Instant::now();
-    let meta = RequestMeta { request_id: request_id.clone(), received_at: state.now() };
-    let mut response = request_meta::scope(meta, next.run(req)).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            %method,
-            %path,
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            "request finished"
-        );
-    });
+    let meta = RequestMeta { request_id: request_id.clone(), received_at: scope.state.now() };
+    let cold_start = correlation.cold_start.then(|| correlation.function.clone().unwrap_or_default());
+    let served = async move {
+        if let Some(function) = cold_start {
+            metrics::cold_start(&function);
+        }
+        let response = request_meta::scope(meta, next.run(req)).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = response.status().as_u16();
+        tracing::info!(%method, %path, status, latency_ms = latency_ms as u64, "request finished");
+        metrics::request(route.as_deref().unwrap_or("unmatched"), status, latency_ms);
+        response
+    };
+    let mut response = correlation.scope(served.instrument(span)).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
+}
+
+/// What [`request_scope`] keeps per router, that is per function instance.
+#[derive(Clone)]
+struct Instance {
+    state: AppState,
+    /// False until the first request: that one is the cold start.
+    warm: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]

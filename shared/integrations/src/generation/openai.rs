@@ -107,7 +107,7 @@ impl OpenAiProvider {
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
             model: model.to_owned(),
             api_key,
-            breaker: Breaker::new(options.breaker_threshold, options.breaker_cooldown),
+            breaker: Breaker::new("provider", options.breaker_threshold, options.breaker_cooldown),
             options,
         })
     }
@@ -169,11 +169,16 @@ impl OpenAiProvider {
                 Err(err) if err.is_transient() && attempt < self.options.attempts => {
                     tracing::warn!(error = %err, stage = task.stage.as_str(), attempt, "provider call failed; retrying");
                     tokio::time::sleep(self.pause(attempt, &err)).await;
+                    crate::generation::meter::retried();
                     attempt += 1;
                 }
                 Err(err) => {
+                    // A refusal or a malformed answer is still an answer: only
+                    // an unreachable or failing provider counts against it.
                     if err.is_transient() {
                         self.breaker.failed(Instant::now());
+                    } else {
+                        self.breaker.succeeded();
                     }
                     return Err(err);
                 }

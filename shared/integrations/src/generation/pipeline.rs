@@ -49,10 +49,10 @@ async fn ask<T: DeserializeOwned>(
     draft: &GeneratedContent,
     problems: &[String],
 ) -> Result<T, PipelineError> {
-    let answer = provider
-        .complete(Task { stage, request, draft, problems })
-        .await
-        .map_err(|source| PipelineError::Provider { stage, source })?;
+    let asked = std::time::Instant::now();
+    let answer = provider.complete(Task { stage, request, draft, problems }).await;
+    crate::generation::meter::stage_took(stage, asked.elapsed());
+    let answer = answer.map_err(|source| PipelineError::Provider { stage, source })?;
     serde_json::from_value(answer)
         .map_err(|err| PipelineError::Provider { stage, source: ProviderError::Malformed(err.to_string()) })
 }
