@@ -67,7 +67,12 @@ pub async fn run(template: &Template, provisioned: &Provisioned) -> Result<(), E
     let tenant = Tenant::for_new_organization();
     let user = UserId::new();
     let worker = |provider: Arc<dyn Provider>| {
-        Arc::new(Worker { state: state.clone(), provider, realtime: Realtime::new(None), lease_seconds: 120 })
+        Arc::new(Worker {
+            state: state.clone(),
+            provider,
+            realtime: Realtime::new(None, state.aws.secrets.clone()),
+            lease_seconds: 120,
+        })
     };
 
     println!("\n### The generation worker (lessons with a 5-question quiz)\n");

@@ -57,12 +57,11 @@ async fn main() -> Result<(), Error> {
     let app = toolbox_local::app(state.clone(), &template, gate)?;
     // The dashboard's announcements, fed from the table's stream as Lambda's would be.
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
-    let announcer = Arc::new(Announcer { realtime: Realtime::new(state.config.pusher.clone()), state: state.clone() });
+    let announcer = Arc::new(Announcer { realtime: Realtime::configured(&state), state: state.clone() });
     let announcing = tokio::spawn(StreamPoller::new(streams, &state.config.table_name, announcer).await?.run());
     // The worker, fed from the queue as Lambda's event source mapping would.
-    let provider =
-        integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
-    let realtime = Realtime::new(state.config.pusher.clone());
+    let provider = integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets)?;
+    let realtime = Realtime::configured(&state);
     let poller = Poller {
         sqs: state.aws.sqs().clone(),
         queue_url: state.config.queue_url.clone(),

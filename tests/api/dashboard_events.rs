@@ -14,7 +14,7 @@ use store::counters::{Counter, Counts};
 use crate::helpers::TestApp;
 
 fn announcer(app: &TestApp) -> Announcer {
-    Announcer { state: app.state.clone(), realtime: Realtime::new(app.state.config.pusher.clone()) }
+    Announcer { state: app.state.clone(), realtime: Realtime::configured(&app.state) }
 }
 
 /// The events Pusher accepted for `org`'s staff channel.

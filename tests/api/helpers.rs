@@ -50,6 +50,8 @@ pub async fn stack() -> &'static Stack {
             let sdk = load_sdk_config().await;
             let provisioned =
                 provision(&template, &sdk, "toolbox-test").await.expect("local resources are provisioned");
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            put_secret(&secrets, PUSHER_TEST_SECRET_ID, &json!({"secret": PUSHER_TEST_SECRET}).to_string()).await;
             Stack { template, provisioned }
         })
         .await
@@ -223,7 +225,7 @@ impl TestApp {
         Arc::new(Worker {
             state: state.clone(),
             provider: Arc::new(provider),
-            realtime: Realtime::new(state.config.pusher.clone()),
+            realtime: Realtime::configured(&state),
             lease_seconds: 120,
         })
     }
@@ -421,23 +423,57 @@ pub struct Generated {
 }
 
 /// A Pusher app for tests: requests are signed with `PUSHER_TEST_SECRET`,
-/// and events go to `base_url` (a local server, or nowhere).
+/// kept in Secrets Manager as `PUSHER_TEST_SECRET_ID` (as deployed), and
+/// events go to `base_url` (a local server, or nowhere).
 pub const PUSHER_TEST_SECRET: &str = "7ad3773142a6692b25b8";
+pub const PUSHER_TEST_SECRET_ID: &str = "toolbox-test-pusher-secret";
 
 pub fn pusher(base_url: &str) -> integrations::pusher::PusherConfig {
-    integrations::pusher::PusherConfig::with_base_url(
+    integrations::pusher::PusherConfig::stored(
         "3".into(),
         "278d425bdf160c739803".into(),
-        PUSHER_TEST_SECRET.into(),
+        PUSHER_TEST_SECRET_ID.into(),
         base_url.into(),
+        store::managed_secret::REFRESH_AFTER,
     )
+}
+
+/// Puts `value` in the secret `id`, creating it if need be.
+pub async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) {
+    let created = client.create_secret().name(id).secret_string(value).send().await;
+    if created.is_err() {
+        client.put_secret_value().secret_id(id).secret_string(value).send().await.expect("the secret is written");
+    }
+}
+
+/// A local Pusher that checks requests as Pusher does, with the app secret
+/// it holds now; the events it accepted, in order.
+#[derive(Clone)]
+pub struct FakePusher {
+    pub seen: Arc<std::sync::Mutex<Vec<Value>>>,
+    pub secret: Arc<std::sync::Mutex<String>>,
+    pub base_url: String,
+}
+
+impl FakePusher {
+    pub async fn serve(secret: &str) -> Self {
+        let seen = Arc::default();
+        let secret = Arc::new(std::sync::Mutex::new(secret.to_owned()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let pusher = Self { seen, secret, base_url };
+        let server =
+            Router::new().route("/apps/3/events", axum::routing::post(pusher_events)).with_state(pusher.clone());
+        tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
+        pusher
+    }
 }
 
 /// Pusher's side of `POST /apps/{id}/events`: checks the key, the body's
 /// MD5 and the HMAC over `"POST\n{path}\n{sorted params}"` as Pusher does,
 /// then keeps the event.
 async fn pusher_events(
-    axum::extract::State(seen): axum::extract::State<Arc<std::sync::Mutex<Vec<Value>>>>,
+    axum::extract::State(pusher): axum::extract::State<FakePusher>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     body: String,
 ) -> StatusCode {
@@ -448,7 +484,8 @@ async fn pusher_events(
         query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     let unsigned: Vec<String> =
         params.iter().filter(|(k, _)| *k != "auth_signature").map(|(k, v)| format!("{k}={v}")).collect();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(PUSHER_TEST_SECRET.as_bytes()).unwrap();
+    let secret = pusher.secret.lock().unwrap().clone();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("POST\n/apps/3/events\n{}", unsigned.join("&")).as_bytes());
     let expected = hex::encode(mac.finalize().into_bytes());
     let md5 = hex::encode(md5::Md5::digest(body.as_bytes()));
@@ -459,21 +496,16 @@ async fn pusher_events(
     if !valid {
         return StatusCode::UNAUTHORIZED;
     }
-    seen.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+    pusher.seen.lock().unwrap().push(serde_json::from_str(&body).unwrap());
     StatusCode::OK
 }
 
 impl TestApp {
-    /// An app whose Pusher is a local server that checks requests as
-    /// Pusher does; the events it accepted, in order.
+    /// An app whose Pusher is a [`FakePusher`]; the events it accepted, in order.
     pub async fn spawn_with_fake_pusher() -> (Self, Arc<std::sync::Mutex<Vec<Value>>>) {
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let server = Router::new().route("/apps/3/events", axum::routing::post(pusher_events)).with_state(seen.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
-        let app = Self::spawn_with(|config| config.pusher = Some(pusher(&format!("http://{addr}")))).await;
-        (app, seen)
+        let fake = FakePusher::serve(PUSHER_TEST_SECRET).await;
+        let app = Self::spawn_with(|config| config.pusher = Some(pusher(&fake.base_url))).await;
+        (app, fake.seen)
     }
 }
 

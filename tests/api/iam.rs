@@ -30,7 +30,7 @@ use store::aws::{SdkConfig, load_sdk_config};
 use toolbox_local::template::Template;
 
 use crate::calls::partition_key;
-use crate::helpers::{Account, DASHBOARD_EVENTS, TestApp, WORKER, pusher, sqs_event, stack, unique_email};
+use crate::helpers::{Account, DASHBOARD_EVENTS, TestApp, WORKER, sqs_event, stack, unique_email};
 
 /// One HTTP request a function's AWS client sent.
 #[derive(Debug, Clone)]
@@ -458,24 +458,34 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
     let stack = stack().await;
     let base = load_sdk_config().await;
     let recorder = Recorder::default();
+    // Pusher (unreachable) with its secret in the template's secret, as deployed.
+    let pusher_secret = stack.provisioned.physical_id("PusherSecret").expect("the pusher secret").to_owned();
+    let pusher = integrations::pusher::PusherConfig::stored(
+        "3".into(),
+        "278d425bdf160c739803".into(),
+        pusher_secret,
+        "http://127.0.0.1:9".into(),
+        store::managed_secret::REFRESH_AFTER,
+    );
     let (app, functions) = TestApp::spawn_per_function(
         |function| recorder.sdk_for(&base, function),
-        |config| config.pusher = Some(pusher("http://127.0.0.1:9")),
+        |config| config.pusher = Some(pusher.clone()),
     )
     .await;
     crate::round_trips::every_route(&app, &crate::calls::CallLog::default()).await;
     beyond_the_routes(&app, &functions[WORKER]).await;
     // The table stream's function: an organization whose numbers moved is
-    // announced once (Pusher unconfigured here: the event is only logged).
+    // announced once (to a Pusher that is not there).
     let announcer = toolbox_dashboard_events::Announcer {
         state: functions[DASHBOARD_EVENTS].clone(),
-        realtime: integrations::pusher::Realtime::new(None),
+        realtime: integrations::pusher::Realtime::configured(&functions[DASHBOARD_EVENTS]),
     };
+    // Claimed and signed, then not delivered: nothing listens on port 9.
     let moved = app.register_org().await.tenant().totals(0).pk;
-    assert_eq!(announcer.announce([moved.as_str()]).await, 1);
+    assert_eq!(announcer.announce([moved.as_str()]).await, 0);
     // Two days on, the first announcement also settles the days since.
     app.clock.advance(2 * 24 * 3600);
-    assert_eq!(announcer.announce([moved.as_str()]).await, 1);
+    assert_eq!(announcer.announce([moved.as_str()]).await, 0);
 
     let names = Names::of(&stack.template, &stack.provisioned);
     let sent = recorder.take();
@@ -597,7 +607,26 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &store::AppState) {
         "PROVIDER_SECRET_ID" => Some(provider_secret.clone()),
         _ => None,
     };
-    integrations::generation::setup::provider_from(settings, &worker_state.aws.secrets).await.expect("a provider");
+    let provider =
+        integrations::generation::setup::provider_from(settings, &worker_state.aws.secrets).expect("a provider");
+    // Its first call reads the key, then finds no provider there.
+    let request =
+        serde_json::from_value(json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Sums"}))
+            .expect("a generation request");
+    let draft = domain::generation::content::GeneratedContent {
+        title: String::new(),
+        summary: String::new(),
+        objectives: Vec::new(),
+        sections: Vec::new(),
+        quiz: Vec::new(),
+    };
+    let task = integrations::generation::provider::Task {
+        stage: integrations::generation::provider::Stage::Outline,
+        request: &request,
+        draft: &draft,
+        problems: &[],
+    };
+    assert!(provider.complete(task).await.is_err(), "nothing answers on port 9");
 
     // A class's presence channel, signed for its teacher.
     let class = app.class_with(&teacher, &[]).await;

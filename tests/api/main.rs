@@ -34,5 +34,6 @@ mod progress;
 mod realtime;
 mod round_trips;
 mod scale;
+mod secrets;
 mod sessions;
 mod worker;

@@ -10,9 +10,8 @@ use toolbox_content_worker::{Call, Invocation, Worker};
 async fn main() -> Result<(), lambda_runtime::Error> {
     store::logging::init();
     let state = store::AppState::from_env().await?;
-    let provider =
-        integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets).await?;
-    let realtime = Realtime::new(state.config.pusher.clone());
+    let provider = integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets)?;
+    let realtime = Realtime::configured(&state);
     let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: 120 });
     // Two triggers: the queue's batches, and the schedule that sweeps the outbox.
     let warm = AtomicBool::new(false);

@@ -10,7 +10,7 @@ use toolbox_dashboard_events::Announcer;
 async fn main() -> Result<(), lambda_runtime::Error> {
     store::logging::init();
     let state = store::AppState::from_env().await?;
-    let announcer = Announcer { realtime: Realtime::new(state.config.pusher.clone()), state };
+    let announcer = Announcer { realtime: Realtime::configured(&state), state };
     let (announcer, warm) = (&announcer, &AtomicBool::new(false));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async move {
         let context = &event.context;

@@ -144,9 +144,15 @@ pub async fn auth(
 ) -> AppResult<Response> {
     principal.require_user()?;
     let (socket, channel_name) = read_request(req).await?;
-    let Some(pusher) = state.config.pusher.as_ref() else {
+    // One reader of the secret per function, kept with its state.
+    let keys = state.lazy(|| state.config.pusher.as_ref().map(|pusher| pusher.keys(state.aws.secrets.clone())));
+    let Some(keys) = keys.as_ref() else {
         return Err(AppError::Unavailable { message: "realtime is not configured".into(), retry_after_seconds: None });
     };
+    let signer = keys.signer().await.map_err(|err| {
+        tracing::error!(error = %err, "the pusher secret could not be read");
+        AppError::Unavailable { message: "realtime is unavailable".into(), retry_after_seconds: Some(5) }
+    })?;
     let tenant = tenant.clone();
     let refused = || AppError::Forbidden(format!("you may not join {channel_name}"));
     let channel_data = match Channel::parse(&channel_name).ok_or_else(refused)? {
@@ -165,7 +171,7 @@ pub async fn auth(
         }
         _ => return Err(refused()),
     };
-    let auth = pusher.channel_auth(&socket, &channel_name, channel_data.as_deref());
+    let auth = signer.channel_auth(&socket, &channel_name, channel_data.as_deref());
     tracing::info!(channel = %channel_name, "channel subscription signed");
     let mut response = json_response(StatusCode::OK, &ChannelAuth { auth, channel_data });
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));

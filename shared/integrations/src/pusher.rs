@@ -10,7 +10,7 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use sha2::Sha256;
-pub use store::config::PusherConfig;
+pub use store::config::{PusherConfig, PusherSigner};
 
 #[cfg(feature = "pusher-events")]
 mod events;
@@ -29,13 +29,13 @@ pub trait Signing {
     fn channel_auth(&self, socket_id: &SocketId, channel: &ChannelName, channel_data: Option<&str>) -> String;
 }
 
-fn sign(config: &PusherConfig, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(config.secret().as_bytes()).expect("hmac takes any key length");
+fn sign(signer: &PusherSigner, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(signer.secret().as_bytes()).expect("hmac takes any key length");
     mac.update(message.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
-impl Signing for PusherConfig {
+impl Signing for PusherSigner {
     fn signed_query(&self, method: &str, path: &str, body: &[u8], timestamp: i64) -> String {
         let mut params = BTreeMap::from([
             ("auth_key", self.key.clone()),
@@ -114,7 +114,7 @@ pub(crate) mod tests {
 
     /// The credentials of Pusher's documented examples.
     pub(crate) fn documented(base_url: &str) -> PusherConfig {
-        PusherConfig::with_base_url(
+        PusherConfig::with_secret(
             "3".into(),
             "278d425bdf160c739803".into(),
             "7ad3773142a6692b25b8".into(),
@@ -122,11 +122,15 @@ pub(crate) mod tests {
         )
     }
 
+    pub(crate) fn documented_signer() -> PusherSigner {
+        PusherSigner::new("278d425bdf160c739803".into(), "7ad3773142a6692b25b8".into())
+    }
+
     #[test]
     fn the_events_request_is_signed_as_in_pushers_worked_example() {
         let body = br#"{"name":"foo","channels":["project-3"],"data":"{\"some\":\"data\"}"}"#;
         assert_eq!(
-            documented("").signed_query("POST", "/apps/3/events", body, 1353088179),
+            documented_signer().signed_query("POST", "/apps/3/events", body, 1353088179),
             "auth_key=278d425bdf160c739803&auth_timestamp=1353088179&auth_version=1.0\
              &body_md5=ec365a775a4cd0599faeb73354201b6f\
              &auth_signature=da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c"
@@ -135,7 +139,7 @@ pub(crate) mod tests {
 
     #[test]
     fn channel_auth_matches_pushers_worked_examples() {
-        let config = documented("");
+        let config = documented_signer();
         let socket: SocketId = "1234.1234".parse().unwrap();
         assert_eq!(
             config.channel_auth(&socket, &"private-foobar".parse().unwrap(), None),

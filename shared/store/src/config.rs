@@ -4,10 +4,12 @@
 //! misconfigured deploy is caught at once, not on the first request that
 //! needs the value.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use std::fmt;
+use crate::managed_secret::{self, Managed, SecretError};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -127,14 +129,26 @@ where
     Ok(value)
 }
 
-/// `PUSHER_APP_ID`, `PUSHER_KEY`, `PUSHER_SECRET`, `PUSHER_CLUSTER`.
+/// `PUSHER_APP_ID`, `PUSHER_KEY`, `PUSHER_CLUSTER`, and `PUSHER_SECRET_ID`:
+/// the Secrets Manager secret holding the app's secret (plain, or
+/// `{"secret": "…"}`), read at run time so a rotation needs no redeploy.
 #[derive(Clone)]
 pub struct PusherConfig {
     pub app_id: String,
     pub key: String,
-    secret: String,
+    secret: PusherSecret,
     /// `https://api-<cluster>.pusher.com`, or a local server in tests.
     pub base_url: String,
+}
+
+#[derive(Clone)]
+enum PusherSecret {
+    /// Given in code (Pusher's documented examples).
+    Value(Arc<String>),
+    Stored {
+        secret_id: String,
+        refresh_after: Duration,
+    },
 }
 
 impl fmt::Debug for PusherConfig {
@@ -144,21 +158,72 @@ impl fmt::Debug for PusherConfig {
 }
 
 impl PusherConfig {
-    pub fn new(app_id: String, key: String, secret: String, cluster: &str) -> Self {
-        Self::with_base_url(app_id, key, secret, format!("https://api-{cluster}.pusher.com"))
+    /// An app whose secret is kept in the Secrets Manager secret `secret_id`,
+    /// read again after `refresh_after`.
+    pub fn stored(app_id: String, key: String, secret_id: String, base_url: String, refresh_after: Duration) -> Self {
+        Self { app_id, key, secret: PusherSecret::Stored { secret_id, refresh_after }, base_url }
     }
 
-    pub fn with_base_url(app_id: String, key: String, secret: String, base_url: String) -> Self {
-        Self { app_id, key, secret, base_url }
+    /// An app whose secret is given.
+    pub fn with_secret(app_id: String, key: String, secret: String, base_url: String) -> Self {
+        Self { app_id, key, secret: PusherSecret::Value(Arc::new(secret)), base_url }
     }
 
     /// All four variables, or none: Pusher is then not configured.
     pub fn from_source(source: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let get = |name| source(name).filter(|v| !v.trim().is_empty());
-        Some(Self::new(get("PUSHER_APP_ID")?, get("PUSHER_KEY")?, get("PUSHER_SECRET")?, &get("PUSHER_CLUSTER")?))
+        let base_url = format!("https://api-{}.pusher.com", get("PUSHER_CLUSTER")?);
+        let (app_id, key, secret_id) = (get("PUSHER_APP_ID")?, get("PUSHER_KEY")?, get("PUSHER_SECRET_ID")?);
+        Some(Self::stored(app_id, key, secret_id, base_url, managed_secret::REFRESH_AFTER))
     }
 
-    /// For signing (the integrations' Pusher client); never logged.
+    /// What reads the app's secret, with a cache of its own: one per
+    /// function, kept for its life.
+    pub fn keys(&self, secrets: aws_sdk_secretsmanager::Client) -> PusherKeys {
+        let secret = match &self.secret {
+            PusherSecret::Value(secret) => KeySource::Value(secret.clone()),
+            PusherSecret::Stored { secret_id, refresh_after } => {
+                let parse = |secret: &str| managed_secret::plain_or_field(secret, "secret");
+                KeySource::Stored(Managed::new(secret_id.clone(), parse, *refresh_after), secrets)
+            }
+        };
+        PusherKeys { key: self.key.clone(), secret }
+    }
+}
+
+/// The app's key and a reader of its secret.
+pub struct PusherKeys {
+    key: String,
+    secret: KeySource,
+}
+
+enum KeySource {
+    Value(Arc<String>),
+    Stored(Managed<String>, aws_sdk_secretsmanager::Client),
+}
+
+impl PusherKeys {
+    /// The key with the current secret.
+    pub async fn signer(&self) -> Result<PusherSigner, SecretError> {
+        let secret = match &self.secret {
+            KeySource::Value(secret) => secret.clone(),
+            KeySource::Stored(managed, client) => managed.current(client).await?,
+        };
+        Ok(PusherSigner { key: self.key.clone(), secret })
+    }
+}
+
+/// The app's key and secret, for signing; never logged.
+pub struct PusherSigner {
+    pub key: String,
+    secret: Arc<String>,
+}
+
+impl PusherSigner {
+    pub fn new(key: String, secret: String) -> Self {
+        Self { key, secret: Arc::new(secret) }
+    }
+
     pub fn secret(&self) -> &str {
         &self.secret
     }

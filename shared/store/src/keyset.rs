@@ -9,17 +9,14 @@
 //! (`{"keys": [{"kid": "k2", "secret": "…"}, {"kid": "k1", "secret": "…", "retired": true}]}`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-use tokio::sync::RwLock;
+
+use crate::managed_secret::{Managed, REFRESH_AFTER, SecretError};
 
 const MIN_SECRET_BYTES: usize = 32;
-/// How long a loaded key set is trusted before Secrets Manager is asked again,
-/// so a rotation reaches warm functions without a redeploy.
-const REFRESH_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 pub struct SigningKey {
@@ -135,55 +132,20 @@ impl KeySet {
 #[derive(Clone)]
 pub struct KeyStore {
     client: aws_sdk_secretsmanager::Client,
-    secret_id: String,
-    cached: Arc<RwLock<Option<Loaded>>>,
-}
-
-struct Loaded {
-    keys: Arc<KeySet>,
-    at: Instant,
+    secret: Managed<KeySet>,
 }
 
 impl KeyStore {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        Self { client, secret_id: secret_id.into(), cached: Arc::default() }
+        let parse = |json: &str| KeySet::parse(json).map_err(|err| err.to_string());
+        Self { client, secret: Managed::new(secret_id, parse, REFRESH_AFTER) }
     }
 
     pub async fn current(&self) -> Result<Arc<KeySet>, KeySetError> {
-        if let Some(loaded) = self.cached.read().await.as_ref().filter(|l| l.at.elapsed() < REFRESH_AFTER) {
-            return Ok(loaded.keys.clone());
-        }
-        let mut cached = self.cached.write().await;
-        if let Some(loaded) = cached.as_ref().filter(|l| l.at.elapsed() < REFRESH_AFTER) {
-            return Ok(loaded.keys.clone());
-        }
-        match self.fetch().await {
-            Ok(keys) => {
-                let keys = Arc::new(keys);
-                *cached = Some(Loaded { keys: keys.clone(), at: Instant::now() });
-                Ok(keys)
-            }
-            Err(err) => match cached.as_mut() {
-                Some(loaded) => {
-                    tracing::warn!(error = %err, "key set refresh failed; keeping the loaded keys");
-                    // Retry later, not on every request while the outage lasts.
-                    loaded.at = Instant::now();
-                    Ok(loaded.keys.clone())
-                }
-                None => Err(err),
-            },
-        }
-    }
-
-    async fn fetch(&self) -> Result<KeySet, KeySetError> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| KeySetError::Fetch(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
-        KeySet::parse(output.secret_string().ok_or(KeySetError::Malformed)?)
+        self.secret.current(&self.client).await.map_err(|err| match err {
+            SecretError::Fetch(reason) => KeySetError::Fetch(reason),
+            SecretError::Malformed { .. } => KeySetError::Malformed,
+        })
     }
 }
 

@@ -19,6 +19,7 @@ pub mod db;
 pub mod guardian;
 pub mod keyset;
 pub mod logging;
+pub mod managed_secret;
 pub mod membership;
 pub mod metrics;
 #[cfg(feature = "sqs")]

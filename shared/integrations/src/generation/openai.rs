@@ -6,11 +6,14 @@
 //! exponential backoff (honouring `Retry-After`); a task that still fails
 //! counts toward the circuit breaker.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde_json::{Value, json};
+
+use store::managed_secret::Managed;
 
 use crate::generation::breaker::Breaker;
 use crate::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
@@ -42,12 +45,39 @@ impl Default for Options {
     }
 }
 
+/// Where the provider's API key comes from.
+pub enum ApiKey {
+    /// Given as is (tests, and local servers such as Ollama that take any).
+    Given(String),
+    /// Kept in Secrets Manager and read again every few minutes, so a
+    /// rotated key is used without a redeploy.
+    Stored(Managed<String>, aws_sdk_secretsmanager::Client),
+}
+
+impl From<&str> for ApiKey {
+    fn from(key: &str) -> Self {
+        Self::Given(key.to_owned())
+    }
+}
+
+impl ApiKey {
+    async fn current(&self) -> Result<Arc<String>, ProviderError> {
+        match self {
+            Self::Given(key) => Ok(Arc::new(key.clone())),
+            Self::Stored(secret, client) => secret.current(client).await.map_err(|err| {
+                tracing::error!(error = %err, "the provider's API key could not be read");
+                ProviderError::Unreachable
+            }),
+        }
+    }
+}
+
 /// No `Debug`: it holds the API key.
 pub struct OpenAiProvider {
     http: reqwest::Client,
     url: String,
     model: String,
-    api_key: String,
+    api_key: ApiKey,
     options: Options,
     breaker: Breaker,
 }
@@ -100,7 +130,7 @@ pub fn request_body(model: &str, task: &Task<'_>) -> Value {
 impl OpenAiProvider {
     /// `base_url` as the provider documents it, e.g. `https://api.openai.com/v1`
     /// or `http://localhost:11434/v1` for Ollama.
-    pub fn new(base_url: &str, model: &str, api_key: String, options: Options) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, model: &str, api_key: ApiKey, options: Options) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(options.timeout).build()?;
         Ok(Self {
             http,
@@ -113,10 +143,11 @@ impl OpenAiProvider {
     }
 
     async fn call(&self, body: &Value) -> Result<Value, ProviderError> {
+        let api_key = self.api_key.current().await?;
         let response = self
             .http
             .post(&self.url)
-            .bearer_auth(&self.api_key)
+            .bearer_auth(api_key.as_str())
             .json(body)
             .send()
             .await

@@ -3,7 +3,11 @@
 use serde_json::{Value, json};
 use store::state::AppState;
 
-use super::{PusherConfig, Signing};
+use std::sync::Arc;
+
+use store::config::PusherKeys;
+
+use super::{PusherConfig, PusherSigner, Signing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PusherError {
@@ -11,6 +15,8 @@ pub enum PusherError {
     Unreachable(String),
     #[error("pusher answered {0}")]
     Status(u16),
+    #[error("the pusher secret could not be read: {0}")]
+    Secret(#[from] store::managed_secret::SecretError),
 }
 
 /// Sends events, or only logs them when Pusher is not configured.
@@ -19,38 +25,63 @@ pub struct Realtime {
     /// The HTTP client is made on the first event: building its TLS setup
     /// would otherwise double the worker's cold start. Clones (one per
     /// request, with the state) share it.
-    pusher: Option<(PusherConfig, std::sync::Arc<std::sync::OnceLock<reqwest::Client>>)>,
+    pusher: Option<Arc<Pusher>>,
+}
+
+struct Pusher {
+    config: PusherConfig,
+    keys: PusherKeys,
+    http: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl std::fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.config.fmt(f)
+    }
 }
 
 impl Realtime {
-    pub fn new(config: Option<PusherConfig>) -> Self {
-        Self { pusher: config.map(|config| (config, Default::default())) }
+    /// `secrets` reads the app's secret when Secrets Manager keeps it.
+    pub fn new(config: Option<PusherConfig>, secrets: aws_sdk_secretsmanager::Client) -> Self {
+        let pusher = config.map(|config| {
+            let keys = config.keys(secrets);
+            Arc::new(Pusher { config, keys, http: std::sync::OnceLock::new() })
+        });
+        Self { pusher }
+    }
+
+    /// The sender `state`'s configuration names.
+    pub fn configured(state: &AppState) -> Self {
+        Self::new(state.config.pusher.clone(), state.aws.secrets.clone())
     }
 
     /// The function's sender: built on first use from its configuration and
     /// kept with its state, so warm requests share one HTTP client.
     pub fn of(state: &AppState) -> std::sync::Arc<Self> {
-        state.lazy(|| Self::new(state.config.pusher.clone()))
+        state.lazy(|| Self::configured(state))
     }
 
-    pub fn config(&self) -> Option<&PusherConfig> {
-        self.pusher.as_ref().map(|(config, _)| config)
+    /// The app's key and current secret; `None` when Pusher is not configured.
+    pub async fn signer(&self) -> Option<Result<PusherSigner, PusherError>> {
+        let pusher = self.pusher.as_ref()?;
+        Some(pusher.keys.signer().await.map_err(PusherError::from))
     }
 
     /// Triggers `event` with `data` on `channels` (at most 100 per call, as
     /// Pusher allows). Failures are the caller's to log: an event is never
     /// worth failing the work it reports on.
     pub async fn trigger(&self, channels: &[String], event: &str, data: &Value, now: i64) -> Result<(), PusherError> {
-        let Some((config, http)) = &self.pusher else {
+        let Some(pusher) = &self.pusher else {
             tracing::info!(event, ?channels, "pusher is not configured; event not sent");
             return Ok(());
         };
         let body = json!({"name": event, "channels": channels, "data": data.to_string()}).to_string();
-        let path = format!("/apps/{}/events", config.app_id);
-        let query = config.signed_query("POST", &path, body.as_bytes(), now);
-        let response = http
+        let path = format!("/apps/{}/events", pusher.config.app_id);
+        let query = pusher.keys.signer().await?.signed_query("POST", &path, body.as_bytes(), now);
+        let response = pusher
+            .http
             .get_or_init(reqwest::Client::new)
-            .post(format!("{}{path}?{query}", config.base_url))
+            .post(format!("{}{path}?{query}", pusher.config.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
@@ -72,14 +103,23 @@ mod tests {
     use md5::{Digest, Md5};
 
     use super::*;
-    use crate::pusher::tests::documented;
+    use crate::pusher::tests::{documented, documented_signer};
+
+    /// A client never called: the documented app's secret is given.
+    fn no_secrets() -> aws_sdk_secretsmanager::Client {
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
 
     /// Pusher's side: recompute body_md5 and the signature from the secret.
     async fn events(State(seen): State<Arc<Mutex<Vec<Value>>>>, RawQuery(query): RawQuery, body: String) -> StatusCode {
         let query = query.unwrap_or_default();
         let (unsigned, signature) = query.rsplit_once("&auth_signature=").unwrap_or_default();
         let params: BTreeMap<&str, &str> = unsigned.split('&').filter_map(|p| p.split_once('=')).collect();
-        let expected = documented("").signed_query(
+        let expected = documented_signer().signed_query(
             "POST",
             "/apps/3/events",
             body.as_bytes(),
@@ -102,7 +142,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-        let realtime = Realtime::new(Some(documented(&format!("http://{addr}"))));
+        let realtime = Realtime::new(Some(documented(&format!("http://{addr}"))), no_secrets());
         let channels = vec!["private-org-1".to_owned(), "private-user-2".to_owned()];
         realtime.trigger(&channels, "job.completed", &json!({"job_id": "j1"}), 1_800_000_000).await.unwrap();
         let seen = seen.lock().unwrap().clone();
@@ -112,20 +152,22 @@ mod tests {
         assert_eq!(serde_json::from_str::<Value>(seen[0]["data"].as_str().unwrap()).unwrap(), json!({"job_id": "j1"}));
 
         // A wrong secret is Pusher's 401.
-        let wrong = PusherConfig::with_base_url(
+        let wrong = PusherConfig::with_secret(
             "3".into(),
             "278d425bdf160c739803".into(),
             "not-the-secret".into(),
             format!("http://{addr}"),
         );
-        let failed = Realtime::new(Some(wrong)).trigger(&channels, "job.completed", &json!({}), 1_800_000_000).await;
+        let failed = Realtime::new(Some(wrong), no_secrets())
+            .trigger(&channels, "job.completed", &json!({}), 1_800_000_000)
+            .await;
         assert!(matches!(failed, Err(PusherError::Status(401))));
     }
 
     #[tokio::test]
     async fn without_configuration_events_are_only_logged() {
-        let realtime = Realtime::new(PusherConfig::from_source(|_| None));
-        assert!(realtime.config().is_none());
+        let realtime = Realtime::new(PusherConfig::from_source(|_| None), no_secrets());
+        assert!(realtime.signer().await.is_none());
         realtime.trigger(&["private-org-1".into()], "job.progress", &json!({}), 0).await.unwrap();
     }
 }
