@@ -32,6 +32,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("auth/login.json", "AuthFunction", 200),
     ("auth/me.json", "AuthFunction", 200),
     ("organizations/get-current.json", "OrganizationsFunction", 200),
+    ("organizations/get-usage.json", "OrganizationsFunction", 200),
     ("organizations/list-members.json", "OrganizationsFunction", 200),
     ("organizations/create-invite.json", "OrganizationsFunction", 201),
     ("api-keys/create-key.json", "ApiKeysFunction", 201),

@@ -36,4 +36,5 @@ mod round_trips;
 mod scale;
 mod secrets;
 mod sessions;
+mod usage;
 mod worker;

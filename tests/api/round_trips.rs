@@ -31,6 +31,10 @@ const SERIES_BUDGET: usize = 5;
 /// A page of the activity feed: the authorizer's read and one Query per
 /// shard of the feed, all four at once.
 const FEED_BUDGET: usize = 1 + store::activity::FEED_SHARDS as usize;
+/// The organization's usage: the authorizer's read, then the organization
+/// beside one Query per shard of its request counts for this month (and the
+/// last, in a week that began in it), all at once: two round trips.
+const USAGE_BUDGET: usize = 2 + 2 * store::request_counts::SHARDS as usize;
 /// A role's overview: the authorizer's read, what the person holds (their
 /// classes and progress, one Query), then the class items. A parent's reads
 /// the links to their children first: one call more, and one per child
@@ -40,7 +44,17 @@ const OVERVIEW_BUDGET: usize = 4;
 pub(crate) struct Measured {
     method: &'static str,
     path: String,
+    /// Every call but the authorizer's count of the request, which runs
+    /// beside its read and costs no round trip.
     calls: Vec<String>,
+    /// Those counts: one per request the authorizer let through.
+    counted: usize,
+}
+
+/// The authorizer's count of a request for its organization (`store::request_counts`).
+fn counts_a_request(exchange: &crate::calls::Exchange) -> bool {
+    exchange.operation == "UpdateItem"
+        && exchange.request["Key"]["pk"]["S"].as_str().is_some_and(|pk| pk.contains("#USAGE#"))
 }
 
 async fn measure(
@@ -51,13 +65,20 @@ async fn measure(
     call: impl Future<Output = TestResponse>,
 ) -> TestResponse {
     log.take();
+    log.take_exchanges();
     let response = call.await;
     assert!(
         response.status.is_success() || response.status == StatusCode::NOT_MODIFIED,
         "{method} {path}: {}",
         response.text
     );
-    table.push(Measured { method, path: path.to_owned(), calls: log.take() });
+    let counted = log.take_exchanges().iter().filter(|exchange| counts_a_request(exchange)).count();
+    let mut calls = log.take();
+    for _ in 0..counted {
+        let count = calls.iter().position(|call| call == "UpdateItem").expect("the count is an UpdateItem");
+        calls.remove(count);
+    }
+    table.push(Measured { method, path: path.to_owned(), calls, counted });
     response
 }
 
@@ -71,14 +92,20 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let table = every_route(&app, &log).await;
 
     println!("\n| route | DynamoDB calls | operations |\n|---|---|---|");
+    println!("(each authorized request also counts itself beside the authorizer's read: one UpdateItem, not listed)");
     for m in &table {
         let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
         m.calls.iter().for_each(|c| *ops.entry(c.as_str()).or_default() += 1);
         let ops: Vec<String> = ops.into_iter().map(|(op, n)| format!("{op}×{n}")).collect();
         println!("| {} {} | {} | {} |", m.method, m.path, m.calls.len(), ops.join(", "));
     }
+    let routes = crate::helpers::stack().await.template.routes();
+    let public: Vec<(&str, &str)> =
+        routes.iter().filter(|r| !r.authorized).map(|r| (r.method.as_str(), r.path.as_str())).collect();
     for m in &table {
         assert!(!m.calls.iter().any(|c| c == "Scan"), "{} {} scans", m.method, m.path);
+        let counted = usize::from(!public.contains(&(m.method, m.path.as_str())));
+        assert_eq!(m.counted, counted, "{} {}: the authorizer counts each request it lets through", m.method, m.path);
         if m.path == WITH_API_KEY {
             // With an API key the authorizer reads the key's lookup, then the
             // organisation and key beside the day's usage count: one round
@@ -91,6 +118,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
                 first if first.ends_with(FIRST_OF_THE_DAY) => continue,
                 kept if kept.ends_with(KEPT) => KEPT_BUDGET,
                 "/api/v1/dashboard/metrics" => METRICS_BUDGET,
+                "/api/v1/organizations/current/usage" => USAGE_BUDGET,
                 "/api/v1/dashboard/activity" => FEED_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/overview") => OVERVIEW_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/") || path.starts_with("/api/v1/analytics/") => {
@@ -168,6 +196,8 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
         app.get("/api/v1/organizations/current").bearer(token).send(),
     )
     .await;
+    let usage = app.get("/api/v1/organizations/current/usage").bearer(token).send();
+    measure(log, t, "GET", "/api/v1/organizations/current/usage", usage).await;
     measure(
         log,
         t,

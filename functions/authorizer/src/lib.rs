@@ -76,7 +76,7 @@ fn decode<T: serde::de::DeserializeOwned>(item: Option<Item>, missing: Denial) -
 /// The token must verify, and its organisation, user and session must still
 /// be live (the session among the user's live sessions): one DynamoDB round
 /// trip makes a suspension, a removal, a logout or a sign-out everywhere
-/// take effect at once.
+/// take effect at once. The organization's request count moves beside it.
 async fn authorize_token(state: &AppState, header: &str) -> Result<Grant, Denial> {
     let (scheme, token) =
         header.trim().split_once(' ').ok_or(Denial::Unauthenticated("malformed authorization header"))?;
@@ -97,11 +97,9 @@ async fn authorize_token(state: &AppState, header: &str) -> Result<Grant, Denial
     let session_id: SessionId = claims.sid.as_deref().ok_or_else(invalid)?.parse().map_err(|_| invalid())?;
 
     let tenant = Tenant::claimed_by_credential(&org_id);
-    let items = state
-        .db
-        .batch_get(&[tenant.organization(), tenant.user(&user_id), tenant.session(&user_id, &session_id)])
-        .await
-        .map_err(unavailable("token lookup"))?;
+    let keys = [tenant.organization(), tenant.user(&user_id), tenant.session(&user_id, &session_id)];
+    let (items, ()) = tokio::join!(state.db.batch_get(&keys), count_request(state, &tenant));
+    let items = items.map_err(unavailable("token lookup"))?;
     let [org, user, session] = <[_; 3]>::try_from(items).map_err(|_| Denial::Unavailable)?;
     let org: Organization = decode(org, invalid())?;
     let user: User = decode(user, invalid())?;
@@ -141,7 +139,11 @@ async fn authorize_key(state: &AppState, header: &str, source_ip: Option<IpAddr>
 
     let tenant = Tenant::claimed_by_credential(&lookup.org_id);
     let keys = [tenant.organization(), tenant.api_key(&lookup.key_id)];
-    let (items, ()) = tokio::join!(state.db.batch_get(&keys), count_use(state, &tenant, &lookup.key_id, now));
+    let (items, (), ()) = tokio::join!(
+        state.db.batch_get(&keys),
+        count_use(state, &tenant, &lookup.key_id, now),
+        count_request(state, &tenant)
+    );
     let items = items.map_err(unavailable("api key read"))?;
     let [org, key] = <[_; 2]>::try_from(items).map_err(|_| Denial::Unavailable)?;
     let org: Organization = decode(org, invalid())?;
@@ -186,6 +188,16 @@ async fn count_use(state: &AppState, tenant: &Tenant, key: &ApiKeyId, now: Offse
     let counter = tenant.api_key_usage(key, &usage::day(now));
     if let Err(err) = state.db.increment(&counter, now.unix_timestamp() + usage::KEEP_SECONDS, None).await {
         tracing::warn!(error = %err, api_key_id = %key, "api key usage not counted");
+    }
+}
+
+/// Adds the request to its organization's count for the day (what `GET
+/// /organizations/current/usage` holds against the plan's quota): every
+/// request whose credential verified, counted beside the read that decides
+/// it. A failure is logged and the request goes on.
+async fn count_request(state: &AppState, tenant: &Tenant) {
+    if let Err(err) = store::request_counts::count(state, tenant).await {
+        tracing::warn!(error = %err, "request not counted");
     }
 }
 

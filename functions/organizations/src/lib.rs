@@ -1,10 +1,11 @@
-//! `/api/v1/organizations/current*`: the caller's organisation, its members
-//! and invitations.
+//! `/api/v1/organizations/current*`: the caller's organisation, its usage
+//! against its plan, its members and invitations.
 
 mod children;
 mod invites;
 mod members;
 mod organization;
+mod usage;
 
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
@@ -12,6 +13,7 @@ use web::http::{RouteTable, routes};
 pub fn routes() -> RouteTable {
     RouteTable::new(ApiDoc::openapi)
         .routes(routes!(organization::get, organization::update))
+        .routes(routes!(usage::get))
         .routes(routes!(members::list))
         .routes(routes!(members::change_role, members::remove))
         .routes(routes!(children::link, children::list))

@@ -173,6 +173,13 @@ impl Tenant {
         Key::new(self.partition(format_args!("KEYUSAGE#{key}")), day.to_owned())
     }
 
+    /// The partition of one shard of the organization's request counts, one
+    /// item per UTC day (sort key `YYYY-MM-DD`): every request the authorizer
+    /// let through, which is what the plan's quota counts.
+    pub fn request_counts(&self, shard: u32) -> String {
+        self.partition(format_args!("USAGE#{shard}"))
+    }
+
     /// A signature already accepted for a key, beside the key; its
     /// existence refuses a replay.
     pub fn seen_signature(&self, key: &ApiKeyId, signature_hex: &str) -> Key {

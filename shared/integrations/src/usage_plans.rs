@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use aws_sdk_apigateway::error::{DisplayErrorContext, SdkError};
+pub use aws_sdk_apigateway::types::QuotaPeriodType;
 use tokio::sync::OnceCell;
 
 use store::aws::SdkConfig;
@@ -31,8 +32,26 @@ pub struct UsagePlans {
     /// so the other functions' binaries and cold starts carry none of it.
     client: Arc<OnceLock<aws_sdk_apigateway::Client>>,
     names: TierPlans,
-    /// Plan ids by tier, looked up by name on first use.
-    ids: Arc<OnceCell<HashMap<Tier, String>>>,
+    /// Plans by tier, looked up by name on first use.
+    plans: Arc<OnceCell<HashMap<Tier, Plan>>>,
+}
+
+/// A tier's plan as API Gateway enforces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub id: String,
+    /// Requests a second, and the burst above it.
+    pub rate_limit: Option<f64>,
+    pub burst_limit: Option<i32>,
+    pub quota: Option<Quota>,
+}
+
+/// Requests allowed per period (`DAY`, `WEEK` or `MONTH`, starting at
+/// midnight UTC, on Monday, on the first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quota {
+    pub limit: u64,
+    pub period: QuotaPeriodType,
 }
 
 fn unavailable<E, R>(what: &'static str, err: SdkError<E, R>) -> Error
@@ -46,7 +65,7 @@ where
 
 impl UsagePlans {
     pub fn new(sdk: SdkConfig, names: TierPlans, stack: String) -> Self {
-        Self { sdk, stack, client: Arc::new(OnceLock::new()), names, ids: Arc::new(OnceCell::new()) }
+        Self { sdk, stack, client: Arc::new(OnceLock::new()), names, plans: Arc::new(OnceCell::new()) }
     }
 
     /// The function's usage plans: made on first use and kept with its
@@ -70,8 +89,13 @@ impl UsagePlans {
 
     /// The id of a tier's plan. A missing plan is a deployment error.
     pub async fn plan_id(&self, tier: Tier) -> Result<String> {
-        let ids = self
-            .ids
+        Ok(self.plan(tier).await?.id)
+    }
+
+    /// A tier's plan, its limits as the template declared them.
+    pub async fn plan(&self, tier: Tier) -> Result<Plan> {
+        let plans = self
+            .plans
             .get_or_try_init(|| async {
                 let mut by_name = HashMap::new();
                 let mut position = None;
@@ -86,7 +110,17 @@ impl UsagePlans {
                         .map_err(|err| unavailable("list usage plans", err))?;
                     for plan in page.items() {
                         if let (Some(name), Some(id)) = (plan.name(), plan.id()) {
-                            by_name.insert(name.to_owned(), id.to_owned());
+                            let quota = plan.quota().and_then(|quota| {
+                                Some(Quota { limit: u64::try_from(quota.limit).ok()?, period: quota.period()?.clone() })
+                            });
+                            let throttle = plan.throttle();
+                            let plan = Plan {
+                                id: id.to_owned(),
+                                rate_limit: throttle.map(|t| t.rate_limit),
+                                burst_limit: throttle.map(|t| t.burst_limit),
+                                quota,
+                            };
+                            by_name.insert(name.to_owned(), plan);
                         }
                     }
                     position = page.position().map(str::to_owned);
@@ -97,13 +131,13 @@ impl UsagePlans {
                 Tier::ALL
                     .into_iter()
                     .map(|tier| match by_name.get(self.name(tier)) {
-                        Some(id) => Ok((tier, id.clone())),
+                        Some(plan) => Ok((tier, plan.clone())),
                         None => Err(Error::internal(format!("no usage plan is named {}", self.name(tier)))),
                     })
                     .collect::<Result<HashMap<_, _>>>()
             })
             .await?;
-        Ok(ids[&tier].clone())
+        Ok(plans[&tier].clone())
     }
 
     /// A new organisation's key, attached to its tier's plan. If attaching

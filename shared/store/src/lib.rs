@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod publication;
 pub mod quota;
 pub mod records;
+pub mod request_counts;
 pub mod search;
 pub mod secret;
 pub mod series;
