@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv dev test fuzz bench lint fmt build openapi clean
+.PHONY: help venv dev sam-env test fuzz bench lint fmt build openapi clean
 
 # Schemathesis examples per operation: a bounded run in `make test`, a
 # longer one in `make fuzz`.
@@ -15,6 +15,7 @@ FUZZ_EXAMPLES ?= 200
 
 help:
 	@echo "make dev    - moto + the whole API on http://127.0.0.1:8011 (Ctrl-C stops both)"
+	@echo "make sam-env - .sam-env.json: what \`sam local invoke --env-vars\` needs to reach \`make dev\`'s stack"
 	@echo "make test   - cfn-lint, every Rust test and a bounded schema fuzz, against a fresh moto"
 	@echo "make fuzz   - a longer schemathesis run against the local API"
 	@echo "make bench  - cold start, size, memory, DynamoDB calls and latency, as tables"
@@ -33,6 +34,13 @@ venv: $(STAMP)
 dev: $(STAMP)
 	cargo build --bin toolbox-local
 	MOTO_PORT=$${MOTO_PORT:-4566} scripts/with-moto cargo run --quiet --bin toolbox-local
+
+# Each function's variables with the names of the resources `make dev`
+# made (run it while `make dev` runs; MOTO_PORT as there).
+sam-env: $(STAMP)
+	AWS_ENDPOINT_URL=http://127.0.0.1:$${MOTO_PORT:-4566} scripts/with-moto \
+		cargo run --quiet --bin toolbox-local -- sam-env > .sam-env.json
+	@echo "wrote .sam-env.json"
 
 test: $(STAMP)
 	cfn-lint template.yaml

@@ -144,6 +144,37 @@ pub fn environment(template: &Template, provisioned: &Provisioned) -> HashMap<St
         .collect()
 }
 
+/// What `sam local invoke --env-vars` takes: every function's variables
+/// (the `Globals`' and its own) with the local resources' names instead of
+/// the logical ids SAM would put there, and the local AWS endpoint, as a
+/// function in a container on the host's network reaches it.
+pub fn sam_env_vars(template: &Template, provisioned: &Provisioned, endpoint: &str) -> serde_json::Value {
+    let resolve = |value: &Expr| {
+        provisioned.resolve(value, STAGE).or_else(|| match value {
+            Expr::Ref(parameter) => template.parameter_default(parameter),
+            _ => None,
+        })
+    };
+    let functions = template.resources_of_type("AWS::Serverless::Function").map(|(logical, _)| {
+        let mut variables = serde_json::Map::new();
+        for (name, value) in template.global_environment().into_iter().chain(template.function_environment(logical)) {
+            if let Some(resolved) = resolve(&value) {
+                variables.insert(name, resolved.into());
+            }
+        }
+        for (name, value) in [
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            variables.insert(name.to_owned(), value.into());
+        }
+        (logical.to_owned(), serde_json::Value::Object(variables))
+    });
+    serde_json::Value::Object(functions.collect())
+}
+
 /// The functions' configuration as the template's `Globals` give it, with
 /// the local resources' names; the process environment overrides any value.
 pub fn config(template: &Template, provisioned: &Provisioned) -> Result<Config, ConfigError> {

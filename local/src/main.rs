@@ -1,6 +1,8 @@
 //! `toolbox-local`: provisions the template's resources in the local AWS
 //! endpoint, seeds a demo organisation, and serves the whole API.
-//! `toolbox-local openapi` prints the API's OpenAPI document instead.
+//! `toolbox-local openapi` prints the API's OpenAPI document instead, and
+//! `toolbox-local sam-env` the variables `sam local invoke` needs to reach
+//! the local stack (see the README, "Replay an event").
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,18 +31,24 @@ fn env_or(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    if std::env::args().nth(1).as_deref() == Some("openapi") {
+    let command = std::env::args().nth(1);
+    if command.as_deref() == Some("openapi") {
         println!("{}", toolbox_local::openapi_json()?);
         return Ok(());
     }
-    store::logging::init();
     // Never provision into a real account by accident.
-    if std::env::var("AWS_ENDPOINT_URL").map(|v| v.is_empty()).unwrap_or(true) {
+    let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()) else {
         return Err("AWS_ENDPOINT_URL must point at the local AWS endpoint (moto); `make dev` sets it".into());
-    }
+    };
     let template = Template::load(&PathBuf::from(env_or("TEMPLATE_PATH", "template.yaml")))?;
     let sdk = load_sdk_config().await;
     let provisioned = provision(&template, &sdk, &env_or("LOCAL_RESOURCE_PREFIX", "toolbox-local")).await?;
+    // `toolbox-local sam-env`: the variables `sam local invoke` needs to reach this stack.
+    if command.as_deref() == Some("sam-env") {
+        println!("{:#}", toolbox_local::sam_env_vars(&template, &provisioned, &endpoint));
+        return Ok(());
+    }
+    store::logging::init();
     let config = toolbox_local::config(&template, &provisioned)?;
     let aws = AwsClients::new(&sdk);
     // The fuzzer and the benchmark measure the functions, not the plans.

@@ -115,17 +115,25 @@ impl Template {
 
     /// The environment every function gets (`Globals.Function.Environment`).
     pub fn global_environment(&self) -> Vec<(String, Expr)> {
-        self.root
-            .get("Globals")
-            .and_then(|g| g.get("Function"))
-            .and_then(|f| f.get("Environment"))
-            .and_then(|e| e.get("Variables"))
-            .and_then(Value::as_mapping)
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), expr(v)?)))
-            .collect()
+        variables(self.root.get("Globals").and_then(|g| g.get("Function")))
     }
+
+    /// The variables a function sets itself, beside the `Globals`.
+    pub fn function_environment(&self, logical: &str) -> Vec<(String, Expr)> {
+        variables(self.root.get("Resources").and_then(|r| r.get(logical)).and_then(|f| f.get("Properties")))
+    }
+}
+
+/// `Environment.Variables` of a function's (or the globals') properties.
+fn variables(properties: Option<&Value>) -> Vec<(String, Expr)> {
+    properties
+        .and_then(|p| p.get("Environment"))
+        .and_then(|e| e.get("Variables"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), expr(v)?)))
+        .collect()
 }
 
 pub fn expr(value: &Value) -> Option<Expr> {

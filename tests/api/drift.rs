@@ -199,3 +199,24 @@ fn every_authenticated_operation_documents_401_and_every_public_one_says_so() {
         }
     }
 }
+
+#[tokio::test]
+async fn sam_local_invoke_gets_the_local_resources_names_not_logical_ids() {
+    let stack = stack().await;
+    let vars = toolbox_local::sam_env_vars(&stack.template, &stack.provisioned, "http://127.0.0.1:4566");
+    let functions = vars.as_object().unwrap();
+    let declared: BTreeSet<&str> =
+        stack.template.resources_of_type("AWS::Serverless::Function").map(|(logical, _)| logical).collect();
+    assert_eq!(functions.keys().map(String::as_str).collect::<BTreeSet<_>>(), declared);
+    let logical_ids: BTreeSet<&str> = stack.template.resources().map(|(logical, _)| logical).collect();
+    for (function, variables) in functions {
+        assert_eq!(variables["TABLE_NAME"], stack.provisioned.physical_id("Table").unwrap(), "{function}");
+        assert_eq!(variables["AWS_ENDPOINT_URL"], "http://127.0.0.1:4566");
+        for (name, value) in variables.as_object().unwrap() {
+            assert!(!logical_ids.contains(value.as_str().unwrap()), "{function}: {name} is a logical id");
+        }
+    }
+    let worker = &functions["ContentWorkerFunction"];
+    assert_eq!(worker["PROVIDER_SECRET_ID"], stack.provisioned.physical_id("ProviderSecret").unwrap());
+    assert_eq!(worker["PUSHER_SECRET_ID"], stack.provisioned.physical_id("PusherSecret").unwrap());
+}
