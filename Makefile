@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv dev sam-env test fuzz bench lint fmt build openapi clean
+.PHONY: help venv dev sam-env test fuzz bench lint fmt build package openapi clean
 
 # Schemathesis examples per operation: a bounded run in `make test`, a
 # longer one in `make fuzz`.
@@ -21,6 +21,7 @@ help:
 	@echo "make bench  - cold start, size, memory, DynamoDB calls and latency, as tables"
 	@echo "make lint   - rustfmt check and clippy, warnings denied"
 	@echo "make build  - release Lambda binaries with cargo-lambda (arm64)"
+	@echo "make package - sam build: every function of template.yaml, ready for sam deploy"
 	@echo "make openapi - regenerate openapi.json from the code"
 
 # Python tools (moto, cfn-lint, cargo-lambda) in a project-local virtualenv.
@@ -77,6 +78,11 @@ $(BUILD_STAMP): requirements-build.txt $(STAMP)
 build: $(BUILD_STAMP)
 	cargo lambda build --release --arm64 -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys -p toolbox-content-worker \
 		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages -p toolbox-dashboard -p toolbox-analytics -p toolbox-dashboard-events
+
+# What `sam deploy` uploads: SAM runs cargo-lambda for each function
+# (BuildMethod rust-cargolambda, no beta flag) into .aws-sam/build.
+package: $(BUILD_STAMP)
+	sam build
 
 clean:
 	cargo clean
