@@ -73,7 +73,7 @@ async fn main() -> Result<(), Error> {
     let poller = Poller {
         sqs: state.aws.sqs().clone(),
         queue_url: state.config.queue_url.clone(),
-        worker: Arc::new(Worker { state, provider, realtime, lease_seconds: 120 }),
+        worker: Arc::new(Worker { state, provider, realtime, lease_seconds: toolbox_content_worker::LEASE_SECONDS }),
         visibility_timeout: None,
     };
     let polling = tokio::spawn(poller.run());

@@ -528,6 +528,8 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &store::AppState) {
         crate::worker::Tweaked(|_, _| Err(integrations::generation::provider::ProviderError::Server(503))),
     );
     let message = app.queued_job(&teacher, lesson.clone()).await;
+    // Released for now (its message made visible again soon), then failed on its last receive.
+    failing.handle(sqs_event(&[("failing", serde_json::to_string(&message).unwrap(), 1)])).await;
     failing
         .handle(sqs_event(&[(
             "failing",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsBatchResponse;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use domain::content::ContentItem;
 use domain::generation::content::GeneratedContent;
 use domain::ids::JobId;
@@ -14,7 +15,7 @@ use integrations::generation::provider::{Provider, ProviderError, ProviderFuture
 use integrations::generation::template::TemplateProvider;
 use serde_json::{Value, json};
 use store::db::Range;
-use toolbox_content_worker::{Call, MAX_RECEIVES, RELEASE_MARGIN, Worker};
+use toolbox_content_worker::{Call, MAX_RECEIVES, REDELIVER_AFTER_SECONDS, RELEASE_MARGIN, Worker};
 
 use crate::helpers::{Account, TestApp, sqs_event};
 
@@ -230,6 +231,44 @@ async fn a_job_that_cannot_finish_before_the_deadline_is_released_and_fails_on_i
     let failed = job(&app, &tenant, &message).await;
     assert_eq!(failed.status, JobStatus::Failed);
     assert!(failed.error.as_deref().unwrap().starts_with("timed_out"), "{:?}", failed.error);
+}
+
+#[tokio::test]
+async fn a_released_job_comes_back_soon_not_after_the_queues_visibility_timeout() {
+    // A queue of this test's own, which would hide a received message ten minutes.
+    let sqs = aws_sdk_sqs::Client::new(&store::aws::load_sdk_config().await);
+    let name = format!("toolbox-test-release-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let created = sqs.create_queue().queue_name(&name).attributes(QueueAttributeName::VisibilityTimeout, "600");
+    let queue_url = created.send().await.unwrap().queue_url.unwrap();
+    let app = TestApp::spawn_with(|config| config.queue_url = queue_url.clone()).await;
+    let admin = app.register_org().await;
+    let message = queued_job(&app, &admin, lesson()).await;
+    let body = serde_json::to_string(&message).unwrap();
+    sqs.send_message().queue_url(&queue_url).message_body(body).send().await.unwrap();
+    let receive = || {
+        sqs.receive_message()
+            .queue_url(&queue_url)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+    };
+    let first = receive().send().await.unwrap().messages.unwrap_or_default();
+    assert_eq!(first.len(), 1);
+    let mut batch = aws_lambda_events::sqs::SqsEvent::default();
+    batch.records.push(toolbox_local::worker::record_of(&first[0]));
+    let response = worker(&app, Stalled).handle_within(batch, call_with(Duration::from_millis(300))).await;
+    assert_eq!(failed_ids(&response).len(), 1);
+
+    assert!(receive().send().await.unwrap().messages.unwrap_or_default().is_empty(), "hidden for now");
+    let mut again = Vec::new();
+    for _ in 0..(REDELIVER_AFTER_SECONDS + 10) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        again = receive().send().await.unwrap().messages.unwrap_or_default();
+        if !again.is_empty() {
+            break;
+        }
+    }
+    let again = again.first().expect("delivered again within seconds, not ten minutes");
+    assert_eq!(again.attributes.as_ref().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount], "2");
+    assert_eq!(job(&app, &admin.tenant(), &message).await.status, JobStatus::Queued);
 }
 
 /// A lesson of six sections of about 19,000 characters: each within the

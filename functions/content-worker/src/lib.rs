@@ -43,6 +43,10 @@ use tracing::Instrument;
 /// takes it (`maxReceiveCount` in template.yaml).
 pub const MAX_RECEIVES: u32 = 5;
 
+/// How long a claim holds: the worker's Lambda timeout (300 s in
+/// template.yaml) and a margin, so a claim outlives the invocation holding it.
+pub const LEASE_SECONDS: i64 = 330;
+
 /// Time kept back from the invocation's deadline to release unfinished jobs.
 pub const RELEASE_MARGIN: Duration = Duration::from_secs(5);
 
@@ -84,7 +88,26 @@ pub struct Worker {
 
 /// Why a message goes back to the queue.
 #[derive(Debug)]
-struct Retry(&'static str);
+struct Retry {
+    reason: &'static str,
+    /// The job was given back unfinished (out of time, or the provider
+    /// failing for now): it comes back after [`REDELIVER_AFTER_SECONDS`],
+    /// not after the queue's whole visibility timeout.
+    released: bool,
+}
+
+impl Retry {
+    fn later(reason: &'static str) -> Self {
+        Self { reason, released: false }
+    }
+
+    fn released(reason: &'static str) -> Self {
+        Self { reason, released: true }
+    }
+}
+
+/// How soon a released job's message is delivered again.
+pub const REDELIVER_AFTER_SECONDS: i32 = 10;
 
 /// What the worker's Lambda function is invoked with.
 pub enum Invocation {
@@ -136,15 +159,19 @@ impl Worker {
             let call = call.clone();
             tasks.spawn(async move {
                 let id = record.message_id.clone().unwrap_or_default();
-                (id, worker.process(&record, &call).await)
+                (id, record.receipt_handle.clone(), worker.process(&record, &call).await)
             });
         }
         let mut response = SqsBatchResponse::default();
+        let mut released = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((_, Ok(()))) => {}
-                Ok((id, Err(Retry(reason)))) => {
-                    tracing::warn!(message_id = %id, reason, "message left for redelivery");
+                Ok((_, _, Ok(()))) => {}
+                Ok((id, receipt, Err(retry))) => {
+                    tracing::warn!(message_id = %id, reason = retry.reason, "message left for redelivery");
+                    if retry.released {
+                        released.extend(receipt);
+                    }
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = id;
                     response.batch_item_failures.push(failure);
@@ -152,7 +179,27 @@ impl Worker {
                 Err(err) => tracing::error!(error = %err, "a message's task panicked"),
             }
         }
+        self.redeliver_soon(&released).await;
         response
+    }
+
+    /// Makes the messages of released jobs visible again in
+    /// [`REDELIVER_AFTER_SECONDS`]. A failure is logged: the message then
+    /// comes back after the queue's visibility timeout.
+    async fn redeliver_soon(&self, receipts: &[String]) {
+        let sqs = self.state.aws.sqs();
+        let changes = receipts.iter().map(|receipt| {
+            sqs.change_message_visibility()
+                .queue_url(&self.state.config.queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(REDELIVER_AFTER_SECONDS)
+                .send()
+        });
+        for changed in futures_util::future::join_all(changes).await {
+            if let Err(err) = changed {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "a released job waits for its visibility timeout");
+            }
+        }
     }
 
     /// The scheduled run: sends the queue messages that `POST /content/generate`
@@ -170,7 +217,7 @@ impl Worker {
         else {
             // A poison message: redelivered until the DLQ takes it.
             tracing::error!(message_id = ?record.message_id, "unreadable generation message");
-            return Err(Retry("unreadable message"));
+            return Err(Retry::later("unreadable message"));
         };
         let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
         // Lambda hands over the message's trace as `AWSTraceHeader`; the body
@@ -193,7 +240,7 @@ impl Worker {
 
     async fn run_job(&self, message: &JobMessage, receives: u32, budget: Option<Instant>) -> Result<(), Retry> {
         if budget.is_some_and(|budget| Instant::now() >= budget) {
-            return Err(Retry("no time left in the invocation"));
+            return Err(Retry::released("no time left in the invocation"));
         }
         let tenant = Tenant::named_by_queue(&message.org_id);
         let Some(job) = self.claim(&tenant, message).await? else { return Ok(()) };
@@ -227,7 +274,7 @@ impl Worker {
             None => {
                 tracing::warn!("the invocation's time is running out; job released");
                 self.release(&tenant, &job).await;
-                ("released", Err(Retry("the invocation's time ran out")))
+                ("released", Err(Retry::released("the invocation's time ran out")))
             }
             Some(Ok(content)) => ("succeeded", self.succeed(&tenant, &job, content).await),
             Some(Err(PipelineError::Provider { source: ProviderError::Unavailable, .. })) => {
@@ -239,7 +286,7 @@ impl Worker {
                     ("failed", self.fail(&tenant, &job, &reason).await)
                 } else {
                     self.release(&tenant, &job).await;
-                    ("released", Err(Retry("the provider failed for now")))
+                    ("released", Err(Retry::released("the provider failed for now")))
                 }
             }
             Some(Err(PipelineError::Provider { source, stage })) => {
@@ -271,12 +318,16 @@ impl Worker {
             .state
             .db
             .update_with(&tenant.job(&message.job_id), claim)
-            .map_err(|_| Retry("the claim could not be written"))?;
+            .map_err(|_| Retry::later("the claim could not be written"))?;
         match self.state.db.run_update(update).await {
-            Ok(item) => Db::decode(item).map(Some).map_err(|_| Retry("the job is unreadable")),
+            Ok(item) => Db::decode(item).map(Some).map_err(|_| Retry::later("the job is unreadable")),
             Err(DbError::ConditionFailed) => {
-                let job: Option<Job> =
-                    self.state.db.get(&tenant.job(&message.job_id)).await.map_err(|_| Retry("the job read failed"))?;
+                let job: Option<Job> = self
+                    .state
+                    .db
+                    .get(&tenant.job(&message.job_id))
+                    .await
+                    .map_err(|_| Retry::later("the job read failed"))?;
                 match job {
                     None => {
                         tracing::warn!("a message for a job that does not exist; dropped");
@@ -286,10 +337,10 @@ impl Worker {
                         tracing::info!(status = job.status.as_str(), "job already finished; acknowledged");
                         Ok(None)
                     }
-                    Some(_) => Err(Retry("another worker holds the job")),
+                    Some(_) => Err(Retry::later("another worker holds the job")),
                 }
             }
-            Err(_) => Err(Retry("the claim failed")),
+            Err(_) => Err(Retry::later("the claim failed")),
         }
     }
 
@@ -330,11 +381,11 @@ impl Worker {
         let id = ContentId::new();
         let stored = StoredBody::store(&self.state, tenant, &id, 1, &content)
             .await
-            .map_err(|_| Retry("the content body could not be stored"))?;
+            .map_err(|_| Retry::later("the content body could not be stored"))?;
         let search_terms = search::terms(&content);
         if let Err(err) = search::add(&self.state.db, tenant, &id, 1, &search_terms).await {
             tracing::error!(error = %err, "the content's search entries could not be written");
-            return Err(Retry("the search entries could not be written"));
+            return Err(Retry::later("the search entries could not be written"));
         }
         let item = ContentItem {
             id: id.clone(),
@@ -354,7 +405,7 @@ impl Worker {
         };
         let done = |err| {
             tracing::error!(error = %err, "the job's result could not be written");
-            Retry("the result could not be written")
+            Retry::later("the result could not be written")
         };
         let writes = vec![
             Write::Put(self.state.db.put_new(&tenant.content(&id), &item).map_err(done)?),
@@ -404,14 +455,14 @@ impl Worker {
                 job,
                 moved_to(tenant, JobStatus::Failed).set(field::ERROR, reason).remove(field::LEASE_UNTIL),
             )
-            .map_err(|_| Retry("the failure could not be written"))?;
+            .map_err(|_| Retry::later("the failure could not be written"))?;
         match self.state.db.run_update(update).await {
             Ok(_) => {
                 self.notify(job, "job.failed", &json!({"job_id": job.id, "status": "failed", "error": reason})).await;
                 Ok(())
             }
             Err(DbError::ConditionFailed) => Ok(()),
-            Err(_) => Err(Retry("the failure could not be written")),
+            Err(_) => Err(Retry::later("the failure could not be written")),
         }
     }
 

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use integrations::pusher::Realtime;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use toolbox_content_worker::{Call, Invocation, Worker};
+use toolbox_content_worker::{Call, Invocation, LEASE_SECONDS, Worker};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = store::AppState::from_env().await?;
     let provider = integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets)?;
     let realtime = Realtime::configured(&state);
-    let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: 120 });
+    let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: LEASE_SECONDS });
     // Two triggers: the queue's batches, and the schedule that sweeps the outbox.
     let warm = AtomicBool::new(false);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
