@@ -16,7 +16,7 @@ FUZZ_EXAMPLES ?= 200
 help:
 	@echo "make dev    - moto + the whole API on http://127.0.0.1:8011 (Ctrl-C stops both)"
 	@echo "make sam-env - .sam-env.json: what \`sam local invoke --env-vars\` needs to reach \`make dev\`'s stack"
-	@echo "make test   - cfn-lint, every Rust test and a bounded schema fuzz, against a fresh moto"
+	@echo "make test   - cfn-lint, sam validate --lint, every Rust test and a bounded schema fuzz, against a fresh moto"
 	@echo "make fuzz   - a longer schemathesis run against the local API"
 	@echo "make bench  - cold start, size, memory, DynamoDB calls and latency, as tables"
 	@echo "make lint   - rustfmt check and clippy, warnings denied"
@@ -45,6 +45,7 @@ sam-env: $(STAMP)
 
 test: $(STAMP)
 	cfn-lint template.yaml
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing sam validate --lint --region us-east-1 -t template.yaml
 	scripts/with-moto cargo test --workspace
 	scripts/with-moto scripts/fuzz $(TEST_FUZZ_EXAMPLES)
 
