@@ -5,6 +5,8 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# No usage reports from the SAM CLI (and no network call for them).
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help venv dev sam-env test fuzz bench lint fmt build package openapi clean
 
