@@ -118,6 +118,11 @@ impl Template {
         variables(self.root.get("Globals").and_then(|g| g.get("Function")))
     }
 
+    /// `Globals.Function.LoggingConfig`.
+    pub fn global_logging(&self) -> Option<&Value> {
+        self.root.get("Globals")?.get("Function")?.get("LoggingConfig")
+    }
+
     /// The variables a function sets itself, beside the `Globals`.
     pub fn function_environment(&self, logical: &str) -> Vec<(String, Expr)> {
         variables(self.root.get("Resources").and_then(|r| r.get(logical)).and_then(|f| f.get("Properties")))

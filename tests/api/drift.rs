@@ -122,7 +122,11 @@ async fn local_resources_follow_the_template_definitions() {
         serde_json::from_str(&attributes[&store::aws::QueueAttributeName::RedrivePolicy]).unwrap();
     assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "5");
     assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with("generationdeadletterqueue"));
-    assert_eq!(attributes[&store::aws::QueueAttributeName::VisibilityTimeout], "180");
+    let declared = stack.template.resources().find(|(id, _)| *id == "GenerationQueue").unwrap().1["Properties"]
+        ["VisibilityTimeout"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(attributes[&store::aws::QueueAttributeName::VisibilityTimeout], declared.to_string());
 
     let secret =
         app.state.aws.secrets.get_secret_value().secret_id(&app.state.config.jwt_secret_id).send().await.unwrap();

@@ -28,6 +28,7 @@ mod matrix;
 mod members;
 mod messages;
 mod no_store;
+mod operations;
 mod organizations;
 mod overview;
 mod progress;

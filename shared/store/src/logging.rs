@@ -291,6 +291,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_templates_upper_case_levels_are_levels() {
+        // template.yaml's LogLevel is also Lambda's ApplicationLogLevel, which is upper case.
+        for (level, debug) in [("INFO", false), ("DEBUG", true), ("WARN", false), ("info", false)] {
+            let filter = EnvFilter::try_new(level).expect(level);
+            assert_eq!(filter.max_level_hint() >= Some(tracing::level_filters::LevelFilter::DEBUG), debug, "{level}");
+        }
+    }
+
+    #[test]
     fn the_trace_id_is_the_root_of_a_plain_header() {
         let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
         assert!(sane_trace_header(header));
