@@ -195,11 +195,13 @@ async fn main() -> Result<(), Error> {
     let sdk = store::aws::load_sdk_config().await;
     let provisioned = toolbox_local::provision::provision(&template, &sdk, "toolbox-bench").await?;
     let mut env: Vec<(String, String)> = toolbox_local::environment(&template, &provisioned).into_iter().collect();
-    // A Pusher app, so that /pusher/auth signs (it makes no call to Pusher).
+    // A Pusher app, so that /pusher/auth signs (it makes no call to Pusher),
+    // its secret in the stack's PusherSecret as deployed.
+    let pusher_secret = provisioned.physical_id("PusherSecret").ok_or("no PusherSecret")?;
     for (name, value) in [
         ("PUSHER_APP_ID", "bench"),
         ("PUSHER_KEY", "bench-key"),
-        ("PUSHER_SECRET", "bench-secret"),
+        ("PUSHER_SECRET_ID", pusher_secret),
         ("PUSHER_CLUSTER", "mt1"),
     ] {
         env.push((name.to_owned(), value.to_owned()));
