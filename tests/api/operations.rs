@@ -39,7 +39,12 @@ async fn every_function_logs_json_to_a_group_kept_for_the_retention_parameter() 
     let template = &stack().await.template;
     let globals = template.global_logging().expect("Globals.Function.LoggingConfig");
     assert_eq!(globals["LogFormat"], "JSON");
-    assert_eq!(reference(&globals["ApplicationLogLevel"]), Some("LogLevel"));
+    // Metric documents have no level, which Lambda reads as INFO: it must
+    // never filter above INFO (LOG_LEVEL does, in the function).
+    let level = tagged(&globals["ApplicationLogLevel"]).expect("!If");
+    assert_eq!(level.tag, "!If");
+    assert_eq!(level.value.as_sequence().unwrap()[1..], [Value::from("DEBUG"), Value::from("INFO")]);
+    assert_eq!(globals["SystemLogLevel"], "INFO", "REPORT lines are INFO");
     let groups: Vec<(&str, &Value)> = template.resources_of_type("AWS::Logs::LogGroup").collect();
     for (function, resource) in template.resources_of_type("AWS::Serverless::Function") {
         let group = reference(&resource["Properties"]["LoggingConfig"]["LogGroup"])
@@ -83,8 +88,13 @@ async fn every_alarm_notifies_the_alarm_topic_and_each_function_has_errors_and_t
     };
     let functions: BTreeSet<String> =
         template.resources_of_type("AWS::Serverless::Function").map(|(id, _)| id.to_owned()).collect();
-    assert_eq!(watched("Errors"), functions);
     assert_eq!(watched("Throttles"), functions);
+    // The authorizer answers every refused credential with an error (that is
+    // how API Gateway makes a 401): its Errors are no failure.
+    // AuthorizerFailureAlarm watches the requests it could not judge.
+    let mut failing = functions.clone();
+    failing.remove("AuthorizerFunction");
+    assert_eq!(watched("Errors"), failing);
     let named: BTreeSet<&str> = alarms.iter().map(|(id, _)| id.as_str()).collect();
     for alarm in [
         "ApiServerErrorRateAlarm",
