@@ -31,8 +31,9 @@ pub struct Poller {
     pub worker: Arc<Worker>,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
-    /// Overrides the queue's visibility timeout for received messages, so a
-    /// test need not wait three minutes for a redelivery.
+    /// Overrides the queue's visibility timeout for received messages, and
+    /// the worker's delay for the ones it leaves, so a test need not wait
+    /// for a redelivery.
     pub visibility_timeout: Option<i32>,
 }
 
@@ -88,7 +89,17 @@ impl Poller {
         }
         let response = self.worker.handle(event).await;
         for failure in &response.batch_item_failures {
-            receipts.remove(&failure.item_identifier);
+            let receipt = receipts.remove(&failure.item_identifier);
+            // The worker set when each comes back; a test's override wins.
+            if let (Some(receipt), Some(seconds)) = (receipt, self.visibility_timeout) {
+                let change = self.sqs.change_message_visibility().queue_url(&self.queue_url);
+                change
+                    .receipt_handle(receipt)
+                    .visibility_timeout(seconds)
+                    .send()
+                    .await
+                    .map_err(|err| aws_sdk_sqs::error::DisplayErrorContext(err).to_string())?;
+            }
         }
         let entries: Vec<_> = receipts
             .into_iter()

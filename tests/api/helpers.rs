@@ -351,7 +351,7 @@ impl TestApp {
 }
 
 /// Every item of every partition of a tenant, exactly as stored, but its
-/// request counts, which every request the authorizer lets through moves
+/// request counts, which every request with a verified credential moves
 /// (`store::request_counts`). A scan, which no route makes: only a test
 /// wants the whole tenant at once.
 pub async fn snapshot(app: &TestApp, account: &Account) -> std::collections::BTreeMap<String, String> {

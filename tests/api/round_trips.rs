@@ -47,7 +47,7 @@ pub(crate) struct Measured {
     /// Every call but the authorizer's count of the request, which runs
     /// beside its read and costs no round trip.
     calls: Vec<String>,
-    /// Those counts: one per request the authorizer let through.
+    /// Those counts: one per request whose credential verified.
     counted: usize,
 }
 
@@ -105,7 +105,11 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     for m in &table {
         assert!(!m.calls.iter().any(|c| c == "Scan"), "{} {} scans", m.method, m.path);
         let counted = usize::from(!public.contains(&(m.method, m.path.as_str())));
-        assert_eq!(m.counted, counted, "{} {}: the authorizer counts each request it lets through", m.method, m.path);
+        assert_eq!(
+            m.counted, counted,
+            "{} {}: the authorizer counts each request whose credential verifies",
+            m.method, m.path
+        );
         if m.path == WITH_API_KEY {
             // With an API key the authorizer reads the key's lookup, then the
             // organisation and key beside the day's usage count: one round

@@ -120,3 +120,21 @@ async fn a_rotated_provider_key_is_used_once_the_cached_one_is_due_for_refresh()
     assert_eq!(outline(&refreshed).await.unwrap()["title"], "T", "the new key, read plain, is used");
     assert!(matches!(outline(&cached).await, Err(ProviderError::Refused(_))), "kept for its interval");
 }
+
+#[tokio::test]
+async fn a_provider_key_that_cannot_be_read_fails_the_call_without_opening_the_breaker() {
+    let app = TestApp::spawn().await;
+    let parse = |secret: &str| plain_or_field(secret, "api_key");
+    let key =
+        ApiKey::Stored(Managed::new(unique_secret_id("missing"), parse, REFRESH_AFTER), app.state.aws.secrets.clone());
+    // Nothing listens there: no call may be made anyway.
+    let options = Options { attempts: 1, breaker_threshold: 1, ..Options::default() };
+    let provider = OpenAiProvider::new("http://127.0.0.1:9/v1", "test-model", key, options).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            outline(&provider).await,
+            Err(ProviderError::KeyUnavailable),
+            "not Unavailable: the breaker stays closed"
+        );
+    }
+}

@@ -155,7 +155,11 @@ async fn every_metric_document_follows_the_embedded_metric_format() {
 #[tokio::test]
 async fn a_generation_request_and_its_worker_run_share_one_request_id_and_trace() {
     let capture = capture();
-    let app = TestApp::spawn().await;
+    // A queue of this test's own: its message is the only one there.
+    let sqs = aws_sdk_sqs::Client::new(&store::aws::load_sdk_config().await);
+    let name = format!("toolbox-test-trace-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let queue_url = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    let app = TestApp::spawn_with(|config| config.queue_url = queue_url.clone()).await;
     let admin = app.register_org().await;
     let request_id = format!("trace-{}", domain::ids::JobId::new());
     let root = store::logging::trace_root(&store::logging::new_trace_header()).unwrap().to_owned();
@@ -172,30 +176,23 @@ async fn a_generation_request_and_its_worker_run_share_one_request_id_and_trace(
     let job_id = accepted.data()["job_id"].as_str().unwrap().to_owned();
 
     // The message as Lambda's event source mapping would hand it over, trace attribute included.
-    let sqs = app.state.aws.sqs();
-    let mut found = None;
-    for _ in 0..30 {
-        let received = sqs
-            .receive_message()
-            .queue_url(&app.state.config.queue_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(60)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        found = received.messages().iter().find(|m| m.body().is_some_and(|body| body.contains(&job_id))).cloned();
-        if found.is_some() {
-            break;
-        }
-    }
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let found = received.messages().iter().find(|m| m.body().is_some_and(|body| body.contains(&job_id))).cloned();
     let message = found.expect("the job's message is on the queue");
     let record = toolbox_local::worker::record_of(&message);
     assert_eq!(record.attributes.get("AWSTraceHeader"), Some(&header), "SQS carries the trace header");
+    // The invocation has a trace of its own; each job follows its message's.
     let call = Call {
         lambda_request_id: Some(format!("lambda-{request_id}")),
         function: Some("ContentWorkerFunction".into()),
         cold_start: true,
+        trace_header: Some(store::logging::new_trace_header()),
         deadline: None,
     };
     let worker = app.worker(TemplateProvider);

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use lambda_runtime::{LambdaEvent, service_fn};
 use store::AppState;
-use store::logging::Correlation;
+use store::logging::{Correlation, sane_request_id};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -19,8 +19,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             context.xray_trace_id.as_deref(),
             !warm.swap(true, Ordering::Relaxed),
         );
-        // API Gateway's id of the request being authorized, as its function logs it.
-        if let Some(request_id) = event.payload.request_context.request_id.clone() {
+        // The request's id as its function will log it: the caller's
+        // X-Request-ID when sane, else API Gateway's.
+        let header = event.payload.headers.get("x-request-id").and_then(|v| v.to_str().ok());
+        let request_id = header.filter(|id| sane_request_id(id)).map(str::to_owned);
+        if let Some(request_id) = request_id.or_else(|| event.payload.request_context.request_id.clone()) {
             correlation.request_id = request_id;
         }
         if correlation.cold_start {

@@ -56,6 +56,8 @@ pub struct Call {
     pub lambda_request_id: Option<String>,
     pub function: Option<String>,
     pub cold_start: bool,
+    /// The invocation's X-Ray trace (a batch's jobs each follow their message's).
+    pub trace_header: Option<String>,
     /// When Lambda stops the invocation; `None` runs jobs to their end.
     pub deadline: Option<Instant>,
 }
@@ -68,6 +70,7 @@ impl Call {
             lambda_request_id: Some(context.request_id.clone()),
             function: Some(context.env_config.function_name.clone()).filter(|name| !name.is_empty()),
             cold_start,
+            trace_header: context.xray_trace_id.clone(),
             deadline: (context.deadline > 0).then(|| Instant::now() + left),
         }
     }
@@ -86,28 +89,46 @@ pub struct Worker {
     pub lease_seconds: i64,
 }
 
-/// Why a message goes back to the queue.
+/// Why a message goes back to the queue, and when it should come back: a
+/// message is made visible again on purpose, not after the queue's
+/// visibility timeout (1,800 s, there only for a worker that died).
 #[derive(Debug)]
 struct Retry {
     reason: &'static str,
-    /// The job was given back unfinished (out of time, or the provider
-    /// failing for now): it comes back after [`REDELIVER_AFTER_SECONDS`],
-    /// not after the queue's whole visibility timeout.
-    released: bool,
+    /// Seconds until it is delivered again; `None`: [`REDELIVER_AFTER_SECONDS`]
+    /// times the receives so far, so a failing write backs off and an
+    /// unreadable message reaches the dead-letter queue within minutes.
+    after_seconds: Option<i32>,
 }
 
 impl Retry {
     fn later(reason: &'static str) -> Self {
-        Self { reason, released: false }
+        Self { reason, after_seconds: None }
     }
 
+    /// The job was given back unfinished (out of time, or the provider
+    /// failing for now): try it again soon.
     fn released(reason: &'static str) -> Self {
-        Self { reason, released: true }
+        Self { reason, after_seconds: Some(REDELIVER_AFTER_SECONDS) }
+    }
+
+    /// Another worker holds the job for `seconds` more: come back once its
+    /// claim has ended or lapsed, not five times before it does.
+    fn held(seconds: i64) -> Self {
+        let seconds = i32::try_from(seconds.clamp(0, MAX_VISIBILITY_SECONDS)).unwrap_or(0);
+        Self { reason: "another worker holds the job", after_seconds: Some(seconds + REDELIVER_AFTER_SECONDS) }
+    }
+
+    fn delay(&self, receives: u32) -> i32 {
+        let backoff = REDELIVER_AFTER_SECONDS.saturating_mul(i32::try_from(receives.max(1)).unwrap_or(i32::MAX));
+        self.after_seconds.unwrap_or(backoff).min(MAX_VISIBILITY_SECONDS as i32)
     }
 }
 
-/// How soon a released job's message is delivered again.
+/// The shortest wait before a message comes back, and the unit of backoff.
 pub const REDELIVER_AFTER_SECONDS: i32 = 10;
+/// SQS's longest visibility timeout, 12 hours.
+const MAX_VISIBILITY_SECONDS: i64 = 43_200;
 
 /// What the worker's Lambda function is invoked with.
 pub enum Invocation {
@@ -141,7 +162,19 @@ impl Worker {
         }
         Ok(match invocation {
             Invocation::Batch(batch) => serde_json::to_value(self.handle_within(batch, call).await)?,
-            Invocation::Sweep => json!({ "sent": self.sweep().await? }),
+            Invocation::Sweep => {
+                // No request asked for a sweep: the invocation's own id stands for one.
+                let id = call.lambda_request_id.clone().unwrap_or_default();
+                let correlation = Correlation {
+                    request_id: id.clone(),
+                    lambda_request_id: Some(id),
+                    function: call.function.clone(),
+                    cold_start: call.cold_start,
+                    trace_header: call.trace_header.clone(),
+                    organization_id: None,
+                };
+                json!({ "sent": correlation.run(Box::pin(self.sweep())).await? })
+            }
         })
     }
 
@@ -159,19 +192,18 @@ impl Worker {
             let call = call.clone();
             tasks.spawn(async move {
                 let id = record.message_id.clone().unwrap_or_default();
-                (id, record.receipt_handle.clone(), worker.process(&record, &call).await)
+                (id, record.receipt_handle.clone(), receives(&record), worker.process(&record, &call).await)
             });
         }
         let mut response = SqsBatchResponse::default();
-        let mut released = Vec::new();
+        let mut returning = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((_, _, Ok(()))) => {}
-                Ok((id, receipt, Err(retry))) => {
-                    tracing::warn!(message_id = %id, reason = retry.reason, "message left for redelivery");
-                    if retry.released {
-                        released.extend(receipt);
-                    }
+                Ok((_, _, _, Ok(()))) => {}
+                Ok((id, receipt, receives, Err(retry))) => {
+                    let after = retry.delay(receives);
+                    tracing::warn!(message_id = %id, reason = retry.reason, after, "message left for redelivery");
+                    returning.extend(receipt.map(|receipt| (receipt, after)));
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = id;
                     response.batch_item_failures.push(failure);
@@ -179,25 +211,24 @@ impl Worker {
                 Err(err) => tracing::error!(error = %err, "a message's task panicked"),
             }
         }
-        self.redeliver_soon(&released).await;
+        self.redeliver(&returning).await;
         response
     }
 
-    /// Makes the messages of released jobs visible again in
-    /// [`REDELIVER_AFTER_SECONDS`]. A failure is logged: the message then
-    /// comes back after the queue's visibility timeout.
-    async fn redeliver_soon(&self, receipts: &[String]) {
+    /// Makes each message visible again after its delay. A failure is
+    /// logged: the message then comes back after the queue's visibility timeout.
+    async fn redeliver(&self, returning: &[(String, i32)]) {
         let sqs = self.state.aws.sqs();
-        let changes = receipts.iter().map(|receipt| {
+        let changes = returning.iter().map(|(receipt, after)| {
             sqs.change_message_visibility()
                 .queue_url(&self.state.config.queue_url)
                 .receipt_handle(receipt)
-                .visibility_timeout(REDELIVER_AFTER_SECONDS)
+                .visibility_timeout(*after)
                 .send()
         });
         for changed in futures_util::future::join_all(changes).await {
             if let Err(err) = changed {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "a released job waits for its visibility timeout");
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "a message waits for its visibility timeout");
             }
         }
     }
@@ -219,7 +250,7 @@ impl Worker {
             tracing::error!(message_id = ?record.message_id, "unreadable generation message");
             return Err(Retry::later("unreadable message"));
         };
-        let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+        let receives = receives(record);
         // Lambda hands over the message's trace as `AWSTraceHeader`; the body
         // carries it too, for the local poller.
         let trace_header = record.attributes.get("AWSTraceHeader").or(message.trace_header.as_ref());
@@ -337,7 +368,7 @@ impl Worker {
                         tracing::info!(status = job.status.as_str(), "job already finished; acknowledged");
                         Ok(None)
                     }
-                    Some(_) => Err(Retry::later("another worker holds the job")),
+                    Some(job) => Err(Retry::held(job.lease_until.unwrap_or(0) - self.state.now().unix_timestamp())),
                 }
             }
             Err(_) => Err(Retry::later("the claim failed")),
@@ -478,6 +509,11 @@ impl Worker {
             tracing::warn!(error = %err, "job not released; its claim will lapse");
         }
     }
+}
+
+/// How many times SQS has handed the message over, this time included.
+fn receives(record: &SqsMessage) -> u32 {
+    record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1)
 }
 
 /// The job's `Jobs` document: its outcome, how long it ran and what the

@@ -49,8 +49,9 @@ pub struct QuotaLimit {
     period: String,
 }
 
-/// Requests the authorizer let through with the organization's
-/// credentials, counted per UTC day.
+/// Requests made with the organization's credentials, counted per UTC day
+/// by the authorizer as it reads what decides them (a few it then refuses
+/// count too).
 #[derive(Debug, Serialize, ToSchema, PartialEq)]
 pub struct Requests {
     today: u64,

@@ -175,7 +175,7 @@ impl Tenant {
 
     /// The partition of one shard of the organization's request counts, one
     /// item per UTC day (sort key `YYYY-MM-DD`): every request the authorizer
-    /// let through, which is what the plan's quota counts.
+    /// judged (its credential verified), close to what the plan's quota counts.
     pub fn request_counts(&self, shard: u32) -> String {
         self.partition(format_args!("USAGE#{shard}"))
     }

@@ -264,6 +264,13 @@ impl Correlation {
     }
 }
 
+/// A caller's request id is kept only when it is short and plain, so it can be
+/// logged and echoed without risk of header or log injection.
+pub fn sane_request_id(candidate: &str) -> bool {
+    (1..=128).contains(&candidate.len())
+        && candidate.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
 /// The `Root` of an X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`).
 pub fn trace_root(header: &str) -> Option<&str> {
     header.split(';').find_map(|part| part.trim().strip_prefix("Root=")).filter(|root| sane_trace_part(root))
@@ -289,6 +296,15 @@ fn sane_trace_part(part: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_short_request_ids_are_sane() {
+        assert!(sane_request_id("abc-123_X.y:z"));
+        assert!(!sane_request_id(""));
+        assert!(!sane_request_id("a b"));
+        assert!(!sane_request_id("line\nbreak"));
+        assert!(!sane_request_id(&"x".repeat(129)));
+    }
 
     #[test]
     fn the_templates_upper_case_levels_are_levels() {

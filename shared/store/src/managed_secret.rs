@@ -54,10 +54,6 @@ impl<T> Managed<T> {
         Self { secret_id: secret_id.into(), parse, refresh_after, cached: Arc::default() }
     }
 
-    pub fn secret_id(&self) -> &str {
-        &self.secret_id
-    }
-
     /// The value, fetched again once it is older than the refresh interval.
     pub async fn current(&self, client: &aws_sdk_secretsmanager::Client) -> Result<Arc<T>, SecretError> {
         let fresh = |loaded: &&Loaded<T>| loaded.at.elapsed() < self.refresh_after;

@@ -148,8 +148,8 @@ pub fn cache_lookup(cache: &str, hit: bool) {
         .emit();
 }
 
-/// A request refused by a throttle, a quota or a lockout (`limit` is the
-/// error code the caller got).
+/// A request refused by a lockout or a business quota (`limit` names it:
+/// `login_lockout`, or the quota's name).
 pub fn refusal(limit: &str) {
     Document::by(&[&["Limit"]]).dimension("Limit", limit).metric("Refusals", Unit::Count, 1.0).emit();
 }

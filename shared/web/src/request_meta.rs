@@ -36,23 +36,4 @@ pub fn from_headers(headers: &http::HeaderMap) -> Option<String> {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|id| sane_request_id(id)).map(str::to_owned)
 }
 
-/// A caller's request id is kept only when it is short and plain, so it can be
-/// logged and echoed without risk of header or log injection.
-pub fn sane_request_id(candidate: &str) -> bool {
-    (1..=128).contains(&candidate.len())
-        && candidate.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_plain_short_ids_are_sane() {
-        assert!(sane_request_id("abc-123_X.y:z"));
-        assert!(!sane_request_id(""));
-        assert!(!sane_request_id("a b"));
-        assert!(!sane_request_id("line\nbreak"));
-        assert!(!sane_request_id(&"x".repeat(129)));
-    }
-}
+pub use store::logging::sane_request_id;

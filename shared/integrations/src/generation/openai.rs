@@ -66,7 +66,7 @@ impl ApiKey {
             Self::Given(key) => Ok(Arc::new(key.clone())),
             Self::Stored(secret, client) => secret.current(client).await.map_err(|err| {
                 tracing::error!(error = %err, "the provider's API key could not be read");
-                ProviderError::Unreachable
+                ProviderError::KeyUnavailable
             }),
         }
     }
@@ -142,12 +142,11 @@ impl OpenAiProvider {
         })
     }
 
-    async fn call(&self, body: &Value) -> Result<Value, ProviderError> {
-        let api_key = self.api_key.current().await?;
+    async fn call(&self, api_key: &str, body: &Value) -> Result<Value, ProviderError> {
         let response = self
             .http
             .post(&self.url)
-            .bearer_auth(api_key.as_str())
+            .bearer_auth(api_key)
             .json(body)
             .send()
             .await
@@ -186,13 +185,16 @@ impl OpenAiProvider {
     }
 
     async fn run(&self, task: Task<'_>) -> Result<Value, ProviderError> {
+        // Our own secret, not the provider: read before the breaker is asked
+        // (a half-open probe must report), and its failure counts for nothing.
+        let api_key = self.api_key.current().await?;
         if !self.breaker.allows(Instant::now()) {
             return Err(ProviderError::Unavailable);
         }
         let body = request_body(&self.model, &task);
         let mut attempt = 1;
         loop {
-            match self.call(&body).await {
+            match self.call(&api_key, &body).await {
                 Ok(value) => {
                     self.breaker.succeeded();
                     return Ok(value);

@@ -61,12 +61,19 @@ pub enum ProviderError {
     /// Too many calls failed lately; jobs fail fast instead of waiting.
     #[error("the provider is unavailable")]
     Unavailable,
+    /// Its API key could not be read from Secrets Manager (for now, or for
+    /// good: a missing or malformed secret); no call was made.
+    #[error("the provider's API key could not be read")]
+    KeyUnavailable,
 }
 
 impl ProviderError {
     /// Worth another try after a pause: the provider may answer next time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Timeout | Self::Unreachable | Self::RateLimited { .. } | Self::Server(_))
+        matches!(
+            self,
+            Self::Timeout | Self::Unreachable | Self::RateLimited { .. } | Self::Server(_) | Self::KeyUnavailable
+        )
     }
 }
 
