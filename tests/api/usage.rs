@@ -19,6 +19,8 @@ async fn usage(app: &TestApp, admin: &Account) -> Value {
 #[tokio::test]
 async fn an_admin_sees_the_requests_of_the_day_and_month_against_the_tiers_plan() {
     let app = TestApp::spawn().await;
+    // Counts are by UTC day: a test running over midnight stays on one.
+    app.clock.freeze();
     let admin = app.register_org().await;
     let before = usage(&app, &admin).await;
     assert_eq!(before["tier"], "free");
@@ -45,6 +47,7 @@ async fn an_admin_sees_the_requests_of_the_day_and_month_against_the_tiers_plan(
 #[tokio::test]
 async fn another_organizations_requests_never_count_toward_this_one() {
     let app = TestApp::spawn().await;
+    app.clock.freeze();
     let (ours, theirs) = (app.register_org().await, app.register_org().await);
     let before = usage(&app, &ours).await["requests"]["today"].as_u64().unwrap();
     for _ in 0..3 {
@@ -77,6 +80,7 @@ async fn a_quota_near_its_end_warns_and_a_spent_one_says_so() {
     let quota = QuotaSettings::builder().limit(10).period(QuotaPeriodType::Day).build();
     apigateway.create_usage_plan().name(&plan).quota(quota).send().await.expect("the plan is made");
     let app = TestApp::spawn_with(|config| config.usage_plans.free = plan.clone()).await;
+    app.clock.freeze();
     let admin = app.register_org().await;
     let first = usage(&app, &admin).await;
     assert_eq!(
@@ -108,6 +112,7 @@ async fn a_quota_near_its_end_warns_and_a_spent_one_says_so() {
 #[tokio::test]
 async fn yesterdays_requests_count_toward_the_month_and_not_today() {
     let app = TestApp::spawn().await;
+    app.clock.freeze();
     let admin = app.register_org().await;
     // Tokens are signed by the real clock: a key is the caller after the day moves.
     let key = app.create_api_key(&admin, json!({"name": "ops", "scopes": ["read", "admin"]})).await;

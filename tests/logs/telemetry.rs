@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use integrations::generation::breaker::Breaker;
+use integrations::generation::provider::{Provider, ProviderError, ProviderFuture, Task};
 use integrations::generation::template::TemplateProvider;
 use toolbox_content_worker::Call;
 
@@ -232,4 +233,38 @@ async fn a_generation_request_and_its_worker_run_share_one_request_id_and_trace(
     assert_eq!(job_doc["job_id"], job_id.as_str());
     assert!(job_doc["StageOutline"].is_number() && job_doc["StageQuiz"].is_number());
     assert_eq!(job_doc["ProviderRetries"], 0.0);
+}
+
+/// A provider that refuses every request, for good.
+struct Refusing;
+
+impl Provider for Refusing {
+    fn name(&self) -> &'static str {
+        "refusing"
+    }
+
+    fn complete<'a>(&'a self, _: Task<'a>) -> ProviderFuture<'a> {
+        Box::pin(async { Err(ProviderError::Refused("status 400".into())) })
+    }
+}
+
+#[tokio::test]
+async fn a_failed_job_is_counted_under_the_outcome_the_failure_alarm_reads() {
+    let capture = capture();
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let request = json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"});
+    let message = app.queued_job(&admin, request).await;
+    let batch = crate::helpers::sqs_event(&[("failing", serde_json::to_string(&message).unwrap(), 1)]);
+    assert!(app.worker(Refusing).handle(batch).await.batch_item_failures.is_empty(), "failed for good");
+    let lines = capture.lines();
+    let docs = metric_documents(&lines);
+    let job = docs
+        .iter()
+        .find(|doc| doc["request_id"] == message.request_id && doc.get("Jobs").is_some())
+        .expect("the job's metric document");
+    assert_emf(job);
+    // JobFailureRateAlarm (template.yaml) divides Outcome=failed by failed + succeeded.
+    assert_eq!((job["Outcome"].as_str(), job["Jobs"].as_f64()), (Some("failed"), Some(1.0)));
+    assert_eq!(job["provider"], "refusing");
 }
