@@ -189,13 +189,14 @@ async fn a_generation_request_and_its_worker_run_share_one_request_id_and_trace(
     let record = toolbox_local::worker::record_of(&message);
     assert_eq!(record.attributes.get("AWSTraceHeader"), Some(&header), "SQS carries the trace header");
     // The invocation has a trace of its own; each job follows its message's.
-    let call = Call {
-        lambda_request_id: Some(format!("lambda-{request_id}")),
-        function: Some("ContentWorkerFunction".into()),
-        cold_start: true,
-        trace_header: Some(store::logging::new_trace_header()),
-        deadline: None,
-    };
+    let mut context = lambda_http::Context::default();
+    context.request_id = format!("lambda-{request_id}");
+    context.env_config = std::sync::Arc::new(lambda_http::lambda_runtime::Config {
+        function_name: "ContentWorkerFunction".into(),
+        ..Default::default()
+    });
+    context.xray_trace_id = Some(store::logging::new_trace_header());
+    let call = Call::of(&context, &store::logging::Invocations::default());
     let worker = app.worker(TemplateProvider);
     let mut batch = aws_lambda_events::sqs::SqsEvent::default();
     batch.records.push(record);

@@ -32,8 +32,8 @@ use store::AppState;
 use store::bodies::StoredBody;
 use store::counters::{self, Counter, Total};
 use store::db::{Db, DbError, Write};
-use store::logging::{self, Correlation};
-use store::metrics::{self, Document, Unit};
+use store::logging::{self, Correlation, Invocations};
+use store::metrics::{Document, Unit};
 use store::records::{Changes, Condition};
 use store::search;
 use tokio::time::Instant;
@@ -53,26 +53,18 @@ pub const RELEASE_MARGIN: Duration = Duration::from_secs(5);
 /// What Lambda says about one invocation.
 #[derive(Debug, Clone, Default)]
 pub struct Call {
-    pub lambda_request_id: Option<String>,
-    pub function: Option<String>,
-    pub cold_start: bool,
-    /// The invocation's X-Ray trace (a batch's jobs each follow their message's).
-    pub trace_header: Option<String>,
+    /// Its ids, function, cold start and X-Ray trace (a batch's jobs each
+    /// follow their own message's trace and request).
+    pub invocation: Correlation,
     /// When Lambda stops the invocation; `None` runs jobs to their end.
     pub deadline: Option<Instant>,
 }
 
 impl Call {
-    pub fn of(context: &lambda_runtime::Context, cold_start: bool) -> Self {
+    pub fn of(context: &lambda_runtime::Context, invocations: &Invocations) -> Self {
         let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let left = Duration::from_millis(context.deadline).saturating_sub(since_epoch);
-        Self {
-            lambda_request_id: Some(context.request_id.clone()),
-            function: Some(context.env_config.function_name.clone()).filter(|name| !name.is_empty()),
-            cold_start,
-            trace_header: context.xray_trace_id.clone(),
-            deadline: (context.deadline > 0).then(|| Instant::now() + left),
-        }
+        Self { invocation: invocations.begin(context), deadline: (context.deadline > 0).then(|| Instant::now() + left) }
     }
 
     /// When a job still running is released.
@@ -157,24 +149,10 @@ impl Worker {
         invocation: Invocation,
         call: Call,
     ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
-        if call.cold_start {
-            metrics::cold_start(call.function.as_deref().unwrap_or("content-worker"));
-        }
         Ok(match invocation {
             Invocation::Batch(batch) => serde_json::to_value(self.handle_within(batch, call).await)?,
-            Invocation::Sweep => {
-                // No request asked for a sweep: the invocation's own id stands for one.
-                let id = call.lambda_request_id.clone().unwrap_or_default();
-                let correlation = Correlation {
-                    request_id: id.clone(),
-                    lambda_request_id: Some(id),
-                    function: call.function.clone(),
-                    cold_start: call.cold_start,
-                    trace_header: call.trace_header.clone(),
-                    organization_id: None,
-                };
-                json!({ "sent": correlation.run(Box::pin(self.sweep())).await? })
-            }
+            // No request asked for a sweep: the invocation's own id stands for one.
+            Invocation::Sweep => json!({ "sent": call.invocation.run(Box::pin(self.sweep())).await? }),
         })
     }
 
@@ -256,11 +234,9 @@ impl Worker {
         let trace_header = record.attributes.get("AWSTraceHeader").or(message.trace_header.as_ref());
         let correlation = Correlation {
             request_id: message.request_id.clone(),
-            lambda_request_id: call.lambda_request_id.clone(),
-            function: call.function.clone(),
-            cold_start: call.cold_start,
             trace_header: trace_header.filter(|header| logging::sane_trace_header(header)).cloned(),
             organization_id: Some(message.org_id.to_string()),
+            ..call.invocation.clone()
         };
         let span = correlation.span();
         span.record("user_id", tracing::field::display(&message.requested_by));

@@ -1,9 +1,9 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use integrations::pusher::Realtime;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use store::logging::Invocations;
 use toolbox_content_worker::{Call, Invocation, LEASE_SECONDS, Worker};
 
 #[tokio::main]
@@ -14,10 +14,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let realtime = Realtime::configured(&state);
     let worker = Arc::new(Worker { state, provider, realtime, lease_seconds: LEASE_SECONDS });
     // Two triggers: the queue's batches, and the schedule that sweeps the outbox.
-    let warm = AtomicBool::new(false);
+    let invocations = Invocations::default();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let worker = worker.clone();
-        let call = Call::of(&event.context, !warm.swap(true, Ordering::Relaxed));
+        let call = Call::of(&event.context, &invocations);
         async move { worker.invoke(Invocation::of(event.payload)?, call).await }
     }))
     .await

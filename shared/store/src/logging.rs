@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
@@ -50,7 +51,7 @@ impl Captured {
 /// Installs the JSON logger on stdout; `RUST_LOG` or `LOG_LEVEL` pick the level.
 pub fn init() {
     let level = std::env::var("RUST_LOG").or_else(|_| std::env::var("LOG_LEVEL")).unwrap_or_else(|_| "info".into());
-    install(Stream::Stdout, &level);
+    install_subscriber(STREAM.get_or_init(|| Stream::Stdout).clone(), &level);
 }
 
 /// Installs the logger on memory instead, once per process, at `level`;
@@ -60,11 +61,6 @@ pub fn capture(level: &str) -> Captured {
     let Stream::Memory(captured) = stream else { panic!("the log stream already goes to stdout") };
     install_subscriber(Stream::Memory(captured.clone()), level);
     captured
-}
-
-fn install(stream: Stream, level: &str) {
-    let stream = STREAM.get_or_init(|| stream).clone();
-    install_subscriber(stream, level);
 }
 
 fn install_subscriber(stream: Stream, level: &str) {
@@ -79,15 +75,8 @@ fn install_subscriber(stream: Stream, level: &str) {
 /// Writes one whole line to the stream; nothing when no logger is installed
 /// (unit tests), so metric documents never land in a test's output.
 pub fn write_line(line: &str) {
-    match STREAM.get() {
-        Some(Stream::Stdout) => {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-        }
-        Some(Stream::Memory(captured)) => {
-            captured.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line.to_owned());
-        }
-        None => {}
+    if let Some(stream) = STREAM.get() {
+        let _ = LineWriter(stream.clone()).write_all(format!("{line}\n").as_bytes());
     }
 }
 
@@ -97,7 +86,7 @@ pub struct LineWriter(Stream);
 impl Write for LineWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         match &self.0 {
-            Stream::Stdout => std::io::stdout().lock().write(bytes),
+            Stream::Stdout => std::io::stdout().lock().write_all(bytes).map(|()| bytes.len()),
             Stream::Memory(captured) => {
                 let line = String::from_utf8_lossy(bytes).trim_end().to_owned();
                 captured.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line);
@@ -132,7 +121,10 @@ where
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut line = Map::new();
-        line.insert("timestamp".into(), crate::metrics::now_rfc3339().into());
+        // To the nanosecond (domain::clock::rfc3339 keeps seconds): lines of
+        // one request follow each other within a millisecond.
+        let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339);
+        line.insert("timestamp".into(), now.unwrap_or_default().into());
         line.insert("level".into(), event.metadata().level().as_str().into());
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -195,25 +187,33 @@ tokio::task_local! {
     static CURRENT: Correlation;
 }
 
-impl Correlation {
-    /// A Lambda invocation's, from what its context says; the request id is
-    /// the invocation's own until the caller knows an HTTP one.
-    pub fn of_invocation(
-        lambda_request_id: &str,
-        function: &str,
-        trace_header: Option<&str>,
-        cold_start: bool,
-    ) -> Self {
-        Self {
-            request_id: lambda_request_id.to_owned(),
-            lambda_request_id: Some(lambda_request_id.to_owned()).filter(|id| !id.is_empty()),
-            function: Some(function.to_owned()).filter(|name| !name.is_empty()),
-            cold_start,
-            trace_header: trace_header.filter(|header| sane_trace_header(header)).map(str::to_owned),
-            organization_id: None,
-        }
-    }
+/// A function instance's invocations: the first is its cold start.
+#[derive(Debug, Default)]
+pub struct Invocations {
+    warm: AtomicBool,
+}
 
+impl Invocations {
+    /// The correlation of one invocation, from what its Lambda context says
+    /// (the request id is the invocation's own until the caller knows an
+    /// HTTP one); the first also writes the `ColdStarts` metric.
+    pub fn begin(&self, context: &lambda_runtime::Context) -> Correlation {
+        let correlation = Correlation {
+            request_id: context.request_id.clone(),
+            lambda_request_id: Some(context.request_id.clone()).filter(|id| !id.is_empty()),
+            function: Some(context.env_config.function_name.clone()).filter(|name| !name.is_empty()),
+            cold_start: !self.warm.swap(true, Ordering::Relaxed),
+            trace_header: context.xray_trace_id.clone().filter(|header| sane_trace_header(header)),
+            organization_id: None,
+        };
+        if correlation.cold_start {
+            crate::metrics::cold_start(&correlation);
+        }
+        correlation
+    }
+}
+
+impl Correlation {
     /// Runs `future` inside the correlation's span and scope.
     pub async fn run<F: Future>(self, future: F) -> F::Output {
         let span = self.span();

@@ -104,10 +104,13 @@ impl Document {
 
     /// Writes the document to the log stream, with the current correlation.
     pub fn emit(self) {
+        self.emit_in(Correlation::current().as_ref());
+    }
+
+    fn emit_in(self, correlation: Option<&Correlation>) {
         let now = time::OffsetDateTime::now_utc();
         let timestamp_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-        let line = self.to_json(namespace(), timestamp_ms, Correlation::current().as_ref());
-        logging::write_line(&line.to_string());
+        logging::write_line(&self.to_json(namespace(), timestamp_ms, correlation).to_string());
     }
 }
 
@@ -116,11 +119,6 @@ fn namespace() -> &'static str {
     NAMESPACE.get_or_init(|| {
         std::env::var("METRICS_NAMESPACE").ok().filter(|ns| !ns.trim().is_empty()).unwrap_or_else(|| "ToolboxAI".into())
     })
-}
-
-/// Now, as log lines write it.
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// An HTTP request answered: `Requests` and `Latency` by route and status class.
@@ -134,9 +132,13 @@ pub fn request(route: &str, status: u16, latency_ms: f64) {
         .emit();
 }
 
-/// The first invocation of a function's process.
-pub fn cold_start(function: &str) {
-    Document::by(&[&["Function"]]).dimension("Function", function).metric("ColdStarts", Unit::Count, 1.0).emit();
+/// The first invocation of a function's process (see `logging::Invocations`).
+pub(crate) fn cold_start(invocation: &Correlation) {
+    let function = invocation.function.as_deref().unwrap_or("unnamed");
+    Document::by(&[&["Function"]])
+        .dimension("Function", function)
+        .metric("ColdStarts", Unit::Count, 1.0)
+        .emit_in(Some(invocation));
 }
 
 /// A lookup in one of the shared caches (`cache` names it).

@@ -3,7 +3,6 @@
 //! logging middleware, and the envelope for unknown routes and methods.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -24,7 +23,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use domain::error::RateLimit;
 use domain::principal::Scope;
 use store::AppState;
-use store::logging::{self, Correlation};
+use store::logging::{self, Invocations};
 use store::metrics;
 
 use crate::error::AppError;
@@ -169,7 +168,7 @@ impl RouteTable {
                 credential_guard,
             ))
             .layer(middleware::from_fn_with_state(
-                Instance { state: state.clone(), warm: Arc::default() },
+                Instance { state: state.clone(), invocations: Arc::default() },
                 request_scope,
             ))
             .layer(tower::util::option_layer(cors))
@@ -246,18 +245,15 @@ async fn request_scope(State(scope): State<Instance>, req: Request, next: Next) 
         })
         .unwrap_or_else(request_meta::new_request_id);
     let principal = context.and_then(principal_of);
-    let lambda = req.extensions().get::<lambda_http::Context>();
-    let correlation = Correlation {
-        request_id: request_id.clone(),
-        lambda_request_id: lambda.map(|ctx| ctx.request_id.clone()).filter(|id| !id.is_empty()),
-        function: lambda.map(|ctx| ctx.env_config.function_name.clone()).filter(|name| !name.is_empty()),
-        cold_start: !scope.warm.swap(true, Ordering::Relaxed),
-        trace_header: lambda
-            .and_then(|ctx| ctx.xray_trace_id.clone())
-            .or_else(|| req.headers().get(&X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()).map(str::to_owned))
-            .filter(|header| logging::sane_trace_header(header)),
-        organization_id: principal.as_ref().map(|principal| principal.org_id.to_string()),
-    };
+    // A request replayed without Lambda (a test's oneshot) has no context.
+    let lambda = req.extensions().get::<lambda_http::Context>().cloned().unwrap_or_default();
+    let mut correlation = scope.invocations.begin(&lambda);
+    correlation.request_id = request_id.clone();
+    if correlation.trace_header.is_none() {
+        let header = req.headers().get(&X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok());
+        correlation.trace_header = header.filter(|header| logging::sane_trace_header(header)).map(str::to_owned);
+    }
+    correlation.organization_id = principal.as_ref().map(|principal| principal.org_id.to_string());
     let span = correlation.span();
     if let Some(principal) = &principal {
         span.record("user_id", tracing::field::display(&principal.user_id));
@@ -267,11 +263,7 @@ async fn request_scope(State(scope): State<Instance>, req: Request, next: Next) 
     let route = req.extensions().get::<MatchedPath>().map(|route| format!("{method} {}", route.as_str()));
     let started = Instant::now();
     let meta = RequestMeta { request_id: request_id.clone(), received_at: scope.state.now() };
-    let cold_start = correlation.cold_start.then(|| correlation.function.clone().unwrap_or_default());
     let served = async move {
-        if let Some(function) = cold_start {
-            metrics::cold_start(&function);
-        }
         let response = request_meta::scope(meta, next.run(req)).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let status = response.status().as_u16();
@@ -290,8 +282,7 @@ async fn request_scope(State(scope): State<Instance>, req: Request, next: Next) 
 #[derive(Clone)]
 struct Instance {
     state: AppState,
-    /// False until the first request: that one is the cold start.
-    warm: Arc<AtomicBool>,
+    invocations: Arc<Invocations>,
 }
 
 #[derive(Clone)]
