@@ -231,11 +231,14 @@ async fn the_api_key_authorizer_event_replays_through_the_authorizer() {
     let refused = toolbox_authorizer::handle(&app.state, serde_json::from_str(&text).unwrap()).await.unwrap_err();
     assert_eq!(refused.to_string(), "Unauthorized");
 
-    let login = app.login("events-admin@example.com", "events-password-1").await;
-    let token = login.data()["access_token"].as_str().unwrap();
+    // The seeded session's token: every test's seed writes that same session
+    // again, where a login's own session would be dropped by a concurrent seed.
+    let keys = app.state.key_set().await.unwrap();
+    let subject = credentials::jwt::Subject { user_id: USER, org_id: ORG, role: "admin", session_id: SESSION };
+    let token = credentials::jwt::issue(&keys, &app.state.config, app.state.now(), &subject);
     let created = app
         .post("/api/v1/api-keys")
-        .bearer(token)
+        .bearer(&token)
         .json(serde_json::json!({"name": "event", "scopes": ["read"], "ip_allowlist": ["203.0.113.0/24"]}))
         .send()
         .await;
