@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use domain::generation::content::GeneratedContent;
 use domain::generation::request::GenerateRequest;
-use integrations::generation::openai::{ApiKey, OpenAiProvider, Options};
+use integrations::generation::openai::{OpenAiProvider, Options};
 use integrations::generation::provider::{Provider, ProviderError, Stage, Task};
 use integrations::pusher::{PusherConfig, PusherError, Realtime};
-use store::managed_secret::{Managed, REFRESH_AFTER, plain_or_field};
+use store::managed_secret::{REFRESH_AFTER, Secret};
 
 use crate::helpers::{FakePusher, TestApp, put_secret};
 
@@ -106,8 +106,7 @@ async fn a_rotated_provider_key_is_used_once_the_cached_one_is_due_for_refresh()
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
     let provider = |refresh_after| {
-        let parse = |secret: &str| plain_or_field(secret, "api_key");
-        let key = ApiKey::Stored(Managed::new(id.clone(), parse, refresh_after), secrets.clone());
+        let key = Secret::stored(secrets.clone(), id.clone(), "api_key", refresh_after);
         let options = Options { attempts: 1, ..Options::default() };
         OpenAiProvider::new(&base, "test-model", key, options).unwrap()
     };
@@ -124,9 +123,7 @@ async fn a_rotated_provider_key_is_used_once_the_cached_one_is_due_for_refresh()
 #[tokio::test]
 async fn a_provider_key_that_cannot_be_read_fails_the_call_without_opening_the_breaker() {
     let app = TestApp::spawn().await;
-    let parse = |secret: &str| plain_or_field(secret, "api_key");
-    let key =
-        ApiKey::Stored(Managed::new(unique_secret_id("missing"), parse, REFRESH_AFTER), app.state.aws.secrets.clone());
+    let key = Secret::stored(app.state.aws.secrets.clone(), unique_secret_id("missing"), "api_key", REFRESH_AFTER);
     // Nothing listens there: no call may be made anyway.
     let options = Options { attempts: 1, breaker_threshold: 1, ..Options::default() };
     let provider = OpenAiProvider::new("http://127.0.0.1:9/v1", "test-model", key, options).unwrap();

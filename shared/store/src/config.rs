@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::managed_secret::{self, Managed, SecretError};
+use crate::managed_secret::{self, Secret, SecretError};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -181,10 +181,9 @@ impl PusherConfig {
     /// function, kept for its life.
     pub fn keys(&self, secrets: aws_sdk_secretsmanager::Client) -> PusherKeys {
         let secret = match &self.secret {
-            PusherSecret::Value(secret) => KeySource::Value(secret.clone()),
+            PusherSecret::Value(secret) => Secret::Given(secret.clone()),
             PusherSecret::Stored { secret_id, refresh_after } => {
-                let parse = |secret: &str| managed_secret::plain_or_field(secret, "secret");
-                KeySource::Stored(Managed::new(secret_id.clone(), parse, *refresh_after), secrets)
+                Secret::stored(secrets, secret_id.clone(), "secret", *refresh_after)
             }
         };
         PusherKeys { key: self.key.clone(), secret }
@@ -194,22 +193,13 @@ impl PusherConfig {
 /// The app's key and a reader of its secret.
 pub struct PusherKeys {
     key: String,
-    secret: KeySource,
-}
-
-enum KeySource {
-    Value(Arc<String>),
-    Stored(Managed<String>, aws_sdk_secretsmanager::Client),
+    secret: Secret,
 }
 
 impl PusherKeys {
     /// The key with the current secret.
     pub async fn signer(&self) -> Result<PusherSigner, SecretError> {
-        let secret = match &self.secret {
-            KeySource::Value(secret) => secret.clone(),
-            KeySource::Stored(managed, client) => managed.current(client).await?,
-        };
-        Ok(PusherSigner { key: self.key.clone(), secret })
+        Ok(PusherSigner { key: self.key.clone(), secret: self.secret.current().await? })
     }
 }
 

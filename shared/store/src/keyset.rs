@@ -130,19 +130,16 @@ impl KeySet {
 /// The key set as a warm function sees it: fetched on first use, refreshed
 /// every few minutes, and kept when a refresh fails.
 #[derive(Clone)]
-pub struct KeyStore {
-    client: aws_sdk_secretsmanager::Client,
-    secret: Managed<KeySet>,
-}
+pub struct KeyStore(Managed<KeySet>);
 
 impl KeyStore {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
         let parse = |json: &str| KeySet::parse(json).map_err(|err| err.to_string());
-        Self { client, secret: Managed::new(secret_id, parse, REFRESH_AFTER) }
+        Self(Managed::new(client, secret_id, parse, REFRESH_AFTER))
     }
 
     pub async fn current(&self) -> Result<Arc<KeySet>, KeySetError> {
-        self.secret.current(&self.client).await.map_err(|err| match err {
+        self.0.current().await.map_err(|err| match err {
             SecretError::Fetch(reason) => KeySetError::Fetch(reason),
             SecretError::Malformed { .. } => KeySetError::Malformed,
         })

@@ -19,10 +19,13 @@ pub enum SecretError {
     Malformed { id: String, reason: String },
 }
 
+type Parse<T> = Arc<dyn Fn(&str) -> Result<T, String> + Send + Sync>;
+
 /// One secret, parsed into a `T` by `parse`, shared by every clone.
 pub struct Managed<T> {
+    client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    parse: fn(&str) -> Result<T, String>,
+    parse: Parse<T>,
     refresh_after: Duration,
     cached: Arc<RwLock<Option<Loaded<T>>>>,
 }
@@ -30,8 +33,9 @@ pub struct Managed<T> {
 impl<T> Clone for Managed<T> {
     fn clone(&self) -> Self {
         Self {
+            client: self.client.clone(),
             secret_id: self.secret_id.clone(),
-            parse: self.parse,
+            parse: self.parse.clone(),
             refresh_after: self.refresh_after,
             cached: self.cached.clone(),
         }
@@ -50,12 +54,17 @@ struct Loaded<T> {
 }
 
 impl<T> Managed<T> {
-    pub fn new(secret_id: impl Into<String>, parse: fn(&str) -> Result<T, String>, refresh_after: Duration) -> Self {
-        Self { secret_id: secret_id.into(), parse, refresh_after, cached: Arc::default() }
+    pub fn new(
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: impl Into<String>,
+        parse: impl Fn(&str) -> Result<T, String> + Send + Sync + 'static,
+        refresh_after: Duration,
+    ) -> Self {
+        Self { client, secret_id: secret_id.into(), parse: Arc::new(parse), refresh_after, cached: Arc::default() }
     }
 
     /// The value, fetched again once it is older than the refresh interval.
-    pub async fn current(&self, client: &aws_sdk_secretsmanager::Client) -> Result<Arc<T>, SecretError> {
+    pub async fn current(&self) -> Result<Arc<T>, SecretError> {
         let fresh = |loaded: &&Loaded<T>| loaded.at.elapsed() < self.refresh_after;
         if let Some(loaded) = self.cached.read().await.as_ref().filter(fresh) {
             return Ok(loaded.value.clone());
@@ -64,7 +73,7 @@ impl<T> Managed<T> {
         if let Some(loaded) = cached.as_ref().filter(fresh) {
             return Ok(loaded.value.clone());
         }
-        match self.fetch(client).await {
+        match self.fetch().await {
             Ok(value) => {
                 let value = Arc::new(value);
                 *cached = Some(Loaded { value: value.clone(), at: Instant::now() });
@@ -82,8 +91,9 @@ impl<T> Managed<T> {
         }
     }
 
-    async fn fetch(&self, client: &aws_sdk_secretsmanager::Client) -> Result<T, SecretError> {
-        let output = client
+    async fn fetch(&self) -> Result<T, SecretError> {
+        let output = self
+            .client
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()
@@ -94,9 +104,42 @@ impl<T> Managed<T> {
     }
 }
 
+/// A secret of one value, such as an API key: given as is (tests, local
+/// servers that take any), or kept in Secrets Manager.
+#[derive(Clone, Debug)]
+pub enum Secret {
+    Given(Arc<String>),
+    Stored(Managed<String>),
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::Given(Arc::new(value.to_owned()))
+    }
+}
+
+impl Secret {
+    /// The value of the secret `secret_id`: plain, or `{"<field>": "…"}`.
+    pub fn stored(
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: impl Into<String>,
+        field: &'static str,
+        refresh_after: Duration,
+    ) -> Self {
+        Self::Stored(Managed::new(client, secret_id, move |secret| plain_or_field(secret, field), refresh_after))
+    }
+
+    pub async fn current(&self) -> Result<Arc<String>, SecretError> {
+        match self {
+            Self::Given(value) => Ok(value.clone()),
+            Self::Stored(managed) => managed.current().await,
+        }
+    }
+}
+
 /// A secret holding one value: plain text, or JSON `{"<field>": "…"}` as
 /// SAM's `GenerateSecretString` writes it. Empty is refused.
-pub fn plain_or_field(secret: &str, field: &str) -> Result<String, String> {
+fn plain_or_field(secret: &str, field: &str) -> Result<String, String> {
     let value = match serde_json::from_str::<serde_json::Value>(secret) {
         Ok(serde_json::Value::Object(object)) => {
             object.get(field).and_then(|v| v.as_str()).ok_or_else(|| format!("no \"{field}\" string"))?.to_owned()

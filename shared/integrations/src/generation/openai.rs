@@ -6,14 +6,13 @@
 //! exponential backoff (honouring `Retry-After`); a task that still fails
 //! counts toward the circuit breaker.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde_json::{Value, json};
 
-use store::managed_secret::Managed;
+use store::managed_secret::Secret;
 
 use crate::generation::breaker::Breaker;
 use crate::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
@@ -45,39 +44,14 @@ impl Default for Options {
     }
 }
 
-/// Where the provider's API key comes from.
-pub enum ApiKey {
-    /// Given as is (tests, and local servers such as Ollama that take any).
-    Given(String),
-    /// Kept in Secrets Manager and read again every few minutes, so a
-    /// rotated key is used without a redeploy.
-    Stored(Managed<String>, aws_sdk_secretsmanager::Client),
-}
-
-impl From<&str> for ApiKey {
-    fn from(key: &str) -> Self {
-        Self::Given(key.to_owned())
-    }
-}
-
-impl ApiKey {
-    async fn current(&self) -> Result<Arc<String>, ProviderError> {
-        match self {
-            Self::Given(key) => Ok(Arc::new(key.clone())),
-            Self::Stored(secret, client) => secret.current(client).await.map_err(|err| {
-                tracing::error!(error = %err, "the provider's API key could not be read");
-                ProviderError::KeyUnavailable
-            }),
-        }
-    }
-}
-
 /// No `Debug`: it holds the API key.
 pub struct OpenAiProvider {
     http: reqwest::Client,
     url: String,
     model: String,
-    api_key: ApiKey,
+    /// Given, or kept in Secrets Manager and read again every few minutes,
+    /// so a rotated key is used without a redeploy.
+    api_key: Secret,
     options: Options,
     breaker: Breaker,
 }
@@ -130,7 +104,7 @@ pub fn request_body(model: &str, task: &Task<'_>) -> Value {
 impl OpenAiProvider {
     /// `base_url` as the provider documents it, e.g. `https://api.openai.com/v1`
     /// or `http://localhost:11434/v1` for Ollama.
-    pub fn new(base_url: &str, model: &str, api_key: ApiKey, options: Options) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, model: &str, api_key: Secret, options: Options) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(options.timeout).build()?;
         Ok(Self {
             http,
@@ -187,7 +161,10 @@ impl OpenAiProvider {
     async fn run(&self, task: Task<'_>) -> Result<Value, ProviderError> {
         // Our own secret, not the provider: read before the breaker is asked
         // (a half-open probe must report), and its failure counts for nothing.
-        let api_key = self.api_key.current().await?;
+        let api_key = self.api_key.current().await.map_err(|err| {
+            tracing::error!(error = %err, "the provider's API key could not be read");
+            ProviderError::KeyUnavailable
+        })?;
         if !self.breaker.allows(Instant::now()) {
             return Err(ProviderError::Unavailable);
         }

@@ -11,9 +11,9 @@
 
 use std::sync::Arc;
 
-use store::managed_secret::{self, Managed};
+use store::managed_secret::{self, Secret};
 
-use crate::generation::openai::{ApiKey, OpenAiProvider, Options};
+use crate::generation::openai::{OpenAiProvider, Options};
 use crate::generation::provider::Provider;
 use crate::generation::template::TemplateProvider;
 
@@ -34,11 +34,8 @@ pub fn provider_from(
     };
     let model = get("PROVIDER_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned());
     let api_key = match get("PROVIDER_SECRET_ID") {
-        Some(id) => {
-            let parse = |secret: &str| managed_secret::plain_or_field(secret, "api_key");
-            ApiKey::Stored(Managed::new(id, parse, managed_secret::REFRESH_AFTER), secrets.clone())
-        }
-        None => ApiKey::Given(String::new()),
+        Some(id) => Secret::stored(secrets.clone(), id, "api_key", managed_secret::REFRESH_AFTER),
+        None => Secret::from(""),
     };
     let provider = OpenAiProvider::new(&base_url, &model, api_key, Options::default())
         .map_err(|err| SetupError::Client(err.to_string()))?;
