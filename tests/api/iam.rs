@@ -615,13 +615,7 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &store::AppState) {
     let request =
         serde_json::from_value(json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Sums"}))
             .expect("a generation request");
-    let draft = domain::generation::content::GeneratedContent {
-        title: String::new(),
-        summary: String::new(),
-        objectives: Vec::new(),
-        sections: Vec::new(),
-        quiz: Vec::new(),
-    };
+    let draft = domain::generation::content::GeneratedContent::default();
     let task = integrations::generation::provider::Task {
         stage: integrations::generation::provider::Stage::Outline,
         request: &request,

@@ -84,13 +84,7 @@ type Json = axum::Json<Value>;
 async fn outline(provider: &OpenAiProvider) -> Result<Value, ProviderError> {
     let request: GenerateRequest =
         serde_json::from_value(json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Sums"})).unwrap();
-    let draft = GeneratedContent {
-        title: String::new(),
-        summary: String::new(),
-        objectives: Vec::new(),
-        sections: Vec::new(),
-        quiz: Vec::new(),
-    };
+    let draft = GeneratedContent::default();
     provider.complete(Task { stage: Stage::Outline, request: &request, draft: &draft, problems: &[] }).await
 }
 

@@ -28,8 +28,9 @@ pub struct Question {
     pub explanation: String,
 }
 
-/// A lesson (sections and a quiz) or a quiz (questions only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// A lesson (sections and a quiz) or a quiz (questions only). The default is
+/// the empty draft the pipeline starts from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GeneratedContent {
     pub title: String,
     pub summary: String,

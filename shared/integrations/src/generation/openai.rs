@@ -309,19 +309,12 @@ mod tests {
         domain::json::parse(br#"{"type": "lesson", "subject": "Biology", "grade_level": 7, "topic": "Cells"}"#).unwrap()
     }
 
-    fn empty() -> GeneratedContent {
-        GeneratedContent {
-            title: String::new(),
-            summary: String::new(),
-            objectives: vec![],
-            sections: vec![],
-            quiz: vec![],
-        }
-    }
-
     /// The template provider's answer for a stage: valid content to reply with.
     async fn valid(stage: Stage, request: &GenerateRequest) -> Value {
-        TemplateProvider.complete(Task { stage, request, draft: &empty(), problems: &[] }).await.unwrap()
+        TemplateProvider
+            .complete(Task { stage, request, draft: &GeneratedContent::default(), problems: &[] })
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -379,7 +372,7 @@ mod tests {
         let (base, fake) =
             serve(vec![Reply::Status(500, None), Reply::Status(429, Some("0")), Reply::Json(outline.clone())]).await;
         let provider = OpenAiProvider::new(&base, "test-model", "test-key".into(), fast()).unwrap();
-        let task = Task { stage: Stage::Outline, request: &req, draft: &empty(), problems: &[] };
+        let task = Task { stage: Stage::Outline, request: &req, draft: &GeneratedContent::default(), problems: &[] };
         assert_eq!(provider.complete(task).await.unwrap(), outline);
         assert_eq!(fake.hits.lock().unwrap().len(), 3);
     }
@@ -390,7 +383,7 @@ mod tests {
         let replies = vec![Reply::Status(503, None); 6];
         let (base, fake) = serve(replies).await;
         let provider = OpenAiProvider::new(&base, "test-model", "test-key".into(), fast()).unwrap();
-        let task = Task { stage: Stage::Outline, request: &req, draft: &empty(), problems: &[] };
+        let task = Task { stage: Stage::Outline, request: &req, draft: &GeneratedContent::default(), problems: &[] };
         assert_eq!(provider.complete(task).await, Err(ProviderError::Server(503)));
         assert_eq!(provider.complete(task).await, Err(ProviderError::Server(503)));
         assert_eq!(fake.hits.lock().unwrap().len(), 6, "three tries per task");
@@ -404,14 +397,14 @@ mod tests {
         let req = lesson();
         let (base, _fake) = serve(vec![Reply::Slow; 3]).await;
         let provider = OpenAiProvider::new(&base, "test-model", "test-key".into(), fast()).unwrap();
-        let task = Task { stage: Stage::Outline, request: &req, draft: &empty(), problems: &[] };
+        let task = Task { stage: Stage::Outline, request: &req, draft: &GeneratedContent::default(), problems: &[] };
         assert_eq!(provider.complete(task).await, Err(ProviderError::Timeout));
     }
 
     #[tokio::test]
     async fn malformed_answers_and_refusals_are_not_retried() {
         let req = lesson();
-        let task = Task { stage: Stage::Outline, request: &req, draft: &empty(), problems: &[] };
+        let task = Task { stage: Stage::Outline, request: &req, draft: &GeneratedContent::default(), problems: &[] };
         for reply in [
             Reply::Body("not json at all"),
             Reply::Body(r#"{"choices": []}"#),

@@ -72,14 +72,7 @@ pub async fn run(
     mut progress: impl FnMut(Stage),
 ) -> Result<GeneratedContent, PipelineError> {
     progress(Stage::Outline);
-    let empty = GeneratedContent {
-        title: String::new(),
-        summary: String::new(),
-        objectives: Vec::new(),
-        sections: Vec::new(),
-        quiz: Vec::new(),
-    };
-    let outline: Outline = ask(provider, Stage::Outline, request, &empty, &[]).await?;
+    let outline: Outline = ask(provider, Stage::Outline, request, &GeneratedContent::default(), &[]).await?;
     let mut draft = GeneratedContent {
         title: outline.title,
         summary: outline.summary,
@@ -174,13 +167,7 @@ mod tests {
     }
 
     fn template_answer(stage: Stage, request: &GenerateRequest) -> Value {
-        let empty = GeneratedContent {
-            title: String::new(),
-            summary: String::new(),
-            objectives: vec![],
-            sections: vec![],
-            quiz: vec![],
-        };
+        let empty = GeneratedContent::default();
         let task = Task { stage, request, draft: &empty, problems: &[] };
         block_on(TemplateProvider.complete(task)).unwrap()
     }
