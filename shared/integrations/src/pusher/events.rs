@@ -1,13 +1,12 @@
 //! Events: the HTTP events API, with its signed query string.
 
-use serde_json::{Value, json};
-use store::state::AppState;
-
 use std::sync::Arc;
 
+use serde_json::{Value, json};
 use store::config::PusherKeys;
+use store::state::AppState;
 
-use super::{PusherConfig, PusherSigner, Signing};
+use super::{PusherConfig, Signing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PusherError {
@@ -59,12 +58,6 @@ impl Realtime {
     /// kept with its state, so warm requests share one HTTP client.
     pub fn of(state: &AppState) -> std::sync::Arc<Self> {
         state.lazy(|| Self::configured(state))
-    }
-
-    /// The app's key and current secret; `None` when Pusher is not configured.
-    pub async fn signer(&self) -> Option<Result<PusherSigner, PusherError>> {
-        let pusher = self.pusher.as_ref()?;
-        Some(pusher.keys.signer().await.map_err(PusherError::from))
     }
 
     /// Triggers `event` with `data` on `channels` (at most 100 per call, as
@@ -167,7 +160,7 @@ mod tests {
     #[tokio::test]
     async fn without_configuration_events_are_only_logged() {
         let realtime = Realtime::new(PusherConfig::from_source(|_| None), no_secrets());
-        assert!(realtime.signer().await.is_none());
+        assert!(realtime.pusher.is_none());
         realtime.trigger(&["private-org-1".into()], "job.progress", &json!({}), 0).await.unwrap();
     }
 }
