@@ -34,9 +34,14 @@ $(STAMP): requirements-dev.txt
 
 venv: $(STAMP)
 
+# Local Stripe prices, so that a signed webhook (scripts/stripe-webhook) can
+# move the demo organisation between tiers; a real deploy sets its own.
+LOCAL_STRIPE_PRICES := STRIPE_PRICE_PRO_MONTH=price_local_pro_month STRIPE_PRICE_PRO_YEAR=price_local_pro_year \
+	STRIPE_PRICE_ENTERPRISE_MONTH=price_local_enterprise_month STRIPE_PRICE_ENTERPRISE_YEAR=price_local_enterprise_year
+
 dev: $(STAMP)
 	cargo build --bin toolbox-local
-	MOTO_PORT=$${MOTO_PORT:-4566} scripts/with-moto cargo run --quiet --bin toolbox-local
+	$(LOCAL_STRIPE_PRICES) MOTO_PORT=$${MOTO_PORT:-4566} scripts/with-moto cargo run --quiet --bin toolbox-local
 
 # Each function's variables with the names of the resources `make dev`
 # made (run it while `make dev` runs; MOTO_PORT as there).
@@ -56,7 +61,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	cargo build --release -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys -p toolbox-content-worker \
-		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages -p toolbox-dashboard -p toolbox-analytics -p toolbox-dashboard-events \
+		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages -p toolbox-dashboard -p toolbox-analytics -p toolbox-dashboard-events -p toolbox-payments \
 		-p toolbox-local -p toolbox-bench
 	scripts/with-moto $${CARGO_TARGET_DIR:-target}/release/toolbox-bench
 	@if command -v valgrind >/dev/null; then bench/cold-start-instructions; else echo "valgrind not found: no instruction counts"; fi

@@ -57,6 +57,7 @@ pub const HTTP_FUNCTIONS: &[(&str, Routes)] = &[
     ("RealtimeFunction", toolbox_realtime::routes),
     ("DashboardFunction", toolbox_dashboard::routes),
     ("AnalyticsFunction", toolbox_analytics::routes),
+    ("PaymentsFunction", toolbox_payments::routes),
 ];
 
 /// The routes of the function a template logical id names.

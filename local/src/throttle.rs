@@ -370,30 +370,46 @@ impl Gate {
 
     /// Judges one request to `method path` (the template's resource path).
     /// `usage_key` is `None` for a route without the authorizer; a metered
-    /// route without a key is refused, as API Gateway does.
+    /// route without a key is refused, as API Gateway does. A refusal by a
+    /// plan is first checked against the key's plan read afresh: a tier
+    /// change applies at once, as its new limits do in AWS.
     pub async fn admit(&self, method: &str, path: &str, metered: bool, usage_key: Option<&str>) -> Result<(), Refusal> {
         let method_key = format!("{path}/{method}");
         let plan = match (metered, usage_key) {
             (false, _) => None,
             (true, None) => return Err(Refusal::NoPlan),
-            (true, Some(key)) => Some((key, self.plan_of(key).await.ok_or(Refusal::NoPlan)?)),
+            (true, Some(key)) => Some((key, self.plan_of(key, false).await.ok_or(Refusal::NoPlan)?)),
         };
         let now = self.clock.now().unix_timestamp_nanos();
-        let mut state = self.state.lock().await;
         if let Some(rate) = self.limits.stage_methods.get(&method_key) {
-            take(&mut state, format!("stage {method_key}"), *rate, now)
+            take(&mut *self.state.lock().await, format!("stage {method_key}"), *rate, now)
                 .map_err(|retry_after| Refusal::Throttled { retry_after })?;
         }
         let Some((key, plan)) = plan else { return Ok(()) };
-        let plan = &self.limits.plans[&plan];
-        let bucket = match plan.methods.get(&method_key) {
-            Some(rate) => Some((format!("{key} {method_key}"), *rate)),
-            None => plan.throttle.map(|rate| (key.to_owned(), rate)),
+        match self.admit_by_plan(key, &plan, &method_key).await {
+            Err(refusal) => match self.plan_of(key, true).await {
+                Some(moved) if moved != plan => self.admit_by_plan(key, &moved, &method_key).await,
+                _ => Err(refusal),
+            },
+            admitted => admitted,
+        }
+    }
+
+    /// Judges a request of the usage key `key` by the plan `plan`. Each
+    /// plan a key is in has its own buckets, as each association of a key
+    /// with a plan does in API Gateway.
+    async fn admit_by_plan(&self, key: &str, plan: &str, method_key: &str) -> Result<(), Refusal> {
+        let now = self.clock.now().unix_timestamp_nanos();
+        let mut state = self.state.lock().await;
+        let limits = &self.limits.plans[plan];
+        let bucket = match limits.methods.get(method_key) {
+            Some(rate) => Some((format!("{key} {plan} {method_key}"), *rate)),
+            None => limits.throttle.map(|rate| (format!("{key} {plan}"), rate)),
         };
         if let Some((name, rate)) = bucket {
             take(&mut state, name, rate, now).map_err(|retry_after| Refusal::Throttled { retry_after })?;
         }
-        if let Some(quota) = plan.quota {
+        if let Some(quota) = limits.quota {
             let (start, end) = period_bounds(quota.period, self.clock.now());
             let counted = state.quotas.entry(key.to_owned()).or_insert((start, 0));
             if counted.0 != start {
@@ -409,12 +425,12 @@ impl Gate {
     }
 
     /// The plan (logical id) a usage key is in, read from the local API
-    /// Gateway when unknown or older than [`MEMBERSHIP_TTL`].
-    async fn plan_of(&self, key: &str) -> Option<String> {
+    /// Gateway when unknown, older than [`MEMBERSHIP_TTL`], or `again`.
+    async fn plan_of(&self, key: &str, again: bool) -> Option<String> {
         let mut membership = self.membership.lock().await;
         // A key never seen is re-read at once: it is a tenant that just signed up.
         let fresh = membership.read_at.is_some_and(|at| at.elapsed() < MEMBERSHIP_TTL);
-        if !fresh || !membership.keys.contains_key(key) {
+        if again || !fresh || !membership.keys.contains_key(key) {
             let mut keys = HashMap::new();
             for (physical, logical) in &self.plan_ids {
                 let mut position = None;

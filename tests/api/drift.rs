@@ -36,7 +36,7 @@ async fn every_template_function_with_api_events_is_served_locally() {
 }
 
 #[tokio::test]
-async fn public_routes_are_exactly_health_docs_register_login_and_refresh() {
+async fn public_routes_are_exactly_health_docs_register_login_refresh_and_stripes_webhook() {
     let template = &stack().await.template;
     let public: BTreeSet<String> = template.routes().into_iter().filter(|r| !r.authorized).map(|r| r.path).collect();
     let expected: BTreeSet<String> = [
@@ -48,6 +48,8 @@ async fn public_routes_are_exactly_health_docs_register_login_and_refresh() {
         "/api/v1/auth/register",
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
+        // Stripe's deliveries: the signature is the credential.
+        "/api/v1/stripe/webhooks",
     ]
     .into_iter()
     .map(String::from)

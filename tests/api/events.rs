@@ -60,6 +60,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     // Exports the result the event above kept: its `query_id` stands for
     // REPLACE_WITH_QUERY_ID.
     ("analytics/export.json", "AnalyticsFunction", 200),
+    ("payments/subscription.json", "PaymentsFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
 const OTHER_TRIGGERS: &[&str] = &[
@@ -68,6 +69,10 @@ const OTHER_TRIGGERS: &[&str] = &[
     "content-worker/job.json",
     "content-worker/schedule.json",
     "dashboard-events/stream.json",
+    // Signed by Stripe's scheme with `whsec_sample_events` at their
+    // `requestTimeEpoch`; replayed by their own test below.
+    "payments/webhook-subscription-created.json",
+    "payments/webhook-subscription-deleted.json",
 ];
 
 fn events_dir() -> PathBuf {
@@ -120,6 +125,7 @@ async fn seed(app: &TestApp) {
         tier: Tier::Free,
         usage_key: Some(UsageKey { id: "sample-key".into(), value: "sample-usage-key".into() }),
         settings: OrgSettings::default(),
+        billing_status: Default::default(),
         admin_count: 1,
         audit: Audit::new(&user_id, now),
     };
@@ -304,4 +310,42 @@ async fn the_schedule_event_sweeps_the_outbox() {
     assert!(answer["sent"].is_u64(), "{answer}");
     let entry = global::outbox(&job.id, written.unix_timestamp());
     assert!(app.raw_item(&entry).await.is_none(), "the stuck entry was sent and settled");
+}
+
+#[tokio::test]
+async fn the_signed_sample_webhooks_replay_through_the_payments_function() {
+    use domain::billing::{Interval, PaidTier};
+    use store::config::{Price, StripeConfig};
+    let keys = serde_json::json!({"webhook_secret": "whsec_sample_events"});
+    let config = StripeConfig {
+        prices: vec![Price { id: "price_sample_pro_month".into(), tier: PaidTier::Pro, interval: Interval::Month }],
+        ..crate::payments::stripe_config("http://127.0.0.1:9", keys).await
+    };
+    let app = TestApp::spawn_with(|c| c.stripe = Some(config)).await;
+    // The events' customer is a fresh organisation's, at the moment they were signed.
+    let admin = app.register_org().await;
+    let lookup = Lookup { org_id: admin.org_id.parse().unwrap(), user_id: None, invite_id: None, expires_at: None };
+    put(&app, &global::stripe_customer("cus_sample_events"), &lookup).await;
+    let signed_at = 1_795_776_000;
+    app.clock.advance(signed_at - app.state.now().unix_timestamp());
+    app.clock.freeze();
+    let router = toolbox_local::function_routes("PaymentsFunction").unwrap().into_router(app.state.clone());
+    let replay = |file: &'static str| {
+        let router = router.clone();
+        async move {
+            let text = std::fs::read_to_string(events_dir().join(file)).unwrap();
+            let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+            let response = router.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "events/{file}");
+            let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+            serde_json::from_slice::<Value>(&body).unwrap()["data"]["outcome"].as_str().unwrap().to_owned()
+        }
+    };
+    let tier =
+        || async { app.state.db.get::<Organization>(&admin.tenant().organization()).await.unwrap().unwrap().tier };
+    assert_eq!(replay("payments/webhook-subscription-created.json").await, "applied");
+    assert_eq!(tier().await, Tier::Pro);
+    assert_eq!(replay("payments/webhook-subscription-created.json").await, "duplicate");
+    assert_eq!(replay("payments/webhook-subscription-deleted.json").await, "applied");
+    assert_eq!(tier().await, Tier::Free);
 }

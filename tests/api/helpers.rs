@@ -80,7 +80,16 @@ impl TestApp {
     /// `make dev` does, on a clock that moves only when `clock` is advanced;
     /// `change` may adjust the limits first.
     pub async fn spawn_gated(clock: Arc<ManualClock>, change: impl FnOnce(&mut Limits)) -> Self {
-        Self::build(|_| {}, |_, _| {}, Some((clock, Box::new(change)))).await
+        Self::spawn_gated_with(clock, |_| {}, change).await
+    }
+
+    /// [`TestApp::spawn_gated`] with a configuration the test has changed.
+    pub async fn spawn_gated_with(
+        clock: Arc<ManualClock>,
+        config: impl FnOnce(&mut Config),
+        change: impl FnOnce(&mut Limits),
+    ) -> Self {
+        Self::build(config, |_, _| {}, Some((clock, Box::new(change)))).await
     }
 
     /// A stack whose DynamoDB client carries `interceptor`, with the

@@ -467,9 +467,21 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
         "http://127.0.0.1:9".into(),
         store::managed_secret::REFRESH_AFTER,
     );
+    // Stripe's keys in the stack's own secret, as deployed; a local Stripe.
+    let stripe_secret = stack.provisioned.physical_id("StripeSecret").expect("the stripe secret").to_owned();
+    let secrets = aws_sdk_secretsmanager::Client::new(&base);
+    crate::helpers::put_secret(&secrets, &stripe_secret, &crate::payments::keys().to_string()).await;
+    let stripe = crate::payments::FakeStripe::serve().await;
+    let stripe_config = store::config::StripeConfig {
+        secret_id: stripe_secret,
+        ..crate::payments::stripe_config(&stripe.base_url, crate::payments::keys()).await
+    };
     let (app, functions) = TestApp::spawn_per_function(
         |function| recorder.sdk_for(&base, function),
-        |config| config.pusher = Some(pusher.clone()),
+        |config| {
+            config.pusher = Some(pusher.clone());
+            config.stripe = Some(stripe_config.clone());
+        },
     )
     .await;
     crate::round_trips::every_route(&app, &crate::calls::CallLog::default()).await;

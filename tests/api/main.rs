@@ -31,6 +31,7 @@ mod no_store;
 mod operations;
 mod organizations;
 mod overview;
+mod payments;
 mod progress;
 mod realtime;
 mod round_trips;

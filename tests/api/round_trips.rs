@@ -85,8 +85,11 @@ async fn measure(
 #[tokio::test]
 async fn every_route_stays_within_its_dynamodb_budget() {
     let log = CallLog::default();
+    let stripe = crate::payments::FakeStripe::serve().await;
+    let stripe_config = crate::payments::stripe_config(&stripe.base_url, crate::payments::keys()).await;
     let app = TestApp::spawn_intercepted(log.clone(), |config| {
         config.pusher = Some(crate::helpers::pusher("http://127.0.0.1:9"));
+        config.stripe = Some(stripe_config);
     })
     .await;
     let table = every_route(&app, &log).await;
@@ -614,6 +617,28 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     let channel = json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", admin.org_id)});
     measure(log, t, "POST", "/api/v1/pusher/auth", app.post("/api/v1/pusher/auth").bearer(token).json(channel).send())
         .await;
+
+    // Payments, against the local Stripe the app is configured with: a
+    // checkout makes the customer, and its subscription's signed event
+    // moves the organisation to pro.
+    let checkout =
+        app.post("/api/v1/payments/checkout").bearer(token).json(json!({"tier": "pro", "interval": "month"}));
+    measure(log, t, "POST", "/api/v1/payments/checkout", checkout.send()).await;
+    measure(log, t, "POST", "/api/v1/payments/portal", app.post("/api/v1/payments/portal").bearer(token).send()).await;
+    let billing: domain::billing::Billing = app.state.db.get(&admin.tenant().billing()).await.unwrap().unwrap();
+    let customer = billing.customer_id.expect("the checkout made a customer");
+    let event = crate::payments::subscription_event(
+        "customer.subscription.created",
+        &customer,
+        "active",
+        crate::payments::PRO_MONTH,
+        app.state.now().unix_timestamp(),
+    );
+    let delivered = crate::payments::deliver(app, &event, crate::payments::WEBHOOK_SECRET);
+    let applied = measure(log, t, "POST", "/api/v1/stripe/webhooks", delivered).await;
+    assert_eq!(applied.data()["outcome"], "applied", "{}", applied.text);
+    let subscription = app.get("/api/v1/payments/subscription").bearer(token).send();
+    measure(log, t, "GET", "/api/v1/payments/subscription", subscription).await;
 
     // Every documented operation was measured.
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();

@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use integrations::generation::breaker::Breaker;
+use integrations::breaker::Breaker;
 use integrations::generation::provider::{Provider, ProviderError, ProviderFuture, Task};
 use integrations::generation::template::TemplateProvider;
 use toolbox_content_worker::Call;

@@ -211,6 +211,7 @@ async fn create_organization(
         tier,
         usage_key: Some(usage_key.clone()),
         settings: OrgSettings::default(),
+        billing_status: Default::default(),
         admin_count: 1,
         audit: Audit::new(&user.id, state.now()),
     };

@@ -5,7 +5,7 @@ use domain::ids::{ClassId, UserId};
 use domain::principal::Role;
 use serde::Serialize;
 use store::AppState;
-use store::activity::{self, ActivityEvent, Feed};
+use store::activity::{self, ActivityEvent, Feed, StateChange};
 use store::cursor;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
@@ -23,10 +23,15 @@ pub struct ActivityView {
     /// `lesson.created`, `lesson.updated`, `lesson.published`,
     /// `lesson.deleted`, `lesson.started`, `lesson.completed`,
     /// `assessment.created`, `assessment.updated`, `assessment.published`,
-    /// `assessment.deleted`, `assessment.submitted` or `message.sent`.
+    /// `assessment.deleted`, `assessment.submitted`, `message.sent`, or, for
+    /// admins, `billing.tier_changed` and `billing.status_changed`.
     kind: String,
-    /// Who did it.
-    actor_id: UserId,
+    /// Who did it: null when a verified payment event did (`billing.*`).
+    actor_id: Option<UserId>,
+    /// For `billing.*`: the values before and after the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    changes: Option<StateChange>,
     /// The id of what it happened to: a class, lesson, assessment or message.
     subject_id: String,
     /// The classes it happened in, if any.
@@ -40,6 +45,7 @@ impl From<ActivityEvent> for ActivityView {
             id: event.id,
             kind: event.kind,
             actor_id: event.actor_id,
+            changes: event.changes,
             subject_id: event.subject_id,
             class_ids: event.class_ids,
             at: event.at,

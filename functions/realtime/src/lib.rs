@@ -8,6 +8,7 @@ use axum::response::Response;
 use domain::class::Class;
 use domain::error::FieldError;
 use domain::ids::{ClassId, OrgId, UserId};
+use domain::principal::Role;
 use domain::user::User;
 use integrations::pusher::{ChannelName, Signing, SocketId};
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,8 @@ pub struct AuthRequest {
     /// The connection's id, like `1234.5678`.
     #[schema(required = true, nullable = false, max_length = 40, pattern = r"^\d+\.\d+$")]
     socket_id: Option<String>,
-    /// `private-org-{org_id}` (staff), `private-user-{user_id}` or `presence-class-{class_id}`.
+    /// `private-org-{org_id}` (staff), `private-admins-{org_id}` (admins),
+    /// `private-user-{user_id}` or `presence-class-{class_id}`.
     #[schema(required = true, nullable = false, min_length = 1, max_length = 164, pattern = r"^[A-Za-z0-9_\-=@,.;]+$")]
     channel_name: Option<String>,
 }
@@ -54,6 +56,7 @@ pub struct ChannelAuth {
 /// The channels docs/api.md names, parsed from a channel name.
 enum Channel {
     Org(OrgId),
+    Admins(OrgId),
     User(UserId),
     Class(ClassId),
 }
@@ -63,6 +66,9 @@ impl Channel {
         let name = name.as_str();
         if let Some(id) = name.strip_prefix("private-org-") {
             return id.parse().ok().map(Self::Org);
+        }
+        if let Some(id) = name.strip_prefix("private-admins-") {
+            return id.parse().ok().map(Self::Admins);
         }
         if let Some(id) = name.strip_prefix("private-user-") {
             return id.parse().ok().map(Self::User);
@@ -117,7 +123,7 @@ async fn read_request(req: Request) -> AppResult<(SocketId, ChannelName)> {
 }
 
 /// Signs a subscription for the signed-in user: their organization's
-/// channel (staff only), their own user channel, or the presence channel of a class they
+/// channel (staff only), its admins' channel (admins only), their own user channel, or the presence channel of a class they
 /// teach or attend. Any other channel is a 403.
 #[utoipa::path(
     post,
@@ -158,6 +164,8 @@ pub async fn auth(
     let channel_data = match Channel::parse(&channel_name).ok_or_else(refused)? {
         // The organization's channel carries staff events (jobs, dashboards).
         Channel::Org(org) if org == principal.org_id && principal.role.is_staff() => None,
+        // The admins' channel carries billing events.
+        Channel::Admins(org) if org == principal.org_id && principal.role == Role::Admin => None,
         Channel::User(user) if user == principal.user_id => None,
         Channel::Class(class) => {
             let found =

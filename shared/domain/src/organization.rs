@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Audit;
+use crate::billing::BillingStatus;
 use crate::fields::{Locale, OrgName, TimeZone};
 use crate::ids::OrgId;
 
@@ -64,6 +65,10 @@ pub struct Organization {
     pub usage_key: Option<UsageKey>,
     #[serde(default)]
     pub settings: OrgSettings,
+    /// The subscription's status, moved with the tier by verified billing
+    /// events only.
+    #[serde(default)]
+    pub billing_status: BillingStatus,
     /// Kept exact by the transactions that change roles, so the last admin can
     /// be neither demoted nor removed even under concurrent requests.
     pub admin_count: u64,
@@ -97,7 +102,7 @@ impl crate::record::Record for Organization {
 /// The fields a change to an organization names. `admin_count` is moved
 /// only with the role changes that move it, `tier` only with the usage key.
 pub mod field {
-    use super::{OrgName, OrgSettings, Organization, Tier, UsageKey};
+    use super::{BillingStatus, OrgName, OrgSettings, Organization, Tier, UsageKey};
     use crate::record::Field;
 
     pub const NAME: Field<Organization, OrgName> = Field::new("name");
@@ -105,6 +110,7 @@ pub mod field {
     pub const ADMIN_COUNT: Field<Organization, u64> = Field::new("admin_count");
     pub const TIER: Field<Organization, Tier> = Field::new("tier");
     pub const USAGE_KEY: Field<Organization, UsageKey> = Field::new("usage_key");
+    pub const BILLING_STATUS: Field<Organization, BillingStatus> = Field::new("billing_status");
 }
 
 /// The organisation as the API shows it.
@@ -114,6 +120,9 @@ pub struct OrganizationView {
     pub name: OrgName,
     pub status: OrgStatus,
     pub tier: Tier,
+    /// `none` until a subscription is made; `past_due` while a payment is
+    /// late (the tier is kept meanwhile).
+    pub billing_status: BillingStatus,
     pub settings: OrgSettings,
     pub created_at: String,
     pub updated_at: String,
@@ -127,6 +136,7 @@ impl From<Organization> for OrganizationView {
             name: org.name,
             status: org.status,
             tier: org.tier,
+            billing_status: org.billing_status,
             settings: org.settings,
             created_at: org.audit.created_at,
             updated_at: org.audit.updated_at,

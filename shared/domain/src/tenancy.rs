@@ -96,6 +96,12 @@ impl Tenant {
         Self { org_id: org_id.clone() }
     }
 
+    /// The tenant a payment event is about: the organisation the lookup
+    /// item of its customer names, once the event's signature has matched.
+    pub fn named_by_billing_customer(lookup: &Lookup) -> Self {
+        Self { org_id: lookup.org_id.clone() }
+    }
+
     /// The tenant whose partition `pk` is, if it is a tenant's.
     pub fn owning(pk: &str) -> Option<Self> {
         let org = pk.strip_prefix("ORG#")?.split('#').next()?;
@@ -458,6 +464,18 @@ impl Tenant {
         Key::new(self.partition(format_args!("CACHE#{digest}")), "CACHE".into())
     }
 
+    /// The organisation's subscription as its billing events left it.
+    pub fn billing(&self) -> Key {
+        Key::new(self.partition(format_args!("BILLING")), "BILLING".into())
+    }
+
+    /// A billing event applied to the organisation, by the provider's
+    /// event id: written in the transaction that applies it, so a
+    /// redelivered event is seen as done.
+    pub fn billing_event(&self, event_id: &str) -> Key {
+        Key::new(self.partition(format_args!("BILLING")), format!("EVENT#{event_id}"))
+    }
+
     /// `gsi1pk` of the members of one standing (`domain::user::directory`);
     /// `gsi1sk` is the user's own sort key.
     pub fn members_by_standing(&self, standing: &str) -> String {
@@ -497,6 +515,11 @@ pub mod global {
     /// An API key by its public prefix.
     pub fn api_key(prefix: &str) -> Key {
         Key::new(format!("APIKEY#{prefix}"), "LOOKUP".into())
+    }
+
+    /// A Stripe customer: the organisation it was made for.
+    pub fn stripe_customer(customer_id: &str) -> Key {
+        Key::new(format!("STRIPECUSTOMER#{customer_id}"), "LOOKUP".into())
     }
 
     /// Failed sign-ins of one subject (a hash of an account or of an

@@ -1,12 +1,17 @@
 //! Services outside the platform's own AWS resources: Pusher Channels
 //! ([`pusher`]), the LLM providers behind content generation
-//! ([`generation`]) and API Gateway's usage plans ([`usage_plans`]). Each is
-//! a real client of the provider's published interface, and a feature of
-//! its own: a function links only the clients it uses.
+//! ([`generation`]), Stripe ([`stripe`]) and API Gateway's usage plans
+//! ([`usage_plans`]). Each is a real client of the provider's published
+//! interface, and a feature of its own: a function links only the clients it
+//! uses. The [`breaker`] stops calling a provider that keeps failing.
 
+#[cfg(any(feature = "generation", feature = "stripe"))]
+pub mod breaker;
 #[cfg(feature = "generation")]
 pub mod generation;
 #[cfg(feature = "pusher")]
 pub mod pusher;
+#[cfg(feature = "stripe")]
+pub mod stripe;
 #[cfg(feature = "usage-plans")]
 pub mod usage_plans;

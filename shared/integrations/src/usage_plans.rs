@@ -258,27 +258,42 @@ pub async fn ensure_usage_key(state: &AppState, tenant: &Tenant, org: &Organizat
 }
 
 /// Changes a tenant's tier: its usage key moves to the new plan, then the
-/// organisation item records the tier. If the item cannot be written the key
-/// moves back, so plan and tier never disagree for long.
+/// organisation item records the tier (see [`with_key_moved`]).
 pub async fn change_tier(state: &AppState, tenant: &Tenant, to: Tier, by: &UserId) -> Result<Organization> {
     let org: Organization =
         state.db.get(&tenant.organization()).await?.ok_or_else(|| Error::NotFound("no such organization".into()))?;
     if org.tier == to {
         return Ok(org);
     }
+    let changes = Changes::new().set(field::TIER, &to);
+    with_key_moved(state, tenant, &org, to, state.db.patch(tenant, &org, None, by, state.now(), changes)).await
+}
+
+/// Moves `org`'s usage key to the plan of `to`, then runs `commit`, the
+/// write that records the tier. If the write fails the key moves back,
+/// unless the item says `to` by then (a concurrent change to the same tier
+/// won), so plan and tier never disagree for long.
+pub async fn with_key_moved<T>(
+    state: &AppState,
+    tenant: &Tenant,
+    org: &Organization,
+    to: Tier,
+    commit: impl Future<Output = Result<T>>,
+) -> Result<T> {
     let plans = UsagePlans::of(state);
     if let Some(key) = &org.usage_key {
         plans.move_key(key, org.tier, to).await?;
     }
-    match state.db.patch(tenant, &org, None, by, state.now(), Changes::new().set(field::TIER, &to)).await {
-        Ok(org) => Ok(org),
-        Err(err) => {
-            if let Some(key) = &org.usage_key
-                && plans.move_key(key, to, org.tier).await.is_err()
-            {
-                tracing::error!(org_id = %org.id, "usage key is in the {} plan but the tier is {}", to.as_str(), org.tier.as_str());
-            }
-            Err(err)
+    let err = match commit.await {
+        Ok(done) => return Ok(done),
+        Err(err) => err,
+    };
+    if let Some(key) = &org.usage_key {
+        let now: Option<Organization> = state.db.get(&tenant.organization()).await.ok().flatten();
+        let recorded = now.map_or(org.tier, |now| now.tier);
+        if recorded != to && plans.move_key(key, to, recorded).await.is_err() {
+            tracing::error!(org_id = %org.id, "usage key is in the {} plan but the tier is {}", to.as_str(), recorded.as_str());
         }
     }
+    Err(err)
 }

@@ -118,7 +118,13 @@ pub struct ActivityEvent {
     pub id: String,
     /// `class.created`, `lesson.completed`, `message.sent`, …
     pub kind: String,
-    pub actor_id: UserId,
+    /// The member who did it; none when the payment provider's verified
+    /// event did (`billing.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<UserId>,
+    /// For a change of state, the values before and after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<StateChange>,
     /// The id of the item it happened to.
     pub subject_id: String,
     /// The classes it happened in, if any.
@@ -126,6 +132,13 @@ pub struct ActivityEvent {
     pub class_ids: Vec<ClassId>,
     pub at: String,
     pub expires_at: i64,
+}
+
+/// What a change of state changed, field by field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
 }
 
 /// A class an event happened in, and who teaches it.
@@ -165,17 +178,38 @@ pub async fn record(
     let event = ActivityEvent {
         id: ulid::Ulid::from_datetime(now.into()).to_string(),
         kind: kind.to_owned(),
-        actor_id: actor.user_id.clone(),
+        actor_id: Some(actor.user_id.clone()),
+        changes: None,
         subject_id: subject.to_string(),
         class_ids,
         at: rfc3339(now),
         expires_at: now.unix_timestamp() + EVENT_TTL_SECONDS,
     };
-    let shard = shard_of(&actor.user_id) % FEED_SHARDS;
+    write(state, tenant, &feeds, shard_of(&actor.user_id) % FEED_SHARDS, &event).await;
+}
+
+/// Adds a change the payment provider made (a tier, a billing status) to
+/// the organisation's feed, with the values before and after it.
+pub async fn record_billing(state: &AppState, tenant: &Tenant, kind: &str, subject: &str, changes: StateChange) {
+    let now = state.now();
+    let event = ActivityEvent {
+        id: ulid::Ulid::from_datetime(now.into()).to_string(),
+        kind: kind.to_owned(),
+        actor_id: None,
+        changes: Some(changes),
+        subject_id: subject.to_owned(),
+        class_ids: Vec::new(),
+        at: rfc3339(now),
+        expires_at: now.unix_timestamp() + EVENT_TTL_SECONDS,
+    };
+    write(state, tenant, &[Feed::Organization], 0, &event).await;
+}
+
+async fn write(state: &AppState, tenant: &Tenant, feeds: &[Feed], shard: u32, event: &ActivityEvent) {
     let items: Result<Vec<Item>, DbError> =
-        feeds.iter().map(|feed| Db::item(&Key::new(feed.partition(tenant, shard), event.id.clone()), &event)).collect();
+        feeds.iter().map(|feed| Db::item(&Key::new(feed.partition(tenant, shard), event.id.clone()), event)).collect();
     if let Err(err) = async { state.db.batch_write(items?, Vec::new()).await }.await {
-        tracing::warn!(error = %err, kind, "activity event not recorded");
+        tracing::warn!(error = %err, kind = event.kind, "activity event not recorded");
     }
 }
 

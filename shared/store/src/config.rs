@@ -9,6 +9,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::billing::{Interval, PaidTier};
+
 use crate::managed_secret::{self, Secret, SecretError};
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct Config {
     pub generations_per_minute: u32,
     /// Pusher Channels, when all four `PUSHER_*` variables are set.
     pub pusher: Option<PusherConfig>,
+    /// Stripe, when `STRIPE_SECRET_ID` is set.
+    pub stripe: Option<StripeConfig>,
 }
 
 /// Usage plan names by tier, as `template.yaml` names them. Names, not ids:
@@ -113,6 +117,7 @@ impl Config {
                 &with_default("GENERATIONS_PER_MINUTE", "10"),
             )?,
             pusher: PusherConfig::from_source(&source),
+            stripe: StripeConfig::from_source(&source),
         })
     }
 }
@@ -127,6 +132,66 @@ where
         return Err(ConfigError::Invalid { name, reason: "must be greater than zero".into() });
     }
     Ok(value)
+}
+
+/// Stripe: `STRIPE_SECRET_ID` names the Secrets Manager secret holding
+/// `{"api_key": "sk_…", "webhook_secret": "whsec_…"}` (and, while a webhook
+/// secret is rotated, `"previous_webhook_secret"`); the prices of each paid
+/// tier and interval (`STRIPE_PRICE_PRO_MONTH`, `…_PRO_YEAR`,
+/// `…_ENTERPRISE_MONTH`, `…_ENTERPRISE_YEAR`), which clients never choose;
+/// where Stripe sends the browser back (`BILLING_SUCCESS_URL`,
+/// `BILLING_CANCEL_URL`, `BILLING_RETURN_URL`); and `STRIPE_API_BASE`, a
+/// local server in tests.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_id: String,
+    pub api_base: String,
+    pub prices: Vec<Price>,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub return_url: String,
+}
+
+/// A Stripe price and what it buys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price {
+    pub id: String,
+    pub tier: PaidTier,
+    pub interval: Interval,
+}
+
+impl StripeConfig {
+    pub fn from_source(source: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let get = |name: &str| source(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let with_default = |name: &str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
+        let prices = [
+            ("STRIPE_PRICE_PRO_MONTH", PaidTier::Pro, Interval::Month),
+            ("STRIPE_PRICE_PRO_YEAR", PaidTier::Pro, Interval::Year),
+            ("STRIPE_PRICE_ENTERPRISE_MONTH", PaidTier::Enterprise, Interval::Month),
+            ("STRIPE_PRICE_ENTERPRISE_YEAR", PaidTier::Enterprise, Interval::Year),
+        ]
+        .into_iter()
+        .filter_map(|(name, tier, interval)| Some(Price { id: get(name)?, tier, interval }))
+        .collect();
+        Some(Self {
+            secret_id: get("STRIPE_SECRET_ID")?,
+            api_base: with_default("STRIPE_API_BASE", "https://api.stripe.com"),
+            prices,
+            success_url: with_default("BILLING_SUCCESS_URL", "http://localhost:3000/billing?checkout=success"),
+            cancel_url: with_default("BILLING_CANCEL_URL", "http://localhost:3000/billing?checkout=canceled"),
+            return_url: with_default("BILLING_RETURN_URL", "http://localhost:3000/billing"),
+        })
+    }
+
+    /// The price a checkout for `tier` paid each `interval` uses.
+    pub fn price(&self, tier: PaidTier, interval: Interval) -> Option<&Price> {
+        self.prices.iter().find(|price| price.tier == tier && price.interval == interval)
+    }
+
+    /// What a subscription to the price `id` buys, if it is one of ours.
+    pub fn price_by_id(&self, id: &str) -> Option<&Price> {
+        self.prices.iter().find(|price| price.id == id)
+    }
 }
 
 /// `PUSHER_APP_ID`, `PUSHER_KEY`, `PUSHER_CLUSTER`, and `PUSHER_SECRET_ID`:

@@ -40,6 +40,9 @@ pub enum AppError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("{message}")]
     Unavailable { message: String, retry_after_seconds: Option<u64> },
+    /// Payments are not configured, or the payment provider is failing.
+    #[error("{message}")]
+    PaymentsUnavailable { message: String, retry_after_seconds: Option<u64> },
 }
 
 /// A rule's refusal, answered with its status.
@@ -94,7 +97,7 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::PaymentsUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -113,13 +116,16 @@ impl AppError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal",
             Self::Unavailable { .. } => "unavailable",
+            Self::PaymentsUnavailable { .. } => "payments_unavailable",
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
             Self::RateLimited { retry_after_seconds, .. } => Some(*retry_after_seconds),
-            Self::Unavailable { retry_after_seconds, .. } => *retry_after_seconds,
+            Self::Unavailable { retry_after_seconds, .. } | Self::PaymentsUnavailable { retry_after_seconds, .. } => {
+                *retry_after_seconds
+            }
             _ => None,
         }
     }

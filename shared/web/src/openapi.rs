@@ -33,7 +33,8 @@ pub const ROLES_EXTENSION: &str = "x-roles";
     components(
         schemas(ErrorBody, ErrorDetail, FieldError),
         responses(
-        BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, PreconditionFailed, RateLimited, Unavailable
+        BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, PreconditionFailed, RateLimited, Unavailable,
+        PaymentsUnavailable
     )),
 )]
 pub struct BaseDoc;
@@ -68,6 +69,10 @@ error_response!(Conflict, "`conflict`: a duplicate, or a concurrent change");
 error_response!(PreconditionFailed, "`precondition_failed`: `If-Match` names another version");
 error_response!(RateLimited, "`rate_limited`: over a limit; see `Retry-After`");
 error_response!(Unavailable, "`unavailable`: a dependency is down; see `Retry-After`");
+error_response!(
+    PaymentsUnavailable,
+    "`payments_unavailable`: payments are not configured, or the payment provider is failing"
+);
 
 /// The refusals of every route that takes a JSON body (see `crate::json`).
 #[derive(utoipa::IntoResponses)]

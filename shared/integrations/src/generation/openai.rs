@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use store::managed_secret::Secret;
 
-use crate::generation::breaker::Breaker;
+use crate::breaker::Breaker;
 use crate::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
 
 #[derive(Debug, Clone)]

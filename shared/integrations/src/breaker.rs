@@ -2,7 +2,7 @@
 //! and calls fail at once for `cooldown`; then exactly one call, the probe,
 //! is let through (half-open) while the others keep failing fast, and its
 //! outcome closes the circuit or opens it again. A provider that is down then
-//! costs a job a fast `provider_unavailable` instead of all its retries.
+//! costs a job or a request a fast refusal instead of all its retries.
 //! Each transition is a `BreakerTransitions` metric.
 
 use std::sync::Mutex;
