@@ -241,10 +241,13 @@ mod tests {
     use super::*;
     use crate::stripe::StripeKeys;
 
+    /// A status to answer with, and the `Stripe-Should-Retry` header if any.
+    type Failure = (u16, Option<&'static str>);
+
     #[derive(Clone, Default)]
     struct Fake {
-        /// Status codes to answer before the real answer, in order.
-        failures: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+        /// Failures to answer before the real answer, in order.
+        failures: Arc<Mutex<Vec<Failure>>>,
         /// Idempotency keys seen, in order.
         keys: Arc<Mutex<Vec<String>>>,
         /// The customer made for each idempotency key, as Stripe keeps them.
@@ -294,7 +297,7 @@ mod tests {
         axum::Json(customer.clone()).into_response()
     }
 
-    async fn serve(failures: Vec<(u16, Option<&'static str>)>) -> (String, Fake) {
+    async fn serve(failures: Vec<Failure>) -> (String, Fake) {
         let fake = Fake { failures: Arc::new(Mutex::new(failures.into_iter().rev().collect())), ..Fake::default() };
         let app = Router::new().route("/v1/customers", post(customers)).with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
