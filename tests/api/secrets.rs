@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 
 use domain::generation::content::GeneratedContent;
 use domain::generation::request::GenerateRequest;
-use integrations::generation::openai::{OpenAiProvider, Options};
+use integrations::generation::openai::{DEFAULT_RETRY, OpenAiProvider};
 use integrations::generation::provider::{Provider, ProviderError, Stage, Task};
 use integrations::pusher::{PusherConfig, PusherError, Realtime};
+use integrations::retry::Retry;
 use store::managed_secret::{REFRESH_AFTER, Secret};
 
 use crate::helpers::{FakePusher, TestApp, put_secret};
@@ -101,7 +102,7 @@ async fn a_rotated_provider_key_is_used_once_the_cached_one_is_due_for_refresh()
     tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
     let provider = |refresh_after| {
         let key = Secret::stored(secrets.clone(), id.clone(), "api_key", refresh_after);
-        let options = Options { attempts: 1, ..Options::default() };
+        let options = Retry { attempts: 1, ..DEFAULT_RETRY };
         OpenAiProvider::new(&base, "test-model", key, options).unwrap()
     };
     let (refreshed, cached) = (provider(Duration::ZERO), provider(REFRESH_AFTER));
@@ -119,7 +120,7 @@ async fn a_provider_key_that_cannot_be_read_fails_the_call_without_opening_the_b
     let app = TestApp::spawn().await;
     let key = Secret::stored(app.state.aws.secrets.clone(), unique_secret_id("missing"), "api_key", REFRESH_AFTER);
     // Nothing listens there: no call may be made anyway.
-    let options = Options { attempts: 1, breaker_threshold: 1, ..Options::default() };
+    let options = Retry { attempts: 1, breaker_threshold: 1, ..DEFAULT_RETRY };
     let provider = OpenAiProvider::new("http://127.0.0.1:9/v1", "test-model", key, options).unwrap();
     for _ in 0..3 {
         assert_eq!(

@@ -12,7 +12,7 @@ mod webhook;
 
 use std::sync::Arc;
 
-use integrations::stripe::{Keys, Options, Stripe, StripeError};
+use integrations::stripe::{DEFAULT_RETRY, Keys, Stripe, StripeError};
 use store::AppState;
 use store::config::StripeConfig;
 use utoipa::OpenApi;
@@ -44,7 +44,7 @@ pub(crate) fn payments(state: &AppState) -> AppResult<Arc<Payments>> {
     let made = state.lazy(|| {
         let config = state.config.stripe.clone()?;
         let keys = Keys::stored(state.aws.secrets.clone(), &config.secret_id);
-        match Stripe::new(&config.api_base, keys, Options::default()) {
+        match Stripe::new(&config.api_base, keys, DEFAULT_RETRY) {
             Ok(stripe) => Some(Arc::new(Payments { config, stripe })),
             Err(err) => {
                 tracing::error!(error = %err, "the Stripe client could not be built");

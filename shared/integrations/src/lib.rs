@@ -3,7 +3,8 @@
 //! ([`generation`]), Stripe ([`stripe`]) and API Gateway's usage plans
 //! ([`usage_plans`]). Each is a real client of the provider's published
 //! interface, and a feature of its own: a function links only the clients it
-//! uses. The [`breaker`] stops calling a provider that keeps failing.
+//! uses. The HTTP clients share how they [`retry`] and the [`breaker`] that
+//! stops calling a provider that keeps failing.
 
 #[cfg(any(feature = "generation", feature = "stripe"))]
 pub mod breaker;
@@ -11,6 +12,8 @@ pub mod breaker;
 pub mod generation;
 #[cfg(feature = "pusher")]
 pub mod pusher;
+#[cfg(any(feature = "generation", feature = "stripe"))]
+pub mod retry;
 #[cfg(feature = "stripe")]
 pub mod stripe;
 #[cfg(feature = "usage-plans")]

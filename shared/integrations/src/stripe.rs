@@ -12,12 +12,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 use store::managed_secret::{Managed, REFRESH_AFTER, SecretError};
 
-pub use client::{Form, Options, Stripe, StripeError};
+pub use client::{DEFAULT_RETRY, Form, Stripe, StripeError};
 
 /// The secret's value: the API key (`sk_…` or a restricted `rk_…`) and the
 /// webhook endpoint's signing secrets, the previous one kept while Stripe
 /// rolls to the new one. No `Debug`: it is all secrets.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StripeKeys {
     #[serde(default)]
@@ -29,14 +29,6 @@ pub struct StripeKeys {
 }
 
 impl StripeKeys {
-    pub fn new(api_key: Option<&str>, webhook_secrets: &[&str]) -> Self {
-        Self {
-            api_key: api_key.map(str::to_owned),
-            webhook_secret: webhook_secrets.first().map(|s| (*s).to_owned()),
-            previous_webhook_secret: webhook_secrets.get(1).map(|s| (*s).to_owned()),
-        }
-    }
-
     /// The API key, if one that Stripe could accept is set: a deploy whose
     /// secret still holds only its generated webhook secret has none.
     pub fn api_key(&self) -> Option<&str> {

@@ -16,33 +16,17 @@ use store::managed_secret::Secret;
 
 use crate::breaker::Breaker;
 use crate::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
+use crate::retry::Retry;
 
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// For one HTTP request, connection included.
-    pub timeout: Duration,
-    /// Tries per stage, the first included.
-    pub attempts: u32,
-    /// The pause before the second try; doubled for each one after.
-    pub backoff: Duration,
-    pub max_backoff: Duration,
-    /// Failed tasks in a row that open the circuit, and for how long.
-    pub breaker_threshold: u32,
-    pub breaker_cooldown: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(30),
-            attempts: 3,
-            backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(8),
-            breaker_threshold: 5,
-            breaker_cooldown: Duration::from_secs(60),
-        }
-    }
-}
+/// The provider's defaults: a stage may take a while to write.
+pub const DEFAULT_RETRY: Retry = Retry {
+    timeout: Duration::from_secs(30),
+    attempts: 3,
+    backoff: Duration::from_millis(500),
+    max_backoff: Duration::from_secs(8),
+    breaker_threshold: 5,
+    breaker_cooldown: Duration::from_secs(60),
+};
 
 /// No `Debug`: it holds the API key.
 pub struct OpenAiProvider {
@@ -52,7 +36,7 @@ pub struct OpenAiProvider {
     /// Given, or kept in Secrets Manager and read again every few minutes,
     /// so a rotated key is used without a redeploy.
     api_key: Secret,
-    options: Options,
+    options: Retry,
     breaker: Breaker,
 }
 
@@ -104,14 +88,14 @@ pub fn request_body(model: &str, task: &Task<'_>) -> Value {
 impl OpenAiProvider {
     /// `base_url` as the provider documents it, e.g. `https://api.openai.com/v1`
     /// or `http://localhost:11434/v1` for Ollama.
-    pub fn new(base_url: &str, model: &str, api_key: Secret, options: Options) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, model: &str, api_key: Secret, options: Retry) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(options.timeout).build()?;
         Ok(Self {
             http,
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
             model: model.to_owned(),
             api_key,
-            breaker: Breaker::new("provider", options.breaker_threshold, options.breaker_cooldown),
+            breaker: options.breaker("provider"),
             options,
         })
     }
@@ -150,12 +134,11 @@ impl OpenAiProvider {
     }
 
     fn pause(&self, attempt: u32, error: &ProviderError) -> Duration {
-        let exponential = self.options.backoff.saturating_mul(1 << (attempt - 1).min(16));
         let asked = match error {
             ProviderError::RateLimited { retry_after_seconds: Some(seconds) } => Duration::from_secs(*seconds),
             _ => Duration::ZERO,
         };
-        exponential.max(asked).min(self.options.max_backoff)
+        self.options.pause(attempt, asked)
     }
 
     async fn run(&self, task: Task<'_>) -> Result<Value, ProviderError> {
@@ -294,8 +277,8 @@ mod tests {
         (format!("http://{addr}/v1"), fake)
     }
 
-    fn fast() -> Options {
-        Options {
+    fn fast() -> Retry {
+        Retry {
             timeout: Duration::from_millis(300),
             attempts: 3,
             backoff: Duration::from_millis(5),

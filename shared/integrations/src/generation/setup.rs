@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use store::managed_secret::{self, Secret};
 
-use crate::generation::openai::{OpenAiProvider, Options};
+use crate::generation::openai::{DEFAULT_RETRY, OpenAiProvider};
 use crate::generation::provider::Provider;
 use crate::generation::template::TemplateProvider;
 
@@ -37,7 +37,7 @@ pub fn provider_from(
         Some(id) => Secret::stored(secrets.clone(), id, "api_key", managed_secret::REFRESH_AFTER),
         None => Secret::from(""),
     };
-    let provider = OpenAiProvider::new(&base_url, &model, api_key, Options::default())
+    let provider = OpenAiProvider::new(&base_url, &model, api_key, DEFAULT_RETRY)
         .map_err(|err| SetupError::Client(err.to_string()))?;
     tracing::info!(provider = "openai-compatible", %base_url, %model, "content provider configured");
     Ok(Arc::new(provider))

@@ -14,39 +14,22 @@ use serde::de::DeserializeOwned;
 
 use super::Keys;
 use crate::breaker::Breaker;
+use crate::retry::Retry;
 
 /// The API version every request pins, so a change Stripe makes to its
 /// objects reaches this code only when this line changes.
 pub const API_VERSION: &str = "2024-06-20";
 
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// For one HTTP request, connection included.
-    pub timeout: Duration,
-    /// Tries per call, the first included.
-    pub attempts: u32,
-    /// The pause before the second try; doubled for each one after.
-    pub backoff: Duration,
-    pub max_backoff: Duration,
-    /// Failed calls in a row that open the circuit, and for how long.
-    pub breaker_threshold: u32,
-    pub breaker_cooldown: Duration,
-}
-
-impl Default for Options {
-    /// A request waits for Stripe at most about 25 s in all: well inside API
-    /// Gateway's 29 s.
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(8),
-            attempts: 3,
-            backoff: Duration::from_millis(300),
-            max_backoff: Duration::from_secs(2),
-            breaker_threshold: 5,
-            breaker_cooldown: Duration::from_secs(30),
-        }
-    }
-}
+/// Stripe's defaults: a request waits for it about 25 s at most in all,
+/// inside API Gateway's 29 s.
+pub const DEFAULT_RETRY: Retry = Retry {
+    timeout: Duration::from_secs(8),
+    attempts: 3,
+    backoff: Duration::from_millis(300),
+    max_backoff: Duration::from_secs(2),
+    breaker_threshold: 5,
+    breaker_cooldown: Duration::from_secs(30),
+};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StripeError {
@@ -110,7 +93,7 @@ pub struct Stripe {
     http: reqwest::Client,
     base_url: String,
     keys: Keys,
-    options: Options,
+    options: Retry,
     breaker: Breaker,
 }
 
@@ -122,13 +105,13 @@ struct Failed {
 
 impl Stripe {
     /// `base_url` is `https://api.stripe.com`, or a local server in tests.
-    pub fn new(base_url: &str, keys: Keys, options: Options) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, keys: Keys, options: Retry) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(options.timeout).build()?;
         Ok(Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             keys,
-            breaker: Breaker::new("stripe", options.breaker_threshold, options.breaker_cooldown),
+            breaker: options.breaker("stripe"),
             options,
         })
     }
@@ -165,8 +148,7 @@ impl Stripe {
                 }
                 Err(Failed { error, retry: true }) if attempt < self.options.attempts => {
                     tracing::warn!(error = %error, path, attempt, "stripe call failed; retrying");
-                    let pause = self.options.backoff.saturating_mul(1 << (attempt - 1).min(16));
-                    tokio::time::sleep(pause.min(self.options.max_backoff)).await;
+                    tokio::time::sleep(self.options.pause(attempt, Duration::ZERO)).await;
                     attempt += 1;
                 }
                 Err(Failed { error, .. }) => {
@@ -307,7 +289,7 @@ mod tests {
     }
 
     fn client(base: &str, api_key: Option<&str>) -> Stripe {
-        let options = Options {
+        let options = Retry {
             timeout: Duration::from_millis(500),
             attempts: 3,
             backoff: Duration::from_millis(5),
@@ -315,7 +297,8 @@ mod tests {
             breaker_threshold: 2,
             breaker_cooldown: Duration::from_secs(60),
         };
-        Stripe::new(base, Keys::Given(Arc::new(StripeKeys::new(api_key, &["whsec_test"]))), options).unwrap()
+        let keys = StripeKeys::parse(&json!({"api_key": api_key, "webhook_secret": "whsec_test"}).to_string()).unwrap();
+        Stripe::new(base, Keys::Given(Arc::new(keys)), options).unwrap()
     }
 
     fn customer() -> Form {
