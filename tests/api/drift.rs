@@ -164,6 +164,20 @@ async fn the_openapi_document_lists_exactly_the_served_routes() {
     assert!(unserved.is_empty(), "in openapi.json but served by nobody: {unserved:?}");
 }
 
+/// OpenAPI requires it, and clients generated from the document (and the
+/// matrix's fixtures) name operations by it.
+#[test]
+fn every_operation_id_is_unique() {
+    let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
+    let mut seen = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().expect("every operation has an id");
+            assert!(seen.insert(id.to_owned()), "operationId {id} is used twice");
+        }
+    }
+}
+
 #[test]
 fn every_reference_in_the_openapi_document_resolves() {
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();

@@ -77,6 +77,7 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "enroll_students" => json!({"student_ids": [tenant.student.user_id]}),
         "export_dashboard_statistics" => json!({"format": "csv"}),
         "run_custom_query" => json!({"metrics": ["logins"]}),
+        "create_checkout_session" => json!({"tier": "pro", "interval": "month"}),
         "pusher_auth" => {
             json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", tenant.admin.org_id)})
         }

@@ -45,6 +45,7 @@ struct Customer {
     post,
     path = "/api/v1/payments/checkout",
     tag = "payments",
+    operation_id = "create_checkout_session",
     request_body = CheckoutRequest,
     responses(
         (status = 201, description = "The session to send the browser to", body = Success<CheckoutSession>),

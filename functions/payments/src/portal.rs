@@ -22,6 +22,7 @@ pub struct PortalSession {
     post,
     path = "/api/v1/payments/portal",
     tag = "payments",
+    operation_id = "create_billing_portal_session",
     responses(
         (status = 201, description = "The portal session to send the browser to", body = Success<PortalSession>),
         (status = 401, response = Unauthenticated),

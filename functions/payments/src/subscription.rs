@@ -38,6 +38,7 @@ pub struct SubscriptionView {
     get,
     path = "/api/v1/payments/subscription",
     tag = "payments",
+    operation_id = "get_subscription",
     responses(
         (status = 200, description = "The subscription", body = Success<SubscriptionView>),
         (status = 401, response = Unauthenticated),
