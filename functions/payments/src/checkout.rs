@@ -15,7 +15,7 @@ use web::extract::Admin;
 use web::json::Json;
 use web::openapi::*;
 
-use crate::{Payments, billing, payments, stripe_failed};
+use crate::{Payments, billing, payments, stripe_failed, unavailable};
 
 /// What to subscribe to. The price comes from the deployment's
 /// configuration, never from the client.
@@ -68,13 +68,9 @@ pub async fn create(
     Json(asked): Json<CheckoutRequest>,
 ) -> AppResult<ApiResponse<CheckoutSession>> {
     let payments = payments(&state)?;
-    let price = payments.config.price(asked.tier, asked.interval).ok_or_else(|| AppError::PaymentsUnavailable {
-        message: format!(
-            "no price is configured for {} billed each {}",
-            tier_name(asked.tier),
-            asked.interval.as_str()
-        ),
-        retry_after_seconds: None,
+    let price = payments.config.price(asked.tier, asked.interval).ok_or_else(|| {
+        let tier = tier_name(asked.tier);
+        unavailable(&format!("no price is configured for {tier} billed each {}", asked.interval.as_str()), None)
     })?;
     let (billing, org) = billing::load(&state, &tenant).await?;
     if billing.status.is_live() {

@@ -55,7 +55,7 @@ pub(crate) fn payments(state: &AppState) -> AppResult<Arc<Payments>> {
     made.as_ref().clone().ok_or_else(|| unavailable("payments are not configured", None))
 }
 
-fn unavailable(message: &str, retry_after_seconds: Option<u64>) -> AppError {
+pub(crate) fn unavailable(message: &str, retry_after_seconds: Option<u64>) -> AppError {
     AppError::PaymentsUnavailable { message: message.into(), retry_after_seconds }
 }
 

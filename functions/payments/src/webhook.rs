@@ -13,7 +13,7 @@ use web::json::{BODY_LIMIT, read_limited};
 use web::openapi::*;
 
 use crate::apply::{self, Outcome};
-use crate::payments;
+use crate::{payments, stripe_failed};
 
 /// What became of a delivered event.
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,7 +34,7 @@ pub struct Receipt {
         (status = 400, response = BadRequest),
         (status = 413, description = "`payload_too_large`: the body is over 1 MiB", body = ErrorBody),
         (status = 422, description = "`validation_failed`: a subscription of a price this deployment does not sell", body = ErrorBody),
-        (status = 503, response = Unavailable),
+        (status = 503, response = PaymentsUnavailable),
     ),
     security(())
 )]
@@ -52,10 +52,7 @@ pub async fn receive(
 ) -> AppResult<ApiResponse<Receipt>> {
     let payments = payments(&state)?;
     let body = read_limited(req.into_body(), BODY_LIMIT).await?;
-    let keys = payments.stripe.keys().current().await.map_err(|err| {
-        tracing::error!(error = %err, "the Stripe keys could not be read");
-        AppError::PaymentsUnavailable { message: "payments are unavailable".into(), retry_after_seconds: Some(30) }
-    })?;
+    let keys = payments.stripe.keys().await.map_err(stripe_failed)?;
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     webhook::verify(signature, &body, &keys.webhook_secrets(), state.now().unix_timestamp()).map_err(|err| {
         tracing::warn!(reason = %err, "a webhook signature was refused");

@@ -12,7 +12,9 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::Keys;
+use std::sync::Arc;
+
+use super::{Keys, StripeKeys};
 use crate::breaker::Breaker;
 use crate::retry::Retry;
 
@@ -116,8 +118,12 @@ impl Stripe {
         })
     }
 
-    pub fn keys(&self) -> &Keys {
-        &self.keys
+    /// The keys as the secret holds them now (the webhook's secrets too).
+    pub async fn keys(&self) -> Result<Arc<StripeKeys>, StripeError> {
+        self.keys.current().await.map_err(|err| {
+            tracing::error!(error = %err, "the Stripe keys could not be read");
+            StripeError::Keys
+        })
     }
 
     /// `POST /v1/<path>` with `form`; `idempotency_key` names the operation,
@@ -128,20 +134,15 @@ impl Stripe {
         form: &Form,
         idempotency_key: &str,
     ) -> Result<T, StripeError> {
-        let api_key = {
-            let keys = self.keys.current().await.map_err(|err| {
-                tracing::error!(error = %err, "the Stripe keys could not be read");
-                StripeError::Keys
-            })?;
-            keys.api_key().ok_or(StripeError::NotConfigured)?.to_owned()
-        };
+        let keys = self.keys().await?;
+        let api_key = keys.api_key().ok_or(StripeError::NotConfigured)?;
         if !self.breaker.allows(Instant::now()) {
             return Err(StripeError::CircuitOpen);
         }
         let body = form.encode();
         let mut attempt = 1;
         loop {
-            match self.try_post(path, &api_key, &body, idempotency_key).await {
+            match self.try_post(path, api_key, &body, idempotency_key).await {
                 Ok(answer) => {
                     self.breaker.succeeded();
                     return Ok(answer);
