@@ -462,6 +462,12 @@ async fn unknown_customers_prices_and_event_types_change_nothing() {
     deliver(&app, &json!({"not": "an event"}), WEBHOOK_SECRET)
         .await
         .expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+    let wrong_types =
+        json!({"id": "evt_types", "type": "invoice.paid", "created": "yesterday", "data": {"object": {}}});
+    deliver(&app, &wrong_types, WEBHOOK_SECRET).await.expect(StatusCode::BAD_REQUEST, Some("bad_request"));
+    let oversized =
+        json!({"id": "evt_big", "type": "invoice.paid", "created": now(&app), "padding": "x".repeat(1024 * 1024)});
+    deliver(&app, &oversized, WEBHOOK_SECRET).await.expect(StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"));
     assert_eq!(snapshot(&app, &admin).await, before);
     assert_eq!(organization(&app, &admin).await.tier, Tier::Free);
 }
