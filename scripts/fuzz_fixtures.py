@@ -78,6 +78,9 @@ admin = call("POST", "/auth/register", body={"email": email("admin"), "password"
 token = admin["access_token"]
 org, admin_id = admin["user"]["organization_id"], admin["user"]["id"]
 export("ADMIN_TOKEN", token)
+# A checkout makes the organisation's Stripe customer (scripts/fake_stripe.py),
+# so the billing portal has one to open.
+call("POST", "/payments/checkout", token, {"tier": "pro", "interval": "month"}, expect=(201,))
 export("ORG_ID", org)
 export("ADMIN_ID", admin_id)
 
