@@ -324,7 +324,7 @@ async fn the_signed_sample_webhooks_replay_through_the_payments_function() {
     let app = TestApp::spawn_with(|c| c.stripe = Some(config)).await;
     // The events' customer is a fresh organisation's, at the moment they were signed.
     let admin = app.register_org().await;
-    let lookup = Lookup { org_id: admin.org_id.parse().unwrap(), user_id: None, invite_id: None, expires_at: None };
+    let lookup = Lookup::organization(admin.org_id.parse().unwrap());
     put(&app, &global::stripe_customer("cus_sample_events"), &lookup).await;
     let signed_at = 1_795_776_000;
     app.clock.advance(signed_at - app.state.now().unix_timestamp());

@@ -170,7 +170,8 @@ pub async fn event(state: &AppState, config: &StripeConfig, event: &Event) -> Ap
         tracing::warn!(event_id = %event.id, customer, "a Stripe event about a customer of no organization");
         return Ok(Outcome::UnknownCustomer);
     };
-    let tenant = Tenant::named_by_billing_customer(&lookup);
+    // The signature verified, the customer's lookup names the organisation.
+    let tenant = Tenant::of_lookup(&lookup);
     let found = state.db.batch_get(&[tenant.billing(), tenant.organization(), tenant.billing_event(&event.id)]).await?;
     if found[2].is_some() {
         return Ok(Outcome::Duplicate);

@@ -118,7 +118,7 @@ async fn customer(
     let form = Form::new().set("name", org.name.to_string()).set("metadata[org_id]", org.id.to_string());
     let made: Customer =
         payments.stripe.post("customers", &form, &format!("customer-{}", org.id)).await.map_err(stripe_failed)?;
-    let lookup = Lookup { org_id: org.id.clone(), user_id: None, invite_id: None, expires_at: None };
+    let lookup = Lookup::organization(org.id.clone());
     let recorded = Billing { customer_id: Some(made.id.clone()), ..billing.clone() };
     let writes = vec![
         billing::replace(state, tenant, &billing, recorded, state.now())?,

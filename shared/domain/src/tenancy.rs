@@ -55,6 +55,13 @@ pub struct Lookup {
     pub expires_at: Option<i64>,
 }
 
+impl Lookup {
+    /// A pointer to an organisation alone (a payment provider's customer).
+    pub fn organization(org_id: OrgId) -> Self {
+        Self { org_id, user_id: None, invite_id: None, expires_at: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     org_id: OrgId,
@@ -65,6 +72,8 @@ impl Tenant {
         Self { org_id: principal.org_id.clone() }
     }
 
+    /// The organisation a global lookup item points into: found by a login's
+    /// email, an invite's token, or the customer of a verified payment event.
     pub fn of_lookup(lookup: &Lookup) -> Self {
         Self { org_id: lookup.org_id.clone() }
     }
@@ -94,12 +103,6 @@ impl Tenant {
     /// only our functions write.
     pub fn named_by_table_change(org_id: &OrgId) -> Self {
         Self { org_id: org_id.clone() }
-    }
-
-    /// The tenant a payment event is about: the organisation the lookup
-    /// item of its customer names, once the event's signature has matched.
-    pub fn named_by_billing_customer(lookup: &Lookup) -> Self {
-        Self { org_id: lookup.org_id.clone() }
     }
 
     /// The tenant whose partition `pk` is, if it is a tenant's.
