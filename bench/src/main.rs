@@ -14,6 +14,7 @@
 
 mod http_load;
 mod runtime_api;
+mod webhook_load;
 mod worker_load;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ const FUNCTIONS: &[Function] = &[
     Function { binary: "realtime", event: "realtime/pusher-auth.json", what: "POST /pusher/auth (private-org)" },
     Function { binary: "dashboard", event: "dashboard/metrics.json", what: "GET /dashboard/metrics" },
     Function { binary: "analytics", event: "analytics/trend.json", what: "GET /analytics/trends/logins (12 weeks)" },
+    Function { binary: "payments", event: "payments/subscription.json", what: "GET /payments/subscription" },
     Function {
         binary: "dashboard-events",
         event: "dashboard-events/stream.json",
@@ -203,6 +205,8 @@ async fn main() -> Result<(), Error> {
         ("PUSHER_KEY", "bench-key"),
         ("PUSHER_SECRET_ID", pusher_secret),
         ("PUSHER_CLUSTER", "mt1"),
+        // The price the webhook benchmark's subscription is for.
+        ("STRIPE_PRICE_PRO_MONTH", webhook_load::PRO_MONTH),
     ] {
         env.push((name.to_owned(), value.to_owned()));
     }
@@ -233,13 +237,18 @@ async fn main() -> Result<(), Error> {
         println!("| {binary} | {} | {} |", mib(std::fs::metadata(&path)?.len()), mib(zipped_size(&path)?));
     }
 
-    http_routes(&release, &env).await?;
+    http_routes(&release, &env, &sdk, &provisioned).await?;
     worker_load::run(&template, &provisioned).await
 }
 
 /// Latency and throughput of key routes through toolbox-local (a release
 /// build in its own process), against moto.
-async fn http_routes(release: &Path, env: &[(String, String)]) -> Result<(), Error> {
+async fn http_routes(
+    release: &Path,
+    env: &[(String, String)],
+    sdk: &store::aws::SdkConfig,
+    provisioned: &toolbox_local::provision::Provisioned,
+) -> Result<(), Error> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let local = Command::new(release.join("toolbox-local"))
@@ -316,6 +325,22 @@ async fn http_routes(release: &Path, env: &[(String, String)]) -> Result<(), Err
                 ms(load.p99)
             );
         }
+        // Stripe's webhook, for the organisation registered above: its
+        // customer's lookup item (a checkout would write it), and the
+        // signing secret the stack's StripeSecret was made with.
+        let org = registered["data"]["user"]["organization_id"].as_str().ok_or("no organization")?;
+        let aws = store::aws::AwsClients::new(sdk);
+        let table = env.iter().find(|(name, _)| name == "TABLE_NAME").ok_or("no TABLE_NAME")?.1.clone();
+        let lookup = domain::tenancy::Lookup::organization(org.parse()?);
+        let customer = format!("cus_bench_{}", std::process::id());
+        store::db::Db::new(aws.dynamodb.clone(), table)
+            .overwrite(&domain::tenancy::global::stripe_customer(&customer), &lookup)
+            .await?;
+        let secret_id = provisioned.physical_id("StripeSecret").ok_or("no StripeSecret")?;
+        let stored = aws.secrets.get_secret_value().secret_id(secret_id).send().await?;
+        let keys: Value = serde_json::from_str(stored.secret_string().ok_or("an empty StripeSecret")?)?;
+        let secret = keys["webhook_secret"].as_str().ok_or("no webhook_secret")?;
+        webhook_load::run(addr, &customer, secret).await?;
         Ok::<(), Error>(())
     }
     .await;
