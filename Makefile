@@ -61,7 +61,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	cargo build --release -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys -p toolbox-content-worker \
-		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages -p toolbox-dashboard -p toolbox-analytics -p toolbox-dashboard-events -p toolbox-payments \
+		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages -p toolbox-dashboard -p toolbox-analytics -p toolbox-dashboard-events -p toolbox-payments -p toolbox-compliance \
 		-p toolbox-local -p toolbox-bench
 	scripts/with-moto $${CARGO_TARGET_DIR:-target}/release/toolbox-bench
 	@if command -v valgrind >/dev/null; then bench/cold-start-instructions; else echo "valgrind not found: no instruction counts"; fi

@@ -56,6 +56,11 @@ const FUNCTIONS: &[Function] = &[
     Function { binary: "analytics", event: "analytics/trend.json", what: "GET /analytics/trends/logins (12 weeks)" },
     Function { binary: "payments", event: "payments/subscription.json", what: "GET /payments/subscription" },
     Function {
+        binary: "compliance",
+        event: "compliance/list-audit-logs.json",
+        what: "GET /compliance/audit-logs?action=member.role_changed",
+    },
+    Function {
         binary: "dashboard-events",
         event: "dashboard-events/stream.json",
         what: "a stream batch of four changes (one organization)",

@@ -58,6 +58,7 @@ pub const HTTP_FUNCTIONS: &[(&str, Routes)] = &[
     ("DashboardFunction", toolbox_dashboard::routes),
     ("AnalyticsFunction", toolbox_analytics::routes),
     ("PaymentsFunction", toolbox_payments::routes),
+    ("ComplianceFunction", toolbox_compliance::routes),
 ];
 
 /// The routes of the function a template logical id names.
@@ -402,7 +403,7 @@ fn refusal_error(refusal: Refusal) -> AppError {
 }
 
 async fn refuse(error: AppError, request_id: String, state: &AppState) -> Response {
-    let meta = RequestMeta { request_id: request_id.clone(), received_at: state.now() };
+    let meta = RequestMeta::new(request_id.clone(), state.now());
     let mut response = request_meta::scope(meta, async move { error.into_response() }).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);

@@ -61,6 +61,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     // REPLACE_WITH_QUERY_ID.
     ("analytics/export.json", "AnalyticsFunction", 200),
     ("payments/subscription.json", "PaymentsFunction", 200),
+    ("compliance/list-audit-logs.json", "ComplianceFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
 const OTHER_TRIGGERS: &[&str] = &[

@@ -11,6 +11,7 @@ mod bad_input;
 mod calls;
 mod classes;
 mod cohorts;
+mod compliance;
 mod content;
 mod custom_query;
 mod dashboard;

@@ -402,6 +402,20 @@ async fn a_signed_event_moves_the_tier_once_and_late_or_ended_subscriptions_foll
     assert_eq!(billing_events[0]["changes"]["before"]["tier"], "pro");
     assert_eq!(billing_events[0]["changes"]["after"]["tier"], "free");
     assert!(billing_events[0]["actor_id"].is_null());
+    // ...and each tier change an audit entry by the provider's event, the
+    // replay and the late event none.
+    let audit =
+        app.get("/api/v1/compliance/audit-logs?action=billing.tier_changed").bearer(&admin.access_token).send().await;
+    let tiers: Vec<(&Value, &Value, &Value)> = audit
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (&e["changes"]["before"]["tier"], &e["changes"]["after"]["tier"], &e["actor"]["type"]))
+        .collect();
+    let provider = json!("payment_provider");
+    assert_eq!(tiers, [(&json!("pro"), &json!("free"), &provider), (&json!("free"), &json!("pro"), &provider)]);
+    assert_eq!(audit.data()[0]["actor"]["id"], deleted["id"]);
     assert_eq!(snapshot(&app, &other).await, other_before, "another tenant is untouched");
 }
 

@@ -35,6 +35,9 @@ const FEED_BUDGET: usize = 1 + store::activity::FEED_SHARDS as usize;
 /// beside one Query per shard of its request counts for this month (and the
 /// last, in a week that began in it), all at once: two round trips.
 const USAGE_BUDGET: usize = 2 + 2 * store::request_counts::SHARDS as usize;
+/// A page of the audit log: the authorizer's read, one Query per shard (all
+/// at once), and the entry that audits the read.
+const AUDIT_LOG_BUDGET: usize = 2 + store::audit_log::SHARDS as usize;
 /// A role's overview: the authorizer's read, what the person holds (their
 /// classes and progress, one Query), then the class items. A parent's reads
 /// the links to their children first: one call more, and one per child
@@ -127,6 +130,7 @@ async fn every_route_stays_within_its_dynamodb_budget() {
                 "/api/v1/dashboard/metrics" => METRICS_BUDGET,
                 "/api/v1/organizations/current/usage" => USAGE_BUDGET,
                 "/api/v1/dashboard/activity" => FEED_BUDGET,
+                "/api/v1/compliance/audit-logs" => AUDIT_LOG_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/overview") => OVERVIEW_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/") || path.starts_with("/api/v1/analytics/") => {
                     SERIES_BUDGET
@@ -639,6 +643,12 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     assert_eq!(applied.data()["outcome"], "applied", "{}", applied.text);
     let subscription = app.get("/api/v1/payments/subscription").bearer(token).send();
     measure(log, t, "GET", "/api/v1/payments/subscription", subscription).await;
+
+    // The audit log, filtered as an auditor would.
+    let filtered = format!("/api/v1/compliance/audit-logs?action=member.role_changed&actor_id={}", admin.user_id);
+    let audit_log =
+        measure(log, t, "GET", "/api/v1/compliance/audit-logs", app.get(&filtered).bearer(token).send()).await;
+    assert!(!audit_log.data().as_array().unwrap().is_empty(), "{}", audit_log.text);
 
     // Every documented operation was measured.
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();

@@ -4,6 +4,7 @@ use axum::extract::State;
 use domain::api_key::field;
 use domain::api_key::{self, ApiKey, ApiKeyLookup, KeyStatus, RetiringSecret, SecretRecord};
 use domain::audit::Audit;
+use domain::audit_log::{Action, Target};
 use domain::clock::rfc3339;
 use domain::error::FieldError;
 use domain::fields::KeyName;
@@ -13,10 +14,12 @@ use domain::principal::{Principal, Role, Scope};
 use domain::tenancy::{Tenant, global};
 use ipnet::IpNet;
 use serde::Deserialize;
+use serde_json::json;
 use store::AppState;
 use store::api_keys;
 use store::api_keys::MintedKey;
 use store::api_keys::signing_secret;
+use store::audit_log;
 use store::cursor;
 use store::db::{DbError, Range, Write};
 use store::keyset::KeySet;
@@ -25,6 +28,7 @@ use store::users;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
+use web::audit;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::Caller;
@@ -157,6 +161,9 @@ pub async fn create(
     };
     let record = minted.record(1, require_signature.then(|| keys.newest().kid.clone()));
     let lookup = ApiKeyLookup { org_id: key.org_id.clone(), key_id: key.id.clone(), current: record, previous: None };
+    let entry = audit::by(&state, &principal, Action::ApiKeyCreated)
+        .target(Target::api_key(&key.id))
+        .changes(json!(null), json!({"scopes": key.scopes, "require_signature": require_signature}));
     let made = state
         .db
         .transact(vec![
@@ -164,6 +171,7 @@ pub async fn create(
             Write::Put(state.db.put_new(&global::api_key(&key.prefix), &lookup)?),
             // On the maker's list, for a demotion or removal to find.
             api_keys::remember(&state.db, &tenant, &principal.user_id, &key)?,
+            audit_log::put(&state, &tenant, &entry)?,
         ])
         .await;
     if let Err(DbError::Cancelled { failed }) = &made
@@ -265,7 +273,8 @@ pub async fn revoke(
     let now = state.now();
     let [revoked, lookup] = api_keys::revoke(&state.db, &tenant, &id, &key.prefix, &principal.user_id, now)?;
     let maker = api_keys::forget(&state.db, &tenant, &key.audit.created_by, &id)?;
-    state.db.transact(vec![revoked, lookup, maker]).await?;
+    let entry = audit::by(&state, &principal, Action::ApiKeyRevoked).target(Target::api_key(&id));
+    state.db.transact(vec![revoked, lookup, maker, audit_log::put(&state, &tenant, &entry)?]).await?;
     tracing::info!(api_key_id = %id, "api key revoked");
     let revoked = ApiKey { status: KeyStatus::Revoked, audit: key.audit.deleted(&principal.user_id, now), ..key };
     Ok(ApiResponse::ok(revoked.into()))
@@ -323,7 +332,10 @@ pub async fn rotate(
     let changes = Changes::new().set(field::GENERATION, &generation).set(field::ROTATED_AT, &rfc3339(now));
     let update_key = state.db.patch_update(&tenant, &key, None, &principal.user_id, now, changes)?;
     let update_lookup = api_keys::rotate_lookup(&state.db, &key.prefix, &lookup, &record, &previous)?;
-    state.db.transact(vec![Write::Update(update_key), update_lookup]).await?;
+    let entry = audit::by(&state, &principal, Action::ApiKeyRotated)
+        .target(Target::api_key(&id))
+        .changes(json!({"generation": key.generation}), json!({"generation": generation}));
+    state.db.transact(vec![Write::Update(update_key), update_lookup, audit_log::put(&state, &tenant, &entry)?]).await?;
     tracing::info!(api_key_id = %id, generation, grace_seconds = grace, "api key rotated");
     let rotated =
         ApiKey { generation, rotated_at: Some(rfc3339(now)), audit: key.audit.updated(&principal.user_id, now), ..key };

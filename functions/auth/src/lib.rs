@@ -1,6 +1,7 @@
 //! `/api/v1/auth/*`: registration, login, refresh, logout (one session or
 //! all), me, password.
 
+mod attempts;
 mod login;
 mod me;
 mod register;

@@ -6,7 +6,8 @@
 use std::net::IpAddr;
 
 use axum::extract::State;
-use credentials::lockout::{self, Guard};
+use credentials::lockout::{self, Guard, Verdict};
+use domain::audit_log::{Action, Actor, Target};
 use domain::fields::{Email, Password, Username};
 use domain::json::present;
 use domain::organization::{OrgStatus, Organization};
@@ -14,16 +15,19 @@ use domain::tenancy::{Lookup, Tenant, global};
 use domain::user::User;
 use serde::Deserialize;
 use store::AppState;
+use store::audit_log;
 use store::db::{Db, DbError, Item, Write};
 use store::sessions;
 use store::users;
 use utoipa::ToSchema;
+use web::audit;
 use web::client_ip::ClientIp;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::json::Json;
 use web::openapi::*;
 
+use crate::attempts;
 use crate::tokens::{AuthResponse, new_session, respond, session_write};
 
 // Parsed flat, so a wrong field is named in the 422; documented as
@@ -107,8 +111,13 @@ pub async fn login(
     let stored_hash = sign_in.account.as_ref().map(|(_, user, _)| user.password_hash.clone());
     let password = req.password.expose().to_owned();
     let checked = sign_in.guard.check(&state.db, &state.config, now, &sign_in.counters, password, stored_hash).await?;
-    let (Some(reserved), Some((tenant, mut user, org))) = (checked, sign_in.account) else {
-        return Err(invalid_credentials());
+    let (reserved, (tenant, mut user, org)) = match (checked, sign_in.account) {
+        (Verdict::Right(reserved), Some(account)) => (reserved, account),
+        (Verdict::Wrong { locked_out }, Some((tenant, user, _))) => {
+            attempts::wrong_password(&state, &tenant, &user.id, Actor::anonymous(), locked_out).await;
+            return Err(invalid_credentials());
+        }
+        _ => return Err(invalid_credentials()),
     };
     if org.status == OrgStatus::Suspended {
         return Err(AppError::Forbidden("the organization is suspended".into()));
@@ -116,6 +125,7 @@ pub async fn login(
     integrations::usage_plans::ensure_usage_key(&state, &tenant, &org).await?;
     let (session, refresh) = new_session(&state, &user);
     let [account, from_source] = reserved.succeeded(&state.db, now)?;
+    let signed_in = audit::entry(&state, Action::LoginSucceeded, Actor::user(&user.id)).target(Target::user(&user.id));
     for race in 1..=SESSION_RACES {
         let writes = vec![
             session_write(&state, &tenant, &session)?,
@@ -123,6 +133,7 @@ pub async fn login(
             account.clone(),
             from_source.clone(),
             store::counters::count(&state, &tenant, &user.id, &[(store::counters::Counter::Logins, 1)])?,
+            audit_log::put(&state, &tenant, &signed_in)?,
         ];
         match state.db.transact(writes).await {
             Ok(()) => {

@@ -3,24 +3,30 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use credentials::lockout::{self, Guard};
+use credentials::lockout::{self, Guard, Verdict};
 use credentials::password;
+use domain::audit_log::{Action, Actor, Target};
 use domain::fields::Password;
 use domain::ids::SessionId;
 use domain::user::field;
 use domain::user::{User, UserView};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use store::AppState;
+use store::audit_log;
 use store::db::{Db, DbError, Write};
 use store::records::Changes;
 use store::users;
 use utoipa::ToSchema;
+use web::audit;
 use web::client_ip::ClientIp;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::Caller;
 use web::json::Json;
 use web::openapi::*;
+
+use crate::attempts;
 
 /// The signed-in user.
 #[utoipa::path(
@@ -87,8 +93,12 @@ pub async fn change_password(
     // A stolen access token must not become a password-guessing oracle.
     let stored = Some(user.password_hash.clone());
     let checked = guard.check(&state.db, &state.config, now, &counters, req.current_password, stored).await?;
-    let Some(reserved) = checked else {
-        return Err(AppError::Forbidden("the current password is not correct".into()));
+    let reserved = match checked {
+        Verdict::Right(reserved) => reserved,
+        Verdict::Wrong { locked_out } => {
+            attempts::wrong_password(&state, &tenant, &user.id, Actor::of(&principal), locked_out).await;
+            return Err(AppError::Forbidden("the current password is not correct".into()));
+        }
     };
     let password_hash = password::hash(req.new_password.expose().to_owned()).await?;
     // Every session ends but the one the change was made from: one write.
@@ -103,7 +113,11 @@ pub async fn change_password(
     let changes = Changes::new().set(field::PASSWORD_HASH, &password_hash).set(field::SESSIONS, &kept);
     let update = state.db.patch_update(&tenant, &user, None, &principal.user_id, now, changes)?;
     let [account, from_source] = reserved.succeeded(&state.db, now)?;
-    state.db.transact(vec![Write::Update(update), account, from_source]).await.map_err(|err| match err {
+    let entry = audit::by(&state, &principal, Action::PasswordChanged)
+        .target(Target::user(&user.id))
+        .changes(json!({"sessions": user.live_sessions(now.unix_timestamp())}), json!({"sessions": kept.len()}));
+    let writes = vec![Write::Update(update), account, from_source, audit_log::put(&state, &tenant, &entry)?];
+    state.db.transact(writes).await.map_err(|err| match err {
         DbError::Cancelled { failed } if failed.contains(&1) || failed.contains(&2) => {
             lockout::locked(state.config.login_lockout_seconds as u64).into()
         }

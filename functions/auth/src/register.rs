@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use credentials::password;
 use domain::audit::Audit;
+use domain::audit_log::{Action, Actor, Target};
 use domain::clock::rfc3339;
 use domain::day::Day;
 use domain::error::FieldError;
@@ -19,12 +20,15 @@ use domain::tenancy::{Lookup, Tenant, global};
 use domain::user::{self, User, directory};
 use integrations::usage_plans::UsagePlans;
 use serde::Deserialize;
+use serde_json::json;
 use store::AppState;
+use store::audit_log;
 use store::counters::{self, Counter, Total};
 use store::db::{DbError, Write};
 use store::records::{Changes, Condition};
 use store::secret::sha256_hex;
 use utoipa::ToSchema;
+use web::audit;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::json::Json;
@@ -300,6 +304,11 @@ async fn join_with_invite(
     let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user)?;
     writes.extend(user_writes);
     writes.push(session_write(state, &tenant, &session)?);
+    let entry = audit::entry(state, Action::InviteAccepted, Actor::user(&user.id))
+        .target(Target::invite(&invite.id))
+        .target(Target::user(&user.id))
+        .changes(json!(null), json!({"role": invite.role}));
+    writes.push(audit_log::put(state, &tenant, &entry)?);
     db.transact(writes).await.map_err(|err| match &err {
         DbError::Cancelled { failed } if failed.contains(&0) => {
             AppError::Conflict("the invite has been used or withdrawn".into())

@@ -1,11 +1,12 @@
 //! The activity feed: what happened, newest first, a page at a time.
 
 use axum::extract::State;
+use domain::audit_log::StateChange;
 use domain::ids::{ClassId, UserId};
 use domain::principal::Role;
 use serde::Serialize;
 use store::AppState;
-use store::activity::{self, ActivityEvent, Feed, StateChange};
+use store::activity::{self, ActivityEvent, Feed};
 use store::cursor;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};

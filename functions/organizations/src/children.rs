@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use domain::audit_log::{Action, Target};
 use domain::clock::rfc3339;
 use domain::error::Error;
 use domain::guardian::{GuardianLink, StoredLink};
@@ -11,10 +12,13 @@ use domain::principal::Role;
 use domain::tenancy::Tenant;
 use serde::Deserialize;
 use store::AppState;
+use store::audit_log;
 use store::cursor;
-use store::db::{DbError, Range};
+use store::db::{DbError, Range, Write};
+use store::records::Condition;
 use store::users;
 use utoipa::ToSchema;
+use web::audit;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::Caller;
@@ -89,8 +93,17 @@ pub async fn link(
         created_by: principal.user_id.clone(),
     };
     let stored = StoredLink::of(&tenant, link.clone());
-    state.db.create(&tenant.guardian_link(&parent, &child.id), &stored).await.map_err(|err| match err {
-        DbError::ConditionFailed => AppError::Conflict("the parent is already linked to this child".into()),
+    let entry = audit::by(&state, &principal, Action::GuardianLinked)
+        .target(Target::user(&parent))
+        .target(Target::user(&child.id));
+    let writes = vec![
+        Write::Put(state.db.put_new(&tenant.guardian_link(&parent, &child.id), &stored)?),
+        audit_log::put(&state, &tenant, &entry)?,
+    ];
+    state.db.transact(writes).await.map_err(|err| match err {
+        DbError::Cancelled { failed } if failed.contains(&0) => {
+            AppError::Conflict("the parent is already linked to this child".into())
+        }
         other => other.into(),
     })?;
     tracing::info!(parent_id = %parent, child_id = %child.id, "parent linked to child");
@@ -164,9 +177,16 @@ pub async fn unlink(
     let no_link = || AppError::not_found("link");
     let (parent, child): (UserId, UserId) =
         (parent.parse().map_err(|_| no_link())?, child.parse().map_err(|_| no_link())?);
-    match state.db.remove(&tenant.guardian_link(&parent, &child)).await {
+    let entry = audit::by(&state, &principal, Action::GuardianUnlinked)
+        .target(Target::user(&parent))
+        .target(Target::user(&child));
+    let writes = vec![
+        Write::Delete(state.db.delete_when(&tenant.guardian_link(&parent, &child), Condition::<StoredLink>::exists())?),
+        audit_log::put(&state, &tenant, &entry)?,
+    ];
+    match state.db.transact(writes).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(DbError::ConditionFailed) => Err(no_link()),
+        Err(DbError::Cancelled { failed }) if failed.contains(&0) => Err(no_link()),
         Err(err) => Err(err.into()),
     }
 }

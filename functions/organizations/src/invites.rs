@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::audit_log::{Action, Target};
 use domain::clock::rfc3339;
 use domain::fields::Email;
 use domain::ids::{InviteId, UserId};
@@ -11,7 +12,9 @@ use domain::invite::{Invite, InviteStatus, TOKEN_PREFIX, field};
 use domain::principal::Role;
 use domain::tenancy::{Lookup, Tenant, global};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use store::AppState;
+use store::audit_log;
 use store::cursor;
 use store::db::{DbError, Range, Write};
 use store::quota::Quota;
@@ -19,6 +22,7 @@ use store::records::{Changes, Condition};
 use store::secret::{random_secret, sha256_hex};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+use web::audit;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::PageRequest;
@@ -102,11 +106,15 @@ pub async fn create(
         invite_id: Some(invite.id.clone()),
         expires_at: Some(expires_at),
     };
+    let entry = audit::by(&state, &principal, Action::InviteCreated)
+        .target(Target::invite(&invite.id))
+        .changes(json!(null), json!({"role": invite.role}));
     state
         .db
         .transact(vec![
             Write::Put(state.db.put_new(&tenant.invite(&invite.id), &invite)?),
             Write::Put(state.db.put_new(&global::invite_token(&token_hash), &pointer)?),
+            audit_log::put(&state, &tenant, &entry)?,
         ])
         .await
         .map_err(|err: DbError| AppError::from(err))?;
@@ -227,7 +235,9 @@ pub async fn withdraw(
             .when(Condition::live().and(Condition::absent(field::USED_AT))),
     )?;
     let lookup = state.db.delete(&global::invite_token(&invite.token_hash))?;
-    state.db.transact(vec![Write::Update(mark), Write::Delete(lookup)]).await.map_err(|err| match err {
+    let entry = audit::by(&state, &principal, Action::InviteWithdrawn).target(Target::invite(&id));
+    let writes = vec![Write::Update(mark), Write::Delete(lookup), audit_log::put(&state, &tenant, &entry)?];
+    state.db.transact(writes).await.map_err(|err| match err {
         DbError::Cancelled { failed } if !failed.is_empty() => {
             AppError::Conflict("the invite was used or withdrawn meanwhile".into())
         }

@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::audit_log::{Action, Target};
 use domain::day::Day;
 use domain::error::Error;
 use domain::ids::UserId;
@@ -11,9 +12,11 @@ use domain::principal::{Principal, Role};
 use domain::tenancy::{Tenant, global};
 use domain::user::{DirectoryEntry, User, UserView, directory};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::collections::BTreeMap;
 use store::AppState;
 use store::api_keys;
+use store::audit_log;
 use store::counters::{self, Counter, Total};
 use store::cursor;
 use store::db::{DbError, Range, Write};
@@ -24,6 +27,7 @@ use utoipa::ToSchema;
 use domain::organization::field::ADMIN_COUNT;
 use domain::user::field;
 use store::records::{Changes, Condition};
+use web::audit;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::Caller;
@@ -202,6 +206,10 @@ pub async fn change_role(
         writes.push(counters::count(&state, &tenant, &member.id, &joined)?);
         member.student_since = Some(today);
     }
+    let entry = audit::by(&state, &principal, Action::MemberRoleChanged)
+        .target(Target::user(&member.id))
+        .changes(json!({"role": from}), json!({"role": change.role}));
+    writes.push(audit_log::put(&state, &tenant, &entry)?);
     state.db.transact(writes).await.map_err(last_admin)?;
     member.role = change.role;
     tracing::info!(member_id = %member.id, %from, to = %change.role, "member role changed");
@@ -249,6 +257,10 @@ pub async fn remove(
     writes.extend(key_writes);
     writes.push(counters::total(&state, &tenant, &member.id, &[(Total::Members(member.role), -1)])?);
     writes.push(counters::count(&state, &tenant, &member.id, &[(Counter::MembersLeft, 1)])?);
+    let entry = audit::by(&state, &principal, Action::MemberRemoved)
+        .target(Target::user(&member.id))
+        .changes(json!({"role": member.role}), json!(null));
+    writes.push(audit_log::put(&state, &tenant, &entry)?);
     state.db.transact(writes).await.map_err(last_admin)?;
     // The member can no longer act (the authorizer reads their user item);
     // what is left is their place in classes and families. Removing them

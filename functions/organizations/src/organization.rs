@@ -3,17 +3,22 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use domain::audit_log::{Action, Target};
 use domain::fields::{Locale, OrgName, TimeZone};
 use domain::json::present;
 use domain::organization::field;
 use domain::organization::{OrgSettings, Organization, OrganizationView};
 use domain::tenancy::Tenant;
 use serde::Deserialize;
+use serde_json::json;
 use store::AppState;
+use store::audit_log;
+use store::db::{Db, Write};
 use store::records::Changes;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Schema};
+use web::audit;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::IfMatch;
@@ -123,8 +128,15 @@ pub async fn update(
         },
         None => org.settings.clone(),
     };
+    let now = state.now();
     let changes = Changes::new().set(field::NAME, &name).set(field::SETTINGS, &settings);
-    let org = state.db.patch(&tenant, &org, asked, &principal.user_id, state.now(), changes).await?;
+    let update = state.db.patch_update(&tenant, &org, asked, &principal.user_id, now, changes)?;
+    let entry = audit::by(&state, &principal, Action::OrganizationUpdated)
+        .target(Target::organization(&org.id))
+        .changes(json!({"name": org.name, "settings": org.settings}), json!({"name": name, "settings": settings}));
+    let writes = vec![Write::Update(update), audit_log::put(&state, &tenant, &entry)?];
+    state.db.transact(writes).await.map_err(|err| Db::lost_patch::<Organization>(err, 0, asked))?;
+    let org = Organization { name, settings, audit: org.audit.updated(&principal.user_id, now), ..org };
     let version = org.audit.version;
     Ok(ApiResponse::ok(org.into()).with_etag(version))
 }

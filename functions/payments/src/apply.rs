@@ -9,6 +9,7 @@
 //! Stripe delivers it again. A tier change first moves the organisation's
 //! usage key to the new plan, and back if the transaction fails.
 
+use domain::audit_log::{Action, Actor, StateChange, Target};
 use domain::billing::{APPLIED_EVENT_TTL_SECONDS, AppliedEvent, Billing, BillingStatus};
 use domain::clock::rfc3339;
 use domain::organization::{Organization, Tier, field};
@@ -20,11 +21,12 @@ use integrations::usage_plans;
 use serde::Serialize;
 use serde_json::json;
 use store::AppState;
-use store::activity::{self, StateChange};
 use store::config::StripeConfig;
 use store::db::{Db, Write};
 use store::records::{Changes, Condition};
+use store::{activity, audit_log};
 use time::OffsetDateTime;
+use web::audit;
 use web::error::{AppError, AppResult};
 
 /// What became of an event.
@@ -205,6 +207,12 @@ pub async fn event(state: &AppState, config: &StripeConfig, event: &Event) -> Ap
             .add(Field::<Organization, u64>::new("version"), 1)
             .when(Condition::equals(field::TIER, &org.tier));
         writes.push(Write::Update(state.db.update_with(&tenant.organization(), changes)?));
+    }
+    if tier != org.tier {
+        let entry = audit::entry(state, Action::TierChanged, Actor::payment_provider(&event.id))
+            .target(Target::organization(&org.id))
+            .changes(json!({"tier": org.tier}), json!({"tier": tier}));
+        writes.push(audit_log::put(state, &tenant, &entry)?);
     }
     let commit = async { state.db.transact(writes).await.map_err(domain::Error::from) };
     let committed = if tier == org.tier {

@@ -54,6 +54,16 @@ pub struct Guard {
     source: Key,
 }
 
+/// What a checked password was.
+#[derive(Debug)]
+pub enum Verdict {
+    Right(Attempt),
+    /// Wrong; `locked_out` when this failure filled a counter and locked it.
+    Wrong {
+        locked_out: bool,
+    },
+}
+
 /// Places an attempt holds in both counters until its password is checked.
 #[derive(Debug)]
 #[must_use = "a reserved attempt is either failed or succeeded"]
@@ -91,7 +101,7 @@ impl Guard {
     /// refused while either counter (as read with [`Guard::keys`]) is
     /// locked, and counted before the hash is checked. The right password
     /// gives its [`Attempt`], whose [`Attempt::succeeded`] writes go in the
-    /// caller's transaction; a wrong one is counted, and is `None`.
+    /// caller's transaction; a wrong one is counted.
     pub async fn check(
         &self,
         db: &Db,
@@ -100,17 +110,17 @@ impl Guard {
         counters: &[Option<Item>],
         password: String,
         stored: Option<String>,
-    ) -> Result<Option<Attempt>, Error> {
+    ) -> Result<Verdict, Error> {
         // A locked-out client costs one read, no write.
         if let Some(seconds) = Self::locked_for(counters, now)? {
             return Err(locked(seconds));
         }
         let attempt = self.reserve(db, config, now).await?;
         if password::verify(password, stored).await? {
-            return Ok(Some(attempt));
+            return Ok(Verdict::Right(attempt));
         }
-        attempt.failed(db, config, now).await?;
-        Ok(None)
+        let locked_out = attempt.failed(db, config, now).await?;
+        Ok(Verdict::Wrong { locked_out })
     }
 
     /// Seconds until an attempt may be made, if either counter is locked at `now`.
@@ -152,17 +162,18 @@ impl Guard {
 
 impl Attempt {
     /// The password was wrong: the attempt keeps its places, and a counter
-    /// it filled locks.
-    async fn failed(self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<(), DbError> {
+    /// it filled locks (true when one did).
+    async fn failed(self, db: &Db, config: &Config, now: OffsetDateTime) -> Result<bool, DbError> {
         let window = config.login_lockout_seconds;
         let (account, source) = tokio::join!(
             lock_if_full(db, &self.guard.account, self.account, config.login_max_account_failures, window, now),
             lock_if_full(db, &self.guard.source, self.source, config.login_max_failures, window, now),
         );
-        if account? || source? {
+        let locked_out = account? | source?;
+        if locked_out {
             tracing::warn!("sign-in locked after repeated password failures");
         }
-        Ok(())
+        Ok(locked_out)
     }
 
     /// The writes of a right password, for its transaction: this address's

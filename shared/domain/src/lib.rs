@@ -7,6 +7,7 @@
 pub mod api_key;
 pub mod assessment;
 pub mod audit;
+pub mod audit_log;
 pub mod billing;
 pub mod class;
 pub mod clock;

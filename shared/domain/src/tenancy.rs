@@ -417,6 +417,13 @@ impl Tenant {
         self.partition(format_args!("FEED#TEACHER#{teacher}#{shard}"))
     }
 
+    /// One shard of the organisation's audit log, entries sorted by id (a
+    /// ULID), spread by actor like the feeds; nothing but an entry's
+    /// creation ever writes here.
+    pub fn audit_log(&self, shard: u32) -> String {
+        self.partition(format_args!("AUDIT#{shard}"))
+    }
+
     /// One shard of one day's counters, a partition of its own.
     pub fn daily_counter(&self, day: &Day, shard: u32) -> Key {
         Key::new(self.partition(format_args!("DAILY#{day}#{shard}")), "COUNT".into())

@@ -17,6 +17,7 @@ use crate::counters::{Counter, count, shard_of};
 use crate::db::{Db, DbError, Item, Write};
 use crate::records::{Changes, Condition};
 use crate::state::AppState;
+use domain::audit_log::StateChange;
 use domain::class::Class;
 use domain::clock::rfc3339;
 use domain::day::Day;
@@ -132,13 +133,6 @@ pub struct ActivityEvent {
     pub class_ids: Vec<ClassId>,
     pub at: String,
     pub expires_at: i64,
-}
-
-/// What a change of state changed, field by field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateChange {
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
 }
 
 /// A class an event happened in, and who teaches it.

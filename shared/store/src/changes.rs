@@ -122,6 +122,7 @@ enum Node {
     Exists,
     Absent(Cow<'static, str>),
     Compare(Cow<'static, str>, &'static str, Result<AttributeValue, DbError>),
+    Contains(Cow<'static, str>, Result<AttributeValue, DbError>),
     All(Box<Node>, Box<Node>),
     Any(Box<Node>, Box<Node>),
 }
@@ -158,6 +159,11 @@ impl<R> Condition<R> {
         Self::of(Node::Compare(field.into_name(), ">", value(bound)))
     }
 
+    /// The list (or string) `field` holds `element`.
+    pub fn contains<V: Serialize>(field: Field<R, Vec<V>>, element: &V) -> Self {
+        Self::of(Node::Contains(field.into_name(), value(element)))
+    }
+
     pub fn and(self, other: Self) -> Self {
         Self::of(Node::All(Box::new(self.node), Box::new(other.node)))
     }
@@ -176,9 +182,22 @@ impl Node {
                 let field = out.name(field);
                 format!("{field} {op} {}", out.value(value?))
             }
+            Node::Contains(field, value) => {
+                let field = out.name(field);
+                format!("contains({field}, {})", out.value(value?))
+            }
             Node::All(a, b) => format!("({} AND {})", a.render(out)?, b.render(out)?),
             Node::Any(a, b) => format!("({} OR {})", a.render(out)?, b.render(out)?),
         })
+    }
+}
+
+impl<R> Condition<R> {
+    /// The condition alone, as a query's filter takes it.
+    pub(crate) fn render(self) -> Result<Rendered, DbError> {
+        let mut out = Rendered::default();
+        out.condition = Some(self.node.render(&mut out)?);
+        Ok(out)
     }
 }
 

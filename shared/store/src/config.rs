@@ -42,6 +42,8 @@ pub struct Config {
     pub invites_per_minute: u32,
     /// Generation requests one user may make per minute (a business quota).
     pub generations_per_minute: u32,
+    /// How long audit entries are kept (DynamoDB's TTL removes them after).
+    pub audit_retention_days: u32,
     /// Pusher Channels, when all four `PUSHER_*` variables are set.
     pub pusher: Option<PusherConfig>,
     /// Stripe, when `STRIPE_SECRET_ID` is set.
@@ -116,6 +118,7 @@ impl Config {
                 "GENERATIONS_PER_MINUTE",
                 &with_default("GENERATIONS_PER_MINUTE", "10"),
             )?,
+            audit_retention_days: parse_positive("AUDIT_RETENTION_DAYS", &with_default("AUDIT_RETENTION_DAYS", "400"))?,
             pusher: PusherConfig::from_source(&source),
             stripe: StripeConfig::from_source(&source),
         })

@@ -623,6 +623,41 @@ impl Db {
         output.items.unwrap_or_default().into_iter().map(|item| Ok(from_item(item)?)).collect()
     }
 
+    /// The items of `partition` whose sort keys lie from `low` through
+    /// `high`, newest first, reading at most `evaluate` items and keeping
+    /// those `filter` passes; with the sort key of the last item read when
+    /// more are left. A filter applies after the read: a short answer with a
+    /// last key means "read on", not "no more".
+    pub async fn newest_between<R>(
+        &self,
+        partition: &str,
+        (low, high): (&str, &str),
+        filter: Option<Condition<R>>,
+        evaluate: i32,
+    ) -> Result<(Vec<Item>, Option<String>), DbError> {
+        let mut rendered = filter.map(Condition::render).transpose()?.unwrap_or_default();
+        rendered.values.extend([
+            (":pk".to_owned(), string(partition)),
+            (":low".to_owned(), string(low)),
+            (":high".to_owned(), string(high)),
+        ]);
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .set_filter_expression(rendered.condition)
+            .set_expression_attribute_names(non_empty(rendered.names))
+            .set_expression_attribute_values(Some(rendered.values))
+            .scan_index_forward(false)
+            .limit(evaluate)
+            .send()
+            .await
+            .map_err(sdk("Query"))?;
+        let last = output.last_evaluated_key.and_then(|key| key.get("sk").and_then(|sk| sk.as_s().ok()).cloned());
+        Ok((output.items.unwrap_or_default(), last))
+    }
+
     /// The primary keys of up to `max` items of a [`Range`] (reading only
     /// the keys, page after page), and whether more were left unread. From
     /// an index, they name each item where it is stored.

@@ -7,6 +7,7 @@
 
 pub mod activity;
 pub mod api_keys;
+pub mod audit_log;
 pub mod aws;
 #[cfg(feature = "s3")]
 pub mod bodies;

@@ -17,12 +17,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV1(context)) => {
-                context.identity.source_ip.as_deref().and_then(|ip| ip.parse().ok())
-            }
-            _ => None,
-        };
-        Ok(Self(ip))
+        Ok(Self(source_ip(parts.extensions.get::<RequestContext>())))
+    }
+}
+
+pub fn source_ip(context: Option<&RequestContext>) -> Option<IpAddr> {
+    match context {
+        Some(RequestContext::ApiGatewayV1(context)) => {
+            context.identity.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
+        _ => None,
     }
 }

@@ -26,6 +26,7 @@ use store::AppState;
 use store::logging::{self, Invocations};
 use store::metrics;
 
+use crate::client_ip;
 use crate::error::AppError;
 use crate::extract::principal_of;
 use crate::request_meta::{self, RequestMeta};
@@ -262,7 +263,8 @@ async fn request_scope(State(scope): State<Instance>, req: Request, next: Next) 
     let path = req.uri().path().to_owned();
     let route = req.extensions().get::<MatchedPath>().map(|route| format!("{method} {}", route.as_str()));
     let started = Instant::now();
-    let meta = RequestMeta { request_id: request_id.clone(), received_at: scope.state.now() };
+    let meta = RequestMeta::new(request_id.clone(), scope.state.now())
+        .from(client_ip::source_ip(req.extensions().get::<RequestContext>()), req.headers());
     let served = async move {
         let response = request_meta::scope(meta, next.run(req)).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -3,6 +3,7 @@
 //! [`json`]), the [`http::RouteTable`] with its middleware, API-key request
 //! [`signature`]s, OpenAPI helpers and the Lambda entry point ([`lambda`]).
 
+pub mod audit;
 pub mod cache;
 pub mod client_ip;
 pub mod csv;
