@@ -70,6 +70,7 @@ async fn main() -> Result<(), Error> {
     // The worker, fed from the queue as Lambda's event source mapping would.
     let provider = integrations::generation::setup::provider_from(|name| std::env::var(name).ok(), &state.aws.secrets)?;
     let realtime = Realtime::configured(&state);
+    let state_for_compliance = state.clone();
     let poller = Poller {
         sqs: state.aws.sqs().clone(),
         queue_url: state.config.queue_url.clone(),
@@ -77,6 +78,14 @@ async fn main() -> Result<(), Error> {
         visibility_timeout: None,
     };
     let polling = tokio::spawn(poller.run());
+    // Exports and erasures, from the compliance queue.
+    let compliance = Poller {
+        sqs: state_for_compliance.aws.sqs().clone(),
+        queue_url: state_for_compliance.config.compliance_queue_url.clone(),
+        worker: Arc::new(toolbox_compliance::worker::Worker { state: state_for_compliance }),
+        visibility_timeout: None,
+    };
+    let complying = tokio::spawn(compliance.run());
 
     if env_or("LOCAL_SEED_DEMO", "1") != "0" {
         seed_demo(&app).await?;
@@ -90,6 +99,7 @@ async fn main() -> Result<(), Error> {
         .with_graceful_shutdown(shutdown())
         .await?;
     polling.abort();
+    complying.abort();
     announcing.abort();
     tracing::info!("toolbox-local stopped");
     Ok(())

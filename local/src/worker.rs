@@ -1,15 +1,16 @@
-//! The local twin of Lambda's SQS event source mapping: long-polls the
-//! generation queue in moto, hands each batch to the worker's own handler,
-//! deletes the messages it did not report as failures and leaves those to
-//! SQS's redelivery (and, after `maxReceiveCount`, the dead-letter queue).
-//! It also runs the worker's scheduled outbox sweep.
+//! The local twin of Lambda's SQS event source mapping: polls a queue in
+//! moto (the generation queue, the compliance queue), hands each batch to
+//! its worker's own handler, deletes the messages it did not report as
+//! failures and leaves those to SQS's redelivery (and, after
+//! `maxReceiveCount`, the dead-letter queue). It also runs a worker's
+//! schedule (the generation worker's outbox sweep).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use toolbox_content_worker::Worker;
 
 const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 /// `rate(1 minute)`, as the worker's schedule in template.yaml.
@@ -27,8 +28,35 @@ pub fn record_of(message: &Message) -> SqsMessage {
     record
 }
 
-pub struct Poller {
-    pub worker: Arc<Worker>,
+/// A function an SQS event source mapping feeds.
+pub trait Batches: Send + Sync {
+    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send;
+    /// What the function's schedule runs, as often as `rate(1 minute)`.
+    fn every_minute(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+impl Batches for Arc<toolbox_content_worker::Worker> {
+    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send {
+        toolbox_content_worker::Worker::handle(self, event)
+    }
+
+    async fn every_minute(&self) {
+        if let Err(err) = self.sweep().await {
+            tracing::warn!(error = %err, "sweeping the outbox failed");
+        }
+    }
+}
+
+impl Batches for Arc<toolbox_compliance::worker::Worker> {
+    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send {
+        toolbox_compliance::worker::Worker::handle(self, event)
+    }
+}
+
+pub struct Poller<W> {
+    pub worker: W,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     /// Overrides the queue's visibility timeout for received messages, and
@@ -37,25 +65,23 @@ pub struct Poller {
     pub visibility_timeout: Option<i32>,
 }
 
-impl Poller {
+impl<W: Batches> Poller<W> {
     /// Polls until the task is dropped or aborted. Short polls with a pause
     /// when the queue is empty: a long poll would hold the local endpoint,
     /// which serves one request at a time, and stall every API call behind it.
-    /// Sweeps the outbox as often as the deployed schedule does.
+    /// Runs the worker's schedule as often as the deployed one does.
     pub async fn run(self) {
         let mut last_sweep = tokio::time::Instant::now();
         loop {
             if last_sweep.elapsed() >= SWEEP_EVERY {
                 last_sweep = tokio::time::Instant::now();
-                if let Err(err) = self.worker.sweep().await {
-                    tracing::warn!(error = %err, "sweeping the outbox failed");
-                }
+                self.worker.every_minute().await;
             }
             match self.poll_once().await {
                 Ok(0) => tokio::time::sleep(IDLE_PAUSE).await,
                 Ok(_) => {}
                 Err(err) => {
-                    tracing::warn!(error = %err, "polling the generation queue failed");
+                    tracing::warn!(error = %err, queue = %self.queue_url, "polling a queue failed");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }

@@ -143,6 +143,8 @@ async fn seed(app: &TestApp) {
         api_keys: Default::default(),
         last_active_day: None,
         student_since: None,
+        consents: Default::default(),
+        erasure_id: None,
         gsi1pk: domain::user::directory::of(&tenant, Role::Admin),
         gsi1sk: tenant.user(&user_id).sk,
         audit: Audit::new(&user_id, now),

@@ -31,6 +31,8 @@ use tower::ServiceExt;
 /// The generation worker's logical id in `template.yaml`.
 pub const WORKER: &str = "ContentWorkerFunction";
 pub const DASHBOARD_EVENTS: &str = "DashboardEventsFunction";
+/// The export and erasure worker's.
+pub const COMPLIANCE_WORKER: &str = "ComplianceWorkerFunction";
 
 pub struct Stack {
     pub template: Template,
@@ -147,6 +149,7 @@ impl TestApp {
             toolbox_local::AUTHORIZER,
             WORKER,
             DASHBOARD_EVENTS,
+            COMPLIANCE_WORKER,
         ]);
         let states: std::collections::HashMap<&'static str, AppState> = functions
             .map(|function| {

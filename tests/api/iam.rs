@@ -30,7 +30,7 @@ use store::aws::{SdkConfig, load_sdk_config};
 use toolbox_local::template::Template;
 
 use crate::calls::partition_key;
-use crate::helpers::{Account, DASHBOARD_EVENTS, TestApp, WORKER, sqs_event, stack, unique_email};
+use crate::helpers::{Account, COMPLIANCE_WORKER, DASHBOARD_EVENTS, TestApp, WORKER, sqs_event, stack, unique_email};
 
 /// One HTTP request a function's AWS client sent.
 #[derive(Debug, Clone)]
@@ -53,6 +53,20 @@ impl Recorder {
         let inner = base.http_client().expect("the SDK config has an HTTP client");
         let client = Recording { inner, function: function.to_owned(), log: self.clone() };
         base.to_builder().http_client(client).build()
+    }
+
+    /// A presigned request `function` signed, as its holder sends it: IAM
+    /// judges it by the signer's policy.
+    fn presigned(&self, function: &str, method: &str, url: &str) {
+        let sent = Sent {
+            function: function.to_owned(),
+            method: method.to_owned(),
+            uri: url.to_owned(),
+            target: None,
+            service: Some("s3".to_owned()),
+            body: Vec::new(),
+        };
+        self.0.lock().unwrap().push(sent);
     }
 
     fn take(&self) -> Vec<Sent> {
@@ -110,11 +124,13 @@ struct Need {
     resource: String,
     leading_keys: BTreeSet<String>,
     request_tags: BTreeMap<String, String>,
+    /// The `prefix` an S3 listing asks for (`s3:prefix`).
+    s3_prefix: Option<String>,
 }
 
 impl Need {
     fn new(action: String, resource: String) -> Self {
-        Self { action, resource, leading_keys: BTreeSet::new(), request_tags: BTreeMap::new() }
+        Self { action, resource, leading_keys: BTreeSet::new(), request_tags: BTreeMap::new(), s3_prefix: None }
     }
 }
 
@@ -229,7 +245,24 @@ fn needs(sent: &Sent, names: &Names) -> Vec<Need> {
             let bucket = names.logical(bucket);
             let object = format!("{bucket}/{}", percent_encoding::percent_decode_str(key).decode_utf8_lossy());
             let action = match (sent.method.as_str(), key.is_empty(), query.contains("tagging")) {
-                ("HEAD" | "GET", true, _) => return vec![Need::new("s3:ListBucket".into(), bucket)],
+                ("HEAD" | "GET", true, _) => {
+                    let mut need = Need::new("s3:ListBucket".into(), bucket);
+                    need.s3_prefix = query
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("prefix="))
+                        .map(|prefix| percent_encoding::percent_decode_str(prefix).decode_utf8_lossy().into_owned());
+                    return vec![need];
+                }
+                // DeleteObjects: s3:DeleteObject on each key it names.
+                ("POST", true, _) if query.contains("delete") => {
+                    let body = String::from_utf8_lossy(&sent.body);
+                    return body
+                        .split("<Key>")
+                        .skip(1)
+                        .filter_map(|rest| rest.split_once("</Key>"))
+                        .map(|(key, _)| Need::new("s3:DeleteObject".into(), format!("{bucket}/{key}")))
+                        .collect();
+                }
                 ("GET" | "HEAD", false, _) => "s3:GetObject",
                 ("PUT", false, true) => "s3:PutObjectTagging",
                 ("PUT", false, false) => "s3:PutObject",
@@ -266,6 +299,7 @@ struct Condition {
     leading_keys: Option<Vec<String>>,
     request_tags: BTreeMap<String, String>,
     resource_tags: BTreeMap<String, String>,
+    s3_prefixes: Option<Vec<String>>,
 }
 
 /// A resource as the template writes it, in logical terms: `Table`,
@@ -310,6 +344,7 @@ fn condition(value: Option<&Yaml>, stack_name: &str) -> Condition {
             };
             match (operator, key) {
                 ("ForAllValues:StringLike", "dynamodb:LeadingKeys") => condition.leading_keys = Some(expected),
+                ("StringLike", "s3:prefix") => condition.s3_prefixes = Some(expected),
                 ("StringEquals", tag) if tag.starts_with("aws:RequestTag/") => {
                     condition.request_tags.insert(tag["aws:RequestTag/".len()..].to_owned(), expected[0].clone());
                 }
@@ -388,6 +423,9 @@ impl Statement {
                 .as_ref()
                 .is_none_or(|patterns| need.leading_keys.iter().all(|key| patterns.iter().any(|p| glob(p, key))))
             && condition.request_tags.iter().all(|(k, v)| need.request_tags.get(k) == Some(v))
+            && condition.s3_prefixes.as_ref().is_none_or(|patterns| {
+                need.s3_prefix.as_ref().is_some_and(|prefix| patterns.iter().any(|p| glob(p, prefix)))
+            })
             && (condition.resource_tags.is_empty() || {
                 let tags = tags_of(need);
                 !tags.is_empty()
@@ -485,6 +523,8 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
     )
     .await;
     crate::round_trips::every_route(&app, &crate::calls::CallLog::default()).await;
+    // Before the routes beyond, which move the clock past tokens' issue.
+    compliance_jobs(&app, &functions[COMPLIANCE_WORKER], &recorder).await;
     beyond_the_routes(&app, &functions[WORKER]).await;
     // The table stream's function: an organization whose numbers moved is
     // announced once (to a Pusher that is not there).
@@ -508,6 +548,39 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
         denied.join("\n"),
         unused.join("\n")
     );
+}
+
+/// An export and an erasure run by the compliance worker, and the export's
+/// download link used, as its holder would (signed by ComplianceFunction).
+async fn compliance_jobs(app: &TestApp, worker: &store::AppState, recorder: &Recorder) {
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let student = app.member(&admin, "student").await;
+    let parent = app.member(&admin, "parent").await;
+    app.class_with(&teacher, &[&student]).await;
+    app.link_parent(&admin, &parent, &student).await;
+    let note = json!({"recipient_ids": [teacher.user_id], "subject": "Hi", "body": "A question."});
+    let sent = app.post("/api/v1/messages").bearer(&student.access_token).json(note).send().await;
+    sent.expect(StatusCode::CREATED, None);
+    let worker = toolbox_compliance::worker::Worker { state: worker.clone() };
+    let run = |job: &Value| {
+        let message = domain::privacy::PrivacyMessage {
+            org_id: admin.org_id.parse().unwrap(),
+            job_id: job["id"].as_str().unwrap().parse().unwrap(),
+        };
+        let worker = &worker;
+        async move { worker.run(&message).await.expect("the job runs") }
+    };
+    let body = json!({"user_id": student.user_id});
+    let export = app.post("/api/v1/compliance/exports").bearer(&admin.access_token).json(body.clone()).send().await;
+    run(export.data()).await;
+    let path = format!("/api/v1/compliance/exports/{}", export.data()["id"].as_str().unwrap());
+    let done = app.get(&path).bearer(&admin.access_token).send().await;
+    let url = done.data()["download_url"].as_str().unwrap_or_else(|| panic!("{}", done.text));
+    recorder.presigned("ComplianceFunction", "GET", url);
+    let erasure = app.post("/api/v1/compliance/erasures").bearer(&admin.access_token).json(body).send().await;
+    erasure.expect(StatusCode::ACCEPTED, None);
+    run(erasure.data()).await;
 }
 
 /// The calls no route's success makes.

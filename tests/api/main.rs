@@ -33,6 +33,7 @@ mod operations;
 mod organizations;
 mod overview;
 mod payments;
+mod privacy;
 mod progress;
 mod realtime;
 mod round_trips;

@@ -78,6 +78,8 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "export_dashboard_statistics" => json!({"format": "csv"}),
         "run_custom_query" => json!({"metrics": ["logins"]}),
         "create_checkout_session" => json!({"tier": "pro", "interval": "month"}),
+        "record_consent" => json!({"user_id": tenant.student.user_id, "type": "ferpa", "granted": true}),
+        "create_export" | "create_erasure" => json!({"user_id": tenant.student.user_id}),
         "pusher_auth" => {
             json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", tenant.admin.org_id)})
         }
@@ -110,6 +112,8 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "id" if operation.path.starts_with("/api/v1/lessons/") => tenant.lesson_id.clone(),
             "id" if operation.path.starts_with("/api/v1/assessments/") => tenant.assessment_id.clone(),
             "id" if operation.path.starts_with("/api/v1/messages/") => tenant.message_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/compliance/exports/") => tenant.export_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/compliance/erasures/") => tenant.erasure_id.clone(),
             "thread_id" => tenant.thread_id.clone(),
             "metric" => "lessons_completed".to_owned(),
             "format" => "csv".to_owned(),
@@ -147,6 +151,9 @@ struct Tenant {
     thread_id: String,
     /// The admin's kept custom query.
     query_id: String,
+    /// An export of the student, and an erasure of another student.
+    export_id: String,
+    erasure_id: String,
 }
 
 impl Tenant {
@@ -223,7 +230,18 @@ impl Tenant {
             .await;
         query.expect(axum::http::StatusCode::CREATED, None);
         let query_id = query.data()["query_id"].as_str().unwrap().to_owned();
+        let job = |response: crate::helpers::TestResponse| {
+            response.expect(StatusCode::ACCEPTED, None);
+            response.data()["id"].as_str().unwrap().to_owned()
+        };
+        let asked = json!({"user_id": student.user_id});
+        let export = app.post("/api/v1/compliance/exports").bearer(&admin.access_token).json(asked).send().await;
+        let leaver = app.member(&admin, "student").await;
+        let asked = json!({"user_id": leaver.user_id});
+        let erasure = app.post("/api/v1/compliance/erasures").bearer(&admin.access_token).json(asked).send().await;
         Self {
+            export_id: job(export),
+            erasure_id: job(erasure),
             query_id,
             message_id,
             thread_id,

@@ -38,6 +38,9 @@ const USAGE_BUDGET: usize = 2 + 2 * store::request_counts::SHARDS as usize;
 /// A page of the audit log: the authorizer's read, one Query per shard (all
 /// at once), and the entry that audits the read.
 const AUDIT_LOG_BUDGET: usize = 2 + store::audit_log::SHARDS as usize;
+/// The compliance summary: the authorizer's read, then the totals, the
+/// pending jobs and one Query per shard of the audit log, all at once.
+const STATUS_BUDGET: usize = 3 + store::audit_log::SHARDS as usize;
 /// A role's overview: the authorizer's read, what the person holds (their
 /// classes and progress, one Query), then the class items. A parent's reads
 /// the links to their children first: one call more, and one per child
@@ -131,6 +134,8 @@ async fn every_route_stays_within_its_dynamodb_budget() {
                 "/api/v1/organizations/current/usage" => USAGE_BUDGET,
                 "/api/v1/dashboard/activity" => FEED_BUDGET,
                 "/api/v1/compliance/audit-logs" => AUDIT_LOG_BUDGET,
+                // Totals and pending jobs beside the audit log's last day.
+                "/api/v1/compliance/status" => STATUS_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/overview") => OVERVIEW_BUDGET,
                 path if path.starts_with("/api/v1/dashboard/") || path.starts_with("/api/v1/analytics/") => {
                     SERIES_BUDGET
@@ -649,6 +654,23 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     let audit_log =
         measure(log, t, "GET", "/api/v1/compliance/audit-logs", app.get(&filtered).bearer(token).send()).await;
     assert!(!audit_log.data().as_array().unwrap().is_empty(), "{}", audit_log.text);
+
+    // Compliance: a consent, an export and an erasure asked for (the
+    // worker's runs are measured in tests/api/compliance.rs), the summary.
+    let erased = app.member(&admin, "student").await;
+    let consent = json!({"user_id": erased.user_id, "type": "coppa", "granted": true});
+    let consent = app.post("/api/v1/compliance/consents").bearer(token).json(consent).send();
+    measure(log, t, "POST", "/api/v1/compliance/consents", consent).await;
+    let export = app.post("/api/v1/compliance/exports").bearer(token).json(json!({"user_id": erased.user_id})).send();
+    let export = measure(log, t, "POST", "/api/v1/compliance/exports", export).await;
+    let export_path = format!("/api/v1/compliance/exports/{}", export.data()["id"].as_str().unwrap());
+    measure(log, t, "GET", "/api/v1/compliance/exports/{id}", app.get(&export_path).bearer(token).send()).await;
+    let erasure = app.post("/api/v1/compliance/erasures").bearer(token).json(json!({"user_id": erased.user_id}));
+    let erasure = measure(log, t, "POST", "/api/v1/compliance/erasures", erasure.send()).await;
+    let erasure_path = format!("/api/v1/compliance/erasures/{}", erasure.data()["id"].as_str().unwrap());
+    measure(log, t, "GET", "/api/v1/compliance/erasures/{id}", app.get(&erasure_path).bearer(token).send()).await;
+    measure(log, t, "GET", "/api/v1/compliance/status", app.get("/api/v1/compliance/status").bearer(token).send())
+        .await;
 
     // Every documented operation was measured.
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();

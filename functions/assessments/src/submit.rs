@@ -7,7 +7,7 @@
 //! attempt finds the stored grade and answers with it.
 
 use axum::extract::State;
-use domain::assessment::{Assessment, AssessmentStats, LatePolicy, Submission, field};
+use domain::assessment::{Assessment, AssessmentStats, LatePolicy, StoredSubmission, Submission, field};
 use domain::clock::rfc3339;
 use domain::error::FieldError;
 use domain::ids::AssessmentId;
@@ -157,7 +157,8 @@ pub async fn submit(
         submitted_at: rfc3339(now),
     };
     let bucket = (scaled / u64::from(max_score)) as u32;
-    let mut writes = vec![Write::Put(state.db.put_new(&key, &submission)?)];
+    let stored = StoredSubmission::of(&tenant, submission.clone());
+    let mut writes = vec![Write::Put(state.db.put_new(&key, &stored)?)];
     let previous = (attempt.attempt > 1).then(|| tenant.submission(&id, &principal.user_id, attempt.attempt - 1));
     if let Some(previous) = &previous {
         writes.push(Write::Check(state.db.check(previous, Condition::<Submission>::exists())?));

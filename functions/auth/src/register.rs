@@ -148,6 +148,8 @@ fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role
         // Signing up is their first activity.
         last_active_day: Some(Day::of(state.now())),
         student_since: (role == Role::Student).then(|| Day::of(state.now())),
+        consents: BTreeMap::new(),
+        erasure_id: None,
         gsi1pk: directory::of(tenant, role),
     }
 }

@@ -9,24 +9,22 @@ use domain::day::Day;
 use domain::error::Error;
 use domain::ids::UserId;
 use domain::principal::{Principal, Role};
-use domain::tenancy::{Tenant, global};
+use domain::tenancy::Tenant;
 use domain::user::{DirectoryEntry, User, UserView, directory};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::BTreeMap;
 use store::AppState;
 use store::api_keys;
 use store::audit_log;
 use store::counters::{self, Counter, Total};
 use store::cursor;
-use store::db::{DbError, Range, Write};
+use store::db::{Range, Write};
 use store::membership;
 use store::users;
 use utoipa::ToSchema;
 
-use domain::organization::field::ADMIN_COUNT;
 use domain::user::field;
-use store::records::{Changes, Condition};
+use store::records::Changes;
 use web::audit;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -110,22 +108,6 @@ pub struct RoleChange {
     role: Role,
 }
 
-/// The write that keeps `admin_count` exact when `from` becomes `to`, if any.
-fn admin_count_change(
-    state: &AppState,
-    tenant: &Tenant,
-    from: Role,
-    to: Option<Role>,
-) -> Result<Option<Write>, DbError> {
-    let changes = match (from == Role::Admin, to == Some(Role::Admin)) {
-        // The last admin stays: the organization is never left without one.
-        (true, false) => Changes::new().add(ADMIN_COUNT, -1).when(Condition::above(ADMIN_COUNT, &1)),
-        (false, true) => Changes::new().add(ADMIN_COUNT, 1).when(Condition::exists()),
-        _ => return Ok(None),
-    };
-    Ok(Some(Write::Update(state.db.update_with(&tenant.organization(), changes)?)))
-}
-
 /// The member an admin acts on, in the admin's own organization. Only a
 /// missing member is a 404; a failing read stays a 500.
 async fn target(state: &AppState, principal: &Principal, user_id: &UserId) -> AppResult<(Tenant, User)> {
@@ -136,15 +118,6 @@ async fn target(state: &AppState, principal: &Principal, user_id: &UserId) -> Ap
         other => other.into(),
     })?;
     Ok((tenant, member))
-}
-
-fn last_admin(err: DbError) -> AppError {
-    match err {
-        DbError::Cancelled { failed } if failed.contains(&1) => {
-            AppError::Conflict("the organization must keep at least one admin".into())
-        }
-        other => other.into(),
-    }
 }
 
 /// Gives a member another role. The last admin cannot be demoted. The API
@@ -194,9 +167,14 @@ pub async fn change_role(
     }
     let mut writes =
         vec![Write::Update(state.db.patch_update(&tenant, &member, None, &principal.user_id, now, changes)?)];
-    writes.extend(admin_count_change(&state, &tenant, from, Some(change.role))?);
+    writes.extend(membership::admin_count_change(&state, &tenant, from, Some(change.role))?);
     writes.extend(key_writes);
-    let moved = [(Total::Members(from), -1), (Total::Members(change.role), 1)];
+    let mut moved = vec![(Total::Members(from), -1), (Total::Members(change.role), 1)];
+    if from == Role::Student {
+        moved.extend(counters::student_consents(&member, -1));
+    } else if change.role == Role::Student {
+        moved.extend(counters::student_consents(&member, 1));
+    }
     writes.push(counters::total(&state, &tenant, &member.id, &moved)?);
     if new_student {
         let mut joined = vec![(Counter::StudentsJoined, 1)];
@@ -210,7 +188,7 @@ pub async fn change_role(
         .target(Target::user(&member.id))
         .changes(json!({"role": from}), json!({"role": change.role}));
     writes.push(audit_log::put(&state, &tenant, &entry)?);
-    state.db.transact(writes).await.map_err(last_admin)?;
+    state.db.transact(writes).await.map_err(membership::last_admin)?;
     member.role = change.role;
     tracing::info!(member_id = %member.id, %from, to = %change.role, "member role changed");
     Ok(ApiResponse::ok(member.into()))
@@ -238,30 +216,12 @@ pub async fn remove(
     PathId(user_id): PathId<UserId>,
 ) -> AppResult<StatusCode> {
     let (tenant, member) = target(&state, &principal, &user_id).await?;
-    let now = state.now();
-    let (_, key_writes) = api_keys::follow_maker(&state.db, &tenant, &member, None, &principal.user_id, now).await?;
-    // Marked deleted, out of every list, signed out everywhere, their keys
-    // revoked: all in one transaction.
-    let removed = Changes::new()
-        .set(field::DIRECTORY, &directory::removed(&tenant))
-        .set(field::SESSIONS, &BTreeMap::new())
-        .set(field::API_KEYS, &BTreeMap::new())
-        .deleted(&principal.user_id, now);
-    let mut writes =
-        vec![Write::Update(state.db.patch_update(&tenant, &member, None, &principal.user_id, now, removed)?)];
-    writes.extend(admin_count_change(&state, &tenant, member.role, None)?);
-    writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
-    if let Some(username) = &member.username {
-        writes.push(Write::Delete(state.db.delete(&global::username(username.as_str()))?));
-    }
-    writes.extend(key_writes);
-    writes.push(counters::total(&state, &tenant, &member.id, &[(Total::Members(member.role), -1)])?);
-    writes.push(counters::count(&state, &tenant, &member.id, &[(Counter::MembersLeft, 1)])?);
+    let mut writes = membership::removal(&state, &tenant, &member, &principal.user_id, |changes| changes).await?;
     let entry = audit::by(&state, &principal, Action::MemberRemoved)
         .target(Target::user(&member.id))
         .changes(json!({"role": member.role}), json!(null));
     writes.push(audit_log::put(&state, &tenant, &entry)?);
-    state.db.transact(writes).await.map_err(last_admin)?;
+    state.db.transact(writes).await.map_err(membership::last_admin)?;
     // The member can no longer act (the authorizer reads their user item);
     // what is left is their place in classes and families. Removing them
     // again would be a 404, so a failure here is logged, not returned.

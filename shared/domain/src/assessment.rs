@@ -244,6 +244,27 @@ pub struct Submission {
     pub submitted_at: String,
 }
 
+/// A submission as stored: `gsi1` also files it under its student, so a
+/// student's attempts at every assessment are one Query (their export, their
+/// erasure).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredSubmission {
+    #[serde(flatten)]
+    pub submission: Submission,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+}
+
+impl StoredSubmission {
+    pub fn of(tenant: &crate::tenancy::Tenant, submission: Submission) -> Self {
+        Self {
+            gsi1pk: tenant.submitted_by(&submission.student_id),
+            gsi1sk: format!("{}#{:03}", submission.assessment_id, submission.attempt),
+            submission,
+        }
+    }
+}
+
 /// An assessment's running totals over its graded submissions. Each count
 /// is a top-level number attribute, since DynamoDB's `ADD` creates only
 /// those: `h<p>` counts submissions scoring from p to p+1 percent (`h100`

@@ -15,7 +15,7 @@ use crate::ids::{ApiKeyId, InviteId, UserId};
 use crate::principal::{AuthMethod, Principal};
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 pub enum Action {
     #[serde(rename = "login.succeeded")]
     LoginSucceeded,
@@ -53,6 +53,19 @@ pub enum Action {
     /// A verified payment event moved the organization to another tier.
     #[serde(rename = "billing.tier_changed")]
     TierChanged,
+    #[serde(rename = "consent.recorded")]
+    ConsentRecorded,
+    #[serde(rename = "export.requested")]
+    ExportRequested,
+    /// The worker wrote an export's bundle.
+    #[serde(rename = "export.completed")]
+    ExportCompleted,
+    /// A member disabled and signed out, their erasure queued.
+    #[serde(rename = "erasure.requested")]
+    ErasureRequested,
+    /// The worker deleted the last of a member's data.
+    #[serde(rename = "erasure.completed")]
+    ErasureCompleted,
     /// Someone read the audit log.
     #[serde(rename = "audit_log.read")]
     AuditLogRead,
@@ -88,6 +101,8 @@ pub enum ActorType {
     Anonymous,
     /// The payment provider, through a verified webhook (`id`: its event id).
     PaymentProvider,
+    /// The platform itself, finishing a job (`id`: the job's id).
+    System,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -118,6 +133,10 @@ impl Actor {
         Self { kind: ActorType::PaymentProvider, id: Some(event_id.to_owned()) }
     }
 
+    pub fn system(job: &crate::ids::PrivacyJobId) -> Self {
+        Self { kind: ActorType::System, id: Some(job.to_string()) }
+    }
+
     /// What the log is spread by: one actor's entries sit together.
     pub fn shard_key(&self) -> &str {
         self.id.as_deref().unwrap_or("anonymous")
@@ -132,6 +151,8 @@ pub enum TargetType {
     Invite,
     ApiKey,
     Organization,
+    /// An export or an erasure.
+    PrivacyJob,
     AuditLog,
 }
 

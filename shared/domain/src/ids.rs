@@ -115,3 +115,7 @@ ulid_id!(
     /// An analytics query's result, kept a day for its exports.
     QueryId
 );
+ulid_id!(
+    /// A data export or an erasure of one member's data.
+    PrivacyJobId
+);

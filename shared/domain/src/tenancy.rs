@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::day::Day;
 use crate::ids::{
-    ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, MessageId, OrgId, QueryId, SessionId,
-    ThreadId, UserId,
+    ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, MessageId, OrgId, PrivacyJobId, QueryId,
+    SessionId, ThreadId, UserId,
 };
 use crate::principal::Principal;
 
@@ -351,6 +351,11 @@ impl Tenant {
         self.partition(format_args!("SUBMISSIONS#{assessment}"))
     }
 
+    /// `gsi1pk` of a student's submissions to every assessment.
+    pub fn submitted_by(&self, student: &UserId) -> String {
+        self.partition(format_args!("SUBMITTED#{student}"))
+    }
+
     pub fn submissions_of_prefix(student: &UserId) -> String {
         format!("{student}#")
     }
@@ -415,6 +420,32 @@ impl Tenant {
     /// they teach, and what they did.
     pub fn teacher_feed(&self, teacher: &UserId, shard: u32) -> String {
         self.partition(format_args!("FEED#TEACHER#{teacher}#{shard}"))
+    }
+
+    /// One recorded consent decision about `user`, by id (a ULID): their
+    /// history is a partition of its own, kept when they are erased as the
+    /// record of what was consented to.
+    pub fn consent(&self, user: &UserId, consent_id: &str) -> Key {
+        Key::new(self.consent_history(user), consent_id.to_owned())
+    }
+
+    pub fn consent_history(&self, user: &UserId) -> String {
+        self.partition(format_args!("CONSENT#{user}"))
+    }
+
+    /// A data export or erasure job.
+    pub fn privacy_job(&self, job: &PrivacyJobId) -> Key {
+        Key::new(self.partition(format_args!("PRIVACY")), format!("JOB#{job}"))
+    }
+
+    /// `gsi1pk` of the tenant's export and erasure jobs not yet finished.
+    pub fn pending_privacy_jobs(&self) -> String {
+        self.partition(format_args!("PRIVACY#PENDING"))
+    }
+
+    /// Where a member's export bundles are kept in the bucket.
+    pub fn export_prefix(&self, user: &UserId) -> String {
+        format!("org/{}/exports/{user}/", self.org_id)
     }
 
     /// One shard of the organisation's audit log, entries sorted by id (a

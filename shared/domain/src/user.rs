@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Audit;
+use crate::consent::{ConsentState, ConsentType};
 use crate::day::Day;
 use crate::fields::{Email, PersonName, Username};
-use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use crate::ids::{ApiKeyId, OrgId, PrivacyJobId, SessionId, UserId};
 use crate::principal::Role;
 use crate::record::Record;
 
@@ -41,6 +42,13 @@ pub struct User {
     /// one): their cohort, for `GET /analytics/cohorts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub student_since: Option<Day>,
+    /// Their latest consent decision of each kind (`crate::consent`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consents: BTreeMap<ConsentType, ConsentState>,
+    /// The erasure under way, once an admin asked for one: the member is
+    /// signed out and disabled, and no second erasure or export starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure_id: Option<PrivacyJobId>,
     /// `gsi1`: the member directory of the user's standing (see [`directory`]).
     pub gsi1pk: String,
     pub gsi1sk: String,
@@ -54,7 +62,7 @@ crate::record!(User, UserId, "user", user);
 pub mod field {
     use std::collections::BTreeMap;
 
-    use super::{ApiKeyId, Day, Role, SessionId, User};
+    use super::{ApiKeyId, ConsentState, ConsentType, Day, PrivacyJobId, Role, SessionId, User};
     use crate::record::Field;
 
     pub const ROLE: Field<User, Role> = Field::new("role");
@@ -65,6 +73,8 @@ pub mod field {
     pub const DIRECTORY: Field<User, str> = Field::new("gsi1pk");
     pub const LAST_ACTIVE_DAY: Field<User, Day> = Field::new("last_active_day");
     pub const STUDENT_SINCE: Field<User, Day> = Field::new("student_since");
+    pub const CONSENTS: Field<User, BTreeMap<ConsentType, ConsentState>> = Field::new("consents");
+    pub const ERASURE_ID: Field<User, PrivacyJobId> = Field::new("erasure_id");
 }
 
 impl User {
@@ -76,6 +86,11 @@ impl User {
     /// sessions and has not expired.
     pub fn admits(&self, session: &SessionId, now_epoch: i64) -> bool {
         self.sessions.get(session).is_some_and(|expires| *expires > now_epoch)
+    }
+
+    /// The kinds of consent the member's latest decisions grant.
+    pub fn consents_granted(&self) -> impl Iterator<Item = ConsentType> + '_ {
+        self.consents.iter().filter(|(_, state)| state.granted).map(|(kind, _)| *kind)
     }
 
     /// How many of the user's sessions have not expired.

@@ -17,6 +17,8 @@ use crate::managed_secret::{self, Secret, SecretError};
 pub struct Config {
     pub table_name: String,
     pub queue_url: String,
+    /// The queue of export and erasure jobs (the compliance worker's).
+    pub compliance_queue_url: String,
     pub bucket_name: String,
     /// Secrets Manager id (name or ARN) of the JWT key set.
     pub jwt_secret_id: String,
@@ -84,6 +86,7 @@ impl Config {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             queue_url: required("QUEUE_URL")?,
+            compliance_queue_url: required("COMPLIANCE_QUEUE_URL")?,
             bucket_name: required("BUCKET_NAME")?,
             jwt_secret_id: required("JWT_SECRET_ID")?,
             jwt_issuer: with_default("JWT_ISSUER", "toolbox-ai"),
@@ -295,6 +298,7 @@ mod tests {
         match name {
             "TABLE_NAME" => Some("t".into()),
             "QUEUE_URL" => Some("q".into()),
+            "COMPLIANCE_QUEUE_URL" => Some("cq".into()),
             "BUCKET_NAME" => Some("b".into()),
             "JWT_SECRET_ID" => Some("s".into()),
             "STACK_NAME" => Some("toolbox".into()),

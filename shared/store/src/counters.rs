@@ -14,11 +14,13 @@
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
+use domain::consent::ConsentType;
 use domain::day::{Day, DayRange};
 use domain::ids::{ClassId, UserId};
 use domain::principal::Role;
 use domain::publication::ContentKind;
 use domain::tenancy::{Key, Tenant};
+use domain::user::User;
 
 use crate::db::{DbError, Item, Write, number};
 use crate::state::AppState;
@@ -183,6 +185,8 @@ pub enum Total {
     /// Items of the content library (`/content`), lessons or assessments,
     /// drafts or published.
     Content(ContentKind, bool),
+    /// Students whose latest decision of a kind grants consent.
+    StudentConsents(ConsentType),
 }
 
 impl Tally for Total {
@@ -197,6 +201,9 @@ impl Tally for Total {
         Total::Content(ContentKind::Lesson, true),
         Total::Content(ContentKind::Assessment, false),
         Total::Content(ContentKind::Assessment, true),
+        Total::StudentConsents(ConsentType::Coppa),
+        Total::StudentConsents(ConsentType::Ferpa),
+        Total::StudentConsents(ConsentType::Gdpr),
     ];
 
     fn attribute(self) -> &'static str {
@@ -211,6 +218,9 @@ impl Tally for Total {
             Total::Content(ContentKind::Lesson, true) => "lessons_published",
             Total::Content(ContentKind::Assessment, false) => "assessments_draft",
             Total::Content(ContentKind::Assessment, true) => "assessments_published",
+            Total::StudentConsents(ConsentType::Coppa) => "student_consents_coppa",
+            Total::StudentConsents(ConsentType::Ferpa) => "student_consents_ferpa",
+            Total::StudentConsents(ConsentType::Gdpr) => "student_consents_gdpr",
         }
     }
 }
@@ -325,6 +335,13 @@ pub async fn class_days(
 /// that changes what they count, in the shard of `user`.
 pub fn total(state: &AppState, tenant: &Tenant, user: &UserId, moves: &[(Total, i64)]) -> Result<Write, DbError> {
     add(state, &tenant.totals(shard_of(user)), moves, None)
+}
+
+/// The consent totals a member moves by `by` (each kind their latest
+/// decision grants): `-1` when they stop being a student, `1` when they
+/// become one.
+pub fn student_consents(user: &User, by: i64) -> Vec<(Total, i64)> {
+    user.consents_granted().map(|kind| (Total::StudentConsents(kind), by)).collect()
 }
 
 /// The change from `from` to `to` in percent of `from`, to one decimal;

@@ -1,13 +1,88 @@
-//! What a member leaves behind when an admin removes them: their places in
-//! classes (each student's taken off their class's count) and their links
-//! as a parent or as a child. Their progress, submissions and messages stay,
-//! as the record of what they did.
+//! A member's leaving: the writes that take them out of the organisation
+//! ([`removal`], one transaction), then what they leave behind ([`leave`]):
+//! their places in classes (each student's taken off their class's count)
+//! and their links as a parent or as a child. Their progress, submissions
+//! and messages stay, as the record of what they did, unless they are erased.
 
-use crate::db::{DbError, Range, Write, number};
-use crate::state::AppState;
+use std::collections::BTreeMap;
+
 use domain::class::{RosterEntry, RosterRole};
 use domain::ids::UserId;
-use domain::tenancy::Tenant;
+use domain::organization::field::ADMIN_COUNT;
+use domain::principal::Role;
+use domain::tenancy::{Tenant, global};
+use domain::user::{User, directory, field};
+
+use crate::api_keys;
+use crate::counters::{self, Counter, Total};
+use crate::db::{DbError, Range, Write, number};
+use crate::records::{Changes, Condition};
+use crate::state::AppState;
+
+/// The write that keeps `admin_count` exact when a member with role `from`
+/// becomes `to` (`None`: leaves), if any. It goes at index 1 of its
+/// transaction, right after the member's own write: see [`last_admin`].
+pub fn admin_count_change(
+    state: &AppState,
+    tenant: &Tenant,
+    from: Role,
+    to: Option<Role>,
+) -> Result<Option<Write>, DbError> {
+    let changes = match (from == Role::Admin, to == Some(Role::Admin)) {
+        // The last admin stays: the organization is never left without one.
+        (true, false) => Changes::new().add(ADMIN_COUNT, -1).when(Condition::above(ADMIN_COUNT, &1)),
+        (false, true) => Changes::new().add(ADMIN_COUNT, 1).when(Condition::exists()),
+        _ => return Ok(None),
+    };
+    Ok(Some(Write::Update(state.db.update_with(&tenant.organization(), changes)?)))
+}
+
+/// A transaction with an [`admin_count_change`] refused for the last admin
+/// is a 409.
+pub fn last_admin(err: DbError) -> domain::Error {
+    match err {
+        DbError::Cancelled { failed } if failed.contains(&1) => {
+            domain::Error::Conflict("the organization must keep at least one admin".into())
+        }
+        other => other.into(),
+    }
+}
+
+/// The writes that remove `member`, for one transaction: the user kept,
+/// marked deleted, for the audit trail, out of every list and signed out
+/// everywhere; the API keys they made revoked; their email and username
+/// freed; the organisation's counts moved; the last admin refused (see
+/// [`last_admin`]). `also` adds to the member's own update, the first write.
+pub async fn removal(
+    state: &AppState,
+    tenant: &Tenant,
+    member: &User,
+    by: &UserId,
+    also: impl FnOnce(Changes<User>) -> Changes<User>,
+) -> Result<Vec<Write>, domain::Error> {
+    let now = state.now();
+    let (_, key_writes) = api_keys::follow_maker(&state.db, tenant, member, None, by, now).await?;
+    let removed = Changes::new()
+        .set(field::DIRECTORY, &directory::removed(tenant))
+        .set(field::SESSIONS, &BTreeMap::new())
+        .set(field::API_KEYS, &BTreeMap::new())
+        .deleted(by, now);
+    let removed = also(removed);
+    let mut writes = vec![Write::Update(state.db.patch_update(tenant, member, None, by, now, removed)?)];
+    writes.extend(admin_count_change(state, tenant, member.role, None)?);
+    writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
+    if let Some(username) = &member.username {
+        writes.push(Write::Delete(state.db.delete(&global::username(username.as_str()))?));
+    }
+    writes.extend(key_writes);
+    let mut moved = vec![(Total::Members(member.role), -1)];
+    if member.role == Role::Student {
+        moved.extend(counters::student_consents(member, -1));
+    }
+    writes.push(counters::total(state, tenant, &member.id, &moved)?);
+    writes.push(counters::count(state, tenant, &member.id, &[(Counter::MembersLeft, 1)])?);
+    Ok(writes)
+}
 
 /// Read this many at a time.
 const PAGE: i32 = 500;

@@ -1,0 +1,106 @@
+//! The steps of an erasure ([`ErasureStep`]), each safe to run again: a
+//! step deletes what is still there, and the job records it done.
+
+use domain::ids::UserId;
+use domain::message::{InboxEntry, Thread};
+use domain::privacy::{ErasureStep, PrivacyJob, field};
+use domain::tenancy::{Key, Tenant};
+use futures_util::StreamExt;
+use store::AppState;
+use store::db::{DbError, Range};
+use store::membership;
+use store::records::{Changes, Condition};
+
+use crate::worker::{JobError, held, remaining};
+
+/// What a message's sender becomes once they are erased.
+pub const DELETED_USER: &str = "deleted user";
+/// Keys deleted per read; updates in flight at once.
+const PAGE: usize = 500;
+const IN_FLIGHT: usize = 16;
+
+/// Runs the steps `job` has not finished, recording each as it ends.
+pub async fn run(state: &AppState, tenant: &Tenant, job: &PrivacyJob) -> Result<(), JobError> {
+    let user = &job.user_id;
+    let mut done = job.steps_done.clone();
+    let mut deleted = job.deleted;
+    for step in remaining(job) {
+        deleted += match step {
+            ErasureStep::Memberships => {
+                membership::leave(state, tenant, user).await?;
+                0
+            }
+            ErasureStep::Progress => {
+                delete_all(state, &Range::gsi1(&tenant.held_by(user), Tenant::LESSON_PREFIX)).await?
+            }
+            ErasureStep::Submissions => delete_all(state, &Range::gsi1(&tenant.submitted_by(user), "")).await?,
+            ErasureStep::SentMessages => {
+                anonymise_sent(state, tenant, user).await?;
+                0
+            }
+            ErasureStep::OwnItems => delete_all(state, &Range::of(&tenant.user_partition(user), "")).await?,
+            ErasureStep::Objects => crate::bundle::delete_exports(state, tenant, user).await?,
+        };
+        done.push(step);
+        let progress = Changes::new().set(field::STEPS_DONE, &done).set(field::DELETED, &deleted).when(held(job));
+        state.db.run_update(state.db.update_with(&tenant.privacy_job(&job.id), progress)?).await?;
+        tracing::info!(job_id = %job.id, ?step, deleted, "erasure step done");
+    }
+    Ok(())
+}
+
+/// Deletes every item of `range` (of the table, or found through an index);
+/// how many.
+async fn delete_all(state: &AppState, range: &Range<'_>) -> Result<u64, DbError> {
+    let mut deleted = 0;
+    loop {
+        let (keys, more) = state.db.keys(range, PAGE).await?;
+        deleted += keys.len() as u64;
+        state.db.batch_write(Vec::new(), keys).await?;
+        // What was deleted no longer shows: read from the start again.
+        if !more {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// The messages `user` sent stay with their recipients, from "deleted
+/// user": the message itself and each recipient's copy.
+async fn anonymise_sent(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(), DbError> {
+    let partition = tenant.user_partition(user);
+    let range = Range::of(&partition, Tenant::SENT_PREFIX);
+    let mut start = None;
+    let mut threads: std::collections::HashMap<String, Option<Thread>> = std::collections::HashMap::new();
+    loop {
+        let page = state.db.query::<InboxEntry>(&range, PAGE as i32, start).await?;
+        let mut copies: Vec<Key> = Vec::new();
+        for sent in &page.items {
+            copies.push(tenant.thread_message(&sent.thread_id, &sent.message_id));
+            let key = sent.thread_id.to_string();
+            if !threads.contains_key(&key) {
+                threads.insert(key.clone(), state.db.get::<Thread>(&tenant.thread(&sent.thread_id)).await?);
+            }
+            let recipients = threads[&key].iter().flat_map(|thread| thread.participants.iter());
+            copies.extend(recipients.filter(|p| *p != user).map(|p| tenant.inbox_entry(p, &sent.message_id)));
+        }
+        let renamed = futures_util::stream::iter(copies.into_iter().map(|key| rename_sender(state, key)))
+            .buffer_unordered(IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        renamed.into_iter().collect::<Result<Vec<()>, DbError>>()?;
+        match page.last_key {
+            Some(key) => start = Some(key),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Renames a message's sender, where the message (or copy) is still there.
+async fn rename_sender(state: &AppState, key: Key) -> Result<(), DbError> {
+    let sender = domain::record::Field::<InboxEntry, str>::new("sender_name");
+    let rename = Changes::new().set(sender, DELETED_USER).when(Condition::exists());
+    match state.db.run_update(state.db.update_with(&key, rename)?).await {
+        Ok(_) | Err(DbError::ConditionFailed) => Ok(()),
+        Err(err) => Err(err),
+    }
+}

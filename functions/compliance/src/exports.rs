@@ -1,0 +1,131 @@
+//! `POST /compliance/exports` and `GET /compliance/exports/{id}`: one
+//! member's data as a JSON bundle (GDPR access and portability, a parent's
+//! review under COPPA).
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::audit_log::{Action, Target, TargetType};
+use domain::clock::rfc3339;
+use domain::ids::{PrivacyJobId, UserId};
+use domain::job::JobStatus;
+use domain::principal::Role;
+use domain::privacy::PrivacyJobKind;
+use serde::Deserialize;
+use store::AppState;
+use store::audit_log;
+use utoipa::ToSchema;
+use web::audit;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::{Caller, PathId};
+use web::json::Json;
+use web::openapi::*;
+
+use crate::jobs::{self, JobView};
+
+/// How long a download link works: never longer than this.
+pub const LINK_SECONDS: u64 = 900;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// Whose data: an admin names anyone, a parent a linked child, anyone
+    /// else themselves.
+    user_id: UserId,
+}
+
+/// Asks for a member's data: their profile, classes, progress, submissions,
+/// their own copies of messages, their consents and their own audit
+/// entries, in one JSON file. The worker writes it; poll the job for its
+/// link. Nobody else's personal data is in it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/compliance/exports",
+    operation_id = "create_export",
+    tag = "compliance",
+    request_body = ExportRequest,
+    responses(
+        (status = 202, description = "Queued", body = Success<JobView>),
+        JsonBodyErrors,
+        Change,
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(principal, tenant): Caller,
+    Json(req): Json<ExportRequest>,
+) -> AppResult<(StatusCode, ApiResponse<JobView>)> {
+    // A person's own right, or their parent's, or the school's: not a key's.
+    principal.require_user()?;
+    let own = req.user_id == principal.user_id;
+    match principal.role {
+        Role::Admin => {}
+        _ if own => {}
+        Role::Parent => {
+            // Not linked to this parent: as if there were no such child.
+            let link = tenant.guardian_link(&principal.user_id, &req.user_id);
+            if state.db.get::<domain::guardian::GuardianLink>(&link).await?.is_none() {
+                return Err(AppError::not_found("user"));
+            }
+        }
+        _ => return Err(AppError::Forbidden("a member exports their own data".into())),
+    }
+    let subject = jobs::subject(&state, &tenant, &req.user_id).await?;
+    let job = jobs::new_job(&state, &tenant, PrivacyJobKind::Export, &subject.id, &principal);
+    let entry = audit::by(&state, &principal, Action::ExportRequested)
+        .target(Target::user(&subject.id))
+        .target(Target::of(TargetType::PrivacyJob, &job.id));
+    state.db.transact(vec![jobs::create(&state, &tenant, &job)?, audit_log::put(&state, &tenant, &entry)?]).await?;
+    jobs::send(&state, &job).await;
+    tracing::info!(job_id = %job.id, user_id = %subject.id, "export requested");
+    Ok((StatusCode::ACCEPTED, ApiResponse::ok(JobView::of(job))))
+}
+
+/// An export's status and, once it succeeded, a link to its bundle valid
+/// for 15 minutes, made anew on each read. For admins and the member who
+/// asked for it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/exports/{id}",
+    operation_id = "get_export",
+    tag = "compliance",
+    params(("id" = PrivacyJobId, Path, description = "The export's id")),
+    responses(
+        (status = 200, description = "The export", body = Success<JobView>),
+        ReadOne,
+    ),
+    security(("bearer" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher", "student", "parent"])))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(principal, tenant): Caller,
+    PathId(id): PathId<PrivacyJobId>,
+) -> AppResult<ApiResponse<JobView>> {
+    principal.require_user()?;
+    let job = jobs::visible(&state, &principal, &tenant, &id, PrivacyJobKind::Export).await?;
+    let object = job.object_key.clone().filter(|_| job.status == JobStatus::Succeeded);
+    let view = JobView::of(job);
+    let Some(object) = object else {
+        return Ok(ApiResponse::ok(view));
+    };
+    let expires = PresigningConfig::expires_in(Duration::from_secs(LINK_SECONDS))
+        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
+    let link = state
+        .aws
+        .s3()
+        .get_object()
+        .bucket(&state.config.bucket_name)
+        .key(&object)
+        .response_content_disposition("attachment; filename=\"export.json\"")
+        .presigned(expires)
+        .await
+        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
+    let expires_at = rfc3339(state.now() + time::Duration::seconds(LINK_SECONDS as i64));
+    Ok(ApiResponse::ok(view.with_download(link.uri().to_owned(), expires_at)))
+}
