@@ -149,5 +149,13 @@ export("QUERY_ID", call("POST", "/analytics/custom-query", token, {"metrics": ["
 export("INVITE_TO_WITHDRAW", call("POST", "/organizations/current/invites", token,
                                   {"email": email("withdrawn"), "role": "student"})["id"])
 
+# Compliance: an export of the student (its status is read), an erasure of a
+# member of its own (the fuzzer may erase another: each its own), and the
+# members consents and exports are asked about.
+export("EXPORT_ID", call("POST", "/compliance/exports", token, {"user_id": student["user"]["id"]})["id"])
+export("ERASURE_ID", call("POST", "/compliance/erasures", token,
+                          {"user_id": member(token, "student", "erased")["user"]["id"]})["id"])
+export("MEMBER_TO_ERASE", member(token, "student", "toerase")["user"]["id"])
+
 for name, value in exports.items():
     print(f"export {name}={shlex.quote(value)}")

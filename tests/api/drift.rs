@@ -178,6 +178,27 @@ fn every_operation_id_is_unique() {
     }
 }
 
+/// The whole document merges every function's: a schema name two functions
+/// give different schemas would keep only one of them, and the other's
+/// operations would be documented with a stranger's shape.
+#[test]
+fn no_two_functions_give_one_schema_name_different_shapes() {
+    let mut seen: std::collections::BTreeMap<String, (&str, serde_json::Value)> = Default::default();
+    for (function, routes) in toolbox_local::HTTP_FUNCTIONS {
+        let doc = serde_json::to_value(routes().openapi()).unwrap();
+        for (name, schema) in doc["components"]["schemas"].as_object().into_iter().flatten() {
+            match seen.get(name) {
+                Some((first, shape)) => {
+                    assert_eq!(shape, schema, "schema {name} of {function} differs from {first}'s: rename one")
+                }
+                None => {
+                    seen.insert(name.clone(), (function, schema.clone()));
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn every_reference_in_the_openapi_document_resolves() {
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();

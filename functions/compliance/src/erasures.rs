@@ -22,7 +22,7 @@ use web::extract::{Admin, PathId};
 use web::json::Json;
 use web::openapi::*;
 
-use crate::jobs::{self, JobView};
+use crate::jobs::{self, PrivacyJobView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +46,7 @@ pub struct ErasureRequest {
     tag = "compliance",
     request_body = ErasureRequest,
     responses(
-        (status = 202, description = "The member is disabled; the erasure is queued", body = Success<JobView>),
+        (status = 202, description = "The member is disabled; the erasure is queued", body = Success<PrivacyJobView>),
         JsonBodyErrors,
         Change,
     ),
@@ -57,7 +57,7 @@ pub async fn create(
     State(state): State<AppState>,
     Admin(principal, tenant): Admin,
     Json(req): Json<ErasureRequest>,
-) -> AppResult<(StatusCode, ApiResponse<JobView>)> {
+) -> AppResult<(StatusCode, ApiResponse<PrivacyJobView>)> {
     principal.require_user()?;
     let member: User = state.db.get(&tenant.user(&req.user_id)).await?.ok_or_else(|| AppError::not_found("user"))?;
     if member.erasure_id.is_some() {
@@ -89,7 +89,7 @@ pub async fn create(
     })?;
     jobs::send(&state, &job).await;
     tracing::info!(job_id = %job.id, user_id = %member.id, was_admin = member.role == Role::Admin, "erasure requested");
-    Ok((StatusCode::ACCEPTED, ApiResponse::ok(JobView::of(job))))
+    Ok((StatusCode::ACCEPTED, ApiResponse::ok(PrivacyJobView::of(job))))
 }
 
 /// An erasure's progress: its steps done of all, and what it deleted.
@@ -100,7 +100,7 @@ pub async fn create(
     tag = "compliance",
     params(("id" = PrivacyJobId, Path, description = "The erasure's id")),
     responses(
-        (status = 200, description = "The erasure", body = Success<JobView>),
+        (status = 200, description = "The erasure", body = Success<PrivacyJobView>),
         ReadOne,
     ),
     security(("bearer" = [])),
@@ -110,7 +110,7 @@ pub async fn get(
     State(state): State<AppState>,
     Admin(principal, tenant): Admin,
     PathId(id): PathId<PrivacyJobId>,
-) -> AppResult<ApiResponse<JobView>> {
+) -> AppResult<ApiResponse<PrivacyJobView>> {
     let job = jobs::visible(&state, &principal, &tenant, &id, PrivacyJobKind::Erasure).await?;
-    Ok(ApiResponse::ok(JobView::of(job)))
+    Ok(ApiResponse::ok(PrivacyJobView::of(job)))
 }

@@ -24,14 +24,14 @@ use web::extract::{Caller, PathId};
 use web::json::Json;
 use web::openapi::*;
 
-use crate::jobs::{self, JobView};
+use crate::jobs::{self, PrivacyJobView};
 
 /// How long a download link works: never longer than this.
 pub const LINK_SECONDS: u64 = 900;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExportRequest {
+pub struct DataExportRequest {
     /// Whose data: an admin names anyone, a parent a linked child, anyone
     /// else themselves.
     user_id: UserId,
@@ -46,9 +46,9 @@ pub struct ExportRequest {
     path = "/api/v1/compliance/exports",
     operation_id = "create_export",
     tag = "compliance",
-    request_body = ExportRequest,
+    request_body = DataExportRequest,
     responses(
-        (status = 202, description = "Queued", body = Success<JobView>),
+        (status = 202, description = "Queued", body = Success<PrivacyJobView>),
         JsonBodyErrors,
         Change,
     ),
@@ -58,8 +58,8 @@ pub struct ExportRequest {
 pub async fn create(
     State(state): State<AppState>,
     Caller(principal, tenant): Caller,
-    Json(req): Json<ExportRequest>,
-) -> AppResult<(StatusCode, ApiResponse<JobView>)> {
+    Json(req): Json<DataExportRequest>,
+) -> AppResult<(StatusCode, ApiResponse<PrivacyJobView>)> {
     // A person's own right, or their parent's, or the school's: not a key's.
     principal.require_user()?;
     let own = req.user_id == principal.user_id;
@@ -83,7 +83,7 @@ pub async fn create(
     state.db.transact(vec![jobs::create(&state, &tenant, &job)?, audit_log::put(&state, &tenant, &entry)?]).await?;
     jobs::send(&state, &job).await;
     tracing::info!(job_id = %job.id, user_id = %subject.id, "export requested");
-    Ok((StatusCode::ACCEPTED, ApiResponse::ok(JobView::of(job))))
+    Ok((StatusCode::ACCEPTED, ApiResponse::ok(PrivacyJobView::of(job))))
 }
 
 /// An export's status and, once it succeeded, a link to its bundle valid
@@ -96,7 +96,7 @@ pub async fn create(
     tag = "compliance",
     params(("id" = PrivacyJobId, Path, description = "The export's id")),
     responses(
-        (status = 200, description = "The export", body = Success<JobView>),
+        (status = 200, description = "The export", body = Success<PrivacyJobView>),
         ReadOne,
     ),
     security(("bearer" = [])),
@@ -106,11 +106,11 @@ pub async fn get(
     State(state): State<AppState>,
     Caller(principal, tenant): Caller,
     PathId(id): PathId<PrivacyJobId>,
-) -> AppResult<ApiResponse<JobView>> {
+) -> AppResult<ApiResponse<PrivacyJobView>> {
     principal.require_user()?;
     let job = jobs::visible(&state, &principal, &tenant, &id, PrivacyJobKind::Export).await?;
     let object = job.object_key.clone().filter(|_| job.status == JobStatus::Succeeded);
-    let view = JobView::of(job);
+    let view = PrivacyJobView::of(job);
     let Some(object) = object else {
         return Ok(ApiResponse::ok(view));
     };

@@ -84,7 +84,7 @@ pub async fn visible(
 
 /// A job as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobView {
+pub struct PrivacyJobView {
     id: PrivacyJobId,
     kind: PrivacyJobKind,
     /// Whose data.
@@ -111,7 +111,7 @@ pub struct JobView {
     download_expires_at: Option<String>,
 }
 
-impl JobView {
+impl PrivacyJobView {
     pub fn of(job: PrivacyJob) -> Self {
         let erasure = job.kind == PrivacyJobKind::Erasure;
         Self {
