@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use aws_sdk_apigateway::types::{QuotaPeriodType, QuotaSettings, ThrottleSettings};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, SseSpecification, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    ScalarAttributeType, SseSpecification, SseType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
@@ -67,6 +67,10 @@ pub fn local_name(prefix: &str, logical: &str) -> String {
 
 pub async fn provision(template: &Template, sdk: &SdkConfig, prefix: &str) -> Result<Provisioned, ProvisionError> {
     let mut out = Provisioned { stack_name: prefix.to_owned(), ..Provisioned::default() };
+    // Keys first: the table is encrypted with one.
+    for (logical, _) in template.resources_of_type("AWS::KMS::Key") {
+        kms_key(sdk, &mut out, logical, &local_name(prefix, logical)).await?;
+    }
     for (logical, resource) in template.resources_of_type("AWS::DynamoDB::Table") {
         table(sdk, &mut out, logical, &local_name(prefix, logical), props(resource)).await?;
     }
@@ -147,7 +151,14 @@ async fn table(
                 .map_err(|e| fail(logical, e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let sse = props.get("SSESpecification").and_then(|s| s.get("SSEEnabled")).and_then(Value::as_bool);
+    let sse = props.get("SSESpecification").map(|s| {
+        let key = s.get("KMSMasterKeyId").and_then(expr).and_then(|key| out.resolve(&key, "local"));
+        SseSpecification::builder()
+            .enabled(s.get("SSEEnabled").and_then(Value::as_bool).unwrap_or(false))
+            .set_sse_type(s.get("SSEType").and_then(Value::as_str).map(SseType::from))
+            .set_kms_master_key_id(key)
+            .build()
+    });
     let stream = props
         .get("StreamSpecification")
         .map(|s| {
@@ -165,7 +176,7 @@ async fn table(
         .set_attribute_definitions(Some(attributes))
         .set_key_schema(Some(key_schema(props, logical)?))
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
-        .set_sse_specification(sse.map(|enabled| SseSpecification::builder().enabled(enabled).build()))
+        .set_sse_specification(sse)
         .set_stream_specification(stream)
         .send()
         .await;
@@ -256,6 +267,35 @@ async fn redrive(sdk: &SdkConfig, out: &Provisioned, logical: &str, props: &Valu
         .send()
         .await
         .map_err(|e| fail(logical, aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// A KMS key, found again by its alias (`alias/<local name>`) on a later run.
+async fn kms_key(sdk: &SdkConfig, out: &mut Provisioned, logical: &str, name: &str) -> Result<(), ProvisionError> {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let alias = format!("alias/{name}");
+    let metadata = match kms.describe_key().key_id(&alias).send().await {
+        Ok(found) => found.key_metadata,
+        Err(_) => {
+            let made = kms
+                .create_key()
+                .description(format!("{name}: local stand-in of {logical}"))
+                .send()
+                .await
+                .map_err(|e| fail(logical, aws_sdk_kms::error::DisplayErrorContext(e)))?;
+            let metadata = made.key_metadata.ok_or_else(|| fail(logical, "no key metadata"))?;
+            kms.create_alias()
+                .alias_name(&alias)
+                .target_key_id(metadata.key_id())
+                .send()
+                .await
+                .map_err(|e| fail(logical, aws_sdk_kms::error::DisplayErrorContext(e)))?;
+            Some(metadata)
+        }
+    };
+    let metadata = metadata.ok_or_else(|| fail(logical, "no key metadata"))?;
+    out.refs.insert(logical.to_owned(), metadata.key_id().to_owned());
+    out.arns.insert(logical.to_owned(), metadata.arn().unwrap_or_default().to_owned());
     Ok(())
 }
 

@@ -118,6 +118,7 @@ async fn seed(app: &TestApp) {
     let (org_id, user_id, session_id): (OrgId, UserId, SessionId) =
         (ORG.parse().unwrap(), USER.parse().unwrap(), SESSION.parse().unwrap());
     let tenant = Tenant::claimed_by_credential(&org_id);
+    app.state.db.sealing(&tenant).await.expect("the sample tenant's data key");
     let now = app.state.now();
     let org = Organization {
         id: org_id.clone(),
@@ -154,14 +155,20 @@ async fn seed(app: &TestApp) {
     put(app, &tenant.user(&user_id), &user).await;
     put(app, &tenant.session(&user_id, &session_id), &session).await;
     let pointer = Lookup { org_id, user_id: Some(user_id), invite_id: None, expires_at: None };
-    put(app, &global::email("events-admin@example.com"), &pointer).await;
+    let admin_email = "events-admin@example.com".to_owned().try_into().unwrap();
+    put(app, &store::blind_index::email(&app.state, &admin_email).await.unwrap(), &pointer).await;
     // The register event creates this account; a second run must be able to again.
     app.state
         .aws
         .dynamodb
         .delete_item()
         .table_name(&app.state.config.table_name)
-        .set_key(Some(global::email("events-register@example.com").to_item()))
+        .set_key(Some(
+            store::blind_index::email(&app.state, &"events-register@example.com".to_owned().try_into().unwrap())
+                .await
+                .unwrap()
+                .to_item(),
+        ))
         .send()
         .await
         .expect("seed delete");

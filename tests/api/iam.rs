@@ -34,22 +34,23 @@ use crate::helpers::{Account, COMPLIANCE_WORKER, DASHBOARD_EVENTS, TestApp, WORK
 
 /// One HTTP request a function's AWS client sent.
 #[derive(Debug, Clone)]
-struct Sent {
+pub(crate) struct Sent {
     function: String,
     method: String,
     uri: String,
-    target: Option<String>,
+    /// `X-Amz-Target` of a JSON-protocol call: `TrentService.Decrypt`.
+    pub(crate) target: Option<String>,
     service: Option<String>,
     body: Vec<u8>,
 }
 
 /// The requests of every function, as their HTTP clients sent them.
 #[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Sent>>>);
+pub(crate) struct Recorder(Arc<Mutex<Vec<Sent>>>);
 
 impl Recorder {
     /// `base` with an HTTP client that records what `function` sends.
-    fn sdk_for(&self, base: &SdkConfig, function: &str) -> SdkConfig {
+    pub(crate) fn sdk_for(&self, base: &SdkConfig, function: &str) -> SdkConfig {
         let inner = base.http_client().expect("the SDK config has an HTTP client");
         let client = Recording { inner, function: function.to_owned(), log: self.clone() };
         base.to_builder().http_client(client).build()
@@ -69,7 +70,7 @@ impl Recorder {
         self.0.lock().unwrap().push(sent);
     }
 
-    fn take(&self) -> Vec<Sent> {
+    pub(crate) fn take(&self) -> Vec<Sent> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
@@ -229,6 +230,11 @@ fn needs(sent: &Sent, names: &Names) -> Vec<Need> {
             "DynamoDB_20120810" => dynamodb(operation, &body, names),
             "AmazonSQS" => {
                 vec![Need::new(format!("sqs:{operation}"), names.logical(body["QueueUrl"].as_str().expect("a queue")))]
+            }
+            // A Decrypt names no key: its ciphertext does, and the stack has one.
+            "TrentService" => {
+                let key = body["KeyId"].as_str().map_or_else(|| "DataKey".to_owned(), |id| names.logical(id));
+                vec![Need::new(format!("kms:{operation}"), key)]
             }
             "secretsmanager" => vec![Need::new(
                 format!("secretsmanager:{operation}"),

@@ -17,6 +17,7 @@ mod custom_query;
 mod dashboard;
 mod dashboard_events;
 mod drift;
+mod encryption;
 mod events;
 mod health;
 mod iam;

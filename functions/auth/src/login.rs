@@ -11,11 +11,12 @@ use domain::audit_log::{Action, Actor, Target};
 use domain::fields::{Email, Password, Username};
 use domain::json::present;
 use domain::organization::{OrgStatus, Organization};
-use domain::tenancy::{Lookup, Tenant, global};
+use domain::tenancy::{Lookup, Tenant};
 use domain::user::User;
 use serde::Deserialize;
 use store::AppState;
 use store::audit_log;
+use store::blind_index;
 use store::db::{Db, DbError, Item, Write};
 use store::sessions;
 use store::users;
@@ -99,11 +100,14 @@ pub async fn login(
     ClientIp(source): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> AppResult<ApiResponse<AuthResponse>> {
-    let (lookup_key, identifier) = match (&req.email, &req.username) {
-        (Some(email), None) => (global::email(email.as_str()), format!("email:{}", email.as_str())),
-        (None, Some(username)) => (global::username(username.as_str()), format!("username:{}", username.as_str())),
+    // Found, and counted when it names no account, by its blind index:
+    // neither the lookup nor the failure counter holds the address.
+    let lookup_key = match (&req.email, &req.username) {
+        (Some(email), None) => blind_index::email(&state, email).await?,
+        (None, Some(username)) => blind_index::username(&state, username).await?,
         _ => return Err(AppError::invalid("email", "give exactly one of email or username")),
     };
+    let identifier = lookup_key.pk.clone();
     let keys = state.key_set().await?;
     let now = state.now();
     let lookup = state.db.get::<Lookup>(&lookup_key).await?;

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::AppState;
 use store::audit_log;
+use store::blind_index;
 use store::counters::{self, Counter, Total};
 use store::db::{DbError, Write};
 use store::records::{Changes, Condition};
@@ -157,17 +158,18 @@ fn new_user(state: &AppState, tenant: &Tenant, req: &RegisterRequest, role: Role
 /// The user item and the lookups that make its email and username unique,
 /// with the dashboard's counts of them (a member joined, active today).
 /// Returns the writes and the index of each lookup, to name a conflict.
-fn user_writes(state: &AppState, tenant: &Tenant, user: &User) -> Result<(Vec<Write>, usize, Option<usize>), DbError> {
+async fn user_writes(state: &AppState, tenant: &Tenant, user: &User) -> AppResult<(Vec<Write>, usize, Option<usize>)> {
     let pointer =
         Lookup { org_id: user.org_id.clone(), user_id: Some(user.id.clone()), invite_id: None, expires_at: None };
     let mut writes = vec![
         Write::Put(state.db.put_new(&tenant.user(&user.id), user)?),
-        Write::Put(state.db.put_new(&global::email(user.email.as_str()), &pointer)?),
+        Write::Put(state.db.put_new(&blind_index::email(state, &user.email).await?, &pointer)?),
     ];
     let email_index = 1;
     let username_index = match &user.username {
         Some(username) => {
-            writes.push(Write::Put(state.db.put_new(&global::username(username.as_str()), &pointer)?));
+            let lookup = blind_index::username(state, username).await?;
+            writes.push(Write::Put(state.db.put_new(&lookup, &pointer)?));
             Some(writes.len() - 1)
         }
         None => None,
@@ -202,11 +204,13 @@ async fn create_organization(
 ) -> AppResult<(User, credentials::refresh::RefreshToken)> {
     // Checked before the organisation's usage key is made, so a repeated
     // sign-up costs no API Gateway calls; the transaction still decides races.
-    if state.db.get::<Lookup>(&global::email(req.email.as_str())).await?.is_some() {
+    if state.db.get::<Lookup>(&blind_index::email(state, &req.email).await?).await?.is_some() {
         return Err(AppError::Conflict("an account with this email already exists".into()));
     }
     let password_hash = password::hash(req.password.expose().to_owned()).await?;
     let tenant = Tenant::for_new_organization();
+    // The new tenant's data key, made now: its admin's name and email are sealed with it.
+    state.db.sealing(&tenant).await?;
     let mut user = new_user(state, &tenant, &req, Role::Admin, password_hash);
     let tier = Tier::Free;
     let usage_key = UsagePlans::of(state).issue_key(tenant.org_id(), tier).await?;
@@ -224,7 +228,7 @@ async fn create_organization(
     let (session, refresh) = new_session(state, &user);
     user.sessions.insert(session.session_id.clone(), session.expires_at);
     let mut writes = vec![Write::Put(state.db.put_new(&tenant.organization(), &org)?)];
-    let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user)?;
+    let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user).await?;
     writes.extend(user_writes);
     writes.push(session_write(state, &tenant, &session)?);
     if let Err(err) = state.db.transact(writes).await {
@@ -270,6 +274,7 @@ async fn join_with_invite(
     }
 
     let password_hash = password::hash(req.password.expose().to_owned()).await?;
+    state.db.sealing(&tenant).await?;
     let mut user = new_user(state, &tenant, &req, invite.role, password_hash);
     let (session, refresh) = new_session(state, &user);
     user.sessions.insert(session.session_id.clone(), session.expires_at);
@@ -303,7 +308,7 @@ async fn join_with_invite(
         )?));
     }
     let offset = writes.len();
-    let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user)?;
+    let (user_writes, email_index, username_index) = user_writes(state, &tenant, &user).await?;
     writes.extend(user_writes);
     writes.push(session_write(state, &tenant, &session)?);
     let entry = audit::entry(state, Action::InviteAccepted, Actor::user(&user.id))

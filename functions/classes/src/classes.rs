@@ -95,6 +95,7 @@ pub async fn create(
         assessments_published: 0,
         audit: Audit::new(&principal.user_id, now),
     };
+    state.db.sealing(&tenant).await?;
     let entry = RosterEntry::of(&tenant, &class.id, &teacher, RosterRole::Teacher, &principal.user_id, &rfc3339(now));
     state
         .db
@@ -290,6 +291,7 @@ pub async fn update(
     let changed: Class = match teacher {
         None => state.db.commit_patch(update, asked).await?,
         Some(teacher) => {
+            state.db.sealing(&tenant).await?;
             let entry = RosterEntry::of(&tenant, &id, &teacher, RosterRole::Teacher, &principal.user_id, &rfc3339(now));
             let writes = vec![
                 Write::Update(update),

@@ -127,6 +127,7 @@ pub async fn enroll(
     let users = read_all(&state, &candidates.iter().map(|u| tenant.user(u)).collect::<Vec<_>>()).await?;
     let entries = read_all(&state, &candidates.iter().map(|u| tenant.roster_entry(&id, u)).collect::<Vec<_>>()).await?;
     let at = rfc3339(state.now());
+    state.db.sealing(&tenant).await?;
     let mut pending = Vec::new();
     for ((user_id, user), entry) in candidates.into_iter().zip(users).zip(entries) {
         let user = user.map(Db::decode::<User>).transpose()?.filter(User::is_active);

@@ -201,6 +201,7 @@ pub async fn send(
     if recipients.is_empty() {
         return Err(AppError::Conflict("no one else in this thread may receive your message".into()));
     }
+    state.db.sealing(&tenant).await?;
     let sender =
         state.db.get::<User>(&tenant.user(&principal.user_id)).await?.ok_or_else(|| AppError::not_found("user"))?;
     let message = Message {

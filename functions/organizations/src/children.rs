@@ -84,6 +84,7 @@ pub async fn link(
     let tenant = tenant.clone();
     member_with_role(&state, &tenant, &parent, Role::Parent, None).await?;
     let child = member_with_role(&state, &tenant, &req.child_id, Role::Student, Some("child_id")).await?;
+    state.db.sealing(&tenant).await?;
     let link = GuardianLink {
         parent_id: parent.clone(),
         child_id: child.id.clone(),

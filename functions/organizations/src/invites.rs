@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::AppState;
 use store::audit_log;
+use store::blind_index;
 use store::cursor;
 use store::db::{DbError, Range, Write};
 use store::quota::Quota;
@@ -79,10 +80,11 @@ pub async fn create(
     // (an email already taken) count too, so the quota also bounds probing.
     let quota = Quota { name: "invites", limit: state.config.invites_per_minute, window_seconds: 60 };
     let rate_limit = quota.take(&state, &tenant, &principal.user_id).await?;
-    if state.db.get::<Lookup>(&global::email(req.email.as_str())).await?.is_some() {
+    if state.db.get::<Lookup>(&blind_index::email(&state, &req.email).await?).await?.is_some() {
         return Err(AppError::Conflict("an account with this email already exists".into()));
     }
     let now = state.now();
+    state.db.sealing(&tenant).await?;
     let token = format!("{TOKEN_PREFIX}{}", random_secret());
     let token_hash = sha256_hex(token.as_bytes());
     let expires_at = now.unix_timestamp() + state.config.invite_ttl_seconds;

@@ -75,7 +75,9 @@ pub struct RosterEntry {
     pub user_id: UserId,
     pub role: RosterRole,
     /// The member's name when they joined, so a roster page needs no more reads.
+    #[serde(with = "crate::sealed")]
     pub first_name: PersonName,
+    #[serde(with = "crate::sealed")]
     pub last_name: PersonName,
     pub enrolled_at: String,
     pub enrolled_by: UserId,

@@ -16,7 +16,9 @@ pub struct GuardianLink {
     pub parent_id: UserId,
     pub child_id: UserId,
     /// The child's name when linked, so the parent's list needs no more reads.
+    #[serde(with = "crate::sealed")]
     pub child_first_name: PersonName,
+    #[serde(with = "crate::sealed")]
     pub child_last_name: PersonName,
     pub created_at: String,
     pub created_by: UserId,

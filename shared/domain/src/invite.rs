@@ -15,6 +15,7 @@ use crate::principal::Role;
 pub struct Invite {
     pub id: InviteId,
     pub org_id: OrgId,
+    #[serde(with = "crate::sealed")]
     pub email: Email,
     pub role: Role,
     pub token_hash: String,

@@ -80,7 +80,9 @@ pub struct Message {
     pub id: MessageId,
     pub thread_id: ThreadId,
     pub sender_id: UserId,
+    #[serde(with = "crate::sealed")]
     pub sender_name: String,
+    #[serde(with = "crate::sealed")]
     pub body: String,
     pub sent_at: String,
 }
@@ -92,8 +94,10 @@ pub struct InboxEntry {
     pub thread_id: ThreadId,
     pub subject: String,
     pub sender_id: UserId,
+    #[serde(with = "crate::sealed")]
     pub sender_name: String,
     /// The start of the body, so a page of the inbox needs no more reads.
+    #[serde(with = "crate::sealed")]
     pub preview: String,
     pub sent_at: String,
     /// True on the sender's own copy: it is in their sent box, not their inbox.

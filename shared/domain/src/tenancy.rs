@@ -111,6 +111,13 @@ impl Tenant {
         Some(Self::named_by_table_change(&org.parse().ok()?))
     }
 
+    /// The tenant whose data key the store loads to seal or open its
+    /// personal fields (`domain::sealed`): named by the item being read or
+    /// written, which is already the tenant's.
+    pub fn for_data_key(org_id: &OrgId) -> Self {
+        Self { org_id: org_id.clone() }
+    }
+
     pub fn org_id(&self) -> &OrgId {
         &self.org_id
     }
@@ -433,6 +440,11 @@ impl Tenant {
         self.partition(format_args!("CONSENT#{user}"))
     }
 
+    /// The tenant's data key for its personal fields, wrapped by KMS.
+    pub fn data_key(&self) -> Key {
+        Key::new(self.partition(format_args!("DATAKEY")), "DATAKEY".into())
+    }
+
     /// A data export or erasure job.
     pub fn privacy_job(&self, job: &PrivacyJobId) -> Key {
         Key::new(self.partition(format_args!("PRIVACY")), format!("JOB#{job}"))
@@ -541,12 +553,14 @@ pub mod global {
     use super::Key;
     use crate::ids::JobId;
 
-    pub fn email(normalized_email: &str) -> Key {
-        Key::new(format!("EMAIL#{normalized_email}"), "LOOKUP".into())
+    /// The account with an email, by its blind index (`store::blind_index`).
+    pub fn email(index_hex: &str) -> Key {
+        Key::new(format!("EMAIL#{index_hex}"), "LOOKUP".into())
     }
 
-    pub fn username(normalized_username: &str) -> Key {
-        Key::new(format!("USERNAME#{normalized_username}"), "LOOKUP".into())
+    /// The account with a username, by its blind index.
+    pub fn username(index_hex: &str) -> Key {
+        Key::new(format!("USERNAME#{index_hex}"), "LOOKUP".into())
     }
 
     pub fn invite_token(token_hash_hex: &str) -> Key {

@@ -18,10 +18,13 @@ use crate::record::Record;
 pub struct User {
     pub id: UserId,
     pub org_id: OrgId,
+    #[serde(with = "crate::sealed")]
     pub email: Email,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<Username>,
+    #[serde(with = "crate::sealed")]
     pub first_name: PersonName,
+    #[serde(with = "crate::sealed")]
     pub last_name: PersonName,
     pub role: Role,
     pub password_hash: String,

@@ -20,6 +20,12 @@ pub struct Config {
     /// The queue of export and erasure jobs (the compliance worker's).
     pub compliance_queue_url: String,
     pub bucket_name: String,
+    /// The secret whose key makes the email and username lookups' blind
+    /// indexes (`store::blind_index`).
+    pub blind_index_secret_id: String,
+    /// The customer-managed KMS key that wraps each tenant's data key for
+    /// its personal fields (`store::field_keys`).
+    pub data_key_id: String,
     /// Secrets Manager id (name or ARN) of the JWT key set.
     pub jwt_secret_id: String,
     pub jwt_issuer: String,
@@ -88,6 +94,8 @@ impl Config {
             queue_url: required("QUEUE_URL")?,
             compliance_queue_url: required("COMPLIANCE_QUEUE_URL")?,
             bucket_name: required("BUCKET_NAME")?,
+            data_key_id: required("DATA_KEY_ID")?,
+            blind_index_secret_id: required("BLIND_INDEX_SECRET_ID")?,
             jwt_secret_id: required("JWT_SECRET_ID")?,
             jwt_issuer: with_default("JWT_ISSUER", "toolbox-ai"),
             jwt_audience: with_default("JWT_AUDIENCE", "toolbox-api"),
@@ -299,6 +307,8 @@ mod tests {
             "TABLE_NAME" => Some("t".into()),
             "QUEUE_URL" => Some("q".into()),
             "COMPLIANCE_QUEUE_URL" => Some("cq".into()),
+            "DATA_KEY_ID" => Some("k".into()),
+            "BLIND_INDEX_SECRET_ID" => Some("b".into()),
             "BUCKET_NAME" => Some("b".into()),
             "JWT_SECRET_ID" => Some("s".into()),
             "STACK_NAME" => Some("toolbox".into()),

@@ -22,9 +22,12 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use domain::error::Error;
-use domain::tenancy::Key;
+use domain::ids::OrgId;
+use domain::sealed;
+use domain::tenancy::{Key, Tenant};
 
 use crate::changes::{Changes, Condition, Rendered};
+use crate::field_keys::FieldKeys;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -120,11 +123,41 @@ pub struct Page<T> {
 pub struct Db {
     client: Client,
     table: String,
+    /// Tenants' data keys for their personal fields (`domain::sealed`).
+    field_keys: Option<FieldKeys>,
 }
 
 impl Db {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), field_keys: None }
+    }
+
+    /// This store sealing and opening personal fields with `keys`.
+    pub fn with_field_keys(self, keys: FieldKeys) -> Self {
+        Self { field_keys: Some(keys), ..self }
+    }
+
+    /// Makes sure `tenant`'s data key is loaded, before items with personal
+    /// fields are built for it (a read loads the keys it finds by itself).
+    pub async fn sealing(&self, tenant: &Tenant) -> Result<(), DbError> {
+        match &self.field_keys {
+            Some(keys) => keys.ensure(tenant.org_id()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Loads the data keys of the tenants whose sealed values `items` hold,
+    /// so that decoding them opens their personal fields.
+    async fn ready<'a>(&self, items: impl IntoIterator<Item = &'a Item>) -> Result<(), DbError> {
+        let Some(keys) = &self.field_keys else { return Ok(()) };
+        let mut owners = Vec::new();
+        for item in items {
+            sealed_owners(item.values(), &mut owners);
+        }
+        for org in owners {
+            keys.ensure(&org).await?;
+        }
+        Ok(())
     }
 
     pub fn client(&self) -> &Client {
@@ -138,7 +171,8 @@ impl Db {
     /// The item that stores `value` under `key`, filed in its kind's
     /// tenant-wide list (`gsi2`) when the key names one.
     pub fn item<T: Serialize>(key: &Key, value: &T) -> Result<Item, DbError> {
-        let mut item: Item = to_item(value)?;
+        let owner = Tenant::owning(&key.pk);
+        let mut item: Item = sealed::storing(owner.as_ref().map(Tenant::org_id), || to_item(value))?;
         item.extend(key.to_item());
         if let Some(listing) = &key.listed_in {
             item.insert("gsi2pk".to_owned(), string(listing));
@@ -169,7 +203,8 @@ impl Db {
             .send()
             .await
             .map_err(sdk("GetItem"))?;
-        output.item.map(from_item).transpose().map_err(DbError::from)
+        self.ready(output.item.iter()).await?;
+        output.item.map(Db::decode).transpose()
     }
 
     /// Reads several items in one round trip (more only when DynamoDB
@@ -214,6 +249,7 @@ impl Db {
         if !pending.is_empty() {
             return Err(DbError::Throttled { op: "BatchGetItem" });
         }
+        self.ready(found.iter()).await?;
         Ok(keys
             .iter()
             .map(|key| {
@@ -228,8 +264,11 @@ impl Db {
             .collect())
     }
 
+    /// An item as `T`, its personal fields opened with its tenant's key
+    /// (loaded by the read that found it).
     pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, DbError> {
-        Ok(from_item(item)?)
+        let owner = item.get("pk").and_then(|pk| pk.as_s().ok()).and_then(|pk| Tenant::owning(pk));
+        Ok(sealed::opening(owner.as_ref().map(Tenant::org_id), || from_item(item))?)
     }
 
     /// The number attributes of an item (counters), by name.
@@ -453,7 +492,8 @@ impl Db {
 
     /// Runs one update outside a transaction, returning the new attributes.
     pub async fn run_update(&self, update: Update) -> Result<Item, DbError> {
-        self.client
+        let item = self
+            .client
             .update_item()
             .table_name(update.table_name)
             .set_key(Some(update.key))
@@ -465,7 +505,9 @@ impl Db {
             .send()
             .await
             .map(|output| output.attributes.unwrap_or_default())
-            .map_err(sdk("UpdateItem"))
+            .map_err(sdk("UpdateItem"))?;
+        self.ready([&item]).await?;
+        Ok(item)
     }
 
     /// All or nothing: every write lands, or none does. A transaction
@@ -542,7 +584,7 @@ impl Db {
         start: Option<HashMap<String, String>>,
     ) -> Result<Page<T>, DbError> {
         let page = self.query_items(range, limit, start).await?;
-        let items = page.items.into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        let items = page.items.into_iter().map(Db::decode).collect::<Result<Vec<T>, _>>()?;
         Ok(Page { items, last_key: page.last_key })
     }
 
@@ -563,6 +605,7 @@ impl Db {
         }
         let output = query.send().await.map_err(sdk("Query"))?;
         let items = output.items.unwrap_or_default();
+        self.ready(items.iter()).await?;
         let last_key = output.last_evaluated_key.map(|key| {
             key.into_iter().filter_map(|(name, value)| value.as_s().ok().map(|s| (name, s.clone()))).collect()
         });
@@ -591,6 +634,7 @@ impl Db {
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() {
+                self.ready(items.iter()).await?;
                 return Ok(items);
             }
         }
@@ -620,7 +664,9 @@ impl Db {
                 .expression_attribute_values(":before", string(before)),
         };
         let output = query.send().await.map_err(sdk("Query"))?;
-        output.items.unwrap_or_default().into_iter().map(|item| Ok(from_item(item)?)).collect()
+        let items = output.items.unwrap_or_default();
+        self.ready(items.iter()).await?;
+        items.into_iter().map(Db::decode).collect()
     }
 
     /// The items of `partition` whose sort keys lie from `low` through
@@ -655,7 +701,9 @@ impl Db {
             .await
             .map_err(sdk("Query"))?;
         let last = output.last_evaluated_key.and_then(|key| key.get("sk").and_then(|sk| sk.as_s().ok()).cloned());
-        Ok((output.items.unwrap_or_default(), last))
+        let items = output.items.unwrap_or_default();
+        self.ready(items.iter()).await?;
+        Ok((items, last))
     }
 
     /// The primary keys of up to `max` items of a [`Range`] (reading only
@@ -810,6 +858,22 @@ pub enum Write {
 
 fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
     (!map.is_empty()).then_some(map)
+}
+
+/// The tenants whose sealed values are among `values`, nested ones too.
+fn sealed_owners<'a>(values: impl IntoIterator<Item = &'a AttributeValue>, owners: &mut Vec<OrgId>) {
+    for value in values {
+        match value {
+            AttributeValue::S(text) => {
+                if let Some(org) = sealed::owner_of(text).filter(|org| !owners.contains(org)) {
+                    owners.push(org);
+                }
+            }
+            AttributeValue::M(map) => sealed_owners(map.values(), owners),
+            AttributeValue::L(list) => sealed_owners(list, owners),
+            _ => {}
+        }
+    }
 }
 
 /// Any serializable value as an attribute value.

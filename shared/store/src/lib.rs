@@ -9,6 +9,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod audit_log;
 pub mod aws;
+pub mod blind_index;
 #[cfg(feature = "s3")]
 pub mod bodies;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod counters;
 pub mod cursor;
 pub mod db;
+pub mod field_keys;
 pub mod guardian;
 pub mod keyset;
 pub mod logging;

@@ -10,10 +10,11 @@ use domain::class::{RosterEntry, RosterRole};
 use domain::ids::UserId;
 use domain::organization::field::ADMIN_COUNT;
 use domain::principal::Role;
-use domain::tenancy::{Tenant, global};
+use domain::tenancy::Tenant;
 use domain::user::{User, directory, field};
 
 use crate::api_keys;
+use crate::blind_index;
 use crate::counters::{self, Counter, Total};
 use crate::db::{DbError, Range, Write, number};
 use crate::records::{Changes, Condition};
@@ -70,9 +71,9 @@ pub async fn removal(
     let removed = also(removed);
     let mut writes = vec![Write::Update(state.db.patch_update(tenant, member, None, by, now, removed)?)];
     writes.extend(admin_count_change(state, tenant, member.role, None)?);
-    writes.push(Write::Delete(state.db.delete(&global::email(member.email.as_str()))?));
+    writes.push(Write::Delete(state.db.delete(&blind_index::email(state, &member.email).await?)?));
     if let Some(username) = &member.username {
-        writes.push(Write::Delete(state.db.delete(&global::username(username.as_str()))?));
+        writes.push(Write::Delete(state.db.delete(&blind_index::username(state, username).await?)?));
     }
     writes.extend(key_writes);
     let mut moved = vec![(Total::Members(member.role), -1)];

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::aws::{AwsClients, load_sdk_config};
 use crate::config::{Config, ConfigError};
 use crate::db::Db;
+use crate::field_keys::FieldKeys;
 use crate::keyset::{KeySet, KeyStore};
 use domain::clock::{SharedClock, SystemClock};
 use domain::error::Error;
@@ -25,7 +26,12 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, aws: AwsClients, clock: SharedClock) -> Self {
         Self {
-            db: Db::new(aws.dynamodb.clone(), config.table_name.clone()),
+            db: Db::new(aws.dynamodb.clone(), config.table_name.clone()).with_field_keys(FieldKeys::new(
+                aws_sdk_kms::Client::new(&aws.sdk),
+                config.data_key_id.clone(),
+                aws.dynamodb.clone(),
+                config.table_name.clone(),
+            )),
             keys: KeyStore::new(aws.secrets.clone(), config.jwt_secret_id.clone()),
             config: Arc::new(config),
             aws,
