@@ -623,3 +623,100 @@ async fn the_write_units_that_keep_the_dashboard_exact() {
     println!("\n| write | write units | of them, counters and totals | activity events after it |\n|---|---|---|---|");
     rows.iter().for_each(|row| println!("{row}"));
 }
+
+/// Issue 18's measure: a student with 100 submissions (ten assessments, ten
+/// attempts each) and 500 messages (250 sent, 250 received) erased by the
+/// compliance worker, timed, with its calls counted.
+#[tokio::test]
+#[ignore = "a benchmark: make bench runs it, docs/performance.md shows its numbers"]
+async fn erasing_a_student_with_100_submissions_and_500_messages() {
+    let log = CallLog::default();
+    let app = TestApp::spawn_intercepted(log.clone(), |_| {}).await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let student = app.member(&admin, "student").await;
+    for _ in 0..10 {
+        let id = assessments::published(&app, &teacher, &[&student], json!({"max_attempts": 10})).await;
+        for attempt in 1..=10 {
+            let answers = assessments::answers(assessments::ALL_RIGHT);
+            assessments::submit(&app, &student, &id, attempt, answers).await.expect(StatusCode::CREATED, None);
+        }
+    }
+    for n in 0..250 {
+        for (from, to) in [(&student, &teacher), (&teacher, &student)] {
+            let body = json!({"recipient_ids": [to.user_id], "subject": format!("Note {n}"), "body": "About the homework."});
+            app.post("/api/v1/messages").bearer(&from.access_token).json(body).send().await.expect(StatusCode::CREATED, None);
+        }
+    }
+    let accepted = app
+        .post("/api/v1/compliance/erasures")
+        .bearer(&admin.access_token)
+        .json(json!({"user_id": student.user_id}))
+        .send()
+        .await;
+    accepted.expect(StatusCode::ACCEPTED, None);
+    let message = domain::privacy::PrivacyMessage {
+        org_id: admin.org_id.parse().unwrap(),
+        job_id: accepted.data()["id"].as_str().unwrap().parse().unwrap(),
+    };
+    log.take();
+    let worker = toolbox_compliance::worker::Worker { state: app.state.clone() };
+    let started = std::time::Instant::now();
+    worker.run(&message).await.expect("the erasure runs");
+    let took = started.elapsed();
+    let calls = log.take();
+    let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
+    calls.iter().for_each(|call| *ops.entry(call.as_str()).or_default() += 1);
+    let job: domain::privacy::PrivacyJob =
+        app.state.db.get(&admin.tenant().privacy_job(&message.job_id)).await.unwrap().unwrap();
+    assert_eq!(job.status, domain::job::JobStatus::Succeeded);
+    println!(
+        "\nerasure of a student with 100 submissions and 500 messages: {:.2} s against moto, {} items deleted, DynamoDB calls {ops:?}",
+        took.as_secs_f64(),
+        job.deleted
+    );
+}
+
+/// Issue 18's measure: what sealed fields cost a read. A cold instance's
+/// first read of a tenant's user (one GetItem of the wrapped key and one KMS
+/// Decrypt beside the item's own read), then warm reads, and decoding alone
+/// with and without the three sealed fields opened.
+#[tokio::test]
+#[ignore = "a benchmark: make bench runs it, docs/performance.md shows its numbers"]
+async fn what_sealed_fields_cost_a_read() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let key = admin.tenant().user(&admin.user_id.parse().unwrap());
+    let config = (*app.state.config).clone();
+    let sdk = store::aws::load_sdk_config().await;
+    let cold = store::AppState::new(config, store::aws::AwsClients::new(&sdk), app.clock.clone());
+    let started = std::time::Instant::now();
+    let _: domain::user::User = cold.db.get(&key).await.unwrap().unwrap();
+    let first = started.elapsed();
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        let _: domain::user::User = cold.db.get(&key).await.unwrap().unwrap();
+    }
+    let warm = started.elapsed() / 100;
+    let raw = cold.db.batch_get(std::slice::from_ref(&key)).await.unwrap().remove(0).unwrap();
+    let plain = {
+        let user: domain::user::User = store::db::Db::decode(raw.clone()).unwrap();
+        store::db::Db::item(&domain::tenancy::Key::new("GLOBAL#bench".into(), "x".into()), &user).unwrap()
+    };
+    let decode = |item: &store::db::Item, rounds: u32| {
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let _: domain::user::User = store::db::Db::decode(item.clone()).unwrap();
+        }
+        started.elapsed() / rounds
+    };
+    let (sealed_decode, plain_decode) = (decode(&raw, 10_000), decode(&plain, 10_000));
+    println!(
+        "\nsealed fields: a cold instance's first read {:.1} ms (item, wrapped key, KMS Decrypt against moto); a warm read {:.2} ms; decoding a user {:.1} µs sealed vs {:.1} µs in the clear (+{:.1} µs for 3 fields)",
+        first.as_secs_f64() * 1000.0,
+        warm.as_secs_f64() * 1000.0,
+        sealed_decode.as_secs_f64() * 1e6,
+        plain_decode.as_secs_f64() * 1e6,
+        (sealed_decode.as_secs_f64() - plain_decode.as_secs_f64()) * 1e6,
+    );
+}

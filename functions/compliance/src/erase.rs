@@ -1,13 +1,15 @@
 //! The steps of an erasure ([`ErasureStep`]), each safe to run again: a
 //! step deletes what is still there, and the job records it done.
 
-use domain::ids::UserId;
+use std::collections::HashMap;
+
+use domain::ids::{ThreadId, UserId};
 use domain::message::{InboxEntry, Thread};
 use domain::privacy::{ErasureStep, PrivacyJob, field};
 use domain::tenancy::{Key, Tenant};
 use futures_util::StreamExt;
 use store::AppState;
-use store::db::{DbError, Range};
+use store::db::{Db, DbError, Range};
 use store::membership;
 use store::records::{Changes, Condition};
 
@@ -70,17 +72,24 @@ async fn anonymise_sent(state: &AppState, tenant: &Tenant, user: &UserId) -> Res
     let partition = tenant.user_partition(user);
     let range = Range::of(&partition, Tenant::SENT_PREFIX);
     let mut start = None;
-    let mut threads: std::collections::HashMap<String, Option<Thread>> = std::collections::HashMap::new();
+    let mut threads: HashMap<ThreadId, Option<Thread>> = HashMap::new();
     loop {
         let page = state.db.query::<InboxEntry>(&range, PAGE as i32, start).await?;
+        // The page's threads not read yet, 100 to a batch.
+        let mut unread: Vec<&ThreadId> = page.items.iter().map(|sent| &sent.thread_id).collect();
+        unread.sort();
+        unread.dedup();
+        unread.retain(|thread| !threads.contains_key(*thread));
+        for batch in unread.chunks(100) {
+            let found = state.db.batch_get(&batch.iter().map(|thread| tenant.thread(thread)).collect::<Vec<_>>()).await?;
+            for (thread, item) in batch.iter().zip(found) {
+                threads.insert((*thread).clone(), item.map(Db::decode::<Thread>).transpose()?);
+            }
+        }
         let mut copies: Vec<Key> = Vec::new();
         for sent in &page.items {
             copies.push(tenant.thread_message(&sent.thread_id, &sent.message_id));
-            let key = sent.thread_id.to_string();
-            if !threads.contains_key(&key) {
-                threads.insert(key.clone(), state.db.get::<Thread>(&tenant.thread(&sent.thread_id)).await?);
-            }
-            let recipients = threads[&key].iter().flat_map(|thread| thread.participants.iter());
+            let recipients = threads[&sent.thread_id].iter().flat_map(|thread| thread.participants.iter());
             copies.extend(recipients.filter(|p| *p != user).map(|p| tenant.inbox_entry(p, &sent.message_id)));
         }
         let renamed = futures_util::stream::iter(copies.into_iter().map(|key| rename_sender(state, key)))
