@@ -12,15 +12,16 @@ const CHILD_FIRST: &str = "Zebulon";
 const CHILD_LAST: &str = "Quartzfield";
 const PARENT_FIRST: &str = "Persephone";
 const BODY: &str = "The heron keeps the riddle of the marsh";
+const USERNAME: &str = "zebulon.quartz";
 
-/// A member with a name of their own, signed in.
-async fn named(app: &TestApp, admin: &Account, role: &str, first: &str, last: &str) -> Account {
+/// A member with a name (and a username) of their own, signed in.
+async fn named(app: &TestApp, admin: &Account, role: &str, (first, last): (&str, &str), username: &str) -> Account {
     let email = unique_email(&first.to_ascii_lowercase());
     let token = app.invite(admin, &email, role).await;
     let response = app
         .post("/api/v1/auth/register")
         .json(json!({"email": email, "password": "member-password-1", "first_name": first, "last_name": last,
-                     "invite_token": token}))
+                     "username": username, "invite_token": token}))
         .send()
         .await;
     response.expect(StatusCode::CREATED, None);
@@ -60,8 +61,11 @@ async fn no_name_email_or_message_body_is_stored_in_the_clear() {
     let app = TestApp::spawn().await;
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
-    let child = named(&app, &admin, "student", CHILD_FIRST, CHILD_LAST).await;
-    let parent = named(&app, &admin, "parent", PARENT_FIRST, "Wolfsbane").await;
+    // Usernames are unique across the platform: one of this run's own.
+    let username = format!("{USERNAME}.{}", &ulid::Ulid::new().to_string()[20..].to_ascii_lowercase());
+    let child = named(&app, &admin, "student", (CHILD_FIRST, CHILD_LAST), &username).await;
+    let parent_name = format!("p.{}", &ulid::Ulid::new().to_string()[20..].to_ascii_lowercase());
+    let parent = named(&app, &admin, "parent", (PARENT_FIRST, "Wolfsbane"), &parent_name).await;
     app.link_parent(&admin, &parent, &child).await;
     app.class_with(&teacher, &[&child]).await;
     let pending = unique_email("pending");
@@ -78,7 +82,9 @@ async fn no_name_email_or_message_body_is_stored_in_the_clear() {
         .expect(StatusCode::CREATED, None);
 
     // The whole table, global lookups and counters included.
-    for secret in [CHILD_FIRST, CHILD_LAST, PARENT_FIRST, BODY, &child.email, &parent.email, &admin.email, &pending] {
+    for secret in
+        [CHILD_FIRST, CHILD_LAST, PARENT_FIRST, BODY, &username, &child.email, &parent.email, &admin.email, &pending]
+    {
         let holding = items_holding(&app, secret).await;
         assert!(holding.is_empty(), "{secret} is stored in the clear: {holding:#?}");
     }
@@ -106,6 +112,8 @@ async fn no_name_email_or_message_body_is_stored_in_the_clear() {
     // Sign-in by email finds the account through the keyed index.
     app.login(&child.email, &child.password).await.expect(StatusCode::OK, None);
     app.login(&child.email.to_uppercase(), &child.password).await.expect(StatusCode::OK, None);
+    let by_name = app.post("/api/v1/auth/login").json(json!({"username": username, "password": child.password})).send();
+    by_name.await.expect(StatusCode::OK, None);
 }
 
 #[tokio::test]
@@ -146,5 +154,32 @@ async fn an_instance_unwraps_a_tenants_key_once_and_never_another_tenants_with_i
         .send()
         .await
         .unwrap();
+    recorder.take();
     assert!(cold.db.get::<domain::user::User>(&admin.tenant().user(&user_id)).await.is_err());
+    assert_eq!(kms_calls(&recorder.take()), 0, "another tenant's key is never unwrapped for this tenant's item");
+}
+
+#[tokio::test]
+async fn text_that_looks_sealed_is_only_text() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_org().await;
+    let teacher = app.member(&admin, "teacher").await;
+    let student = app.member(&admin, "student").await;
+    // A subject (not a sealed field) naming a tenant with no key, and one naming another tenant.
+    let other = app.register_org().await;
+    for planted in [format!("sealed:v1:{}:AAAA", ulid::Ulid::new()), format!("sealed:v1:{}:AAAA", other.org_id)] {
+        let note = json!({"recipient_ids": [teacher.user_id], "subject": planted, "body": "Hello."});
+        app.post("/api/v1/messages")
+            .bearer(&student.access_token)
+            .json(note)
+            .send()
+            .await
+            .expect(StatusCode::CREATED, None);
+        let inbox = app.get("/api/v1/messages").bearer(&teacher.access_token).send().await;
+        inbox.expect(StatusCode::OK, None);
+        assert!(inbox.text.contains(&planted), "{}", inbox.text);
+    }
+    // No key was made for a tenant that does not exist.
+    let nobody: domain::ids::OrgId = ulid::Ulid::new().to_string().parse().unwrap();
+    assert!(app.raw_item(&domain::tenancy::Tenant::for_data_key(&nobody).data_key()).await.is_none());
 }

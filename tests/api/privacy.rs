@@ -92,13 +92,30 @@ async fn a_consent_is_kept_as_history_and_the_summary_counts_students_without_it
         json!({"before": {"type": "coppa", "granted": true}, "after": {"type": "coppa", "granted": false}})
     );
     assert_eq!(logged.data().as_array().unwrap().len(), 3);
-    // A consenting student who stops being one leaves the count.
+    // A consenting student who stops being one leaves the count: by a role
+    // change, a removal or an erasure.
     consent(&app, &admin, &ben, "gdpr", true).await.expect(StatusCode::CREATED, None);
     assert_eq!(status(&app, &admin).await["consents"]["gdpr"]["granted"], 1);
     app.set_role(&admin, &ben.user_id, "teacher").await;
     let summary = status(&app, &admin).await;
     assert_eq!(
         (summary["students"].clone(), summary["consents"]["gdpr"].clone()),
+        (json!(1), json!({"granted": 0, "missing": 1}))
+    );
+    let (cleo, dan) = (app.member(&admin, "student").await, app.member(&admin, "student").await);
+    for student in [&cleo, &dan] {
+        consent(&app, &admin, student, "ferpa", true).await.expect(StatusCode::CREATED, None);
+    }
+    assert_eq!(status(&app, &admin).await["consents"]["ferpa"], json!({"granted": 2, "missing": 1}));
+    app.delete(&format!("/api/v1/organizations/current/members/{}", cleo.user_id))
+        .bearer(&admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT, None);
+    ask(&app, ERASURES, &admin, &dan.user_id).await.expect(StatusCode::ACCEPTED, None);
+    let summary = status(&app, &admin).await;
+    assert_eq!(
+        (summary["students"].clone(), summary["consents"]["ferpa"].clone()),
         (json!(1), json!({"granted": 0, "missing": 1}))
     );
 }
@@ -241,6 +258,32 @@ async fn a_students_export_holds_their_data_and_no_other_students() {
         .send()
         .await
         .expect(StatusCode::NOT_FOUND, Some("not_found"));
+}
+
+#[tokio::test]
+async fn an_export_asked_for_before_an_erasure_is_never_made() {
+    let app = TestApp::spawn().await;
+    let s = school(&app).await;
+    let export = ask(&app, EXPORTS, &s.ann, &s.ann.user_id).await;
+    export.expect(StatusCode::ACCEPTED, None);
+    let erasure = ask(&app, ERASURES, &s.admin, &s.ann.user_id).await;
+    run(&app, &s.admin, &export).await;
+    let failed = app.get(&job_path(EXPORTS, &export)).bearer(&s.admin.access_token).send().await;
+    assert_eq!((failed.data()["status"].as_str(), failed.data()["error"].as_str()), (Some("failed"), Some("erased")));
+    assert!(failed.data().get("download_url").is_none());
+    run(&app, &s.admin, &erasure).await;
+    let ann: domain::ids::UserId = s.ann.user_id.parse().unwrap();
+    let objects = app
+        .state
+        .aws
+        .s3()
+        .list_objects_v2()
+        .bucket(&app.state.config.bucket_name)
+        .prefix(s.ann.tenant().export_prefix(&ann))
+        .send()
+        .await
+        .unwrap();
+    assert!(objects.contents().is_empty());
 }
 
 #[tokio::test]
@@ -391,8 +434,12 @@ async fn an_erasure_whose_worker_stopped_resumes_at_its_step() {
     assert_eq!(done.status, domain::job::JobStatus::Succeeded);
     assert_eq!(done.attempts, 2);
     assert_eq!(done.steps_done, domain::privacy::ErasureStep::ALL);
-    // The steps it skipped were done by the first claim; those after, now.
+    // The steps recorded done were not run again (her roster entries, which
+    // only the first step deletes, are still there); those after were.
     let ann: domain::ids::UserId = s.ann.user_id.parse().unwrap();
+    let held = tenant.held_by(&ann);
+    let rosters = store::db::Range::gsi1(&held, domain::tenancy::Tenant::CLASS_PREFIX);
+    assert_eq!(app.state.db.keys(&rosters, 10).await.unwrap().0.len(), 2);
     assert!(app.state.db.keys(&store::db::Range::of(&tenant.user_partition(&ann), ""), 10).await.unwrap().0.is_empty());
     assert_eq!(status(&app, &s.admin).await["erasures_pending"], 0);
 }

@@ -33,7 +33,10 @@ const AUDIT_PAGE: usize = 100;
 /// Gathers `job`'s member's data and writes it; the object's key.
 pub async fn export(state: &AppState, tenant: &Tenant, job: &PrivacyJob) -> Result<String, JobError> {
     let user = &job.user_id;
-    let profile: User = state.db.get(&tenant.user(user)).await?.ok_or_else(|| domain::Error::not_found("user"))?;
+    let profile: User = state.db.get(&tenant.user(user)).await?.ok_or(JobError::Erased)?;
+    if profile.erasure_id.is_some() {
+        return Err(JobError::Erased);
+    }
     let held = tenant.held_by(user);
     let own = tenant.user_partition(user);
     let classes: Vec<RosterEntry> = all(state, &Range::gsi1(&held, Tenant::CLASS_PREFIX)).await?;
@@ -165,6 +168,14 @@ pub async fn delete_exports(state: &AppState, tenant: &Tenant, user: &UserId) ->
             .await
             .map_err(|err| s3_error("DeleteObjects", DisplayErrorContext(err)))?;
     }
+}
+
+/// Deletes one bundle: an export whose member was erased while it ran.
+pub async fn delete(state: &AppState, key: &str) -> Result<(), JobError> {
+    let s3 = state.aws.s3();
+    let deleted = s3.delete_object().bucket(&state.config.bucket_name).key(key).send().await;
+    deleted.map_err(|err| s3_error("DeleteObject", DisplayErrorContext(err)))?;
+    Ok(())
 }
 
 fn s3_error(op: &'static str, err: impl std::fmt::Display) -> JobError {

@@ -81,7 +81,8 @@ async fn anonymise_sent(state: &AppState, tenant: &Tenant, user: &UserId) -> Res
         unread.dedup();
         unread.retain(|thread| !threads.contains_key(*thread));
         for batch in unread.chunks(100) {
-            let found = state.db.batch_get(&batch.iter().map(|thread| tenant.thread(thread)).collect::<Vec<_>>()).await?;
+            let found =
+                state.db.batch_get(&batch.iter().map(|thread| tenant.thread(thread)).collect::<Vec<_>>()).await?;
             for (thread, item) in batch.iter().zip(found) {
                 threads.insert((*thread).clone(), item.map(Db::decode::<Thread>).transpose()?);
             }

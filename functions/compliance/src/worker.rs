@@ -10,6 +10,7 @@ use domain::clock::rfc3339;
 use domain::job::JobStatus;
 use domain::privacy::{ErasureStep, PrivacyJob, PrivacyJobKind, PrivacyMessage, field};
 use domain::tenancy::Tenant;
+use domain::user::{self, User};
 use store::AppState;
 use store::audit_log;
 use store::db::{Db, DbError, Write};
@@ -34,6 +35,9 @@ pub enum JobError {
     Rule(#[from] domain::Error),
     #[error("s3 {op}: {message}")]
     S3 { op: &'static str, message: String },
+    /// The member is being (or was) erased: their export is never made.
+    #[error("the member was erased")]
+    Erased,
 }
 
 impl Worker {
@@ -71,6 +75,10 @@ impl Worker {
         };
         match ran {
             Ok(object_key) => self.finish(&tenant, &job, object_key).await,
+            Err(err @ JobError::Erased) => {
+                tracing::info!(job_id = %job.id, "an export of an erased member is not made");
+                self.fail(&tenant, &job, &err).await
+            }
             Err(err) if job.attempts >= MAX_ATTEMPTS => {
                 tracing::error!(error = %err, job_id = %job.id, "a compliance job failed for good");
                 self.fail(&tenant, &job, &err).await?;
@@ -108,6 +116,8 @@ impl Worker {
     }
 
     /// The job done: its status, its bundle, and its audit entry, at once.
+    /// An export is done only if its member is not being erased meanwhile:
+    /// else its bundle is deleted again and the export fails.
     async fn finish(&self, tenant: &Tenant, job: &PrivacyJob, object_key: Option<String>) -> Result<(), JobError> {
         let now = rfc3339(self.state.now());
         let mut done = finished(job, JobStatus::Succeeded, &now);
@@ -123,13 +133,25 @@ impl Worker {
         let entry = Entry::new(action, Actor::system(&job.id), context, self.state.now())
             .target(Target::user(&job.user_id))
             .target(Target::of(TargetType::PrivacyJob, &job.id));
-        let writes = vec![
+        let mut writes = vec![
             Write::Update(self.state.db.update_with(&tenant.privacy_job(&job.id), done)?),
             audit_log::put(&self.state, tenant, &entry)?,
         ];
-        self.state.db.transact(writes).await?;
-        tracing::info!(job_id = %job.id, kind = ?job.kind, "compliance job done");
-        Ok(())
+        if object_key.is_some() {
+            let not_erased = Condition::<User>::exists().and(Condition::absent(user::field::ERASURE_ID));
+            writes.push(Write::Check(self.state.db.check(&tenant.user(&job.user_id), not_erased)?));
+        }
+        match (self.state.db.transact(writes).await, object_key) {
+            (Ok(()), _) => {
+                tracing::info!(job_id = %job.id, kind = ?job.kind, "compliance job done");
+                Ok(())
+            }
+            (Err(DbError::Cancelled { failed }), Some(object)) if failed.contains(&2) => {
+                crate::bundle::delete(&self.state, &object).await?;
+                self.fail(tenant, job, &JobError::Erased).await
+            }
+            (Err(err), _) => Err(err.into()),
+        }
     }
 
     async fn fail(&self, tenant: &Tenant, job: &PrivacyJob, err: &JobError) -> Result<(), JobError> {
@@ -163,6 +185,7 @@ fn failure(err: &JobError) -> String {
     match err {
         JobError::S3 { op, .. } => format!("storage_unavailable: {op}"),
         JobError::Db(_) | JobError::Rule(_) => "store_unavailable".into(),
+        JobError::Erased => "erased".into(),
     }
 }
 

@@ -83,10 +83,16 @@ pub fn opening<R>(org: Option<&OrgId>, read: impl FnOnce() -> R) -> R {
 }
 
 fn within<R>(tenant: Option<(Mode, OrgId)>, run: impl FnOnce() -> R) -> R {
-    let before = TENANT.with(|cell| cell.replace(tenant));
-    let result = run();
-    TENANT.with(|cell| cell.replace(before));
-    result
+    /// Puts the context back however `run` ends, a panic included.
+    struct Restore(Option<(Mode, OrgId)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            TENANT.with(|cell| cell.replace(before));
+        }
+    }
+    let _restore = Restore(TENANT.with(|cell| cell.replace(tenant)));
+    run()
 }
 
 /// Seals `plain` with `org`'s key.
@@ -152,12 +158,54 @@ where
     T::Error: std::fmt::Display,
     D: Deserializer<'de>,
 {
-    let raw = String::deserialize(deserializer)?;
+    opened(String::deserialize(deserializer)?)
+}
+
+fn opened<T, E>(raw: String) -> Result<T, E>
+where
+    T: TryFrom<String>,
+    T::Error: std::fmt::Display,
+    E: serde::de::Error,
+{
     let plain = match TENANT.with(|cell| cell.borrow().clone()) {
-        Some((Mode::Opening, org)) if raw.starts_with(PREFIX) => open(&org, &raw).map_err(serde::de::Error::custom)?,
+        Some((Mode::Opening, org)) if raw.starts_with(PREFIX) => open(&org, &raw).map_err(E::custom)?,
         _ => raw,
     };
-    T::try_from(plain).map_err(serde::de::Error::custom)
+    T::try_from(plain).map_err(E::custom)
+}
+
+/// `#[serde(with = "crate::sealed::optional")]`: the same, for an optional
+/// field (skip it when `None`).
+pub mod optional {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    struct Sealed<'a, T>(&'a T);
+
+    impl<T: Clone + Into<String>> Serialize for Sealed<'_, T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            super::serialize(self.0, serializer)
+        }
+    }
+
+    pub fn serialize<T, S>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        T: Clone + Into<String>,
+        S: Serializer,
+    {
+        match value {
+            Some(value) => serializer.serialize_some(&Sealed(value)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        T: TryFrom<String>,
+        T::Error: std::fmt::Display,
+        D: Deserializer<'de>,
+    {
+        Option::<String>::deserialize(deserializer)?.map(super::opened).transpose()
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +216,8 @@ mod tests {
     struct Person {
         #[serde(with = "crate::sealed")]
         name: String,
+        #[serde(default, with = "crate::sealed::optional", skip_serializing_if = "Option::is_none")]
+        nickname: Option<String>,
         age: u8,
     }
 
@@ -180,10 +230,11 @@ mod tests {
     #[test]
     fn a_field_is_sealed_only_while_stored_and_opened_only_while_read() {
         let org = tenant();
-        let ada = Person { name: "Ada Lovelace".into(), age: 36 };
+        let ada = Person { name: "Ada Lovelace".into(), nickname: Some("Countess".into()), age: 36 };
         let stored = storing(Some(&org), || serde_json::to_value(&ada)).unwrap();
         let sealed = stored["name"].as_str().unwrap();
         assert!(sealed.starts_with(&format!("sealed:v1:{org}:")) && !sealed.contains("Ada"), "{sealed}");
+        assert!(!stored["nickname"].as_str().unwrap().contains("Countess"));
         assert_eq!(stored["age"], 36);
         // Twice sealed, twice different (a fresh nonce each time).
         let again = storing(Some(&org), || serde_json::to_value(&ada)).unwrap();
@@ -214,7 +265,7 @@ mod tests {
     #[test]
     fn without_its_key_a_tenants_item_is_neither_written_nor_read() {
         let org = OrgId::new();
-        let ada = Person { name: "Ada".into(), age: 1 };
+        let ada = Person { name: "Ada".into(), nickname: None, age: 1 };
         let err = storing(Some(&org), || serde_json::to_value(&ada)).unwrap_err();
         assert!(err.to_string().contains("is not loaded"), "{err}");
         assert!(matches!(install(&org, &[1u8; 16]), Err(SealError::BadKey)));

@@ -455,9 +455,10 @@ impl Tenant {
         self.partition(format_args!("PRIVACY#PENDING"))
     }
 
-    /// Where a member's export bundles are kept in the bucket.
+    /// Where a member's export bundles are kept in the bucket: under
+    /// `exports/`, which the bucket's lifecycle empties after 7 days.
     pub fn export_prefix(&self, user: &UserId) -> String {
-        format!("org/{}/exports/{user}/", self.org_id)
+        format!("exports/{}/{user}/", self.org_id)
     }
 
     /// One shard of the organisation's audit log, entries sorted by id (a

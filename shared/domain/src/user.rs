@@ -20,7 +20,7 @@ pub struct User {
     pub org_id: OrgId,
     #[serde(with = "crate::sealed")]
     pub email: Email,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "crate::sealed::optional", skip_serializing_if = "Option::is_none")]
     pub username: Option<Username>,
     #[serde(with = "crate::sealed")]
     pub first_name: PersonName,

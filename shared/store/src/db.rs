@@ -146,16 +146,24 @@ impl Db {
         }
     }
 
-    /// Loads the data keys of the tenants whose sealed values `items` hold,
-    /// so that decoding them opens their personal fields.
+    /// Loads the data key of each item's tenant when the item holds values
+    /// sealed for it, so that decoding opens them. Only the tenant whose
+    /// partition an item is in counts (it is the only one `decode` opens
+    /// with), and a read never makes a key: text that merely looks sealed
+    /// (a subject, a user agent) loads nothing.
     async fn ready<'a>(&self, items: impl IntoIterator<Item = &'a Item>) -> Result<(), DbError> {
         let Some(keys) = &self.field_keys else { return Ok(()) };
-        let mut owners = Vec::new();
+        let mut owners: Vec<OrgId> = Vec::new();
         for item in items {
-            sealed_owners(item.values(), &mut owners);
+            let Some(tenant) = item.get("pk").and_then(|pk| pk.as_s().ok()).and_then(|pk| Tenant::owning(pk)) else {
+                continue;
+            };
+            if !owners.contains(tenant.org_id()) && holds_sealed(item.values(), tenant.org_id()) {
+                owners.push(tenant.org_id().clone());
+            }
         }
         for org in owners {
-            keys.ensure(&org).await?;
+            keys.load(&org).await?;
         }
         Ok(())
     }
@@ -860,20 +868,14 @@ fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
     (!map.is_empty()).then_some(map)
 }
 
-/// The tenants whose sealed values are among `values`, nested ones too.
-fn sealed_owners<'a>(values: impl IntoIterator<Item = &'a AttributeValue>, owners: &mut Vec<OrgId>) {
-    for value in values {
-        match value {
-            AttributeValue::S(text) => {
-                if let Some(org) = sealed::owner_of(text).filter(|org| !owners.contains(org)) {
-                    owners.push(org);
-                }
-            }
-            AttributeValue::M(map) => sealed_owners(map.values(), owners),
-            AttributeValue::L(list) => sealed_owners(list, owners),
-            _ => {}
-        }
-    }
+/// Whether any of `values`, nested ones too, is sealed for `org`.
+fn holds_sealed<'a>(values: impl IntoIterator<Item = &'a AttributeValue>, org: &OrgId) -> bool {
+    values.into_iter().any(|value| match value {
+        AttributeValue::S(text) => sealed::owner_of(text).as_ref() == Some(org),
+        AttributeValue::M(map) => holds_sealed(map.values(), org),
+        AttributeValue::L(list) => holds_sealed(list, org),
+        _ => false,
+    })
 }
 
 /// Any serializable value as an attribute value.

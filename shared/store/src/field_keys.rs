@@ -57,7 +57,8 @@ impl FieldKeys {
         Ok(())
     }
 
-    /// Makes sure `org`'s key is in memory: read and unwrapped, or made.
+    /// Makes sure `org`'s key is in memory, making it if the tenant has
+    /// none yet: before a write seals a field.
     pub async fn ensure(&self, org: &OrgId) -> Result<(), DbError> {
         if self.is_loaded(org) {
             return Ok(());
@@ -66,6 +67,22 @@ impl FieldKeys {
             Some(wrapped) => wrapped,
             None => self.make(org).await?,
         };
+        self.unwrap(org, wrapped).await
+    }
+
+    /// Loads `org`'s key if it has one: before a read opens a field. A
+    /// tenant without a key has nothing sealed to open.
+    pub async fn load(&self, org: &OrgId) -> Result<(), DbError> {
+        if self.is_loaded(org) {
+            return Ok(());
+        }
+        match self.read(org).await? {
+            Some(wrapped) => self.unwrap(org, wrapped).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn unwrap(&self, org: &OrgId, wrapped: Wrapped) -> Result<(), DbError> {
         let blob = STANDARD.decode(&wrapped.wrapped_key).map_err(|err| DbError::failed("read a data key", err))?;
         let output = self
             .kms
