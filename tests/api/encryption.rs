@@ -70,16 +70,8 @@ async fn no_name_email_or_message_body_is_stored_in_the_clear() {
     app.class_with(&teacher, &[&child]).await;
     let pending = unique_email("pending");
     app.invite(&admin, &pending, "student").await;
-    let note = json!({"recipient_ids": [teacher.user_id], "subject": "Question", "body": BODY});
-    app.post("/api/v1/messages").bearer(&child.access_token).json(note).send().await.expect(StatusCode::CREATED, None);
-    let reply =
-        json!({"recipient_ids": [child.user_id], "subject": "Answer", "body": format!("{BODY}, says the teacher")});
-    app.post("/api/v1/messages")
-        .bearer(&teacher.access_token)
-        .json(reply)
-        .send()
-        .await
-        .expect(StatusCode::CREATED, None);
+    app.send_message(&child, &[&teacher], "Question", BODY).await;
+    app.send_message(&teacher, &[&child], "Answer", &format!("{BODY}, says the teacher")).await;
 
     // The whole table, global lookups and counters included.
     for secret in
@@ -168,13 +160,7 @@ async fn text_that_looks_sealed_is_only_text() {
     // A subject (not a sealed field) naming a tenant with no key, and one naming another tenant.
     let other = app.register_org().await;
     for planted in [format!("sealed:v1:{}:AAAA", ulid::Ulid::new()), format!("sealed:v1:{}:AAAA", other.org_id)] {
-        let note = json!({"recipient_ids": [teacher.user_id], "subject": planted, "body": "Hello."});
-        app.post("/api/v1/messages")
-            .bearer(&student.access_token)
-            .json(note)
-            .send()
-            .await
-            .expect(StatusCode::CREATED, None);
+        app.send_message(&student, &[&teacher], &planted, "Hello.").await;
         let inbox = app.get("/api/v1/messages").bearer(&teacher.access_token).send().await;
         inbox.expect(StatusCode::OK, None);
         assert!(inbox.text.contains(&planted), "{}", inbox.text);

@@ -320,6 +320,24 @@ impl TestApp {
             .expect(StatusCode::OK, None);
     }
 
+    /// A message from `sender` to `recipients`, which must be sent (201).
+    pub async fn send_message(&self, sender: &Account, recipients: &[&Account], subject: &str, body: &str) {
+        let ids: Vec<&str> = recipients.iter().map(|r| r.user_id.as_str()).collect();
+        self.post("/api/v1/messages")
+            .bearer(&sender.access_token)
+            .json(json!({"recipient_ids": ids, "subject": subject, "body": body}))
+            .send()
+            .await
+            .expect(StatusCode::CREATED, None);
+    }
+
+    /// The export bundles of `user` left in the bucket.
+    pub async fn export_objects(&self, user: &Account) -> usize {
+        let prefix = user.tenant().export_prefix(&user.user_id.parse().unwrap());
+        let s3 = self.state.aws.s3().list_objects_v2().bucket(&self.state.config.bucket_name).prefix(prefix);
+        s3.send().await.expect("list the bucket").contents().len()
+    }
+
     /// Links `parent` to `child` as `admin` does.
     pub async fn link_parent(&self, admin: &Account, parent: &Account, child: &Account) {
         self.post(&format!("/api/v1/organizations/current/members/{}/children", parent.user_id))

@@ -565,9 +565,7 @@ async fn compliance_jobs(app: &TestApp, worker: &store::AppState, recorder: &Rec
     let parent = app.member(&admin, "parent").await;
     app.class_with(&teacher, &[&student]).await;
     app.link_parent(&admin, &parent, &student).await;
-    let note = json!({"recipient_ids": [teacher.user_id], "subject": "Hi", "body": "A question."});
-    let sent = app.post("/api/v1/messages").bearer(&student.access_token).json(note).send().await;
-    sent.expect(StatusCode::CREATED, None);
+    app.send_message(&student, &[&teacher], "Hi", "A question.").await;
     let worker = toolbox_compliance::worker::Worker { state: worker.clone() };
     let run = |job: &Value| {
         let message = domain::privacy::PrivacyMessage {

@@ -201,17 +201,8 @@ async fn school(app: &TestApp) -> School {
     crate::progress::report(app, &ann, &lesson, crate::progress::at("completed", 100, 60))
         .await
         .expect(StatusCode::OK, None);
-    let note =
-        json!({"recipient_ids": [teacher.user_id], "subject": "Homework", "body": "Ann's question about leaves."});
-    app.post("/api/v1/messages").bearer(&ann.access_token).json(note).send().await.expect(StatusCode::CREATED, None);
-    let reply =
-        json!({"recipient_ids": [ann.user_id, ben.user_id], "subject": "Reminder", "body": "Bring your books."});
-    app.post("/api/v1/messages")
-        .bearer(&teacher.access_token)
-        .json(reply)
-        .send()
-        .await
-        .expect(StatusCode::CREATED, None);
+    app.send_message(&ann, &[&teacher], "Homework", "Ann's question about leaves.").await;
+    app.send_message(&teacher, &[&ann, &ben], "Reminder", "Bring your books.").await;
     School { admin, teacher, ann, ben, parent, assessment }
 }
 
@@ -272,18 +263,7 @@ async fn an_export_asked_for_before_an_erasure_is_never_made() {
     assert_eq!((failed.data()["status"].as_str(), failed.data()["error"].as_str()), (Some("failed"), Some("erased")));
     assert!(failed.data().get("download_url").is_none());
     run(&app, &s.admin, &erasure).await;
-    let ann: domain::ids::UserId = s.ann.user_id.parse().unwrap();
-    let objects = app
-        .state
-        .aws
-        .s3()
-        .list_objects_v2()
-        .bucket(&app.state.config.bucket_name)
-        .prefix(s.ann.tenant().export_prefix(&ann))
-        .send()
-        .await
-        .unwrap();
-    assert!(objects.contents().is_empty());
+    assert_eq!(app.export_objects(&s.ann).await, 0);
 }
 
 #[tokio::test]
@@ -343,17 +323,7 @@ async fn an_erasure_signs_out_at_once_then_deletes_and_keeps_the_statistics() {
     assert!(held.is_empty(), "{held:?}");
     let submitted = app.state.db.keys(&store::db::Range::gsi1(&tenant.submitted_by(&ann), ""), 100).await.unwrap().0;
     assert!(submitted.is_empty(), "{submitted:?}");
-    let objects = app
-        .state
-        .aws
-        .s3()
-        .list_objects_v2()
-        .bucket(&app.state.config.bucket_name)
-        .prefix(tenant.export_prefix(&ann))
-        .send()
-        .await
-        .unwrap();
-    assert!(objects.contents().is_empty());
+    assert_eq!(app.export_objects(&s.ann).await, 0);
     let children = app
         .get(&format!("/api/v1/organizations/current/members/{}/children", s.parent.user_id))
         .bearer(&s.admin.access_token)

@@ -644,14 +644,7 @@ async fn erasing_a_student_with_100_submissions_and_500_messages() {
     }
     for n in 0..250 {
         for (from, to) in [(&student, &teacher), (&teacher, &student)] {
-            let body =
-                json!({"recipient_ids": [to.user_id], "subject": format!("Note {n}"), "body": "About the homework."});
-            app.post("/api/v1/messages")
-                .bearer(&from.access_token)
-                .json(body)
-                .send()
-                .await
-                .expect(StatusCode::CREATED, None);
+            app.send_message(from, &[to], &format!("Note {n}"), "About the homework.").await;
         }
     }
     let accepted = app
