@@ -27,7 +27,7 @@ use web::openapi::*;
 use crate::jobs::{self, PrivacyJobView};
 
 /// How long a download link works: never longer than this.
-pub const LINK_SECONDS: u64 = 900;
+const LINK_SECONDS: u64 = 900;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

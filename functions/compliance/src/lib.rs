@@ -14,8 +14,6 @@ mod jobs;
 mod status;
 pub mod worker;
 
-pub use exports::LINK_SECONDS;
-
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
 
