@@ -33,14 +33,16 @@ pub async fn run(state: &AppState, tenant: &Tenant, job: &PrivacyJob) -> Result<
                 0
             }
             ErasureStep::Progress => {
-                delete_all(state, &Range::gsi1(&tenant.held_by(user), Tenant::LESSON_PREFIX)).await?
+                state.db.delete_range(&Range::gsi1(&tenant.held_by(user), Tenant::LESSON_PREFIX), PAGE).await?
             }
-            ErasureStep::Submissions => delete_all(state, &Range::gsi1(&tenant.submitted_by(user), "")).await?,
+            ErasureStep::Submissions => {
+                state.db.delete_range(&Range::gsi1(&tenant.submitted_by(user), ""), PAGE).await?
+            }
             ErasureStep::SentMessages => {
                 anonymise_sent(state, tenant, user).await?;
                 0
             }
-            ErasureStep::OwnItems => delete_all(state, &Range::of(&tenant.user_partition(user), "")).await?,
+            ErasureStep::OwnItems => state.db.delete_range(&Range::of(&tenant.user_partition(user), ""), PAGE).await?,
             ErasureStep::Objects => crate::bundle::delete_exports(state, tenant, user).await?,
         };
         done.push(step);
@@ -49,21 +51,6 @@ pub async fn run(state: &AppState, tenant: &Tenant, job: &PrivacyJob) -> Result<
         tracing::info!(job_id = %job.id, ?step, deleted, "erasure step done");
     }
     Ok(())
-}
-
-/// Deletes every item of `range` (of the table, or found through an index);
-/// how many.
-async fn delete_all(state: &AppState, range: &Range<'_>) -> Result<u64, DbError> {
-    let mut deleted = 0;
-    loop {
-        let (keys, more) = state.db.keys(range, PAGE).await?;
-        deleted += keys.len() as u64;
-        state.db.batch_write(Vec::new(), keys).await?;
-        // What was deleted no longer shows: read from the start again.
-        if !more {
-            return Ok(deleted);
-        }
-    }
 }
 
 /// The messages `user` sent stay with their recipients, from "deleted

@@ -31,8 +31,6 @@ pub struct Worker {
 pub enum JobError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error(transparent)]
-    Rule(#[from] domain::Error),
     #[error("s3 {op}: {message}")]
     S3 { op: &'static str, message: String },
     /// The member is being (or was) erased: their export is never made.
@@ -184,7 +182,7 @@ pub fn held(job: &PrivacyJob) -> Condition<PrivacyJob> {
 fn failure(err: &JobError) -> String {
     match err {
         JobError::S3 { op, .. } => format!("storage_unavailable: {op}"),
-        JobError::Db(_) | JobError::Rule(_) => "store_unavailable".into(),
+        JobError::Db(_) => "store_unavailable".into(),
         JobError::Erased => "erased".into(),
     }
 }

@@ -742,6 +742,21 @@ impl Db {
         }
     }
 
+    /// Deletes every item of a [`Range`] (of the table, or found through an
+    /// index), `page` keys at a time; how many.
+    pub async fn delete_range(&self, range: &Range<'_>, page: usize) -> Result<u64, DbError> {
+        let mut deleted = 0;
+        loop {
+            let (keys, more) = self.keys(range, page).await?;
+            deleted += keys.len() as u64;
+            self.batch_write(Vec::new(), keys).await?;
+            // What was deleted no longer shows: read from the start again.
+            if !more {
+                return Ok(deleted);
+            }
+        }
+    }
+
     /// Puts and deletes without conditions, 25 to a request as DynamoDB
     /// allows, retrying what it leaves unprocessed under load.
     pub async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<Key>) -> Result<(), DbError> {

@@ -164,14 +164,7 @@ async fn unlink(state: &AppState, tenant: &Tenant, user: &UserId) -> Result<(), 
     let as_parent = Range::of(&own, Tenant::CHILD_PREFIX);
     let as_child = Range::gsi1(&parents_of, Tenant::USER_PREFIX);
     for range in [as_parent, as_child] {
-        loop {
-            let (links, more) = state.db.keys(&range, PAGE as usize).await?;
-            state.db.batch_write(Vec::new(), links).await?;
-            // What was deleted no longer shows: read from the start again.
-            if !more {
-                break;
-            }
-        }
+        state.db.delete_range(&range, PAGE as usize).await?;
     }
     Ok(())
 }
