@@ -12,6 +12,7 @@ use store::AppState;
 use store::audit_log;
 use store::counters::{self, Total};
 use store::db::{Db, Write};
+use store::guardian;
 use store::records::Changes;
 use utoipa::ToSchema;
 use web::audit;
@@ -58,18 +59,12 @@ pub async fn record(
     // A decision is a person's act, never an integration's.
     principal.require_user()?;
     let as_parent = principal.role == Role::Parent && principal.user_id != req.user_id;
-    let mut keys = vec![tenant.user(&req.user_id)];
-    if as_parent {
-        keys.push(tenant.guardian_link(&principal.user_id, &req.user_id));
-    }
-    let found = state.db.batch_get(&keys).await?;
-    let subject = found[0].clone().map(Db::decode::<User>).transpose()?.filter(User::is_active);
+    let link = as_parent.then(|| tenant.guardian_link(&principal.user_id, &req.user_id));
     // Another tenant's member, a removed one, or a child not linked to this
     // parent: all the same 404.
-    let subject = match subject {
-        Some(user) if !as_parent || found[1].is_some() => user,
-        _ => return Err(AppError::not_found("user")),
-    };
+    let found = guardian::read_with_link(&state.db, link, vec![tenant.user(&req.user_id)]).await?;
+    let user = found.into_iter().next().flatten().map(Db::decode::<User>).transpose()?;
+    let subject = user.filter(User::is_active).ok_or_else(|| AppError::not_found("user"))?;
     consent::may_record(&principal, &subject.id, req.kind, as_parent)?;
     let now = state.now();
     let decision = Consent {

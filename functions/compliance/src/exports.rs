@@ -63,19 +63,14 @@ pub async fn create(
     // A person's own right, or their parent's, or the school's: not a key's.
     principal.require_user()?;
     let own = req.user_id == principal.user_id;
-    match principal.role {
-        Role::Admin => {}
-        _ if own => {}
-        Role::Parent => {
-            // Not linked to this parent: as if there were no such child.
-            let link = tenant.guardian_link(&principal.user_id, &req.user_id);
-            if state.db.get::<domain::guardian::GuardianLink>(&link).await?.is_none() {
-                return Err(AppError::not_found("user"));
-            }
-        }
+    let link = match principal.role {
+        Role::Admin => None,
+        _ if own => None,
+        // Not linked to this parent: as if there were no such child.
+        Role::Parent => Some(tenant.guardian_link(&principal.user_id, &req.user_id)),
         _ => return Err(AppError::Forbidden("a member exports their own data".into())),
-    }
-    let subject = jobs::subject(&state, &tenant, &req.user_id).await?;
+    };
+    let subject = jobs::subject(&state, &tenant, &req.user_id, link).await?;
     let job = jobs::new_job(&state, &tenant, PrivacyJobKind::Export, &subject.id, &principal);
     let entry = audit::by(&state, &principal, Action::ExportRequested)
         .target(Target::user(&subject.id))

@@ -6,11 +6,12 @@ use domain::ids::{PrivacyJobId, UserId};
 use domain::job::JobStatus;
 use domain::principal::{Principal, Role};
 use domain::privacy::{ErasureStep, PrivacyJob, PrivacyJobKind};
-use domain::tenancy::Tenant;
+use domain::tenancy::{Key, Tenant};
 use domain::user::User;
 use serde::Serialize;
 use store::AppState;
-use store::db::Write;
+use store::db::{Db, Write};
+use store::guardian;
 use utoipa::ToSchema;
 use web::error::{AppError, AppResult};
 
@@ -50,10 +51,13 @@ pub async fn send(state: &AppState, job: &PrivacyJob) {
     }
 }
 
-/// The member a request is about: another tenant's id, an unknown one and
-/// an erased (or erasing) member are all the same 404.
-pub async fn subject(state: &AppState, tenant: &Tenant, user_id: &UserId) -> AppResult<User> {
-    let user: Option<User> = state.db.get(&tenant.user(user_id)).await?;
+/// The member a request is about, read with the asking parent's `link` to
+/// them when there is one (one round trip): another tenant's id, an unknown
+/// one, an erased (or erasing) member and a child not linked to the parent
+/// are all the same 404.
+pub async fn subject(state: &AppState, tenant: &Tenant, user_id: &UserId, link: Option<Key>) -> AppResult<User> {
+    let found = guardian::read_with_link(&state.db, link, vec![tenant.user(user_id)]).await?;
+    let user = found.into_iter().next().flatten().map(Db::decode::<User>).transpose()?;
     user.filter(|user| user.erasure_id.is_none()).ok_or_else(|| AppError::not_found("user"))
 }
 
