@@ -30,30 +30,8 @@ async fn named(app: &TestApp, admin: &Account, role: &str, (first, last): (&str,
 
 /// Every item of the table whose text holds `needle`, as stored.
 async fn items_holding(app: &TestApp, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let page = app
-            .state
-            .aws
-            .dynamodb
-            .scan()
-            .table_name(&app.state.config.table_name)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let described = crate::helpers::describe_item(item);
-            if described.contains(needle) {
-                found.push(described);
-            }
-        }
-        match page.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => return found,
-        }
-    }
+    let items = crate::helpers::scan(app, None).await;
+    items.iter().map(crate::helpers::describe_item).filter(|item| item.contains(needle)).collect()
 }
 
 #[tokio::test]

@@ -385,32 +385,32 @@ impl TestApp {
 /// (`store::request_counts`). A scan, which no route makes: only a test
 /// wants the whole tenant at once.
 pub async fn snapshot(app: &TestApp, account: &Account) -> std::collections::BTreeMap<String, String> {
-    let mut items = std::collections::BTreeMap::new();
+    let tenant = format!("{}#", account.tenant().prefix());
+    scan(app, Some(&tenant))
+        .await
+        .iter()
+        .filter(|item| !item["pk"].as_s().unwrap().contains("#USAGE#"))
+        .map(|item| (format!("{} {}", item["pk"].as_s().unwrap(), item["sk"].as_s().unwrap()), describe_item(item)))
+        .collect()
+}
+
+/// Every item of the table, or of the partitions that begin with `prefix`,
+/// as stored: a scan, which only a test makes.
+pub async fn scan(
+    app: &TestApp,
+    prefix: Option<&str>,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut items = Vec::new();
     let mut start = None;
     loop {
-        let page = app
-            .state
-            .aws
-            .dynamodb
-            .scan()
-            .table_name(&app.state.config.table_name)
-            .filter_expression("begins_with(pk, :tenant)")
-            .expression_attribute_values(
-                ":tenant",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#", account.tenant().prefix())),
-            )
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let pk = item["pk"].as_s().unwrap();
-            if pk.contains("#USAGE#") {
-                continue;
-            }
-            items.insert(format!("{pk} {}", item["sk"].as_s().unwrap()), describe_item(item));
+        let mut request = app.state.aws.dynamodb.scan().table_name(&app.state.config.table_name).consistent_read(true);
+        if let Some(prefix) = prefix {
+            request = request
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S(prefix.to_owned()));
         }
+        let page = request.set_exclusive_start_key(start).send().await.unwrap();
+        items.extend(page.items.unwrap_or_default());
         match page.last_evaluated_key {
             Some(key) => start = Some(key),
             None => return items,
