@@ -53,6 +53,7 @@ sam-env: $(STAMP)
 test: $(STAMP)
 	cfn-lint template.yaml
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing sam validate --lint --region us-east-1 -t template.yaml
+	scripts/rojo --version
 	scripts/with-moto cargo test --workspace
 	scripts/with-moto scripts/fuzz $(TEST_FUZZ_EXAMPLES)
 
@@ -61,7 +62,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	cargo build --release -p toolbox-health -p toolbox-auth -p toolbox-organizations -p toolbox-authorizer -p toolbox-api-keys -p toolbox-content-worker \
-		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages -p toolbox-dashboard -p toolbox-analytics -p toolbox-dashboard-events -p toolbox-payments -p toolbox-compliance \
+		-p toolbox-content -p toolbox-realtime -p toolbox-classes -p toolbox-lessons -p toolbox-assessments -p toolbox-messages -p toolbox-dashboard -p toolbox-analytics -p toolbox-dashboard-events -p toolbox-payments -p toolbox-compliance -p toolbox-roblox \
 		-p toolbox-local -p toolbox-bench
 	scripts/with-moto $${CARGO_TARGET_DIR:-target}/release/toolbox-bench
 	@if command -v valgrind >/dev/null; then bench/cold-start-instructions; else echo "valgrind not found: no instruction counts"; fi

@@ -157,5 +157,9 @@ export("ERASURE_ID", call("POST", "/compliance/erasures", token,
                           {"user_id": member(token, "student", "erased")["user"]["id"]})["id"])
 export("MEMBER_TO_ERASE", member(token, "student", "toerase")["user"]["id"])
 
+# Roblox: environments of the generated lesson, one to read and one to delete.
+export("ENVIRONMENT_ID", call("POST", "/roblox/environments", token, {"content_id": content})["id"])
+export("ENVIRONMENT_TO_DELETE", call("POST", "/roblox/environments", token, {"content_id": content})["id"])
+
 for name, value in exports.items():
     print(f"export {name}={shlex.quote(value)}")

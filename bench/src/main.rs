@@ -60,6 +60,7 @@ const FUNCTIONS: &[Function] = &[
         event: "compliance/list-audit-logs.json",
         what: "GET /compliance/audit-logs?action=member.role_changed",
     },
+    Function { binary: "roblox", event: "roblox/list-environments.json", what: "GET /roblox/environments" },
     Function {
         binary: "dashboard-events",
         event: "dashboard-events/stream.json",

@@ -59,6 +59,7 @@ pub const HTTP_FUNCTIONS: &[(&str, Routes)] = &[
     ("AnalyticsFunction", toolbox_analytics::routes),
     ("PaymentsFunction", toolbox_payments::routes),
     ("ComplianceFunction", toolbox_compliance::routes),
+    ("RobloxFunction", toolbox_roblox::routes),
 ];
 
 /// The routes of the function a template logical id names.

@@ -62,6 +62,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("analytics/export.json", "AnalyticsFunction", 200),
     ("payments/subscription.json", "PaymentsFunction", 200),
     ("compliance/list-audit-logs.json", "ComplianceFunction", 200),
+    ("roblox/list-environments.json", "RobloxFunction", 200),
 ];
 /// Events for non-HTTP handlers, replayed by their own tests below.
 const OTHER_TRIGGERS: &[&str] = &[

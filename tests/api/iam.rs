@@ -531,7 +531,7 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
     crate::round_trips::every_route(&app, &crate::calls::CallLog::default()).await;
     // Before the routes beyond, which move the clock past tokens' issue.
     compliance_jobs(&app, &functions[COMPLIANCE_WORKER], &recorder).await;
-    beyond_the_routes(&app, &functions[WORKER]).await;
+    beyond_the_routes(&app, &functions[WORKER], &recorder).await;
     // The table stream's function: an organization whose numbers moved is
     // announced once (to a Pusher that is not there).
     let announcer = toolbox_dashboard_events::Announcer {
@@ -588,7 +588,7 @@ async fn compliance_jobs(app: &TestApp, worker: &store::AppState, recorder: &Rec
 }
 
 /// The calls no route's success makes.
-async fn beyond_the_routes(app: &TestApp, worker_state: &store::AppState) {
+async fn beyond_the_routes(app: &TestApp, worker_state: &store::AppState, recorder: &Recorder) {
     let stack = stack().await;
     let admin = app.register_org().await;
     let teacher = app.member(&admin, "teacher").await;
@@ -663,6 +663,19 @@ async fn beyond_the_routes(app: &TestApp, worker_state: &store::AppState) {
         .send()
         .await
         .expect(StatusCode::CREATED, None);
+    // A Roblox environment of it, and its project downloaded as the link's
+    // holder would (signed by RobloxFunction).
+    let environment = app
+        .post("/api/v1/roblox/environments")
+        .bearer(&teacher.access_token)
+        .json(json!({"content_id": large}))
+        .send()
+        .await;
+    environment.expect(StatusCode::CREATED, None);
+    let download =
+        format!("/api/v1/roblox/environments/{}/download?format=project", environment.data()["id"].as_str().unwrap());
+    let link = app.get(&download).bearer(&teacher.access_token).send().await;
+    recorder.presigned("RobloxFunction", "GET", link.data()["download_url"].as_str().unwrap());
 
     // An assessment made from a quiz kept in S3: fifty questions, each as
     // long as an assessment allows.

@@ -37,6 +37,7 @@ mod payments;
 mod privacy;
 mod progress;
 mod realtime;
+mod roblox;
 mod round_trips;
 mod scale;
 mod secrets;

@@ -80,6 +80,7 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "create_checkout_session" => json!({"tier": "pro", "interval": "month"}),
         "record_consent" => json!({"user_id": tenant.student.user_id, "type": "ferpa", "granted": true}),
         "create_export" | "create_erasure" => json!({"user_id": tenant.student.user_id}),
+        "create_roblox_environment" => json!({"content_id": tenant.generated.content_id}),
         "pusher_auth" => {
             json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", tenant.admin.org_id)})
         }
@@ -114,6 +115,7 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
             "id" if operation.path.starts_with("/api/v1/messages/") => tenant.message_id.clone(),
             "id" if operation.path.starts_with("/api/v1/compliance/exports/") => tenant.export_id.clone(),
             "id" if operation.path.starts_with("/api/v1/compliance/erasures/") => tenant.erasure_id.clone(),
+            "id" if operation.path.starts_with("/api/v1/roblox/environments/") => tenant.environment_id.clone(),
             "thread_id" => tenant.thread_id.clone(),
             "metric" => "lessons_completed".to_owned(),
             "format" => "csv".to_owned(),
@@ -125,6 +127,9 @@ fn concrete_path(operation: &Operation, tenant: &Tenant) -> String {
     }
     if operation.id == "export_custom_query" {
         path.push_str(&format!("?query_id={}", tenant.query_id));
+    }
+    if operation.id == "download_roblox_environment" {
+        path.push_str("?format=place");
     }
     path
 }
@@ -154,6 +159,8 @@ struct Tenant {
     /// An export of the student, and an erasure of another student.
     export_id: String,
     erasure_id: String,
+    /// The teacher's Roblox environment of `generated`.
+    environment_id: String,
 }
 
 impl Tenant {
@@ -239,7 +246,15 @@ impl Tenant {
         let leaver = app.member(&admin, "student").await;
         let asked = json!({"user_id": leaver.user_id});
         let erasure = app.post("/api/v1/compliance/erasures").bearer(&admin.access_token).json(asked).send().await;
+        let environment = app
+            .post("/api/v1/roblox/environments")
+            .bearer(&teacher.access_token)
+            .json(json!({"content_id": generated.content_id, "class_id": class_id}))
+            .send()
+            .await;
+        environment.expect(StatusCode::CREATED, None);
         Self {
+            environment_id: environment.data()["id"].as_str().unwrap().to_owned(),
             export_id: job(export),
             erasure_id: job(erasure),
             query_id,

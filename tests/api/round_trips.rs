@@ -672,6 +672,22 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     measure(log, t, "GET", "/api/v1/compliance/status", app.get("/api/v1/compliance/status").bearer(token).send())
         .await;
 
+    // Roblox: an environment of a quiz, read, downloaded, deleted.
+    let quiz = json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Angles"});
+    let played = app.generated(&admin, quiz).await;
+    let environment = json!({"content_id": played.content_id, "theme": "ocean"});
+    let environment = app.post("/api/v1/roblox/environments").bearer(token).json(environment).send();
+    let environment = measure(log, t, "POST", "/api/v1/roblox/environments", environment).await;
+    let environment_path = format!("/api/v1/roblox/environments/{}", environment.data()["id"].as_str().unwrap());
+    let environments = app.get("/api/v1/roblox/environments").bearer(token).send();
+    measure(log, t, "GET", "/api/v1/roblox/environments", environments).await;
+    let one = app.get(&environment_path).bearer(token).send();
+    measure(log, t, "GET", "/api/v1/roblox/environments/{id}", one).await;
+    let download = app.get(&format!("{environment_path}/download?format=place")).bearer(token).send();
+    measure(log, t, "GET", "/api/v1/roblox/environments/{id}/download", download).await;
+    let deleted = app.delete(&environment_path).bearer(token).send();
+    measure(log, t, "DELETE", "/api/v1/roblox/environments/{id}", deleted).await;
+
     // Every documented operation was measured.
     let doc: serde_json::Value = serde_json::from_str(toolbox_health::OPENAPI_JSON).unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -171,6 +171,13 @@ parsed_string!(
 );
 
 parsed_string!(
+    /// What a Roblox environment is called, like "Photosynthesis Island".
+    EnvironmentName,
+    |raw| plain_text(raw, 1, 50),
+    |schema| plain_text_schema(schema, 1, 50)
+);
+
+parsed_string!(
     /// An IANA time zone name such as `Europe/Paris` or `UTC`.
     TimeZone,
     |raw| {

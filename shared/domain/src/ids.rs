@@ -119,3 +119,7 @@ ulid_id!(
     /// A data export or an erasure of one member's data.
     PrivacyJobId
 );
+ulid_id!(
+    /// A Roblox learning environment made from a lesson or quiz.
+    EnvironmentId
+);

@@ -30,6 +30,7 @@ pub mod privacy;
 pub mod progress;
 pub mod publication;
 pub mod record;
+pub mod roblox;
 pub mod sealed;
 pub mod session;
 pub mod tenancy;

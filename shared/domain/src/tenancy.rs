@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::day::Day;
 use crate::ids::{
-    ApiKeyId, AssessmentId, ClassId, ContentId, InviteId, JobId, LessonId, MessageId, OrgId, PrivacyJobId, QueryId,
-    SessionId, ThreadId, UserId,
+    ApiKeyId, AssessmentId, ClassId, ContentId, EnvironmentId, InviteId, JobId, LessonId, MessageId, OrgId,
+    PrivacyJobId, QueryId, SessionId, ThreadId, UserId,
 };
 use crate::principal::Principal;
 
@@ -88,7 +88,10 @@ impl Tenant {
     /// token whose secret the caller then compares with the stored session.
     ///
     /// For an API key, the organisation its lookup item names, once the
-    /// presented secret has matched the stored hash.
+    /// presented secret has matched the stored hash. For a Roblox game
+    /// server, the organisation its environment key names: the caller then
+    /// checks the request's signature with the environment's secret, which
+    /// only that organisation's partition holds.
     pub fn claimed_by_credential(org_id: &OrgId) -> Self {
         Self { org_id: org_id.clone() }
     }
@@ -537,6 +540,34 @@ impl Tenant {
     }
 
     /// `gsi1pk` of the links to one child: their parents.
+    pub fn roblox_environment(&self, environment: &EnvironmentId) -> Key {
+        self.record(Self::ROBLOX_ENVIRONMENT_PREFIX, environment, true)
+    }
+
+    pub const ROBLOX_ENVIRONMENT_PREFIX: &'static str = "ROBLOXENV#";
+
+    /// A join code a student asked for, in its environment's partition:
+    /// only that environment's game server can exchange it.
+    pub fn join_code(&self, environment: &EnvironmentId, code: &str) -> Key {
+        Key::new(self.roblox_environment(environment).pk, format!("JOINCODE#{code}"))
+    }
+
+    /// Which student a Roblox user plays as in one environment.
+    pub fn roblox_link(&self, environment: &EnvironmentId, roblox_user_id: u64) -> Key {
+        Key::new(self.roblox_environment(environment).pk, format!("LINK#{roblox_user_id}"))
+    }
+
+    /// A game server's signature already accepted, beside its environment;
+    /// its existence refuses a replay.
+    pub fn seen_game_signature(&self, environment: &EnvironmentId, signature_hex: &str) -> Key {
+        Key::new(self.roblox_environment(environment).pk, format!("SIG#{signature_hex}"))
+    }
+
+    /// Where an environment's project and place files are kept in the bucket.
+    pub fn roblox_prefix(&self, environment: &EnvironmentId) -> String {
+        format!("roblox/{}/{environment}/", self.org_id)
+    }
+
     pub fn guardians_of(&self, child: &UserId) -> String {
         self.partition(format_args!("GUARDIANS#{child}"))
     }

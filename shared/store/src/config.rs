@@ -40,6 +40,10 @@ pub struct Config {
     pub login_lockout_seconds: i64,
     /// The browser origin (the dashboard) allowed to call the API, if any.
     pub cors_origin: Option<String>,
+    /// Where games reach the API (`https://api.example.com`), written into
+    /// each generated Roblox project; without it, the address the request
+    /// that made the project came to.
+    pub public_api_url: Option<String>,
     /// The API Gateway usage plan of each tier, by name.
     pub usage_plans: TierPlans,
     /// The CloudFormation stack: every usage key it makes carries it as the
@@ -114,6 +118,9 @@ impl Config {
                 &with_default("LOGIN_MAX_ACCOUNT_FAILURES", "100"),
             )?,
             cors_origin: source("CORS_ORIGIN").filter(|v| !v.trim().is_empty()),
+            public_api_url: source("PUBLIC_API_URL")
+                .map(|v| v.trim().trim_end_matches('/').to_owned())
+                .filter(|v| !v.is_empty()),
             login_lockout_seconds: parse_positive(
                 "LOGIN_LOCKOUT_SECONDS",
                 &with_default("LOGIN_LOCKOUT_SECONDS", "900"),

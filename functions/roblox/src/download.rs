@@ -1,0 +1,75 @@
+//! `GET /roblox/environments/{id}/download`: a link to the project zip or
+//! the place file, made on each read and valid for 15 minutes.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use axum::extract::State;
+use axum::http::Uri;
+use domain::clock::rfc3339;
+use domain::ids::EnvironmentId;
+use domain::roblox::Environment;
+use serde::Serialize;
+use store::AppState;
+use utoipa::ToSchema;
+use web::envelope::{ApiResponse, Success};
+use web::error::{AppError, AppResult};
+use web::extract::{PathId, Staff, query_param};
+use web::openapi::*;
+
+/// How long a download link works.
+const LINK_SECONDS: u64 = 900;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadLink {
+    download_url: String,
+    /// RFC 3339; the link is refused after it.
+    expires_at: String,
+}
+
+/// A link to download the environment's Rojo project (`format=project`, a
+/// zip) or its place file (`format=place`, `.rbxlx`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/roblox/environments/{id}/download",
+    operation_id = "download_roblox_environment",
+    tag = "roblox",
+    params(
+        ("id" = EnvironmentId, Path, description = "The environment's id"),
+        ("format" = String, Query, pattern = "^(project|place)$", description = "`project` (a Rojo project, zipped) or `place` (.rbxlx)"),
+    ),
+    responses(
+        (status = 200, description = "The link", body = Success<DownloadLink>),
+        ReadListOf,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    extensions(("x-roles" = json!(["admin", "teacher"])))
+)]
+pub async fn download(
+    State(state): State<AppState>,
+    Staff(_, tenant): Staff,
+    uri: Uri,
+    PathId(id): PathId<EnvironmentId>,
+) -> AppResult<ApiResponse<DownloadLink>> {
+    let format = query_param(&uri, "format")?;
+    let environment = state.db.live::<Environment>(&tenant, &id).await?;
+    let (object, file) = match format.as_deref() {
+        Some("project") => (&environment.project_object, "project.zip"),
+        Some("place") => (&environment.place_object, "place.rbxlx"),
+        _ => return Err(AppError::BadRequest("format must be project or place".into())),
+    };
+    let expires = PresigningConfig::expires_in(Duration::from_secs(LINK_SECONDS))
+        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
+    let link = state
+        .aws
+        .s3()
+        .get_object()
+        .bucket(&state.config.bucket_name)
+        .key(object)
+        .response_content_disposition(format!("attachment; filename=\"{file}\""))
+        .presigned(expires)
+        .await
+        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
+    let expires_at = rfc3339(state.now() + time::Duration::seconds(LINK_SECONDS as i64));
+    Ok(ApiResponse::ok(DownloadLink { download_url: link.uri().to_owned(), expires_at }))
+}

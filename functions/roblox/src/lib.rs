@@ -1,0 +1,22 @@
+//! `/api/v1/roblox/*`: Roblox learning environments. A teacher turns a
+//! generated lesson or quiz into a world: a Rojo 7 project and a place
+//! file of the same tree ([`project`]), kept in S3 and downloaded through
+//! short-lived links.
+
+mod download;
+mod environments;
+pub mod project;
+
+use utoipa::OpenApi;
+use web::http::{RouteTable, routes};
+
+pub fn routes() -> RouteTable {
+    RouteTable::new(ApiDoc::openapi)
+        .routes(routes!(environments::create, environments::list))
+        .routes(routes!(environments::get, environments::delete))
+        .routes(routes!(download::download))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(tags((name = "roblox", description = "Roblox learning environments made from lessons and quizzes")))]
+pub struct ApiDoc;

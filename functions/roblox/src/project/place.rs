@@ -1,0 +1,35 @@
+//! The tree as a place file (`.rbxlx`), written with the rbx-dom crates
+//! Rojo itself builds with: the same instances, names and sources as
+//! `rojo build` of the project gives.
+
+use rbx_dom_weak::types::{Enum, Variant};
+use rbx_dom_weak::{InstanceBuilder, WeakDom};
+
+use super::literal;
+use super::{Content, Node};
+
+/// The tree as an instance tree, its root the `DataModel`.
+pub fn dom(tree: &Node) -> WeakDom {
+    WeakDom::new(builder(tree))
+}
+
+fn builder(node: &Node) -> InstanceBuilder {
+    let mut instance = InstanceBuilder::new(node.class).with_name(node.name.as_str());
+    match &node.content {
+        Content::Luau(source) => instance.add_property("Source", *source),
+        Content::Data(value) => instance.add_property("Source", literal::module(value)),
+        Content::None => {}
+    }
+    // As Rojo 7 writes a server script: run by the legacy rules (where it is).
+    if node.class == "Script" {
+        instance.add_property("RunContext", Variant::Enum(Enum::from_u32(0)));
+    }
+    instance.with_children(node.children.iter().map(builder))
+}
+
+/// The place file: the services under the root, as XML.
+pub fn rbxlx(dom: &WeakDom) -> Result<Vec<u8>, rbx_xml::EncodeError> {
+    let mut out = Vec::new();
+    rbx_xml::to_writer_default(&mut out, dom, dom.root().children())?;
+    Ok(out)
+}

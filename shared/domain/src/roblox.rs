@@ -1,0 +1,191 @@
+//! Roblox learning environments (`ORG#<org>#ROBLOXENV#<id>`): a lesson or
+//! quiz turned into a Rojo project and a place file, the join codes a
+//! student exchanges in the game for a link to their Roblox account, and
+//! those links, all in the environment's partition.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Audit;
+use crate::generation::request::ContentKind;
+use crate::ids::{AssessmentId, ClassId, ContentId, EnvironmentId, LessonId, OrgId, UserId};
+
+/// The look of the generated world: colours and light, nothing else.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    #[default]
+    Classroom,
+    Space,
+    Forest,
+    Ocean,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvironmentStatus {
+    /// Its project and place files are built and can be downloaded.
+    Ready,
+    /// A version of its place was published to Roblox.
+    Published,
+}
+
+pub const MAX_PLAYERS: u8 = 100;
+pub const DEFAULT_MAX_PLAYERS: u8 = 30;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub id: EnvironmentId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub theme: Theme,
+    pub max_players: u8,
+    pub status: EnvironmentStatus,
+    pub content_id: ContentId,
+    pub content_kind: ContentKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_id: Option<ClassId>,
+    /// The lesson the game reports progress through, made from the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson_id: Option<LessonId>,
+    /// The assessment the game's quiz answers are graded against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessment_id: Option<AssessmentId>,
+    /// S3 keys of the Rojo project (zip) and the place file (`.rbxlx`).
+    pub project_object: String,
+    pub place_object: String,
+    /// What the game server signs its requests with; sealed at rest, shown
+    /// once, when the environment is made.
+    #[serde(with = "crate::sealed")]
+    pub signing_secret: String,
+    /// The place version Roblox gave the last publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    #[serde(flatten)]
+    pub audit: Audit,
+}
+
+crate::record!(Environment, EnvironmentId, "environment", roblox_environment);
+
+impl Environment {
+    /// What a game server names itself by (`X-Environment-Key`): the
+    /// organisation, so that the environment can be found, and the
+    /// environment. Not a secret.
+    pub fn key_id(&self) -> String {
+        format!("{}.{}", self.org_id, self.id)
+    }
+}
+
+/// A game server's key id, `<org>.<environment>`, as parsed from a header.
+pub fn parse_key_id(raw: &str) -> Option<(OrgId, EnvironmentId)> {
+    let (org, environment) = raw.trim().split_once('.')?;
+    Some((org.parse().ok()?, environment.parse().ok()?))
+}
+
+/// A fresh signing secret: 32 random bytes as hex.
+pub fn new_signing_secret() -> String {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How long a join code can be exchanged.
+pub const JOIN_CODE_SECONDS: i64 = 10 * 60;
+/// Letters and digits no one mistakes for each other when reading them
+/// off a screen (no 0/O, 1/I/L, 5/S, 2/Z).
+const JOIN_CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRTUVWXY346789";
+pub const JOIN_CODE_LENGTH: usize = 8;
+
+pub fn new_join_code() -> String {
+    // Bytes at or above the largest multiple of the alphabet's length are
+    // drawn again, so that every letter is as likely.
+    let fair = (256 / JOIN_CODE_ALPHABET.len() * JOIN_CODE_ALPHABET.len()) as u8;
+    let mut code = String::with_capacity(JOIN_CODE_LENGTH);
+    while code.len() < JOIN_CODE_LENGTH {
+        let mut bytes = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source works");
+        for byte in bytes.into_iter().filter(|b| *b < fair) {
+            if code.len() < JOIN_CODE_LENGTH {
+                code.push(JOIN_CODE_ALPHABET[usize::from(byte) % JOIN_CODE_ALPHABET.len()] as char);
+            }
+        }
+    }
+    code
+}
+
+/// A code as typed into the game: case and blanks do not matter; anything
+/// that cannot be a code is `None`.
+pub fn parse_join_code(raw: &str) -> Option<String> {
+    let code: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_uppercase();
+    let valid = code.len() == JOIN_CODE_LENGTH && code.bytes().all(|b| JOIN_CODE_ALPHABET.contains(&b));
+    valid.then_some(code)
+}
+
+/// A one-time join code, kept until its TTL removes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinCode {
+    pub environment_id: EnvironmentId,
+    pub student_id: UserId,
+    /// Epoch seconds: after this the code is refused, and the table's TTL
+    /// removes it a day later.
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<String>,
+}
+
+/// A Roblox account linked to a student in one environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RobloxLink {
+    pub environment_id: EnvironmentId,
+    pub roblox_user_id: u64,
+    pub student_id: UserId,
+    pub linked_at: String,
+}
+
+/// The fields a change to an environment names.
+pub mod field {
+    use super::{Environment, EnvironmentStatus};
+    use crate::record::Field;
+
+    pub const STATUS: Field<Environment, EnvironmentStatus> = Field::new("status");
+    pub const PUBLISHED_VERSION: Field<Environment, u64> = Field::new("published_version");
+    pub const PUBLISHED_AT: Field<Environment, str> = Field::new("published_at");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_codes_are_short_readable_and_parse_back_however_typed() {
+        for _ in 0..200 {
+            let code = new_join_code();
+            assert_eq!(code.len(), JOIN_CODE_LENGTH);
+            assert_eq!(parse_join_code(&code).as_deref(), Some(code.as_str()));
+            let typed = format!(" {}-{} ", &code[..4].to_lowercase(), &code[4..]);
+            assert_eq!(parse_join_code(&typed).as_deref(), Some(code.as_str()));
+        }
+        for wrong in ["", "ABCD", "ABCDEFGHJ", "ABCDEFG0", "ABCDEFGI", "ABCDÉFGH"] {
+            assert_eq!(parse_join_code(wrong), None, "{wrong}");
+        }
+    }
+
+    #[test]
+    fn a_key_id_names_the_organisation_and_the_environment() {
+        let (org, environment) = (OrgId::new(), EnvironmentId::new());
+        assert_eq!(parse_key_id(&format!("{org}.{environment}")), Some((org.clone(), environment.clone())));
+        for wrong in [format!("{org}"), format!("{org}.x"), format!("x.{environment}"), format!("{org}:{environment}")]
+        {
+            assert_eq!(parse_key_id(&wrong), None, "{wrong}");
+        }
+    }
+
+    #[test]
+    fn signing_secrets_are_64_hex_digits_and_differ() {
+        let (a, b) = (new_signing_secret(), new_signing_secret());
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}
