@@ -22,6 +22,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+import game_signature
+
 BASE = sys.argv[1].rstrip("/") + "/api/v1"
 PASSWORD = "fuzz-password-123"
 exports = {}
@@ -157,9 +159,35 @@ export("ERASURE_ID", call("POST", "/compliance/erasures", token,
                           {"user_id": member(token, "student", "erased")["user"]["id"]})["id"])
 export("MEMBER_TO_ERASE", member(token, "student", "toerase")["user"]["id"])
 
-# Roblox: environments of the generated lesson, one to read and one to delete.
+# Roblox: environments of the generated lesson, one to read and one to
+# delete; and one of the lesson made from it, published to the class, whose
+# game (scripts/fuzz_hooks.py signs as it) has linked a student's player
+# and holds one more join code to exchange.
 export("ENVIRONMENT_ID", call("POST", "/roblox/environments", token, {"content_id": content})["id"])
 export("ENVIRONMENT_TO_DELETE", call("POST", "/roblox/environments", token, {"content_id": content})["id"])
+game_lesson = call("POST", "/lessons", token, {"content_id": content})["id"]
+call("POST", f"/lessons/{game_lesson}/publish", token, {"class_ids": [klass]})
+game = call("POST", "/roblox/environments", token, {"content_id": content, "lesson_id": game_lesson, "class_id": klass})
+export("GAME_ENVIRONMENT_ID", game["id"])
+export("GAME_KEY", game["key_id"])
+export("GAME_SECRET", game["signing_secret"])
+export("GAME_LESSON_ID", game_lesson)
+export("GAME_PLAYER", "9001")
+join = f"/roblox/environments/{game['id']}/join-code"
+
+
+def game_call(path, body):
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data=data, method="POST")
+    request.add_header("content-type", "application/json")
+    for name, value in game_signature.headers(game["key_id"], game["signing_secret"], "/api/v1" + path, data).items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())["data"]
+
+
+game_call("/roblox/links", {"code": call("POST", join, student["access_token"])["code"], "roblox_user_id": 9001})
+export("GAME_JOIN_CODE", call("POST", join, student["access_token"])["code"])
 
 for name, value in exports.items():
     print(f"export {name}={shlex.quote(value)}")

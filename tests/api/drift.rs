@@ -36,7 +36,7 @@ async fn every_template_function_with_api_events_is_served_locally() {
 }
 
 #[tokio::test]
-async fn public_routes_are_exactly_health_docs_register_login_refresh_and_stripes_webhook() {
+async fn public_routes_are_exactly_health_docs_register_login_refresh_stripes_webhook_and_roblox_games() {
     let template = &stack().await.template;
     let public: BTreeSet<String> = template.routes().into_iter().filter(|r| !r.authorized).map(|r| r.path).collect();
     let expected: BTreeSet<String> = [
@@ -50,6 +50,9 @@ async fn public_routes_are_exactly_health_docs_register_login_refresh_and_stripe
         "/api/v1/auth/refresh",
         // Stripe's deliveries: the signature is the credential.
         "/api/v1/stripe/webhooks",
+        // A Roblox game server's reports: its environment's signature is the credential.
+        "/api/v1/roblox/links",
+        "/api/v1/roblox/environments/{id}/events",
     ]
     .into_iter()
     .map(String::from)

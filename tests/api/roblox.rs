@@ -325,3 +325,306 @@ async fn environments_are_listed_read_and_deleted_only_within_their_school() {
     let list = app.get("/api/v1/roblox/environments").bearer(&school.admin.access_token).send().await;
     assert_eq!(list.data().as_array().unwrap().len(), 0);
 }
+
+/// What a game server holds: its environment's key id and signing secret.
+pub(crate) struct GameKey {
+    pub environment_id: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+impl GameKey {
+    pub(crate) fn of(created: &TestResponse) -> Self {
+        let data = created.data();
+        Self {
+            environment_id: data["id"].as_str().unwrap().to_owned(),
+            key_id: data["key_id"].as_str().unwrap().to_owned(),
+            secret: data["signing_secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A request to `path` as the game server signs it (the shipped
+    /// `Api.luau`), with its signature.
+    pub(crate) fn signed(&self, app: &TestApp, path: &str, body: &Value, secret: &str) -> (String, String, String) {
+        let body = serde_json::to_string(body).unwrap();
+        let timestamp = app.state.now().unix_timestamp();
+        let signature = web::signature::sign(secret, timestamp, "POST", path, body.as_bytes());
+        (body, timestamp.to_string(), signature)
+    }
+
+    pub(crate) async fn send(
+        &self,
+        app: &TestApp,
+        (path, body, timestamp, signature): (&str, &str, &str, &str),
+    ) -> TestResponse {
+        app.post(path)
+            .header("x-environment-key", &self.key_id)
+            .header("x-timestamp", timestamp)
+            .header("x-signature", signature)
+            .raw("application/json", body.to_owned())
+            .send()
+            .await
+    }
+
+    /// POSTs `body` to `path`, signed with the environment's secret.
+    pub(crate) async fn post(&self, app: &TestApp, path: &str, body: Value) -> TestResponse {
+        let (body, timestamp, signature) = self.signed(app, path, &body, &self.secret);
+        self.send(app, (path, &body, &timestamp, &signature)).await
+    }
+
+    pub(crate) fn events(&self) -> String {
+        format!("/api/v1/roblox/environments/{}/events", self.environment_id)
+    }
+}
+
+/// A student's join code for the environment.
+pub(crate) async fn join_code(app: &TestApp, student: &Account, environment: &str) -> String {
+    let path = format!("/api/v1/roblox/environments/{environment}/join-code");
+    let code = app.post(&path).bearer(&student.access_token).send().await;
+    code.expect(StatusCode::CREATED, None);
+    code.data()["code"].as_str().unwrap().to_owned()
+}
+
+/// A generated quiz made into an assessment (answers shown) published to
+/// the school's class, and an environment of it: the environment's key.
+pub(crate) async fn quiz_environment(app: &TestApp, school: &School) -> (GameKey, String) {
+    let quiz = app
+        .generated(&school.teacher, json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Fractions"}))
+        .await;
+    let made = app
+        .post("/api/v1/assessments")
+        .bearer(&school.teacher.access_token)
+        .json(json!({"content_id": quiz.content_id, "max_attempts": 3, "show_answers": true}))
+        .send()
+        .await;
+    made.expect(StatusCode::CREATED, None);
+    let assessment = made.data()["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/assessments/{assessment}/publish"))
+        .bearer(&school.teacher.access_token)
+        .json(json!({"class_ids": [school.class_id]}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let body = json!({"content_id": quiz.content_id, "assessment_id": assessment, "class_id": school.class_id});
+    let created = create(app, &school.teacher, body).await;
+    created.expect(StatusCode::CREATED, None);
+    (GameKey::of(&created), assessment)
+}
+
+async fn assessment_statistics(app: &TestApp, teacher: &Account, assessment: &str) -> Value {
+    let path = format!("/api/v1/assessments/{assessment}/statistics");
+    let statistics = app.get(&path).bearer(&teacher.access_token).send().await;
+    statistics.expect(StatusCode::OK, None);
+    statistics.data().clone()
+}
+
+#[tokio::test]
+async fn a_quiz_answer_reported_by_the_game_is_graded_once_and_counts_in_the_statistics() {
+    let app = TestApp::spawn().await;
+    let school = School::new(&app).await;
+    let (game, assessment) = quiz_environment(&app, &school).await;
+    let code = join_code(&app, &school.student, &game.environment_id).await;
+    let linked =
+        game.post(&app, "/api/v1/roblox/links", json!({"code": code.to_lowercase(), "roblox_user_id": 4242})).await;
+    linked.expect(StatusCode::CREATED, None);
+    assert_eq!(
+        (linked.data()["roblox_user_id"].as_u64(), linked.data()["attempts_used"].as_u64()),
+        (Some(4242), Some(0))
+    );
+
+    // The right answers: each question's `answer`, as the teacher sees them.
+    let view = app.get(&format!("/api/v1/assessments/{assessment}")).bearer(&school.teacher.access_token).send().await;
+    let answers: Vec<Value> =
+        view.data()["questions"].as_array().unwrap().iter().map(|q| q["answer"].clone()).collect();
+    let submitted_before = app.daily_count(&school.student, store::counters::Counter::AssessmentsSubmitted).await;
+    let attempt = json!({"type": "attempt", "roblox_user_id": 4242, "assessment_id": assessment, "attempt": 1, "answers": answers});
+    let (body, timestamp, signature) = game.signed(&app, &game.events(), &attempt, &game.secret);
+    let request = (game.events(), body, timestamp, signature);
+    let request = (request.0.as_str(), request.1.as_str(), request.2.as_str(), request.3.as_str());
+    let graded = game.send(&app, request).await;
+    graded.expect(StatusCode::OK, None);
+    assert_eq!(
+        (graded.data()["percent"].as_f64(), graded.data()["passed"].as_bool(), graded.data()["graded_now"].as_bool()),
+        (Some(100.0), Some(true), Some(true))
+    );
+    assert!(graded.data()["correct"].as_array().unwrap().iter().all(|c| c == true), "{}", graded.text);
+    let statistics = assessment_statistics(&app, &school.teacher, &assessment).await;
+    assert_eq!((statistics["submissions"].as_u64(), statistics["mean_percent"].as_f64()), (Some(1), Some(100.0)));
+    assert_eq!(
+        app.daily_count(&school.student, store::counters::Counter::AssessmentsSubmitted).await,
+        submitted_before + 1,
+        "the dashboard's count"
+    );
+    // The student's own submissions list it, as theirs.
+    let mine = app
+        .get(&format!("/api/v1/assessments/{assessment}/submissions"))
+        .bearer(&school.student.access_token)
+        .send()
+        .await;
+    assert_eq!(mine.data().as_array().unwrap().len(), 1, "{}", mine.text);
+
+    // The same request again (a replay), and one signed with another secret
+    // (a forgery): refused, nothing counted.
+    game.send(&app, request).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    let (body, timestamp, forged) = game.signed(&app, &game.events(), &attempt, &"0".repeat(64));
+    game.send(&app, (&game.events(), &body, &timestamp, &forged))
+        .await
+        .expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    // Signed anew (a second later), the same attempt is the grade already
+    // given; other answers for it are a conflict.
+    app.clock.advance(1);
+    let again = game.post(&app, &game.events(), attempt.clone()).await;
+    again.expect(StatusCode::OK, None);
+    assert_eq!(again.data()["graded_now"], false);
+    let mut other = attempt.clone();
+    other["answers"][0] = json!(if answers[0] == json!(0) { 1 } else { 0 });
+    game.post(&app, &game.events(), other).await.expect(StatusCode::CONFLICT, Some("conflict"));
+    assert_eq!(assessment_statistics(&app, &school.teacher, &assessment).await, statistics);
+
+    // Linking again later: the game learns the attempts already used.
+    let code = join_code(&app, &school.student, &game.environment_id).await;
+    let relinked = game.post(&app, "/api/v1/roblox/links", json!({"code": code, "roblox_user_id": 4242})).await;
+    assert_eq!(relinked.data()["attempts_used"], 1, "{}", relinked.text);
+}
+
+#[tokio::test]
+async fn progress_reported_by_the_game_only_moves_forward_and_shows_in_the_lessons_statistics() {
+    let app = TestApp::spawn().await;
+    let school = School::new(&app).await;
+    let created = create(&app, &school.teacher, school.lesson_environment()).await;
+    let game = GameKey::of(&created);
+    let code = join_code(&app, &school.student, &game.environment_id).await;
+    game.post(&app, "/api/v1/roblox/links", json!({"code": code, "roblox_user_id": 77}))
+        .await
+        .expect(StatusCode::CREATED, None);
+    let report = |percent: u64, status: &str| {
+        json!({"type": "progress", "roblox_user_id": 77, "lesson_id": school.lesson_id, "status": status,
+               "percent": percent, "time_spent_seconds": percent * 6})
+    };
+    let statistics = || async {
+        let path = format!("/api/v1/lessons/{}/statistics", school.lesson_id);
+        app.get(&path).bearer(&school.teacher.access_token).send().await.data().clone()
+    };
+    let moved = game.post(&app, &game.events(), report(50, "in_progress")).await;
+    moved.expect(StatusCode::OK, None);
+    assert_eq!(moved.data()["percent"], 50);
+    // A late report of less changes nothing.
+    let late = game.post(&app, &game.events(), report(20, "in_progress")).await;
+    assert_eq!((late.data()["percent"].as_u64(), late.data()["status"].as_str()), (Some(50), Some("in_progress")));
+    let before = statistics().await;
+    assert_eq!(
+        (before["learners"].as_u64(), before["started"].as_u64(), before["completed"].as_u64()),
+        (Some(1), Some(1), Some(0))
+    );
+    let done = game.post(&app, &game.events(), report(100, "completed")).await;
+    assert_eq!(done.data()["status"], "completed");
+    assert_eq!(statistics().await["completed"], 1);
+    // The student's own progress says so.
+    let mine = app
+        .get(&format!("/api/v1/lessons/{}/progress", school.lesson_id))
+        .bearer(&school.student.access_token)
+        .send()
+        .await;
+    assert_eq!((mine.data()["status"].as_str(), mine.data()["percent"].as_u64()), (Some("completed"), Some(100)));
+
+    // A lesson not in the environment, an assessment it has none of, an
+    // unlinked player, a percent over 100: refused, nothing moved.
+    let after = statistics().await;
+    let other_lesson = lessons::create(&app, &school.teacher, lessons::body("Other")).await.data()["id"].clone();
+    let mut wrong = report(100, "completed");
+    wrong["lesson_id"] = other_lesson;
+    let refused = game.post(&app, &game.events(), wrong).await;
+    refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert!(refused.text.contains("lesson_id"), "{}", refused.text);
+    let attempt = json!({"type": "attempt", "roblox_user_id": 77, "assessment_id": ulid::Ulid::new().to_string(), "attempt": 1, "answers": [1]});
+    game.post(&app, &game.events(), attempt).await.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    let mut stranger = report(100, "completed");
+    stranger["roblox_user_id"] = json!(78);
+    game.post(&app, &game.events(), stranger).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    for (field, value) in
+        [("percent", json!(101)), ("status", json!("finished")), ("type", json!("teleport")), ("extra", json!(1))]
+    {
+        let mut bad = report(100, "completed");
+        bad[field] = value;
+        game.post(&app, &game.events(), bad).await.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    }
+    assert_eq!(statistics().await, after);
+}
+
+#[tokio::test]
+async fn join_codes_work_once_for_ten_minutes_and_only_in_their_environment() {
+    let app = TestApp::spawn().await;
+    let school = School::new(&app).await;
+    let stranger = School::new(&app).await;
+    let created = create(&app, &school.teacher, school.lesson_environment()).await;
+    let game = GameKey::of(&created);
+    let join = format!("/api/v1/roblox/environments/{}/join-code", game.environment_id);
+    let link = |code: &str, user: u64| json!({"code": code, "roblox_user_id": user});
+
+    // Only a student of the class asks for one.
+    app.post(&join).bearer(&school.teacher.access_token).send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    let outsider = app.member(&school.admin, "student").await;
+    app.post(&join).bearer(&outsider.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.post(&join)
+        .bearer(&stranger.student.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND, Some("not_found"));
+
+    let code = join_code(&app, &school.student, &game.environment_id).await;
+    assert_eq!(code.len(), 8);
+    game.post(&app, "/api/v1/roblox/links", link(&code, 1)).await.expect(StatusCode::CREATED, None);
+    // Used: refused, and the link made stays the only one.
+    game.post(&app, "/api/v1/roblox/links", link(&code, 2)).await.expect(StatusCode::CONFLICT, Some("conflict"));
+    let unlinked = app.raw_item(&school.teacher.tenant().roblox_link(&game.environment_id.parse().unwrap(), 2)).await;
+    assert_eq!(unlinked, None);
+    let late = join_code(&app, &school.student, &game.environment_id).await;
+    // Unknown, malformed, or another environment's: refused.
+    game.post(&app, "/api/v1/roblox/links", link("ABCDEFGH", 4)).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    for bad in [link("0OIL", 4), json!({"code": 12345678, "roblox_user_id": 4}), link(&late, 0), json!({"code": late})]
+    {
+        game.post(&app, "/api/v1/roblox/links", bad)
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    }
+    let other = GameKey::of(&create(&app, &school.teacher, school.lesson_environment()).await);
+    let fresh = join_code(&app, &school.student, &game.environment_id).await;
+    other.post(&app, "/api/v1/roblox/links", link(&fresh, 5)).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    // One Roblox account plays as one student here.
+    let classmate = app.member(&school.admin, "student").await;
+    app.post(&format!("/api/v1/classes/{}/students", school.class_id))
+        .bearer(&school.teacher.access_token)
+        .json(json!({"student_ids": [classmate.user_id]}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let theirs = join_code(&app, &classmate, &game.environment_id).await;
+    game.post(&app, "/api/v1/roblox/links", link(&theirs, 1)).await.expect(StatusCode::CONFLICT, Some("conflict"));
+
+    // Expired after ten minutes (the clock moves last: tokens made after it are not yet valid).
+    app.clock.advance(11 * 60);
+    let expired = game.post(&app, "/api/v1/roblox/links", link(&late, 3)).await;
+    expired.expect(StatusCode::CONFLICT, Some("conflict"));
+    assert!(expired.text.contains("expired"), "{}", expired.text);
+
+    // Without the key, with a wrong one, on another environment's path, or
+    // once the environment is deleted: refused.
+    let body = link(&fresh, 6);
+    let unsigned = app.post("/api/v1/roblox/links").json(body.clone()).send().await;
+    unsigned.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    let pretender =
+        GameKey { key_id: format!("{}.{}", stranger.admin.org_id, game.environment_id), ..GameKey::of(&created) };
+    pretender
+        .post(&app, "/api/v1/roblox/links", body.clone())
+        .await
+        .expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+    let progress = json!({"type": "progress", "roblox_user_id": 1, "lesson_id": school.lesson_id, "status": "in_progress",
+                          "percent": 10, "time_spent_seconds": 60});
+    other.post(&app, &game.events(), progress.clone()).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    app.delete(&format!("/api/v1/roblox/environments/{}", game.environment_id))
+        .bearer(&school.teacher.access_token)
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    game.post(&app, &game.events(), progress).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
+}

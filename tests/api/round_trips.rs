@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::calls::CallLog;
 use crate::helpers::{TestApp, TestResponse, unique_email};
@@ -672,19 +672,50 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     measure(log, t, "GET", "/api/v1/compliance/status", app.get("/api/v1/compliance/status").bearer(token).send())
         .await;
 
-    // Roblox: an environment of a quiz, read, downloaded, deleted.
+    // Roblox: an environment of a quiz made into an assessment of a class,
+    // read and downloaded; a student's join code, the game's link and a
+    // graded attempt (signed as the game signs); then deleted.
     let quiz = json!({"type": "quiz", "subject": "Maths", "grade_level": 4, "topic": "Angles"});
     let played = app.generated(&admin, quiz).await;
-    let environment = json!({"content_id": played.content_id, "theme": "ocean"});
+    let game_class = app.class_with(&admin, &[&student]).await;
+    let quizzed = json!({"content_id": played.content_id, "max_attempts": 2});
+    let quizzed = app.post("/api/v1/assessments").bearer(token).json(quizzed).send().await;
+    quizzed.expect(StatusCode::CREATED, None);
+    let assessment_id = quizzed.data()["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/assessments/{assessment_id}/publish"))
+        .bearer(token)
+        .json(json!({"class_ids": [game_class]}))
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let environment = json!({"content_id": played.content_id, "assessment_id": assessment_id,
+                             "class_id": game_class, "theme": "ocean"});
     let environment = app.post("/api/v1/roblox/environments").bearer(token).json(environment).send();
     let environment = measure(log, t, "POST", "/api/v1/roblox/environments", environment).await;
-    let environment_path = format!("/api/v1/roblox/environments/{}", environment.data()["id"].as_str().unwrap());
+    let game = crate::roblox::GameKey::of(&environment);
+    let environment_path = format!("/api/v1/roblox/environments/{}", game.environment_id);
     let environments = app.get("/api/v1/roblox/environments").bearer(token).send();
     measure(log, t, "GET", "/api/v1/roblox/environments", environments).await;
     let one = app.get(&environment_path).bearer(token).send();
     measure(log, t, "GET", "/api/v1/roblox/environments/{id}", one).await;
     let download = app.get(&format!("{environment_path}/download?format=place")).bearer(token).send();
     measure(log, t, "GET", "/api/v1/roblox/environments/{id}/download", download).await;
+    let code = app.post(&format!("{environment_path}/join-code")).bearer(&student.access_token).send();
+    let code = measure(log, t, "POST", "/api/v1/roblox/environments/{id}/join-code", code).await;
+    let link = json!({"code": code.data()["code"], "roblox_user_id": 31337});
+    let link = game.post(app, "/api/v1/roblox/links", link);
+    measure(log, t, "POST", "/api/v1/roblox/links", link).await;
+    let questions = quizzed.data()["questions"].as_array().unwrap();
+    let answers: Vec<Value> = questions.iter().map(|question| question["answer"].clone()).collect();
+    let attempt = |number: u32| {
+        json!({"type": "attempt", "roblox_user_id": 31337, "assessment_id": assessment_id,
+               "attempt": number, "answers": answers})
+    };
+    let events = game.events();
+    let first = game.post(app, &events, attempt(1));
+    measure(log, t, "POST", "/api/v1/roblox/environments/{id}/events", first).await;
+    // A second attempt is recorded only beside the first (a condition check).
+    game.post(app, &events, attempt(2)).await.expect(StatusCode::OK, None);
     let deleted = app.delete(&environment_path).bearer(token).send();
     measure(log, t, "DELETE", "/api/v1/roblox/environments/{id}", deleted).await;
 

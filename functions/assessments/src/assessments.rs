@@ -32,8 +32,8 @@ use web::extract::{Caller, Staff, query_param};
 use web::json::Json;
 use web::openapi::*;
 
-use crate::grading;
 use crate::view::AssessmentView;
+use domain::grading;
 
 const MAX_QUESTIONS: usize = 100;
 const MAX_ATTEMPTS: u32 = 10;

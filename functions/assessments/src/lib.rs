@@ -4,7 +4,6 @@
 //! teachers read the submissions and the statistics.
 
 mod assessments;
-mod grading;
 mod publish;
 mod submit;
 mod view;

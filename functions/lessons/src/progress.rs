@@ -1,30 +1,24 @@
-//! Students' progress through lessons, and each lesson's statistics.
-//!
-//! A report is merged with what is stored (see `domain::progress`) and
-//! written on the condition that the stored version is still the one read;
-//! the lesson's totals move in the same transaction, so they stay exact
-//! under any number of concurrent reports.
+//! Students' progress through lessons, and each lesson's statistics. A
+//! report is recorded by `store::progress`, which a Roblox game's reports
+//! go through too.
 
 use axum::extract::State;
 use axum::http::Uri;
-use domain::class::Class;
 use domain::clock::rfc3339;
 use domain::guardian::{GuardianLink, Whose};
 use domain::ids::{LessonId, UserId};
 use domain::json::whole;
-use domain::lesson::{Lesson, PublishedLesson};
+use domain::lesson::Lesson;
 use domain::principal::Role;
-use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report, field};
-use domain::tenancy::{Key, Tenant};
+use domain::progress::{LessonProgress, LessonStats, ProgressStatus, Report};
+use domain::tenancy::Tenant;
 use serde::{Deserialize, Serialize};
 use store::AppState;
-use store::activity;
-use store::counters::{self, ClassCounter, Counter};
+use store::counters::{self};
 use store::cursor;
-use store::db::{Db, DbError, Range, Write};
+use store::db::{Db, Range};
 use store::guardian::read_with_link;
 use store::publication;
-use store::records::Changes;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -33,11 +27,6 @@ use web::extract::PathId;
 use web::extract::{Caller, Staff, query_param};
 use web::json::Json;
 use web::openapi::*;
-
-/// A year: more time than any one lesson takes, and far from overflowing a total.
-const MAX_TIME_SPENT_SECONDS: u64 = 365 * 24 * 3600;
-/// Reports that lose the race to a concurrent one are merged again this often.
-const MAX_RACES: usize = 5;
 
 /// Where a student is in a lesson, as their app last saw it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,13 +44,7 @@ pub struct ProgressReport {
 
 impl ProgressReport {
     fn parsed(self) -> AppResult<Report> {
-        if self.percent > 100 {
-            return Err(AppError::invalid("percent", "must be from 0 to 100"));
-        }
-        if self.time_spent_seconds > MAX_TIME_SPENT_SECONDS {
-            return Err(AppError::invalid("time_spent_seconds", "must be at most a year"));
-        }
-        Ok(Report { status: self.status, percent: self.percent, time_spent_seconds: self.time_spent_seconds })
+        Ok(Report::checked(self.status, self.percent, self.time_spent_seconds)?)
     }
 }
 
@@ -125,113 +108,8 @@ pub async fn report(
 ) -> AppResult<ApiResponse<ProgressView>> {
     principal.require_role(&[Role::Student])?;
     let report = body.parsed()?;
-    let tenant = tenant.clone();
-    // Not the lesson, which may be large, but what a report needs of it,
-    // read eventually consistently: every report of every student reads
-    // it, and a publication may reach reports a second late (docs/scale.md).
-    let not_found = || AppError::not_found("lesson");
-    let lesson = state.db.get_recent::<PublishedLesson>(&tenant.published_lesson(&id)).await?.ok_or_else(not_found)?;
-    let classes = publication::reaching(&state, &tenant, &principal.user_id, &lesson.class_ids).await?;
-    if classes.is_empty() {
-        return Err(not_found());
-    }
-    let key = tenant.progress(&id, &principal.user_id);
-    for _ in 0..MAX_RACES {
-        let at = rfc3339(state.now());
-        let stored = match state.db.get::<LessonProgress>(&key).await? {
-            Some(stored) => stored,
-            None => LessonProgress::none(&tenant, &id, &lesson.title, &principal.user_id, &at),
-        };
-        let Some(mut next) = stored.advanced(report, &at) else {
-            return Ok(ApiResponse::ok(stored.into()));
-        };
-        let teachers = teachers(&classes);
-        for teacher in &teachers {
-            if !next.counted_for.contains(teacher) {
-                next.counted_for.push((*teacher).clone());
-            }
-        }
-        let delta = LessonStats::delta(&stored, &next);
-        let put = match stored.version {
-            0 => state.db.put_new(&key, &next)?,
-            version => state.db.put_versioned(&key, &next, version)?,
-        };
-        let mut writes = vec![Write::Put(put)];
-        writes.extend(moved_by(&state, &tenant, &classes, &teachers, (&stored, &next))?);
-        match state.db.transact(writes).await {
-            Ok(()) => {
-                // The feed tells of starting and completing, not of every report.
-                let kind = match (delta.started, delta.completed) {
-                    (_, 1..) => Some("lesson.completed"),
-                    (1.., _) => Some("lesson.started"),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    activity::record(&state, &tenant, &principal, kind, &id, &activity::in_classes(&classes)).await;
-                }
-                return Ok(ApiResponse::ok(next.into()));
-            }
-            // Another report was stored since the read: merge with it instead.
-            Err(DbError::Cancelled { failed }) if failed.contains(&0) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(AppError::Conflict("progress is being reported too often at once; retry".into()))
-}
-
-/// The teachers of `classes`, each once.
-fn teachers(classes: &[Class]) -> Vec<&UserId> {
-    let mut teachers: Vec<&UserId> = classes.iter().map(|class| &class.teacher_id).collect();
-    teachers.sort();
-    teachers.dedup();
-    teachers
-}
-
-/// What one student's change of progress (`stored` to `next`) moves beside
-/// their progress: the lesson's totals, the totals of each teacher of a
-/// class the student reached it through (the whole record for a teacher
-/// who did not count it yet), and on completion the day's counters, the
-/// tenant's and each class's.
-fn moved_by(
-    state: &AppState,
-    tenant: &Tenant,
-    classes: &[Class],
-    teachers: &[&UserId],
-    (stored, next): (&LessonProgress, &LessonProgress),
-) -> Result<Vec<Write>, DbError> {
-    let (lesson, student) = (&next.lesson_id, &next.student_id);
-    let shard = counters::shard_of(student);
-    let delta = LessonStats::delta(stored, next);
-    let mut writes = vec![add_to_totals(state, tenant.lesson_stats(lesson, shard), &delta)?];
-    for teacher in teachers {
-        let added = if stored.counted_for.contains(teacher) { delta.clone() } else { LessonStats::whole(next) };
-        writes.push(add_to_totals(state, tenant.teacher_stats(teacher, shard), &added)?);
-    }
-    if delta.completed > 0 {
-        writes.push(counters::count(state, tenant, student, &[(Counter::LessonsCompleted, 1)])?);
-        for class in classes {
-            writes.push(counters::count_in_class(
-                state,
-                tenant,
-                &class.id,
-                student,
-                &[(ClassCounter::LessonsCompleted, 1)],
-            )?);
-        }
-    }
-    Ok(writes)
-}
-
-/// Progress totals (a lesson's, or a teacher's) moved by one student's change, in
-/// `shard`, that student's shard of them.
-fn add_to_totals(state: &AppState, shard: Key, delta: &LessonStats) -> Result<Write, DbError> {
-    let changes = Changes::new()
-        .add(field::LEARNERS, delta.learners)
-        .add(field::STARTED, delta.started)
-        .add(field::COMPLETED, delta.completed)
-        .add(field::TIME_SPENT_TOTAL, delta.time_spent_total)
-        .add(field::PERCENT_TOTAL, delta.percent_total);
-    Ok(Write::Update(state.db.update_with(&shard, changes)?))
+    let progress = store::progress::report(&state, &tenant, &principal.user_id, &id, report).await?;
+    Ok(ApiResponse::ok(progress.into()))
 }
 
 /// One student's progress through one lesson: a student's own, a linked

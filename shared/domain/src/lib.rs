@@ -17,6 +17,7 @@ pub mod day;
 pub mod error;
 pub mod fields;
 pub mod generation;
+pub mod grading;
 pub mod guardian;
 pub mod ids;
 pub mod invite;

@@ -19,12 +19,29 @@ pub enum ProgressStatus {
     Completed,
 }
 
-/// What a student's app reports.
+/// What a student's app (or a game they play) reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Report {
     pub status: ProgressStatus,
     pub percent: u8,
     pub time_spent_seconds: u64,
+}
+
+/// A year: more time than any one lesson takes, and far from overflowing a total.
+pub const MAX_TIME_SPENT_SECONDS: u64 = 365 * 24 * 3600;
+
+impl Report {
+    /// A report as sent, held to its bounds: a percent to 100, at most a
+    /// year of time.
+    pub fn checked(status: ProgressStatus, percent: u8, time_spent_seconds: u64) -> crate::error::Result<Self> {
+        if percent > 100 {
+            return Err(crate::error::Error::invalid("percent", "must be from 0 to 100"));
+        }
+        if time_spent_seconds > MAX_TIME_SPENT_SECONDS {
+            return Err(crate::error::Error::invalid("time_spent_seconds", "must be at most a year"));
+        }
+        Ok(Self { status, percent, time_spent_seconds })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

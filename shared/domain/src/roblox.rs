@@ -77,6 +77,39 @@ impl Environment {
     }
 }
 
+/// A Roblox user id (`Player.UserId`): a whole number from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RobloxUserId(u64);
+
+impl RobloxUserId {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for RobloxUserId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id: u64 = crate::json::whole(deserializer)?;
+        if id == 0 {
+            return Err(serde::de::Error::custom("must be a Roblox user id, from 1"));
+        }
+        Ok(Self(id))
+    }
+}
+
+impl utoipa::PartialSchema for RobloxUserId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .description(Some("A Roblox user id (Player.UserId)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RobloxUserId {}
+
 /// A game server's key id, `<org>.<environment>`, as parsed from a header.
 pub fn parse_key_id(raw: &str) -> Option<(OrgId, EnvironmentId)> {
     let (org, environment) = raw.trim().split_once('.')?;
@@ -128,7 +161,7 @@ pub struct JoinCode {
     pub environment_id: EnvironmentId,
     pub student_id: UserId,
     /// Epoch seconds: after this the code is refused, and the table's TTL
-    /// removes it a day later.
+    /// removes it.
     pub expires_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<String>,
@@ -138,19 +171,28 @@ pub struct JoinCode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RobloxLink {
     pub environment_id: EnvironmentId,
-    pub roblox_user_id: u64,
+    pub roblox_user_id: RobloxUserId,
     pub student_id: UserId,
     pub linked_at: String,
 }
 
-/// The fields a change to an environment names.
+/// The fields a change to an environment, a join code or a link names.
 pub mod field {
-    use super::{Environment, EnvironmentStatus};
+    use super::{Environment, EnvironmentStatus, JoinCode, RobloxLink, RobloxUserId};
+    use crate::ids::{EnvironmentId, UserId};
     use crate::record::Field;
 
     pub const STATUS: Field<Environment, EnvironmentStatus> = Field::new("status");
     pub const PUBLISHED_VERSION: Field<Environment, u64> = Field::new("published_version");
     pub const PUBLISHED_AT: Field<Environment, str> = Field::new("published_at");
+
+    pub const CODE_USED_AT: Field<JoinCode, str> = Field::new("used_at");
+    pub const CODE_EXPIRES_AT: Field<JoinCode, i64> = Field::new("expires_at");
+
+    pub const LINK_ENVIRONMENT: Field<RobloxLink, EnvironmentId> = Field::new("environment_id");
+    pub const LINK_ROBLOX_USER: Field<RobloxLink, RobloxUserId> = Field::new("roblox_user_id");
+    pub const LINK_STUDENT: Field<RobloxLink, UserId> = Field::new("student_id");
+    pub const LINK_AT: Field<RobloxLink, str> = Field::new("linked_at");
 }
 
 #[cfg(test)]

@@ -143,21 +143,36 @@ pub fn in_classes(classes: &[Class]) -> Vec<InClass<'_>> {
     classes.iter().map(|class| (&class.id, &class.teacher_id)).collect()
 }
 
+/// Who did what an event tells of: a caller, or a student playing in a
+/// Roblox environment, whose game server reports for them.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub user_id: &'a UserId,
+    pub role: Role,
+}
+
+impl<'a> From<&'a Principal> for Actor<'a> {
+    fn from(principal: &'a Principal) -> Self {
+        Self { user_id: &principal.user_id, role: principal.role }
+    }
+}
+
 /// Adds an event to the organisation's feed and to the feeds of the
 /// teachers of `classes` (and of the actor, if a teacher) after a committed
 /// write; a failure is logged, not returned (see the module's notes).
-pub async fn record(
+pub async fn record<'a>(
     state: &AppState,
     tenant: &Tenant,
-    actor: &Principal,
+    actor: impl Into<Actor<'a>>,
     kind: &str,
     subject: impl std::fmt::Display,
     classes: &[InClass<'_>],
 ) {
+    let actor = actor.into();
     let now = state.now();
     let mut class_ids: Vec<ClassId> = Vec::new();
     let mut feeds = vec![Feed::Organization];
-    let actor_teaches = (actor.role == Role::Teacher).then_some(&actor.user_id);
+    let actor_teaches = (actor.role == Role::Teacher).then_some(actor.user_id);
     for teacher in classes.iter().map(|(_, teacher)| *teacher).chain(actor_teaches) {
         let feed = Feed::Teacher(teacher.clone());
         if !feeds.contains(&feed) {
@@ -179,7 +194,7 @@ pub async fn record(
         at: rfc3339(now),
         expires_at: now.unix_timestamp() + EVENT_TTL_SECONDS,
     };
-    write(state, tenant, &feeds, shard_of(&actor.user_id) % FEED_SHARDS, &event).await;
+    write(state, tenant, &feeds, shard_of(actor.user_id) % FEED_SHARDS, &event).await;
 }
 
 /// Adds a change the payment provider made (a tier, a billing status) to

@@ -27,6 +27,7 @@ pub mod membership;
 pub mod metrics;
 #[cfg(feature = "sqs")]
 pub mod outbox;
+pub mod progress;
 pub mod publication;
 pub mod quota;
 pub mod records;
@@ -36,6 +37,7 @@ pub mod secret;
 pub mod series;
 pub mod sessions;
 pub mod state;
+pub mod submissions;
 pub mod users;
 
 pub use db::{Db, DbError};

@@ -9,13 +9,14 @@
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::HeaderName;
+use axum::http::request::Parts;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use domain::ids::ApiKeyId;
 use domain::principal::{Principal, SigningRef};
-use domain::tenancy::Tenant;
+use domain::tenancy::{Key, Tenant};
 use store::api_keys::signing_secret;
 use store::{AppState, DbError};
 
@@ -63,7 +64,26 @@ pub async fn verify(
     signing: &SigningRef,
     req: Request,
 ) -> Result<Request, AppError> {
+    let keys = state.key_set().await?;
+    let key = keys.find(&signing.kid).ok_or_else(|| refused("the key's signing secret was retired; rotate the key"))?;
+    let secret = signing_secret(key, &principal.org_id, key_id, signing.generation);
+    let tenant = Tenant::of(principal);
     let (parts, body) = req.into_parts();
+    let body = check(state, &parts, body, &secret, |signature| tenant.seen_signature(key_id, signature)).await?;
+    Ok(Request::from_parts(parts, Body::from(body)))
+}
+
+/// Checks that a request was signed with `secret` (the headers and string
+/// above) within the last 300 seconds and never before, recording its
+/// signature under `seen(signature hex)` until it is stale; the body, read.
+/// API keys' requests and Roblox game servers' are checked with it.
+pub async fn check(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    secret: &str,
+    seen: impl FnOnce(&str) -> Key,
+) -> Result<Bytes, AppError> {
     let header = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let (Some(timestamp), Some(signature)) = (header(&X_TIMESTAMP), header(&X_SIGNATURE)) else {
         return Err(refused("this key requires signed requests (X-Timestamp and X-Signature)"));
@@ -79,16 +99,12 @@ pub async fn verify(
     let body: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| AppError::PayloadTooLarge { limit: MAX_BODY_BYTES })?;
-    let keys = state.key_set().await?;
-    let key = keys.find(&signing.kid).ok_or_else(|| refused("the key's signing secret was retired; rotate the key"))?;
-    let secret = signing_secret(key, &principal.org_id, key_id, signing.generation);
     let message = string_to_sign(timestamp, parts.method.as_str(), parts.uri.path(), &body);
-    mac(&secret, &message).verify_slice(&presented).map_err(|_| refused("the signature does not match"))?;
+    mac(secret, &message).verify_slice(&presented).map_err(|_| refused("the signature does not match"))?;
 
-    let tenant = Tenant::of(principal);
-    let seen = SeenSignature { expires_at: timestamp + 2 * MAX_SKEW_SECONDS };
-    match state.db.create(&tenant.seen_signature(key_id, &hex::encode(&presented)), &seen).await {
-        Ok(()) => Ok(Request::from_parts(parts, Body::from(body))),
+    let record = SeenSignature { expires_at: timestamp + 2 * MAX_SKEW_SECONDS };
+    match state.db.create(&seen(&hex::encode(&presented)), &record).await {
+        Ok(()) => Ok(body),
         Err(DbError::ConditionFailed) => Err(refused("this signature was used already")),
         Err(err) => Err(err.into()),
     }

@@ -7,6 +7,8 @@
 
 pub mod data;
 pub mod literal;
+#[cfg(test)]
+mod luau_tests;
 pub mod place;
 pub mod rojo;
 

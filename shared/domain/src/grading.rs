@@ -3,8 +3,8 @@
 //! Short-text patterns use `regex-lite`: matching takes time linear in the
 //! text, whatever the pattern, so a teacher's pattern cannot stall grading.
 
-use domain::assessment::{Graded, Question};
-use domain::error::FieldError;
+use crate::assessment::{Graded, Question};
+use crate::error::FieldError;
 use serde_json::Value;
 
 /// Problems with a question's own rules, each under `questions[i]…`.
