@@ -186,6 +186,7 @@ def game_call(path, body):
         return json.loads(response.read())["data"]
 
 
+call("PUT", "/roblox/settings", token, {"api_key": "oc-key-fuzz", "universe_id": 111, "place_id": 222})
 game_call("/roblox/links", {"code": call("POST", join, student["access_token"])["code"], "roblox_user_id": 9001})
 export("GAME_JOIN_CODE", call("POST", join, student["access_token"])["code"])
 

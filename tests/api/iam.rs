@@ -520,11 +520,13 @@ async fn every_function_is_allowed_exactly_what_it_calls() {
         secret_id: stripe_secret,
         ..crate::payments::stripe_config(&stripe.base_url, crate::payments::keys()).await
     };
+    let (open_cloud, _) = crate::roblox::FakeOpenCloud::serve(Vec::new()).await;
     let (app, functions) = TestApp::spawn_per_function(
         |function| recorder.sdk_for(&base, function),
         |config| {
             config.pusher = Some(pusher.clone());
             config.stripe = Some(stripe_config.clone());
+            config.roblox_api_base = open_cloud.clone();
         },
     )
     .await;

@@ -81,6 +81,7 @@ fn valid_body(operation: &Operation, tenant: &Tenant) -> Option<Value> {
         "record_consent" => json!({"user_id": tenant.student.user_id, "type": "ferpa", "granted": true}),
         "create_export" | "create_erasure" => json!({"user_id": tenant.student.user_id}),
         "create_roblox_environment" => json!({"content_id": tenant.generated.content_id}),
+        "put_roblox_settings" => json!({"api_key": "matrix-key", "universe_id": 1, "place_id": 2}),
         "pusher_auth" => {
             json!({"socket_id": "1234.5678", "channel_name": format!("private-org-{}", tenant.admin.org_id)})
         }

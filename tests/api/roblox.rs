@@ -628,3 +628,207 @@ async fn join_codes_work_once_for_ten_minutes_and_only_in_their_environment() {
         .expect(StatusCode::OK, None);
     game.post(&app, &game.events(), progress).await.expect(StatusCode::UNAUTHORIZED, Some("unauthenticated"));
 }
+
+/// A local Roblox Open Cloud that checks what Roblox checks of a place
+/// publish: the key and its place, the version type, an XML place file
+/// that parses, under 10 MiB. It keeps each place it accepted, and answers
+/// `failures` first, last first (0 stands for a normal answer).
+#[derive(Clone, Default)]
+pub(crate) struct FakeOpenCloud {
+    pub published: std::sync::Arc<std::sync::Mutex<Vec<WeakDomBytes>>>,
+    failures: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
+}
+
+pub(crate) type WeakDomBytes = Vec<u8>;
+
+pub(crate) const OPEN_CLOUD_KEY: &str = "oc-key-for-the-tests";
+
+impl FakeOpenCloud {
+    pub(crate) async fn serve(failures: Vec<u16>) -> (String, Self) {
+        use axum::extract::{Path as UrlPath, RawQuery, State};
+        use axum::response::IntoResponse;
+        async fn versions(
+            State(fake): State<FakeOpenCloud>,
+            UrlPath((universe, place)): UrlPath<(u64, u64)>,
+            RawQuery(query): RawQuery,
+            headers: axum::http::HeaderMap,
+            body: axum::body::Bytes,
+        ) -> axum::response::Response {
+            let refuse = |status: u16, message: &str| {
+                let status = StatusCode::from_u16(status).unwrap();
+                (status, axum::Json(json!({"code": status.as_u16(), "message": message}))).into_response()
+            };
+            // 0: answer this one as Roblox would.
+            if let Some(status) = fake.failures.lock().unwrap().pop().filter(|status| *status != 0) {
+                return refuse(status, "try later");
+            }
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            if header("x-api-key") != OPEN_CLOUD_KEY {
+                return refuse(401, "Invalid API Key");
+            }
+            if (universe, place) != (111, 222) {
+                return refuse(404, "Place or universe does not exist.");
+            }
+            if query.as_deref() != Some("versionType=Published") || header("content-type") != "application/xml" {
+                return refuse(400, "Invalid request");
+            }
+            if body.len() > 10 * 1024 * 1024 || rbx_xml::from_reader_default(body.as_ref()).is_err() {
+                return refuse(400, "Invalid file content.");
+            }
+            let mut published = fake.published.lock().unwrap();
+            published.push(body.to_vec());
+            let version = format!("{{\"versionNumber\":{}}}", published.len() + 6);
+            (StatusCode::OK, [("content-type", "text/plain")], version).into_response()
+        }
+        let fake = Self { failures: std::sync::Arc::new(std::sync::Mutex::new(failures)), ..Self::default() };
+        let app = axum::Router::new()
+            .route("/universes/v1/{universe}/places/{place}/versions", axum::routing::post(versions))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (format!("http://{address}"), fake)
+    }
+}
+
+async fn store_settings(app: &TestApp, admin: &Account, key: &str) -> TestResponse {
+    let settings = json!({"api_key": key, "universe_id": 111, "place_id": 222});
+    app.call(axum::http::Method::PUT, "/api/v1/roblox/settings").bearer(&admin.access_token).json(settings).send().await
+}
+
+#[tokio::test]
+async fn an_admin_stores_the_open_cloud_key_which_is_sealed_and_never_shown() {
+    let app = TestApp::spawn().await;
+    let school = School::new(&app).await;
+    let path = "/api/v1/roblox/settings";
+    app.get(path).bearer(&school.admin.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    for account in [&school.teacher, &school.student] {
+        store_settings(&app, account, OPEN_CLOUD_KEY).await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    }
+    for bad in [
+        json!({"api_key": "has a blank", "universe_id": 111, "place_id": 222}),
+        json!({"api_key": "", "universe_id": 111, "place_id": 222}),
+        json!({"api_key": "k".repeat(1025), "universe_id": 111, "place_id": 222}),
+        json!({"api_key": "k", "universe_id": 0, "place_id": 222}),
+        json!({"api_key": "k", "universe_id": "111", "place_id": 222}),
+        json!({"api_key": "k", "universe_id": 111}),
+        json!({"api_key": "k", "universe_id": 111, "place_id": 222, "secret": 1}),
+    ] {
+        let refused =
+            app.call(axum::http::Method::PUT, path).bearer(&school.admin.access_token).json(bad.clone()).send().await;
+        refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+        assert!(!refused.text.contains("has a blank"), "{}", refused.text);
+    }
+    let stored = store_settings(&app, &school.admin, OPEN_CLOUD_KEY).await;
+    stored.expect(StatusCode::OK, None);
+    let read = app.get(path).bearer(&school.admin.access_token).send().await;
+    read.expect(StatusCode::OK, None);
+    assert_eq!(
+        (read.data()["universe_id"].as_u64(), read.data()["place_id"].as_u64(), read.data()["api_key_set"].as_bool()),
+        (Some(111), Some(222), Some(true))
+    );
+    for text in [&stored.text, &read.text] {
+        assert!(!text.contains(OPEN_CLOUD_KEY), "{text}");
+    }
+    let raw = app.raw_item(&school.admin.tenant().roblox_settings()).await.unwrap();
+    assert!(!raw.contains(OPEN_CLOUD_KEY) && raw.contains("sealed:v1:"), "{raw}");
+    // Another school has none.
+    app.get(path)
+        .bearer(&School::new(&app).await.admin.access_token)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND, Some("not_found"));
+}
+
+#[tokio::test]
+async fn publishing_uploads_the_place_with_its_secret_through_open_cloud() {
+    let (base, cloud) = FakeOpenCloud::serve(vec![]).await;
+    let app = TestApp::spawn_with(|config| config.roblox_api_base = base).await;
+    let school = School::new(&app).await;
+    let created = create(&app, &school.teacher, school.lesson_environment()).await;
+    let game = GameKey::of(&created);
+    let path = format!("/api/v1/roblox/environments/{}/publish", game.environment_id);
+    // Before the organization has settings: a 409 that says what to do.
+    let unset = app.post(&path).bearer(&school.teacher.access_token).send().await;
+    unset.expect(StatusCode::CONFLICT, Some("conflict"));
+    assert!(unset.text.contains("/api/v1/roblox/settings"), "{}", unset.text);
+
+    store_settings(&app, &school.admin, OPEN_CLOUD_KEY).await.expect(StatusCode::OK, None);
+    let published = app.post(&path).bearer(&school.teacher.access_token).send().await;
+    published.expect(StatusCode::OK, None);
+    assert_eq!(published.data()["version_number"], 7);
+    assert_eq!(published.data()["environment"]["status"], "published");
+    let read = app
+        .get(&format!("/api/v1/roblox/environments/{}", game.environment_id))
+        .bearer(&school.teacher.access_token)
+        .send()
+        .await;
+    assert_eq!(
+        (read.data()["status"].as_str(), read.data()["published_version"].as_u64()),
+        (Some("published"), Some(7))
+    );
+
+    // What Roblox got: the downloadable place, and the secret in the server's
+    // configuration (in ServerStorage, which players never receive).
+    let uploaded = cloud.published.lock().unwrap()[0].clone();
+    let dom = rbx_xml::from_reader_default(uploaded.as_slice()).unwrap();
+    let tree = instances(&dom);
+    let (downloaded, _) = download(&app, &school.teacher, &game.environment_id, "place").await;
+    let downloaded = instances(&rbx_xml::from_reader_default(downloaded.as_slice()).unwrap());
+    assert_eq!(tree.keys().collect::<Vec<_>>(), downloaded.keys().collect::<Vec<_>>());
+    let lua = mlua::Lua::new();
+    let source = tree["/ServerStorage/ToolboxConfig"].1.as_deref().unwrap();
+    let config: Value = mlua::LuaSerdeExt::from_value(&lua, lua.load(source).eval::<mlua::Value>().unwrap()).unwrap();
+    assert_eq!(config["signing_secret"].as_str(), Some(game.secret.as_str()));
+    assert_eq!(config["key_id"].as_str(), Some(game.key_id.as_str()));
+    for (path, (_, source)) in &tree {
+        let secret_here = source.as_deref().is_some_and(|s| s.contains(&game.secret));
+        assert_eq!(secret_here, path == "/ServerStorage/ToolboxConfig", "{path}");
+    }
+
+    // Others: a student, another teacher, another school.
+    app.post(&path).bearer(&school.student.access_token).send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    let colleague = app.member(&school.admin, "teacher").await;
+    app.post(&path).bearer(&colleague.access_token).send().await.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+    let stranger = School::new(&app).await;
+    app.post(&path).bearer(&stranger.admin.access_token).send().await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+    assert_eq!(cloud.published.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn open_clouds_refusals_and_failures_become_answers_a_client_can_act_on() {
+    // (Answered last first.) A rate limit then a success; three server errors; then refusals.
+    let (base, cloud) = FakeOpenCloud::serve(vec![500, 500, 500, 0, 429]).await;
+    let app = TestApp::spawn_with(|config| config.roblox_api_base = base).await;
+    let school = School::new(&app).await;
+    let created = create(&app, &school.teacher, school.lesson_environment()).await;
+    let path = format!("/api/v1/roblox/environments/{}/publish", created.data()["id"].as_str().unwrap());
+    store_settings(&app, &school.admin, OPEN_CLOUD_KEY).await.expect(StatusCode::OK, None);
+    let publish = || app.post(&path).bearer(&school.admin.access_token).send();
+    // Retried past the rate limit.
+    publish().await.expect(StatusCode::OK, None);
+    // Roblox failing on every try: 503 with Retry-After, nothing published.
+    let failing = publish().await;
+    failing.expect(StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"));
+    assert_eq!(cloud.published.lock().unwrap().len(), 1);
+    // A wrong key, a place not there: 409s naming the settings.
+    store_settings(&app, &school.admin, "another-key").await.expect(StatusCode::OK, None);
+    let refused = publish().await;
+    refused.expect(StatusCode::CONFLICT, Some("conflict"));
+    assert!(
+        refused.text.contains("universe-places:write") && !refused.text.contains("another-key"),
+        "{}",
+        refused.text
+    );
+    let elsewhere = json!({"api_key": OPEN_CLOUD_KEY, "universe_id": 999, "place_id": 222});
+    app.call(axum::http::Method::PUT, "/api/v1/roblox/settings")
+        .bearer(&school.admin.access_token)
+        .json(elsewhere)
+        .send()
+        .await
+        .expect(StatusCode::OK, None);
+    let missing = publish().await;
+    missing.expect(StatusCode::CONFLICT, Some("conflict"));
+    assert!(missing.text.contains("no such universe or place"), "{}", missing.text);
+    assert_eq!(cloud.published.lock().unwrap().len(), 1);
+}

@@ -93,9 +93,11 @@ async fn every_route_stays_within_its_dynamodb_budget() {
     let log = CallLog::default();
     let stripe = crate::payments::FakeStripe::serve().await;
     let stripe_config = crate::payments::stripe_config(&stripe.base_url, crate::payments::keys()).await;
+    let (open_cloud, _) = crate::roblox::FakeOpenCloud::serve(Vec::new()).await;
     let app = TestApp::spawn_intercepted(log.clone(), |config| {
         config.pusher = Some(crate::helpers::pusher("http://127.0.0.1:9"));
         config.stripe = Some(stripe_config);
+        config.roblox_api_base = open_cloud;
     })
     .await;
     let table = every_route(&app, &log).await;
@@ -716,6 +718,14 @@ pub(crate) async fn every_route(app: &TestApp, log: &CallLog) -> Vec<Measured> {
     measure(log, t, "POST", "/api/v1/roblox/environments/{id}/events", first).await;
     // A second attempt is recorded only beside the first (a condition check).
     game.post(app, &events, attempt(2)).await.expect(StatusCode::OK, None);
+    // Published through the local Open Cloud the app is configured with.
+    let settings = json!({"api_key": crate::roblox::OPEN_CLOUD_KEY, "universe_id": 111, "place_id": 222});
+    let settings = app.call(axum::http::Method::PUT, "/api/v1/roblox/settings").bearer(token).json(settings).send();
+    measure(log, t, "PUT", "/api/v1/roblox/settings", settings).await;
+    let settings = app.get("/api/v1/roblox/settings").bearer(token).send();
+    measure(log, t, "GET", "/api/v1/roblox/settings", settings).await;
+    let published = app.post(&format!("{environment_path}/publish")).bearer(token).send();
+    measure(log, t, "POST", "/api/v1/roblox/environments/{id}/publish", published).await;
     let deleted = app.delete(&environment_path).bearer(token).send();
     measure(log, t, "DELETE", "/api/v1/roblox/environments/{id}", deleted).await;
 

@@ -215,6 +215,7 @@ pub async fn create(
         Some(name) => name.to_string(),
         None => sources.content.title.chars().take(50).collect::<String>().trim().to_owned(),
     };
+    let api_url = api_url(&state, &headers);
     let environment = Environment {
         id,
         org_id: tenant.org_id().clone(),
@@ -230,12 +231,13 @@ pub async fn create(
         project_object: format!("{prefix}project.zip"),
         place_object: format!("{prefix}place.rbxlx"),
         signing_secret: roblox::new_signing_secret(),
+        api_url,
         published_version: None,
         published_at: None,
         audit: Audit::new(&principal.user_id, state.now()),
     };
     let lesson = data::lesson(&environment, &sources.body, sources.assessment.as_ref());
-    let tree = project::game_tree(lesson, data::config(&environment, &api_url(&state, &headers)));
+    let tree = project::game_tree(lesson, data::config(&environment, None));
     let files = rojo::files(&tree, &format!("toolbox-{}", environment.id));
     let zip = rojo::zipped(&files).map_err(|err| AppError::internal(format!("zipping the project: {err}")))?;
     let rbxlx = place::rbxlx(&place::dom(&tree)).map_err(|err| AppError::internal(format!("the place: {err}")))?;

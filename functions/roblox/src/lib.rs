@@ -12,6 +12,8 @@ pub mod game;
 mod join_codes;
 mod links;
 pub mod project;
+mod publish;
+mod settings;
 
 use utoipa::OpenApi;
 use web::http::{RouteTable, routes};
@@ -24,6 +26,8 @@ pub fn routes() -> RouteTable {
         .routes(routes!(join_codes::create))
         .routes(routes!(links::create))
         .routes(routes!(events::report))
+        .routes(routes!(publish::publish))
+        .routes(routes!(settings::put, settings::get))
 }
 
 #[derive(utoipa::OpenApi)]

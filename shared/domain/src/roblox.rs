@@ -57,6 +57,8 @@ pub struct Environment {
     /// once, when the environment is made.
     #[serde(with = "crate::sealed")]
     pub signing_secret: String,
+    /// Where its game reaches the API, as written into its project.
+    pub api_url: String,
     /// The place version Roblox gave the last publish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_version: Option<u64>,
@@ -153,6 +155,28 @@ pub fn parse_join_code(raw: &str) -> Option<String> {
     let code: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_uppercase();
     let valid = code.len() == JOIN_CODE_LENGTH && code.bytes().all(|b| JOIN_CODE_ALPHABET.contains(&b));
     valid.then_some(code)
+}
+
+/// Where an organization's environments are published on Roblox, and the
+/// Open Cloud API key that may publish there (sealed at rest, never
+/// returned).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RobloxSettings {
+    pub universe_id: u64,
+    pub place_id: u64,
+    #[serde(with = "crate::sealed")]
+    pub api_key: String,
+    pub updated_at: String,
+    pub updated_by: UserId,
+}
+
+/// An Open Cloud API key as an admin pastes it: printable ASCII without
+/// blanks, at most 1024 characters. Roblox judges it; this only keeps
+/// what cannot be a header value out.
+pub fn parse_open_cloud_key(raw: &str) -> Option<&str> {
+    let key = raw.trim();
+    let valid = (1..=1024).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    valid.then_some(key)
 }
 
 /// A one-time join code, kept until its TTL removes it.

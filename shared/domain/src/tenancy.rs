@@ -563,6 +563,11 @@ impl Tenant {
         Key::new(self.roblox_environment(environment).pk, format!("SIG#{signature_hex}"))
     }
 
+    /// The organization's Roblox Open Cloud settings.
+    pub fn roblox_settings(&self) -> Key {
+        Key::new(self.partition(format_args!("ROBLOXSETTINGS")), "ROBLOXSETTINGS".into())
+    }
+
     /// Where an environment's project and place files are kept in the bucket.
     pub fn roblox_prefix(&self, environment: &EnvironmentId) -> String {
         format!("roblox/{}/{environment}/", self.org_id)

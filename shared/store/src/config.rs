@@ -44,6 +44,9 @@ pub struct Config {
     /// each generated Roblox project; without it, the address the request
     /// that made the project came to.
     pub public_api_url: Option<String>,
+    /// Roblox Open Cloud, where environments are published (a local server
+    /// in tests).
+    pub roblox_api_base: String,
     /// The API Gateway usage plan of each tier, by name.
     pub usage_plans: TierPlans,
     /// The CloudFormation stack: every usage key it makes carries it as the
@@ -118,6 +121,7 @@ impl Config {
                 &with_default("LOGIN_MAX_ACCOUNT_FAILURES", "100"),
             )?,
             cors_origin: source("CORS_ORIGIN").filter(|v| !v.trim().is_empty()),
+            roblox_api_base: with_default("ROBLOX_API_BASE", "https://apis.roblox.com"),
             public_api_url: source("PUBLIC_API_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),

@@ -79,15 +79,16 @@ pub fn lesson(environment: &Environment, content: &GeneratedContent, assessment:
     serde_json::to_value(data).expect("plain data serializes")
 }
 
-/// `ToolboxConfig.json`, kept in ServerStorage: where the API is and what
-/// the game server names itself by. The signing secret is left empty in
-/// every downloadable file: whoever runs the game fills it in (the
-/// project's README says where).
-pub fn config(environment: &Environment, api_url: &str) -> Value {
+/// `ToolboxConfig.json`, kept in ServerStorage: where the API is, what the
+/// game server names itself by, and its signing secret: left empty in
+/// every downloadable file (whoever runs the game fills it in; the
+/// project's README says where), given only in the place published to
+/// Roblox.
+pub fn config(environment: &Environment, signing_secret: Option<&str>) -> Value {
     serde_json::json!({
-        "api_url": api_url,
+        "api_url": environment.api_url,
         "environment_id": environment.id.to_string(),
         "key_id": environment.key_id(),
-        "signing_secret": "",
+        "signing_secret": signing_secret.unwrap_or_default(),
     })
 }

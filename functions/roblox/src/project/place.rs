@@ -33,3 +33,29 @@ pub fn rbxlx(dom: &WeakDom) -> Result<Vec<u8>, rbx_xml::EncodeError> {
     rbx_xml::to_writer_default(&mut out, dom, dom.root().children())?;
     Ok(out)
 }
+
+/// A place file with its server configuration (`ServerStorage.ToolboxConfig`)
+/// replaced by `config`: what is published carries the signing secret that
+/// no downloadable file holds.
+pub fn with_config(place: &[u8], config: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let mut dom = rbx_xml::from_reader_default(place).map_err(|err| format!("the place does not parse: {err}"))?;
+    let storage = dom
+        .root()
+        .children()
+        .iter()
+        .copied()
+        .find(|child| dom.get_by_ref(*child).is_some_and(|instance| instance.class == "ServerStorage"));
+    let config_ref = storage
+        .and_then(|storage| dom.get_by_ref(storage))
+        .and_then(|storage| {
+            storage
+                .children()
+                .iter()
+                .copied()
+                .find(|child| dom.get_by_ref(*child).is_some_and(|instance| instance.name == "ToolboxConfig"))
+        })
+        .ok_or("the place has no ServerStorage.ToolboxConfig")?;
+    let module = dom.get_by_ref_mut(config_ref).ok_or("the place has no ServerStorage.ToolboxConfig")?;
+    module.properties.insert("Source".into(), Variant::String(literal::module(config)));
+    rbxlx(&dom).map_err(|err| format!("the place does not serialize: {err}"))
+}
