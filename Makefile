@@ -68,6 +68,7 @@ bench: $(STAMP)
 	@if command -v valgrind >/dev/null; then bench/cold-start-instructions; else echo "valgrind not found: no instruction counts"; fi
 	scripts/with-moto cargo test --quiet -p toolbox-tests --test api round_trips -- --nocapture
 	scripts/with-moto cargo test --quiet -p toolbox-tests --test api scale -- --ignored --nocapture
+	cargo test --quiet -p toolbox-roblox -- --ignored --nocapture
 
 lint:
 	cargo fmt --all -- --check

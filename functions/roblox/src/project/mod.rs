@@ -5,6 +5,8 @@
 //! game only as data: `src/shared/Lesson.json` in the project, a module
 //! returning a table literal ([`literal`]) in the place.
 
+#[cfg(test)]
+mod bench;
 pub mod data;
 pub mod literal;
 #[cfg(test)]
