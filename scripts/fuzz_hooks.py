@@ -39,11 +39,12 @@ def before_call(context, case, kwargs):
     second, seen = signed_this_second
     if second == int(time.time()) and request in seen:
         time.sleep(1 - time.time() % 1)
-    if signed_this_second[0] != int(time.time()):
-        signed_this_second = (int(time.time()), set())
+    now = int(time.time())
+    if signed_this_second[0] != now:
+        signed_this_second = (now, set())
     signed_this_second[1].add(request)
     signed = game_signature.headers(os.environ["FUZZ_GAME_KEY"], os.environ["FUZZ_GAME_SECRET"],
-                                    case.formatted_path, body)
+                                    case.formatted_path, body, now)
     # The generated values of the headers the case carries are replaced; a
     # header the fuzzer left out (to see it refused) stays out.
     headers = {name: value for name, value in (case.headers or {}).items()

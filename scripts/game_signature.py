@@ -7,9 +7,10 @@ import hmac
 import time
 
 
-def headers(key_id, secret, path, body):
-    """The headers of a POST of `body` (bytes) to `path`, signed now."""
-    timestamp = int(time.time())
+def headers(key_id, secret, path, body, timestamp=None):
+    """The headers of a POST of `body` (bytes) to `path`, signed at
+    `timestamp` (unix seconds; now by default)."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
     message = f"{timestamp}.POST.{path}.{hashlib.sha256(body).hexdigest()}"
     signature = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
     return {"X-Environment-Key": key_id, "X-Timestamp": str(timestamp), "X-Signature": signature}

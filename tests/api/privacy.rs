@@ -28,7 +28,7 @@ async fn status(app: &TestApp, admin: &Account) -> Value {
 }
 
 /// Runs the job a 202 answered with, as the compliance worker does.
-async fn run(app: &TestApp, admin: &Account, accepted: &TestResponse) {
+pub(crate) async fn run(app: &TestApp, admin: &Account, accepted: &TestResponse) {
     accepted.expect(StatusCode::ACCEPTED, None);
     let message = domain::privacy::PrivacyMessage {
         org_id: admin.org_id.parse().unwrap(),

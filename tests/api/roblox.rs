@@ -832,3 +832,43 @@ async fn open_clouds_refusals_and_failures_become_answers_a_client_can_act_on() 
     assert!(missing.text.contains("no such universe or place"), "{}", missing.text);
     assert_eq!(cloud.published.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_suspended_school_s_games_are_refused_and_an_erased_student_s_links_are_gone() {
+    let app = TestApp::spawn().await;
+    let school = School::new(&app).await;
+    // A lesson made from the content but not published: no student could
+    // report through it.
+    let draft = lessons::create(&app, &school.teacher, json!({"content_id": school.lesson_content})).await;
+    let mut body = school.lesson_environment();
+    body["lesson_id"] = draft.data()["id"].clone();
+    let refused = create(&app, &school.teacher, body).await;
+    refused.expect(StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"));
+    assert!(refused.text.contains("publish it"), "{}", refused.text);
+
+    let game = GameKey::of(&create(&app, &school.teacher, school.lesson_environment()).await);
+    let code = join_code(&app, &school.student, &game.environment_id).await;
+    game.post(&app, "/api/v1/roblox/links", json!({"code": code, "roblox_user_id": 55}))
+        .await
+        .expect(StatusCode::CREATED, None);
+    let link = school.teacher.tenant().roblox_link(&game.environment_id.parse().unwrap(), 55);
+    assert!(app.raw_item(&link).await.is_some());
+
+    // Erasing the student takes their Roblox link with their progress.
+    let erasure = app
+        .post("/api/v1/compliance/erasures")
+        .bearer(&school.admin.access_token)
+        .json(json!({"user_id": school.student.user_id}))
+        .send()
+        .await;
+    crate::privacy::run(&app, &school.admin, &erasure).await;
+    assert_eq!(app.raw_item(&link).await, None);
+    let progress = json!({"type": "progress", "roblox_user_id": 55, "lesson_id": school.lesson_id, "status": "in_progress",
+                          "percent": 10, "time_spent_seconds": 60});
+    game.post(&app, &game.events(), progress.clone()).await.expect(StatusCode::NOT_FOUND, Some("not_found"));
+
+    crate::authorizer::suspend(&app, &school.admin).await;
+    app.clock.advance(1);
+    let suspended = game.post(&app, &game.events(), progress).await;
+    suspended.expect(StatusCode::FORBIDDEN, Some("forbidden"));
+}

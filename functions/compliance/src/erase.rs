@@ -32,8 +32,11 @@ pub async fn run(state: &AppState, tenant: &Tenant, job: &PrivacyJob) -> Result<
                 membership::leave(state, tenant, user).await?;
                 0
             }
+            // With their progress, the Roblox accounts they played as.
             ErasureStep::Progress => {
-                state.db.delete_range(&Range::gsi1(&tenant.held_by(user), Tenant::LESSON_PREFIX), PAGE).await?
+                let held = tenant.held_by(user);
+                state.db.delete_range(&Range::gsi1(&held, Tenant::LESSON_PREFIX), PAGE).await?
+                    + state.db.delete_range(&Range::gsi1(&held, domain::roblox::LINK_HELD_PREFIX), PAGE).await?
             }
             ErasureStep::Submissions => {
                 state.db.delete_range(&Range::gsi1(&tenant.submitted_by(user), ""), PAGE).await?

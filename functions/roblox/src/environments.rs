@@ -1,6 +1,7 @@
 //! Making, listing, reading and deleting environments. Making one builds
 //! its Rojo project and place file from the content and keeps both in S3.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use domain::assessment::Assessment;
@@ -14,6 +15,7 @@ use domain::json::{present, present_whole};
 use domain::lesson::Lesson;
 use domain::roblox::{self, Environment, EnvironmentStatus, Theme};
 use domain::tenancy::Tenant;
+use lambda_http::request::RequestContext;
 use serde::{Deserialize, Serialize};
 use store::AppState;
 use store::bodies;
@@ -116,11 +118,22 @@ pub struct CreatedEnvironment {
     signing_secret: String,
 }
 
-/// The lesson or assessment named must be the organization's and made from
-/// the environment's content.
-fn made_from(content: &ContentId, made: Option<&ContentId>, field: &str) -> AppResult<()> {
-    if made != Some(content) {
+/// The lesson or assessment named must be the organization's, made from
+/// the environment's content, and published (to its class, when it has
+/// one): else no student could report through it.
+fn playable(
+    req: &NewEnvironment,
+    field: &str,
+    made: Option<&ContentId>,
+    published: bool,
+    class_ids: &[ClassId],
+) -> AppResult<()> {
+    if made != Some(&req.content_id) {
         return Err(AppError::invalid(field, "must be made from the environment's content_id"));
+    }
+    let reaches_class = req.class_id.as_ref().is_none_or(|class| class_ids.contains(class));
+    if !published || !reaches_class {
+        return Err(AppError::invalid(field, "publish it (to the environment's class) first"));
     }
     Ok(())
 }
@@ -145,7 +158,8 @@ async fn sources(state: &AppState, tenant: &Tenant, req: &NewEnvironment) -> App
     if let Some(id) = &req.lesson_id {
         let lesson = state.db.find_live::<Lesson>(tenant, id).await?;
         let lesson = lesson.ok_or_else(|| AppError::invalid("lesson_id", "no such lesson"))?;
-        made_from(&content.id, lesson.content_id.as_ref(), "lesson_id")?;
+        let published = lesson.status == domain::lesson::LessonStatus::Published;
+        playable(req, "lesson_id", lesson.content_id.as_ref(), published, &lesson.class_ids)?;
         // The lesson as taught now, which may have been edited since.
         body = GeneratedContent {
             title: lesson.title,
@@ -159,7 +173,8 @@ async fn sources(state: &AppState, tenant: &Tenant, req: &NewEnvironment) -> App
         Some(id) => {
             let assessment = state.db.find_live::<Assessment>(tenant, id).await?;
             let assessment = assessment.ok_or_else(|| AppError::invalid("assessment_id", "no such assessment"))?;
-            made_from(&content.id, assessment.content_id.as_ref(), "assessment_id")?;
+            let published = assessment.status == domain::assessment::AssessmentStatus::Published;
+            playable(req, "assessment_id", assessment.content_id.as_ref(), published, &assessment.class_ids)?;
             Some(assessment)
         }
         None => None,
@@ -167,11 +182,19 @@ async fn sources(state: &AppState, tenant: &Tenant, req: &NewEnvironment) -> App
     Ok(Sources { content, body, assessment })
 }
 
-/// Where games reach this API: the configured address, else the one this
-/// request came to.
-fn api_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config.public_api_url {
-        return url.clone();
+/// Where games reach this API: the configured address; else, behind API
+/// Gateway's own domain, that domain and the stage (its URL holds the
+/// stage, which the function's paths do not); else the address this request
+/// came to (a custom domain, `make dev`).
+fn api_url(configured: Option<&str>, headers: &HeaderMap, context: Option<&RequestContext>) -> String {
+    if let Some(url) = configured {
+        return url.to_owned();
+    }
+    if let Some(RequestContext::ApiGatewayV1(context)) = context {
+        let domain = context.domain_name.as_deref().filter(|domain| domain.ends_with(".amazonaws.com"));
+        if let (Some(domain), Some(stage)) = (domain, context.stage.as_deref()) {
+            return format!("https://{domain}/{stage}");
+        }
     }
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let host = header(header::HOST.as_str()).unwrap_or("localhost");
@@ -202,6 +225,7 @@ pub async fn create(
     State(state): State<AppState>,
     Staff(principal, tenant): Staff,
     headers: HeaderMap,
+    context: Option<Extension<RequestContext>>,
     Json(req): Json<NewEnvironment>,
 ) -> AppResult<ApiResponse<CreatedEnvironment>> {
     let max_players = req.max_players.unwrap_or(roblox::DEFAULT_MAX_PLAYERS);
@@ -215,7 +239,8 @@ pub async fn create(
         Some(name) => name.to_string(),
         None => sources.content.title.chars().take(50).collect::<String>().trim().to_owned(),
     };
-    let api_url = api_url(&state, &headers);
+    let context = context.as_ref().map(|Extension(context)| context);
+    let api_url = api_url(state.config.public_api_url.as_deref(), &headers, context);
     let environment = Environment {
         id,
         org_id: tenant.org_id().clone(),
@@ -350,4 +375,36 @@ pub async fn delete(
     let deleted = state.db.soft_delete(&tenant, &environment, asked, &principal.user_id, state.now()).await?;
     tracing::info!(environment_id = %id, "roblox environment deleted");
     Ok(ApiResponse::ok(EnvironmentView::from(&deleted)))
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+
+    use super::*;
+
+    fn through_api_gateway(domain: &str, stage: &str) -> RequestContext {
+        let mut context = ApiGatewayProxyRequestContext::default();
+        context.domain_name = Some(domain.to_owned());
+        context.stage = Some(stage.to_owned());
+        RequestContext::ApiGatewayV1(context)
+    }
+
+    #[test]
+    fn games_reach_the_configured_address_else_the_stage_else_the_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "api.school.example".parse().unwrap());
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        let execute_api = through_api_gateway("abc123.execute-api.eu-west-1.amazonaws.com", "prod");
+        let custom = through_api_gateway("api.school.example", "prod");
+        assert_eq!(api_url(Some("https://set.example"), &headers, Some(&execute_api)), "https://set.example");
+        assert_eq!(
+            api_url(None, &headers, Some(&execute_api)),
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+        );
+        // A custom domain maps the stage itself.
+        assert_eq!(api_url(None, &headers, Some(&custom)), "https://api.school.example");
+        let local = HeaderMap::from_iter([(header::HOST, "127.0.0.1:8011".parse().unwrap())]);
+        assert_eq!(api_url(None, &local, None), "http://127.0.0.1:8011");
+    }
 }

@@ -9,10 +9,11 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderName, header};
 use domain::json::parse;
+use domain::organization::{OrgStatus, Organization};
 use domain::roblox::{self, Environment};
 use domain::tenancy::Tenant;
 use serde::de::DeserializeOwned;
-use store::AppState;
+use store::{AppState, Db};
 use web::error::{AppError, AppResult};
 use web::json::{BODY_LIMIT, is_json};
 use web::signature;
@@ -52,9 +53,17 @@ impl FromRequest<AppState> for GameServer {
         let named = parts.headers.get(&X_ENVIRONMENT_KEY).and_then(|v| v.to_str().ok()).and_then(roblox::parse_key_id);
         let (org, id) = named.ok_or_else(|| refused("X-Environment-Key must be <organization id>.<environment id>"))?;
         let tenant = Tenant::claimed_by_credential(&org);
-        let environment = state.db.find_live::<Environment>(&tenant, &id).await?;
-        // A deleted environment's game is refused like an unknown one's.
-        let environment = environment.ok_or_else(|| refused("no such environment"))?;
+        let found = state.db.batch_get(&[tenant.organization(), tenant.roblox_environment(&id)]).await?;
+        let mut found = found.into_iter();
+        let organization = found.next().flatten().map(Db::decode::<Organization>).transpose()?;
+        // An unknown or deleted environment is refused as a wrong signature
+        // is: the answer does not tell which environments exist.
+        let environment = Db::decode_live::<Environment>(found.next().flatten())?
+            .ok_or_else(|| AppError::Unauthenticated("signature refused: the signature does not match".into()))?;
+        // A suspended organization's games are refused, as its members are.
+        if organization.is_none_or(|organization| organization.status == OrgStatus::Suspended) {
+            return Err(AppError::Forbidden("the organization is suspended".into()));
+        }
         let secret = environment.signing_secret.clone();
         let body = signature::check(state, &parts, body, &secret, |signature| {
             tenant.seen_game_signature(&environment.id, signature)

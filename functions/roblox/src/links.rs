@@ -85,6 +85,8 @@ pub async fn create(State(state): State<AppState>, game: GameServer) -> AppResul
         roblox_user_id: req.roblox_user_id,
         student_id: joined.student_id.clone(),
         linked_at: at.clone(),
+        gsi1pk: tenant.held_by(&joined.student_id),
+        gsi1sk: format!("{}{}#{}", roblox::LINK_HELD_PREFIX, environment.id, req.roblox_user_id.get()),
     };
     let spent = Changes::new().set(field::CODE_USED_AT, &at).when(
         Condition::exists()
@@ -96,6 +98,8 @@ pub async fn create(State(state): State<AppState>, game: GameServer) -> AppResul
         .set(field::LINK_ROBLOX_USER, &link.roblox_user_id)
         .set(field::LINK_STUDENT, &link.student_id)
         .set(field::LINK_AT, &link.linked_at)
+        .set(field::LINK_HELD_BY, &link.gsi1pk)
+        .set(field::LINK_HELD_AS, &link.gsi1sk)
         .when(Condition::absent(field::LINK_STUDENT).or(Condition::equals(field::LINK_STUDENT, &link.student_id)));
     let writes = vec![
         Write::Update(state.db.update_with(&code_key, spent)?),

@@ -8,7 +8,7 @@ use axum::extract::State;
 use domain::clock::rfc3339;
 use domain::ids::EnvironmentId;
 use domain::roblox::{Environment, EnvironmentStatus, RobloxSettings, field};
-use integrations::roblox::{DEFAULT_RETRY, OpenCloud, OpenCloudError};
+use integrations::roblox::{DEFAULT_RETRY, MAX_PLACE_BYTES, OpenCloud, OpenCloudError};
 use serde::Serialize;
 use store::AppState;
 use store::records::Changes;
@@ -113,6 +113,9 @@ pub async fn publish(
     let stored = stored.body.collect().await.map_err(|err| AppError::internal(err.to_string()))?.into_bytes();
     let config = data::config(&environment, Some(&environment.signing_secret));
     let rbxlx = place::with_config(&stored, &config).map_err(AppError::internal)?;
+    if rbxlx.len() > MAX_PLACE_BYTES {
+        return Err(AppError::Conflict("the place is larger than Roblox takes (10 MiB): shorten the lesson".into()));
+    }
     let version = open_cloud(&state)?
         .publish_place(&settings.api_key, settings.universe_id, settings.place_id, rbxlx)
         .await

@@ -32,7 +32,7 @@ pub enum EnvironmentStatus {
 pub const MAX_PLAYERS: u8 = 100;
 pub const DEFAULT_MAX_PLAYERS: u8 = 30;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Environment {
     pub id: EnvironmentId,
     pub org_id: OrgId,
@@ -69,6 +69,13 @@ pub struct Environment {
 }
 
 crate::record!(Environment, EnvironmentId, "environment", roblox_environment);
+
+// The signing secret never reaches a log line.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment").field("id", &self.id).field("org_id", &self.org_id).finish_non_exhaustive()
+    }
+}
 
 impl Environment {
     /// What a game server names itself by (`X-Environment-Key`): the
@@ -160,7 +167,7 @@ pub fn parse_join_code(raw: &str) -> Option<String> {
 /// Where an organization's environments are published on Roblox, and the
 /// Open Cloud API key that may publish there (sealed at rest, never
 /// returned).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct RobloxSettings {
     pub universe_id: u64,
     pub place_id: u64,
@@ -168,6 +175,16 @@ pub struct RobloxSettings {
     pub api_key: String,
     pub updated_at: String,
     pub updated_by: UserId,
+}
+
+// The API key never reaches a log line.
+impl std::fmt::Debug for RobloxSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RobloxSettings")
+            .field("universe_id", &self.universe_id)
+            .field("place_id", &self.place_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An Open Cloud API key as an admin pastes it: printable ASCII without
@@ -198,7 +215,14 @@ pub struct RobloxLink {
     pub roblox_user_id: RobloxUserId,
     pub student_id: UserId,
     pub linked_at: String,
+    /// Filed under the student (`Tenant::held_by`, `ROBLOXLINK#…`), so that
+    /// erasing them finds their links.
+    pub gsi1pk: String,
+    pub gsi1sk: String,
 }
+
+/// The `gsi1sk` prefix of a student's Roblox links.
+pub const LINK_HELD_PREFIX: &str = "ROBLOXLINK#";
 
 /// The fields a change to an environment, a join code or a link names.
 pub mod field {
@@ -217,6 +241,8 @@ pub mod field {
     pub const LINK_ROBLOX_USER: Field<RobloxLink, RobloxUserId> = Field::new("roblox_user_id");
     pub const LINK_STUDENT: Field<RobloxLink, UserId> = Field::new("student_id");
     pub const LINK_AT: Field<RobloxLink, str> = Field::new("linked_at");
+    pub const LINK_HELD_BY: Field<RobloxLink, str> = Field::new("gsi1pk");
+    pub const LINK_HELD_AS: Field<RobloxLink, str> = Field::new("gsi1sk");
 }
 
 #[cfg(test)]

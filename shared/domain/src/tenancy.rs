@@ -539,7 +539,6 @@ impl Tenant {
         self.partition(format_args!("MEMBERS#{standing}"))
     }
 
-    /// `gsi1pk` of the links to one child: their parents.
     pub fn roblox_environment(&self, environment: &EnvironmentId) -> Key {
         self.record(Self::ROBLOX_ENVIRONMENT_PREFIX, environment, true)
     }
@@ -573,6 +572,7 @@ impl Tenant {
         format!("roblox/{}/{environment}/", self.org_id)
     }
 
+    /// `gsi1pk` of the links to one child: their parents.
     pub fn guardians_of(&self, child: &UserId) -> String {
         self.partition(format_args!("GUARDIANS#{child}"))
     }

@@ -1,4 +1,5 @@
-//! Signed requests, for API keys created with `require_signature` (docs/api.md):
+//! Signed requests, for API keys created with `require_signature` and for
+//! Roblox game servers (docs/api.md):
 //! `X-Timestamp` (unix seconds, within ±300 s of ours) and `X-Signature`,
 //! lowercase hex of HMAC-SHA256(signing secret,
 //! `"{timestamp}.{METHOD}.{path}.{hex sha256(body)}"`), path without query.
@@ -64,13 +65,24 @@ pub async fn verify(
     signing: &SigningRef,
     req: Request,
 ) -> Result<Request, AppError> {
+    // An unsigned request is refused before the key set is read.
+    let (parts, body) = req.into_parts();
+    signed_headers(&parts)?;
     let keys = state.key_set().await?;
     let key = keys.find(&signing.kid).ok_or_else(|| refused("the key's signing secret was retired; rotate the key"))?;
     let secret = signing_secret(key, &principal.org_id, key_id, signing.generation);
     let tenant = Tenant::of(principal);
-    let (parts, body) = req.into_parts();
     let body = check(state, &parts, body, &secret, |signature| tenant.seen_signature(key_id, signature)).await?;
     Ok(Request::from_parts(parts, Body::from(body)))
+}
+
+/// `X-Timestamp` and `X-Signature`, present.
+fn signed_headers(parts: &Parts) -> Result<(&str, &str), AppError> {
+    let header = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    match (header(&X_TIMESTAMP), header(&X_SIGNATURE)) {
+        (Some(timestamp), Some(signature)) => Ok((timestamp, signature)),
+        _ => Err(refused("requests with this key must be signed (X-Timestamp and X-Signature)")),
+    }
 }
 
 /// Checks that a request was signed with `secret` (the headers and string
@@ -84,10 +96,7 @@ pub async fn check(
     secret: &str,
     seen: impl FnOnce(&str) -> Key,
 ) -> Result<Bytes, AppError> {
-    let header = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    let (Some(timestamp), Some(signature)) = (header(&X_TIMESTAMP), header(&X_SIGNATURE)) else {
-        return Err(refused("this key requires signed requests (X-Timestamp and X-Signature)"));
-    };
+    let (timestamp, signature) = signed_headers(parts)?;
     let timestamp: i64 = timestamp.parse().map_err(|_| refused("X-Timestamp must be unix seconds"))?;
     let presented = hex::decode(signature)
         .ok()
