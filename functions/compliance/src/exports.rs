@@ -2,13 +2,9 @@
 //! member's data as a JSON bundle (GDPR access and portability, a parent's
 //! review under COPPA).
 
-use std::time::Duration;
-
-use aws_sdk_s3::presigning::PresigningConfig;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::audit_log::{Action, Target, TargetType};
-use domain::clock::rfc3339;
 use domain::ids::{PrivacyJobId, UserId};
 use domain::job::JobStatus;
 use domain::principal::Role;
@@ -25,9 +21,6 @@ use web::json::Json;
 use web::openapi::*;
 
 use crate::jobs::{self, PrivacyJobView};
-
-/// How long a download link works: never longer than this.
-const LINK_SECONDS: u64 = 900;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,18 +102,6 @@ pub async fn get(
     let Some(object) = object else {
         return Ok(ApiResponse::ok(view));
     };
-    let expires = PresigningConfig::expires_in(Duration::from_secs(LINK_SECONDS))
-        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
-    let link = state
-        .aws
-        .s3()
-        .get_object()
-        .bucket(&state.config.bucket_name)
-        .key(&object)
-        .response_content_disposition("attachment; filename=\"export.json\"")
-        .presigned(expires)
-        .await
-        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
-    let expires_at = rfc3339(state.now() + time::Duration::seconds(LINK_SECONDS as i64));
-    Ok(ApiResponse::ok(view.with_download(link.uri().to_owned(), expires_at)))
+    let (link, expires_at) = store::downloads::link(&state, &object, "export.json").await?;
+    Ok(ApiResponse::ok(view.with_download(link, expires_at)))
 }

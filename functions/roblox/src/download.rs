@@ -1,12 +1,8 @@
 //! `GET /roblox/environments/{id}/download`: a link to the project zip or
 //! the place file, made on each read and valid for 15 minutes.
 
-use std::time::Duration;
-
-use aws_sdk_s3::presigning::PresigningConfig;
 use axum::extract::State;
 use axum::http::Uri;
-use domain::clock::rfc3339;
 use domain::ids::EnvironmentId;
 use domain::roblox::Environment;
 use serde::Serialize;
@@ -16,9 +12,6 @@ use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
 use web::extract::{PathId, Staff, query_param};
 use web::openapi::*;
-
-/// How long a download link works.
-const LINK_SECONDS: u64 = 900;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DownloadLink {
@@ -58,18 +51,6 @@ pub async fn download(
         Some("place") => (&environment.place_object, "place.rbxlx"),
         _ => return Err(AppError::BadRequest("format must be project or place".into())),
     };
-    let expires = PresigningConfig::expires_in(Duration::from_secs(LINK_SECONDS))
-        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
-    let link = state
-        .aws
-        .s3()
-        .get_object()
-        .bucket(&state.config.bucket_name)
-        .key(object)
-        .response_content_disposition(format!("attachment; filename=\"{file}\""))
-        .presigned(expires)
-        .await
-        .map_err(|err| AppError::internal(format!("presigning: {err}")))?;
-    let expires_at = rfc3339(state.now() + time::Duration::seconds(LINK_SECONDS as i64));
-    Ok(ApiResponse::ok(DownloadLink { download_url: link.uri().to_owned(), expires_at }))
+    let (download_url, expires_at) = store::downloads::link(&state, object, file).await?;
+    Ok(ApiResponse::ok(DownloadLink { download_url, expires_at }))
 }

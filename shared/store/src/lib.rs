@@ -18,6 +18,8 @@ pub mod config;
 pub mod counters;
 pub mod cursor;
 pub mod db;
+#[cfg(feature = "s3")]
+pub mod downloads;
 pub mod field_keys;
 pub mod guardian;
 pub mod keyset;
