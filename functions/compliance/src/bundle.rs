@@ -4,7 +4,6 @@
 //! messages, and others' addresses out of audit entries about them.
 
 use aws_sdk_s3::error::DisplayErrorContext;
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use domain::assessment::Submission;
 use domain::audit_log::Entry;
@@ -71,17 +70,7 @@ pub async fn export(state: &AppState, tenant: &Tenant, job: &PrivacyJob) -> Resu
     });
     let key = format!("{}{}.json", tenant.export_prefix(user), job.id);
     let body = serde_json::to_vec_pretty(&bundle).map_err(|err| DbError::failed("write a bundle", err))?;
-    state
-        .aws
-        .s3()
-        .put_object()
-        .bucket(&state.config.bucket_name)
-        .key(&key)
-        .content_type("application/json")
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|err| s3_error("PutObject", DisplayErrorContext(err)))?;
+    store::objects::put(state, &key, body, "application/json").await?;
     Ok(key)
 }
 

@@ -102,6 +102,6 @@ pub async fn get(
     let Some(object) = object else {
         return Ok(ApiResponse::ok(view));
     };
-    let (link, expires_at) = store::downloads::link(&state, &object, "export.json").await?;
+    let (link, expires_at) = store::objects::download_link(&state, &object, "export.json").await?;
     Ok(ApiResponse::ok(view.with_download(link, expires_at)))
 }

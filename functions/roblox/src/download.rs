@@ -51,6 +51,6 @@ pub async fn download(
         Some("place") => (&environment.place_object, "place.rbxlx"),
         _ => return Err(AppError::BadRequest("format must be project or place".into())),
     };
-    let (download_url, expires_at) = store::downloads::link(&state, object, file).await?;
+    let (download_url, expires_at) = store::objects::download_link(&state, object, file).await?;
     Ok(ApiResponse::ok(DownloadLink { download_url, expires_at }))
 }

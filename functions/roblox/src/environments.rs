@@ -21,6 +21,7 @@ use store::AppState;
 use store::bodies;
 use store::cursor;
 use store::db::Range;
+use store::objects;
 use utoipa::ToSchema;
 use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult};
@@ -267,29 +268,14 @@ pub async fn create(
     let zip = rojo::zipped(&files).map_err(|err| AppError::internal(format!("zipping the project: {err}")))?;
     let rbxlx = place::rbxlx(&place::dom(&tree)).map_err(|err| AppError::internal(format!("the place: {err}")))?;
     // The files first: a stored environment always has both.
-    put(&state, &environment.project_object, zip, "application/zip").await?;
-    put(&state, &environment.place_object, rbxlx, "application/xml").await?;
+    objects::put(&state, &environment.project_object, zip, "application/zip").await?;
+    objects::put(&state, &environment.place_object, rbxlx, "application/xml").await?;
     state.db.sealing(&tenant).await?;
     state.db.insert(&tenant, &environment, Vec::new()).await?;
     store::activity::record(&state, &tenant, &principal, "roblox.environment_created", &environment.id, &[]).await;
     tracing::info!(environment_id = %environment.id, "roblox environment built");
     let view = EnvironmentView::from(&environment);
     Ok(ApiResponse::created(CreatedEnvironment { environment: view, signing_secret: environment.signing_secret }))
-}
-
-async fn put(state: &AppState, key: &str, bytes: Vec<u8>, content_type: &str) -> AppResult<()> {
-    state
-        .aws
-        .s3()
-        .put_object()
-        .bucket(&state.config.bucket_name)
-        .key(key)
-        .content_type(content_type)
-        .body(bytes.into())
-        .send()
-        .await
-        .map_err(|err| AppError::internal(aws_sdk_s3::error::DisplayErrorContext(err).to_string()))?;
-    Ok(())
 }
 
 const LIST: &str = "roblox-environments";

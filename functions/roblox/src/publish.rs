@@ -101,16 +101,7 @@ pub async fn publish(
     let settings = state.db.get::<RobloxSettings>(&tenant.roblox_settings()).await?.ok_or_else(|| {
         AppError::Conflict("store the organization's Roblox settings first (PUT /api/v1/roblox/settings)".into())
     })?;
-    let stored = state
-        .aws
-        .s3()
-        .get_object()
-        .bucket(&state.config.bucket_name)
-        .key(&environment.place_object)
-        .send()
-        .await
-        .map_err(|err| AppError::internal(aws_sdk_s3::error::DisplayErrorContext(err).to_string()))?;
-    let stored = stored.body.collect().await.map_err(|err| AppError::internal(err.to_string()))?.into_bytes();
+    let stored = store::objects::get(&state, &environment.place_object).await?;
     let config = data::config(&environment, Some(&environment.signing_secret));
     let rbxlx = place::with_config(&stored, &config).map_err(AppError::internal)?;
     if rbxlx.len() > MAX_PLACE_BYTES {

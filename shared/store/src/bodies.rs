@@ -7,6 +7,7 @@ use domain::generation::content::GeneratedContent;
 use domain::ids::ContentId;
 use domain::tenancy::Tenant;
 
+use crate::objects;
 use crate::state::AppState;
 
 /// Where a body is kept: in the item, or (when large) in S3.
@@ -30,17 +31,7 @@ impl StoredBody {
             return Ok(Self { body: Some(content.clone()), body_object: None });
         }
         let key = tenant.content_body_object(id, version, &ulid::Ulid::new().to_string());
-        state
-            .aws
-            .s3()
-            .put_object()
-            .bucket(&state.config.bucket_name)
-            .key(&key)
-            .content_type("application/json")
-            .body(json.into())
-            .send()
-            .await
-            .map_err(|err| Error::internal(aws_sdk_s3::error::DisplayErrorContext(err).to_string()))?;
+        objects::put(state, &key, json, "application/json").await?;
         Ok(Self { body: None, body_object: Some(key) })
     }
 
@@ -87,15 +78,6 @@ pub async fn load(state: &AppState, item: &ContentItem) -> Result<GeneratedConte
     let Some(key) = &item.body_object else {
         return Err(Error::internal(format!("content {} has no body", item.id)));
     };
-    let object = state
-        .aws
-        .s3()
-        .get_object()
-        .bucket(&state.config.bucket_name)
-        .key(key)
-        .send()
-        .await
-        .map_err(|err| Error::internal(aws_sdk_s3::error::DisplayErrorContext(err).to_string()))?;
-    let bytes = object.body.collect().await.map_err(Error::internal)?.into_bytes();
+    let bytes = objects::get(state, key).await?;
     serde_json::from_slice(&bytes).map_err(Error::internal)
 }

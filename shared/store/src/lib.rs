@@ -18,8 +18,6 @@ pub mod config;
 pub mod counters;
 pub mod cursor;
 pub mod db;
-#[cfg(feature = "s3")]
-pub mod downloads;
 pub mod field_keys;
 pub mod guardian;
 pub mod keyset;
@@ -27,6 +25,8 @@ pub mod logging;
 pub mod managed_secret;
 pub mod membership;
 pub mod metrics;
+#[cfg(feature = "s3")]
+pub mod objects;
 #[cfg(feature = "sqs")]
 pub mod outbox;
 pub mod progress;
