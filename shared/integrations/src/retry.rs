@@ -2,7 +2,8 @@
 //! gives up on it: one request's timeout, tries with exponential backoff,
 //! and when its [`Breaker`] opens. Each client names its own defaults.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use crate::breaker::Breaker;
 
@@ -33,6 +34,53 @@ impl Retry {
     pub fn breaker(&self, name: &'static str) -> Breaker {
         Breaker::new(name, self.breaker_threshold, self.breaker_cooldown)
     }
+
+    /// Tries `call` until it succeeds, fails for good or the tries run out,
+    /// pausing between tries (`on_retry` hears of each retried failure),
+    /// and tells `breaker` how it went: a failure only when `counts` says
+    /// the service failed (a refusal or a rate limit is still an answer).
+    /// The caller asks the breaker whether to call at all.
+    pub async fn run<T, E, Fut>(
+        &self,
+        breaker: &Breaker,
+        counts: impl Fn(&E) -> bool,
+        on_retry: impl Fn(&E, u32),
+        mut call: impl FnMut() -> Fut,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, Failed<E>>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Ok(answer) => {
+                    breaker.succeeded();
+                    return Ok(answer);
+                }
+                Err(Failed { error, retry: true, pause }) if attempt < self.attempts => {
+                    on_retry(&error, attempt);
+                    tokio::time::sleep(self.pause(attempt, pause)).await;
+                    attempt += 1;
+                }
+                Err(Failed { error, .. }) => {
+                    if counts(&error) {
+                        breaker.failed(Instant::now());
+                    } else {
+                        breaker.succeeded();
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+/// How one try failed: whether to try again, and the least pause before
+/// the next try the service asked for (`Retry-After`).
+pub struct Failed<E> {
+    pub error: E,
+    pub retry: bool,
+    pub pause: Duration,
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::breaker::Breaker;
-use crate::retry::Retry;
+use crate::retry::{Failed, Retry};
 
 /// Place files go up to 10 MiB; three tries of 7.5 s and their pauses
 /// take 24 s at most, inside the function's 28 s and API Gateway's 29 s.
@@ -81,13 +81,6 @@ pub struct OpenCloud {
     breaker: Breaker,
 }
 
-/// One try's outcome: retry it (after at least `pause`) or not.
-struct Failed {
-    error: OpenCloudError,
-    retry: bool,
-    pause: Duration,
-}
-
 impl OpenCloud {
     /// `base_url` is `https://apis.roblox.com`, or a local server in tests.
     pub fn new(base_url: &str, options: Retry) -> Result<Self, reqwest::Error> {
@@ -113,32 +106,14 @@ impl OpenCloud {
         }
         let url =
             format!("{}/universes/v1/{universe_id}/places/{place_id}/versions?versionType=Published", self.base_url);
-        let mut attempt = 1;
-        loop {
-            match self.try_publish(&url, api_key, rbxlx.clone()).await {
-                Ok(version) => {
-                    self.breaker.succeeded();
-                    return Ok(version);
-                }
-                Err(Failed { error, retry: true, pause }) if attempt < self.options.attempts => {
-                    tracing::warn!(error = %error, attempt, "open cloud publish failed; retrying");
-                    tokio::time::sleep(self.options.pause(attempt, pause)).await;
-                    attempt += 1;
-                }
-                Err(Failed { error, .. }) => {
-                    // A refusal is still an answer: only a failing Roblox counts against it.
-                    if error.is_transient() {
-                        self.breaker.failed(Instant::now());
-                    } else {
-                        self.breaker.succeeded();
-                    }
-                    return Err(error);
-                }
-            }
-        }
+        let retried = |error: &OpenCloudError, attempt| {
+            tracing::warn!(error = %error, attempt, "open cloud publish failed; retrying");
+        };
+        let call = || self.try_publish(&url, api_key, rbxlx.clone());
+        self.options.run(&self.breaker, OpenCloudError::is_transient, retried, call).await
     }
 
-    async fn try_publish(&self, url: &str, api_key: &str, rbxlx: Vec<u8>) -> Result<u64, Failed> {
+    async fn try_publish(&self, url: &str, api_key: &str, rbxlx: Vec<u8>) -> Result<u64, Failed<OpenCloudError>> {
         let response = self
             .http
             .post(url)

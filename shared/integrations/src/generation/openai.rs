@@ -16,7 +16,7 @@ use store::managed_secret::Secret;
 
 use crate::breaker::Breaker;
 use crate::generation::provider::{Provider, ProviderError, ProviderFuture, Stage, Task};
-use crate::retry::Retry;
+use crate::retry::{Failed, Retry};
 
 /// The provider's defaults: a stage may take a while to write.
 pub const DEFAULT_RETRY: Retry = Retry {
@@ -133,14 +133,6 @@ impl OpenAiProvider {
         }
     }
 
-    fn pause(&self, attempt: u32, error: &ProviderError) -> Duration {
-        let asked = match error {
-            ProviderError::RateLimited { retry_after_seconds: Some(seconds) } => Duration::from_secs(*seconds),
-            _ => Duration::ZERO,
-        };
-        self.options.pause(attempt, asked)
-    }
-
     async fn run(&self, task: Task<'_>) -> Result<Value, ProviderError> {
         // Our own secret, not the provider: read before the breaker is asked
         // (a half-open probe must report), and its failure counts for nothing.
@@ -152,31 +144,28 @@ impl OpenAiProvider {
             return Err(ProviderError::Unavailable);
         }
         let body = request_body(&self.model, &task);
-        let mut attempt = 1;
-        loop {
-            match self.call(&api_key, &body).await {
-                Ok(value) => {
-                    self.breaker.succeeded();
-                    return Ok(value);
-                }
-                Err(err) if err.is_transient() && attempt < self.options.attempts => {
-                    tracing::warn!(error = %err, stage = task.stage.as_str(), attempt, "provider call failed; retrying");
-                    tokio::time::sleep(self.pause(attempt, &err)).await;
-                    crate::generation::meter::retried();
-                    attempt += 1;
-                }
-                Err(err) => {
-                    // A refusal or a malformed answer is still an answer: only
-                    // an unreachable or failing provider counts against it.
-                    if err.is_transient() {
-                        self.breaker.failed(Instant::now());
-                    } else {
-                        self.breaker.succeeded();
-                    }
-                    return Err(err);
-                }
-            }
-        }
+        let retried = |err: &ProviderError, attempt| {
+            tracing::warn!(error = %err, stage = task.stage.as_str(), attempt, "provider call failed; retrying");
+            crate::generation::meter::retried();
+        };
+        let call = || async {
+            self.call(&api_key, &body).await.map_err(|error| Failed {
+                retry: error.is_transient(),
+                pause: asked_pause(&error),
+                error,
+            })
+        };
+        // A refusal or a malformed answer is still an answer: only an
+        // unreachable or failing provider counts against it.
+        self.options.run(&self.breaker, ProviderError::is_transient, retried, call).await
+    }
+}
+
+/// The pause a rate-limited provider asked for (`Retry-After`).
+fn asked_pause(error: &ProviderError) -> Duration {
+    match error {
+        ProviderError::RateLimited { retry_after_seconds: Some(seconds) } => Duration::from_secs(*seconds),
+        _ => Duration::ZERO,
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::{Keys, StripeKeys};
 use crate::breaker::Breaker;
-use crate::retry::Retry;
+use crate::retry::{Failed, Retry};
 
 /// The API version every request pins, so a change Stripe makes to its
 /// objects reaches this code only when this line changes.
@@ -99,12 +99,6 @@ pub struct Stripe {
     breaker: Breaker,
 }
 
-/// One try's outcome: retry it or not.
-struct Failed {
-    error: StripeError,
-    retry: bool,
-}
-
 impl Stripe {
     /// `base_url` is `https://api.stripe.com`, or a local server in tests.
     pub fn new(base_url: &str, keys: Keys, options: Retry) -> Result<Self, reqwest::Error> {
@@ -140,30 +134,9 @@ impl Stripe {
             return Err(StripeError::CircuitOpen);
         }
         let body = form.encode();
-        let mut attempt = 1;
-        loop {
-            match self.try_post(path, api_key, &body, idempotency_key).await {
-                Ok(answer) => {
-                    self.breaker.succeeded();
-                    return Ok(answer);
-                }
-                Err(Failed { error, retry: true }) if attempt < self.options.attempts => {
-                    tracing::warn!(error = %error, path, attempt, "stripe call failed; retrying");
-                    tokio::time::sleep(self.options.pause(attempt, Duration::ZERO)).await;
-                    attempt += 1;
-                }
-                Err(Failed { error, .. }) => {
-                    // A refusal is still an answer: only an unreachable or
-                    // failing Stripe counts against it.
-                    if error.is_transient() {
-                        self.breaker.failed(Instant::now());
-                    } else {
-                        self.breaker.succeeded();
-                    }
-                    return Err(error);
-                }
-            }
-        }
+        let retried = |error: &StripeError, attempt| tracing::warn!(error = %error, path, attempt, "stripe call failed; retrying");
+        let call = || self.try_post(path, api_key, &body, idempotency_key);
+        self.options.run(&self.breaker, StripeError::is_transient, retried, call).await
     }
 
     async fn try_post<T: DeserializeOwned>(
@@ -172,7 +145,7 @@ impl Stripe {
         api_key: &str,
         body: &str,
         idempotency_key: &str,
-    ) -> Result<T, Failed> {
+    ) -> Result<T, Failed<StripeError>> {
         let response = self
             .http
             .post(format!("{}/v1/{path}", self.base_url))
@@ -183,7 +156,7 @@ impl Stripe {
             .body(body.to_owned())
             .send()
             .await
-            .map_err(|_| Failed { error: StripeError::Unreachable, retry: true })?;
+            .map_err(|_| Failed { error: StripeError::Unreachable, retry: true, pause: Duration::ZERO })?;
         let status = response.status();
         // Stripe's own word on retrying wins over the status code.
         let should_retry = response
@@ -192,10 +165,18 @@ impl Stripe {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.eq_ignore_ascii_case("true"));
         if status.is_success() {
-            return response.json().await.map_err(|_| Failed { error: StripeError::Malformed, retry: false });
+            return response.json().await.map_err(|_| Failed {
+                error: StripeError::Malformed,
+                retry: false,
+                pause: Duration::ZERO,
+            });
         }
         if status.is_server_error() {
-            return Err(Failed { error: StripeError::Server(status.as_u16()), retry: should_retry.unwrap_or(true) });
+            return Err(Failed {
+                error: StripeError::Server(status.as_u16()),
+                retry: should_retry.unwrap_or(true),
+                pause: Duration::ZERO,
+            });
         }
         let retry = should_retry.unwrap_or(status == StatusCode::TOO_MANY_REQUESTS);
         let detail = response.json::<ErrorBody>().await.ok().map(|body| body.error);
@@ -205,7 +186,7 @@ impl Stripe {
         } else {
             StripeError::Refused { status: status.as_u16(), kind, code }
         };
-        Err(Failed { error, retry })
+        Err(Failed { error, retry, pause: Duration::ZERO })
     }
 }
 
