@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::Uri;
 use domain::ids::EnvironmentId;
-use domain::roblox::Environment;
+use domain::roblox::{Artifact, Environment};
 use serde::Serialize;
 use store::AppState;
 use utoipa::ToSchema;
@@ -46,11 +46,12 @@ pub async fn download(
 ) -> AppResult<ApiResponse<DownloadLink>> {
     let format = query_param(&uri, "format")?;
     let environment = state.db.live::<Environment>(&tenant, &id).await?;
-    let (object, file) = match format.as_deref() {
-        Some("project") => (&environment.project_object, "project.zip"),
-        Some("place") => (&environment.place_object, "place.rbxlx"),
+    let artifact = match format.as_deref() {
+        Some("project") => Artifact::Project,
+        Some("place") => Artifact::Place,
         _ => return Err(AppError::BadRequest("format must be project or place".into())),
     };
-    let (download_url, expires_at) = store::objects::download_link(&state, object, file).await?;
+    let object = tenant.roblox_object(&environment.id, artifact);
+    let (download_url, expires_at) = store::objects::download_link(&state, &object, artifact.file_name()).await?;
     Ok(ApiResponse::ok(DownloadLink { download_url, expires_at }))
 }

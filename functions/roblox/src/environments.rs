@@ -13,7 +13,7 @@ use domain::generation::content::GeneratedContent;
 use domain::ids::{AssessmentId, ClassId, ContentId, EnvironmentId, LessonId};
 use domain::json::{present, present_whole};
 use domain::lesson::Lesson;
-use domain::roblox::{self, Environment, EnvironmentStatus, Theme};
+use domain::roblox::{self, Artifact, Environment, EnvironmentStatus, Theme};
 use domain::tenancy::Tenant;
 use lambda_http::request::RequestContext;
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,7 @@ impl From<&Environment> for EnvironmentView {
         Self {
             id: environment.id.clone(),
             name: environment.name.clone(),
-            status: environment.status,
+            status: environment.status(),
             content_id: environment.content_id.clone(),
             class_id: environment.class_id.clone(),
             lesson_id: environment.lesson_id.clone(),
@@ -235,7 +235,6 @@ pub async fn create(
     }
     let sources = sources(&state, &tenant, &req).await?;
     let id = EnvironmentId::new();
-    let prefix = tenant.roblox_prefix(&id);
     let name = match req.name {
         Some(name) => name.to_string(),
         None => sources.content.title.chars().take(50).collect::<String>().trim().to_owned(),
@@ -248,14 +247,10 @@ pub async fn create(
         name,
         theme: req.theme.unwrap_or_default(),
         max_players,
-        status: EnvironmentStatus::Ready,
         content_id: sources.content.id.clone(),
-        content_kind: sources.content.kind,
         class_id: req.class_id,
         lesson_id: req.lesson_id,
         assessment_id: req.assessment_id,
-        project_object: format!("{prefix}project.zip"),
-        place_object: format!("{prefix}place.rbxlx"),
         signing_secret: roblox::new_signing_secret(),
         api_url,
         published_version: None,
@@ -268,8 +263,9 @@ pub async fn create(
     let zip = rojo::zipped(&files).map_err(|err| AppError::internal(format!("zipping the project: {err}")))?;
     let rbxlx = place::rbxlx(&place::dom(&tree)).map_err(|err| AppError::internal(format!("the place: {err}")))?;
     // The files first: a stored environment always has both.
-    objects::put(&state, &environment.project_object, zip, "application/zip").await?;
-    objects::put(&state, &environment.place_object, rbxlx, "application/xml").await?;
+    let stored = |artifact| tenant.roblox_object(&environment.id, artifact);
+    objects::put(&state, &stored(Artifact::Project), zip, "application/zip").await?;
+    objects::put(&state, &stored(Artifact::Place), rbxlx, "application/xml").await?;
     state.db.sealing(&tenant).await?;
     state.db.insert(&tenant, &environment, Vec::new()).await?;
     store::activity::record(&state, &tenant, &principal, "roblox.environment_created", &environment.id, &[]).await;

@@ -20,7 +20,7 @@ use web::error::{AppError, AppResult, ErrorBody};
 use web::extract::PathId;
 use web::openapi::*;
 
-use crate::game::GameServer;
+use crate::game::{GameServer, GameSignature};
 
 /// One thing a linked player did.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,9 +85,7 @@ pub enum GameEventResult {
     tag = "roblox",
     params(
         ("id" = EnvironmentId, Path, description = "The environment's id (the one its key names)"),
-        ("X-Environment-Key" = String, Header, description = "`<organization id>.<environment id>`"),
-        ("X-Timestamp" = String, Header, description = "Unix seconds, within 300 s"),
-        ("X-Signature" = String, Header, description = "Hex HMAC-SHA256 of `\"{timestamp}.POST.{path}.{hex sha256(body)}\"` under the environment's signing secret"),
+        GameSignature,
     ),
     request_body = GameEvent,
     responses(

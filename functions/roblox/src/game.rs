@@ -20,6 +20,19 @@ use web::signature;
 
 pub static X_ENVIRONMENT_KEY: HeaderName = HeaderName::from_static("x-environment-key");
 
+/// The headers that sign a game server's request, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("X-Environment-Key", "X-Timestamp", "X-Signature"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct GameSignature(
+    /// `<organization id>.<environment id>`
+    String,
+    /// Unix seconds, within 300 s
+    String,
+    /// Hex HMAC-SHA256 of `"{timestamp}.POST.{path}.{hex sha256(body)}"` under the environment's signing secret
+    String,
+);
+
 /// A request signed by an environment's game server.
 pub struct GameServer {
     pub tenant: Tenant,

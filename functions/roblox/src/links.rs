@@ -16,7 +16,7 @@ use web::envelope::{ApiResponse, Success};
 use web::error::{AppError, AppResult, ErrorBody};
 use web::openapi::*;
 
-use crate::game::GameServer;
+use crate::game::{GameServer, GameSignature};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,11 +48,7 @@ pub struct LinkView {
     path = "/api/v1/roblox/links",
     operation_id = "link_roblox_user",
     tag = "roblox",
-    params(
-        ("X-Environment-Key" = String, Header, description = "`<organization id>.<environment id>`"),
-        ("X-Timestamp" = String, Header, description = "Unix seconds, within 300 s"),
-        ("X-Signature" = String, Header, description = "Hex HMAC-SHA256 of `\"{timestamp}.POST.{path}.{hex sha256(body)}\"` under the environment's signing secret"),
-    ),
+    params(GameSignature),
     request_body = LinkRequest,
     responses(
         (status = 201, description = "Linked", body = Success<LinkView>),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use domain::clock::rfc3339;
 use domain::ids::EnvironmentId;
-use domain::roblox::{Environment, EnvironmentStatus, RobloxSettings, field};
+use domain::roblox::{Artifact, Environment, RobloxSettings, field};
 use integrations::roblox::{DEFAULT_RETRY, MAX_PLACE_BYTES, OpenCloud, OpenCloudError};
 use serde::Serialize;
 use store::AppState;
@@ -101,7 +101,7 @@ pub async fn publish(
     let settings = state.db.get::<RobloxSettings>(&tenant.roblox_settings()).await?.ok_or_else(|| {
         AppError::Conflict("store the organization's Roblox settings first (PUT /api/v1/roblox/settings)".into())
     })?;
-    let stored = store::objects::get(&state, &environment.place_object).await?;
+    let stored = store::objects::get(&state, &tenant.roblox_object(&environment.id, Artifact::Place)).await?;
     let config = data::config(&environment, Some(&environment.signing_secret));
     let rbxlx = place::with_config(&stored, &config).map_err(AppError::internal)?;
     if rbxlx.len() > MAX_PLACE_BYTES {
@@ -112,10 +112,7 @@ pub async fn publish(
         .await
         .map_err(open_cloud_failed)?;
     let now = state.now();
-    let changes = Changes::new()
-        .set(field::STATUS, &EnvironmentStatus::Published)
-        .set(field::PUBLISHED_VERSION, &version)
-        .set(field::PUBLISHED_AT, &rfc3339(now));
+    let changes = Changes::new().set(field::PUBLISHED_VERSION, &version).set(field::PUBLISHED_AT, &rfc3339(now));
     let published = state.db.patch(&tenant, &environment, None, &principal.user_id, now, changes).await?;
     tracing::info!(environment_id = %id, version, "roblox environment published");
     Ok(ApiResponse::ok(PublishedPlace {

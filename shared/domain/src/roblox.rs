@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Audit;
-use crate::generation::request::ContentKind;
 use crate::ids::{AssessmentId, ClassId, ContentId, EnvironmentId, LessonId, OrgId, UserId};
 
 /// The look of the generated world: colours and light, nothing else.
@@ -29,6 +28,25 @@ pub enum EnvironmentStatus {
     Published,
 }
 
+/// The files an environment is kept as, in the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifact {
+    /// The Rojo project, zipped.
+    Project,
+    /// The place file, `.rbxlx`.
+    Place,
+}
+
+impl Artifact {
+    /// Its file name, under the environment's prefix and when downloaded.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Project => "project.zip",
+            Self::Place => "place.rbxlx",
+        }
+    }
+}
+
 pub const MAX_PLAYERS: u8 = 100;
 pub const DEFAULT_MAX_PLAYERS: u8 = 30;
 
@@ -39,9 +57,7 @@ pub struct Environment {
     pub name: String,
     pub theme: Theme,
     pub max_players: u8,
-    pub status: EnvironmentStatus,
     pub content_id: ContentId,
-    pub content_kind: ContentKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_id: Option<ClassId>,
     /// The lesson the game reports progress through, made from the content.
@@ -50,9 +66,6 @@ pub struct Environment {
     /// The assessment the game's quiz answers are graded against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_id: Option<AssessmentId>,
-    /// S3 keys of the Rojo project (zip) and the place file (`.rbxlx`).
-    pub project_object: String,
-    pub place_object: String,
     /// What the game server signs its requests with; sealed at rest, shown
     /// once, when the environment is made.
     #[serde(with = "crate::sealed")]
@@ -83,6 +96,14 @@ impl Environment {
     /// environment. Not a secret.
     pub fn key_id(&self) -> String {
         format!("{}.{}", self.org_id, self.id)
+    }
+
+    /// Ready once built; published once a version went to Roblox.
+    pub fn status(&self) -> EnvironmentStatus {
+        match self.published_version {
+            Some(_) => EnvironmentStatus::Published,
+            None => EnvironmentStatus::Ready,
+        }
     }
 }
 
@@ -226,11 +247,10 @@ pub const LINK_HELD_PREFIX: &str = "ROBLOXLINK#";
 
 /// The fields a change to an environment, a join code or a link names.
 pub mod field {
-    use super::{Environment, EnvironmentStatus, JoinCode, RobloxLink, RobloxUserId};
+    use super::{Environment, JoinCode, RobloxLink, RobloxUserId};
     use crate::ids::{EnvironmentId, UserId};
     use crate::record::Field;
 
-    pub const STATUS: Field<Environment, EnvironmentStatus> = Field::new("status");
     pub const PUBLISHED_VERSION: Field<Environment, u64> = Field::new("published_version");
     pub const PUBLISHED_AT: Field<Environment, str> = Field::new("published_at");
 

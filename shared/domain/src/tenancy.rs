@@ -567,9 +567,9 @@ impl Tenant {
         Key::new(self.partition(format_args!("ROBLOXSETTINGS")), "ROBLOXSETTINGS".into())
     }
 
-    /// Where an environment's project and place files are kept in the bucket.
-    pub fn roblox_prefix(&self, environment: &EnvironmentId) -> String {
-        format!("roblox/{}/{environment}/", self.org_id)
+    /// Where one of an environment's files is kept in the bucket.
+    pub fn roblox_object(&self, environment: &EnvironmentId, artifact: crate::roblox::Artifact) -> String {
+        format!("roblox/{}/{environment}/{}", self.org_id, artifact.file_name())
     }
 
     /// `gsi1pk` of the links to one child: their parents.
