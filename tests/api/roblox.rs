@@ -635,11 +635,10 @@ async fn join_codes_work_once_for_ten_minutes_and_only_in_their_environment() {
 /// `failures` first, last first (0 stands for a normal answer).
 #[derive(Clone, Default)]
 pub(crate) struct FakeOpenCloud {
-    pub published: std::sync::Arc<std::sync::Mutex<Vec<WeakDomBytes>>>,
+    /// The place files accepted, as uploaded.
+    pub published: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
     failures: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
 }
-
-pub(crate) type WeakDomBytes = Vec<u8>;
 
 pub(crate) const OPEN_CLOUD_KEY: &str = "oc-key-for-the-tests";
 

@@ -3,12 +3,12 @@
 //! file of the same tree ([`project`]), kept in S3 and downloaded through
 //! short-lived links. Students link their Roblox accounts with one-time
 //! join codes, and the game's server reports progress and quiz answers
-//! ([`game`]), which count as the student's own.
+//! (`game`), which count as the student's own.
 
 mod download;
 mod environments;
 mod events;
-pub mod game;
+mod game;
 mod join_codes;
 mod links;
 pub mod project;
